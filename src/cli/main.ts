@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * The hapi CLI entry point. Subcommands live one per file under ./commands and are imported
+ * lazily, so `hapi runner status` loads only what it needs (cold start matters).
+ */
+import { Command, CommanderError } from 'commander';
+import { CLI_VERSION } from '../shared/version.js';
+import { isHapiError } from '../shared/errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
+import { registerCommands } from './commands/index.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('hapi')
+    .description('Run AI coding agents on your own machines and drive them from anywhere.')
+    .version(CLI_VERSION, '-v, --version', 'print the hapi version')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** The one top-level error handler: a clear message on stderr and an exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // --help and --version also end here, with exit code 0.
+    return err.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+  if (isHapiError(err)) {
+    process.stderr.write(`hapi: ${err.message}\n`);
+    return exitCodeOf(err.kind);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`hapi: unexpected error: ${message}\n`);
+  if (process.env.HAPI_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return EXIT_FAILURE;
+}
+
+main(process.argv).then(
+  (code) => {
+    // Commands that start long-lived servers resolve only when they finish.
+    process.exitCode = code;
+  },
+  (err) => {
+    process.exitCode = reportError(err);
+  },
+);

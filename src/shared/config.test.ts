@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { clientConfig, envBool, envInt, hubConfig, hubLinkConfig, logLevel, parseHubUrl, runnerConfig } from './config.js';
+
+describe('configuration', () => {
+  it('uses documented defaults', () => {
+    const cfg = runnerConfig({});
+    expect(cfg.heartbeatIntervalMs).toBe(60_000);
+    expect(cfg.httpTimeoutMs).toBe(10_000);
+    expect(cfg.sessionReportTimeoutMs).toBe(15_000);
+    expect(cfg.maxSessions).toBe(64);
+    expect(cfg.warnings).toEqual([]);
+    expect(clientConfig({}).httpTimeoutMs).toBe(10_000);
+    expect(hubLinkConfig({}).apiUrl).toBe('http://127.0.0.1:3737');
+  });
+
+  it('reads overrides', () => {
+    const cfg = runnerConfig({ HAPI_RUNNER_HEARTBEAT_INTERVAL: '30000', HAPI_RUNNER_HTTP_TIMEOUT: ' 15000 ' });
+    expect(cfg.heartbeatIntervalMs).toBe(30_000);
+    expect(cfg.httpTimeoutMs).toBe(15_000);
+  });
+
+  it('rejects a non-number with a message naming the variable', () => {
+    expect(() => runnerConfig({ HAPI_RUNNER_HEARTBEAT_INTERVAL: 'soon' })).toThrow(ConfigError);
+    expect(() => runnerConfig({ HAPI_RUNNER_HEARTBEAT_INTERVAL: 'soon' })).toThrow(/HAPI_RUNNER_HEARTBEAT_INTERVAL must be an integer, got "soon"/);
+    expect(() => clientConfig({ HAPI_RUNNER_HTTP_TIMEOUT: '1.5' })).toThrow(/HAPI_RUNNER_HTTP_TIMEOUT must be an integer/);
+    expect(() => runnerConfig({ HAPI_RUNNER_MAX_SESSIONS: '0' })).toThrow(/at least 1/);
+  });
+
+  it('warns (but accepts) unusual heartbeat intervals', () => {
+    expect(runnerConfig({ HAPI_RUNNER_HEARTBEAT_INTERVAL: '1000' }).warnings[0]).toMatch(/below 10000/);
+    expect(runnerConfig({ HAPI_RUNNER_HEARTBEAT_INTERVAL: '600000' }).warnings[0]).toMatch(/above 300000/);
+  });
+
+  it('parses integers and booleans strictly', () => {
+    expect(envInt({ X: '42' }, 'X', 1)).toBe(42);
+    expect(envInt({ X: '' }, 'X', 7)).toBe(7);
+    expect(() => envInt({ X: '1e3' }, 'X', 1)).toThrow(/X must be an integer/);
+    expect(() => envInt({ X: '99999999999999999999' }, 'X', 1)).toThrow(/out of range/);
+    expect(envBool({ B: 'yes' }, 'B', false)).toBe(true);
+    expect(envBool({ B: 'off' }, 'B', true)).toBe(false);
+    expect(() => envBool({ B: 'maybe' }, 'B', true)).toThrow(/B must be a boolean/);
+  });
+
+  it('validates the log level', () => {
+    expect(logLevel({ HAPI_LOG_LEVEL: 'DEBUG' })).toBe('debug');
+    expect(() => logLevel({ HAPI_LOG_LEVEL: 'loud' })).toThrow(/HAPI_LOG_LEVEL must be one of/);
+  });
+
+  it('parses hub URLs', () => {
+    expect(parseHubUrl('http://127.0.0.1:4000')).toMatchObject({ host: '127.0.0.1', port: 4000, tls: false, target: '127.0.0.1:4000' });
+    expect(parseHubUrl('https://hub.example.com')).toMatchObject({ port: 443, tls: true });
+    expect(parseHubUrl('localhost:5000')).toMatchObject({ host: 'localhost', port: 5000 });
+    expect(parseHubUrl('http://[::1]:7000').target).toBe('[::1]:7000');
+    expect(() => parseHubUrl('ftp://x')).toThrow(/http:\/\/ or https:\/\//);
+    expect(() => hubLinkConfig({ HAPI_API_URL: 'http://exa mple' })).toThrow(/HAPI_API_URL is not a valid URL/);
+  });
+
+  it('requires TLS cert and key together', () => {
+    expect(() => hubConfig({ HAPI_HUB_TLS_CERT: '/c.pem' })).toThrow(/must be set together/);
+    expect(hubConfig({}).spawnDeadlineMs).toBeGreaterThan(runnerConfig({}).sessionReportTimeoutMs);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * Configuration from environment variables. Every variable is parsed here, with its default,
+ * and a bad value is a ConfigError that names the variable and what it expected. Sections are
+ * parsed lazily so that, e.g., a bad hub setting does not break `hapi runner status`.
+ */
+import { ConfigError } from './errors.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface IntOptions {
+  min?: number;
+  max?: number;
+}
+
+/** Parses an integer variable; empty or unset gives the default. */
+export function envInt(env: Env, name: string, fallback: number, opts: IntOptions = {}): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim();
+  if (!/^-?\d+$/.test(text)) {
+    throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  }
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new ConfigError(`${name} is out of range: ${raw}`);
+  if (opts.min !== undefined && value < opts.min) throw new ConfigError(`${name} must be at least ${opts.min}, got ${value}`);
+  if (opts.max !== undefined && value > opts.max) throw new ConfigError(`${name} must be at most ${opts.max}, got ${value}`);
+  return value;
+}
+
+/** Parses a boolean variable: 1/true/yes/on or 0/false/no/off. */
+export function envBool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(`${name} must be a boolean (true/false), got ${JSON.stringify(raw)}`);
+}
+
+export function envString(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? fallback : raw.trim();
+}
+
+export function envOptional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function logLevel(env: Env): LogLevel {
+  const level = envString(env, 'HAPI_LOG_LEVEL', 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`HAPI_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  }
+  return level as LogLevel;
+}
+
+/** Settings every client of the runner needs (the CLI, session processes). */
+export interface ClientConfig {
+  /** HAPI_RUNNER_HTTP_TIMEOUT: how long a control call may take (ms). */
+  httpTimeoutMs: number;
+}
+
+export function clientConfig(env: Env = process.env): ClientConfig {
+  return { httpTimeoutMs: envInt(env, 'HAPI_RUNNER_HTTP_TIMEOUT', 10_000, { min: 1, max: 600_000 }) };
+}
+
+export const HEARTBEAT_SANE_MIN_MS = 10_000;
+export const HEARTBEAT_SANE_MAX_MS = 300_000;
+
+/** Settings of the runner daemon. */
+export interface RunnerConfig extends ClientConfig {
+  /** HAPI_RUNNER_HEARTBEAT_INTERVAL (ms). Outside 10 s..5 min only warns. */
+  heartbeatIntervalMs: number;
+  /** Warnings to log at start (e.g. an unusual heartbeat interval). */
+  warnings: string[];
+  /** HAPI_RUNNER_WEBHOOK_TIMEOUT_MS: how long a spawned session has to report itself. */
+  sessionReportTimeoutMs: number;
+  /** HAPI_RUNNER_MAX_SESSIONS. */
+  maxSessions: number;
+  /** HAPI_SESSION_STOP_GRACE_MS: SIGTERM -> SIGKILL grace when stopping a session. */
+  sessionStopGraceMs: number;
+  /** HAPI_RUNNER_LOG_KEEP: how many runner log files to keep. */
+  logKeep: number;
+  logLevel: LogLevel;
+}
+
+export function runnerConfig(env: Env = process.env): RunnerConfig {
+  const heartbeatIntervalMs = envInt(env, 'HAPI_RUNNER_HEARTBEAT_INTERVAL', 60_000, { min: 100, max: 86_400_000 });
+  const warnings: string[] = [];
+  if (heartbeatIntervalMs < HEARTBEAT_SANE_MIN_MS) {
+    warnings.push(`HAPI_RUNNER_HEARTBEAT_INTERVAL=${heartbeatIntervalMs} is below 10000 ms; this may cost performance`);
+  } else if (heartbeatIntervalMs > HEARTBEAT_SANE_MAX_MS) {
+    warnings.push(`HAPI_RUNNER_HEARTBEAT_INTERVAL=${heartbeatIntervalMs} is above 300000 ms; version detection and session cleanup will lag`);
+  }
+  return {
+    ...clientConfig(env),
+    heartbeatIntervalMs,
+    warnings,
+    sessionReportTimeoutMs: envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 }),
+    maxSessions: envInt(env, 'HAPI_RUNNER_MAX_SESSIONS', 64, { min: 1, max: 100_000 }),
+    sessionStopGraceMs: envInt(env, 'HAPI_SESSION_STOP_GRACE_MS', 5_000, { min: 0, max: 600_000 }),
+    logKeep: envInt(env, 'HAPI_RUNNER_LOG_KEEP', 10, { min: 1, max: 1000 }),
+    logLevel: logLevel(env),
+  };
+}
+
+export const DEFAULT_HUB_GRPC_PORT = 3737;
+export const DEFAULT_HUB_HTTP_PORT = 3738;
+
+/** Where the runner's hub link points and with which token. */
+export interface HubLinkConfig {
+  /** HAPI_API_URL, e.g. http://127.0.0.1:3737 (https:// for TLS). */
+  apiUrl: string;
+  /** CLI_API_TOKEN; undefined falls back to the token saved by `hapi auth login`. */
+  token?: string;
+}
+
+export function hubLinkConfig(env: Env = process.env): HubLinkConfig {
+  const apiUrl = envString(env, 'HAPI_API_URL', `http://127.0.0.1:${DEFAULT_HUB_GRPC_PORT}`);
+  parseHubUrl(apiUrl);
+  return { apiUrl, token: envOptional(env, 'CLI_API_TOKEN') };
+}
+
+export interface HubAddress {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** host:port, as grpc-js expects it. */
+  target: string;
+}
+
+/** Parses HAPI_API_URL: http(s)://host[:port] or a bare host:port. */
+export function parseHubUrl(url: string): HubAddress {
+  const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `http://${url}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch {
+    throw new ConfigError(`HAPI_API_URL is not a valid URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(`HAPI_API_URL must use http:// or https://, got ${parsed.protocol}`);
+  }
+  const tls = parsed.protocol === 'https:';
+  const port = parsed.port ? Number(parsed.port) : tls ? 443 : DEFAULT_HUB_GRPC_PORT;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return { host, port, tls, target };
+}
+
+/** Settings of the hub server. */
+export interface HubConfig {
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** HAPI_HUB_DB; defaults to $HAPI_HOME/hub.db. */
+  dbPath?: string;
+  /** Machine goes offline after this long without an alive message. */
+  aliveTimeoutMs: number;
+  /** Deadline of relayed spawns; longer than the runner's report timeout. */
+  spawnDeadlineMs: number;
+  /** Deadline of other relayed RPCs. */
+  rpcDeadlineMs: number;
+  logLevel: LogLevel;
+}
+
+export function hubConfig(env: Env = process.env): HubConfig {
+  const tlsCert = envOptional(env, 'HAPI_HUB_TLS_CERT');
+  const tlsKey = envOptional(env, 'HAPI_HUB_TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError('HAPI_HUB_TLS_CERT and HAPI_HUB_TLS_KEY must be set together');
+  }
+  const reportTimeout = envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 });
+  return {
+    host: envString(env, 'HAPI_HUB_HOST', '127.0.0.1'),
+    grpcPort: envInt(env, 'HAPI_HUB_GRPC_PORT', DEFAULT_HUB_GRPC_PORT, { min: 0, max: 65535 }),
+    httpPort: envInt(env, 'HAPI_HUB_HTTP_PORT', DEFAULT_HUB_HTTP_PORT, { min: 0, max: 65535 }),
+    tlsCert,
+    tlsKey,
+    dbPath: envOptional(env, 'HAPI_HUB_DB'),
+    aliveTimeoutMs: envInt(env, 'HAPI_HUB_ALIVE_TIMEOUT_MS', 45_000, { min: 100 }),
+    spawnDeadlineMs: envInt(env, 'HAPI_HUB_SPAWN_DEADLINE_MS', reportTimeout + 15_000, { min: 100 }),
+    rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),
+    logLevel: logLevel(env),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The one mapping between domain errors and gRPC status codes, both ways, plus the server
+ * middleware that applies it so no internal error text leaks to callers.
+ */
+import { ClientError, ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc';
+import { isAbortError } from 'abort-controller-x';
+import type { Logger } from 'pino';
+import { HapiError, type ErrorKind } from './errors.js';
+
+const KIND_TO_STATUS: Record<ErrorKind, Status> = {
+  InvalidArgument: Status.INVALID_ARGUMENT,
+  NotFound: Status.NOT_FOUND,
+  AlreadyExists: Status.ALREADY_EXISTS,
+  FailedPrecondition: Status.FAILED_PRECONDITION,
+  PermissionDenied: Status.PERMISSION_DENIED,
+  Unauthenticated: Status.UNAUTHENTICATED,
+  ResourceExhausted: Status.RESOURCE_EXHAUSTED,
+  Unavailable: Status.UNAVAILABLE,
+  DeadlineExceeded: Status.DEADLINE_EXCEEDED,
+  Aborted: Status.ABORTED,
+  Internal: Status.INTERNAL,
+};
+
+const STATUS_TO_KIND = new Map<Status, ErrorKind>(
+  Object.entries(KIND_TO_STATUS).map(([kind, status]) => [status, kind as ErrorKind]),
+);
+
+export function grpcStatusOf(kind: ErrorKind): Status {
+  return KIND_TO_STATUS[kind];
+}
+
+/** Domain error -> ServerError. Anything that is not a HapiError becomes a generic INTERNAL. */
+export function toServerError(err: unknown): ServerError {
+  if (err instanceof ServerError) return err;
+  if (err instanceof HapiError) return new ServerError(KIND_TO_STATUS[err.kind], err.message);
+  return new ServerError(Status.INTERNAL, 'internal error');
+}
+
+/** gRPC status code number -> domain error (used for errors relayed as plain codes). */
+export function fromStatusCode(code: number, message: string): HapiError {
+  const kind = STATUS_TO_KIND.get(code as Status) ?? 'Internal';
+  return new HapiError(kind, message);
+}
+
+/** ClientError (or any call failure) -> domain error, so callers handle one error type. */
+export function fromClientError(err: unknown): unknown {
+  if (err instanceof ClientError) return fromStatusCode(err.code, err.details);
+  return err;
+}
+
+/**
+ * Server middleware: maps domain errors to status codes and logs unexpected ones. Client
+ * cancellations (AbortError) are passed through untouched.
+ */
+export function errorMappingMiddleware(log: Logger) {
+  return async function* errorMapping<Req, Res>(call: ServerMiddlewareCall<Req, Res>, context: CallContext) {
+    try {
+      return yield* call.next(call.request, context);
+    } catch (err) {
+      if (isAbortError(err) || err instanceof ServerError) throw err;
+      if (!(err instanceof HapiError)) log.error({ err, method: call.method.path }, 'unexpected error in gRPC handler');
+      throw toServerError(err);
+    }
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The one place that derives every path from HAPI_HOME (default ~/.hapi), so the CLI, the
+ * runner, the hub, session processes and tests always agree.
+ */
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+import type { Env } from './config.js';
+
+/** Linux sun_path is 108 bytes including the NUL; macOS is 104. */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107;
+
+export interface HapiPaths {
+  home: string;
+  stateFile: string;
+  lockFile: string;
+  /** The runner's gRPC Unix socket. */
+  socket: string;
+  logsDir: string;
+  /** Durable registry of the runner's sessions. */
+  sessionsFile: string;
+  /** Per-session agent output logs. */
+  sessionLogsDir: string;
+  /** User settings (agents, workspace roots). */
+  settingsFile: string;
+  /** This machine's stable id for the hub. */
+  machineIdFile: string;
+  /** Hub URL and token saved by `hapi auth login` (0600). */
+  authFile: string;
+  /** The hub's SQLite database (embedded default). */
+  hubDb: string;
+  /** The hub's owner token, written once on first start (0600). */
+  hubOwnerTokenFile: string;
+}
+
+export function resolveHapiHome(env: Env = process.env): string {
+  const raw = env.HAPI_HOME;
+  if (raw === undefined || raw.trim() === '') return join(homedir(), '.hapi');
+  const value = raw.trim().replace(/^~(?=$|\/)/, homedir());
+  if (!isAbsolute(value)) return resolve(value);
+  return value;
+}
+
+export function hapiPaths(env: Env = process.env): HapiPaths {
+  const home = resolveHapiHome(env);
+  if (home.includes('\0')) throw new ConfigError('HAPI_HOME must not contain NUL bytes');
+  return {
+    home,
+    stateFile: join(home, 'runner.state.json'),
+    lockFile: join(home, 'runner.state.json.lock'),
+    socket: socketPathFor(home),
+    logsDir: join(home, 'logs'),
+    sessionsFile: join(home, 'runner.sessions.json'),
+    sessionLogsDir: join(home, 'logs', 'sessions'),
+    settingsFile: join(home, 'settings.json'),
+    machineIdFile: join(home, 'machine-id'),
+    authFile: join(home, 'auth.json'),
+    hubDb: join(home, 'hub.db'),
+    hubOwnerTokenFile: join(home, 'hub-owner-token'),
+  };
+}
+
+/**
+ * `$HAPI_HOME/runner.sock`, unless that path is too long for a Unix socket: then a short
+ * per-user runtime path `/tmp/hapi-<uid>/<hash of HAPI_HOME>.sock` (directory 0700), which is
+ * stable for a given HAPI_HOME. The chosen path is also recorded in the state file.
+ */
+export function socketPathFor(home: string): string {
+  const preferred = join(home, 'runner.sock');
+  if (Buffer.byteLength(preferred) <= MAX_SOCKET_PATH_BYTES) return preferred;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  const hash = createHash('sha256').update(home).digest('hex').slice(0, 16);
+  const fallback = join(runtimeBase(), `hapi-${uid}`, `${hash}.sock`);
+  if (Buffer.byteLength(fallback) > MAX_SOCKET_PATH_BYTES) {
+    throw new ConfigError(
+      `socket path ${preferred} is longer than the OS limit of ${MAX_SOCKET_PATH_BYTES} bytes, and so is the fallback ${fallback}; use a shorter HAPI_HOME`,
+    );
+  }
+  return fallback;
+}
+
+function runtimeBase(): string {
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  if (xdg && isAbsolute(xdg) && Buffer.byteLength(xdg) < 60) return xdg;
+  return tmpdir().length < 60 ? tmpdir() : '/tmp';
+}

@@ -1,0 +1,74 @@
+/**
+ * Process facts from the OS: liveness, and a start time that tells a live process apart from a
+ * later one that reused its PID. Linux reads /proc/<pid>/stat; elsewhere `ps -o lstart=`.
+ */
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { errnoCode } from './errors.js';
+
+/** True when a process with this PID exists (even if owned by another user). */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+/**
+ * An opaque, stable start-time token for a live process, or undefined if it does not exist.
+ * On Linux it is field 22 of /proc/<pid>/stat (clock ticks since boot); a zombie counts as gone.
+ */
+export function processStartTime(pid: number): string | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  if (process.platform === 'linux') {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return undefined;
+    }
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
+    return rest[19];
+  }
+  try {
+    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive and is the same process that had `startTime`. */
+export function isSameProcess(pid: number, startTime: string | undefined): boolean {
+  const now = processStartTime(pid);
+  if (now === undefined) return false;
+  return startTime === undefined || startTime === now;
+}
+
+/** Sends a signal, ignoring "no such process". Returns false when the target was gone. */
+export function signalProcess(pid: number, signal: NodeJS.Signals, group = false): boolean {
+  try {
+    process.kill(group ? -pid : pid, signal);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+/** Polls until `pid` is gone or the timeout passes. Resolves true when it is gone. */
+export async function waitForExit(pid: number, timeoutMs: number, startTime?: string): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    if (!isSameProcess(pid, startTime)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+}
