@@ -1,14 +1,19 @@
 /**
- * Registers every subcommand. Each command's implementation is imported lazily in its action,
- * so parsing stays cheap and a command only loads the modules it uses.
+ * Registers every subcommand. Each area registers its own commands; implementations are
+ * imported lazily in the actions so a command loads only the modules it uses.
  */
 import type { Command } from 'commander';
+import { registerRunnerCommands } from './runner.js';
+import { registerSessionCommand } from './session.js';
+import { registerHubCommands } from './hub.js';
 
 export function registerCommands(program: Command): void {
+  registerSessionCommand(program);
+  registerRunnerCommands(program);
+  registerHubCommands(program);
   program.addHelpText(
     'after',
     `
-Run \`hapi\` with no command to start an agent session in the current directory.
-Documentation: README.md in the hapi repository.`,
+Run \`hapi\` with no command to start an agent session in the current directory.`,
   );
 }
