@@ -1,4 +1,48 @@
 /** `hapi runner start|start-sync|stop|status|list|stop-session|logs`. */
-import type { Command } from 'commander';
+import { Command } from 'commander';
 
-export function registerRunnerCommands(_program: Command): void {}
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerRunnerCommands(program: Command): void {
+  const runner = program.command('runner').description('manage the background runner daemon of this machine');
+
+  runner
+    .command('start')
+    .description('start the runner in the background (returns once it answers)')
+    .option('--workspace-root <dir>', 'only allow sessions under this directory (repeatable)', collect, [])
+    .action(async (opts: { workspaceRoot: string[] }) => (await import('./runner-lifecycle.js')).start(opts));
+
+  runner
+    .command('start-sync')
+    .description('run the runner in the foreground (for systemd/launchd and debugging)')
+    .option('--workspace-root <dir>', 'only allow sessions under this directory (repeatable)', collect, [])
+    .action(async (opts: { workspaceRoot: string[] }) => (await import('./runner-lifecycle.js')).startSync(opts));
+
+  runner
+    .command('stop')
+    .description('stop the runner gracefully (sessions keep running)')
+    .action(async () => (await import('./runner-lifecycle.js')).stop());
+
+  runner
+    .command('status')
+    .description('show runner diagnostics')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => (await import('./runner-status.js')).status(opts));
+
+  runner
+    .command('list')
+    .description('list the sessions the runner tracks')
+    .option('--json', 'print JSON with directory, agent and start time')
+    .action(async (opts: { json?: boolean }) => (await import('./runner-sessions.js')).list(opts));
+
+  runner
+    .command('stop-session')
+    .description('stop one session by id, or by PID as PID-<n>')
+    .argument('<sessionId>', 'session id, or PID-<n>')
+    .action(async (id: string) => (await import('./runner-sessions.js')).stopSession(id));
+
+  runner
+    .command('logs')
+    .description('print the path of the newest runner log (tail -f $(hapi runner logs))')
+    .action(async () => (await import('./runner-status.js')).logs());
+}

@@ -1,0 +1,31 @@
+/** `hapi runner start`, `start-sync`, `stop`. */
+import { startRunner, stopRunnerProcess } from '../../runner/runner-client.js';
+
+export async function start(opts: { workspaceRoot: string[] }): Promise<void> {
+  const result = await startRunner({
+    workspaceRoots: opts.workspaceRoot,
+    onReplace: (pid) => process.stderr.write(`Runner PID ${pid} runs another CLI version; stopping it first\n`),
+  });
+  const s = result.status;
+  if (result.outcome === 'already-running') {
+    process.stdout.write(`Runner already running (PID ${s.pid})\n`);
+    return;
+  }
+  process.stdout.write(
+    `Runner started (PID ${s.pid})${result.replacedPid ? `, replacing PID ${result.replacedPid}` : ''}\n` +
+      `  Socket:            ${s.socketPath}\n` +
+      `  HTTP control port: ${s.httpPort}\n` +
+      `  Log:               ${s.logPath}\n`,
+  );
+}
+
+export async function startSync(opts: { workspaceRoot: string[] }): Promise<void> {
+  const { runRunner } = await import('../../runner/daemon.js');
+  process.exitCode = await runRunner({ workspaceRoots: opts.workspaceRoot, foreground: true });
+}
+
+export async function stop(): Promise<void> {
+  const out = await stopRunnerProcess();
+  const how = out.how === 'graceful' ? '' : ` (forced with ${out.how.toUpperCase()})`;
+  process.stdout.write(`Runner stopped (PID ${out.pid})${how}\n`);
+}

@@ -1,0 +1,97 @@
+/** `hapi runner status` and `hapi runner logs`. */
+import { clientConfig } from '../../shared/config.js';
+import { NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { hapiPaths } from '../../shared/paths.js';
+import { inspectAndCleanStale, probeRunner } from '../../runner/runner-client.js';
+import { hubLinkStateFromProto } from '../../runner/converters.js';
+import { newestRunnerLog } from '../../runner/runner-logs.js';
+import { EXIT_UNAVAILABLE } from '../exit-codes.js';
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = [d && `${d}d`, (d || h) && `${h}h`, (d || h || m) && `${m}m`, `${s % 60}s`].filter(Boolean);
+  return parts.join(' ');
+}
+
+export async function status(opts: { json?: boolean }): Promise<void> {
+  const paths = hapiPaths();
+  const timeoutMs = clientConfig().httpTimeoutMs;
+  const s = await probeRunner(paths, timeoutMs);
+  if (!s) {
+    const stale = await inspectAndCleanStale(paths);
+    const message =
+      stale.kind === 'alive-not-answering'
+        ? `runner PID ${stale.pid} is alive but did not answer on ${paths.socket} within ${timeoutMs} ms`
+        : stale.kind === 'stale-cleaned'
+          ? `runner is not running (stale state left by dead runner${stale.pid ? ` PID ${stale.pid}` : ''}; cleaned up)`
+          : 'runner is not running';
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ running: false, state: stale.kind, pid: 'pid' in stale ? stale.pid : undefined, message })}\n`);
+      process.exitCode = EXIT_UNAVAILABLE;
+      return;
+    }
+    throw new UnavailableError(message);
+  }
+  const link = s.hubLink;
+  const linkState = link ? hubLinkStateFromProto(link.state) : 'not-configured';
+  const uptimeMs = s.startedAt ? Date.now() - s.startedAt.getTime() : 0;
+  if (opts.json) {
+    const out = {
+      running: true,
+      pid: s.pid,
+      startedAt: s.startedAt?.toISOString(),
+      uptimeMs,
+      cliVersion: s.cliVersion,
+      cliPath: s.cliPath,
+      cliMtimeMs: s.cliMtimeMs,
+      httpPort: s.httpPort,
+      socketPath: s.socketPath,
+      lastHeartbeat: s.lastHeartbeat?.toISOString() ?? null,
+      logPath: s.logPath,
+      sessionCount: s.sessionCount,
+      hapiHome: s.hapiHome,
+      workspaceRoots: s.workspaceRoots,
+      hubLink: {
+        state: linkState,
+        hubUrl: link?.hubUrl || null,
+        lastError: link?.lastError || null,
+        machineId: link?.machineId || null,
+        namespace: link?.namespace || null,
+        connectedSince: link?.connectedSince?.toISOString() ?? null,
+      },
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  let hub: string = linkState;
+  if (linkState === 'not-configured') hub = 'not configured (local only; see `hapi auth login`)';
+  else {
+    hub = `${linkState} to ${link!.hubUrl}`;
+    if (link!.namespace) hub += ` (namespace ${link!.namespace}, machine ${link!.machineId})`;
+    if (link!.lastError) hub += `\n                  last error: ${link!.lastError}`;
+  }
+  const lines = [
+    'Runner is running',
+    `  PID:            ${s.pid}`,
+    `  Uptime:         ${formatDuration(uptimeMs)} (since ${s.startedAt?.toLocaleString('en-US')})`,
+    `  CLI version:    ${s.cliVersion} (${s.cliPath}, mtime ${new Date(s.cliMtimeMs).toISOString()})`,
+    `  HTTP port:      ${s.httpPort}`,
+    `  Socket:         ${s.socketPath}`,
+    `  Last heartbeat: ${s.lastHeartbeat ? s.lastHeartbeat.toLocaleString('en-US') : 'none yet'}`,
+    `  Log file:       ${s.logPath}`,
+    `  Sessions:       ${s.sessionCount}`,
+    `  Workspace roots: ${s.workspaceRoots.length ? s.workspaceRoots.join(', ') : 'unrestricted'}`,
+    `  Hub link:       ${hub}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export async function logs(): Promise<void> {
+  const paths = hapiPaths();
+  const log = newestRunnerLog(paths.logsDir);
+  if (!log) throw new NotFoundError(`no runner logs in ${paths.logsDir}`);
+  process.stdout.write(`${log}\n`);
+}

@@ -1,0 +1,268 @@
+/**
+ * The runner daemon (`hapi runner start-sync`, also what `hapi runner start` launches detached).
+ *
+ * Start order: signal handlers -> lock -> log file -> socket -> gRPC (answers UNAVAILABLE until
+ * ready) -> HTTP gateway -> re-adopt sessions -> state file -> hub link -> heartbeat.
+ * Shutdown runs in reverse: mark shutting-down on the hub and close the link, stop the heartbeat,
+ * end open streams, stop the control servers (forced after a grace period), remove the state
+ * file and the lock, exit. Sessions are never touched.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { createServer as createGrpcServer } from 'nice-grpc';
+import { RunnerServiceDefinition } from '../../gen/hapi/runner/v1/runner.js';
+import { ensurePrivateDir } from '../shared/atomic-file.js';
+import { runnerConfig, type Env } from '../shared/config.js';
+import { errorMappingMiddleware } from '../shared/grpc-errors.js';
+import { routeGrpcLogs } from '../shared/grpc-channel.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { hapiPaths } from '../shared/paths.js';
+import { processStartTime } from '../shared/proc.js';
+import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
+import { acquireRunnerLock } from './runner-lock.js';
+import { listenPrivately, prepareSocketPath } from './control-socket.js';
+import { createRunnerGrpcService } from './grpc-service.js';
+import { startGateway, type Gateway } from './http-gateway.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
+import { createHandoff } from './handoff.js';
+import { newRunnerLogPath, pruneRunnerLogs } from './runner-logs.js';
+import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './state-file.js';
+import type { RunnerControl, RunnerStatusInfo, ShutdownReason, HubLinkStatus } from './runner-control.js';
+import type { SessionManager } from './domain.js';
+import { createSessionManager } from './sessions/session-manager.js';
+import { resolveWorkspaceRoots } from './workspace-roots.js';
+
+/** Exit code of a runner that found another one already holding the lock. */
+export const EXIT_ALREADY_RUNNING = 3;
+
+const EXIT_BY_REASON: Record<ShutdownReason, number> = {
+  'os-signal': 0,
+  cli: 0,
+  hub: 0,
+  handoff: 0,
+  superseded: 0,
+  exception: 1,
+  'startup-failure': 1,
+};
+
+export interface RunnerOptions {
+  workspaceRoots: string[];
+  /** Print logs human-readable to stderr too (foreground on a terminal). */
+  foreground: boolean;
+  env?: Env;
+}
+
+/** Interface the hub link offers the daemon (implemented in src/runner/hub-link). */
+export interface DaemonHubLink {
+  status(): HubLinkStatus;
+  close(reason: ShutdownReason): Promise<void>;
+}
+
+/** Runs the runner until it shuts down; resolves with the process exit code. */
+export async function runRunner(opts: RunnerOptions): Promise<number> {
+  const env = opts.env ?? process.env;
+  const startedAt = new Date();
+  let shutdownStarted: Promise<number> | undefined;
+  let requestShutdown: (reason: ShutdownReason) => Promise<number> = async () => 0;
+  let log: Logger | undefined;
+
+  // Signal handlers first, so a signal during start-up still shuts down cleanly.
+  const onSignal = (sig: NodeJS.Signals) => {
+    log?.info({ signal: sig }, 'signal received');
+    void requestShutdown('os-signal');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', () => log?.info('SIGHUP ignored'));
+
+  const config = runnerConfig(env);
+  const paths = hapiPaths(env);
+  ensurePrivateDir(paths.home);
+
+  const lock = acquireRunnerLock(paths.lockFile);
+  if (!lock.acquired) {
+    process.stderr.write(`hapi: runner already running (PID ${lock.owner.pid || 'unknown'})\n`);
+    return EXIT_ALREADY_RUNNING;
+  }
+
+  ensurePrivateDir(paths.logsDir);
+  const logPath = newRunnerLogPath(paths.logsDir);
+  log = createLogger({ name: 'runner', level: config.logLevel, file: logPath, pretty: opts.foreground && process.stderr.isTTY });
+  const rootLog = log;
+  routeGrpcLogs(rootLog.child({ c: 'grpc' }));
+  const pruned = pruneRunnerLogs(paths.logsDir, config.logKeep, logPath);
+  const myCliPath = cliPath();
+  const startMtime = cliMtimeMs(myCliPath);
+  rootLog.info(
+    { version: CLI_VERSION, cliPath: myCliPath, cliMtimeMs: startMtime, home: paths.home, prunedLogs: pruned, heartbeatMs: config.heartbeatIntervalMs },
+    'runner starting',
+  );
+  for (const w of config.warnings) rootLog.warn(w);
+
+  process.on('uncaughtException', (err) => {
+    rootLog.fatal({ err }, 'uncaught exception');
+    void requestShutdown('exception');
+  });
+  process.on('unhandledRejection', (err) => {
+    rootLog.fatal({ err }, 'unhandled rejection');
+    void requestShutdown('exception');
+  });
+
+  const controlToken = randomBytes(32).toString('base64url');
+  const workspaceRoots = resolveWorkspaceRoots(opts.workspaceRoots, paths.settingsFile, rootLog);
+  let ready = false;
+  let lastHeartbeat: Date | undefined;
+  let gateway: Gateway | undefined;
+  let heartbeat: Heartbeat | undefined;
+  let hubLink: DaemonHubLink | undefined;
+  let sessions: SessionManager | undefined;
+  const grpcServer = createGrpcServer().use(errorMappingMiddleware(rootLog.child({ c: 'grpc' })));
+
+  const status = (): RunnerStatusInfo => ({
+    pid: process.pid,
+    startedAt,
+    cliVersion: CLI_VERSION,
+    cliMtimeMs: startMtime,
+    cliPath: myCliPath,
+    httpPort: gateway?.port ?? 0,
+    socketPath: paths.socket,
+    lastHeartbeat,
+    logPath,
+    hubLink: hubLink?.status() ?? { state: 'not-configured' },
+    sessionCount: sessions?.list().length ?? 0,
+    hapiHome: paths.home,
+    workspaceRoots,
+  });
+
+  const control: RunnerControl = {
+    get sessions(): SessionManager {
+      if (!sessions) throw new Error('sessions not ready');
+      return sessions;
+    },
+    status,
+    requestStop: (reason) => void requestShutdown(reason),
+    isReady: () => ready,
+  };
+  const grpcService = createRunnerGrpcService(control);
+  let socketBound = false;
+
+  requestShutdown = (reason) => {
+    if (shutdownStarted) return shutdownStarted;
+    shutdownStarted = (async () => {
+      rootLog.info({ reason }, 'runner shutting down');
+      ready = false;
+      const keepFiles = reason === 'superseded';
+      try {
+        await hubLink?.close(reason).catch((err) => rootLog.warn({ err }, 'closing hub link failed'));
+        heartbeat?.stop();
+        grpcService.endStreams();
+        const graceful = grpcServer.shutdown();
+        const forced = new Promise<void>((r) => setTimeout(r, 2_000).unref());
+        await Promise.race([graceful, forced]);
+        grpcServer.forceShutdown();
+        await gateway?.close();
+        await sessions?.close();
+      } catch (err) {
+        rootLog.error({ err }, 'error during shutdown');
+      }
+      if (!keepFiles) {
+        removeStateFileIfOwned(paths.stateFile, process.pid);
+        if (socketBound) rmSync(paths.socket, { force: true });
+        lock.release();
+      }
+      const code = EXIT_BY_REASON[reason];
+      rootLog.info({ reason, exitCode: code }, 'runner stopped');
+      return code;
+    })();
+    return shutdownStarted;
+  };
+
+  try {
+    await prepareSocketPath(paths.socket);
+    grpcServer.add(RunnerServiceDefinition, grpcService.impl);
+    await listenPrivately(paths.socket, () => grpcServer.listen(`unix://${paths.socket}`));
+    socketBound = true;
+    gateway = await startGateway({ control, token: controlToken, log: rootLog.child({ c: 'http' }) });
+    const manager = createSessionManager({ paths, config, workspaceRoots, log: rootLog.child({ c: 'sessions' }) });
+    sessions = manager;
+    const adopted = await manager.start();
+    const state: RunnerStateFile = {
+      pid: process.pid,
+      httpPort: gateway.port,
+      startTime: startedAt.toLocaleString('en-US'),
+      startedWithCliVersion: CLI_VERSION,
+      startedWithCliMtimeMs: startMtime,
+      lastHeartbeat: startedAt.toLocaleString('en-US'),
+      runnerLogPath: logPath,
+      socketPath: paths.socket,
+      controlToken,
+      startedAt: startedAt.toISOString(),
+      processStartTime: processStartTime(process.pid),
+      cliPath: myCliPath,
+    };
+    writeStateFile(paths.stateFile, state);
+    hubLink = await startHubLink({ env, paths, log: rootLog, sessions: manager, status, requestStop: control.requestStop });
+    ready = true;
+    rootLog.info(
+      { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
+      'runner started',
+    );
+
+    const handoff = createHandoff({
+      cliPath: myCliPath,
+      startArgs: opts.workspaceRoots.flatMap((r) => ['--workspace-root', r]),
+      outputFile: logPath.replace(/\.log$/, '.handoff.log'),
+      log: rootLog.child({ c: 'handoff' }),
+    });
+    heartbeat = startHeartbeat(
+      config.heartbeatIntervalMs,
+      async () => {
+        // 1. prune sessions whose process is dead
+        const dropped = manager.pruneDead();
+        if (dropped.length) rootLog.info({ sessions: dropped.map((s) => s.id) }, 'pruned dead sessions');
+        // 2. version check
+        const current = cliMtimeMs(myCliPath);
+        if (current !== startMtime) handoff.onVersionMismatch(startMtime, current);
+        // 3. do we still own the state file?
+        const read = readStateFile(paths.stateFile);
+        if (read.kind === 'ok' && read.state.pid !== process.pid) {
+          rootLog.warn({ owner: read.state.pid }, 'another runner owns the state file; exiting');
+          void requestShutdown('superseded');
+          return;
+        }
+        // 4. write lastHeartbeat
+        lastHeartbeat = new Date();
+        writeStateFile(paths.stateFile, { ...state, lastHeartbeat: lastHeartbeat.toLocaleString('en-US') });
+      },
+      rootLog.child({ c: 'heartbeat' }),
+    );
+  } catch (err) {
+    rootLog.error({ err }, `runner failed to start: ${(err as Error).message}`);
+    process.stderr.write(`hapi: runner failed to start: ${(err as Error).message}\n`);
+    await requestShutdown('startup-failure');
+    return EXIT_BY_REASON['startup-failure'];
+  }
+
+  return new Promise<number>((resolve) => {
+    const wait = setInterval(() => {
+      if (shutdownStarted) {
+        clearInterval(wait);
+        void shutdownStarted.then(resolve);
+      }
+    }, 50);
+  });
+}
+
+interface HubLinkArgs {
+  env: Env;
+  paths: ReturnType<typeof hapiPaths>;
+  log: Logger;
+  sessions: SessionManager;
+  status: () => RunnerStatusInfo;
+  requestStop: (reason: ShutdownReason) => void;
+}
+
+/** Starts the hub link when the hub-link module is present in this build. */
+async function startHubLink(_args: HubLinkArgs): Promise<DaemonHubLink | undefined> {
+  return undefined;
+}

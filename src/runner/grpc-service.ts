@@ -1,0 +1,107 @@
+/**
+ * RunnerService over gRPC: decode, call the runner's service code, encode. No logic here.
+ */
+import type { CallContext } from 'nice-grpc';
+import { InvalidArgumentError, UnavailableError } from '../shared/errors.js';
+import { SessionEventKind, type RunnerServiceImplementation, type WatchSessionsResponse } from '../../gen/hapi/runner/v1/runner.js';
+import type { SessionEvent } from './domain.js';
+import type { RunnerControl } from './runner-control.js';
+import {
+  sessionReportFromProto, sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, statusToProto, stopResultToProto,
+} from './converters.js';
+
+const EVENT_KIND = {
+  started: SessionEventKind.SESSION_EVENT_KIND_STARTED,
+  ended: SessionEventKind.SESSION_EVENT_KIND_ENDED,
+  adopted: SessionEventKind.SESSION_EVENT_KIND_ADOPTED,
+} as const;
+
+export interface RunnerGrpcService {
+  impl: RunnerServiceImplementation;
+  /** Ends every open WatchSessions stream (so server shutdown can finish). */
+  endStreams(): void;
+}
+
+export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcService {
+  const streamEnders = new Set<() => void>();
+
+  function ready(): void {
+    if (!control.isReady()) throw new UnavailableError('runner is starting; try again in a moment');
+  }
+
+  const impl: RunnerServiceImplementation = {
+    async getStatus() {
+      return statusToProto(control.status());
+    },
+    async listSessions() {
+      ready();
+      return { sessions: control.sessions.list().map(sessionToProto) };
+    },
+    async spawnSession(req) {
+      ready();
+      const outcome = await control.sessions.spawn(spawnSpecFromProto(req.spec));
+      return { outcome: spawnOutcomeToProto(outcome) };
+    },
+    async stopSession(req) {
+      ready();
+      const t = req.target;
+      if (!t) throw new InvalidArgumentError('target (sessionId or pid) is required');
+      const r = await control.sessions.stop(t.$case === 'sessionId' ? { sessionId: t.value } : { pid: t.value });
+      return { result: stopResultToProto(r), sessionId: r.sessionId };
+    },
+    async stopRunner(req) {
+      const pid = control.status().pid;
+      control.requestStop(req.reason === 'hub' ? 'hub' : req.reason === 'handoff' ? 'handoff' : 'cli');
+      return { pid };
+    },
+    async sessionStarted(req) {
+      ready();
+      if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
+      control.sessions.reportStarted(sessionReportFromProto(req.sessionId, req.metadata));
+      return {};
+    },
+    async sessionEnded(req) {
+      ready();
+      if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
+      control.sessions.reportEnded({ sessionId: req.sessionId, exitCode: req.exitCode, exitSignal: req.exitSignal || undefined });
+      return {};
+    },
+    async *watchSessions(_req, context: CallContext): AsyncIterable<WatchSessionsResponse> {
+      ready();
+      const queue: WatchSessionsResponse[] = [];
+      let wake: (() => void) | undefined;
+      let ended = false;
+      const end = () => {
+        ended = true;
+        wake?.();
+      };
+      const push = (e: SessionEvent) => {
+        queue.push({ kind: EVENT_KIND[e.kind], session: sessionToProto(e.session) });
+        wake?.();
+      };
+      const unsubscribe = control.sessions.subscribe(push);
+      streamEnders.add(end);
+      context.signal.addEventListener('abort', end);
+      for (const s of control.sessions.list()) queue.push({ kind: EVENT_KIND.started, session: sessionToProto(s) });
+      try {
+        while (!ended) {
+          while (queue.length > 0) yield queue.shift()!;
+          if (ended) break;
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      } finally {
+        unsubscribe();
+        streamEnders.delete(end);
+        context.signal.removeEventListener('abort', end);
+      }
+    },
+  };
+
+  return {
+    impl,
+    endStreams() {
+      for (const end of [...streamEnders]) end();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The runner's HTTP JSON gateway on 127.0.0.1 (random port): the documented endpoints
+ * (/session-started, /list, /stop-session, /spawn-session, /stop) with their documented JSON
+ * shapes. Each route only decodes, calls the same service code as gRPC, and encodes.
+ *
+ * Hardened, unlike a bare localhost port: Bearer token from the state file; requests with an
+ * Origin or Referer header, or a Host other than 127.0.0.1/localhost:<port>, are refused
+ * (browser CSRF and DNS rebinding); Content-Type must be application/json; bodies are capped
+ * at 1 MiB; malformed input is a 400 naming the problem. The runner never crashes on input.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { HapiError, InvalidArgumentError } from '../shared/errors.js';
+import { toHttpError } from '../shared/http-errors.js';
+import type { SessionInfo, SpawnSpec, StopTarget } from './domain.js';
+import type { RunnerControl } from './runner-control.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+import { TERMINAL_LABEL } from './http-gateway-labels.js';
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+type Json = Record<string, unknown>;
+type Handler = (body: Json) => Promise<[number, Json]>;
+
+// ---- input validation (ts-proto's fromJSON validates nothing; the gateway decodes by hand) ----
+
+function field<T>(body: Json, name: string, type: 'string' | 'number' | 'boolean' | 'object', required: boolean): T | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) {
+    if (required) throw new InvalidArgumentError(`field "${name}" is required`);
+    return undefined;
+  }
+  if (type === 'object' ? typeof v !== 'object' || Array.isArray(v) : typeof v !== type) {
+    throw new InvalidArgumentError(`field "${name}" must be a${type === 'object' ? 'n' : ''} ${type}`);
+  }
+  return v as T;
+}
+
+function parseStartedBy(v: string | undefined): 'runner' | 'terminal' {
+  if (v === undefined || v === 'terminal' || v === TERMINAL_LABEL) return 'terminal';
+  if (v === 'runner') return 'runner';
+  throw new InvalidArgumentError('field "metadata.startedBy" must be "runner" or "terminal"');
+}
+
+function parseStopTarget(id: string): StopTarget {
+  const m = /^PID-(\d+)$/.exec(id);
+  if (m) return { pid: Number(m[1]) };
+  if (id.trim() === '') throw new InvalidArgumentError('field "sessionId" must not be empty');
+  return { sessionId: id };
+}
+
+function childJson(s: SessionInfo): Json {
+  return { startedBy: s.startedBy === 'runner' ? 'runner' : TERMINAL_LABEL, happySessionId: s.id, pid: s.pid };
+}
+
+function routes(control: RunnerControl): Record<string, Handler> {
+  return {
+    '/session-started': async (body) => {
+      const sessionId = field<string>(body, 'sessionId', 'string', true)!;
+      const metadata = field<Json>(body, 'metadata', 'object', true)!;
+      const hostPid = field<number>(metadata, 'hostPid', 'number', true)!;
+      if (!Number.isInteger(hostPid) || hostPid <= 0) throw new InvalidArgumentError('field "metadata.hostPid" must be a positive integer');
+      const startedAt = field<string>(metadata, 'startedAt', 'string', false);
+      control.sessions.reportStarted({
+        sessionId,
+        hostPid,
+        startedBy: parseStartedBy(field<string>(metadata, 'startedBy', 'string', false)),
+        directory: field<string>(metadata, 'directory', 'string', false),
+        agent: field<string>(metadata, 'agent', 'string', false),
+        startedAt: startedAt ? new Date(startedAt) : undefined,
+      });
+      return [200, { status: 'ok' }];
+    },
+    '/list': async () => [200, { children: control.sessions.list().map(childJson) }],
+    '/stop-session': async (body) => {
+      const sessionId = field<string>(body, 'sessionId', 'string', true)!;
+      await control.sessions.stop(parseStopTarget(sessionId));
+      return [200, { success: true }];
+    },
+    '/spawn-session': async (body) => {
+      const worktree = body.worktree;
+      let wt: SpawnSpec['worktree'];
+      if (worktree === true) wt = {};
+      else if (worktree !== undefined && worktree !== null && worktree !== false) {
+        const w = field<Json>(body, 'worktree', 'object', false)!;
+        wt = { branch: field<string>(w, 'branch', 'string', false) };
+      }
+      const args = body.agentArgs;
+      if (args !== undefined && (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))) {
+        throw new InvalidArgumentError('field "agentArgs" must be an array of strings');
+      }
+      const approve =
+        field<boolean>(body, 'approvedNewDirectoryCreation', 'boolean', false) ??
+        field<boolean>(body, 'approveCreateDirectory', 'boolean', false) ?? false;
+      const outcome = await control.sessions.spawn({
+        directory: field<string>(body, 'directory', 'string', true)!,
+        agent: field<string>(body, 'agent', 'string', false),
+        sessionId: field<string>(body, 'sessionId', 'string', false),
+        requestId: field<string>(body, 'requestId', 'string', false),
+        approveCreateDirectory: approve,
+        worktree: wt,
+        agentArgs: (args as string[] | undefined) ?? [],
+      });
+      if (outcome.kind === 'approval-required') {
+        return [409, { success: false, requiresUserApproval: true, actionRequired: 'CREATE_DIRECTORY', directory: outcome.directory }];
+      }
+      const s = outcome.session;
+      return [200, { success: true, sessionId: s.id, pid: s.pid, directory: s.directory, ...(s.worktree ? { worktree: s.worktree } : {}) }];
+    },
+    '/stop': async () => {
+      control.requestStop('cli');
+      return [200, { status: 'stopping' }];
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, body: Json): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (\S+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      reject(new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export interface GatewayOptions {
+  control: RunnerControl;
+  token: string;
+  log: Logger;
+}
+
+export interface Gateway {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function createGatewayHandler(opts: GatewayOptions, getPort: () => number) {
+  const table = routes(opts.control);
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      const path = (req.url ?? '/').split('?')[0]!;
+      const handler = table[path];
+      if (!handler) throw new HttpError(404, `no route ${path}`);
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        throw new HttpError(405, `method ${req.method} not allowed; use POST`);
+      }
+      if (req.headers.origin !== undefined || req.headers.referer !== undefined) {
+        throw new HttpError(403, 'requests with an Origin or Referer header are refused');
+      }
+      const port = getPort();
+      const host = req.headers.host ?? '';
+      if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+        throw new HttpError(403, `unexpected Host header ${JSON.stringify(host)}`);
+      }
+      if (!tokenMatches(req.headers.authorization, opts.token)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        throw new HttpError(401, 'missing or invalid bearer token (see controlToken in runner.state.json)');
+      }
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') throw new HttpError(415, 'Content-Type must be application/json');
+      const raw = await readBody(req);
+      let body: unknown = {};
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch (err) {
+          throw new HttpError(400, `malformed JSON: ${(err as Error).message}`);
+        }
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object');
+      const [status, out] = await handler(body as Json);
+      send(res, status, out);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        send(res, err.status, { success: false, error: err.message, ...err.extra });
+        return;
+      }
+      if (!(err instanceof HapiError)) opts.log.error({ err }, 'unexpected error in HTTP gateway');
+      const [status, body] = toHttpError(err);
+      send(res, status, body);
+    }
+  };
+}
+
+/** Starts the gateway on 127.0.0.1 at a random port. */
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  let port = 0;
+  const handler = createGatewayHandler(opts, () => port);
+  const server = createServer({ requestTimeout: 120_000, headersTimeout: 10_000 }, (req, res) => {
+    void handler(req, res);
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
