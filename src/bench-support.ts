@@ -1,0 +1,3 @@
+/** Entry for benchmarks and examples that need generated definitions without a TS toolchain. */
+export { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
+export { createUdsChannel } from './shared/grpc-channel.js';
