@@ -17,7 +17,9 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
-  external: ['better-sqlite3'],
+  // Native addon; and the gRPC health/reflection packages, which load .proto files relative to
+  // their own __dirname at run time (that breaks when bundled).
+  external: ['better-sqlite3', 'grpc-health-check', '@grpc/reflection', '@grpc/proto-loader'],
   define: { __HAPI_VERSION__: JSON.stringify(pkg.version) },
   banner: {
     js: "import { createRequire as __hapiCreateRequire } from 'node:module'; const require = __hapiCreateRequire(import.meta.url);",

@@ -32,6 +32,8 @@ export interface HapiPaths {
   hubDb: string;
   /** The hub's owner token, written once on first start (0600). */
   hubOwnerTokenFile: string;
+  /** Where a running hub records its pid and listening addresses (for local CLI commands). */
+  hubStateFile: string;
 }
 
 export function resolveHapiHome(env: Env = process.env): string {
@@ -58,6 +60,7 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
     authFile: join(home, 'auth.json'),
     hubDb: join(home, 'hub.db'),
     hubOwnerTokenFile: join(home, 'hub-owner-token'),
+    hubStateFile: join(home, 'hub.state.json'),
   };
 }
 

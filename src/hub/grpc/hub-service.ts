@@ -1,0 +1,69 @@
+/** HubService and TokenService: gRPC adapters over HubCore (convert and delegate only). */
+import type { CallContext } from 'nice-grpc';
+import type { HubServiceImplementation, TokenServiceImplementation } from '../../../gen/hapi/hub/v1/hub.js';
+import { InvalidArgumentError } from '../../shared/errors.js';
+import { machineToProto, sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto, tokenToProto } from '../convert.js';
+import type { HubCore } from '../hub-core.js';
+import type { CallerContext } from './auth.js';
+
+type Ctx = CallContext & CallerContext;
+
+export function createHubService(core: HubCore): HubServiceImplementation<CallerContext> {
+  return {
+    async whoAmI(_req, ctx: Ctx) {
+      return { namespace: ctx.caller.namespace, owner: ctx.caller.owner, tokenId: ctx.caller.tokenId };
+    },
+    async listMachines(_req, ctx: Ctx) {
+      return { machines: core.listMachines(ctx.caller).map(machineToProto) };
+    },
+    async *watchMachines(_req, ctx: Ctx) {
+      for await (const e of core.watch(ctx.caller, { machines: true }, ctx.signal)) {
+        if (e.type === 'machine') yield { machine: machineToProto(e.machine) };
+      }
+    },
+    async listSessions(req, ctx: Ctx) {
+      const sessions = core.listSessions(ctx.caller, { machineId: req.machineId || undefined, includeEnded: req.includeEnded });
+      return { sessions: sessions.map(sessionToProto) };
+    },
+    async *watchSessions(req, ctx: Ctx) {
+      for await (const e of core.watch(ctx.caller, { sessions: true, machineId: req.machineId || undefined }, ctx.signal)) {
+        if (e.type === 'session') yield { session: sessionToProto(e.session) };
+      }
+    },
+    async spawnSession(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      const outcome = await core.spawnSession(ctx.caller, req.machineId, spawnSpecFromProto(req.spec), ctx.signal);
+      return { outcome: spawnOutcomeToProto(outcome.kind === 'session' && outcome.session ? { kind: 'session', session: outcome.session } : outcome, req.machineId) };
+    },
+    async stopSession(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      return { result: stopResultToProto(await core.stopSession(ctx.caller, req.machineId, req.sessionId, ctx.signal)) };
+    },
+    async stopRunner(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      await core.stopRunner(ctx.caller, req.machineId, ctx.signal);
+      return {};
+    },
+    async getRunnerStatus(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      const r = await core.getRunnerStatus(ctx.caller, req.machineId, ctx.signal);
+      return { pid: r.pid, cliVersion: r.cliVersion, sessionCount: r.sessionCount, startedAt: r.startedAt };
+    },
+  };
+}
+
+export function createTokenService(core: HubCore): TokenServiceImplementation<CallerContext> {
+  return {
+    async createToken(req, ctx: Ctx) {
+      return core.createToken(ctx.caller, req.namespace, req.label);
+    },
+    async listTokens(_req, ctx: Ctx) {
+      return { tokens: core.listTokens(ctx.caller).map(tokenToProto) };
+    },
+    async revokeToken(req, ctx: Ctx) {
+      if (!req.tokenId) throw new InvalidArgumentError('token_id is required');
+      core.revokeToken(ctx.caller, req.tokenId);
+      return {};
+    },
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * Starts the hub: SQLite store, HubCore, the gRPC server (MachineService for runners,
+ * HubService + TokenService for clients, health and reflection) and the REST/JSON view on its
+ * own HTTP port. `close()` stops in reverse order and always finishes: long-lived streams are
+ * ended first, then the gRPC server is force-closed after a grace period.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer, type Server } from 'nice-grpc';
+import { ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { HubServiceDefinition, TokenServiceDefinition } from '../../gen/hapi/hub/v1/hub.js';
+import { MachineServiceDefinition } from '../../gen/hapi/hub/v1/machine.js';
+import { writeFileAtomic } from '../shared/atomic-file.js';
+import type { HubConfig } from '../shared/config.js';
+import { errorMappingMiddleware } from '../shared/grpc-errors.js';
+import { routeGrpcLogs } from '../shared/grpc-channel.js';
+import { UnavailableError } from '../shared/errors.js';
+import type { HapiPaths } from '../shared/paths.js';
+import { createHubCore, type HubCore } from './hub-core.js';
+import { openHubStore, type HubStore } from './store.js';
+import { authMiddleware } from './grpc/auth.js';
+import { createHubService, createTokenService } from './grpc/hub-service.js';
+import { createMachineService } from './grpc/machine-service.js';
+import { createHealthService, createReflectionServices } from './grpc/introspection.js';
+import { bearerAuthenticator, createHubHttpHandler, type HubHttpHandler } from './http/rest.js';
+
+export interface RunningHub {
+  core: HubCore;
+  store: HubStore;
+  grpcPort: number;
+  httpPort: number;
+  host: string;
+  tls: boolean;
+  /** URL runners and clients use (HAPI_API_URL). */
+  grpcUrl: string;
+  httpUrl: string;
+  /** Set when this start created the owner token (printed once). */
+  createdOwnerToken?: string;
+  /** Stops everything; resolves when done. Idempotent. */
+  close(reason?: string): Promise<void>;
+}
+
+export interface StartHubOptions {
+  config: HubConfig;
+  paths: HapiPaths;
+  log: Logger;
+  /** Wraps the REST handler (the web page mounts static files and cookie auth here). */
+  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore) => HubHttpHandler;
+  /** How long close() waits for calls to finish before cancelling them. */
+  shutdownGraceMs?: number;
+}
+
+/**
+ * Keepalive aligned with the hub link (src/runner/hub-link/hub-link.ts): the hub pings idle
+ * connections every 30 s and gives up after 10 s without an answer (a frozen or vanished
+ * runner); it permits client pings every 10 s, and runners ping every 15 s, so neither side
+ * ever sees GOAWAY too_many_pings.
+ */
+export const HUB_GRPC_OPTIONS = {
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  'grpc.http2.max_ping_strikes': 2,
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+} as const;
+
+const SERVICE_NAMES = ['hapi.hub.v1.MachineService', 'hapi.hub.v1.HubService', 'hapi.hub.v1.TokenService'];
+
+function hostForUrl(host: string): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return h.includes(':') ? `[${h}]` : h;
+}
+
+export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
+  const { config, paths } = opts;
+  const log = opts.log.child({ c: 'hub' });
+  routeGrpcLogs(opts.log);
+  const dbPath = config.dbPath ?? paths.hubDb;
+  const store = openHubStore(dbPath);
+  const core = createHubCore({
+    store,
+    log: opts.log,
+    aliveTimeoutMs: config.aliveTimeoutMs,
+    spawnDeadlineMs: config.spawnDeadlineMs,
+    rpcDeadlineMs: config.rpcDeadlineMs,
+  });
+
+  let createdOwnerToken: string | undefined;
+  const owner = core.bootstrapOwnerToken();
+  if (owner) {
+    writeFileAtomic(paths.hubOwnerTokenFile, `${owner.token}\n`, 0o600);
+    createdOwnerToken = owner.token;
+  }
+
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
+  const cert = tls ? readFileSync(config.tlsCert!) : undefined;
+  const key = tls ? readFileSync(config.tlsKey!) : undefined;
+
+  const health = await createHealthService(SERVICE_NAMES);
+  const reflection = await createReflectionServices(log).catch((err: unknown) => {
+    log.warn({ err }, 'gRPC server reflection is disabled');
+    return undefined;
+  });
+
+  const server: Server = createServer(HUB_GRPC_OPTIONS);
+  const errors = errorMappingMiddleware(opts.log);
+  const authed = server.with(errors).with(authMiddleware(core));
+  authed.add(MachineServiceDefinition, createMachineService(core, opts.log));
+  authed.add(HubServiceDefinition, createHubService(core));
+  authed.add(TokenServiceDefinition, createTokenService(core));
+  server.with(errors).add(health.definition, health.implementation as never);
+  for (const r of reflection?.services ?? []) server.with(errors).add(r.definition, r.implementation as never);
+
+  const bindHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const credentials = tls ? ServerCredentials.createSsl(null, [{ cert_chain: cert!, private_key: key! }]) : ServerCredentials.createInsecure();
+  let grpcPort: number;
+  try {
+    grpcPort = await server.listen(`${bindHost}:${config.grpcPort}`, credentials);
+  } catch (err) {
+    core.close();
+    store.close();
+    throw new UnavailableError(
+      `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`,
+    );
+  }
+
+  const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core) });
+  const handler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core) : rest;
+  const onRequest = (req: Parameters<HubHttpHandler>[0], res: Parameters<HubHttpHandler>[1]) => {
+    handler(req, res).catch((err: unknown) => {
+      log.error({ err }, 'unhandled error in HTTP handler');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+  const http: HttpServer = tls ? createHttpsServer({ cert, key }, onRequest) : createHttpServer(onRequest);
+  let httpPort: number;
+  try {
+    httpPort = await new Promise<number>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.httpPort, config.host, () => {
+        http.off('error', reject);
+        const addr = http.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : config.httpPort);
+      });
+    });
+  } catch (err) {
+    server.forceShutdown();
+    core.close();
+    store.close();
+    throw new UnavailableError(
+      `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`,
+    );
+  }
+
+  const scheme = tls ? 'https' : 'http';
+  const urlHost = hostForUrl(config.host);
+  let closing: Promise<void> | undefined;
+  const hub: RunningHub = {
+    core,
+    store,
+    grpcPort,
+    httpPort,
+    host: config.host,
+    tls,
+    grpcUrl: `${scheme}://${urlHost}:${grpcPort}`,
+    httpUrl: `${scheme}://${urlHost}:${httpPort}`,
+    createdOwnerToken,
+    close(reason = 'shutdown') {
+      closing ??= (async () => {
+        log.info({ reason }, 'hub shutting down');
+        // Reverse order of start: stop accepting HTTP, end long-lived streams, then gRPC.
+        http.close();
+        health.close();
+        core.close();
+        http.closeIdleConnections();
+        const grace = opts.shutdownGraceMs ?? 3_000;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          server.shutdown(),
+          new Promise<void>((r) => {
+            timer = setTimeout(() => {
+              log.warn({ graceMs: grace }, 'calls still open after the grace period: cancelling them');
+              server.forceShutdown();
+              r();
+            }, grace);
+          }),
+        ]);
+        clearTimeout(timer);
+        http.closeAllConnections();
+        store.close();
+        log.info('hub stopped');
+      })();
+      return closing;
+    },
+  };
+  log.info({ grpcPort, httpPort, host: config.host, db: dbPath, tls }, 'hub listening');
+  return hub;
+}
