@@ -1,0 +1,167 @@
+/**
+ * A session process: runs one agent in the current directory and keeps the runner informed.
+ *
+ * - terminal (`hapi [--agent x] [args]`): makes sure a runner runs (starts one if needed; if
+ *   that fails, says so in one line and runs the agent anyway), the agent inherits the terminal.
+ * - remote (spawned by the runner with `--hapi-starting-mode remote --started-by runner`):
+ *   stdout/stderr already go to the session log the runner opened. If the report to the runner
+ *   fails, the agent is stopped and the process exits: a session nobody tracks is a ghost.
+ *
+ * Exits with the agent's exit code, or 128 + signal number when the agent was killed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
+import { envInt, type Env } from '../shared/config.js';
+import { InvalidArgumentError, errnoCode } from '../shared/errors.js';
+import { hapiPaths } from '../shared/paths.js';
+import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agents.js';
+import { createRunnerReporter } from './runner-reporter.js';
+
+export interface SessionOptions {
+  agent?: string;
+  agentArgs: string[];
+  /** 'remote' = spawned by the runner; anything else = a person at a terminal. */
+  startingMode: 'local' | 'remote';
+  startedBy: 'runner' | 'terminal';
+  sessionId?: string;
+  env?: Env;
+  cwd?: string;
+}
+
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** How long the agent gets between SIGTERM and SIGKILL when the session gives up on it. */
+const AGENT_STOP_GRACE_MS = 5_000;
+const REPORT_ENDED_TIMEOUT_MS = 2_000;
+
+function note(message: string): void {
+  process.stderr.write(`hapi: ${message}\n`);
+}
+
+/** Runs the session to completion; resolves with the exit code for the process. */
+export async function runSession(opts: SessionOptions): Promise<number> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const remote = opts.startingMode === 'remote';
+  const sessionId = opts.sessionId?.trim() || randomUUID();
+  if (!SESSION_ID.test(sessionId)) throw new InvalidArgumentError(`invalid --hapi-session-id ${JSON.stringify(sessionId)}`);
+  const paths = hapiPaths(env);
+  const agent = createAgentResolver({ env, settingsFile: paths.settingsFile, cwd }).resolve(opts.agent);
+
+  if (!remote) {
+    try {
+      // Lazy: only terminal sessions may start a runner.
+      const { ensureRunner } = await import('../runner/runner-client.js');
+      await ensureRunner({ env });
+    } catch (err) {
+      note(`runner not available (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); running the session without it`);
+    }
+  } else {
+    note(`session ${sessionId}: running agent '${agent.name}' (${agent.command}) in ${cwd}`);
+  }
+
+  const child = await startAgent(agent, opts.agentArgs, { cwd, env, sessionId, remote });
+  if (typeof child === 'number') return child;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const removeForwarding = forwardSignals(child, remote);
+
+  const reporter = createRunnerReporter({ env });
+  const reportTimeoutMs = envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 });
+  const started = reporter
+    .reportStarted(
+      { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() },
+      // A terminal session does not wait long: the person is already using the agent.
+      remote ? reportTimeoutMs : Math.min(reportTimeoutMs, 5_000),
+    )
+    .then(
+      () => true,
+      (err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        if (remote) {
+          note(`could not report session ${sessionId} to the runner: ${why}; stopping the agent`);
+          stopAgent(child);
+        } else {
+          note(`could not report this session to the runner (${why}); it will not appear in \`hapi runner list\``);
+        }
+        return false;
+      },
+    );
+
+  const { code, signal } = await exited;
+  removeForwarding();
+  const reported = await started;
+  if (reported) {
+    await reporter
+      .reportEnded({ sessionId, exitCode: code ?? undefined, exitSignal: signal ?? undefined }, REPORT_ENDED_TIMEOUT_MS)
+      .catch(() => {
+        // The runner also notices the end (process exit, heartbeat prune).
+      });
+  }
+  reporter.close();
+  if (remote) note(`session ${sessionId}: agent ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
+  if (remote && !reported) return 1;
+  return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1);
+}
+
+/** Spawns the agent; a number is the exit code when it could not be started at all. */
+async function startAgent(
+  agent: ResolvedAgent,
+  agentArgs: string[],
+  o: { cwd: string; env: Env; sessionId: string; remote: boolean },
+): Promise<ChildProcess | number> {
+  const child = spawn(agent.command, [...agent.args, ...agentArgs], {
+    cwd: o.cwd,
+    env: { ...o.env, HAPI_SESSION_ID: o.sessionId },
+    // Remote: no terminal to read from; output goes where ours goes (the session log).
+    stdio: o.remote ? ['ignore', 'inherit', 'inherit'] : 'inherit',
+  });
+  const startError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err) => resolve(err));
+  });
+  if (startError) {
+    const code = errnoCode(startError);
+    note(`cannot start agent '${agent.name}' (${agent.command}): ${code ?? startError.message}`);
+    // Shell conventions: 127 = not found, 126 = found but not executable.
+    return code === 'ENOENT' ? 127 : 126;
+  }
+  child.on('error', () => {
+    // e.g. a signal sent after the agent exited; the exit event tells the outcome.
+  });
+  return child;
+}
+
+/**
+ * Forwards termination signals to the agent and keeps this process alive until the agent
+ * exits, so the exit code is the agent's. In an interactive terminal, Ctrl-C already reaches
+ * the agent (same foreground process group); forwarding it again would deliver it twice,
+ * which agents treat as "quit now".
+ */
+function forwardSignals(child: ChildProcess, remote: boolean): () => void {
+  const interactive = !remote && process.stdin.isTTY === true;
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = () => {
+      if (sig === 'SIGINT' && interactive) return;
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    handlers.set(sig, handler);
+    process.on(sig, handler);
+  }
+  return () => {
+    for (const [sig, handler] of handlers) process.off(sig, handler);
+  };
+}
+
+function stopAgent(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, AGENT_STOP_GRACE_MS);
+  timer.unref();
+  child.once('exit', () => clearTimeout(timer));
+}
+

@@ -1,0 +1,82 @@
+/**
+ * The session process's side of the runner contract: SessionStarted once the agent runs,
+ * SessionEnded when it exits, over RunnerService on the runner's Unix socket. Builds the
+ * request messages from the generated types directly: this is the transport edge.
+ */
+import { StartedBy } from '../../gen/hapi/common/v1/common.js';
+import type { SessionStartedRequest } from '../../gen/hapi/runner/v1/runner.js';
+import { connectRunner, type RunnerConnection } from '../runner/runner-client.js';
+import type { Env } from '../shared/config.js';
+import { HapiError } from '../shared/errors.js';
+
+export interface StartedReport {
+  sessionId: string;
+  pid: number;
+  startedBy: 'runner' | 'terminal';
+  directory: string;
+  agent: string;
+  startedAt: Date;
+}
+
+export interface RunnerReporter {
+  /**
+   * Reports the session. Retries while the runner is unavailable (not started yet, starting,
+   * restarting) until `deadlineMs` from now; any other error is final. Throws the last error.
+   */
+  reportStarted(report: StartedReport, deadlineMs: number): Promise<void>;
+  /** Best effort, one attempt: the runner also learns about the end from the process exit. */
+  reportEnded(end: { sessionId: string; exitCode?: number; exitSignal?: string }, timeoutMs: number): Promise<void>;
+  close(): void;
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof HapiError && err.kind === 'Unavailable';
+}
+
+export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
+  let conn: RunnerConnection | undefined;
+
+  function connection(): RunnerConnection {
+    // connectRunner throws UnavailableError while the socket does not exist yet.
+    conn ??= connectRunner({ env: opts.env });
+    return conn;
+  }
+
+  return {
+    async reportStarted(report, deadlineMs) {
+      const request: SessionStartedRequest = {
+        sessionId: report.sessionId,
+        metadata: {
+          hostPid: report.pid,
+          startedBy: report.startedBy === 'runner' ? StartedBy.STARTED_BY_RUNNER : StartedBy.STARTED_BY_TERMINAL,
+          directory: report.directory,
+          agent: report.agent,
+          startedAt: report.startedAt,
+        },
+      };
+      const deadline = Date.now() + deadlineMs;
+      let delay = 25;
+      for (;;) {
+        const remaining = deadline - Date.now();
+        try {
+          await connection().call((c, signal) => c.sessionStarted(request, { signal }), Math.max(remaining, 100));
+          return;
+        } catch (err) {
+          if (!isUnavailable(err) || Date.now() + delay >= deadline) throw err;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 250);
+      }
+    },
+    async reportEnded(end, timeoutMs) {
+      await connection().call(
+        (c, signal) => c.sessionEnded({ sessionId: end.sessionId, exitCode: end.exitCode, exitSignal: end.exitSignal ?? '' }, { signal }),
+        timeoutMs,
+      );
+    },
+    close() {
+      conn?.close();
+      conn = undefined;
+    },
+  };
+}
