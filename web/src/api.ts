@@ -1,0 +1,124 @@
+/**
+ * The page's only way to the hub: same-origin fetches to `/auth/*` and the hub's REST view
+ * `/api/v1/*`. The session cookie is HttpOnly and sent by the browser; the CSRF token from the
+ * sign-in answer is kept in memory and sent with every state-changing request.
+ */
+import type { Machine, Session, SignedIn, SpawnRequest, SpawnResult } from './types.js';
+
+/** A refused request, with the hub's (or runner's) own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+
+/** Called when any request finds the session gone (401), so the page can show sign-in. */
+let onSignedOut: () => void = () => {};
+
+export function setSignedOutHandler(handler: () => void): void {
+  onSignedOut = handler;
+}
+
+async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'cannot reach the hub; check your connection', {});
+  }
+  let data: Record<string, unknown> = {};
+  try {
+    data = (await res.json()) as Record<string, unknown>;
+  } catch {
+    // A proxy's HTML error page, or an empty body.
+  }
+  if (!res.ok) {
+    const message = typeof data.error === 'string' && data.error ? data.error : `${res.status} ${res.statusText}`;
+    const error = new ApiError(res.status, message, data);
+    if (res.status === 401 && !path.startsWith('/auth/')) onSignedOut();
+    throw error;
+  }
+  return data as T;
+}
+
+function remember(signedIn: SignedIn): SignedIn {
+  csrfToken = signedIn.csrfToken;
+  return signedIn;
+}
+
+/** The current sign-in, or undefined when not signed in. */
+export async function currentSession(): Promise<SignedIn | undefined> {
+  try {
+    return remember(await request<SignedIn>('GET', '/auth/session'));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return undefined;
+    throw err;
+  }
+}
+
+export async function signInWithToken(token: string): Promise<SignedIn> {
+  return remember(await request<SignedIn>('POST', '/auth/login', { token }));
+}
+
+export async function signInWithTelegram(initData: string): Promise<SignedIn> {
+  return remember(await request<SignedIn>('POST', '/auth/telegram', { initData }));
+}
+
+export async function signOut(): Promise<void> {
+  await request('POST', '/auth/logout', {});
+  csrfToken = '';
+}
+
+export async function listMachines(): Promise<Machine[]> {
+  return (await request<{ machines?: Machine[] }>('GET', '/api/v1/machines')).machines ?? [];
+}
+
+export async function listSessions(): Promise<Session[]> {
+  return (await request<{ sessions?: Session[] }>('GET', '/api/v1/sessions?includeEnded=true')).sessions ?? [];
+}
+
+/** Starts a session; a missing directory without approval comes back as approval-required. */
+export async function spawnSession(machineId: string, spec: SpawnRequest): Promise<SpawnResult> {
+  try {
+    const data = await request<{ session: Session }>('POST', `/api/v1/machines/${encodeURIComponent(machineId)}/sessions`, spec);
+    return { kind: 'session', session: data.session };
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409 && err.body.requiresUserApproval === true) {
+      return { kind: 'approval-required', directory: String(err.body.directory ?? spec.directory) };
+    }
+    throw err;
+  }
+}
+
+export async function stopSession(machineId: string, sessionId: string): Promise<string> {
+  const path = `/api/v1/machines/${encodeURIComponent(machineId)}/sessions/${encodeURIComponent(sessionId)}/stop`;
+  return String((await request<{ result?: string }>('POST', path, {})).result ?? '');
+}
+
+export async function stopRunner(machineId: string): Promise<void> {
+  await request('POST', `/api/v1/machines/${encodeURIComponent(machineId)}/stop-runner`, {});
+}
+
+/** A random id for a spawn's idempotency key (crypto.randomUUID needs a secure context). */
+export function newRequestId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,118 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, currentSession, setSignedOutHandler, signInWithTelegram, signOut } from './api.js';
+import { MachineCard } from './components/machine-card.js';
+import { SignIn } from './components/sign-in.js';
+import { StartSession } from './components/start-session.js';
+import { compareMachines } from './format.js';
+import { useHubData, useNow } from './hub-data.js';
+import { applyTelegramTheme, postTelegramEvent, readTelegramLaunch } from './telegram.js';
+import type { Session, SignedIn } from './types.js';
+
+type Auth = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; who: SignedIn };
+
+function message(err: unknown): string {
+  return err instanceof ApiError || err instanceof Error ? err.message : String(err);
+}
+
+export function App() {
+  const [auth, setAuth] = useState<Auth>({ status: 'loading' });
+
+  useEffect(() => {
+    setSignedOutHandler(() => setAuth({ status: 'signed-out', notice: 'Your sign-in has ended; sign in again.' }));
+    const launch = readTelegramLaunch();
+    void (async () => {
+      if (launch) {
+        applyTelegramTheme(launch.themeParams);
+        postTelegramEvent('web_app_ready');
+        postTelegramEvent('web_app_expand');
+        try {
+          setAuth({ status: 'signed-in', who: await signInWithTelegram(launch.initData) });
+        } catch (err) {
+          setAuth({ status: 'signed-out', notice: `Telegram sign-in failed: ${message(err)}` });
+        }
+        return;
+      }
+      try {
+        const who = await currentSession();
+        setAuth(who ? { status: 'signed-in', who } : { status: 'signed-out' });
+      } catch (err) {
+        setAuth({ status: 'signed-out', notice: message(err) });
+      }
+    })();
+  }, []);
+
+  if (auth.status === 'loading') {
+    return (
+      <main class="loading" aria-busy="true">
+        <p class="muted">Loading…</p>
+      </main>
+    );
+  }
+  if (auth.status === 'signed-out') {
+    return <SignIn notice={auth.notice} onSignedIn={(who) => setAuth({ status: 'signed-in', who })} />;
+  }
+  return (
+    <Dashboard
+      who={auth.who}
+      onSignedOut={(notice) => setAuth({ status: 'signed-out', notice })}
+    />
+  );
+}
+
+function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => void }) {
+  const { data, live, error } = useHubData(true, () => props.onSignedOut('Your sign-in has ended; sign in again.'));
+  const now = useNow(1000);
+  const machines = [...data.machines.values()].sort(compareMachines);
+  const byMachine = new Map<string, Session[]>();
+  for (const s of data.sessions.values()) {
+    const list = byMachine.get(s.machineId ?? '') ?? [];
+    list.push(s);
+    byMachine.set(s.machineId ?? '', list);
+  }
+
+  const leave = async () => {
+    try {
+      await signOut();
+    } finally {
+      props.onSignedOut();
+    }
+  };
+
+  return (
+    <>
+      <header class="topbar">
+        <span class="brand">hapi</span>
+        <span class="namespace" title="namespace">
+          {props.who.namespace}
+          {props.who.owner && <span class="pill owner">owner</span>}
+        </span>
+        <span class={`live live-${live}`} role="status" aria-live="polite">
+          {live === 'live' ? 'live' : live === 'connecting' ? 'connecting…' : 'reconnecting…'}
+        </span>
+        <button type="button" class="link" onClick={leave}>
+          Sign out
+        </button>
+      </header>
+      <main class="dashboard">
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <StartSession machines={machines} />
+        <h2 class="section-title">
+          Machines <span class="muted">({machines.filter((m) => m.online).length} online)</span>
+        </h2>
+        {machines.length === 0 && live === 'live' && (
+          <p class="muted">
+            No machines yet. On a machine, point its runner at this hub (HAPI_API_URL and CLI_API_TOKEN) and start it with
+            `hapi runner start`.
+          </p>
+        )}
+        {machines.map((m) => (
+          <MachineCard key={m.id} machine={m} sessions={byMachine.get(m.id) ?? []} now={now} />
+        ))}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,63 @@
+import { useState } from 'preact/hooks';
+import { ApiError, stopSession } from '../api.js';
+import { exitLabel, isActive, localTime, sessionAge, sessionStateName, shortId, startedByLabel } from '../format.js';
+import type { Session } from '../types.js';
+
+/** One session: state, id, agent, who started it, age, directory; a Stop button while it runs. */
+export function SessionRow(props: { session: Session; machineId: string; machineOnline: boolean; now: number }) {
+  const { session: s, now } = props;
+  const [stopping, setStopping] = useState(false);
+  const [error, setError] = useState('');
+  const state = sessionStateName(s);
+  const active = isActive(s);
+
+  const stop = async () => {
+    setStopping(true);
+    setError('');
+    try {
+      await stopSession(props.machineId, s.id);
+      // The session's end arrives through the event stream.
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+      setStopping(false);
+    }
+  };
+
+  return (
+    <li class={`session state-${state}`} data-session-id={s.id} data-state={state}>
+      <div class="session-head">
+        <span class={`pill state-${state}`}>{state}</span>
+        <code class="session-id" title={s.id}>
+          {shortId(s.id)}
+        </code>
+        <span class="agent">{s.agent || 'default agent'}</span>
+        <span class="muted">by {startedByLabel(s)}</span>
+        <span class="muted" title={localTime(s.startedAt)}>
+          {state === 'ended' ? `ran ${sessionAge(s, now)}` : sessionAge(s, now)}
+        </span>
+        {state === 'ended' && exitLabel(s) && <span class="muted">{exitLabel(s)}</span>}
+      </div>
+      <div class="session-dir" title={s.directory}>
+        {s.directory}
+      </div>
+      {s.worktree?.branch && (
+        <div class="muted small">
+          worktree on branch <code>{s.worktree.branch}</code>
+          {s.worktree.repository && <> of {s.worktree.repository}</>}
+        </div>
+      )}
+      {active && (
+        <div class="actions">
+          <button type="button" onClick={stop} disabled={stopping || !props.machineOnline} aria-label={`Stop session ${shortId(s.id)}`}>
+            {stopping ? 'Stopping…' : 'Stop'}
+          </button>
+        </div>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </li>
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * The hub's REST view as the page receives it: proto3 JSON of hapi.hub.v1.Machine and
+ * hapi.common.v1.Session (camelCase, enums by name, int64 as strings, timestamps as RFC 3339).
+ * proto3 JSON leaves out fields at their default value, so every field may be missing.
+ */
+
+export type RunnerStatus = 'RUNNER_STATUS_UNSPECIFIED' | 'RUNNER_STATUS_RUNNING' | 'RUNNER_STATUS_SHUTTING_DOWN';
+export type StartedBy = 'STARTED_BY_UNSPECIFIED' | 'STARTED_BY_RUNNER' | 'STARTED_BY_TERMINAL';
+export type SessionState = 'SESSION_STATE_UNSPECIFIED' | 'SESSION_STATE_STARTING' | 'SESSION_STATE_RUNNING' | 'SESSION_STATE_ENDED';
+
+export interface MachineMetadata {
+  hostname?: string;
+  platform?: string;
+  arch?: string;
+  cliVersion?: string;
+  displayName?: string;
+  homeDir?: string;
+  agents?: string[];
+}
+
+export interface RunnerState {
+  status?: RunnerStatus;
+  pid?: number;
+  startedAt?: string;
+  shutdownReason?: string;
+  lastSpawnError?: string;
+  httpPort?: number;
+}
+
+export interface Machine {
+  id: string;
+  metadata?: MachineMetadata;
+  metadataVersion?: string;
+  runnerState?: RunnerState;
+  runnerStateVersion?: string;
+  online?: boolean;
+  lastAlive?: string;
+  onlineSince?: string;
+}
+
+export interface Worktree {
+  path?: string;
+  branch?: string;
+  repository?: string;
+}
+
+export interface Session {
+  id: string;
+  pid?: number;
+  startedBy?: StartedBy;
+  directory?: string;
+  agent?: string;
+  startedAt?: string;
+  state?: SessionState;
+  endedAt?: string;
+  exitCode?: number;
+  exitSignal?: string;
+  worktree?: Worktree;
+  machineId?: string;
+}
+
+/** Who is signed in (from /auth/session or a sign-in). */
+export interface SignedIn {
+  namespace: string;
+  owner: boolean;
+  csrfToken: string;
+  via: 'token' | 'telegram';
+}
+
+export interface SpawnRequest {
+  directory: string;
+  agent?: string;
+  approveCreateDirectory?: boolean;
+  worktree?: { branch?: string };
+  requestId?: string;
+}
+
+export type SpawnResult =
+  | { kind: 'session'; session: Session }
+  | { kind: 'approval-required'; directory: string };
