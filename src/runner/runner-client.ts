@@ -5,12 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { ClientError, createClient, Status, type Channel } from 'nice-grpc';
-import { RunnerServiceDefinition, type GetStatusResponse, type RunnerServiceClient } from '../../gen/hapi/runner/v1/runner.js';
+import { ClientError, Status } from 'nice-grpc-common';
+import { RunnerServiceDefinition, type GetStatusResponse } from '../../gen/hapi/runner/v1/runner.js';
 import { clientConfig, runnerConfig, type Env } from '../shared/config.js';
 import { DeadlineExceededError, FailedPreconditionError, HapiError, UnavailableError } from '../shared/errors.js';
 import { fromClientError } from '../shared/grpc-errors.js';
-import { createUdsChannel } from '../shared/grpc-channel.js';
+import { createUnaryClient, type UnaryClient } from '../shared/grpc-unary-client.js';
 import { hapiPaths, type HapiPaths } from '../shared/paths.js';
 import { isSameProcess, signalProcess, waitForExit } from '../shared/proc.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
@@ -23,12 +23,15 @@ export const NOT_RUNNING_HINT = 'runner is not running; start it with `hapi runn
 /** Exit code the daemon uses when another runner holds the lock (see daemon.ts). */
 const DAEMON_EXIT_ALREADY_RUNNING = 3;
 
+/** The runner's unary RPCs (the CLI never needs the streaming ones). */
+export type RunnerClient = UnaryClient<typeof RunnerServiceDefinition>;
+
 export interface RunnerConnection {
-  client: RunnerServiceClient;
+  client: RunnerClient;
   socketPath: string;
   timeoutMs: number;
   /** Runs one call with the configured timeout and maps failures to domain errors. */
-  call<T>(fn: (client: RunnerServiceClient, signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T>;
+  call<T>(fn: (client: RunnerClient, signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T>;
   close(): void;
 }
 
@@ -52,8 +55,7 @@ export function connectRunner(opts: { env?: Env; timeoutMs?: number; paths?: Hap
   const paths = opts.paths ?? hapiPaths(env);
   const timeoutMs = opts.timeoutMs ?? clientConfig(env).httpTimeoutMs;
   if (!existsSync(paths.socket)) throw new UnavailableError(NOT_RUNNING_HINT);
-  const channel: Channel = createUdsChannel(paths.socket);
-  const client = createClient(RunnerServiceDefinition, channel);
+  const { client, channel } = createUnaryClient(RunnerServiceDefinition, paths.socket);
   return {
     client,
     socketPath: paths.socket,
@@ -70,7 +72,7 @@ export function connectRunner(opts: { env?: Env; timeoutMs?: number; paths?: Hap
 }
 
 /** One call on a fresh connection, closed afterwards. */
-export async function withRunner<T>(fn: (client: RunnerServiceClient, signal: AbortSignal) => Promise<T>, opts: { env?: Env; timeoutMs?: number } = {}): Promise<T> {
+export async function withRunner<T>(fn: (client: RunnerClient, signal: AbortSignal) => Promise<T>, opts: { env?: Env; timeoutMs?: number } = {}): Promise<T> {
   const conn = connectRunner(opts);
   try {
     return await conn.call(fn);

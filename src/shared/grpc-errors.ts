@@ -2,7 +2,7 @@
  * The one mapping between domain errors and gRPC status codes, both ways, plus the server
  * middleware that applies it so no internal error text leaks to callers.
  */
-import { ClientError, ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc';
+import { ClientError, ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
 import { isAbortError } from 'abort-controller-x';
 import type { Logger } from 'pino';
 import { HapiError, type ErrorKind } from './errors.js';
