@@ -35,8 +35,8 @@ describe('web layer', () => {
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>hapi</title><script type="module" src="/assets/app-X.js"></script>');
     writeFileSync(join(dir, 'assets', 'app-X.js'), 'console.log(1)');
     tokens = new Map([
-      ['owner-token', { namespace: 'default', owner: true }],
-      ['team-token', { namespace: 'teamb', owner: false }],
+      ['owner-token', { namespace: 'default', owner: true, tokenId: 't1' }],
+      ['team-token', { namespace: 'teamb', owner: false, tokenId: 't2' }],
     ]);
     web = createWebLayer({
       webRoot: dir,
@@ -141,7 +141,7 @@ describe('web layer', () => {
     const who = await call('GET', '/auth/session', { headers: { cookie } });
     expect(who.body).toMatchObject({ namespace: 'teamb', owner: false, csrfToken: ok.body.csrfToken });
     const api = await call('GET', '/api/v1/machines', { headers: { cookie } });
-    expect(api.body).toEqual({ caller: { namespace: 'teamb', owner: false }, method: 'GET', url: '/api/v1/machines' });
+    expect(api.body).toEqual({ caller: { namespace: 'teamb', owner: false, tokenId: 't2' }, method: 'GET', url: '/api/v1/machines' });
   });
 
   it('refuses a sign-in from another origin, without an Origin, or not as JSON', async () => {
@@ -208,7 +208,7 @@ describe('web layer', () => {
     expect((await call('GET', '/api/v1/machines', { headers: { cookie: second.cookie } })).status).toBe(200);
     tokens.delete('team-token');
     expect((await call('GET', '/api/v1/machines', { headers: { cookie: second.cookie } })).status).toBe(401);
-    tokens.set('team-token', { namespace: 'teamb', owner: false });
+    tokens.set('team-token', { namespace: 'teamb', owner: false, tokenId: 't2' });
     // The session ended; the token being valid again does not bring it back.
     expect((await call('GET', '/api/v1/machines', { headers: { cookie: second.cookie } })).status).toBe(401);
   });
@@ -220,7 +220,11 @@ describe('web layer', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ namespace: 'teamb', owner: false, via: 'telegram' });
     const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
-    expect((await call('GET', '/api/v1/sessions', { headers: { cookie } })).body).toMatchObject({ caller: { namespace: 'teamb' } });
+    expect((await call('GET', '/api/v1/sessions', { headers: { cookie } })).body).toEqual({
+      caller: { namespace: 'teamb', owner: false, tokenId: 'telegram:1001' },
+      method: 'GET',
+      url: '/api/v1/sessions',
+    });
 
     const tampered = initData.replace('1001', '1002');
     const refused = await call('POST', '/auth/telegram', { headers: origin(), body: { initData: tampered } });

@@ -5,13 +5,13 @@
  * holds no business logic: every question about machines and sessions goes to the REST view.
  *
  *   const web = createWebLayer({ verifyToken, telegram: telegramConfig(env) });
- *   const server = http.createServer(web.handler(createHubHttpHandler({ hub, authenticate: web.authenticate })));
+ *   const handler = web.handler(createHubHttpHandler({ hub, authenticate: web.authenticate }));
  *
  * Rules: every response carries the security headers (a strict CSP among them); a cookie
  * session may change state only with its CSRF token in X-CSRF-Token and a same-origin Origin;
  * a request with `Authorization: Bearer` is left to the REST view as it is (tools, the CLI).
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HapiError, UnauthenticatedError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/http-errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
@@ -22,15 +22,20 @@ import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData, type TelegramConfig } from './telegram.js';
 import { createWebSessionStore, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
-/** Who a request acts for: one namespace, and whether with the owner token. */
+/**
+ * Who a request acts for: one namespace, whether with the owner token, and the id of the token
+ * (the hub ends a token's event streams when it is revoked). A Telegram sign-in has no hub
+ * token: its tokenId is `telegram:<user id>`, which no hub token ever has.
+ */
 export interface WebCaller {
   namespace: string;
   owner: boolean;
+  tokenId: string;
 }
 
-export interface WebLayerOptions {
+export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   /** Resolves a hub token to its caller; throws UnauthenticatedError for an unknown or revoked token. */
-  verifyToken: (token: string) => WebCaller | Promise<WebCaller>;
+  verifyToken: (token: string) => C | Promise<C>;
   /** Telegram Mini App sign-in; off when undefined. */
   telegram?: TelegramConfig;
   /** The built page (default: defaultWebRoot()). */
@@ -41,14 +46,17 @@ export interface WebLayerOptions {
   logger?: Logger;
 }
 
-export interface WebLayer {
-  /** The node:http request listener: the page, `/auth/*`, and `/api/*` forwarded to `restHandler`. */
-  handler(restHandler: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener;
+/** A node:http request handler that resolves when it is done with the request. */
+export type WebHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export interface WebLayer<C extends WebCaller = WebCaller> {
+  /** The request handler: the page, `/auth/*`, and `/api/*` forwarded to `restHandler`. */
+  handler(restHandler: (req: IncomingMessage, res: ServerResponse) => unknown): WebHandler;
   /**
    * For the REST view: the caller of a request the web layer forwarded (its cookie session),
    * else the caller of its bearer token. Throws UnauthenticatedError.
    */
-  authenticate(req: IncomingMessage): Promise<WebCaller>;
+  authenticate(req: IncomingMessage): Promise<C>;
   /** Ends open responses of signed-in pages (event streams) so the server can close. */
   close(): void;
 }
@@ -61,13 +69,13 @@ class HttpError extends Error {
   }
 }
 
-export function createWebLayer(opts: WebLayerOptions): WebLayer {
+export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOptions<C>): WebLayer<C> {
   const log = opts.logger ?? silentLogger();
   const site = loadStaticSite(opts.webRoot ?? defaultWebRoot());
   if (!site.built) log.warn({ root: site.root }, 'web page not built (run `npm run build`); serving the API only');
   const sessions = createWebSessionStore(opts.sessions);
   const originPolicy = { allowedOrigins: opts.allowedOrigins ?? [] };
-  const callers = new WeakMap<IncomingMessage, WebCaller>();
+  const callers = new WeakMap<IncomingMessage, C>();
   const openResponses = new Map<string, Set<ServerResponse>>();
   const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? 7 * 24 * 3600 * 1000) / 1000);
 
@@ -76,18 +84,20 @@ export function createWebLayer(opts: WebLayerOptions): WebLayer {
     openResponses.delete(id);
   });
 
-  async function resolveCredential(credential: Credential): Promise<WebCaller> {
-    if (credential.kind === 'token') {
-      const caller = await opts.verifyToken(credential.token);
-      return { namespace: caller.namespace, owner: caller.owner };
-    }
+  async function resolveCredential(credential: Credential): Promise<C> {
+    if (credential.kind === 'token') return opts.verifyToken(credential.token);
     const namespace = opts.telegram?.users.get(credential.userId);
     if (namespace === undefined) throw new UnauthenticatedError('this Telegram user is no longer allowed');
-    return { namespace, owner: false };
+    return telegramCaller(namespace, credential.userId);
+  }
+
+  function telegramCaller(namespace: string, userId: number): C {
+    // Never the owner: a Telegram user sees exactly one namespace.
+    return { namespace, owner: false, tokenId: `telegram:${userId}` } as C;
   }
 
   /** The session of the request's cookie and its current caller; ends the session if its credential no longer holds. */
-  async function sessionOf(req: IncomingMessage): Promise<{ session: WebSession; caller: WebCaller } | undefined> {
+  async function sessionOf(req: IncomingMessage): Promise<{ session: WebSession; caller: C } | undefined> {
     const session = sessions.get(sessionIdOf(req));
     if (!session) return undefined;
     try {
@@ -155,7 +165,7 @@ export function createWebLayer(opts: WebLayerOptions): WebLayer {
           log.info({ telegramUser: user.id }, 'web sign-in refused: Telegram user not mapped to a namespace');
           throw new HttpError(403, `Telegram user ${user.id} is not allowed on this hub`, 'PermissionDenied');
         }
-        startSession(req, res, { kind: 'telegram', userId: user.id }, { namespace, owner: false });
+        startSession(req, res, { kind: 'telegram', userId: user.id }, telegramCaller(namespace, user.id));
         return;
       }
       case 'POST /auth/logout': {
@@ -204,15 +214,16 @@ export function createWebLayer(opts: WebLayerOptions): WebLayer {
 
   return {
     handler(restHandler) {
-      return (req, res) => {
+      return async (req, res) => {
         for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
         const pathname = pathOf(req.url);
-        const work = pathname.startsWith('/api/')
-          ? handleApi(req, res, restHandler)
-          : pathname.startsWith('/auth/')
-            ? handleAuth(req, res, pathname)
-            : Promise.resolve(serveStatic(req, res, pathname));
-        work.catch((err: unknown) => sendError(res, err, log));
+        try {
+          if (pathname.startsWith('/api/')) await handleApi(req, res, restHandler);
+          else if (pathname.startsWith('/auth/')) await handleAuth(req, res, pathname);
+          else serveStatic(req, res, pathname);
+        } catch (err) {
+          sendError(res, err, log);
+        }
       };
     },
     async authenticate(req) {
@@ -220,8 +231,7 @@ export function createWebLayer(opts: WebLayerOptions): WebLayer {
       if (caller) return caller;
       const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
       if (!match) throw new UnauthenticatedError();
-      const verified = await opts.verifyToken(match[1]!);
-      return verified;
+      return opts.verifyToken(match[1]!);
     },
     close() {
       for (const set of openResponses.values()) for (const res of set) res.destroy();

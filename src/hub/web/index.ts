@@ -1,0 +1,72 @@
+/**
+ * The hub's web page, ready to mount: `startHub({ ..., wrapHttpHandler: webPage({ env, log }) })`.
+ * Settings are read (and a bad one refused with a ConfigError) when webPage() is called, before
+ * the hub starts listening.
+ *
+ * Environment:
+ *   HAPI_TELEGRAM_BOT_TOKEN        bot token from @BotFather; Telegram sign-in is off without it
+ *   HAPI_TELEGRAM_USERS            Telegram user id -> namespace, e.g. "12345:default,678:teamb"
+ *   HAPI_TELEGRAM_USERS_FILE       the same mapping in a file, one `<id>:<namespace>` per line, # comments
+ *   HAPI_TELEGRAM_AUTH_MAX_AGE_MS  oldest Telegram sign-in data accepted (default 86400000 = 24 h)
+ *   HAPI_WEB_ORIGINS               origins allowed to change state when the hub sits behind a proxy
+ *                                  that rewrites Host, e.g. "https://hapi.example.com" (default: the
+ *                                  request's own Host)
+ *   HAPI_WEB_ROOT                  where the built page is (default: dist/web next to the CLI bundle)
+ */
+import { envOptional, type Env } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { createHubHttpHandler } from '../http/rest.js';
+import type { StartHubOptions } from '../server.js';
+import { telegramConfig } from './telegram.js';
+import { createWebLayer } from './web-layer.js';
+
+export interface WebPageOptions {
+  env?: Env;
+  log?: Logger;
+}
+
+/** Parses HAPI_WEB_ORIGINS: comma-separated origins (scheme://host[:port]). */
+export function webOrigins(env: Env): string[] {
+  const raw = envOptional(env, 'HAPI_WEB_ORIGINS');
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((text) => {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw new ConfigError(`HAPI_WEB_ORIGINS: ${JSON.stringify(text)} is not an origin such as https://hapi.example.com`);
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search || url.hash) {
+        throw new ConfigError(`HAPI_WEB_ORIGINS: ${JSON.stringify(text)} is not an origin such as https://hapi.example.com`);
+      }
+      return url.origin;
+    });
+}
+
+/**
+ * The `wrapHttpHandler` of startHub: the web page, sign-in and cookie sessions in front of the
+ * hub's REST view. The REST view is built again with the web layer's `authenticate`, which
+ * resolves a cookie session or, as before, a bearer token.
+ */
+export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions['wrapHttpHandler']> {
+  const env = opts.env ?? process.env;
+  const telegram = telegramConfig(env);
+  const allowedOrigins = webOrigins(env);
+  const log = opts.log?.child({ c: 'web' });
+  if (telegram) log?.info({ users: telegram.users.size, maxAgeMs: telegram.maxAgeMs }, 'Telegram sign-in enabled');
+  return (_bearerOnlyRest, core) => {
+    const web = createWebLayer({
+      verifyToken: (token) => core.authenticate(token),
+      telegram,
+      allowedOrigins,
+      webRoot: envOptional(env, 'HAPI_WEB_ROOT'),
+      logger: log,
+    });
+    return web.handler(createHubHttpHandler({ hub: core, authenticate: web.authenticate }));
+  };
+}
