@@ -37,6 +37,9 @@ export async function createHealthService(services: string[]): Promise<HealthSer
         if (!s) throw new ServerError(Status.NOT_FOUND, `unknown service ${JSON.stringify(req.service)}`);
         return { status: s };
       },
+      async List() {
+        return { statuses: Object.fromEntries([...status].map(([name, s]) => [name, { status: s }])) };
+      },
       async *Watch(req: { service?: string }, ctx: CallContext) {
         const name = req.service ?? '';
         let last: string | undefined;

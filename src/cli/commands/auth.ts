@@ -1,0 +1,58 @@
+/** `hapi auth login|status|logout`: the hub URL and token this HAPI_HOME uses. */
+import { rmSync } from 'node:fs';
+import { hapiPaths } from '../../shared/paths.js';
+import { InvalidArgumentError } from '../../shared/errors.js';
+import { writeJsonAtomic } from '../../shared/atomic-file.js';
+import { parseHubUrl } from '../../shared/config.js';
+import { readAuthFile, resolveHubCredentials, withHub, type AuthFile } from '../../hub/client.js';
+
+export async function login(opts: { hub?: string; token?: string }): Promise<void> {
+  const paths = hapiPaths();
+  const resolved = resolveHubCredentials(paths);
+  const url = opts.hub ?? resolved.url;
+  parseHubUrl(url);
+  const token = opts.token ?? process.env.CLI_API_TOKEN?.trim();
+  if (!token) throw new InvalidArgumentError('give the token with --token <token> (or CLI_API_TOKEN)');
+  const who = await withHub({ url, token, tokenSource: 'CLI_API_TOKEN' }, (c) => c.hub.whoAmI({}, { signal: AbortSignal.timeout(10_000) }));
+  const file: AuthFile = { hubUrl: url, token };
+  writeJsonAtomic(paths.authFile, file, 0o600);
+  process.stdout.write(`logged in to ${url} as namespace ${who.namespace}${who.owner ? ' (owner)' : ''}; saved to ${paths.authFile}\n`);
+}
+
+export async function status(opts: { json?: boolean }): Promise<void> {
+  const paths = hapiPaths();
+  const creds = resolveHubCredentials(paths);
+  const saved = readAuthFile(paths);
+  let accepted = false;
+  let namespace: string | undefined;
+  let owner = false;
+  let error: string | undefined;
+  if (creds.token) {
+    try {
+      const who = await withHub(creds, (c) => c.hub.whoAmI({}, { signal: AbortSignal.timeout(10_000) }));
+      accepted = true;
+      namespace = who.namespace;
+      owner = who.owner;
+    } catch (err) {
+      error = (err as Error).message;
+    }
+  } else {
+    error = 'no token: run `hapi auth login --token <token>` or set CLI_API_TOKEN';
+  }
+  const result = { hubUrl: creds.url, tokenSource: creds.tokenSource, authFile: saved ? paths.authFile : null, accepted, namespace: namespace ?? null, owner, error: error ?? null };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(`hub:        ${creds.url}\n`);
+    process.stdout.write(`token from: ${creds.tokenSource}\n`);
+    process.stdout.write(accepted ? `namespace:  ${namespace}${owner ? ' (owner)' : ''}\ntoken:      accepted\n` : `token:      not accepted (${error})\n`);
+  }
+  if (!accepted) process.exitCode = 1;
+}
+
+export async function logout(): Promise<void> {
+  const paths = hapiPaths();
+  const had = readAuthFile(paths) !== undefined;
+  rmSync(paths.authFile, { force: true });
+  process.stdout.write(had ? `removed ${paths.authFile}\n` : 'not logged in\n');
+}

@@ -1,0 +1,91 @@
+/** `hapi machines|sessions|spawn|stop`: thin commands over HubService. */
+import { Machine } from '../../../gen/hapi/hub/v1/hub.js';
+import { Session, SessionState, StopSessionResult } from '../../../gen/hapi/common/v1/common.js';
+import { hapiPaths } from '../../shared/paths.js';
+import { clientConfig } from '../../shared/config.js';
+import { hubConfig } from '../../shared/config.js';
+import { resolveHubCredentials, withHub } from '../../hub/client.js';
+import { table } from './hub-token.js';
+
+const creds = () => resolveHubCredentials(hapiPaths());
+const timeout = () => AbortSignal.timeout(clientConfig().httpTimeoutMs);
+const out = (s: string) => process.stdout.write(s);
+
+function ago(d: Date | undefined): string {
+  if (!d) return '-';
+  const s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+}
+
+export async function machines(opts: { json?: boolean }): Promise<void> {
+  const r = await withHub(creds(), (c) => c.hub.listMachines({}, { signal: timeout() }));
+  if (opts.json) return void out(`${JSON.stringify({ machines: r.machines.map((m) => Machine.toJSON(m)) })}\n`);
+  if (r.machines.length === 0) return void out('no machines (start a runner with HAPI_API_URL and CLI_API_TOKEN set, or `hapi up`)\n');
+  out(
+    table(
+      ['ID', 'NAME', 'STATUS', 'PLATFORM', 'CLI', 'LAST ALIVE'],
+      r.machines.map((m) => [
+        m.id,
+        m.metadata?.displayName || m.metadata?.hostname || '',
+        m.online ? 'online' : 'offline',
+        `${m.metadata?.platform ?? ''}/${m.metadata?.arch ?? ''}`,
+        m.metadata?.cliVersion ?? '',
+        ago(m.lastAlive),
+      ]),
+    ),
+  );
+}
+
+const STATE_NAMES: Record<number, string> = {
+  [SessionState.SESSION_STATE_STARTING]: 'starting',
+  [SessionState.SESSION_STATE_RUNNING]: 'running',
+  [SessionState.SESSION_STATE_ENDED]: 'ended',
+};
+
+export async function sessions(opts: { machine?: string; all?: boolean; json?: boolean }): Promise<void> {
+  const r = await withHub(creds(), (c) => c.hub.listSessions({ machineId: opts.machine ?? '', includeEnded: !!opts.all }, { signal: timeout() }));
+  if (opts.json) return void out(`${JSON.stringify({ sessions: r.sessions.map((s) => Session.toJSON(s)) })}\n`);
+  if (r.sessions.length === 0) return void out('no sessions\n');
+  out(
+    table(
+      ['ID', 'MACHINE', 'STATE', 'AGENT', 'PID', 'STARTED', 'DIRECTORY'],
+      r.sessions.map((s) => [s.id, s.machineId, STATE_NAMES[s.state] ?? '?', s.agent, String(s.pid), ago(s.startedAt), s.directory]),
+    ),
+  );
+}
+
+export async function spawn(
+  directory: string,
+  opts: { machine: string; agent?: string; approve?: boolean; worktree?: string | boolean; json?: boolean },
+): Promise<void> {
+  const spec = {
+    directory,
+    agent: opts.agent ?? '',
+    sessionId: '',
+    approveCreateDirectory: !!opts.approve,
+    worktree: opts.worktree ? { branch: typeof opts.worktree === 'string' ? opts.worktree : '' } : undefined,
+    requestId: '',
+    agentArgs: [],
+  };
+  // Spawns wait for the session to report itself: use the hub's spawn deadline plus slack.
+  const ms = hubConfig().spawnDeadlineMs + 5_000;
+  const r = await withHub(creds(), (c) => c.hub.spawnSession({ machineId: opts.machine, spec }, { signal: AbortSignal.timeout(ms) }));
+  const result = r.outcome?.result;
+  if (result?.$case === 'approvalRequired') {
+    if (opts.json) out(`${JSON.stringify({ requiresUserApproval: true, actionRequired: result.value.actionRequired, directory: result.value.directory })}\n`);
+    else out(`${result.value.directory} does not exist on ${opts.machine}; run again with --approve to create it\n`);
+    process.exitCode = 1;
+    return;
+  }
+  if (result?.$case !== 'session') throw new Error('hub returned an empty spawn outcome');
+  const s = result.value;
+  if (opts.json) return void out(`${JSON.stringify({ session: Session.toJSON(s) })}\n`);
+  out(`started session ${s.id} (pid ${s.pid}, agent ${s.agent}) in ${s.directory} on ${opts.machine}\n`);
+}
+
+export async function stop(session: string, opts: { machine: string; json?: boolean }): Promise<void> {
+  const r = await withHub(creds(), (c) => c.hub.stopSession({ machineId: opts.machine, sessionId: session }, { signal: timeout() }));
+  const result = r.result === StopSessionResult.STOP_SESSION_RESULT_ALREADY_GONE ? 'already-gone' : 'stopped';
+  if (opts.json) return void out(`${JSON.stringify({ result })}\n`);
+  out(result === 'stopped' ? `stopped session ${session}\n` : `session ${session} had already exited\n`);
+}

@@ -1,0 +1,46 @@
+/** `hapi hub token create|list|revoke` over TokenService with the owner token. */
+import { hapiPaths } from '../../shared/paths.js';
+import { resolveOwnerCredentials, withHub } from '../../hub/client.js';
+import { HapiError } from '../../shared/errors.js';
+
+function ownerCreds() {
+  const paths = hapiPaths();
+  const creds = resolveOwnerCredentials(paths);
+  if (!creds.token) {
+    throw new HapiError('Unauthenticated', `no owner token: start the hub once (it writes ${paths.hubOwnerTokenFile}) or set CLI_API_TOKEN`);
+  }
+  return creds;
+}
+
+export async function create(opts: { namespace: string; label: string; json?: boolean }): Promise<void> {
+  const r = await withHub(ownerCreds(), (c) => c.tokens.createToken({ namespace: opts.namespace, label: opts.label }, { signal: AbortSignal.timeout(10_000) }));
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ tokenId: r.tokenId, namespace: r.namespace, token: r.token })}\n`);
+    return;
+  }
+  process.stdout.write(`token ${r.tokenId} for namespace ${r.namespace} (shown once):\n${r.token}\n`);
+}
+
+export async function list(opts: { json?: boolean }): Promise<void> {
+  const r = await withHub(ownerCreds(), (c) => c.tokens.listTokens({}, { signal: AbortSignal.timeout(10_000) }));
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ tokens: r.tokens.map((t) => ({ ...t, createdAt: t.createdAt?.toISOString() })) })}\n`,
+    );
+    return;
+  }
+  const rows = r.tokens.map((t) => [t.tokenId, t.namespace, t.owner ? 'owner' : '', t.createdAt?.toISOString() ?? '', t.label]);
+  process.stdout.write(table(['ID', 'NAMESPACE', 'OWNER', 'CREATED', 'LABEL'], rows));
+}
+
+export async function revoke(id: string): Promise<void> {
+  await withHub(ownerCreds(), (c) => c.tokens.revokeToken({ tokenId: id }, { signal: AbortSignal.timeout(10_000) }));
+  process.stdout.write(`revoked ${id}\n`);
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,68 @@
+/**
+ * `hapi hub` in the foreground: signal handlers first, then the hub, then a line per
+ * listening address on stdout. Resolves with the exit code when a signal stops it.
+ */
+import { rmSync } from 'node:fs';
+import { hubConfig, type Env } from '../shared/config.js';
+import { writeJsonAtomic, ensurePrivateDir } from '../shared/atomic-file.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { hapiPaths, type HapiPaths } from '../shared/paths.js';
+import type { HubStateFile } from './client.js';
+import { startHub, type RunningHub, type StartHubOptions } from './server.js';
+
+export interface ServeOptions {
+  env?: Env;
+  log?: Logger;
+  wrapHttpHandler?: StartHubOptions['wrapHttpHandler'];
+  /** Where to print the human-readable start lines (stdout by default). */
+  out?: (line: string) => void;
+}
+
+/** Starts the hub and records it in paths.hubStateFile; the caller owns shutdown. */
+export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: RunningHub; paths: HapiPaths; stop(reason: string): Promise<void> }> {
+  const env = opts.env ?? process.env;
+  const config = hubConfig(env);
+  const paths = hapiPaths(env);
+  ensurePrivateDir(paths.home);
+  const log = opts.log ?? createLogger({ name: 'hub', level: config.logLevel });
+  const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const hub = await startHub({ config, paths, log, wrapHttpHandler: opts.wrapHttpHandler });
+  const state: HubStateFile = { pid: process.pid, grpcUrl: hub.grpcUrl, httpUrl: hub.httpUrl, startedAt: new Date().toISOString() };
+  writeJsonAtomic(paths.hubStateFile, state);
+  out(`hub gRPC listening on ${hub.grpcUrl}  (runners and clients: HAPI_API_URL=${hub.grpcUrl})`);
+  out(`hub HTTP listening on ${hub.httpUrl}  (REST: ${hub.httpUrl}/api/v1/machines)`);
+  out(`hub database: ${hub.store.path}`);
+  if (hub.createdOwnerToken) {
+    out(`owner token (shown once; saved 0600 in ${paths.hubOwnerTokenFile}):`);
+    out(`  ${hub.createdOwnerToken}`);
+  }
+  return {
+    hub,
+    paths,
+    async stop(reason) {
+      await hub.close(reason);
+      rmSync(paths.hubStateFile, { force: true });
+    },
+  };
+}
+
+/** Runs the hub until SIGINT/SIGTERM; resolves with the exit code. */
+export async function serveHub(opts: ServeOptions = {}): Promise<number> {
+  let stopRequested: ((sig: string) => void) | undefined;
+  const pendingSignal: string[] = [];
+  const onSignal = (sig: NodeJS.Signals) => (stopRequested ? stopRequested(sig) : pendingSignal.push(sig));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const running = await startLocalHub(opts);
+    const sig = await new Promise<string>((resolve) => {
+      stopRequested = resolve;
+      if (pendingSignal.length) resolve(pendingSignal[0]!);
+    });
+    await running.stop(`signal ${sig}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
