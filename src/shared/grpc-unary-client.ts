@@ -67,6 +67,8 @@ function abortError(): Error {
 /** Creates a unary-only client for `definition` on the Unix socket at `socketPath`. */
 export function createUnaryClient<D extends ServiceDef>(definition: D, socketPath: string): { client: UnaryClient<D>; channel: UnaryChannel } {
   let session: ClientHttp2Session | undefined;
+  // The session keeps the process alive only while calls are in flight.
+  let inFlight = 0;
   const getSession = (): ClientHttp2Session => {
     if (session && !session.closed && !session.destroyed) return session;
     const s = connect('http://localhost', { createConnection: () => netConnect(socketPath) });
@@ -98,6 +100,8 @@ export function createUnaryClient<D extends ServiceDef>(definition: D, socketPat
         reject(new ClientError(method.path, Status.UNAVAILABLE, (err as Error).message));
         return;
       }
+      const owner = session!;
+      if (inFlight++ === 0) owner.ref();
       const chunks: Buffer[] = [];
       let status: number | undefined;
       let message = '';
@@ -105,6 +109,7 @@ export function createUnaryClient<D extends ServiceDef>(definition: D, socketPat
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
+        if (--inFlight === 0 && !owner.destroyed) owner.unref();
         signal?.removeEventListener('abort', onAbort);
         fn();
       };
