@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { createServer as createGrpcServer } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../../gen/hapi/runner/v1/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
-import { runnerConfig, type Env } from '../shared/config.js';
+import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -29,7 +29,7 @@ import { newRunnerLogPath, pruneRunnerLogs } from './runner-logs.js';
 import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './state-file.js';
 import type { RunnerControl, RunnerStatusInfo, ShutdownReason, HubLinkStatus } from './runner-control.js';
 import type { SessionManager } from './domain.js';
-import { createSessionManager } from './sessions/session-manager.js';
+import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 
 /** Exit code of a runner that found another one already holding the lock. */
@@ -76,6 +76,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   process.on('SIGHUP', () => log?.info('SIGHUP ignored'));
 
   const config = runnerConfig(env);
+  const linkConfig = hubLinkConfig(env);
   const paths = hapiPaths(env);
   ensurePrivateDir(paths.home);
 
@@ -201,7 +202,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       cliPath: myCliPath,
     };
     writeStateFile(paths.stateFile, state);
-    hubLink = await startHubLink({ env, paths, log: rootLog, sessions: manager, status, requestStop: control.requestStop });
+    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, sessions: manager, status, requestStop: control.requestStop });
     ready = true;
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
@@ -254,15 +255,35 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
 }
 
 interface HubLinkArgs {
-  env: Env;
+  linkConfig: ReturnType<typeof hubLinkConfig>;
   paths: ReturnType<typeof hapiPaths>;
   log: Logger;
-  sessions: SessionManager;
+  sessions: RunnerSessionManager;
   status: () => RunnerStatusInfo;
   requestStop: (reason: ShutdownReason) => void;
 }
 
-/** Starts the hub link when the hub-link module is present in this build. */
-async function startHubLink(_args: HubLinkArgs): Promise<DaemonHubLink | undefined> {
-  return undefined;
+/**
+ * Opens the link to the hub (one MachineService.Connect stream, reconnecting forever). With no
+ * token configured the link stays 'not-configured' and the runner works locally.
+ */
+async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
+  const { createHubLink } = await import('./hub-link/index.js');
+  const link = createHubLink({
+    config: args.linkConfig,
+    paths: args.paths,
+    log: args.log,
+    sessions: args.sessions,
+    metadata: { agents: args.sessions.availableAgents() },
+    getRunnerState: () => {
+      const s = args.status();
+      return { pid: s.pid, startedAt: s.startedAt, lastSpawnError: args.sessions.lastSpawnError() ?? '', httpPort: s.httpPort };
+    },
+    onStopRunner: () => args.requestStop('hub'),
+    getStatus: () => {
+      const s = args.status();
+      return { pid: s.pid, cliVersion: s.cliVersion, sessionCount: s.sessionCount, startedAt: s.startedAt };
+    },
+  });
+  return { status: () => link.status(), close: (reason) => link.close(reason) };
 }

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ClientError, Status } from 'nice-grpc-common';
 import { RunnerServiceDefinition, type GetStatusResponse } from '../../gen/hapi/runner/v1/runner.js';
-import { clientConfig, runnerConfig, type Env } from '../shared/config.js';
+import { clientConfig, hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { DeadlineExceededError, FailedPreconditionError, HapiError, UnavailableError } from '../shared/errors.js';
 import { fromClientError } from '../shared/grpc-errors.js';
 import { createUnaryClient, type UnaryClient } from '../shared/grpc-unary-client.js';
@@ -164,7 +164,9 @@ function tailOfFile(path: string | undefined, lines = 20): string {
  */
 export async function startRunner(opts: { env?: Env; workspaceRoots?: string[]; onReplace?: (pid: number) => void } = {}): Promise<StartResult> {
   const env = opts.env ?? process.env;
-  const config = runnerConfig(env); // validate the daemon's configuration here: clear errors, exit 2
+  // Validate the daemon's configuration here, so a bad value is a clear error (exit 2).
+  const config = runnerConfig(env);
+  hubLinkConfig(env);
   const paths = hapiPaths(env);
   const deadline = Date.now() + Math.max(config.httpTimeoutMs, 5_000);
   let replacedPid: number | undefined;
