@@ -9,10 +9,12 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { hapiPaths, type HapiPaths } from '../shared/paths.js';
 import type { HubStateFile } from './client.js';
 import { startHub, type RunningHub, type StartHubOptions } from './server.js';
+import { webPage } from './web/index.js';
 
 export interface ServeOptions {
   env?: Env;
   log?: Logger;
+  /** Default: the web page (src/hub/web) in front of the REST view. */
   wrapHttpHandler?: StartHubOptions['wrapHttpHandler'];
   /** Where to print the human-readable start lines (stdout by default). */
   out?: (line: string) => void;
@@ -26,7 +28,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   ensurePrivateDir(paths.home);
   const log = opts.log ?? createLogger({ name: 'hub', level: config.logLevel });
   const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const hub = await startHub({ config, paths, log, wrapHttpHandler: opts.wrapHttpHandler });
+  const hub = await startHub({ config, paths, log, wrapHttpHandler: opts.wrapHttpHandler ?? webPage({ env, log }) });
   const state: HubStateFile = { pid: process.pid, grpcUrl: hub.grpcUrl, httpUrl: hub.httpUrl, startedAt: new Date().toISOString() };
   writeJsonAtomic(paths.hubStateFile, state);
   out(`hub gRPC listening on ${hub.grpcUrl}  (runners and clients: HAPI_API_URL=${hub.grpcUrl})`);
