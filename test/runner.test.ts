@@ -4,6 +4,9 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { createClient } from 'nice-grpc';
+import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
+import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { CLI, cleanupAllHomes, createTestHome, isAlive, processesOfHome, REPO_ROOT, waitFor, type TestHome } from './harness.js';
 
 let th: TestHome;
@@ -155,6 +158,30 @@ describe('runner lifecycle', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('HAPI_RUNNER_HEARTBEAT_INTERVAL must be an integer, got "often"');
     expect(runnerPids(th.home)).toEqual([]);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes even with an open WatchSessions stream, which is ended', async () => {
+    th = createTestHome();
+    const { state } = await startRunner(th);
+    const channel = createUdsChannel(state.socketPath);
+    try {
+      const client = createClient(RunnerServiceDefinition, channel);
+      const events: unknown[] = [];
+      const watching = (async () => {
+        for await (const e of client.watchSessions({})) events.push(e);
+        return 'ended';
+      })();
+      await waitFor(async () => (await client.getStatus({})).pid === state.pid, 5_000, 'status');
+      const stop = await th.cli(['runner', 'stop']);
+      expect(stop.stdout).toBe(`Runner stopped (PID ${state.pid})\n`);
+      // Ended by the runner (or cut when it exited), never left hanging.
+      await expect(Promise.race([watching.catch(() => 'ended'), new Promise((r) => setTimeout(() => r('hung'), 5_000))])).resolves.toBe('ended');
+      expect(isAlive(state.pid)).toBe(false);
+    } finally {
+      channel.close();
+    }
   });
 });
 
