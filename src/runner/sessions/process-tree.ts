@@ -3,7 +3,7 @@
  * its own process group (detached), and its agent runs in that group, so signalling the group
  * reaches the whole tree even when the session process is already gone.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { errnoCode } from '../../shared/errors.js';
 import { isSameProcess, signalProcess } from '../../shared/proc.js';
@@ -51,14 +51,38 @@ export function isSelfOrDescendant(pid: number, ancestor: number): boolean {
   return false;
 }
 
-/** True while any process of group `pgid` exists. */
+/** True while any process of group `pgid` exists (zombies do not count). */
 export function isGroupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (err) {
-    return errnoCode(err) === 'EPERM';
+    if (errnoCode(err) !== 'EPERM') return false;
   }
+  // kill() also succeeds for zombies, and an orphaned zombie lingers until init reaps it,
+  // which some inits (containers, VMs) do only now and then. On Linux, look for a live member.
+  return process.platform === 'linux' ? hasLiveMember(pgid) : true;
+}
+
+function hasLiveMember(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') return true;
+  }
+  return false;
 }
 
 /**
