@@ -48,12 +48,14 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const paths = hapiPaths(env);
   const agent = createAgentResolver({ env, settingsFile: paths.settingsFile, cwd }).resolve(opts.agent);
 
+  let runnerAvailable = true;
   if (!remote) {
     try {
       // Lazy: only terminal sessions may start a runner.
       const { ensureRunner } = await import('../runner/runner-client.js');
       await ensureRunner({ env });
     } catch (err) {
+      runnerAvailable = false;
       note(`runner not available (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); running the session without it`);
     }
   } else {
@@ -69,15 +71,23 @@ export async function runSession(opts: SessionOptions): Promise<number> {
 
   const reporter = createRunnerReporter({ env });
   const reportTimeoutMs = envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 });
-  const started = reporter
-    .reportStarted(
-      { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() },
-      // A terminal session does not wait long: the person is already using the agent.
-      remote ? reportTimeoutMs : Math.min(reportTimeoutMs, 5_000),
-    )
-    .then(
+  // A terminal session whose agent is done stops retrying at once: the person is waiting for
+  // the prompt. A remote one keeps going: the runner waits for that report to settle its spawn.
+  const agentDone = new AbortController();
+  if (!remote) void exited.then(() => agentDone.abort());
+  const started = (
+    runnerAvailable
+      ? reporter.reportStarted(
+          { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() },
+          // A terminal session does not wait long: the person is already using the agent.
+          remote ? reportTimeoutMs : Math.min(reportTimeoutMs, 5_000),
+          { stopRetrying: agentDone.signal },
+        )
+      : Promise.reject(new Error('no runner'))
+  ).then(
       () => true,
       (err: unknown) => {
+        if (!runnerAvailable || agentDone.signal.aborted) return false;
         const why = err instanceof Error ? err.message : String(err);
         if (remote) {
           note(`could not report session ${sessionId} to the runner: ${why}; stopping the agent`);

@@ -23,7 +23,7 @@ export interface RunnerReporter {
    * Reports the session. Retries while the runner is unavailable (not started yet, starting,
    * restarting) until `deadlineMs` from now; any other error is final. Throws the last error.
    */
-  reportStarted(report: StartedReport, deadlineMs: number): Promise<void>;
+  reportStarted(report: StartedReport, deadlineMs: number, opts?: { stopRetrying?: AbortSignal }): Promise<void>;
   /** Best effort, one attempt: the runner also learns about the end from the process exit. */
   reportEnded(end: { sessionId: string; exitCode?: number; exitSignal?: string }, timeoutMs: number): Promise<void>;
   close(): void;
@@ -43,7 +43,7 @@ export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
   }
 
   return {
-    async reportStarted(report, deadlineMs) {
+    async reportStarted(report, deadlineMs, { stopRetrying } = {}) {
       const request: SessionStartedRequest = {
         sessionId: report.sessionId,
         metadata: {
@@ -62,7 +62,7 @@ export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
           await connection().call((c, signal) => c.sessionStarted(request, { signal }), Math.max(remaining, 100));
           return;
         } catch (err) {
-          if (!isUnavailable(err) || Date.now() + delay >= deadline) throw err;
+          if (!isUnavailable(err) || Date.now() + delay >= deadline || stopRetrying?.aborted) throw err;
         }
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 250);
