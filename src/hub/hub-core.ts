@@ -39,8 +39,14 @@ import {
 } from './domain.js';
 import type { HubStore } from './store.js';
 
-/** How often runners are asked to send MachineAlive (the Welcome tells them). */
-export const ALIVE_INTERVAL_MS = 20_000;
+/**
+ * How often runners are asked to send MachineAlive (the Welcome tells them): 20 s for the
+ * default 45 s timeout, proportionally less for a shorter timeout, so two alive messages can
+ * be lost before a healthy machine is marked offline.
+ */
+export function aliveIntervalFor(aliveTimeoutMs: number): number {
+  return Math.max(50, Math.min(20_000, Math.floor((aliveTimeoutMs * 4) / 9)));
+}
 
 export interface HubCoreOptions {
   store: HubStore;
@@ -494,7 +500,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         namespace: caller.namespace,
         metadataVersion: machine.metadataVersion,
         runnerStateVersion: machine.runnerStateVersion,
-        aliveIntervalMs: ALIVE_INTERVAL_MS,
+        aliveIntervalMs: aliveIntervalFor(aliveTimeoutMs),
         protocolVersion: PROTOCOL_VERSION,
       });
       log.info({ machineId: hello.machineId, namespace: caller.namespace, sessions: hello.sessions.length }, 'machine online');
