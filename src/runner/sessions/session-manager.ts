@@ -535,7 +535,8 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       closed = true;
       await Promise.all([...background]);
       listeners.clear();
-      registry.flush();
+      // No final flush: every change was written when it happened, and by now a new runner
+      // (hand-off, takeover) may own the registry file; rewriting it could erase its changes.
     },
     lastSpawnError: () => lastSpawnError,
     workspaceRoots,
