@@ -328,15 +328,16 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   }
 
   const loop = (async () => {
-    while (!stopLoop.signal.aborted) {
+    // A stream that ends while closing is the end: close() half-closed it on purpose.
+    while (!stopLoop.signal.aborted && !closing) {
       try {
         await runStream();
       } catch (err) {
-        if (stopLoop.signal.aborted) break;
+        if (stopLoop.signal.aborted || closing) break;
         lastError = describe(err);
         log.warn({ hubUrl, err: lastError }, (state as HubLinkStateName) === 'connected' ? 'lost the hub link' : 'cannot connect to the hub');
       }
-      if (stopLoop.signal.aborted) break;
+      if (stopLoop.signal.aborted || closing) break;
       state = 'reconnecting';
       const delay = backoff.failed();
       log.debug({ delayMs: delay, attempt: backoff.attempt }, 'reconnecting to the hub');
