@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkWorkspaceRoots, prepareDirectory, resolveDirectory } from './directory.js';
+import { checkWorkspaceRoots, creationError, prepareDirectory, resolveDirectory } from './directory.js';
 
 describe('directory handling', () => {
   let dir = '';
@@ -44,5 +44,14 @@ describe('directory handling', () => {
     expect(() => prepareDirectory({ directory: join(dir, 'f', 'x', 'y'), approveCreate: true, workspaceRoots: [] })).toThrow(`a file exists at ${join(dir, 'f')}`);
     symlinkSync(join(dir, 'missing-target'), join(dir, 'dangling'));
     expect(() => prepareDirectory({ directory: join(dir, 'dangling'), approveCreate: true, workspaceRoots: [] })).toThrow(/symbolic link to a missing target/);
+  });
+
+  it('maps creation errno codes to typed errors (EACCES is also tested for real as non-root in test/sessions.test.ts)', () => {
+    const e = (code: string) => creationError(Object.assign(new Error(code), { code }), '/x/y');
+    expect([e('EACCES').kind, e('EACCES').message]).toEqual(['PermissionDenied', 'permission denied creating /x/y']);
+    expect([e('ENOSPC').kind, e('ENOSPC').message]).toEqual(['ResourceExhausted', 'disk full: cannot create /x/y']);
+    expect([e('EROFS').kind, e('EROFS').message]).toEqual(['FailedPrecondition', 'read-only file system: cannot create /x/y']);
+    expect(e('ENOTDIR').message).toMatch(/^a file exists at /);
+    expect([e('EIO').kind, e('EIO').message]).toEqual(['Internal', 'cannot create /x/y: EIO']);
   });
 });

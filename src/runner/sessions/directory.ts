@@ -134,7 +134,8 @@ function fileInTheWay(path: string): HapiError {
   return new FailedPreconditionError(`a file exists at ${current}; cannot use ${path} as a directory`, { directory: path, file: current });
 }
 
-function creationError(err: unknown, directory: string): HapiError {
+/** Maps an error of creating `directory` to a typed error with a message a person can act on. */
+export function creationError(err: unknown, directory: string): HapiError {
   const code = errnoCode(err);
   switch (code) {
     case 'EACCES':
