@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import { createServer as createGrpcServer } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../../gen/hapi/runner/v1/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
+import { UnavailableError } from '../shared/errors.js';
 import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
@@ -137,7 +138,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
 
   const control: RunnerControl = {
     get sessions(): SessionManager {
-      if (!sessions) throw new Error('sessions not ready');
+      if (!sessions) throw new UnavailableError('runner is starting; try again in a moment');
       return sessions;
     },
     status,
