@@ -105,8 +105,8 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
         </h2>
         {machines.length === 0 && live === 'live' && (
           <p class="muted">
-            No machines yet. On a machine, point its runner at this hub (HAPI_API_URL and CLI_API_TOKEN) and start it with
-            `hapi runner start`.
+            No machines yet. On a machine, point its runner at this hub (<code>HAPI_API_URL</code> and{' '}
+            <code>CLI_API_TOKEN</code>) and start it with <code>hapi runner start</code>.
           </p>
         )}
         {machines.map((m) => (

@@ -22,6 +22,8 @@ export function StartSession(props: { machines: Machine[] }) {
   const [useWorktree, setUseWorktree] = useState(false);
   const [branch, setBranch] = useState('');
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
+  // Folded by default, so that on a phone the machines come first.
+  const [open, setOpen] = useState(false);
 
   // Keep a valid machine selected as machines come and go.
   useEffect(() => {
@@ -72,10 +74,12 @@ export function StartSession(props: { machines: Machine[] }) {
   const busy = phase.kind === 'starting';
 
   return (
-    <section class="card start-session" aria-labelledby="start-title">
-      <h2 id="start-title">Start a session</h2>
+    <details class="card start-session" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>
+        <h2>Start a session</h2>
+      </summary>
       {online.length === 0 ? (
-        <p class="muted">No machine is online. Start a runner with `hapi runner start` on a machine connected to this hub.</p>
+        <p class="muted">No machine is online. Start a runner with <code>hapi runner start</code> on a machine connected to this hub.</p>
       ) : (
         <form onSubmit={submit}>
           <div class="field">
@@ -172,6 +176,6 @@ export function StartSession(props: { machines: Machine[] }) {
           {phase.message}
         </p>
       )}
-    </section>
+    </details>
   );
 }
