@@ -169,9 +169,11 @@ describe('web page in a real browser against the real hub', () => {
   const card = (page: Page, m: Machine) => page.locator(`[data-machine-id="${m.id}"]`);
   const sessionRow = (page: Page, id: string) => page.locator(`[data-session-id="${id}"]`);
 
+  // Browser-side code is passed as strings: this file is type-checked for Node, without the DOM.
   /** Marks the document; a reload would lose the mark. */
-  const markDocument = (page: Page) => page.evaluate(() => ((window as unknown as { hapiMark: number }).hapiMark = 42));
-  const documentMarked = (page: Page) => page.evaluate(() => (window as unknown as { hapiMark?: number }).hapiMark === 42);
+  const markDocument = (page: Page) => page.evaluate('window.hapiMark = 42');
+  const documentMarked = (page: Page) => page.evaluate('window.hapiMark === 42');
+  const scrollToTop = (page: Page) => page.evaluate('window.scrollTo(0, 0)');
 
   it('refuses a wrong token, signs in with a namespace token and shows only that namespace', async () => {
     const ownMachine = await machineUp(teambToken);
@@ -245,9 +247,9 @@ describe('web page in a real browser against the real hub', () => {
     expect(await sessionRow(page, sessionId).getByRole('button').count()).toBe(0);
     expect(await documentMarked(page)).toBe(true);
 
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await scrollToTop(page);
     await page.screenshot({ path: join(ARTIFACTS, 'web-main-phone.png'), fullPage: true });
-    const hasSideScroll = await page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+    const hasSideScroll = await page.evaluate('document.documentElement.scrollWidth > document.documentElement.clientWidth');
     expect(hasSideScroll, 'the phone-sized page scrolls sideways').toBe(false);
   });
 
@@ -271,8 +273,8 @@ describe('web page in a real browser against the real hub', () => {
     expect(existsSync(dir)).toBe(true);
     expect(await row.locator('.session-dir').textContent()).toBe(dir);
     expect(await page.locator('img').count()).toBe(0);
-    expect(await page.evaluate(() => document.body.innerHTML.includes('<img'))).toBe(false);
-    await page.evaluate(() => window.scrollTo(0, 0));
+    expect(await page.evaluate("document.body.innerHTML.includes('<img')")).toBe(false);
+    await scrollToTop(page);
     await page.screenshot({ path: join(ARTIFACTS, 'web-main-desktop.png'), fullPage: true });
   });
 
@@ -335,11 +337,7 @@ describe('web page in a real browser against the real hub', () => {
     const teamb = await machineUp(teambToken);
     const page = await openPage();
     // What Telegram's webview provides to the page; records the events the page posts.
-    await page.addInitScript(() => {
-      const events: string[] = [];
-      (window as unknown as Record<string, unknown>).tgEvents = events;
-      (window as unknown as Record<string, unknown>).TelegramWebviewProxy = { postEvent: (type: string) => events.push(type) };
-    });
+    await page.addInitScript('window.tgEvents = []; window.TelegramWebviewProxy = { postEvent: (type) => window.tgEvents.push(type) };');
     const launchUrl = (initData: string) =>
       `${hub.httpUrl}/#${new URLSearchParams({
         tgWebAppData: initData,
@@ -363,8 +361,8 @@ describe('web page in a real browser against the real hub', () => {
     await page.locator('.live-live').waitFor();
     expect(await page.locator('.namespace').textContent()).toBe('teamb');
     await card(page, teamb).locator('.pill.online').waitFor();
-    expect(await page.evaluate(() => location.hash)).toBe('');
-    expect(await page.evaluate(() => (window as unknown as { tgEvents: string[] }).tgEvents)).toEqual(['web_app_ready', 'web_app_expand']);
-    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(23, 33, 43)');
+    expect(await page.evaluate('location.hash')).toBe('');
+    expect(await page.evaluate('window.tgEvents')).toEqual(['web_app_ready', 'web_app_expand']);
+    expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(23, 33, 43)');
   });
 });
