@@ -204,6 +204,23 @@ describe('web page in a real browser against the real hub', () => {
     await page.getByLabel('Hub token').waitFor();
   });
 
+  it('returns to sign-in, without a reload, when the token of the sign-in is revoked', async () => {
+    const cliEnv = { env: { HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: hub.ownerToken } };
+    const created = await hubHome.cli(['hub', 'token', 'create', '--namespace', 'teamc', '--json'], cliEnv);
+    expect(created.code, created.stderr).toBe(0);
+    const { token, tokenId } = JSON.parse(created.stdout) as { token: string; tokenId: string };
+    const page = await openPage();
+    await signIn(page, token);
+    expect(await page.locator('.namespace').textContent()).toBe('teamc');
+    await markDocument(page);
+
+    const revoked = await hubHome.cli(['hub', 'token', 'revoke', tokenId], cliEnv);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    await expect(page.locator('.notice').textContent()).resolves.toBe('Your sign-in has ended; sign in again.');
+    await page.getByLabel('Hub token').waitFor();
+    expect(await documentMarked(page)).toBe(true);
+  });
+
   it('shows an online machine with its facts, starts a session that appears live, and stops it', async () => {
     const m = await machineUp();
     const page = await openPage();
