@@ -82,7 +82,7 @@ describe('web page in a real browser against the real hub', () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const machines: Machine[] = [];
-  let problems: Problems;
+  let problems: Problems = { errors: [], dialogs: [] };
 
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run .ci/setup-browser`).toBe(true);
