@@ -20,7 +20,7 @@ import {
 } from './http-security.js';
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData, type TelegramConfig } from './telegram.js';
-import { createWebSessionStore, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
+import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
  * Who a request acts for: one namespace, whether with the owner token, and the id of the token
@@ -77,7 +77,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const originPolicy = { allowedOrigins: opts.allowedOrigins ?? [] };
   const callers = new WeakMap<IncomingMessage, C>();
   const openResponses = new Map<string, Set<ServerResponse>>();
-  const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? 7 * 24 * 3600 * 1000) / 1000);
+  const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? DEFAULT_SESSION_OPTIONS.maxLifetimeMs) / 1000);
 
   sessions.onEnd((id) => {
     for (const res of openResponses.get(id) ?? []) res.destroy();
