@@ -317,6 +317,10 @@ describe('web page in a real browser against the real hub', () => {
     const alert = page.locator('.start-session [role="alert"]');
     await alert.waitFor();
     expect(await alert.textContent()).toBe(direct.body.error);
+    // The runner publishes its last spawn error to the hub; the machine card shows it live.
+    const spawnError = card(page, m).locator('.spawn-error');
+    await spawnError.waitFor();
+    expect(await spawnError.textContent()).toBe(`Last spawn error: ${direct.body.error}`);
   });
 
   it('stops a runner only after confirmation, and shows a killed runner offline without a reload', async () => {

@@ -171,8 +171,18 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     out?.push(msg);
   }
 
+  /** JSON of the runner state last sent, so changes (e.g. lastSpawnError) are published once. */
+  let lastSentState = '';
+
   function sendState(): void {
-    send({ message: { $case: 'updateRunnerState', value: { expectedVersion: runnerStateVersion, runnerState: runnerStateToProto(desiredState()) } } });
+    const desired = desiredState();
+    lastSentState = JSON.stringify(desired);
+    send({ message: { $case: 'updateRunnerState', value: { expectedVersion: runnerStateVersion, runnerState: runnerStateToProto(desired) } } });
+  }
+
+  /** Publishes the runner state if it changed since it was last sent (spawn errors, ...). */
+  function sendStateIfChanged(): void {
+    if (state === 'connected' && JSON.stringify(desiredState()) !== lastSentState) sendState();
   }
 
   const unsubscribe = opts.sessions.subscribe((e) => {
@@ -180,6 +190,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     // reconciles (sessions it had as running that are missing are marked ended).
     if (state !== 'connected') return;
     send({ message: { $case: 'sessionEvent', value: { type: EVENT_TYPE[e.kind], session: sessionToProto(e.session) } } });
+    sendStateIfChanged();
   });
 
   async function answer(req: RpcRequest): Promise<void> {
@@ -226,10 +237,12 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           },
         },
       });
+      sendStateIfChanged();
       return;
     }
     log.debug({ requestId: req.requestId, method: result.method, ms: clock.now() - started }, 'answered relayed call');
     send({ message: { $case: 'rpcResponse', value: relayResultToProto(req.requestId, result) } });
+    sendStateIfChanged();
   }
 
   function onMessage(msg: ConnectResponse): void {
@@ -278,13 +291,15 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     const onStop = () => abort.abort();
     stopLoop.signal.addEventListener('abort', onStop, { once: true });
     let aliveTimer: NodeJS.Timeout | undefined;
+    const helloState = desiredState();
+    lastSentState = JSON.stringify(helloState);
     queue.push({
       message: {
         $case: 'hello',
         value: {
           machineId,
           metadata: metadataToProto(metadata),
-          runnerState: runnerStateToProto(desiredState()),
+          runnerState: runnerStateToProto(helloState),
           protocolVersion: PROTOCOL_VERSION,
           capabilities: ['spawn-approval', 'worktree'],
           sessions: opts.sessions.list().map(sessionToProto),
@@ -308,7 +323,11 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           lastError = undefined;
           backoff.connected();
           const every = opts.aliveIntervalMs ?? (w.aliveIntervalMs > 0 ? w.aliveIntervalMs : 20_000);
-          aliveTimer = setInterval(() => send({ message: { $case: 'alive', value: { time: new Date() } } }), every);
+          aliveTimer = setInterval(() => {
+            send({ message: { $case: 'alive', value: { time: new Date() } } });
+            // Also picks up state changes made outside the link (spawns over local control).
+            sendStateIfChanged();
+          }, every);
           aliveTimer.unref();
           log.info({ hubUrl, machineId, namespace }, 'connected to the hub');
           // The hello may have raced a state change (e.g. close() began): publish ours if so.
