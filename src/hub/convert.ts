@@ -16,6 +16,7 @@ import {
 import type { Machine, TokenInfo } from '../../gen/hapi/hub/v1/hub.js';
 import type { RpcRequest, RpcResponse, RunnerStatusReport } from '../../gen/hapi/hub/v1/machine.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { spawnSpecFromProto as runnerSpawnSpecFromProto, spawnSpecToProto } from '../runner/converters.js';
 import type {
   HubSession,
   MachineMetadataInfo,
@@ -139,30 +140,12 @@ export function tokenToProto(t: TokenRecord): TokenInfo {
   return { tokenId: t.id, namespace: t.namespace, label: t.label, createdAt: t.createdAt, owner: t.owner };
 }
 
-/** Proto spec -> domain spec. Validates what the proto cannot express. */
+export { spawnSpecToProto };
+
+/** Proto spec -> domain spec; the hub refuses a spec without a directory before relaying it. */
 export function spawnSpecFromProto(s: SpawnSessionSpec | undefined): SpawnSpec {
   if (!s || !s.directory) throw new InvalidArgumentError('spec.directory is required');
-  return {
-    directory: s.directory,
-    agent: s.agent || undefined,
-    sessionId: s.sessionId || undefined,
-    approveCreateDirectory: s.approveCreateDirectory,
-    worktree: s.worktree ? { branch: s.worktree.branch || undefined } : undefined,
-    requestId: s.requestId || undefined,
-    agentArgs: [...s.agentArgs],
-  };
-}
-
-export function spawnSpecToProto(s: SpawnSpec): SpawnSessionSpec {
-  return {
-    directory: s.directory,
-    agent: s.agent ?? '',
-    sessionId: s.sessionId ?? '',
-    approveCreateDirectory: s.approveCreateDirectory,
-    worktree: s.worktree ? { branch: s.worktree.branch ?? '' } : undefined,
-    requestId: s.requestId ?? '',
-    agentArgs: [...s.agentArgs],
-  };
+  return runnerSpawnSpecFromProto(s);
 }
 
 export function spawnOutcomeToProto(o: SpawnOutcome, machineId = ''): SpawnSessionOutcome {

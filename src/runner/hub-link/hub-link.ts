@@ -38,17 +38,9 @@ import type { SessionEvent, SessionManager } from '../domain.js';
 import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { loadOrCreateMachineId } from './machine-id.js';
 
-export type HubLinkStateName = 'not-configured' | 'connecting' | 'connected' | 'reconnecting';
-
-/** What `hapi runner status` shows about the link. */
-export interface HubLinkState {
-  state: HubLinkStateName;
-  hubUrl?: string;
-  lastError?: string;
-  machineId?: string;
-  namespace?: string;
-  connectedSince?: Date;
-}
+/** What `hapi runner status` shows about the link (the runner's own type). */
+export type { HubLinkStateName, HubLinkStatus as HubLinkState } from '../runner-control.js';
+import type { HubLinkStateName, HubLinkStatus as HubLinkState } from '../runner-control.js';
 
 export interface HubLinkClock {
   now(): number;
