@@ -436,7 +436,7 @@ describe('reports, pruning and re-adoption', () => {
 
     // A killed terminal session leaves the list at once and is pruned with an 'ended' event.
     process.kill(lone.pid, 'SIGKILL');
-    // Reaped, not just a zombie: list() filters with kill(pid, 0).
+    // A zombie (killed, not yet reaped by its parent) already counts as gone for list().
     await waitFor(() => !pidExists(lone.pid), 5_000, 'lone agent killed and reaped');
     expect(m.list()).toEqual([]);
     const pruned = m.pruneDead();

@@ -50,6 +50,15 @@ export function isSameProcess(pid: number, startTime: string | undefined): boole
   return startTime === undefined || startTime === now;
 }
 
+/**
+ * isSameProcess without forking: on Linux it is exactly isSameProcess (one /proc read, so a
+ * zombie or a reused PID counts as gone); elsewhere it falls back to kill(pid, 0), because a
+ * `ps` per entry would make listing many sessions slow.
+ */
+export function isSameProcessCheap(pid: number, startTime: string | undefined): boolean {
+  return process.platform === 'linux' ? isSameProcess(pid, startTime) : isProcessAlive(pid);
+}
+
 /** Sends a signal, ignoring "no such process". Returns false when the target was gone. */
 export function signalProcess(pid: number, signal: NodeJS.Signals, group = false): boolean {
   try {

@@ -26,7 +26,7 @@ import {
 } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HapiPaths } from '../../shared/paths.js';
-import { isProcessAlive, isSameProcess, processStartTime } from '../../shared/proc.js';
+import { isSameProcess, isSameProcessCheap, processStartTime } from '../../shared/proc.js';
 import { cliPath as defaultCliPath } from '../../shared/version.js';
 import type {
   SessionEnd,
@@ -510,10 +510,11 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
   return {
     start,
     list() {
-      // kill(pid, 0) per entry: cheap, and a session killed since the last prune is not shown.
+      // One cheap check per entry: a session killed since the last prune (even if not yet
+      // reaped by its parent) or whose PID was reused is not shown.
       return registry
         .values()
-        .filter((s) => isProcessAlive(s.pid))
+        .filter((s) => isSameProcessCheap(s.pid, s.processStartTime))
         .map((s) => ({ ...s }));
     },
     spawn,
