@@ -2,13 +2,13 @@
 // spawns over gRPC and the HTTP gateway, stop-session, and re-adoption after `kill -9` of the
 // runner. Every process is started for a temporary HAPI_HOME and killed by cleanup().
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { processStartTime } from '../src/shared/proc.js';
-import { FIXTURE_AGENT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
+import { FIXTURE_AGENT, REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
 
 const TERMINAL_LABEL = 'hapi directly - likely by user from terminal';
 const homes: TestHome[] = [];
@@ -184,4 +184,62 @@ describe('runner-spawned sessions', () => {
     expect(stop.stdout).toContain('stopped');
     expect((await listJson(th)).length).toBe(9);
   });
+
+  it('keeps live sessions across `hapi runner stop` + `start`, and across the version hand-off', async () => {
+    const th = home({ HAPI_RUNNER_HEARTBEAT_INTERVAL: '300' });
+    // A private copy of the build, so touching its mtime (an "upgrade") affects only this test.
+    const copy = join(th.home, 'cli');
+    mkdirSync(copy);
+    cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
+    const cliPath = join(copy, 'hapi.mjs');
+    const cli = (args: string[]) => th.cli(args, { cliPath });
+    const list = async (): Promise<Listed[]> => {
+      const r = await cli(['runner', 'list', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Listed[];
+    };
+    const same = (listed: Listed[], spawned: { id: string; pid: number; startTime: string }[]) => {
+      expect(listed.map((l) => l.sessionId).sort()).toEqual(spawned.map((s) => s.id).sort());
+      for (const s of spawned) {
+        expect(listed.find((l) => l.sessionId === s.id)?.pid).toBe(s.pid);
+        expect(processStartTime(s.pid)).toBe(s.startTime);
+      }
+    };
+
+    expect((await cli(['runner', 'start'])).code).toBe(0);
+    const { client, close } = runnerClient(th);
+    const spawned: { id: string; pid: number; startTime: string }[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await client.spawnSession({
+          spec: { directory: th.home, agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [] },
+        });
+        const s = r.outcome!.result!.$case === 'session' ? r.outcome!.result!.value : undefined;
+        spawned.push({ id: s!.id, pid: s!.pid, startTime: processStartTime(s!.pid)! });
+      }
+    } finally {
+      close();
+    }
+
+    // A graceful stop never touches sessions; the next runner adopts them.
+    const first = th.state()!;
+    expect((await cli(['runner', 'stop'])).code).toBe(0);
+    expect(isAlive(first.pid)).toBe(false);
+    expect(spawned.every((s) => processStartTime(s.pid) === s.startTime)).toBe(true);
+    expect((await cli(['runner', 'start'])).code).toBe(0);
+    const second = th.state()!;
+    expect(second.pid).not.toBe(first.pid);
+    same(await list(), spawned);
+
+    // The CLI file changes: the heartbeat hands off to a new runner, which lists the same sessions.
+    const future = new Date(Date.now() + 60_000);
+    utimesSync(cliPath, future, future);
+    const third = await waitFor(() => {
+      const s = th.state();
+      return s && s.pid !== second.pid && s.startedWithCliMtimeMs === statSync(cliPath).mtimeMs ? s : undefined;
+    }, 30_000, 'a new runner after the hand-off');
+    await waitFor(() => !isAlive(second.pid), 10_000, 'old runner to exit');
+    expect(third.pid).not.toBe(second.pid);
+    same(await list(), spawned);
+  }, 60_000);
 });
