@@ -81,9 +81,13 @@ export async function withRunner<T>(fn: (client: RunnerClient, signal: AbortSign
   }
 }
 
-/** Status of the running runner, or undefined when none answers within `timeoutMs`. */
+/**
+ * Status of the running runner, or undefined when none answers within `timeoutMs`. A socket
+ * file nobody listens on fails the connect at once (ECONNREFUSED -> Unavailable), so there is
+ * no separate connect probe first: that cost a second connection on every command.
+ */
 export async function probeRunner(paths: HapiPaths, timeoutMs: number): Promise<GetStatusResponse | undefined> {
-  if (!existsSync(paths.socket) || !(await probeSocket(paths.socket, Math.min(timeoutMs, 1000)))) return undefined;
+  if (!existsSync(paths.socket)) return undefined;
   const conn = connectRunner({ paths, timeoutMs });
   try {
     return await conn.call((c, signal) => c.getStatus({}, { signal }));
