@@ -92,6 +92,32 @@ describe('terminal sessions', () => {
     expect(notes[0]).toContain('HAPI_RUNNER_HEARTBEAT_INTERVAL');
   });
 
+  it('a terminal session that found no runner reports itself to a runner started later', async () => {
+    const th = home({ HAPI_SESSION_REPORT_RETRY_MS: '100' });
+    // The session's own environment breaks runner start-up; the runner started below is fine.
+    const session = th.spawnCli([], { env: { HAPI_RUNNER_HEARTBEAT_INTERVAL: 'soon' } });
+    let stderr = '';
+    session.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    let stdout = '';
+    session.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => session.once('exit', (code) => resolve(code)));
+    await waitFor(() => stdout.includes('fixture agent pid='), 10_000, 'the agent to run');
+    expect(stderr).toContain('hapi: runner not available');
+    expect(th.state()).toBeUndefined();
+
+    await startRunner(th);
+    const listed = await waitFor(async () => (await listJson(th)).find((s) => s.pid === session.pid), 10_000, 'the late report');
+    expect(listed).toMatchObject({ startedBy: 'terminal', directory: th.home });
+    const text = await th.cli(['runner', 'list']);
+    expect(text.stdout).toContain(`PID: ${session.pid}  Started by: ${TERMINAL_LABEL}`);
+
+    // The runner now controls it like any other session.
+    const stop = await th.cli(['runner', 'stop-session', listed.sessionId]);
+    expect(stop.stdout).toContain('stopped');
+    expect(await exited).toBe(0);
+    expect(await listJson(th)).toEqual([]);
+  });
+
   it('a missing agent is a clear error with a non-zero exit code', async () => {
     const th = home({ HAPI_AGENT_CLAUDE_COMMAND: '', PATH: '/nonexistent-bin' });
     const r = await th.cli(['--agent', 'gemini']);

@@ -7,16 +7,22 @@
  *   stdout/stderr already go to the session log the runner opened. If the report to the runner
  *   fails, the agent is stopped and the process exits: a session nobody tracks is a ghost.
  *
+ * A terminal session that no runner knows (none could be started, or the report failed) keeps
+ * looking for one every HAPI_SESSION_REPORT_RETRY_MS and reports itself late, so a runner
+ * started afterwards lists it, stops it and tells the hub about it.
+ *
  * Exits with the agent's exit code, or 128 + signal number when the agent was killed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
-import { envInt, type Env } from '../shared/config.js';
-import { InvalidArgumentError, errnoCode } from '../shared/errors.js';
+import { sessionConfig, type Env } from '../shared/config.js';
+import { HapiError, InvalidArgumentError, errnoCode } from '../shared/errors.js';
 import { hapiPaths } from '../shared/paths.js';
 import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agents.js';
-import { createRunnerReporter } from './runner-reporter.js';
+import { createRunnerReporter, type RunnerReporter, type StartedReport } from './runner-reporter.js';
 
 export interface SessionOptions {
   agent?: string;
@@ -46,6 +52,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const sessionId = opts.sessionId?.trim() || randomUUID();
   if (!SESSION_ID.test(sessionId)) throw new InvalidArgumentError(`invalid --hapi-session-id ${JSON.stringify(sessionId)}`);
   const paths = hapiPaths(env);
+  const config = sessionConfig(env);
   const agent = createAgentResolver({ env, settingsFile: paths.settingsFile, cwd }).resolve(opts.agent);
 
   let runnerAvailable = true;
@@ -70,7 +77,8 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const removeForwarding = forwardSignals(child, remote);
 
   const reporter = createRunnerReporter({ env });
-  const reportTimeoutMs = envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 });
+  const reportTimeoutMs = config.reportTimeoutMs;
+  const report: StartedReport = { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() };
   // A terminal session whose agent is done stops retrying at once: the person is waiting for
   // the prompt. A remote one keeps going: the runner waits for that report to settle its spawn.
   const agentDone = new AbortController();
@@ -78,7 +86,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const started = (
     runnerAvailable
       ? reporter.reportStarted(
-          { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() },
+          report,
           // A terminal session does not wait long: the person is already using the agent.
           remote ? reportTimeoutMs : Math.min(reportTimeoutMs, 5_000),
           { stopRetrying: agentDone.signal },
@@ -93,15 +101,20 @@ export async function runSession(opts: SessionOptions): Promise<number> {
           note(`could not report session ${sessionId} to the runner: ${why}; stopping the agent`);
           stopAgent(child);
         } else {
-          note(`could not report this session to the runner (${why}); it will not appear in \`hapi runner list\``);
+          note(`could not report this session to the runner (${why}); it will report itself once a runner answers`);
         }
         return false;
       },
     );
 
+  // Terminal sessions nobody knows yet look for a runner until the agent is done.
+  const late = remote
+    ? Promise.resolve(false)
+    : started.then((ok) => ok || reportLate(reporter, report, paths.socket, config.lateReportIntervalMs, agentDone.signal));
+
   const { code, signal } = await exited;
   removeForwarding();
-  const reported = await started;
+  const reported = (await started) || (await late);
   if (reported) {
     await reporter
       .reportEnded({ sessionId, exitCode: code ?? undefined, exitSignal: signal ?? undefined }, REPORT_ENDED_TIMEOUT_MS)
@@ -113,6 +126,30 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   if (remote) note(`session ${sessionId}: agent ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
   if (remote && !reported) return 1;
   return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1);
+}
+
+/**
+ * Polls for a runner socket every `intervalMs` (a stat, no connection) and reports the session
+ * once one answers. Resolves true when reported; false when `stop` fires or the runner refuses
+ * the report for good (e.g. the session id is taken).
+ */
+async function reportLate(reporter: RunnerReporter, report: StartedReport, socketPath: string, intervalMs: number, stop: AbortSignal): Promise<boolean> {
+  while (!stop.aborted) {
+    try {
+      await sleep(intervalMs, undefined, { signal: stop });
+    } catch {
+      return false;
+    }
+    if (!existsSync(socketPath)) continue;
+    try {
+      await reporter.reportStarted(report, 2_000, { stopRetrying: stop });
+      return true;
+    } catch (err) {
+      // Unavailable: the runner is starting or going away; look again next time.
+      if (!(err instanceof HapiError) || err.kind !== 'Unavailable') return false;
+    }
+  }
+  return false;
 }
 
 /** Spawns the agent; a number is the exit code when it could not be started at all. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
-import { clientConfig, envBool, envInt, hubConfig, hubLinkConfig, logLevel, parseHubUrl, runnerConfig } from './config.js';
+import { clientConfig, envBool, envInt, hubConfig, hubLinkConfig, logLevel, parseHubUrl, runnerConfig, sessionConfig } from './config.js';
 
 describe('configuration', () => {
   it('uses documented defaults', () => {
@@ -12,6 +12,7 @@ describe('configuration', () => {
     expect(cfg.warnings).toEqual([]);
     expect(clientConfig({}).httpTimeoutMs).toBe(10_000);
     expect(hubLinkConfig({}).apiUrl).toBe('http://127.0.0.1:3737');
+    expect(sessionConfig({})).toEqual({ reportTimeoutMs: 15_000, lateReportIntervalMs: 10_000 });
   });
 
   it('reads overrides', () => {
@@ -25,6 +26,7 @@ describe('configuration', () => {
     expect(() => runnerConfig({ HAPI_RUNNER_HEARTBEAT_INTERVAL: 'soon' })).toThrow(/HAPI_RUNNER_HEARTBEAT_INTERVAL must be an integer, got "soon"/);
     expect(() => clientConfig({ HAPI_RUNNER_HTTP_TIMEOUT: '1.5' })).toThrow(/HAPI_RUNNER_HTTP_TIMEOUT must be an integer/);
     expect(() => runnerConfig({ HAPI_RUNNER_MAX_SESSIONS: '0' })).toThrow(/at least 1/);
+    expect(() => sessionConfig({ HAPI_SESSION_REPORT_RETRY_MS: '10' })).toThrow(/HAPI_SESSION_REPORT_RETRY_MS must be at least 100/);
   });
 
   it('warns (but accepts) unusual heartbeat intervals', () => {

@@ -68,6 +68,24 @@ export function clientConfig(env: Env = process.env): ClientConfig {
   return { httpTimeoutMs: envInt(env, 'HAPI_RUNNER_HTTP_TIMEOUT', 10_000, { min: 1, max: 600_000 }) };
 }
 
+/** Settings of a session process (`hapi` in a terminal, or spawned by the runner). */
+export interface SessionConfig {
+  /** HAPI_RUNNER_WEBHOOK_TIMEOUT_MS: how long the session keeps trying to report itself. */
+  reportTimeoutMs: number;
+  /**
+   * HAPI_SESSION_REPORT_RETRY_MS: how often a terminal session that no runner knows yet looks
+   * for one (a stat of the socket path; a call only once it exists).
+   */
+  lateReportIntervalMs: number;
+}
+
+export function sessionConfig(env: Env = process.env): SessionConfig {
+  return {
+    reportTimeoutMs: envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 }),
+    lateReportIntervalMs: envInt(env, 'HAPI_SESSION_REPORT_RETRY_MS', 10_000, { min: 100, max: 3_600_000 }),
+  };
+}
+
 export const HEARTBEAT_SANE_MIN_MS = 10_000;
 export const HEARTBEAT_SANE_MAX_MS = 300_000;
 
