@@ -1,7 +1,8 @@
 // The hub as a real process (`node dist/hapi.mjs hub`) with simulated runners that speak
 // MachineService.Connect through the generated client, and real HubService/REST clients.
 import { afterEach, describe, expect, it } from 'vitest';
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Status } from 'nice-grpc';
 import { SessionState, StartedBy, StopSessionResult } from '../gen/hapi/common/v1/common.js';
 import { UpdateKind } from '../gen/hapi/hub/v1/machine.js';
@@ -271,6 +272,45 @@ describe('hub state', () => {
     expect(all.sessions.map((s) => s.id).sort()).toEqual(['s1', 's2', 's3']);
     expect(all.sessions.find((s) => s.id === 's2')).toMatchObject({ state: SessionState.SESSION_STATE_ENDED });
     expect((await c.hub.listMachines({})).machines).toHaveLength(1);
+  });
+
+  it('keeps web sign-ins across a restart, and ends them when their token is revoked', async () => {
+    const th = createTestHome();
+    homes.push(th);
+    let h = await startHubProcess(th);
+    hubs.push(h);
+    const owner = h.ownerToken;
+    const created = await h.clients().tokens.createToken({ namespace: 'web', label: 'browser' });
+    const signIn = async (base: string) => {
+      const res = await fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { origin: base, 'content-type': 'application/json' },
+        body: JSON.stringify({ token: created.token }),
+      });
+      expect(res.status).toBe(200);
+      return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+    };
+    const session = async (base: string, cookie: string) => {
+      const res = await fetch(`${base}/auth/session`, { headers: { cookie } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const { cookie, csrf } = await signIn(h.httpUrl);
+    expect(await session(h.httpUrl, cookie)).toMatchObject({ status: 200, body: { namespace: 'web', csrfToken: csrf } });
+
+    expect(await h.stop('SIGTERM')).toBe(0);
+    h = await startHubProcess(th, {}, owner);
+    hubs.push(h);
+    // Same cookie, same CSRF token, same namespace: the restart signed nobody out.
+    expect(await session(h.httpUrl, cookie)).toMatchObject({ status: 200, body: { namespace: 'web', csrfToken: csrf } });
+    const listed = await fetch(`${h.httpUrl}/api/v1/machines`, { headers: { cookie } });
+    expect(listed.status).toBe(200);
+    // The database holds neither the cookie value nor the token secret.
+    const db = readFileSync(join(th.home, 'hub.db')).toString('latin1') + (existsSync(join(th.home, 'hub.db-wal')) ? readFileSync(join(th.home, 'hub.db-wal')).toString('latin1') : '');
+    expect(db).not.toContain(cookie.split('=')[1]!);
+    expect(db).not.toContain(created.token);
+
+    await h.clients().tokens.revokeToken({ tokenId: created.tokenId });
+    expect((await session(h.httpUrl, cookie)).status).toBe(401);
   });
 });
 

@@ -45,6 +45,11 @@ describe('web layer', () => {
         if (!caller) throw new UnauthenticatedError();
         return caller;
       },
+      verifyTokenId: (tokenId) => {
+        const caller = [...tokens.values()].find((c) => c.tokenId === tokenId);
+        if (!caller) throw new UnauthenticatedError();
+        return caller;
+      },
       telegram: { botToken: BOT_TOKEN, users: new Map([[1001, 'teamb']]), maxAgeMs: 3600_000 },
     });
     server = createServer(

@@ -124,6 +124,8 @@ export interface HubCore {
   // tokens
   /** Resolves a bearer token; UnauthenticatedError (no detail) for anything else. */
   authenticate(token: string | undefined): Caller;
+  /** The caller of a token by its id (a stored web sign-in); UnauthenticatedError once revoked. */
+  authenticateTokenId(tokenId: string): Caller;
   /** Creates the first owner token when none exists; returns its secret, or undefined. */
   bootstrapOwnerToken(): { tokenId: string; token: string } | undefined;
   createToken(caller: Caller, namespace: string, label: string): { tokenId: string; token: string; namespace: string };
@@ -313,6 +315,12 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     return caller;
   }
 
+  function authenticateTokenId(tokenId: string): Caller {
+    const rec = store.getToken(tokenId);
+    if (!rec || rec.revokedAt) throw new UnauthenticatedError();
+    return { namespace: rec.namespace, owner: rec.owner, tokenId: rec.id };
+  }
+
   function insertToken(namespace: string, label: string, owner: boolean) {
     const token = newToken();
     const rec: TokenRecord = { id: newTokenId(), namespace, label, owner, createdAt: now() };
@@ -325,6 +333,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
 
   const core: HubCore = {
     authenticate,
+    authenticateTokenId,
 
     bootstrapOwnerToken() {
       if (store.countOwnerTokens() > 0) return undefined;

@@ -47,7 +47,7 @@ export interface StartHubOptions {
   paths: HapiPaths;
   log: Logger;
   /** Wraps the REST handler (the web page mounts static files and cookie auth here). */
-  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore) => HubHttpHandler;
+  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => HubHttpHandler;
   /** How long close() waits for calls to finish before cancelling them. */
   shutdownGraceMs?: number;
 }
@@ -128,7 +128,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   }
 
   const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core) });
-  const handler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core) : rest;
+  const handler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
   const onRequest = (req: Parameters<HubHttpHandler>[0], res: Parameters<HubHttpHandler>[1]) => {
     handler(req, res).catch((err: unknown) => {
       log.error({ err }, 'unhandled error in HTTP handler');

@@ -70,7 +70,33 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX sessions_namespace ON sessions(namespace, state);
     `,
   },
+  {
+    version: 2,
+    name: 'web sign-in sessions',
+    // key: SHA-256 of the cookie value; subject: a token id, or a Telegram user id.
+    sql: `
+      CREATE TABLE web_sessions (
+        key TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('token', 'telegram')),
+        subject TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
+
+/** A web sign-in as stored: never the cookie value, never a token secret. */
+export interface WebSessionRecord {
+  key: string;
+  csrfToken: string;
+  kind: 'token' | 'telegram';
+  /** The token id (kind token) or the Telegram user id (kind telegram). */
+  subject: string;
+  createdAt: number;
+  lastSeenAt: number;
+}
 
 export interface HubStore {
   readonly path: string;
@@ -93,6 +119,10 @@ export interface HubStore {
   listSessions(namespace: string, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
   /** Live (starting/running) sessions of a machine. */
   liveSessionsOf(machineId: string): HubSession[];
+  listWebSessions(): WebSessionRecord[];
+  insertWebSession(s: WebSessionRecord): void;
+  touchWebSession(key: string, lastSeenAt: number): void;
+  deleteWebSessions(keys: string[]): void;
   transaction<T>(fn: () => T): T;
   close(): void;
 }
@@ -254,6 +284,13 @@ export function openHubStore(path: string): HubStore {
       "SELECT * FROM sessions WHERE namespace = ? AND machine_id = ? AND (? = 1 OR state != 'ended') ORDER BY started_at DESC, id",
     ),
     liveOf: db.prepare("SELECT * FROM sessions WHERE machine_id = ? AND state != 'ended'"),
+    webSessions: db.prepare('SELECT * FROM web_sessions'),
+    insertWebSession: db.prepare(
+      `INSERT OR REPLACE INTO web_sessions (key, csrf_token, kind, subject, created_at, last_seen_at)
+       VALUES (@key, @csrf_token, @kind, @subject, @created_at, @last_seen_at)`,
+    ),
+    touchWebSession: db.prepare('UPDATE web_sessions SET last_seen_at = ? WHERE key = ?'),
+    deleteWebSession: db.prepare('DELETE FROM web_sessions WHERE key = ?'),
   };
 
   function machineParams(m: MachineRecord) {
@@ -269,6 +306,10 @@ export function openHubStore(path: string): HubStore {
       online_since: ms(m.onlineSince),
     };
   }
+
+  const deleteWebSessions = db.transaction((keys: string[]) => {
+    for (const key of keys) q.deleteWebSession.run(key);
+  });
 
   const saveAlive = db.transaction((entries: { id: string; lastAlive: Date }[]) => {
     for (const e of entries) q.saveLastAlive.run(e.lastAlive.getTime(), e.id);
@@ -355,6 +396,32 @@ export function openHubStore(path: string): HubStore {
     },
     liveSessionsOf(machineId) {
       return (q.liveOf.all(machineId) as SessionRow[]).map(sessionFromRow);
+    },
+    listWebSessions() {
+      return (q.webSessions.all() as Record<string, unknown>[]).map((r) => ({
+        key: String(r.key),
+        csrfToken: String(r.csrf_token),
+        kind: r.kind === 'telegram' ? 'telegram' : 'token',
+        subject: String(r.subject),
+        createdAt: Number(r.created_at),
+        lastSeenAt: Number(r.last_seen_at),
+      }));
+    },
+    insertWebSession(w) {
+      q.insertWebSession.run({
+        key: w.key,
+        csrf_token: w.csrfToken,
+        kind: w.kind,
+        subject: w.subject,
+        created_at: w.createdAt,
+        last_seen_at: w.lastSeenAt,
+      });
+    },
+    touchWebSession(key, lastSeenAt) {
+      q.touchWebSession.run(lastSeenAt, key);
+    },
+    deleteWebSessions(keys) {
+      deleteWebSessions(keys);
     },
     transaction(fn) {
       return db.transaction(fn)();

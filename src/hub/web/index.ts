@@ -20,6 +20,7 @@ import { createHubHttpHandler } from '../http/rest.js';
 import type { StartHubOptions } from '../server.js';
 import { telegramConfig } from './telegram.js';
 import { createWebLayer } from './web-layer.js';
+import { tablePersistence } from './web-sessions.js';
 
 export interface WebPageOptions {
   env?: Env;
@@ -59,9 +60,12 @@ export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions[
   const allowedOrigins = webOrigins(env);
   const log = opts.log?.child({ c: 'web' });
   if (telegram) log?.info({ users: telegram.users.size, maxAgeMs: telegram.maxAgeMs }, 'Telegram sign-in enabled');
-  return (_bearerOnlyRest, core) => {
+  return (_bearerOnlyRest, core, store) => {
     const web = createWebLayer({
       verifyToken: (token) => core.authenticate(token),
+      verifyTokenId: (tokenId) => core.authenticateTokenId(tokenId),
+      // Sign-ins live in the hub database: a hub restart signs nobody out.
+      sessions: { persistence: tablePersistence(store) },
       telegram,
       allowedOrigins,
       webRoot: envOptional(env, 'HAPI_WEB_ROOT'),

@@ -20,7 +20,7 @@ import {
 } from './http-security.js';
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData, type TelegramConfig } from './telegram.js';
-import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
+import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
  * Who a request acts for: one namespace, whether with the owner token, and the id of the token
@@ -36,6 +36,8 @@ export interface WebCaller {
 export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   /** Resolves a hub token to its caller; throws UnauthenticatedError for an unknown or revoked token. */
   verifyToken: (token: string) => C | Promise<C>;
+  /** The same for the id of a token (what a stored sign-in keeps instead of the secret). */
+  verifyTokenId: (tokenId: string) => C | Promise<C>;
   /** Telegram Mini App sign-in; off when undefined. */
   telegram?: TelegramConfig;
   /** The built page (default: defaultWebRoot()). */
@@ -85,7 +87,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   });
 
   async function resolveCredential(credential: Credential): Promise<C> {
-    if (credential.kind === 'token') return opts.verifyToken(credential.token);
+    if (credential.kind === 'token') return opts.verifyTokenId(credential.tokenId);
     const namespace = opts.telegram?.users.get(credential.userId);
     if (namespace === undefined) throw new UnauthenticatedError('this Telegram user is no longer allowed');
     return telegramCaller(namespace, credential.userId);
@@ -105,16 +107,16 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     } catch (err) {
       if (!(err instanceof UnauthenticatedError)) throw err;
       log.info({ via: session.credential.kind }, 'web session ended: its credential is no longer valid');
-      sessions.delete(session.id);
+      sessions.delete(session.key);
       return undefined;
     }
   }
 
   function startSession(req: IncomingMessage, res: ServerResponse, credential: Credential, caller: WebCaller): void {
     const previous = sessionIdOf(req);
-    if (previous) sessions.delete(previous);
-    const session = sessions.create(credential);
-    res.setHeader('Set-Cookie', sessionCookie(session.id, { secure: isSecureRequest(req), maxAgeS: cookieMaxAgeS }));
+    if (previous) sessions.delete(sessionKey(previous));
+    const { session, cookie } = sessions.create(credential);
+    res.setHeader('Set-Cookie', sessionCookie(cookie, { secure: isSecureRequest(req), maxAgeS: cookieMaxAgeS }));
     log.info({ namespace: caller.namespace, owner: caller.owner, via: credential.kind }, 'web sign-in');
     sendJson(res, 200, { namespace: caller.namespace, owner: caller.owner, csrfToken: session.csrfToken, via: credential.kind });
   }
@@ -150,7 +152,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
           }
           throw err;
         }
-        startSession(req, res, { kind: 'token', token }, caller);
+        startSession(req, res, { kind: 'token', tokenId: caller.tokenId }, caller);
         return;
       }
       case 'POST /auth/telegram': {
@@ -174,7 +176,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
         if (session) {
           const refused = checkCsrfToken(req, session.csrfToken);
           if (refused) throw new HttpError(403, refused, 'PermissionDenied');
-          sessions.delete(session.id);
+          sessions.delete(session.key);
         }
         res.setHeader('Set-Cookie', sessionCookie('', { secure: isSecureRequest(req), maxAgeS: 0 }));
         sendJson(res, 200, { success: true });
@@ -204,7 +206,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       if (refused) throw new HttpError(403, refused, 'PermissionDenied');
     }
     callers.set(req, current.caller);
-    const id = current.session.id;
+    const id = current.session.key;
     let open = openResponses.get(id);
     if (!open) openResponses.set(id, (open = new Set()));
     open.add(res);

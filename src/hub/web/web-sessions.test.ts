@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createWebSessionStore, secretsEqual } from './web-sessions.js';
+import { openHubStore } from '../store.js';
+import { createWebSessionStore, secretsEqual, sessionKey, tablePersistence, type WebSessionStoreOptions } from './web-sessions.js';
 
-const token = (t: string) => ({ kind: 'token' as const, token: t });
+const token = (t: string) => ({ kind: 'token' as const, tokenId: t });
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -9,16 +10,20 @@ function clock(start = 1_000_000) {
 }
 
 describe('web session store', () => {
-  it('creates unguessable ids and CSRF tokens, and finds sessions only by their exact id', () => {
+  it('creates unguessable cookies and CSRF tokens, and finds sessions only by their exact cookie', () => {
     const store = createWebSessionStore();
     const a = store.create(token('ta'));
     const b = store.create(token('tb'));
-    expect(a.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(a.csrfToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(new Set([a.id, b.id, a.csrfToken, b.csrfToken]).size).toBe(4);
-    expect(store.get(a.id)?.credential).toEqual(token('ta'));
-    expect(store.get(a.csrfToken)).toBeUndefined();
-    expect(store.get(`${a.id.slice(0, -1)}${a.id.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
+    expect(a.cookie).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(a.session.csrfToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(new Set([a.cookie, b.cookie, a.session.csrfToken, b.session.csrfToken]).size).toBe(4);
+    // Keyed by the hash of the cookie, never by the cookie itself.
+    expect(a.session.key).toBe(sessionKey(a.cookie));
+    expect(a.session.key).not.toBe(a.cookie);
+    expect(store.get(a.cookie)?.credential).toEqual(token('ta'));
+    expect(store.get(a.session.key)).toBeUndefined();
+    expect(store.get(a.session.csrfToken)).toBeUndefined();
+    expect(store.get(`${a.cookie.slice(0, -1)}${a.cookie.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
     expect(store.get(undefined)).toBeUndefined();
     expect(store.get('')).toBeUndefined();
   });
@@ -26,42 +31,104 @@ describe('web session store', () => {
   it('ends a session after the idle timeout, and use keeps it alive', () => {
     const c = clock();
     const store = createWebSessionStore({ idleTimeoutMs: 1000, maxLifetimeMs: 10_000, now: c.now });
-    const s = store.create(token('t'));
+    const { cookie } = store.create(token('t'));
     c.advance(900);
-    expect(store.get(s.id)).toBeDefined();
+    expect(store.get(cookie)).toBeDefined();
     c.advance(900);
-    expect(store.get(s.id)).toBeDefined();
+    expect(store.get(cookie)).toBeDefined();
     c.advance(1001);
-    expect(store.get(s.id)).toBeUndefined();
+    expect(store.get(cookie)).toBeUndefined();
     expect(store.size()).toBe(0);
   });
 
   it('ends a session after its maximum lifetime however much it is used', () => {
     const c = clock();
     const store = createWebSessionStore({ idleTimeoutMs: 1000, maxLifetimeMs: 2500, now: c.now });
-    const s = store.create(token('t'));
+    const { cookie } = store.create(token('t'));
     for (let i = 0; i < 5; i++) {
       c.advance(500);
-      expect(store.get(s.id)).toBeDefined();
+      expect(store.get(cookie)).toBeDefined();
     }
     c.advance(600);
-    expect(store.get(s.id)).toBeUndefined();
+    expect(store.get(cookie)).toBeUndefined();
   });
 
   it('drops the least recently used session when full, and reports every end', () => {
     const ended: string[] = [];
     const store = createWebSessionStore({ maxSessions: 2 });
-    store.onEnd((id) => ended.push(id));
+    store.onEnd((key) => ended.push(key));
     const a = store.create(token('a'));
     const b = store.create(token('b'));
-    store.get(a.id); // a is now more recently used than b
+    store.get(a.cookie); // a is now more recently used than b
     const c = store.create(token('c'));
-    expect(ended).toEqual([b.id]);
-    expect(store.get(b.id)).toBeUndefined();
-    expect(store.get(a.id)).toBeDefined();
-    store.delete(c.id);
-    store.delete(c.id);
-    expect(ended).toEqual([b.id, c.id]);
+    expect(ended).toEqual([b.session.key]);
+    expect(store.get(b.cookie)).toBeUndefined();
+    expect(store.get(a.cookie)).toBeDefined();
+    store.delete(c.session.key);
+    store.delete(c.session.key);
+    expect(ended).toEqual([b.session.key, c.session.key]);
+  });
+});
+
+describe('web sessions in the hub database', () => {
+  function open(db: ReturnType<typeof openHubStore>, opts: Partial<WebSessionStoreOptions> = {}) {
+    return createWebSessionStore({ ...opts, persistence: tablePersistence(db) });
+  }
+
+  it('survive a restart, with neither the cookie nor a token secret stored', async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'hapi-websess-'));
+    try {
+      const path = join(dir, 'hub.db');
+      let db = openHubStore(path);
+      const first = open(db);
+      const a = first.create(token('tok-a'));
+      const t = first.create({ kind: 'telegram', userId: 1001 });
+      const gone = first.create(token('tok-gone'));
+      first.delete(gone.session.key);
+      db.close();
+      const raw = readFileSync(path).toString('latin1') + readFileSync(`${path}-wal`, { flag: 'a+' }).toString('latin1');
+      expect(raw).not.toContain(a.cookie);
+      expect(raw).not.toContain(t.cookie);
+
+      db = openHubStore(path);
+      const second = open(db);
+      expect(second.size()).toBe(2);
+      expect(second.get(a.cookie)).toMatchObject({ credential: token('tok-a'), csrfToken: a.session.csrfToken });
+      expect(second.get(t.cookie)?.credential).toEqual({ kind: 'telegram', userId: 1001 });
+      expect(second.get(gone.cookie)).toBeUndefined();
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('drops expired sessions at load, writes last-seen through at most once a minute, and deletes ended ones', () => {
+    const db = openHubStore(':memory:');
+    const c = clock();
+    const opts = { idleTimeoutMs: 10 * 60_000, maxLifetimeMs: 60 * 60_000, now: c.now };
+    const first = open(db, opts);
+    const a = first.create(token('a'));
+    const b = first.create(token('b'));
+    const seen = () => new Map(db.listWebSessions().map((r) => [r.key, r.lastSeenAt]));
+    c.advance(30_000);
+    first.get(a.cookie);
+    expect(seen().get(a.session.key)).toBe(1_000_000); // not yet: under a minute
+    c.advance(31_000);
+    first.get(a.cookie);
+    expect(seen().get(a.session.key)).toBe(1_061_000);
+
+    // b idles past the timeout while the hub is down; a does not.
+    c.advance(9 * 60_000 + 30_000);
+    const second = open(db, opts);
+    expect(second.get(a.cookie)).toBeDefined();
+    expect(second.get(b.cookie)).toBeUndefined();
+    expect(db.listWebSessions().map((r) => r.key)).toEqual([a.session.key]);
+    second.delete(a.session.key);
+    expect(db.listWebSessions()).toEqual([]);
+    db.close();
   });
 });
 

@@ -1,21 +1,64 @@
 /**
  * Server-side sign-in sessions of the web page. The browser holds only a random id in an
- * HttpOnly cookie; what the session stands for (a hub token, or a verified Telegram user)
+ * HttpOnly cookie; what the session stands for (a hub token's id, or a verified Telegram user)
  * stays here, and is resolved to a caller again on every request so that a revoked token or a
- * removed Telegram mapping takes effect at once. In memory: a hub restart signs everyone out.
+ * removed Telegram mapping takes effect at once.
+ *
+ * With a persistence port (the hub database) sessions survive a hub restart. Neither the
+ * cookie value nor a hub token is ever stored: sessions are keyed by the SHA-256 of the cookie,
+ * and a token sign-in keeps only the token's id.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** What the session was signed in with. */
-export type Credential = { kind: 'token'; token: string } | { kind: 'telegram'; userId: number };
+export type Credential = { kind: 'token'; tokenId: string } | { kind: 'telegram'; userId: number };
 
 export interface WebSession {
-  id: string;
+  /** The SHA-256 of the cookie value (base64url): what the store is keyed by. */
+  key: string;
   /** Sent by the page in the X-CSRF-Token header of every state-changing request. */
   csrfToken: string;
   credential: Credential;
   createdAt: number;
   lastSeenAt: number;
+}
+
+/** Where sessions are kept across restarts (implemented over the hub database). */
+export interface WebSessionPersistence {
+  load(): WebSession[];
+  insert(session: WebSession): void;
+  touch(key: string, lastSeenAt: number): void;
+  delete(keys: string[]): void;
+}
+
+/** The rows a database keeps for sessions (the hub store implements this). */
+export interface WebSessionTable {
+  listWebSessions(): { key: string; csrfToken: string; kind: 'token' | 'telegram'; subject: string; createdAt: number; lastSeenAt: number }[];
+  insertWebSession(row: { key: string; csrfToken: string; kind: 'token' | 'telegram'; subject: string; createdAt: number; lastSeenAt: number }): void;
+  touchWebSession(key: string, lastSeenAt: number): void;
+  deleteWebSessions(keys: string[]): void;
+}
+
+/** Persistence over a database table; rows that do not parse are dropped. */
+export function tablePersistence(table: WebSessionTable): WebSessionPersistence {
+  return {
+    load() {
+      const out: WebSession[] = [];
+      for (const r of table.listWebSessions()) {
+        const userId = Number(r.subject);
+        const credential: Credential | undefined =
+          r.kind === 'token' ? { kind: 'token', tokenId: r.subject } : Number.isSafeInteger(userId) ? { kind: 'telegram', userId } : undefined;
+        if (credential) out.push({ key: r.key, csrfToken: r.csrfToken, credential, createdAt: r.createdAt, lastSeenAt: r.lastSeenAt });
+      }
+      return out;
+    },
+    insert(s) {
+      const subject = s.credential.kind === 'token' ? s.credential.tokenId : String(s.credential.userId);
+      table.insertWebSession({ key: s.key, csrfToken: s.csrfToken, kind: s.credential.kind, subject, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt });
+    },
+    touch: (key, lastSeenAt) => table.touchWebSession(key, lastSeenAt),
+    delete: (keys) => table.deleteWebSessions(keys),
+  };
 }
 
 export interface WebSessionStoreOptions {
@@ -27,17 +70,23 @@ export interface WebSessionStoreOptions {
   maxSessions: number;
   /** Injectable clock. */
   now?: () => number;
+  /** Keeps sessions across restarts; in memory only when undefined. */
+  persistence?: WebSessionPersistence;
 }
 
 export interface WebSessionStore {
-  create(credential: Credential): WebSession;
-  /** The live session with this id (refreshing its idle timer), or undefined. */
-  get(id: string | undefined): WebSession | undefined;
-  delete(id: string): void;
-  /** Called with the id whenever a session ends (sign-out, expiry, eviction). */
-  onEnd(listener: (id: string) => void): void;
+  /** A new session and the cookie value that names it (kept nowhere else). */
+  create(credential: Credential): { session: WebSession; cookie: string };
+  /** The live session of this cookie value (refreshing its idle timer), or undefined. */
+  get(cookie: string | undefined): WebSession | undefined;
+  delete(key: string): void;
+  /** Called with the key whenever a session ends (sign-out, expiry, eviction). */
+  onEnd(listener: (key: string) => void): void;
   size(): number;
 }
+
+/** A last-seen time is written through at most this often per session. */
+const TOUCH_PERSIST_MS = 60_000;
 
 export const DEFAULT_SESSION_OPTIONS: WebSessionStoreOptions = {
   idleTimeoutMs: 24 * 60 * 60 * 1000,
@@ -52,48 +101,83 @@ export function randomId(): string {
 
 const ID_RE = /^[A-Za-z0-9_-]{43}$/;
 
+/** The store key of a cookie value. */
+export function sessionKey(cookie: string): string {
+  return createHash('sha256').update(cookie).digest('base64url');
+}
+
 export function createWebSessionStore(options: Partial<WebSessionStoreOptions> = {}): WebSessionStore {
   const opts = { ...DEFAULT_SESSION_OPTIONS, ...options };
   const now = opts.now ?? Date.now;
+  const persistence = opts.persistence;
   // A Map iterates in insertion order; re-inserting on use keeps it in LRU order.
   const sessions = new Map<string, WebSession>();
-  const listeners: Array<(id: string) => void> = [];
+  // Last-seen time as last written through, per key.
+  const persistedSeen = new Map<string, number>();
+  const listeners: Array<(key: string) => void> = [];
 
-  function end(id: string): void {
-    if (!sessions.delete(id)) return;
-    for (const listener of listeners) listener(id);
+  function endMany(keys: string[]): void {
+    const ended = keys.filter((key) => sessions.delete(key));
+    for (const key of keys) persistedSeen.delete(key);
+    if (keys.length > 0) persistence?.delete(keys);
+    for (const key of ended) for (const listener of listeners) listener(key);
   }
 
   function expired(s: WebSession, t: number): boolean {
     return t - s.lastSeenAt > opts.idleTimeoutMs || t - s.createdAt > opts.maxLifetimeMs;
   }
 
+  if (persistence) {
+    const t = now();
+    const loaded = persistence.load().sort((a, b) => a.lastSeenAt - b.lastSeenAt);
+    const stale: string[] = [];
+    for (const s of loaded) {
+      if (expired(s, t)) stale.push(s.key);
+      else {
+        sessions.set(s.key, s);
+        persistedSeen.set(s.key, s.lastSeenAt);
+      }
+    }
+    if (stale.length > 0) persistence.delete(stale);
+    const over = [...sessions.keys()].slice(0, Math.max(0, sessions.size - opts.maxSessions));
+    if (over.length > 0) endMany(over);
+  }
+
   return {
     create(credential) {
       const t = now();
       // Drop expired sessions first, then the least recently used while over the cap.
-      for (const s of sessions.values()) if (expired(s, t)) end(s.id);
-      while (sessions.size >= opts.maxSessions) end(sessions.keys().next().value!);
-      const session: WebSession = { id: randomId(), csrfToken: randomId(), credential, createdAt: t, lastSeenAt: t };
-      sessions.set(session.id, session);
-      return session;
+      endMany([...sessions.values()].filter((s) => expired(s, t)).map((s) => s.key));
+      const over = [...sessions.keys()].slice(0, Math.max(0, sessions.size - opts.maxSessions + 1));
+      endMany(over);
+      const cookie = randomId();
+      const session: WebSession = { key: sessionKey(cookie), csrfToken: randomId(), credential, createdAt: t, lastSeenAt: t };
+      sessions.set(session.key, session);
+      persistence?.insert(session);
+      persistedSeen.set(session.key, t);
+      return { session, cookie };
     },
-    get(id) {
-      if (id === undefined || !ID_RE.test(id)) return undefined;
-      const session = sessions.get(id);
+    get(cookie) {
+      if (cookie === undefined || !ID_RE.test(cookie)) return undefined;
+      const key = sessionKey(cookie);
+      const session = sessions.get(key);
       if (!session) return undefined;
       const t = now();
       if (expired(session, t)) {
-        end(id);
+        endMany([key]);
         return undefined;
       }
       session.lastSeenAt = t;
-      sessions.delete(id);
-      sessions.set(id, session);
+      sessions.delete(key);
+      sessions.set(key, session);
+      if (persistence && t - (persistedSeen.get(key) ?? 0) >= TOUCH_PERSIST_MS) {
+        persistence.touch(key, t);
+        persistedSeen.set(key, t);
+      }
       return session;
     },
-    delete(id) {
-      end(id);
+    delete(key) {
+      endMany([key]);
     },
     onEnd(listener) {
       listeners.push(listener);
