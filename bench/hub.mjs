@@ -1,4 +1,4 @@
-// Hub benchmarks, against a real hub process (`node dist/hapi.mjs hub`):
+// Hub benchmarks, against a real hub process (`node dist/hapi.cjs hub`):
 //  1. relay round trips HubService.GetRunnerStatus -> runner stream -> answer -> caller
 //     (sequential and 100 in flight), next to a raw bidi echo over the same transport (gRPC over
 //     TCP, same messages, separate processes) in the same run, with the ratio;

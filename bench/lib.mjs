@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const CLI = join(ROOT, 'dist', 'hapi.mjs');
+export const CLI = join(ROOT, 'dist', 'hapi.cjs');
 
 export function tempHome(extra = {}) {
   const home = realpathSync(mkdtempSync(join(tmpdir(), 'hapi-bench-')));

@@ -1,29 +1,91 @@
-// Bundles the CLI into dist/hapi.mjs (plus lazily loaded chunks) with esbuild: a bundled CLI
-// starts ~50 ms faster than tsc output. better-sqlite3 stays external (native addon).
+// Bundles the CLI with esbuild, in two parts, because cold start matters (bench/runner.mjs):
+//
+// - dist/hapi.cjs: the `hapi` executable. Commander, the runner's client commands (start, stop,
+//   status, list, stop-session, logs) and the session process, as ONE CommonJS file: no ESM
+//   loader, no chunk files to resolve, and node builtins (node:http2 ...) required only by the
+//   code that uses them. It must stay small: it may not contain grpc-js, SQLite or the servers
+//   (checked below).
+// - dist/lazy/*.mjs: what long-running or hub commands load on demand (the runner daemon, the
+//   hub, `hapi up`, the hub client commands), as ESM with shared chunks. hapi.cjs reaches them
+//   with import('./lazy/<name>.mjs'); the plugin below rewrites those imports.
+//
+// The two parts hold separate copies of the shared modules; errors cross between them by brand
+// (isHapiError), never by class identity. better-sqlite3 stays external (native addon), and so
+// do the gRPC health/reflection packages, which read .proto files relative to their own files.
 import { build } from 'esbuild';
-import { readFileSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+const dist = new URL('../dist/', import.meta.url);
+// Everything but the web page (scripts/build-web.mjs builds that).
+let previous = [];
+try {
+  previous = readdirSync(dist);
+} catch {
+  // no dist yet
+}
+for (const name of previous) if (name !== 'web') rmSync(new URL(name, dist), { recursive: true, force: true });
 
-await build({
-  entryPoints: { hapi: 'src/cli/main.ts', 'bench-support': 'src/bench-support.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
+/** Modules that pull in grpc-js, SQLite or a server: entry points of the lazy part. */
+const LAZY = {
+  'runner-daemon': 'src/runner/daemon.ts',
+  'hub-serve': 'src/hub/serve.ts',
+  up: 'src/cli/commands/up.ts',
+  'hub-remote': 'src/cli/commands/hub-remote.ts',
+  auth: 'src/cli/commands/auth.ts',
+  'hub-token': 'src/cli/commands/hub-token.ts',
+};
+const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
-  // Native addon; and the gRPC health/reflection packages, which load .proto files relative to
-  // their own __dirname at run time (that breaks when bundled).
   external: ['better-sqlite3', 'grpc-health-check', '@grpc/reflection', '@grpc/proto-loader'],
   define: { __HAPI_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+  metafile: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
+};
+
+/** In hapi.cjs, `await import('<a lazy module>')` becomes import('./lazy/<name>.mjs'). */
+const lazyImports = {
+  name: 'hapi-lazy-imports',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, async (args) => {
+      if (args.kind !== 'dynamic-import' && args.kind !== 'import-statement') return undefined;
+      const resolved = await b.resolve(args.path.replace(/\.js$/, '.ts'), { resolveDir: args.resolveDir, kind: 'import-statement' });
+      const name = lazyByPath.get(resolved.path);
+      if (name === undefined) return undefined;
+      if (args.kind !== 'dynamic-import') throw new Error(`${args.importer} imports ${args.path} statically; lazy modules must be imported with await import()`);
+      return { path: `./lazy/${name}.mjs`, external: true };
+    });
+  },
+};
+
+const main = await build({
+  ...common,
+  entryPoints: { hapi: 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  plugins: [lazyImports],
+});
+const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino)\//.test(p) || /^src\/hub\//.test(p));
+if (heavy.length > 0) throw new Error(`dist/hapi.cjs must stay small but contains ${heavy.slice(0, 5).join(', ')}`);
+chmodSync(new URL('hapi.cjs', dist), 0o755);
+
+await build({
+  ...common,
+  entryPoints: { ...Object.fromEntries(Object.entries(LAZY).map(([name, path]) => [`lazy/${name}`, path])), 'bench-support': 'src/bench-support.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'lazy/chunks/[name]-[hash]',
+  splitting: true,
+  format: 'esm',
   banner: {
     js: "import { createRequire as __hapiCreateRequire } from 'node:module'; const require = __hapiCreateRequire(import.meta.url);",
   },
-  logLevel: 'warning',
 });
-chmodSync(new URL('../dist/hapi.mjs', import.meta.url), 0o755);

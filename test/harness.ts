@@ -1,6 +1,6 @@
 /**
  * Integration-test harness: a temporary HAPI_HOME per test, helpers to run the built CLI
- * (dist/hapi.mjs) as real processes, and a cleanup that kills every process started for that
+ * (dist/hapi.cjs) as real processes, and a cleanup that kills every process started for that
  * home (anything whose environment carries HAPI_HOME=<home>, found via /proc), even when the
  * test failed.
  */
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
-export const CLI = join(REPO_ROOT, 'dist', 'hapi.mjs');
+export const CLI = join(REPO_ROOT, 'dist', 'hapi.cjs');
 export const FIXTURE_AGENT = join(REPO_ROOT, 'test', 'fixtures', 'agent.mjs');
 
 export interface CliResult {
@@ -24,7 +24,7 @@ export interface TestHome {
   home: string;
   /** Environment for processes of this home (HAPI_HOME set, hub disabled unless asked). */
   env: NodeJS.ProcessEnv;
-  /** Runs `node dist/hapi.mjs ...args` to completion. */
+  /** Runs `node dist/hapi.cjs ...args` to completion. */
   cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string; cliPath?: string }): Promise<CliResult>;
   /** Starts a long-lived CLI process (tracked; killed by cleanup). */
   spawnCli(args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string; cliPath?: string } & SpawnOptions): ChildProcess;

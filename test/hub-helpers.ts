@@ -1,5 +1,5 @@
 /**
- * Helpers for hub tests: start a real hub process (`node dist/hapi.mjs hub`, random ports read
+ * Helpers for hub tests: start a real hub process (`node dist/hapi.cjs hub`, random ports read
  * from its output) and simulated runners written with the generated MachineService client.
  */
 import type { ChildProcess } from 'node:child_process';

@@ -1,4 +1,4 @@
-// The hub as a real process (`node dist/hapi.mjs hub`) with simulated runners that speak
+// The hub as a real process (`node dist/hapi.cjs hub`) with simulated runners that speak
 // MachineService.Connect through the generated client, and real HubService/REST clients.
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, statSync } from 'node:fs';

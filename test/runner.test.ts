@@ -268,7 +268,7 @@ describe('heartbeat and version hand-off', () => {
     const copy = join(th.home, 'cli');
     mkdirSync(copy);
     cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
-    const cli = join(copy, 'hapi.mjs');
+    const cli = join(copy, 'hapi.cjs');
     const r = await th.cli(['runner', 'start'], { cliPath: cli });
     expect(r.code).toBe(0);
     const first = th.state()!;

@@ -217,7 +217,7 @@ describe('runner-spawned sessions', () => {
     const copy = join(th.home, 'cli');
     mkdirSync(copy);
     cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
-    const cliPath = join(copy, 'hapi.mjs');
+    const cliPath = join(copy, 'hapi.cjs');
     const cli = (args: string[]) => th.cli(args, { cliPath });
     const list = async (): Promise<Listed[]> => {
       const r = await cli(['runner', 'list', '--json']);

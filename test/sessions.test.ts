@@ -1,5 +1,5 @@
 // The session manager, constructed in the test process and driven directly, with real
-// session processes of the built CLI (dist/hapi.mjs; `npm run build` first) that run the
+// session processes of the built CLI (dist/hapi.cjs; `npm run build` first) that run the
 // fixture agent and report themselves over the runner's real gRPC service on the socket.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Status, ClientError, ServerError } from 'nice-grpc';
 import {
   AlreadyExistsError, ConfigError, DeadlineExceededError, FailedPreconditionError, HapiError, InvalidArgumentError,
-  NotFoundError, PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError, UnavailableError, type ErrorKind,
+  NotFoundError, PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError, UnavailableError, isHapiError, type ErrorKind,
 } from './errors.js';
 import { fromClientError, fromStatusCode, grpcStatusOf, toServerError } from './grpc-errors.js';
 import { httpStatusOf, toHttpError } from './http-errors.js';
@@ -65,6 +65,19 @@ describe('error mappings', () => {
   it('carries details into the HTTP body', () => {
     const [, body] = toHttpError(new InvalidArgumentError('bad field', { field: 'pid' }));
     expect(body.field).toBe('pid');
+  });
+
+  it('recognises HapiErrors by brand, also from another copy of the module', async () => {
+    // A fresh module instance, as in the CLI's second bundle: a different HapiError class.
+    vi.resetModules();
+    const other = await import('./errors.js');
+    const foreign = new other.NotFoundError('x');
+    expect(foreign instanceof HapiError).toBe(false);
+    expect(isHapiError(foreign)).toBe(true);
+    expect(isHapiError(new UnavailableError('y'))).toBe(true);
+    expect(isHapiError(new Error('plain'))).toBe(false);
+    expect(isHapiError({ kind: 'NotFound', message: 'look-alike' })).toBe(false);
+    expect(isHapiError(null)).toBe(false);
   });
 
   it('ConfigError is an InvalidArgument', () => {

@@ -15,6 +15,9 @@ export type ErrorKind =
   | 'Aborted'
   | 'Internal';
 
+/** Marks HapiErrors across copies of this module (see isHapiError). */
+const HAPI_ERROR = Symbol.for('hapi.HapiError');
+
 export class HapiError extends Error {
   readonly kind: ErrorKind;
   /** Extra machine-readable details, passed through to JSON error bodies. */
@@ -25,6 +28,10 @@ export class HapiError extends Error {
     this.kind = kind;
     this.details = details;
     this.name = `${kind}Error`;
+  }
+
+  get [HAPI_ERROR](): true {
+    return true;
   }
 }
 
@@ -67,8 +74,12 @@ export class InternalError extends HapiError {
 /** Configuration errors are bad input from the environment: a clear message, exit code 2. */
 export class ConfigError extends InvalidArgumentError {}
 
+/**
+ * By brand, not instanceof: the CLI ships as two bundles (dist/hapi.cjs and dist/lazy/*.mjs)
+ * that each hold a copy of this module, and errors cross from one to the other.
+ */
 export function isHapiError(err: unknown): err is HapiError {
-  return err instanceof HapiError;
+  return typeof err === 'object' && err !== null && (err as { [HAPI_ERROR]?: unknown })[HAPI_ERROR] === true;
 }
 
 /** Node's errno code of an error, if any (e.g. 'ENOENT'). */

@@ -9,7 +9,7 @@ declare const __HAPI_VERSION__: string | undefined;
 /** Injected by the bundler; "0.0.0-dev" when running unbundled (tests of pure modules). */
 export const CLI_VERSION: string = typeof __HAPI_VERSION__ === 'string' ? __HAPI_VERSION__ : '0.0.0-dev';
 
-/** Absolute path of the running CLI entry file (the bundle, dist/hapi.mjs). */
+/** Absolute path of the running CLI entry file (the bundle, dist/hapi.cjs). */
 export function cliPath(): string {
   const entry = process.argv[1];
   if (!entry) return process.execPath;

@@ -56,7 +56,7 @@ export interface SessionManagerOptions {
   workspaceRoots?: string[];
   /** Environment for agent resolution and for session processes (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** The hapi CLI entry a session process runs (default: this process's CLI, dist/hapi.mjs). */
+  /** The hapi CLI entry a session process runs (default: this process's CLI, dist/hapi.cjs). */
   cliPath?: string;
   /** Base for relative spawn directories (default: the user's home directory). */
   homeDir?: string;
