@@ -28,7 +28,7 @@ import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createHandoff } from './handoff.js';
 import { newRunnerLogPath, pruneRunnerLogs } from './runner-logs.js';
 import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './state-file.js';
-import type { RunnerControl, RunnerStatusInfo, ShutdownReason, HubLinkStatus } from './runner-control.js';
+import { createReadiness, type RunnerControl, type RunnerStatusInfo, type ShutdownReason, type HubLinkStatus } from './runner-control.js';
 import type { SessionManager } from './domain.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
@@ -112,7 +112,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
 
   const controlToken = randomBytes(32).toString('base64url');
   const workspaceRoots = resolveWorkspaceRoots(opts.workspaceRoots, paths.settingsFile, rootLog);
-  let ready = false;
+  const readiness = createReadiness();
   let lastHeartbeat: Date | undefined;
   let gateway: Gateway | undefined;
   let heartbeat: Heartbeat | undefined;
@@ -143,7 +143,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     },
     status,
     requestStop: (reason) => void requestShutdown(reason),
-    isReady: () => ready,
+    whenReady: (signal) => readiness.whenReady(signal),
   };
   const grpcService = createRunnerGrpcService(control);
   let socketBound = false;
@@ -152,7 +152,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     if (shutdownStarted) return shutdownStarted;
     shutdownStarted = (async () => {
       rootLog.info({ reason }, 'runner shutting down');
-      ready = false;
+      readiness.set('stopping');
       const keepFiles = reason === 'superseded';
       try {
         await hubLink?.close(reason).catch((err) => rootLog.warn({ err }, 'closing hub link failed'));
@@ -204,7 +204,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     };
     writeStateFile(paths.stateFile, state);
     hubLink = await startHubLink({ linkConfig, paths, log: rootLog, sessions: manager, status, requestStop: control.requestStop });
-    ready = true;
+    readiness.set('ready');
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
       'runner started',

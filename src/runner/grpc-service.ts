@@ -2,7 +2,7 @@
  * RunnerService over gRPC: decode, call the runner's service code, encode. No logic here.
  */
 import type { CallContext } from 'nice-grpc';
-import { InvalidArgumentError, UnavailableError } from '../shared/errors.js';
+import { InvalidArgumentError } from '../shared/errors.js';
 import { SessionEventKind, type RunnerServiceImplementation, type WatchSessionsResponse } from '../../gen/hapi/runner/v1/runner.js';
 import type { SessionEvent } from './domain.js';
 import type { RunnerControl } from './runner-control.js';
@@ -25,25 +25,24 @@ export interface RunnerGrpcService {
 export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcService {
   const streamEnders = new Set<() => void>();
 
-  function ready(): void {
-    if (!control.isReady()) throw new UnavailableError('runner is starting; try again in a moment');
-  }
+  /** Session calls wait while the runner is still starting (bounded by the call's deadline). */
+  const ready = (context: CallContext) => control.whenReady(context.signal);
 
   const impl: RunnerServiceImplementation = {
     async getStatus() {
       return statusToProto(control.status());
     },
-    async listSessions() {
-      ready();
+    async listSessions(_req, context) {
+      await ready(context);
       return { sessions: control.sessions.list().map(sessionToProto) };
     },
-    async spawnSession(req) {
-      ready();
+    async spawnSession(req, context) {
+      await ready(context);
       const outcome = await control.sessions.spawn(spawnSpecFromProto(req.spec));
       return { outcome: spawnOutcomeToProto(outcome) };
     },
-    async stopSession(req) {
-      ready();
+    async stopSession(req, context) {
+      await ready(context);
       const t = req.target;
       if (!t) throw new InvalidArgumentError('target (sessionId or pid) is required');
       const r = await control.sessions.stop(t.$case === 'sessionId' ? { sessionId: t.value } : { pid: t.value });
@@ -54,20 +53,20 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
       control.requestStop(req.reason === 'hub' ? 'hub' : req.reason === 'handoff' ? 'handoff' : 'cli');
       return { pid };
     },
-    async sessionStarted(req) {
-      ready();
+    async sessionStarted(req, context) {
+      await ready(context);
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
       control.sessions.reportStarted(sessionReportFromProto(req.sessionId, req.metadata));
       return {};
     },
-    async sessionEnded(req) {
-      ready();
+    async sessionEnded(req, context) {
+      await ready(context);
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
       control.sessions.reportEnded({ sessionId: req.sessionId, exitCode: req.exitCode, exitSignal: req.exitSignal || undefined });
       return {};
     },
     async *watchSessions(_req, context: CallContext): AsyncIterable<WatchSessionsResponse> {
-      ready();
+      await ready(context);
       const queue: WatchSessionsResponse[] = [];
       let wake: (() => void) | undefined;
       let ended = false;

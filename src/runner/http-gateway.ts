@@ -63,6 +63,7 @@ function childJson(s: SessionInfo): Json {
 function routes(control: RunnerControl): Record<string, Handler> {
   return {
     '/session-started': async (body) => {
+      await control.whenReady();
       const sessionId = field<string>(body, 'sessionId', 'string', true)!;
       const metadata = field<Json>(body, 'metadata', 'object', true)!;
       const hostPid = field<number>(metadata, 'hostPid', 'number', true)!;
@@ -78,13 +79,18 @@ function routes(control: RunnerControl): Record<string, Handler> {
       });
       return [200, { status: 'ok' }];
     },
-    '/list': async () => [200, { children: control.sessions.list().map(childJson) }],
+    '/list': async () => {
+      await control.whenReady();
+      return [200, { children: control.sessions.list().map(childJson) }];
+    },
     '/stop-session': async (body) => {
+      await control.whenReady();
       const sessionId = field<string>(body, 'sessionId', 'string', true)!;
       await control.sessions.stop(parseStopTarget(sessionId));
       return [200, { success: true }];
     },
     '/spawn-session': async (body) => {
+      await control.whenReady();
       const worktree = body.worktree;
       let wt: SpawnSpec['worktree'];
       if (worktree === true) wt = {};
