@@ -151,4 +151,34 @@ describe('hub CLI', () => {
       c.close();
     }
   });
+
+  it('`hapi up` replaces a runner that runs without a hub, and its sessions are re-adopted', async () => {
+    const th = home({ HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0', HAPI_API_URL: '', HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${FIXTURE_AGENT}` });
+    expect((await th.cli(['runner', 'start'])).code).toBe(0);
+    const localPid = th.state()!.pid;
+    const spawned = await th.cli(['runner', 'list', '--json']);
+    expect(JSON.parse(spawned.stdout)).toEqual([]);
+    // A terminal session of this runner, still running while the runner is replaced.
+    const session = th.spawnCli([]);
+    await waitFor(async () => JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).length === 1, 10_000, 'the session to report');
+
+    const proc = th.spawnCli(['up']);
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    await waitFor(() => /Ctrl\+C stops/.test(out), 30_000, `hapi up to be ready:\n${out}`);
+    expect(out).toContain(`runner pid ${localPid} is not linked to a hub; restarting it linked to this hub`);
+    expect(out).toMatch(/machine \S+ \(.*\) is online/);
+    const newPid = Number(/runner started \(pid (\d+)\)/.exec(out)![1]);
+    expect(newPid).not.toBe(localPid);
+    expect(isAlive(localPid)).toBe(false);
+    const sessions = await th.cli(['sessions', '--json']);
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(JSON.stringify(JSON.parse(sessions.stdout))).toContain(`${session.pid}`);
+
+    proc.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(isAlive(newPid)).toBe(false);
+    expect(session.exitCode).toBeNull();
+  });
 });

@@ -32,9 +32,18 @@ export async function up(): Promise<number> {
       out(`saved this hub and the owner token for hapi commands in ${paths.authFile}`);
     }
     const env = { ...process.env, HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: ownerToken };
-    const { startRunner } = await import('../../runner/runner-client.js');
-    const started = await startRunner({ env });
+    const { startRunner, stopRunnerProcess } = await import('../../runner/runner-client.js');
+    let started = await startRunner({ env });
     startedRunner = started.outcome === 'started';
+    const linkedTo = started.status.hubLink?.hubUrl;
+    if (!startedRunner && linkedTo !== hub.grpcUrl) {
+      // A runner from before (local only, or linked elsewhere): replace it with one linked to this
+      // hub. Its sessions keep running and the new runner re-adopts them.
+      out(`runner pid ${started.status.pid} is ${linkedTo ? `linked to ${linkedTo}` : 'not linked to a hub'}; restarting it linked to this hub (sessions keep running)`);
+      await stopRunnerProcess({ env, reason: 'cli' });
+      started = await startRunner({ env });
+      startedRunner = started.outcome === 'started';
+    }
     out(`runner ${startedRunner ? 'started' : 'already running'} (pid ${started.status.pid})`);
 
     // Wait (bounded) for the runner to register, so we can name its machine.
@@ -45,7 +54,7 @@ export async function up(): Promise<number> {
       machine = hub.core.listMachines(owner).find((m) => m.online && m.runnerState.pid === started.status.pid);
     }
     if (machine) out(`machine ${machine.id} (${machine.metadata.displayName}) is online`);
-    else out('the runner has not registered with this hub; check `hapi runner status` (a runner started earlier may use another hub or no token: `hapi runner stop`, then `hapi up` again)');
+    else out('the runner has not registered with this hub yet; check `hapi runner status` and its log (`hapi runner logs`)');
     out('');
     out(`open ${hub.httpUrl}/ in a browser, or run:`);
     out('  hapi machines');
