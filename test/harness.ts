@@ -4,6 +4,7 @@
  * home (anything whose environment carries HAPI_HOME=<home>, found via /proc), even when the
  * test failed.
  */
+import type { RunnerStateFile } from '../src/runner/state-file.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,18 +35,8 @@ export interface TestHome {
   cleanup(): Promise<void>;
 }
 
-export interface RunnerStateFile {
-  pid: number;
-  httpPort: number;
-  startTime: string;
-  startedWithCliVersion: string;
-  startedWithCliMtimeMs: number;
-  lastHeartbeat?: string;
-  runnerLogPath: string;
-  socketPath: string;
-  controlToken: string;
-  [key: string]: unknown;
-}
+/** The state file as the runner writes it (read as written: tests check its exact fields). */
+export type { RunnerStateFile } from '../src/runner/state-file.js';
 
 const homes = new Set<TestHome>();
 
