@@ -3,6 +3,8 @@
 // Nothing is mocked; every wait is for something the page or a process does.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { signInitData } from '../src/hub/web/telegram.js';
@@ -83,8 +85,19 @@ describe('web page in a real browser against the real hub', () => {
   const contexts: BrowserContext[] = [];
   const machines: Machine[] = [];
   let problems: Problems = { errors: [], dialogs: [] };
+  // Stands in for Telegram Web: another site (localhost, while the hub is 127.0.0.1) whose page
+  // shows the hub's page in an iframe, as Telegram Web does with Mini Apps.
+  let framer: Server;
+  let framerUrl: string;
+  let framedSrc = '';
 
   beforeAll(async () => {
+    framer = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><title>chat</title><iframe src="${framedSrc.replace(/"/g, '&quot;')}" style="width:390px;height:800px;border:0"></iframe>`);
+    });
+    await new Promise<void>((r) => framer.listen(0, '127.0.0.1', r));
+    framerUrl = `http://localhost:${(framer.address() as AddressInfo).port}`;
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run .ci/setup-browser`).toBe(true);
     expect(existsSync(join(REPO_ROOT, 'dist', 'web', 'index.html')), 'dist/web is missing: run npm run build').toBe(true);
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -92,6 +105,7 @@ describe('web page in a real browser against the real hub', () => {
     hub = await startHub(hubHome, {
       HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN,
       HAPI_TELEGRAM_USERS: `${TG_DEFAULT_USER}:default,${TG_TEAMB_USER}:teamb`,
+      HAPI_WEB_FRAME_ANCESTORS: framerUrl,
     });
     const created = await hubHome.cli(['hub', 'token', 'create', '--namespace', 'teamb', '--json'], {
       env: { HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: hub.ownerToken },
@@ -122,6 +136,8 @@ describe('web page in a real browser against the real hub', () => {
   });
 
   afterAll(async () => {
+    framer?.closeAllConnections();
+    framer?.close();
     await browser?.close();
     await cleanupAllHomes();
   });
@@ -385,5 +401,51 @@ describe('web page in a real browser against the real hub', () => {
     expect(await page.evaluate('location.hash')).toBe('');
     expect(await page.evaluate('window.tgEvents')).toEqual(['web_app_ready', 'web_app_expand']);
     expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(23, 33, 43)');
+  });
+
+  it('works inside another site\'s iframe, as in Telegram Web, where no cookie reaches the hub', async () => {
+    const m = await machineUp(teambToken);
+    const page = await openPage();
+    const authDate = String(Math.floor(Date.now() / 1000));
+    const user = JSON.stringify({ id: TG_TEAMB_USER, first_name: 'Tess', username: 'tess' });
+    const initData = signInitData({ query_id: 'AAE-iframe', user, auth_date: authDate }, BOT_TOKEN);
+    framedSrc = `${hub.httpUrl}/#${new URLSearchParams({ tgWebAppData: initData, tgWebAppVersion: '8.0', tgWebAppPlatform: 'weba' })}`;
+    await page.goto(framerUrl);
+    const frame = page.frameLocator('iframe');
+
+    // Signed in, and live: the event stream carries the session header instead of a cookie.
+    await frame.locator('.live-live').waitFor();
+    expect(await frame.locator('.namespace').textContent()).toBe('teamb');
+    await frame.locator(`[data-machine-id="${m.id}"] .pill.online`).waitFor();
+    const hubCookies = (await page.context().cookies(hub.httpUrl)).filter((c) => c.name.includes('hapi_session'));
+    expect(hubCookies).toEqual([]);
+
+    // A state change from inside the iframe (session header + CSRF token), seen live.
+    const dir = join(m.th.home, 'framed');
+    mkdirSync(dir);
+    const form = frame.locator('details.start-session');
+    if ((await form.getAttribute('open')) === null) await form.locator('summary').click();
+    await frame.getByLabel('Machine', { exact: true }).selectOption(m.id);
+    await frame.getByLabel('Directory', { exact: true }).fill(dir);
+    await frame.getByLabel('Agent', { exact: true }).selectOption('fixture');
+    await frame.getByRole('button', { name: 'Start session' }).click();
+    const row = frame.locator('[data-session-id][data-state="running"]', { hasText: dir });
+    await row.waitFor();
+    const sessionId = (await row.getAttribute('data-session-id'))!;
+    // Ended elsewhere: the change arrives over the header-authenticated stream.
+    const stopped = await api(hub, teambToken, 'POST', `/api/v1/machines/${m.id}/sessions/${sessionId}/stop`, {});
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    await frame.locator(`[data-session-id="${sessionId}"][data-state="ended"]`).waitFor();
+
+    expect(problems.errors, 'page errors or CSP violations in the iframe').toEqual([]);
+
+    // The same page on a site that is not allowed to frame it is refused by the browser.
+    const blocked = await openPage();
+    const refused = new Promise<void>((resolve) => blocked.on('console', (msg) => /frame-ancestors/.test(msg.text()) && resolve()));
+    framedSrc = `${hub.httpUrl}/`;
+    // Same framer, other origin (127.0.0.1 instead of localhost): not in HAPI_WEB_FRAME_ANCESTORS.
+    await blocked.goto(framerUrl.replace('localhost', '127.0.0.1'));
+    await refused;
+    problems.errors = problems.errors.filter((e) => !/frame-ancestors/.test(e));
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The page's only way to the hub: same-origin fetches to `/auth/*` and the hub's REST view
  * `/api/v1/*`. The session cookie is HttpOnly and sent by the browser; the CSRF token from the
- * sign-in answer is kept in memory and sent with every state-changing request.
+ * sign-in answer is kept in memory and sent with every state-changing request. Inside another
+ * site's iframe (Telegram Web) the browser never sends the SameSite=Strict cookie, so there the
+ * hub hands over the session id, which is kept in memory and sent in the X-Hapi-Session header.
  */
 import type { Machine, Session, SignedIn, SpawnRequest, SpawnResult } from './types.js';
 
@@ -17,6 +19,12 @@ export class ApiError extends Error {
 }
 
 let csrfToken = '';
+let sessionToken = '';
+
+/** Headers that identify this page's sign-in besides the cookie (empty outside an iframe). */
+export function sessionHeaders(): Record<string, string> {
+  return sessionToken ? { 'X-Hapi-Session': sessionToken } : {};
+}
 
 /** Called when any request finds the session gone (401), so the page can show sign-in. */
 let onSignedOut: () => void = () => {};
@@ -26,7 +34,7 @@ export function setSignedOutHandler(handler: () => void): void {
 }
 
 async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: 'application/json', ...sessionHeaders() };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let res: Response;
@@ -58,6 +66,7 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown):
 
 function remember(signedIn: SignedIn): SignedIn {
   csrfToken = signedIn.csrfToken;
+  if (signedIn.sessionToken) sessionToken = signedIn.sessionToken;
   return signedIn;
 }
 
@@ -75,13 +84,15 @@ export async function signInWithToken(token: string): Promise<SignedIn> {
   return remember(await request<SignedIn>('POST', '/auth/login', { token }));
 }
 
-export async function signInWithTelegram(initData: string): Promise<SignedIn> {
-  return remember(await request<SignedIn>('POST', '/auth/telegram', { initData }));
+/** `embedded`: the page runs in another site's iframe (Telegram Web) and needs the session header. */
+export async function signInWithTelegram(initData: string, embedded: boolean): Promise<SignedIn> {
+  return remember(await request<SignedIn>('POST', '/auth/telegram', { initData, embedded }));
 }
 
 export async function signOut(): Promise<void> {
   await request('POST', '/auth/logout', {});
   csrfToken = '';
+  sessionToken = '';
 }
 
 export async function listMachines(): Promise<Machine[]> {

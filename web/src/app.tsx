@@ -26,7 +26,7 @@ export function App() {
         postTelegramEvent('web_app_ready');
         postTelegramEvent('web_app_expand');
         try {
-          setAuth({ status: 'signed-in', who: await signInWithTelegram(launch.initData) });
+          setAuth({ status: 'signed-in', who: await signInWithTelegram(launch.initData, window.parent !== window) });
         } catch (err) {
           setAuth({ status: 'signed-out', notice: `Telegram sign-in failed: ${message(err)}` });
         }

@@ -4,7 +4,8 @@
  * (re)opens, the full lists are fetched again, so nothing missed while disconnected is lost.
  */
 import { useEffect, useReducer, useState } from 'preact/hooks';
-import { ApiError, currentSession, listMachines, listSessions } from './api.js';
+import { ApiError, currentSession, listMachines, listSessions, sessionHeaders } from './api.js';
+import { openFetchEventStream } from './event-stream.js';
 import type { Machine, Session } from './types.js';
 
 export interface HubData {
@@ -66,7 +67,7 @@ export function useHubData(enabled: boolean, onSignedOut: () => void): { data: H
   useEffect(() => {
     if (!enabled) return;
     let stopped = false;
-    let source: EventSource | undefined;
+    let source: { close(): void } | undefined;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
     // Events that arrive while a snapshot is loading are applied after it, in order.
@@ -99,41 +100,58 @@ export function useHubData(enabled: boolean, onSignedOut: () => void): { data: H
       retryTimer = setTimeout(connect, delay);
     };
 
+    const opened = () => {
+      failures = 0;
+      setLive('live');
+      void resync();
+    };
+
+    const onEvent = (type: string, data: string) => {
+      if (type === 'machine') {
+        const machine = unwrap<Machine>(data, 'machine');
+        if (machine) apply({ type: 'machine', machine });
+      } else if (type === 'session') {
+        const session = unwrap<Session>(data, 'session');
+        if (session) apply({ type: 'session', session });
+      }
+    };
+
+    /** The stream is gone for good: find out whether the sign-in ended, else retry with backoff. */
+    const lost = () => {
+      if (stopped) return;
+      setLive('reconnecting');
+      currentSession().then(
+        (session) => {
+          if (stopped) return;
+          if (!session) onSignedOut();
+          else scheduleReconnect();
+        },
+        () => {
+          if (!stopped) scheduleReconnect();
+        },
+      );
+    };
+
     const connect = () => {
       if (stopped) return;
       setLive(failures === 0 ? 'connecting' : 'reconnecting');
+      const headers = sessionHeaders();
+      if (Object.keys(headers).length > 0) {
+        source = openFetchEventStream('/api/v1/events', headers, { open: opened, event: onEvent, lost });
+        return;
+      }
       const es = new EventSource('/api/v1/events');
       source = es;
-      es.addEventListener('open', () => {
-        failures = 0;
-        setLive('live');
-        void resync();
-      });
-      es.addEventListener('machine', (e) => {
-        const machine = unwrap<Machine>((e as MessageEvent<string>).data, 'machine');
-        if (machine) apply({ type: 'machine', machine });
-      });
-      es.addEventListener('session', (e) => {
-        const session = unwrap<Session>((e as MessageEvent<string>).data, 'session');
-        if (session) apply({ type: 'session', session });
-      });
+      es.addEventListener('open', opened);
+      es.addEventListener('machine', (e) => onEvent('machine', (e as MessageEvent<string>).data));
+      es.addEventListener('session', (e) => onEvent('session', (e as MessageEvent<string>).data));
       es.addEventListener('error', () => {
         if (stopped) return;
         setLive('reconnecting');
-        // CONNECTING: the browser retries by itself. CLOSED: it gave up (an HTTP error such as
-        // 401); find out whether the sign-in ended, else retry with backoff.
+        // CONNECTING: the browser retries by itself. CLOSED: it gave up (an HTTP error such as 401).
         if (es.readyState !== EventSource.CLOSED) return;
         es.close();
-        currentSession().then(
-          (session) => {
-            if (stopped) return;
-            if (!session) onSignedOut();
-            else scheduleReconnect();
-          },
-          () => {
-            if (!stopped) scheduleReconnect();
-          },
-        );
+        lost();
       });
     };
 

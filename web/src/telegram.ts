@@ -31,6 +31,9 @@ export function readTelegramLaunch(): TelegramLaunch | undefined {
   return { initData, themeParams };
 }
 
+/** Telegram Web opens Mini Apps in an iframe on this origin, and listens there for events. */
+const TELEGRAM_WEB_ORIGIN = 'https://web.telegram.org';
+
 /** Sends an event to the Telegram client (web_app_ready, web_app_expand, ...); no-op outside Telegram. */
 export function postTelegramEvent(eventType: string, eventData: Record<string, unknown> = {}): void {
   const w = window as unknown as TelegramBridgeWindow;
@@ -38,6 +41,9 @@ export function postTelegramEvent(eventType: string, eventData: Record<string, u
     w.TelegramWebviewProxy.postEvent(eventType, JSON.stringify(eventData));
   } else if (typeof w.external?.notify === 'function') {
     w.external.notify(JSON.stringify({ eventType, eventData }));
+  } else if (window.parent !== window) {
+    // Delivered only if the parent really is Telegram Web.
+    window.parent.postMessage(JSON.stringify({ eventType, eventData }), TELEGRAM_WEB_ORIGIN);
   }
 }
 

@@ -65,6 +65,8 @@ export interface SignedIn {
   owner: boolean;
   csrfToken: string;
   via: 'token' | 'telegram';
+  /** Only for a page embedded in another site's iframe (Telegram Web): its session id. */
+  sessionToken?: string;
 }
 
 export interface SpawnRequest {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IncomingMessage } from 'node:http';
 import {
-  CONTENT_SECURITY_POLICY, checkCsrfToken, checkOrigin, parseCookies, sessionCookie, sessionCookieName,
+  contentSecurityPolicy, securityHeaders, sessionIdOf, checkCsrfToken, checkOrigin, parseCookies, sessionCookie, sessionCookieName,
 } from './http-security.js';
 
 const req = (headers: Record<string, string>) => ({ headers, socket: {} }) as unknown as IncomingMessage;
@@ -64,9 +64,29 @@ describe('checkCsrfToken', () => {
 
 describe('Content-Security-Policy', () => {
   it('allows no inline or foreign script, style or connection, and no framing', () => {
-    expect(CONTENT_SECURITY_POLICY).toContain("default-src 'none'");
-    expect(CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
-    expect(CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");
-    expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-|https?:|\*/);
+    const csp = contentSecurityPolicy();
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/unsafe-|https?:|\*/);
+    expect(securityHeaders()['X-Frame-Options']).toBe('DENY');
+  });
+
+  it('lets only the named origins frame the page, and changes nothing else', () => {
+    const csp = contentSecurityPolicy(['https://web.telegram.org']);
+    expect(csp).toContain('frame-ancestors https://web.telegram.org');
+    expect(csp.replace('frame-ancestors https://web.telegram.org', "frame-ancestors 'none'")).toBe(contentSecurityPolicy());
+    expect(securityHeaders(['https://web.telegram.org'])['X-Frame-Options']).toBeUndefined();
+  });
+});
+
+describe('session id', () => {
+  it('comes from the cookie first, else from the session header', () => {
+    const r = (headers: Record<string, string>) => ({ headers, socket: {} }) as unknown as IncomingMessage;
+    expect(sessionIdOf(r({ cookie: 'hapi_session=abc' }))).toBe('abc');
+    expect(sessionIdOf(r({ 'x-hapi-session': 'def' }))).toBe('def');
+    expect(sessionIdOf(r({ cookie: 'hapi_session=abc', 'x-hapi-session': 'def' }))).toBe('abc');
+    expect(sessionIdOf(r({ 'x-hapi-session': '' }))).toBeUndefined();
+    expect(sessionIdOf(r({}))).toBeUndefined();
   });
 });

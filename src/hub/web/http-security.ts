@@ -10,31 +10,38 @@ import { secretsEqual } from './web-sessions.js';
 export const CSRF_HEADER = 'x-csrf-token';
 
 /**
- * No inline script or style, nothing from another origin, no plugins, no framing, forms only
- * to this origin. `connect-src 'self'` covers fetch and the EventSource of live updates.
+ * No inline script or style, nothing from another origin, no plugins, forms only to this
+ * origin. `connect-src 'self'` covers fetch and the event stream of live updates. Framing is
+ * refused unless `frameAncestors` names who may embed the page (Telegram Web opens Mini Apps
+ * in an iframe on https://web.telegram.org).
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "manifest-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function contentSecurityPolicy(frameAncestors: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "manifest-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(' ') : "'none'"}`,
+  ].join('; ');
+}
 
 /** Headers set on every response of the hub's HTTP server. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
-};
+export function securityHeaders(frameAncestors: readonly string[] = []): Readonly<Record<string, string>> {
+  return {
+    'Content-Security-Policy': contentSecurityPolicy(frameAncestors),
+    'X-Content-Type-Options': 'nosniff',
+    // No allow-list form exists; browsers that know frame-ancestors ignore it anyway.
+    ...(frameAncestors.length === 0 ? { 'X-Frame-Options': 'DENY' } : {}),
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+  };
+}
 
 /** Whether the request arrived over TLS (then the cookie is Secure and __Host- prefixed). */
 export function isSecureRequest(req: IncomingMessage): boolean {
@@ -61,9 +68,20 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
-/** The session id from the request's cookie, if any. */
+/**
+ * Header that carries the session id where the cookie cannot travel: a page embedded in another
+ * site's iframe (Telegram Web) gets no SameSite=Strict cookie, so it keeps the id in memory and
+ * sends it here. A custom header cannot be sent cross-site without a CORS preflight, which the
+ * hub never grants, so this is no weaker against CSRF than the cookie.
+ */
+export const SESSION_HEADER = 'x-hapi-session';
+
+/** The session id from the request's cookie, else from the session header, if any. */
 export function sessionIdOf(req: IncomingMessage): string | undefined {
-  return parseCookies(req.headers.cookie).get(sessionCookieName(isSecureRequest(req)));
+  const fromCookie = parseCookies(req.headers.cookie).get(sessionCookieName(isSecureRequest(req)));
+  if (fromCookie) return fromCookie;
+  const fromHeader = req.headers[SESSION_HEADER];
+  return typeof fromHeader === 'string' && fromHeader ? fromHeader : undefined;
 }
 
 /**

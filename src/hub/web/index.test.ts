@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
-import { webOrigins } from './index.js';
+import { frameAncestors, webOrigins } from './index.js';
 
 describe('HAPI_WEB_ORIGINS', () => {
   it('is empty by default and lists normalised origins', () => {
@@ -16,5 +16,18 @@ describe('HAPI_WEB_ORIGINS', () => {
     for (const bad of ['hapi.example.com', 'https://hapi.example.com/app', 'ftp://hapi.example.com', 'https://h.example?x=1']) {
       expect(() => webOrigins({ HAPI_WEB_ORIGINS: bad }), bad).toThrow(ConfigError);
     }
+  });
+});
+
+describe('HAPI_WEB_FRAME_ANCESTORS', () => {
+  it('defaults to none, or to Telegram Web when Telegram sign-in is on', () => {
+    expect(frameAncestors({}, false)).toEqual([]);
+    expect(frameAncestors({}, true)).toEqual(['https://web.telegram.org']);
+  });
+
+  it('when set, replaces the default (empty: no framing at all) and is validated', () => {
+    expect(frameAncestors({ HAPI_WEB_FRAME_ANCESTORS: 'http://localhost:8080' }, true)).toEqual(['http://localhost:8080']);
+    expect(frameAncestors({ HAPI_WEB_FRAME_ANCESTORS: '' }, true)).toEqual([]);
+    expect(() => frameAncestors({ HAPI_WEB_FRAME_ANCESTORS: '*' }, false)).toThrow(/HAPI_WEB_FRAME_ANCESTORS: "\*" is not an origin/);
   });
 });

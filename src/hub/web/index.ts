@@ -11,6 +11,8 @@
  *   HAPI_WEB_ORIGINS               origins allowed to change state when the hub sits behind a proxy
  *                                  that rewrites Host, e.g. "https://hapi.example.com" (default: the
  *                                  request's own Host)
+ *   HAPI_WEB_FRAME_ANCESTORS       origins allowed to show the page in an iframe (default: none, or
+ *                                  https://web.telegram.org when Telegram sign-in is on)
  *   HAPI_WEB_ROOT                  where the built page is (default: dist/web next to the CLI bundle)
  */
 import { envOptional, type Env } from '../../shared/config.js';
@@ -29,7 +31,21 @@ export interface WebPageOptions {
 
 /** Parses HAPI_WEB_ORIGINS: comma-separated origins (scheme://host[:port]). */
 export function webOrigins(env: Env): string[] {
-  const raw = envOptional(env, 'HAPI_WEB_ORIGINS');
+  return originList(env, 'HAPI_WEB_ORIGINS');
+}
+
+/** Telegram Web opens Mini Apps in an iframe on this origin. */
+export const TELEGRAM_WEB_ORIGIN = 'https://web.telegram.org';
+
+/** Parses HAPI_WEB_FRAME_ANCESTORS; unset: Telegram Web when Telegram sign-in is on, else none. */
+export function frameAncestors(env: Env, telegramEnabled: boolean): string[] {
+  // Set, even to empty (no framing at all), it replaces the default.
+  if (env.HAPI_WEB_FRAME_ANCESTORS !== undefined) return originList(env, 'HAPI_WEB_FRAME_ANCESTORS');
+  return telegramEnabled ? [TELEGRAM_WEB_ORIGIN] : [];
+}
+
+function originList(env: Env, name: string): string[] {
+  const raw = envOptional(env, name);
   if (raw === undefined) return [];
   return raw
     .split(',')
@@ -40,10 +56,10 @@ export function webOrigins(env: Env): string[] {
       try {
         url = new URL(text);
       } catch {
-        throw new ConfigError(`HAPI_WEB_ORIGINS: ${JSON.stringify(text)} is not an origin such as https://hapi.example.com`);
+        throw new ConfigError(`${name}: ${JSON.stringify(text)} is not an origin such as https://hapi.example.com`);
       }
       if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search || url.hash) {
-        throw new ConfigError(`HAPI_WEB_ORIGINS: ${JSON.stringify(text)} is not an origin such as https://hapi.example.com`);
+        throw new ConfigError(`${name}: ${JSON.stringify(text)} is not an origin such as https://hapi.example.com`);
       }
       return url.origin;
     });
@@ -58,6 +74,7 @@ export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions[
   const env = opts.env ?? process.env;
   const telegram = telegramConfig(env);
   const allowedOrigins = webOrigins(env);
+  const framers = frameAncestors(env, telegram !== undefined);
   const log = opts.log?.child({ c: 'web' });
   if (telegram) log?.info({ users: telegram.users.size, maxAgeMs: telegram.maxAgeMs }, 'Telegram sign-in enabled');
   return (_bearerOnlyRest, core, store) => {
@@ -68,6 +85,7 @@ export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions[
       sessions: { persistence: tablePersistence(store) },
       telegram,
       allowedOrigins,
+      frameAncestors: framers,
       webRoot: envOptional(env, 'HAPI_WEB_ROOT'),
       logger: log,
     });

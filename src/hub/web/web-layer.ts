@@ -16,7 +16,7 @@ import { HapiError, UnauthenticatedError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/http-errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
-  SECURITY_HEADERS, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,
+  securityHeaders, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,
 } from './http-security.js';
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData, type TelegramConfig } from './telegram.js';
@@ -45,6 +45,8 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   /** Origins allowed to make state-changing requests (HAPI_WEB_ORIGINS); empty: the request's own host. */
   allowedOrigins?: readonly string[];
   sessions?: Partial<WebSessionStoreOptions>;
+  /** Origins allowed to show the page in an iframe (CSP frame-ancestors); empty: none. */
+  frameAncestors?: readonly string[];
   logger?: Logger;
 }
 
@@ -79,6 +81,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const originPolicy = { allowedOrigins: opts.allowedOrigins ?? [] };
   const callers = new WeakMap<IncomingMessage, C>();
   const openResponses = new Map<string, Set<ServerResponse>>();
+  const headers = securityHeaders(opts.frameAncestors ?? []);
   const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? DEFAULT_SESSION_OPTIONS.maxLifetimeMs) / 1000);
 
   sessions.onEnd((id) => {
@@ -112,13 +115,23 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     }
   }
 
-  function startSession(req: IncomingMessage, res: ServerResponse, credential: Credential, caller: WebCaller): void {
+  /**
+   * Signs in: sets the cookie and answers with the CSRF token. `embedded` (a Telegram Web iframe,
+   * where the cookie never comes back) also hands the page the session id for the session header.
+   */
+  function startSession(req: IncomingMessage, res: ServerResponse, credential: Credential, caller: WebCaller, embedded = false): void {
     const previous = sessionIdOf(req);
     if (previous) sessions.delete(sessionKey(previous));
     const { session, cookie } = sessions.create(credential);
     res.setHeader('Set-Cookie', sessionCookie(cookie, { secure: isSecureRequest(req), maxAgeS: cookieMaxAgeS }));
     log.info({ namespace: caller.namespace, owner: caller.owner, via: credential.kind }, 'web sign-in');
-    sendJson(res, 200, { namespace: caller.namespace, owner: caller.owner, csrfToken: session.csrfToken, via: credential.kind });
+    sendJson(res, 200, {
+      namespace: caller.namespace,
+      owner: caller.owner,
+      csrfToken: session.csrfToken,
+      via: credential.kind,
+      ...(embedded ? { sessionToken: cookie } : {}),
+    });
   }
 
   function requireOrigin(req: IncomingMessage): void {
@@ -167,7 +180,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
           log.info({ telegramUser: user.id }, 'web sign-in refused: Telegram user not mapped to a namespace');
           throw new HttpError(403, `Telegram user ${user.id} is not allowed on this hub`, 'PermissionDenied');
         }
-        startSession(req, res, { kind: 'telegram', userId: user.id }, telegramCaller(namespace, user.id));
+        startSession(req, res, { kind: 'telegram', userId: user.id }, telegramCaller(namespace, user.id), body.embedded === true);
         return;
       }
       case 'POST /auth/logout': {
@@ -217,7 +230,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   return {
     handler(restHandler) {
       return async (req, res) => {
-        for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
         const pathname = pathOf(req.url);
         try {
           if (pathname.startsWith('/api/')) await handleApi(req, res, restHandler);
