@@ -68,6 +68,11 @@ export function clientConfig(env: Env = process.env): ClientConfig {
   return { httpTimeoutMs: envInt(env, 'HAPI_RUNNER_HTTP_TIMEOUT', 10_000, { min: 1, max: 600_000 }) };
 }
 
+/** HAPI_RUNNER_WEBHOOK_TIMEOUT_MS: how long a spawned session has to report itself (ms). */
+function sessionReportTimeoutMs(env: Env): number {
+  return envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 });
+}
+
 /** Settings of a session process (`hapi` in a terminal, or spawned by the runner). */
 export interface SessionConfig {
   /** HAPI_RUNNER_WEBHOOK_TIMEOUT_MS: how long the session keeps trying to report itself. */
@@ -81,7 +86,7 @@ export interface SessionConfig {
 
 export function sessionConfig(env: Env = process.env): SessionConfig {
   return {
-    reportTimeoutMs: envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 }),
+    reportTimeoutMs: sessionReportTimeoutMs(env),
     lateReportIntervalMs: envInt(env, 'HAPI_SESSION_REPORT_RETRY_MS', 10_000, { min: 100, max: 3_600_000 }),
   };
 }
@@ -118,7 +123,7 @@ export function runnerConfig(env: Env = process.env): RunnerConfig {
     ...clientConfig(env),
     heartbeatIntervalMs,
     warnings,
-    sessionReportTimeoutMs: envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 }),
+    sessionReportTimeoutMs: sessionReportTimeoutMs(env),
     maxSessions: envInt(env, 'HAPI_RUNNER_MAX_SESSIONS', 64, { min: 1, max: 100_000 }),
     sessionStopGraceMs: envInt(env, 'HAPI_SESSION_STOP_GRACE_MS', 5_000, { min: 0, max: 600_000 }),
     logKeep: envInt(env, 'HAPI_RUNNER_LOG_KEEP', 10, { min: 1, max: 1000 }),
@@ -194,7 +199,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new ConfigError('HAPI_HUB_TLS_CERT and HAPI_HUB_TLS_KEY must be set together');
   }
-  const reportTimeout = envInt(env, 'HAPI_RUNNER_WEBHOOK_TIMEOUT_MS', 15_000, { min: 100, max: 600_000 });
+  const reportTimeout = sessionReportTimeoutMs(env);
   return {
     host: envString(env, 'HAPI_HUB_HOST', '127.0.0.1'),
     grpcPort: envInt(env, 'HAPI_HUB_GRPC_PORT', DEFAULT_HUB_GRPC_PORT, { min: 0, max: 65535 }),
