@@ -97,3 +97,14 @@ export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const DEFAULT_NAMESPACE = 'default';
 /** Protocol version of MachineService.Connect this hub speaks. */
 export const PROTOCOL_VERSION = 1;
+
+/** A web sign-in as stored: never the cookie value, never a token secret. */
+export interface WebSessionRecord {
+  key: string;
+  csrfToken: string;
+  kind: 'token' | 'telegram';
+  /** The token id (kind token) or the Telegram user id (kind telegram). */
+  subject: string;
+  createdAt: number;
+  lastSeenAt: number;
+}

@@ -14,6 +14,7 @@ import type {
   MachineRecord,
   RunnerStateInfo,
   TokenRecord,
+  WebSessionRecord,
 } from './domain.js';
 
 type Db = Database.Database;
@@ -87,16 +88,6 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   },
 ];
 
-/** A web sign-in as stored: never the cookie value, never a token secret. */
-export interface WebSessionRecord {
-  key: string;
-  csrfToken: string;
-  kind: 'token' | 'telegram';
-  /** The token id (kind token) or the Telegram user id (kind telegram). */
-  subject: string;
-  createdAt: number;
-  lastSeenAt: number;
-}
 
 export interface HubStore {
   readonly path: string;

@@ -9,6 +9,7 @@
  * and a token sign-in keeps only the token's id.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { WebSessionRecord } from '../domain.js';
 
 /** What the session was signed in with. */
 export type Credential = { kind: 'token'; tokenId: string } | { kind: 'telegram'; userId: number };
@@ -33,8 +34,8 @@ export interface WebSessionPersistence {
 
 /** The rows a database keeps for sessions (the hub store implements this). */
 export interface WebSessionTable {
-  listWebSessions(): { key: string; csrfToken: string; kind: 'token' | 'telegram'; subject: string; createdAt: number; lastSeenAt: number }[];
-  insertWebSession(row: { key: string; csrfToken: string; kind: 'token' | 'telegram'; subject: string; createdAt: number; lastSeenAt: number }): void;
+  listWebSessions(): WebSessionRecord[];
+  insertWebSession(row: WebSessionRecord): void;
   touchWebSession(key: string, lastSeenAt: number): void;
   deleteWebSessions(keys: string[]): void;
 }
