@@ -76,6 +76,8 @@ describe('runner lifecycle', () => {
     expect(stdout).toMatch(new RegExp(`Runner started \\(PID ${state.pid}\\)`));
     expect(stdout).toContain(`Socket:            ${state.socketPath}`);
     expect(stdout).toContain(`HTTP control port: ${state.httpPort}`);
+    // `start` returns only once the runner has finished starting.
+    expect(readFileSync(state.runnerLogPath, 'utf8')).toContain('"msg":"runner started"');
     for (const key of ['pid', 'httpPort', 'startTime', 'startedWithCliVersion', 'startedWithCliMtimeMs', 'lastHeartbeat', 'runnerLogPath', 'socketPath', 'controlToken']) {
       expect(state, key).toHaveProperty(key);
     }
@@ -100,7 +102,7 @@ describe('runner lifecycle', () => {
 
     const json = await th.cli(['runner', 'status', '--json']);
     const parsed = JSON.parse(json.stdout);
-    expect(parsed).toMatchObject({ running: true, pid: state.pid, httpPort: state.httpPort, socketPath: state.socketPath, logPath: state.runnerLogPath });
+    expect(parsed).toMatchObject({ running: true, ready: true, pid: state.pid, httpPort: state.httpPort, socketPath: state.socketPath, logPath: state.runnerLogPath });
     expect(parsed.hubLink.state).toBe('not-configured');
 
     const logs = await th.cli(['runner', 'logs']);

@@ -77,8 +77,8 @@ export function spawnOutcomeToProto(o: SpawnOutcome): SpawnSessionOutcome {
     : { result: { $case: 'approvalRequired', value: { directory: o.directory, actionRequired: 'CREATE_DIRECTORY' } } };
 }
 
-export function stopResultToProto(r: StopResult): StopSessionResult {
-  return r.result === 'stopped' ? StopSessionResult.STOP_SESSION_RESULT_STOPPED : StopSessionResult.STOP_SESSION_RESULT_ALREADY_GONE;
+export function stopResultToProto(r: StopResult['result']): StopSessionResult {
+  return r === 'stopped' ? StopSessionResult.STOP_SESSION_RESULT_STOPPED : StopSessionResult.STOP_SESSION_RESULT_ALREADY_GONE;
 }
 
 export function sessionReportFromProto(sessionId: string, m: SessionMetadata | undefined): SessionReport {
@@ -127,5 +127,6 @@ export function statusToProto(s: RunnerStatusInfo): GetStatusResponse {
     hapiHome: s.hapiHome,
     workspaceRoots: s.workspaceRoots,
     cliPath: s.cliPath,
+    ready: s.ready,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The runner daemon (`hapi runner start-sync`, also what `hapi runner start` launches detached).
  *
- * Start order: signal handlers -> lock -> log file -> socket -> gRPC (answers UNAVAILABLE until
- * ready) -> HTTP gateway -> re-adopt sessions -> state file -> hub link -> heartbeat.
+ * Start order: signal handlers -> lock -> log file -> socket -> gRPC (session calls wait until
+ * ready) -> HTTP gateway -> re-adopt sessions -> state file -> hub link -> ready -> heartbeat.
  * Shutdown runs in reverse: mark shutting-down on the hub and close the link, stop the heartbeat,
  * end open streams, stop the control servers (forced after a grace period), remove the state
  * file and the lock, exit. Sessions are never touched.
@@ -12,7 +12,6 @@ import { rmSync } from 'node:fs';
 import { createServer as createGrpcServer } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../../gen/hapi/runner/v1/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
-import { UnavailableError } from '../shared/errors.js';
 import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
@@ -134,16 +133,17 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     sessionCount: sessions?.list().length ?? 0,
     hapiHome: paths.home,
     workspaceRoots,
+    ready: readiness.phase() === 'ready',
   });
 
   const control: RunnerControl = {
-    get sessions(): SessionManager {
-      if (!sessions) throw new UnavailableError('runner is starting; try again in a moment');
-      return sessions;
+    async sessions(signal) {
+      await readiness.whenReady(signal);
+      // Set before the runner becomes ready.
+      return sessions!;
     },
     status,
     requestStop: (reason) => void requestShutdown(reason),
-    whenReady: (signal) => readiness.whenReady(signal),
   };
   const grpcService = createRunnerGrpcService(control);
   let socketBound = false;
@@ -204,11 +204,11 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     };
     writeStateFile(paths.stateFile, state);
     hubLink = await startHubLink({ linkConfig, paths, log: rootLog, sessions: manager, status, requestStop: control.requestStop });
-    readiness.set('ready');
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
       'runner started',
     );
+    readiness.set('ready');
 
     const handoff = createHandoff({
       cliPath: myCliPath,

@@ -26,27 +26,27 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
   const streamEnders = new Set<() => void>();
 
   /** Session calls wait while the runner is still starting (bounded by the call's deadline). */
-  const ready = (context: CallContext) => control.whenReady(context.signal);
+  const sessionsFor = (context: CallContext) => control.sessions(context.signal);
 
   const impl: RunnerServiceImplementation = {
     async getStatus() {
       return statusToProto(control.status());
     },
     async listSessions(_req, context) {
-      await ready(context);
-      return { sessions: control.sessions.list().map(sessionToProto) };
+      const sessions = await sessionsFor(context);
+      return { sessions: sessions.list().map(sessionToProto) };
     },
     async spawnSession(req, context) {
-      await ready(context);
-      const outcome = await control.sessions.spawn(spawnSpecFromProto(req.spec));
+      const sessions = await sessionsFor(context);
+      const outcome = await sessions.spawn(spawnSpecFromProto(req.spec));
       return { outcome: spawnOutcomeToProto(outcome) };
     },
     async stopSession(req, context) {
-      await ready(context);
+      const sessions = await sessionsFor(context);
       const t = req.target;
       if (!t) throw new InvalidArgumentError('target (sessionId or pid) is required');
-      const r = await control.sessions.stop(t.$case === 'sessionId' ? { sessionId: t.value } : { pid: t.value });
-      return { result: stopResultToProto(r), sessionId: r.sessionId };
+      const r = await sessions.stop(t.$case === 'sessionId' ? { sessionId: t.value } : { pid: t.value });
+      return { result: stopResultToProto(r.result), sessionId: r.sessionId };
     },
     async stopRunner(req) {
       const pid = control.status().pid;
@@ -54,19 +54,19 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
       return { pid };
     },
     async sessionStarted(req, context) {
-      await ready(context);
+      const sessions = await sessionsFor(context);
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
-      control.sessions.reportStarted(sessionReportFromProto(req.sessionId, req.metadata));
+      sessions.reportStarted(sessionReportFromProto(req.sessionId, req.metadata));
       return {};
     },
     async sessionEnded(req, context) {
-      await ready(context);
+      const sessions = await sessionsFor(context);
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
-      control.sessions.reportEnded({ sessionId: req.sessionId, exitCode: req.exitCode, exitSignal: req.exitSignal || undefined });
+      sessions.reportEnded({ sessionId: req.sessionId, exitCode: req.exitCode, exitSignal: req.exitSignal || undefined });
       return {};
     },
     async *watchSessions(_req, context: CallContext): AsyncIterable<WatchSessionsResponse> {
-      await ready(context);
+      const sessions = await sessionsFor(context);
       const queue: WatchSessionsResponse[] = [];
       let wake: (() => void) | undefined;
       let ended = false;
@@ -78,10 +78,10 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
         queue.push({ kind: EVENT_KIND[e.kind], session: sessionToProto(e.session) });
         wake?.();
       };
-      const unsubscribe = control.sessions.subscribe(push);
+      const unsubscribe = sessions.subscribe(push);
       streamEnders.add(end);
       context.signal.addEventListener('abort', end);
-      for (const s of control.sessions.list()) queue.push({ kind: EVENT_KIND.started, session: sessionToProto(s) });
+      for (const s of sessions.list()) queue.push({ kind: EVENT_KIND.started, session: sessionToProto(s) });
       try {
         while (!ended) {
           while (queue.length > 0) yield queue.shift()!;

@@ -63,13 +63,13 @@ function childJson(s: SessionInfo): Json {
 function routes(control: RunnerControl): Record<string, Handler> {
   return {
     '/session-started': async (body) => {
-      await control.whenReady();
+      const sessions = await control.sessions();
       const sessionId = field<string>(body, 'sessionId', 'string', true)!;
       const metadata = field<Json>(body, 'metadata', 'object', true)!;
       const hostPid = field<number>(metadata, 'hostPid', 'number', true)!;
       if (!Number.isInteger(hostPid) || hostPid <= 0) throw new InvalidArgumentError('field "metadata.hostPid" must be a positive integer');
       const startedAt = field<string>(metadata, 'startedAt', 'string', false);
-      control.sessions.reportStarted({
+      sessions.reportStarted({
         sessionId,
         hostPid,
         startedBy: parseStartedBy(field<string>(metadata, 'startedBy', 'string', false)),
@@ -80,17 +80,17 @@ function routes(control: RunnerControl): Record<string, Handler> {
       return [200, { status: 'ok' }];
     },
     '/list': async () => {
-      await control.whenReady();
-      return [200, { children: control.sessions.list().map(childJson) }];
+      const sessions = await control.sessions();
+      return [200, { children: sessions.list().map(childJson) }];
     },
     '/stop-session': async (body) => {
-      await control.whenReady();
+      const sessions = await control.sessions();
       const sessionId = field<string>(body, 'sessionId', 'string', true)!;
-      await control.sessions.stop(parseStopTarget(sessionId));
+      await sessions.stop(parseStopTarget(sessionId));
       return [200, { success: true }];
     },
     '/spawn-session': async (body) => {
-      await control.whenReady();
+      const sessions = await control.sessions();
       const worktree = body.worktree;
       let wt: SpawnSpec['worktree'];
       if (worktree === true) wt = {};
@@ -105,7 +105,7 @@ function routes(control: RunnerControl): Record<string, Handler> {
       const approve =
         field<boolean>(body, 'approvedNewDirectoryCreation', 'boolean', false) ??
         field<boolean>(body, 'approveCreateDirectory', 'boolean', false) ?? false;
-      const outcome = await control.sessions.spawn({
+      const outcome = await sessions.spawn({
         directory: field<string>(body, 'directory', 'string', true)!,
         agent: field<string>(body, 'agent', 'string', false),
         sessionId: field<string>(body, 'sessionId', 'string', false),

@@ -162,11 +162,14 @@ function tailOfFile(path: string | undefined, lines = 20): string {
 }
 
 /**
- * `hapi runner start`: returns at once when a runner of this build runs; stops one of another
- * build first; otherwise launches a detached runner and waits until it answers on its socket
- * (polling with a deadline, never a fixed sleep).
+ * `hapi runner start`: returns at once when a suitable runner runs; stops an unsuitable one
+ * first (another CLI build, or with `hubUrl`, a runner not linked to that hub: its sessions keep
+ * running and the new runner re-adopts them); otherwise launches a detached runner and waits
+ * until it answers on its socket as ready (polling with a deadline, never a fixed sleep).
  */
-export async function startRunner(opts: { env?: Env; workspaceRoots?: string[]; onReplace?: (pid: number) => void } = {}): Promise<StartResult> {
+export async function startRunner(
+  opts: { env?: Env; workspaceRoots?: string[]; hubUrl?: string; onReplace?: (pid: number, why: string) => void } = {},
+): Promise<StartResult> {
   const env = opts.env ?? process.env;
   // Validate the daemon's configuration here, so a bad value is a clear error (exit 2).
   const config = runnerConfig(env);
@@ -174,11 +177,19 @@ export async function startRunner(opts: { env?: Env; workspaceRoots?: string[]; 
   const paths = hapiPaths(env);
   const deadline = Date.now() + Math.max(config.httpTimeoutMs, 5_000);
   let replacedPid: number | undefined;
+  /** Why a running runner must be replaced, or undefined when it will do. */
+  const unsuitable = (status: GetStatusResponse): string | undefined => {
+    if (!sameBuild(status)) return 'runs another CLI version';
+    const linkedTo = status.hubLink?.hubUrl;
+    if (opts.hubUrl !== undefined && linkedTo !== opts.hubUrl) return linkedTo ? `is linked to ${linkedTo}` : 'is not linked to a hub';
+    return undefined;
+  };
 
   const existing = await probeRunner(paths, config.httpTimeoutMs);
   if (existing) {
-    if (sameBuild(existing)) return { outcome: 'already-running', status: existing };
-    opts.onReplace?.(existing.pid);
+    const why = unsuitable(existing);
+    if (!why) return { outcome: 'already-running', status: existing.ready ? existing : ((await waitForRunner(paths, deadline)) ?? existing) };
+    opts.onReplace?.(existing.pid, why);
     await stopRunnerProcess({ env, reason: 'handoff' });
     replacedPid = existing.pid;
   } else {
@@ -187,8 +198,9 @@ export async function startRunner(opts: { env?: Env; workspaceRoots?: string[]; 
       // A runner is starting right now (or hung): wait for it rather than racing it.
       const status = await waitForRunner(paths, deadline);
       if (status) {
-        if (sameBuild(status)) return { outcome: 'already-running', status };
-        opts.onReplace?.(status.pid);
+        const why = unsuitable(status);
+        if (!why) return { outcome: 'already-running', status };
+        opts.onReplace?.(status.pid, why);
         await stopRunnerProcess({ env, reason: 'handoff' });
         replacedPid = status.pid;
       } else {
@@ -208,10 +220,13 @@ export async function startRunner(opts: { env?: Env; workspaceRoots?: string[]; 
   try {
     for (;;) {
       const status = await probeRunner(paths, 1_000);
-      if (status) {
-        if (status.pid === child.pid) return { outcome: 'started', status, replacedPid };
-        // Another start won the race; ours exits with "already running".
-        if (exited || (await waitForChildExit(child, 2_000))) return { outcome: 'already-running', status, replacedPid };
+      if (status && status.pid === child.pid) {
+        // Answering is not enough: it returns once it has finished starting.
+        if (status.ready) return { outcome: 'started', status, replacedPid };
+      } else if (status && (exited || (await waitForChildExit(child, 2_000)))) {
+        // Another start won the race; ours exited with "already running".
+        const winner = await waitForRunner(paths, deadline);
+        if (winner) return { outcome: 'already-running', status: winner, replacedPid };
       }
       if (exited) {
         if (exited.code === DAEMON_EXIT_ALREADY_RUNNING) {
@@ -252,10 +267,11 @@ function startFailure(paths: HapiPaths, why: string, stderr: string): FailedPrec
   return new FailedPreconditionError(parts.join('\n'));
 }
 
+/** Polls until a runner answers and has finished starting, or the deadline passes. */
 async function waitForRunner(paths: HapiPaths, deadline: number): Promise<GetStatusResponse | undefined> {
   while (Date.now() < deadline) {
     const s = await probeRunner(paths, 1_000);
-    if (s) return s;
+    if (s?.ready) return s;
     await new Promise((r) => setTimeout(r, 50));
   }
   return undefined;

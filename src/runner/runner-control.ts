@@ -30,22 +30,23 @@ export interface RunnerStatusInfo {
   sessionCount: number;
   hapiHome: string;
   workspaceRoots: string[];
+  /** Finished starting and serving session calls. */
+  ready: boolean;
 }
 
 /** Why the runner shuts down; logged, and it picks the exit code. */
 export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'superseded' | 'startup-failure';
 
 export interface RunnerControl {
-  sessions: SessionManager;
+  /**
+   * The session manager, once the runner serves session calls. Calls that arrive while it is
+   * still starting (re-adopting sessions, linking to the hub) wait here rather than fail; once
+   * shutdown has begun, or when `signal` aborts first, it rejects with Unavailable.
+   */
+  sessions(signal?: AbortSignal): Promise<SessionManager>;
   status(): RunnerStatusInfo;
   /** Starts a graceful shutdown and returns at once. */
   requestStop(reason: ShutdownReason): void;
-  /**
-   * Resolves once the runner serves session calls. Calls that arrive while it is still starting
-   * (re-adopting sessions, linking to the hub) wait here rather than fail; once shutdown has
-   * begun, or when `signal` aborts first, it rejects with Unavailable.
-   */
-  whenReady(signal?: AbortSignal): Promise<void>;
 }
 
 export type RunnerPhase = 'starting' | 'ready' | 'stopping';

@@ -4,7 +4,7 @@ import { startRunner, stopRunnerProcess } from '../../runner/runner-client.js';
 export async function start(opts: { workspaceRoot: string[] }): Promise<void> {
   const result = await startRunner({
     workspaceRoots: opts.workspaceRoot,
-    onReplace: (pid) => process.stderr.write(`Runner PID ${pid} runs another CLI version; stopping it first\n`),
+    onReplace: (pid, why) => process.stderr.write(`Runner PID ${pid} ${why}; stopping it first\n`),
   });
   const s = result.status;
   if (result.outcome === 'already-running') {

@@ -50,6 +50,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   if (opts.json) {
     const out = {
       running: true,
+      ready: s.ready,
       pid: s.pid,
       startedAt: s.startedAt?.toISOString(),
       uptimeMs,

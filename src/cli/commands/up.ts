@@ -32,18 +32,15 @@ export async function up(): Promise<number> {
       out(`saved this hub and the owner token for hapi commands in ${paths.authFile}`);
     }
     const env = { ...process.env, HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: ownerToken };
-    const { startRunner, stopRunnerProcess } = await import('../../runner/runner-client.js');
-    let started = await startRunner({ env });
+    const { startRunner } = await import('../../runner/runner-client.js');
+    // A runner from before that is local only or linked elsewhere is replaced by one linked to
+    // this hub; its sessions keep running and the new runner re-adopts them.
+    const started = await startRunner({
+      env,
+      hubUrl: hub.grpcUrl,
+      onReplace: (pid, why) => out(`runner pid ${pid} ${why}; restarting it linked to this hub (sessions keep running)`),
+    });
     startedRunner = started.outcome === 'started';
-    const linkedTo = started.status.hubLink?.hubUrl;
-    if (!startedRunner && linkedTo !== hub.grpcUrl) {
-      // A runner from before (local only, or linked elsewhere): replace it with one linked to this
-      // hub. Its sessions keep running and the new runner re-adopts them.
-      out(`runner pid ${started.status.pid} is ${linkedTo ? `linked to ${linkedTo}` : 'not linked to a hub'}; restarting it linked to this hub (sessions keep running)`);
-      await stopRunnerProcess({ env, reason: 'cli' });
-      started = await startRunner({ env });
-      startedRunner = started.outcome === 'started';
-    }
     out(`runner ${startedRunner ? 'started' : 'already running'} (pid ${started.status.pid})`);
 
     // Wait (bounded) for the runner to register, so we can name its machine.

@@ -161,6 +161,11 @@ export interface GetStatusResponse {
   workspaceRoots: string[];
   /** Path of the CLI file the runner watches for upgrades. */
   cliPath: string;
+  /**
+   * True once the runner has finished starting (sessions re-adopted, hub link started) and
+   * serves session calls; false while it starts or shuts down. GetStatus answers either way.
+   */
+  ready: boolean;
 }
 
 /** ListSessionsRequest has no fields. */
@@ -478,6 +483,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     hapiHome: "",
     workspaceRoots: [],
     cliPath: "",
+    ready: false,
   };
 }
 
@@ -521,6 +527,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.cliPath !== "") {
       writer.uint32(106).string(message.cliPath);
+    }
+    if (message.ready !== false) {
+      writer.uint32(112).bool(message.ready);
     }
     return writer;
   },
@@ -642,6 +651,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.cliPath = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.ready = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -717,6 +734,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.cli_path)
         ? globalThis.String(object.cli_path)
         : "",
+      ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
     };
   },
 
@@ -761,6 +779,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.cliPath !== "") {
       obj.cliPath = message.cliPath;
     }
+    if (message.ready !== false) {
+      obj.ready = message.ready;
+    }
     return obj;
   },
 
@@ -784,6 +805,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.hapiHome = object.hapiHome ?? "";
     message.workspaceRoots = object.workspaceRoots?.map((e) => e) || [];
     message.cliPath = object.cliPath ?? "";
+    message.ready = object.ready ?? false;
     return message;
   },
 };
