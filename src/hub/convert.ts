@@ -16,7 +16,12 @@ import {
 import type { Machine, TokenInfo } from '../../gen/hapi/hub/v1/hub.js';
 import type { RpcRequest, RpcResponse, RunnerStatusReport } from '../../gen/hapi/hub/v1/machine.js';
 import { InvalidArgumentError } from '../shared/errors.js';
-import { spawnSpecFromProto as runnerSpawnSpecFromProto, spawnSpecToProto } from '../runner/converters.js';
+import {
+  sessionToProto as runnerSessionToProto,
+  spawnSpecFromProto as runnerSpawnSpecFromProto,
+  spawnSpecToProto,
+  stopResultToProto,
+} from '../runner/converters.js';
 import type {
   HubSession,
   MachineMetadataInfo,
@@ -84,12 +89,6 @@ const STATE_FROM: Record<number, SessionInfo['state']> = {
   [SessionState.SESSION_STATE_RUNNING]: 'running',
   [SessionState.SESSION_STATE_ENDED]: 'ended',
 };
-const STATE_TO: Record<SessionInfo['state'], SessionState> = {
-  starting: SessionState.SESSION_STATE_STARTING,
-  running: SessionState.SESSION_STATE_RUNNING,
-  ended: SessionState.SESSION_STATE_ENDED,
-};
-
 export function sessionFromProto(s: Session): SessionInfo {
   return {
     id: s.id,
@@ -106,21 +105,9 @@ export function sessionFromProto(s: Session): SessionInfo {
   };
 }
 
+/** The runner's conversion, plus the machine a hub session runs on. */
 export function sessionToProto(s: SessionInfo | HubSession): Session {
-  return {
-    id: s.id,
-    pid: s.pid,
-    startedBy: s.startedBy === 'terminal' ? StartedBy.STARTED_BY_TERMINAL : StartedBy.STARTED_BY_RUNNER,
-    directory: s.directory,
-    agent: s.agent,
-    startedAt: s.startedAt,
-    state: STATE_TO[s.state],
-    endedAt: s.endedAt,
-    exitCode: s.exitCode,
-    exitSignal: s.exitSignal ?? '',
-    worktree: s.worktree ? { ...s.worktree } : undefined,
-    machineId: 'machineId' in s ? s.machineId : '',
-  };
+  return { ...runnerSessionToProto(s), machineId: 'machineId' in s ? s.machineId : '' };
 }
 
 export function machineToProto(m: MachineRecord): Machine {
@@ -143,6 +130,8 @@ export function tokenToProto(t: TokenRecord): TokenInfo {
 export { spawnSpecToProto };
 
 /** Proto spec -> domain spec; the hub refuses a spec without a directory before relaying it. */
+export { stopResultToProto };
+
 export function spawnSpecFromProto(s: SpawnSessionSpec | undefined): SpawnSpec {
   if (!s || !s.directory) throw new InvalidArgumentError('spec.directory is required');
   return runnerSpawnSpecFromProto(s);
@@ -174,10 +163,6 @@ export function statusReportFromProto(r: RunnerStatusReport): RunnerStatusReport
 
 export function statusReportToProto(r: RunnerStatusReportInfo): RunnerStatusReport {
   return { pid: r.pid, cliVersion: r.cliVersion, sessionCount: r.sessionCount, startedAt: r.startedAt };
-}
-
-export function stopResultToProto(r: 'stopped' | 'already-gone'): StopSessionResult {
-  return r === 'stopped' ? StopSessionResult.STOP_SESSION_RESULT_STOPPED : StopSessionResult.STOP_SESSION_RESULT_ALREADY_GONE;
 }
 
 export function stopResultFromProto(r: StopSessionResult): 'stopped' | 'already-gone' {
