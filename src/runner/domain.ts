@@ -1,8 +1,11 @@
 /**
- * Domain types of the runner. Plain TypeScript: no generated proto types and no grpc here.
+ * Domain types of the runner (and the parsing that belongs with them). Plain TypeScript: no
+ * generated proto types and no grpc here.
  * Converters between these and the proto messages live at the transport edge
  * (src/runner/converters.ts).
  */
+
+import { InvalidArgumentError } from '../shared/errors.js';
 
 /** Who started a session. 'terminal' = a person ran `hapi` in a terminal. */
 export type StartedBy = 'runner' | 'terminal';
@@ -52,6 +55,14 @@ export type SpawnOutcome =
   | { kind: 'approval-required'; directory: string };
 
 export type StopTarget = { sessionId: string } | { pid: number };
+
+/** Reads a stop target as people and clients write it: a session id, or `PID-<n>`. */
+export function parseStopTarget(text: string): StopTarget {
+  const m = /^PID-(\d+)$/.exec(text);
+  if (m) return { pid: Number(m[1]) };
+  if (text.trim() === '') throw new InvalidArgumentError('session id must not be empty');
+  return { sessionId: text };
+}
 
 export interface StopResult {
   result: 'stopped' | 'already-gone';

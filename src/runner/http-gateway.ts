@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HapiError, InvalidArgumentError } from '../shared/errors.js';
 import { toHttpError } from '../shared/http-errors.js';
-import type { SessionInfo, SpawnSpec, StopTarget } from './domain.js';
+import { parseStopTarget, type SessionInfo, type SpawnSpec } from './domain.js';
 import type { RunnerControl } from './runner-control.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -47,13 +47,6 @@ function parseStartedBy(v: string | undefined): 'runner' | 'terminal' {
   if (v === undefined || v === 'terminal' || v === TERMINAL_LABEL) return 'terminal';
   if (v === 'runner') return 'runner';
   throw new InvalidArgumentError('field "metadata.startedBy" must be "runner" or "terminal"');
-}
-
-function parseStopTarget(id: string): StopTarget {
-  const m = /^PID-(\d+)$/.exec(id);
-  if (m) return { pid: Number(m[1]) };
-  if (id.trim() === '') throw new InvalidArgumentError('field "sessionId" must not be empty');
-  return { sessionId: id };
 }
 
 function childJson(s: SessionInfo): Json {

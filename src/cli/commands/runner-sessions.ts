@@ -1,6 +1,6 @@
 /** `hapi runner list` and `hapi runner stop-session`. */
 import { StartedBy, StopSessionResult } from '../../../gen/hapi/common/v1/common.js';
-import { InvalidArgumentError } from '../../shared/errors.js';
+import { parseStopTarget } from '../../runner/domain.js';
 import { withRunner } from '../../runner/runner-client.js';
 import { TERMINAL_LABEL } from '../../runner/http-gateway-labels.js';
 
@@ -32,10 +32,9 @@ export async function list(opts: { json?: boolean }): Promise<void> {
 }
 
 export async function stopSession(id: string): Promise<void> {
-  const m = /^PID-(\d+)$/.exec(id);
-  if (!m && id.trim() === '') throw new InvalidArgumentError('session id must not be empty');
-  const target = m ? { $case: 'pid' as const, value: Number(m[1]) } : { $case: 'sessionId' as const, value: id };
+  const parsed = parseStopTarget(id);
+  const target = 'pid' in parsed ? { $case: 'pid' as const, value: parsed.pid } : { $case: 'sessionId' as const, value: parsed.sessionId };
   const r = await withRunner((c, signal) => c.stopSession({ target }, { signal }));
-  const what = m ? `Session ${r.sessionId} (PID ${m[1]})` : `Session ${r.sessionId}`;
+  const what = 'pid' in parsed ? `Session ${r.sessionId} (PID ${parsed.pid})` : `Session ${r.sessionId}`;
   process.stdout.write(r.result === StopSessionResult.STOP_SESSION_RESULT_STOPPED ? `${what} stopped\n` : `${what} was already gone\n`);
 }
