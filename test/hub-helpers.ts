@@ -31,10 +31,12 @@ export async function startHubProcess(th: TestHome, env: NodeJS.ProcessEnv = {},
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   let dead = false;
   void exited.then(() => (dead = true));
+  // The startup lines may arrive in several chunks: wait for each one this needs (the owner
+  // token is printed only on a hub's first start; a restarted hub is given it).
   await waitFor(() => {
     if (dead) throw new Error(`hub exited early:\n${out}\n${err}`);
-    return /hub HTTP listening on/.test(out);
-  }, 20_000, 'hub to listen');
+    return /hub HTTP listening on/.test(out) && (ownerToken !== undefined || /owner token[^\n]*:\n\s+\S+/.test(out));
+  }, 20_000, 'hub to listen and print its owner token');
   const grpcUrl = /hub gRPC listening on (\S+)/.exec(out)![1]!;
   const httpUrl = /hub HTTP listening on (\S+)/.exec(out)![1]!;
   const token = /owner token[^\n]*:\n\s+(\S+)/.exec(out)?.[1] ?? ownerToken;
