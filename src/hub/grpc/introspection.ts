@@ -2,10 +2,11 @@
  * The standard gRPC health service (grpc.health.v1.Health) and server reflection
  * (grpc.reflection.v1 and v1alpha), served next to the hub's own services without auth so
  * that load balancers, grpcurl and grpc_health_probe work. Both come from the official
- * packages (grpc-health-check, @grpc/reflection); they register grpc-js style handlers, which
+ * packages (grpc-health-check, @grpc/reflection; reflection serves gen/descriptors.binpb); they register grpc-js style handlers, which
  * are adapted here to nice-grpc services because nice-grpc owns the grpc-js Server.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
@@ -70,11 +71,25 @@ export async function createHealthService(services: string[]): Promise<HealthSer
   };
 }
 
-/** Finds the directory holding hapi's .proto files (shipped with the package as proto/). */
-export function findProtoRoot(from = dirname(fileURLToPath(import.meta.url))): string | undefined {
+/** The services whose descriptors reflection offers: exactly what the hub serves. */
+export const REFLECTED_SERVICES = [
+  'hapi.hub.v1.MachineService',
+  'hapi.hub.v1.HubService',
+  'hapi.hub.v1.TokenService',
+  'grpc.health.v1.Health',
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+];
+
+/**
+ * Finds gen/descriptors.binpb (written by `npm run gen`; shipped with the package), looking
+ * upwards from this module: it runs from dist/lazy/ in a build and from src/hub/grpc in tests.
+ */
+export function findDescriptorSet(from = dirname(fileURLToPath(import.meta.url))): string | undefined {
   let dir = from;
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'proto', 'hapi', 'hub', 'v1', 'hub.proto'))) return join(dir, 'proto');
+    const candidate = join(dir, 'gen', 'descriptors.binpb');
+    if (existsSync(candidate)) return candidate;
     const up = resolve(dir, '..');
     if (up === dir) break;
     dir = up;
@@ -82,26 +97,63 @@ export function findProtoRoot(from = dirname(fileURLToPath(import.meta.url))): s
   return undefined;
 }
 
+/**
+ * Splits a serialized google.protobuf.FileDescriptorSet (`repeated FileDescriptorProto file = 1`)
+ * into its files, byte for byte, keeping the first of each name (sets built separately may
+ * repeat a shared import).
+ */
+export function splitFileDescriptorSet(bytes: Uint8Array): Uint8Array[] {
+  const files: Uint8Array[] = [];
+  const seen = new Set<string>();
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field !== 1 || wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType);
+      continue;
+    }
+    const file = reader.bytes();
+    const name = fileName(file);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    files.push(file);
+  }
+  return files;
+}
+
+/** FileDescriptorProto.name (field 1). */
+function fileName(file: Uint8Array): string {
+  const reader = new BinaryReader(file);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) return reader.string();
+    reader.skip(wireType);
+  }
+  return '';
+}
+
 export interface ReflectionServices {
   services: { definition: GrpcJsServiceDefinition; implementation: Record<string, unknown> }[];
 }
 
 /**
- * Builds reflection for hapi's protos. Returns undefined (and logs) when the proto files
- * cannot be found, e.g. in an unusual install: reflection is a convenience, not a contract.
+ * Builds reflection (grpc.reflection.v1 and v1alpha) over the real file descriptors of every
+ * served service, so clients see the files as written (hapi/hub/v1/hub.proto with its imports)
+ * and can describe and call methods without local protos. Returns undefined (and logs) when
+ * the descriptor set cannot be found: reflection is a convenience, not a contract.
  */
 export async function createReflectionServices(log: Logger): Promise<ReflectionServices | undefined> {
-  const root = findProtoRoot();
-  if (!root) {
-    log.warn('proto/ not found next to the CLI: gRPC server reflection is disabled');
+  const path = findDescriptorSet();
+  if (!path) {
+    log.warn('gen/descriptors.binpb not found next to the CLI: gRPC server reflection is disabled');
     return undefined;
   }
-  const protoLoader = await import('@grpc/proto-loader');
   const { ReflectionService } = await import('@grpc/reflection');
-  const pkg = protoLoader.loadSync(['hapi/hub/v1/hub.proto', 'hapi/hub/v1/machine.proto', 'hapi/common/v1/common.proto'], {
-    includeDirs: [root],
-  });
-  const reflection = new ReflectionService(pkg);
+  // @grpc/reflection reads only `fileDescriptorProtos` from a package definition. Given the
+  // files as built by buf (not re-derived by proto-loader, which merges files per package and
+  // drops their real names and imports), it serves them as they are.
+  const pkg = { files: { fileDescriptorProtos: splitFileDescriptorSet(readFileSync(path)) } };
+  const reflection = new ReflectionService(pkg as never, { services: REFLECTED_SERVICES });
   const services: ReflectionServices['services'] = [];
   // Capture the grpc-js style registrations and adapt their bidi handler.
   reflection.addToServer({
