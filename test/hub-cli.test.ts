@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { listAndSpawn } from '../examples/list-and-spawn.js';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, isAlive, waitFor, type TestHome } from './harness.js';
 import { startHubProcess, type HubProcess } from './hub-helpers.js';
-import { connectHub } from '../src/hub/client.js';
+import { connectHub } from '../src/shared/hub-client.js';
 
 const homes: TestHome[] = [];
 const hubs: HubProcess[] = [];

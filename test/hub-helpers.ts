@@ -6,8 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 import { ClientError, createChannel, createClient, Metadata, ChannelCredentials, type Channel } from 'nice-grpc';
 import { MachineServiceDefinition, type ConnectRequest, type ConnectResponse, type RpcRequest, type RpcResponse, type Welcome } from '../gen/hapi/hub/v1/machine.js';
 import { RunnerStatus, type Session } from '../gen/hapi/common/v1/common.js';
-import { connectHub, type HubClients } from '../src/hub/client.js';
-import { createAsyncQueue } from '../src/hub/async-queue.js';
+import { connectHub, type HubClients } from '../src/shared/hub-client.js';
+import { createAsyncQueue } from '../src/shared/async-queue.js';
 import { waitFor, type TestHome } from './harness.js';
 
 export interface HubProcess {

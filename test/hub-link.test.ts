@@ -10,7 +10,7 @@ import { hubConfig } from '../src/shared/config.js';
 import { NotFoundError } from '../src/shared/errors.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { hapiPaths } from '../src/shared/paths.js';
-import { connectHub } from '../src/hub/client.js';
+import { connectHub } from '../src/shared/hub-client.js';
 import { startHub, type RunningHub } from '../src/hub/server.js';
 import { createHubLink, type HubLink } from '../src/runner/hub-link/index.js';
 import type { SessionEvent, SessionInfo, SessionManager } from '../src/runner/domain.js';

@@ -17,7 +17,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '../shared/errors.js';
-import { createAsyncQueue, type AsyncQueue } from './async-queue.js';
+import { createAsyncQueue, type AsyncQueue } from '../shared/async-queue.js';
 import {
   DEFAULT_NAMESPACE,
   NAMESPACE_PATTERN,

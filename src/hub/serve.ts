@@ -7,7 +7,7 @@ import { hubConfig, type Env } from '../shared/config.js';
 import { writeJsonAtomic, ensurePrivateDir } from '../shared/atomic-file.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { hapiPaths, type HapiPaths } from '../shared/paths.js';
-import type { HubStateFile } from './client.js';
+import type { HubStateFile } from '../shared/hub-client.js';
 import { startHub, type RunningHub, type StartHubOptions } from './server.js';
 import { webPage } from './web/index.js';
 

@@ -4,7 +4,7 @@ import { hapiPaths } from '../../shared/paths.js';
 import { InvalidArgumentError } from '../../shared/errors.js';
 import { writeJsonAtomic } from '../../shared/atomic-file.js';
 import { parseHubUrl } from '../../shared/config.js';
-import { readAuthFile, resolveHubCredentials, withHub, type AuthFile } from '../../hub/client.js';
+import { readAuthFile, resolveHubCredentials, withHub, type AuthFile } from '../../shared/hub-client.js';
 
 export async function login(opts: { hub?: string; token?: string }): Promise<void> {
   const paths = hapiPaths();

@@ -4,7 +4,7 @@ import { Session, SessionState, StopSessionResult } from '../../../gen/hapi/comm
 import { hapiPaths } from '../../shared/paths.js';
 import { clientConfig } from '../../shared/config.js';
 import { hubConfig } from '../../shared/config.js';
-import { resolveHubCredentials, withHub } from '../../hub/client.js';
+import { resolveHubCredentials, withHub } from '../../shared/hub-client.js';
 import { table } from './hub-token.js';
 
 const creds = () => resolveHubCredentials(hapiPaths());

@@ -1,6 +1,6 @@
 /** `hapi hub token create|list|revoke` over TokenService with the owner token. */
 import { hapiPaths } from '../../shared/paths.js';
-import { resolveOwnerCredentials, withHub } from '../../hub/client.js';
+import { resolveOwnerCredentials, withHub } from '../../shared/hub-client.js';
 import { HapiError } from '../../shared/errors.js';
 
 function ownerCreds() {

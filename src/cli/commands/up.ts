@@ -9,7 +9,7 @@ import { writeJsonAtomic } from '../../shared/atomic-file.js';
 import { hubConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { FailedPreconditionError } from '../../shared/errors.js';
-import { readAuthFile } from '../../hub/client.js';
+import { readAuthFile } from '../../shared/hub-client.js';
 import { startLocalHub } from '../../hub/serve.js';
 
 export async function up(): Promise<number> {

@@ -12,7 +12,7 @@ import type {
 import { SessionEventType, UpdateKind } from '../../../gen/hapi/hub/v1/machine.js';
 import { fromStatusCode, toServerError } from '../../shared/grpc-errors.js';
 import { HapiError } from '../../shared/errors.js';
-import { createAsyncQueue } from '../async-queue.js';
+import { createAsyncQueue } from '../../shared/async-queue.js';
 import {
   metadataFromProto,
   metadataToProto,

@@ -21,8 +21,8 @@ import { HapiError } from '../../shared/errors.js';
 import { grpcStatusOf } from '../../shared/grpc-errors.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import { CLI_VERSION } from '../../shared/version.js';
-import { createAsyncQueue, type AsyncQueue } from '../../hub/async-queue.js';
-import { createHubChannel, readAuthFile } from '../../hub/client.js';
+import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
+import { createHubChannel, readAuthFile } from '../../shared/hub-client.js';
 import {
   metadataFromProto,
   metadataToProto,

@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { ChannelCredentials, ClientError, createChannel, createClient, Metadata, Status, type Channel } from 'nice-grpc';
 import { HubServiceDefinition, TokenServiceDefinition, type HubServiceClient, type TokenServiceClient } from '../../gen/hapi/hub/v1/hub.js';
-import { DEFAULT_HUB_GRPC_PORT, parseHubUrl, type Env } from '../shared/config.js';
-import { DeadlineExceededError, HapiError, UnauthenticatedError, UnavailableError } from '../shared/errors.js';
-import { fromClientError } from '../shared/grpc-errors.js';
-import { readJsonFile } from '../shared/atomic-file.js';
-import type { HapiPaths } from '../shared/paths.js';
-import { isProcessAlive } from '../shared/proc.js';
+import { DEFAULT_HUB_GRPC_PORT, parseHubUrl, type Env } from './config.js';
+import { DeadlineExceededError, HapiError, UnauthenticatedError, UnavailableError } from './errors.js';
+import { fromClientError } from './grpc-errors.js';
+import { readJsonFile } from './atomic-file.js';
+import type { HapiPaths } from './paths.js';
+import { isProcessAlive } from './proc.js';
 
 /**
  * Client keepalive: a ping every 15 s on an idle connection, 10 s to answer. The hub permits
