@@ -1,5 +1,5 @@
 /** Entry for benchmarks and examples that need generated definitions without a TS toolchain. */
-export { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
+export { RunnerServiceDefinition } from './contract/runner.js';
 export { createUdsChannel } from './shared/grpc-channel.js';
-export { HubServiceDefinition } from '../gen/hapi/hub/v1/hub.js';
-export { MachineServiceDefinition } from '../gen/hapi/hub/v1/machine.js';
+export { HubServiceDefinition } from './contract/hub.js';
+export { MachineServiceDefinition } from './contract/machine-link.js';

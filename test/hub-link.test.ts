@@ -13,7 +13,8 @@ import { hapiPaths } from '../src/shared/paths.js';
 import { connectHub } from '../src/shared/hub-client.js';
 import { startHub, type RunningHub } from '../src/hub/server.js';
 import { createHubLink, type HubLink } from '../src/runner/hub-link/index.js';
-import type { SessionEvent, SessionInfo, SessionManager } from '../src/runner/domain.js';
+import type { SessionInfo } from '../src/contract/types.js';
+import type { SessionEvent, SessionManager } from '../src/runner/domain.js';
 import { waitFor } from './harness.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

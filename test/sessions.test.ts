@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HapiError } from '../src/shared/errors.js';
 import { processStartTime } from '../src/shared/proc.js';
-import type { SessionInfo } from '../src/runner/domain.js';
+import type { SessionInfo } from '../src/contract/types.js';
 import { FIXTURE_AGENT, isAlive as pidExists, cleanupAllHomes, createTestHome, processesOfHome, waitFor, type TestHome } from './harness.js';
 import { createManagerFixture, fixtureAgentEnv, type ManagerFixture } from './fixtures/session-test-runner.js';
 

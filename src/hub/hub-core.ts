@@ -19,14 +19,8 @@ import {
 } from '../shared/errors.js';
 import { createAsyncQueue, type AsyncQueue } from '../shared/async-queue.js';
 import {
-  DEFAULT_NAMESPACE,
-  NAMESPACE_PATTERN,
   PROTOCOL_VERSION,
-  type Caller,
-  type HubEvent,
-  type HubSession,
   type MachineMetadataInfo,
-  type MachineRecord,
   type RelayCall,
   type RelayResult,
   type RunnerStateInfo,
@@ -34,6 +28,14 @@ import {
   type SessionInfo,
   type SpawnOutcome,
   type SpawnSpec,
+} from '../contract/types.js';
+import {
+  DEFAULT_NAMESPACE,
+  NAMESPACE_PATTERN,
+  type Caller,
+  type HubEvent,
+  type HubSession,
+  type MachineRecord,
   type TokenRecord,
   type UpdateOutcome,
 } from './domain.js';

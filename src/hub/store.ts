@@ -8,14 +8,8 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
-import type {
-  HubSession,
-  MachineMetadataInfo,
-  MachineRecord,
-  RunnerStateInfo,
-  TokenRecord,
-  WebSessionRecord,
-} from './domain.js';
+import type { MachineMetadataInfo, RunnerStateInfo } from '../contract/types.js';
+import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './domain.js';
 
 type Db = Database.Database;
 

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer as createGrpcServer } from 'nice-grpc';
-import { RunnerServiceDefinition } from '../../gen/hapi/runner/v1/runner.js';
+import { RunnerServiceDefinition } from '../contract/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
 import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
@@ -27,7 +27,8 @@ import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createHandoff } from './handoff.js';
 import { newRunnerLogPath, pruneRunnerLogs } from './runner-logs.js';
 import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './state-file.js';
-import { createReadiness, type RunnerControl, type RunnerStatusInfo, type ShutdownReason, type HubLinkStatus } from './runner-control.js';
+import type { HubLinkStatus, RunnerStatusInfo } from '../contract/types.js';
+import { createReadiness, type RunnerControl, type ShutdownReason } from './runner-control.js';
 import type { SessionManager } from './domain.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';

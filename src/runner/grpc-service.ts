@@ -3,18 +3,17 @@
  */
 import type { CallContext } from 'nice-grpc';
 import { InvalidArgumentError } from '../shared/errors.js';
-import { SessionEventKind, type RunnerServiceImplementation, type WatchSessionsResponse } from '../../gen/hapi/runner/v1/runner.js';
+import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto } from '../contract/common.js';
+import {
+  sessionEventKindToProto,
+  sessionReportFromProto,
+  statusToProto,
+  stopTargetFromProto,
+  type RunnerServiceImplementation,
+  type WatchSessionsResponse,
+} from '../contract/runner.js';
 import type { SessionEvent } from './domain.js';
 import type { RunnerControl } from './runner-control.js';
-import {
-  sessionReportFromProto, sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, statusToProto, stopResultToProto,
-} from './converters.js';
-
-const EVENT_KIND = {
-  started: SessionEventKind.SESSION_EVENT_KIND_STARTED,
-  ended: SessionEventKind.SESSION_EVENT_KIND_ENDED,
-  adopted: SessionEventKind.SESSION_EVENT_KIND_ADOPTED,
-} as const;
 
 export interface RunnerGrpcService {
   impl: RunnerServiceImplementation;
@@ -43,9 +42,7 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
     },
     async stopSession(req, context) {
       const sessions = await sessionsFor(context);
-      const t = req.target;
-      if (!t) throw new InvalidArgumentError('target (sessionId or pid) is required');
-      const r = await sessions.stop(t.$case === 'sessionId' ? { sessionId: t.value } : { pid: t.value });
+      const r = await sessions.stop(stopTargetFromProto(req.target));
       return { result: stopResultToProto(r.result), sessionId: r.sessionId };
     },
     async stopRunner(req) {
@@ -75,13 +72,13 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
         wake?.();
       };
       const push = (e: SessionEvent) => {
-        queue.push({ kind: EVENT_KIND[e.kind], session: sessionToProto(e.session) });
+        queue.push({ kind: sessionEventKindToProto(e.kind), session: sessionToProto(e.session) });
         wake?.();
       };
       const unsubscribe = sessions.subscribe(push);
       streamEnders.add(end);
       context.signal.addEventListener('abort', end);
-      for (const s of sessions.list()) queue.push({ kind: EVENT_KIND.started, session: sessionToProto(s) });
+      for (const s of sessions.list()) queue.push({ kind: sessionEventKindToProto('started'), session: sessionToProto(s) });
       try {
         while (!ended) {
           while (queue.length > 0) yield queue.shift()!;

@@ -13,12 +13,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HapiError, InvalidArgumentError } from '../shared/errors.js';
 import { toHttpError } from '../shared/http-errors.js';
-import { parseStopTarget, type SessionInfo, type SpawnSpec } from './domain.js';
+import { parseStopTarget, TERMINAL_LABEL, type SessionInfo, type SpawnSpec } from '../contract/types.js';
 import type { RunnerControl } from './runner-control.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-import { TERMINAL_LABEL } from './http-gateway-labels.js';
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {

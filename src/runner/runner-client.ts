@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ClientError, Status } from 'nice-grpc-common';
-import { RunnerServiceDefinition, type GetStatusResponse } from '../../gen/hapi/runner/v1/runner.js';
+import { RunnerServiceDefinition, type GetStatusResponse } from '../contract/runner.js';
 import { clientConfig, hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { DeadlineExceededError, FailedPreconditionError, HapiError, UnavailableError } from '../shared/errors.js';
 import { fromClientError } from '../shared/grpc-errors.js';

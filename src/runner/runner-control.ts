@@ -3,36 +3,8 @@
  * gateway) and the hub link call. Transports only decode, call this, and encode.
  */
 import { UnavailableError } from '../shared/errors.js';
+import type { RunnerStatusInfo } from '../contract/types.js';
 import type { SessionManager } from './domain.js';
-
-export type HubLinkStateName = 'not-configured' | 'connecting' | 'connected' | 'reconnecting';
-
-export interface HubLinkStatus {
-  state: HubLinkStateName;
-  hubUrl?: string;
-  lastError?: string;
-  machineId?: string;
-  namespace?: string;
-  connectedSince?: Date;
-}
-
-export interface RunnerStatusInfo {
-  pid: number;
-  startedAt: Date;
-  cliVersion: string;
-  cliMtimeMs: number;
-  cliPath: string;
-  httpPort: number;
-  socketPath: string;
-  lastHeartbeat?: Date;
-  logPath: string;
-  hubLink: HubLinkStatus;
-  sessionCount: number;
-  hapiHome: string;
-  workspaceRoots: string[];
-  /** Finished starting and serving session calls. */
-  ready: boolean;
-}
 
 /** Why the runner shuts down; logged, and it picks the exit code. */
 export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'superseded' | 'startup-failure';

@@ -1,10 +1,9 @@
 /**
  * The session process's side of the runner contract: SessionStarted once the agent runs,
- * SessionEnded when it exits, over RunnerService on the runner's Unix socket. Builds the
- * request messages from the generated types directly: this is the transport edge.
+ * SessionEnded when it exits, over RunnerService on the runner's Unix socket. This is the
+ * transport edge: the request is built by the contract's converter.
  */
-import { StartedBy } from '../../gen/hapi/common/v1/common.js';
-import type { SessionStartedRequest } from '../../gen/hapi/runner/v1/runner.js';
+import { sessionReportToProto } from '../contract/runner.js';
 import { connectRunner, type RunnerConnection } from '../runner/runner-client.js';
 import type { Env } from '../shared/config.js';
 import { HapiError } from '../shared/errors.js';
@@ -44,16 +43,14 @@ export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
 
   return {
     async reportStarted(report, deadlineMs, { stopRetrying } = {}) {
-      const request: SessionStartedRequest = {
+      const request = sessionReportToProto({
         sessionId: report.sessionId,
-        metadata: {
-          hostPid: report.pid,
-          startedBy: report.startedBy === 'runner' ? StartedBy.STARTED_BY_RUNNER : StartedBy.STARTED_BY_TERMINAL,
-          directory: report.directory,
-          agent: report.agent,
-          startedAt: report.startedAt,
-        },
-      };
+        hostPid: report.pid,
+        startedBy: report.startedBy,
+        directory: report.directory,
+        agent: report.agent,
+        startedAt: report.startedAt,
+      });
       const deadline = Date.now() + deadlineMs;
       let delay = 25;
       for (;;) {

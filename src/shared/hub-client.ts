@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ChannelCredentials, ClientError, createChannel, createClient, Metadata, Status, type Channel } from 'nice-grpc';
-import { HubServiceDefinition, TokenServiceDefinition, type HubServiceClient, type TokenServiceClient } from '../../gen/hapi/hub/v1/hub.js';
+import { HubServiceDefinition, TokenServiceDefinition, type HubServiceClient, type TokenServiceClient } from '../contract/hub.js';
 import { DEFAULT_HUB_GRPC_PORT, parseHubUrl, type Env } from './config.js';
 import { DeadlineExceededError, HapiError, UnauthenticatedError, UnavailableError } from './errors.js';
 import { fromClientError } from './grpc-errors.js';

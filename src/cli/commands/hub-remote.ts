@@ -1,6 +1,6 @@
 /** `hapi machines|sessions|spawn|stop`: thin commands over HubService. */
-import { Machine } from '../../../gen/hapi/hub/v1/hub.js';
-import { Session, SessionState, StopSessionResult } from '../../../gen/hapi/common/v1/common.js';
+import { Session, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
+import { Machine } from '../../contract/hub.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { clientConfig } from '../../shared/config.js';
 import { hubConfig } from '../../shared/config.js';
@@ -36,12 +36,6 @@ export async function machines(opts: { json?: boolean }): Promise<void> {
   );
 }
 
-const STATE_NAMES: Record<number, string> = {
-  [SessionState.SESSION_STATE_STARTING]: 'starting',
-  [SessionState.SESSION_STATE_RUNNING]: 'running',
-  [SessionState.SESSION_STATE_ENDED]: 'ended',
-};
-
 export async function sessions(opts: { machine?: string; all?: boolean; json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.listSessions({ machineId: opts.machine ?? '', includeEnded: !!opts.all }, { signal: timeout() }));
   if (opts.json) return void out(`${JSON.stringify({ sessions: r.sessions.map((s) => Session.toJSON(s)) })}\n`);
@@ -49,7 +43,7 @@ export async function sessions(opts: { machine?: string; all?: boolean; json?: b
   out(
     table(
       ['ID', 'MACHINE', 'STATE', 'AGENT', 'PID', 'STARTED', 'DIRECTORY'],
-      r.sessions.map((s) => [s.id, s.machineId, STATE_NAMES[s.state] ?? '?', s.agent, String(s.pid), ago(s.startedAt), s.directory]),
+      r.sessions.map((s) => [s.id, s.machineId, sessionStateFromProto(s.state), s.agent, String(s.pid), ago(s.startedAt), s.directory]),
     ),
   );
 }
@@ -85,7 +79,7 @@ export async function spawn(
 
 export async function stop(session: string, opts: { machine: string; json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.stopSession({ machineId: opts.machine, sessionId: session }, { signal: timeout() }));
-  const result = r.result === StopSessionResult.STOP_SESSION_RESULT_ALREADY_GONE ? 'already-gone' : 'stopped';
+  const result = stopResultFromProto(r.result);
   if (opts.json) return void out(`${JSON.stringify({ result })}\n`);
   out(result === 'stopped' ? `stopped session ${session}\n` : `session ${session} had already exited\n`);
 }

@@ -1,8 +1,8 @@
 /** `hapi runner list` and `hapi runner stop-session`. */
-import { StartedBy, StopSessionResult } from '../../../gen/hapi/common/v1/common.js';
-import { parseStopTarget } from '../../runner/domain.js';
+import { startedByFromProto, stopResultFromProto } from '../../contract/common.js';
+import { stopTargetToProto } from '../../contract/runner.js';
+import { parseStopTarget, TERMINAL_LABEL } from '../../contract/types.js';
 import { withRunner } from '../../runner/runner-client.js';
-import { TERMINAL_LABEL } from '../../runner/http-gateway-labels.js';
 
 export async function list(opts: { json?: boolean }): Promise<void> {
   const { sessions } = await withRunner((c, signal) => c.listSessions({}, { signal }));
@@ -10,7 +10,7 @@ export async function list(opts: { json?: boolean }): Promise<void> {
     const out = sessions.map((s) => ({
       sessionId: s.id,
       pid: s.pid,
-      startedBy: s.startedBy === StartedBy.STARTED_BY_RUNNER ? 'runner' : 'terminal',
+      startedBy: startedByFromProto(s.startedBy),
       directory: s.directory,
       agent: s.agent,
       startedAt: s.startedAt?.toISOString() ?? null,
@@ -25,7 +25,7 @@ export async function list(opts: { json?: boolean }): Promise<void> {
   }
   const lines = [`Active Sessions (${sessions.length}):`];
   for (const s of sessions) {
-    const by = s.startedBy === StartedBy.STARTED_BY_RUNNER ? 'runner' : TERMINAL_LABEL;
+    const by = startedByFromProto(s.startedBy) === 'runner' ? 'runner' : TERMINAL_LABEL;
     lines.push(`  - Session: ${s.id}  PID: ${s.pid}  Started by: ${by}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -33,8 +33,7 @@ export async function list(opts: { json?: boolean }): Promise<void> {
 
 export async function stopSession(id: string): Promise<void> {
   const parsed = parseStopTarget(id);
-  const target = 'pid' in parsed ? { $case: 'pid' as const, value: parsed.pid } : { $case: 'sessionId' as const, value: parsed.sessionId };
-  const r = await withRunner((c, signal) => c.stopSession({ target }, { signal }));
+  const r = await withRunner((c, signal) => c.stopSession({ target: stopTargetToProto(parsed) }, { signal }));
   const what = 'pid' in parsed ? `Session ${r.sessionId} (PID ${parsed.pid})` : `Session ${r.sessionId}`;
-  process.stdout.write(r.result === StopSessionResult.STOP_SESSION_RESULT_STOPPED ? `${what} stopped\n` : `${what} was already gone\n`);
+  process.stdout.write(stopResultFromProto(r.result) === 'stopped' ? `${what} stopped\n` : `${what} was already gone\n`);
 }

@@ -3,7 +3,7 @@ import { clientConfig } from '../../shared/config.js';
 import { NotFoundError, UnavailableError } from '../../shared/errors.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { inspectAndCleanStale, probeRunner } from '../../runner/runner-client.js';
-import { hubLinkStateFromProto } from '../../runner/converters.js';
+import { hubLinkStateFromProto } from '../../contract/runner.js';
 import { newestRunnerLog } from '../../runner/runner-logs.js';
 import { EXIT_UNAVAILABLE } from '../exit-codes.js';
 

@@ -1,8 +1,9 @@
 /** HubService and TokenService: gRPC adapters over HubCore (convert and delegate only). */
 import type { CallContext } from 'nice-grpc';
-import type { HubServiceImplementation, TokenServiceImplementation } from '../../../gen/hapi/hub/v1/hub.js';
+import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto } from '../../contract/common.js';
+import { machineToProto, tokenToProto, type HubServiceImplementation, type TokenServiceImplementation } from '../../contract/hub.js';
+import { statusReportToProto } from '../../contract/machine-link.js';
 import { InvalidArgumentError } from '../../shared/errors.js';
-import { machineToProto, sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto, tokenToProto } from '../convert.js';
 import type { HubCore } from '../hub-core.js';
 import type { CallerContext } from './auth.js';
 
@@ -46,8 +47,7 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
     },
     async getRunnerStatus(req, ctx: Ctx) {
       if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
-      const r = await core.getRunnerStatus(ctx.caller, req.machineId, ctx.signal);
-      return { pid: r.pid, cliVersion: r.cliVersion, sessionCount: r.sessionCount, startedAt: r.startedAt };
+      return statusReportToProto(await core.getRunnerStatus(ctx.caller, req.machineId, ctx.signal));
     },
   };
 }

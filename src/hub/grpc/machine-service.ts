@@ -4,24 +4,19 @@
  */
 import { ServerError, Status, type CallContext } from 'nice-grpc';
 import type { Logger } from 'pino';
-import type {
-  ConnectRequest,
-  ConnectResponse,
-  MachineServiceImplementation,
-} from '../../../gen/hapi/hub/v1/machine.js';
-import { SessionEventType, UpdateKind } from '../../../gen/hapi/hub/v1/machine.js';
-import { fromStatusCode, toServerError } from '../../shared/grpc-errors.js';
-import { HapiError } from '../../shared/errors.js';
-import { createAsyncQueue } from '../../shared/async-queue.js';
+import { metadataFromProto, metadataToProto, runnerStateFromProto, runnerStateToProto, sessionFromProto } from '../../contract/common.js';
 import {
-  metadataFromProto,
-  metadataToProto,
   relayCallToProto,
   relayResultFromProto,
-  runnerStateFromProto,
-  runnerStateToProto,
-  sessionFromProto,
-} from '../convert.js';
+  sessionEventTypeFromProto,
+  updateKindToProto,
+  type ConnectRequest,
+  type ConnectResponse,
+  type MachineServiceImplementation,
+} from '../../contract/machine-link.js';
+import { fromStatusCode, toServerError } from '../../shared/grpc-errors.js';
+import { HapiError, isHapiError } from '../../shared/errors.js';
+import { createAsyncQueue } from '../../shared/async-queue.js';
 import type { HubCore, MachineLink, RunnerBound, RunnerSink } from '../hub-core.js';
 import type { CallerContext } from './auth.js';
 
@@ -48,13 +43,13 @@ export function runnerBoundToProto(m: RunnerBound): ConnectResponse {
     case 'update-result': {
       if (m.kind === 'metadata') {
         const o = m.outcome;
-        const kind = UpdateKind.UPDATE_KIND_METADATA;
+        const kind = updateKindToProto('metadata');
         if (o.applied) return { message: { $case: 'updateResult', value: { kind, result: { $case: 'newVersion', value: o.version } } } };
         const value = { currentVersion: o.currentVersion, currentMetadata: metadataToProto(o.current) };
         return { message: { $case: 'updateResult', value: { kind, result: { $case: 'versionMismatch', value } } } };
       }
       const o = m.outcome;
-      const kind = UpdateKind.UPDATE_KIND_RUNNER_STATE;
+      const kind = updateKindToProto('runner-state');
       if (o.applied) return { message: { $case: 'updateResult', value: { kind, result: { $case: 'newVersion', value: o.version } } } };
       const value = { currentVersion: o.currentVersion, currentRunnerState: runnerStateToProto(o.current) };
       return { message: { $case: 'updateResult', value: { kind, result: { $case: 'versionMismatch', value } } } };
@@ -80,7 +75,7 @@ function dispatch(link: MachineLink, req: ConnectRequest, log: Logger): void {
       try {
         result = relayResultFromProto(r);
       } catch (err) {
-        return link.rpcResult(r.requestId, err instanceof HapiError ? err : new HapiError('Internal', 'malformed runner answer'));
+        return link.rpcResult(r.requestId, isHapiError(err) ? err : new HapiError('Internal', 'malformed runner answer'));
       }
       if (!result) return link.rpcResult(r.requestId, new HapiError('Internal', 'runner sent an empty answer'));
       return link.rpcResult(r.requestId, result);
@@ -88,8 +83,7 @@ function dispatch(link: MachineLink, req: ConnectRequest, log: Logger): void {
     case 'sessionEvent': {
       const { type, session } = msg.value;
       if (!session) return;
-      const kind = type === SessionEventType.SESSION_EVENT_TYPE_ENDED ? 'ended' : type === SessionEventType.SESSION_EVENT_TYPE_ADOPTED ? 'adopted' : 'started';
-      return link.sessionEvent(kind, sessionFromProto(session));
+      return link.sessionEvent(sessionEventTypeFromProto(type), sessionFromProto(session));
     }
     case 'hello':
       log.warn({ machineId: link.machineId }, 'ignoring a second hello on the same stream');
@@ -159,7 +153,13 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
           for (;;) {
             const r = await it.next();
             if (r.done) break;
-            dispatch(link, r.value, log);
+            try {
+              dispatch(link, r.value, log);
+            } catch (err) {
+              // A message this build cannot decode (enum rule in src/contract/common.ts): drop it, keep the stream.
+              if (!isHapiError(err)) throw err;
+              log.warn({ err, machineId: link.machineId }, 'dropped a malformed message from the runner');
+            }
           }
           link.detach('runner closed the stream');
         } catch (err) {

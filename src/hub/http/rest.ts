@@ -14,12 +14,12 @@
  * The web page wraps `createHubHttpHandler` with its own static files and cookie auth.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Session } from '../../../gen/hapi/common/v1/common.js';
-import { Machine } from '../../../gen/hapi/hub/v1/hub.js';
+import { Session, sessionToProto } from '../../contract/common.js';
+import { Machine, machineToProto } from '../../contract/hub.js';
+import type { SpawnSpec } from '../../contract/types.js';
 import { HapiError, InvalidArgumentError, NotFoundError, UnauthenticatedError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/http-errors.js';
-import { machineToProto, sessionToProto } from '../convert.js';
-import type { Caller, HubEvent, SpawnSpec } from '../domain.js';
+import type { Caller, HubEvent } from '../domain.js';
 import type { HubCore } from '../hub-core.js';
 import { bearerToken } from '../grpc/auth.js';
 

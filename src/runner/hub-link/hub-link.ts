@@ -8,39 +8,37 @@
 import { hostname, homedir } from 'node:os';
 import { createClient, Metadata, type Channel } from 'nice-grpc';
 import type { Logger } from 'pino';
-import {
-  MachineServiceDefinition,
-  SessionEventType,
-  UpdateKind,
-  type ConnectRequest,
-  type ConnectResponse,
-  type RpcRequest,
-} from '../../../gen/hapi/hub/v1/machine.js';
 import type { HubLinkConfig } from '../../shared/config.js';
-import { HapiError } from '../../shared/errors.js';
+import { HapiError, isHapiError } from '../../shared/errors.js';
 import { grpcStatusOf } from '../../shared/grpc-errors.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import { CLI_VERSION } from '../../shared/version.js';
 import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
 import { createHubChannel, readAuthFile } from '../../shared/hub-client.js';
+import { metadataFromProto, metadataToProto, runnerStateFromProto, runnerStateToProto, sessionToProto } from '../../contract/common.js';
 import {
-  metadataFromProto,
-  metadataToProto,
+  MachineServiceDefinition,
   relayCallFromProto,
   relayResultToProto,
-  runnerStateFromProto,
-  runnerStateToProto,
-  sessionToProto,
-} from '../../hub/convert.js';
-import type { MachineMetadataInfo, RelayResult, RunnerStateInfo, RunnerStatusReportInfo } from '../../hub/domain.js';
-import { PROTOCOL_VERSION } from '../../hub/domain.js';
+  sessionEventTypeToProto,
+  updateKindFromProto,
+  type ConnectRequest,
+  type ConnectResponse,
+  type RpcRequest,
+} from '../../contract/machine-link.js';
+import {
+  PROTOCOL_VERSION,
+  type HubLinkStateName,
+  type HubLinkStatus as HubLinkState,
+  type MachineMetadataInfo,
+  type RelayResult,
+  type RunnerStateInfo,
+  type RunnerStatusReportInfo,
+} from '../../contract/types.js';
 import type { SessionEvent, SessionManager } from '../domain.js';
 import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { loadOrCreateMachineId } from './machine-id.js';
 
-/** What `hapi runner status` shows about the link (the runner's own type). */
-export type { HubLinkStateName, HubLinkStatus as HubLinkState } from '../runner-control.js';
-import type { HubLinkStateName, HubLinkStatus as HubLinkState } from '../runner-control.js';
 
 export interface HubLinkClock {
   now(): number;
@@ -105,12 +103,6 @@ export function defaultMachineMetadata(partial: Partial<MachineMetadataInfo> = {
     ...partial,
   };
 }
-
-const EVENT_TYPE: Record<SessionEvent['kind'], SessionEventType> = {
-  started: SessionEventType.SESSION_EVENT_TYPE_STARTED,
-  ended: SessionEventType.SESSION_EVENT_TYPE_ENDED,
-  adopted: SessionEventType.SESSION_EVENT_TYPE_ADOPTED,
-};
 
 /** The link's own error for an RPC that is past its deadline. */
 class RpcDeadlineError extends HapiError {
@@ -181,7 +173,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     // While disconnected events are dropped: the next hello carries the live list and the hub
     // reconciles (sessions it had as running that are missing are marked ended).
     if (state !== 'connected') return;
-    send({ message: { $case: 'sessionEvent', value: { type: EVENT_TYPE[e.kind], session: sessionToProto(e.session) } } });
+    send({ message: { $case: 'sessionEvent', value: { type: sessionEventTypeToProto(e.kind), session: sessionToProto(e.session) } } });
     sendStateIfChanged();
   });
 
@@ -247,22 +239,23 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         return;
       case 'updateResult': {
         const r = m.value;
+        const kind = updateKindFromProto(r.kind);
         if (r.result?.$case === 'newVersion') {
-          if (r.kind === UpdateKind.UPDATE_KIND_RUNNER_STATE) {
+          if (kind === 'runner-state') {
             runnerStateVersion = r.result.value;
             if (closing) shutdownAck?.();
-          } else if (r.kind === UpdateKind.UPDATE_KIND_METADATA) metadataVersion = r.result.value;
+          } else if (kind === 'metadata') metadataVersion = r.result.value;
           return;
         }
         if (r.result?.$case === 'versionMismatch') {
           const mm = r.result.value;
-          if (r.kind === UpdateKind.UPDATE_KIND_RUNNER_STATE) {
+          if (kind === 'runner-state') {
             // Someone else's write won: retry ours from the current version unless it already matches.
             runnerStateVersion = mm.currentVersion;
             const current = runnerStateFromProto(mm.currentRunnerState);
             if (JSON.stringify(current) !== JSON.stringify(desiredState())) sendState();
             else if (closing) shutdownAck?.();
-          } else if (r.kind === UpdateKind.UPDATE_KIND_METADATA) {
+          } else if (kind === 'metadata') {
             metadataVersion = mm.currentVersion;
             if (JSON.stringify(metadataFromProto(mm.currentMetadata)) !== JSON.stringify(metadata)) {
               send({ message: { $case: 'updateMetadata', value: { expectedVersion: metadataVersion, metadata: metadataToProto(metadata) } } });
@@ -326,7 +319,13 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           if (closing) sendState();
           continue;
         }
-        onMessage(msg);
+        try {
+          onMessage(msg);
+        } catch (err) {
+          // A message this build cannot decode (enum rule in src/contract/common.ts): drop it, keep the link.
+          if (!isHapiError(err)) throw err;
+          log.warn({ err }, 'dropped a malformed message from the hub');
+        }
       }
       if (!stopLoop.signal.aborted && !closing) throw new Error('hub closed the stream');
     } finally {

@@ -30,15 +30,14 @@ import { isSameProcess, isSameProcessCheap, processStartTime } from '../../share
 import { cliPath as defaultCliPath } from '../../shared/version.js';
 import type {
   SessionEnd,
-  SessionEvent,
   SessionInfo,
-  SessionManager,
   SessionReport,
   SpawnOutcome,
   SpawnSpec,
   StopResult,
   StopTarget,
-} from '../domain.js';
+} from '../../contract/types.js';
+import type { SessionEvent, SessionManager } from '../domain.js';
 import { createAgentResolver, DEFAULT_AGENT, type AgentResolver } from './agents.js';
 import { prepareDirectory } from './directory.js';
 import { tailLines } from './log-tail.js';

@@ -8,7 +8,7 @@
  */
 import { writeJsonAtomic, readJsonFile } from '../../shared/atomic-file.js';
 import type { Logger } from '../../shared/logger.js';
-import type { SessionInfo, StartedBy, WorktreeInfo } from '../domain.js';
+import type { SessionInfo, StartedBy, WorktreeInfo } from '../../contract/types.js';
 
 const FORMAT_VERSION = 1;
 

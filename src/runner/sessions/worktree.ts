@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, errnoCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { WorktreeInfo } from '../domain.js';
+import type { WorktreeInfo } from '../../contract/types.js';
 
 export interface CreatedWorktree {
   info: WorktreeInfo;

@@ -1,0 +1,207 @@
+/**
+ * The plain-TypeScript side of the contract: the types the runner, the hub, the CLI and the
+ * session process share, and the rules that belong to them (session ids, stop targets, the
+ * protocol version, the documented started-by label). No generated code is imported here, so
+ * domain code can use these types without depending on gen/; the converters to and from the
+ * proto messages live next to this file (common.ts, runner.ts, hub.ts, machine-link.ts).
+ */
+import { InvalidArgumentError } from '../shared/errors.js';
+
+/** Protocol version of MachineService.Connect that this build speaks (hello and welcome). */
+export const PROTOCOL_VERSION = 1;
+
+// ------------------------------------------------------------------ sessions
+
+/** Who started a session. 'terminal' = a person ran `hapi` in a terminal. */
+export type StartedBy = 'runner' | 'terminal';
+
+/**
+ * How the documentation labels sessions a person started from a terminal (`hapi runner list`
+ * and the HTTP gateway's `/list`; the gateway also accepts it as input).
+ */
+export const TERMINAL_LABEL = 'hapi directly - likely by user from terminal';
+
+/**
+ * Session ids end up in file names and command lines: 1-128 letters, digits, '.', '_' or '-',
+ * starting with a letter or digit. The runner checks spawn requests and the session process
+ * checks `--hapi-session-id` against this one rule.
+ */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** True when `id` follows SESSION_ID_PATTERN. */
+export function isValidSessionId(id: string): boolean {
+  return SESSION_ID_PATTERN.test(id);
+}
+
+export type SessionStateName = 'starting' | 'running' | 'ended';
+
+export interface WorktreeInfo {
+  path: string;
+  branch: string;
+  repository: string;
+}
+
+export interface SessionInfo {
+  id: string;
+  pid: number;
+  /** OS start-time token of the process (src/shared/proc.ts); guards against PID reuse. */
+  processStartTime?: string;
+  startedBy: StartedBy;
+  directory: string;
+  agent: string;
+  startedAt: Date;
+  state: SessionStateName;
+  endedAt?: Date;
+  exitCode?: number;
+  exitSignal?: string;
+  worktree?: WorktreeInfo;
+  /** Agent output log of a runner-spawned session. */
+  logPath?: string;
+  /** Idempotency key of the spawn request that created it. */
+  requestId?: string;
+}
+
+export interface SpawnSpec {
+  directory: string;
+  /** Empty/undefined = the default agent ("claude"). */
+  agent?: string;
+  sessionId?: string;
+  approveCreateDirectory: boolean;
+  /** Present = create a git worktree; branch optional. */
+  worktree?: { branch?: string };
+  requestId?: string;
+  agentArgs: string[];
+}
+
+export type SpawnOutcome =
+  | { kind: 'session'; session: SessionInfo }
+  | { kind: 'approval-required'; directory: string };
+
+/** What `stop` aims at: a session by id, or whatever session runs as this PID. */
+export type StopTarget = { sessionId: string } | { pid: number };
+
+/** Reads a stop target as people and clients write it: a session id, or `PID-<n>`. */
+export function parseStopTarget(text: string): StopTarget {
+  const m = /^PID-(\d+)$/.exec(text);
+  if (m) return { pid: Number(m[1]) };
+  if (text.trim() === '') throw new InvalidArgumentError('session id must not be empty');
+  return { sessionId: text };
+}
+
+export interface StopResult {
+  result: 'stopped' | 'already-gone';
+  sessionId: string;
+}
+
+/** What a session process reports about itself (gRPC SessionStarted, HTTP /session-started). */
+export interface SessionReport {
+  sessionId: string;
+  hostPid: number;
+  startedBy: StartedBy;
+  directory?: string;
+  agent?: string;
+  startedAt?: Date;
+}
+
+export interface SessionEnd {
+  sessionId: string;
+  exitCode?: number;
+  exitSignal?: string;
+}
+
+/** A session lifecycle event, as the runner announces it locally and to its hub. */
+export type SessionEventKind = 'started' | 'ended' | 'adopted';
+
+// ------------------------------------------------------------------ runner status (RunnerService.GetStatus)
+
+export type HubLinkStateName = 'not-configured' | 'connecting' | 'connected' | 'reconnecting';
+
+export interface HubLinkStatus {
+  state: HubLinkStateName;
+  hubUrl?: string;
+  lastError?: string;
+  machineId?: string;
+  namespace?: string;
+  connectedSince?: Date;
+}
+
+export interface RunnerStatusInfo {
+  pid: number;
+  startedAt: Date;
+  cliVersion: string;
+  cliMtimeMs: number;
+  cliPath: string;
+  httpPort: number;
+  socketPath: string;
+  lastHeartbeat?: Date;
+  logPath: string;
+  hubLink: HubLinkStatus;
+  sessionCount: number;
+  hapiHome: string;
+  workspaceRoots: string[];
+  /** Finished starting and serving session calls. */
+  ready: boolean;
+}
+
+// ------------------------------------------------------------------ machines (MachineService.Connect, HubService)
+
+/** Static facts about a machine, sent by its runner. */
+export interface MachineMetadataInfo {
+  hostname: string;
+  platform: string;
+  arch: string;
+  cliVersion: string;
+  displayName: string;
+  homeDir: string;
+  agents: string[];
+}
+
+export type RunnerStatusName = 'unspecified' | 'running' | 'shutting-down';
+
+/** Dynamic runner state, versioned by the hub. */
+export interface RunnerStateInfo {
+  status: RunnerStatusName;
+  pid: number;
+  startedAt?: Date;
+  shutdownReason: string;
+  lastSpawnError: string;
+  httpPort: number;
+}
+
+/** A machine as HubService shows it (the hub's record adds what it keeps to itself). */
+export interface MachineInfo {
+  id: string;
+  metadata: MachineMetadataInfo;
+  metadataVersion: number;
+  runnerState: RunnerStateInfo;
+  runnerStateVersion: number;
+  online: boolean;
+  lastAlive?: Date;
+  /** When `online` last changed. */
+  onlineSince?: Date;
+}
+
+/** What the runner reports about itself in answer to a status request. */
+export interface RunnerStatusReportInfo {
+  pid: number;
+  cliVersion: string;
+  sessionCount: number;
+  startedAt?: Date;
+}
+
+/** Which versioned value an update (and its result) is about. */
+export type UpdateKindName = 'metadata' | 'runner-state';
+
+/** A call relayed from the hub down a runner's stream. */
+export type RelayCall =
+  | { method: 'spawn'; spec: SpawnSpec }
+  | { method: 'stop-session'; sessionId: string }
+  | { method: 'stop-runner' }
+  | { method: 'status' };
+
+/** The runner's successful answer, by method. */
+export type RelayResult =
+  | { method: 'spawn'; outcome: SpawnOutcome }
+  | { method: 'stop-session'; result: StopResult['result'] }
+  | { method: 'stop-runner' }
+  | { method: 'status'; report: RunnerStatusReportInfo };
