@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
+import { isValidSessionId } from '../contract/types.js';
 import { sessionConfig, type Env } from '../shared/config.js';
 import { HapiError, InvalidArgumentError, errnoCode } from '../shared/errors.js';
 import { hapiPaths } from '../shared/paths.js';
@@ -35,7 +36,6 @@ export interface SessionOptions {
   cwd?: string;
 }
 
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** How long the agent gets between SIGTERM and SIGKILL when the session gives up on it. */
 const AGENT_STOP_GRACE_MS = 5_000;
 const REPORT_ENDED_TIMEOUT_MS = 2_000;
@@ -50,7 +50,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const cwd = opts.cwd ?? process.cwd();
   const remote = opts.startingMode === 'remote';
   const sessionId = opts.sessionId?.trim() || randomUUID();
-  if (!SESSION_ID.test(sessionId)) throw new InvalidArgumentError(`invalid --hapi-session-id ${JSON.stringify(sessionId)}`);
+  if (!isValidSessionId(sessionId)) throw new InvalidArgumentError(`invalid --hapi-session-id ${JSON.stringify(sessionId)}`);
   const paths = hapiPaths(env);
   const config = sessionConfig(env);
   const agent = createAgentResolver({ env, settingsFile: paths.settingsFile, cwd }).resolve(opts.agent);

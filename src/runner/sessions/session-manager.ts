@@ -28,14 +28,15 @@ import type { Logger } from '../../shared/logger.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import { isSameProcess, isSameProcessCheap, processStartTime } from '../../shared/proc.js';
 import { cliPath as defaultCliPath } from '../../shared/version.js';
-import type {
-  SessionEnd,
-  SessionInfo,
-  SessionReport,
-  SpawnOutcome,
-  SpawnSpec,
-  StopResult,
-  StopTarget,
+import {
+  isValidSessionId,
+  type SessionEnd,
+  type SessionInfo,
+  type SessionReport,
+  type SpawnOutcome,
+  type SpawnSpec,
+  type StopResult,
+  type StopTarget,
 } from '../../contract/types.js';
 import type { SessionEvent, SessionManager } from '../domain.js';
 import { createAgentResolver, DEFAULT_AGENT, type AgentResolver } from './agents.js';
@@ -73,8 +74,6 @@ export interface RunnerSessionManager extends SessionManager {
 
 /** Ended sessions remembered for idempotent retries and `stop` of a gone session. */
 const RECENT_ENDED_LIMIT = 1000;
-/** Session ids end up in file names and command lines. */
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 interface PendingSpawn {
   sessionId: string;
@@ -191,7 +190,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
 
   function validateSpec(spec: SpawnSpec): void {
     if (typeof spec.directory !== 'string' || spec.directory.trim() === '') throw new InvalidArgumentError('directory is required');
-    if (spec.sessionId !== undefined && spec.sessionId !== '' && !SESSION_ID.test(spec.sessionId)) {
+    if (spec.sessionId !== undefined && spec.sessionId !== '' && !isValidSessionId(spec.sessionId)) {
       throw new InvalidArgumentError(`invalid session id ${JSON.stringify(spec.sessionId)}: use 1-128 letters, digits, '.', '_' or '-'`);
     }
     if (!Array.isArray(spec.agentArgs ?? []) || !(spec.agentArgs ?? []).every((a) => typeof a === 'string' && !a.includes('\0'))) {
