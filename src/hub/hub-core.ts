@@ -12,6 +12,7 @@ import {
   FailedPreconditionError,
   HapiError,
   InvalidArgumentError,
+  isHapiError,
   NotFoundError,
   PermissionDeniedError,
   UnauthenticatedError,
@@ -558,7 +559,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
             log.debug({ machineId: conn.machineId, requestId }, 'answer to an unknown or expired request');
             return;
           }
-          if (result instanceof HapiError) return p.reject(result);
+          if (isHapiError(result)) return p.reject(result);
           if (result.method !== p.method) {
             return p.reject(new HapiError('Internal', `runner answered ${p.method} with ${result.method}`));
           }

@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { HapiError, InvalidArgumentError } from '../shared/errors.js';
+import { InvalidArgumentError, isHapiError } from '../shared/errors.js';
 import { toHttpError } from '../shared/http-errors.js';
 import { parseStopTarget, TERMINAL_LABEL, type SessionInfo, type SpawnSpec } from '../contract/types.js';
 import type { RunnerControl } from './runner-control.js';
@@ -215,7 +215,7 @@ export function createGatewayHandler(opts: GatewayOptions, getPort: () => number
         send(res, err.status, { success: false, error: err.message, ...err.extra });
         return;
       }
-      if (!(err instanceof HapiError)) opts.log.error({ err }, 'unexpected error in HTTP gateway');
+      if (!isHapiError(err)) opts.log.error({ err }, 'unexpected error in HTTP gateway');
       const [status, body] = toHttpError(err);
       send(res, status, body);
     }

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ClientError, Status } from 'nice-grpc-common';
 import { RunnerServiceDefinition, type GetStatusResponse } from '../contract/runner.js';
 import { clientConfig, hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
-import { DeadlineExceededError, FailedPreconditionError, HapiError, UnavailableError } from '../shared/errors.js';
+import { DeadlineExceededError, FailedPreconditionError, UnavailableError, isHapiError } from '../shared/errors.js';
 import { fromClientError } from '../shared/grpc-errors.js';
 import { createUnaryClient, type UnaryClient } from '../shared/grpc-unary-client.js';
 import { hapiPaths, type HapiPaths } from '../shared/paths.js';
@@ -92,7 +92,7 @@ export async function probeRunner(paths: HapiPaths, timeoutMs: number): Promise<
   try {
     return await conn.call((c, signal) => c.getStatus({}, { signal }));
   } catch (err) {
-    if (err instanceof HapiError && (err.kind === 'Unavailable' || err.kind === 'DeadlineExceeded')) return undefined;
+    if (isHapiError(err) && (err.kind === 'Unavailable' || err.kind === 'DeadlineExceeded')) return undefined;
     throw err;
   } finally {
     conn.close();
@@ -302,7 +302,7 @@ export async function stopRunnerProcess(opts: { env?: Env; reason?: string } = {
   const startTime = typeof lock === 'object' && lock.pid === status.pid ? lock.startTime : undefined;
   await withRunner((c, signal) => c.stopRunner({ reason: opts.reason ?? 'cli' }, { signal }), { env, timeoutMs }).catch((err) => {
     // The runner may exit before it answers; that is a success.
-    if (!(err instanceof HapiError && err.kind === 'Unavailable')) throw err;
+    if (!(isHapiError(err) && err.kind === 'Unavailable')) throw err;
   });
   if (await waitForExit(status.pid, timeoutMs, startTime)) return { pid: status.pid, how: 'graceful' };
   return forceStop(paths, status.pid, timeoutMs, startTime);

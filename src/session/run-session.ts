@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { isValidSessionId } from '../contract/types.js';
 import { sessionConfig, type Env } from '../shared/config.js';
-import { HapiError, InvalidArgumentError, errnoCode } from '../shared/errors.js';
+import { InvalidArgumentError, errnoCode, isHapiError } from '../shared/errors.js';
 import { hapiPaths } from '../shared/paths.js';
 import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agents.js';
 import { createRunnerReporter, type RunnerReporter, type StartedReport } from './runner-reporter.js';
@@ -146,7 +146,7 @@ async function reportLate(reporter: RunnerReporter, report: StartedReport, socke
       return true;
     } catch (err) {
       // Unavailable: the runner is starting or going away; look again next time.
-      if (!(err instanceof HapiError) || err.kind !== 'Unavailable') return false;
+      if (!isHapiError(err) || err.kind !== 'Unavailable') return false;
     }
   }
   return false;

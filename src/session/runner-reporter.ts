@@ -6,7 +6,7 @@
 import { sessionReportToProto } from '../contract/runner.js';
 import { connectRunner, type RunnerConnection } from '../runner/runner-client.js';
 import type { Env } from '../shared/config.js';
-import { HapiError } from '../shared/errors.js';
+import { isHapiError } from '../shared/errors.js';
 
 export interface StartedReport {
   sessionId: string;
@@ -29,7 +29,7 @@ export interface RunnerReporter {
 }
 
 function isUnavailable(err: unknown): boolean {
-  return err instanceof HapiError && err.kind === 'Unavailable';
+  return isHapiError(err) && err.kind === 'Unavailable';
 }
 
 export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {

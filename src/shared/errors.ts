@@ -76,7 +76,8 @@ export class ConfigError extends InvalidArgumentError {}
 
 /**
  * By brand, not instanceof: the CLI ships as two bundles (dist/hapi.cjs and dist/lazy/*.mjs)
- * that each hold a copy of this module, and errors cross from one to the other.
+ * that each hold a copy of this module, and errors cross from one to the other. The one way to
+ * ask "is this a HapiError?" everywhere, so a check never depends on which bundle threw.
  */
 export function isHapiError(err: unknown): err is HapiError {
   return typeof err === 'object' && err !== null && (err as { [HAPI_ERROR]?: unknown })[HAPI_ERROR] === true;

@@ -5,7 +5,7 @@
 import { ClientError, ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
 import { isAbortError } from 'abort-controller-x';
 import type { Logger } from 'pino';
-import { HapiError, type ErrorKind } from './errors.js';
+import { HapiError, type ErrorKind, isHapiError } from './errors.js';
 
 const KIND_TO_STATUS: Record<ErrorKind, Status> = {
   InvalidArgument: Status.INVALID_ARGUMENT,
@@ -32,7 +32,7 @@ export function grpcStatusOf(kind: ErrorKind): Status {
 /** Domain error -> ServerError. Anything that is not a HapiError becomes a generic INTERNAL. */
 export function toServerError(err: unknown): ServerError {
   if (err instanceof ServerError) return err;
-  if (err instanceof HapiError) return new ServerError(KIND_TO_STATUS[err.kind], err.message);
+  if (isHapiError(err)) return new ServerError(KIND_TO_STATUS[err.kind], err.message);
   return new ServerError(Status.INTERNAL, 'internal error');
 }
 
@@ -58,7 +58,7 @@ export function errorMappingMiddleware(log: Logger) {
       return yield* call.next(call.request, context);
     } catch (err) {
       if (isAbortError(err) || err instanceof ServerError) throw err;
-      if (!(err instanceof HapiError)) log.error({ err, method: call.method.path }, 'unexpected error in gRPC handler');
+      if (!isHapiError(err)) log.error({ err, method: call.method.path }, 'unexpected error in gRPC handler');
       throw toServerError(err);
     }
   };

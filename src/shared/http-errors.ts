@@ -1,5 +1,5 @@
 /** The one mapping from domain errors to HTTP statuses and JSON error bodies. */
-import { HapiError, type ErrorKind } from './errors.js';
+import { type ErrorKind, isHapiError } from './errors.js';
 
 const KIND_TO_HTTP: Record<ErrorKind, number> = {
   InvalidArgument: 400,
@@ -28,7 +28,7 @@ export interface HttpErrorBody {
 
 /** Domain error -> [status, body]. Unknown errors never leak their message. */
 export function toHttpError(err: unknown): [number, HttpErrorBody] {
-  if (err instanceof HapiError) {
+  if (isHapiError(err)) {
     return [KIND_TO_HTTP[err.kind], { success: false, error: err.message, code: err.kind, ...err.details }];
   }
   return [500, { success: false, error: 'internal error', code: 'Internal' }];

@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Session, sessionToProto } from '../../contract/common.js';
 import { Machine, machineToProto } from '../../contract/hub.js';
 import type { SpawnSpec } from '../../contract/types.js';
-import { HapiError, InvalidArgumentError, NotFoundError, UnauthenticatedError } from '../../shared/errors.js';
+import { HapiError, InvalidArgumentError, NotFoundError, UnauthenticatedError, isHapiError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/http-errors.js';
 import type { Caller, HubEvent } from '../domain.js';
 import type { HubCore } from '../hub-core.js';
@@ -256,12 +256,12 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         return;
       }
       const [status, body] = toHttpError(err);
-      const allow = err instanceof HapiError ? err.details?.allow : undefined;
+      const allow = isHapiError(err) ? err.details?.allow : undefined;
       if (typeof allow === 'string') {
         res.setHeader('allow', allow);
         return sendJson(res, 405, body);
       }
-      if (err instanceof HapiError && err.kind === 'Unauthenticated') res.setHeader('www-authenticate', 'Bearer');
+      if (isHapiError(err) && err.kind === 'Unauthenticated') res.setHeader('www-authenticate', 'Bearer');
       sendJson(res, status, body);
     }
   };

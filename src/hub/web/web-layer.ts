@@ -12,7 +12,7 @@
  * a request with `Authorization: Bearer` is left to the REST view as it is (tools, the CLI).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HapiError, UnauthenticatedError } from '../../shared/errors.js';
+import { UnauthenticatedError, isHapiError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/http-errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
@@ -284,7 +284,7 @@ function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof HttpError) {
     status = err.status;
     body = { success: false, error: err.message, code: err.code };
-  } else if (err instanceof HapiError) {
+  } else if (isHapiError(err)) {
     [status, body] = toHttpError(err);
     if (!(err instanceof UnauthenticatedError)) log.warn({ err }, 'web request failed');
   } else {

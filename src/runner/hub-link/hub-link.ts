@@ -207,7 +207,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         }),
       ]).finally(() => clearTimeout(timer));
     } catch (err) {
-      const known = err instanceof HapiError;
+      const known = isHapiError(err);
       if (!known) log.error({ err, requestId: req.requestId }, 'relayed call failed unexpectedly');
       send({
         message: {
