@@ -108,7 +108,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     try {
       return { session, caller: await resolveCredential(session.credential) };
     } catch (err) {
-      if (!(err instanceof UnauthenticatedError)) throw err;
+      if (!(isHapiError(err) && err.kind === 'Unauthenticated')) throw err;
       log.info({ via: session.credential.kind }, 'web session ended: its credential is no longer valid');
       sessions.delete(session.key);
       return undefined;
@@ -159,7 +159,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
         try {
           caller = await opts.verifyToken(token);
         } catch (err) {
-          if (err instanceof UnauthenticatedError) {
+          if (isHapiError(err) && err.kind === 'Unauthenticated') {
             log.info('web sign-in refused: invalid token');
             throw new HttpError(401, 'invalid token', 'Unauthenticated');
           }
@@ -286,7 +286,7 @@ function sendError(res: ServerResponse, err: unknown, log: Logger): void {
     body = { success: false, error: err.message, code: err.code };
   } else if (isHapiError(err)) {
     [status, body] = toHttpError(err);
-    if (!(err instanceof UnauthenticatedError)) log.warn({ err }, 'web request failed');
+    if (!(isHapiError(err) && err.kind === 'Unauthenticated')) log.warn({ err }, 'web request failed');
   } else {
     log.error({ err }, 'web request failed');
   }
