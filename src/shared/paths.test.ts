@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { hapiPaths, MAX_SOCKET_PATH_BYTES, resolveHapiHome, socketPathFor } from './paths.js';
@@ -32,5 +32,20 @@ describe('paths', () => {
     // Stable for the same home, different for another.
     expect(socketPathFor(deep)).toBe(sock);
     expect(socketPathFor(`${deep}x`)).not.toBe(sock);
+  });
+
+  describe('runtime directory of the fallback socket', () => {
+    afterEach(() => vi.unstubAllEnvs());
+    const deep = `/tmp/${'d'.repeat(120)}`;
+
+    it('comes from XDG_RUNTIME_DIR of the env it is given', () => {
+      expect(hapiPaths({ HAPI_HOME: deep, XDG_RUNTIME_DIR: '/run/user/4242' }).socket).toMatch(/^\/run\/user\/4242\/hapi-[^/]+\/[0-9a-f]{16}\.sock$/);
+    });
+
+    it('ignores the process environment when another env is given', () => {
+      vi.stubEnv('XDG_RUNTIME_DIR', '/run/user/from-process');
+      expect(hapiPaths({ HAPI_HOME: deep }).socket).not.toContain('/run/user/from-process');
+      expect(socketPathFor(deep, {})).not.toContain('/run/user/from-process');
+    });
   });
 });

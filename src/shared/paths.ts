@@ -51,7 +51,7 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
     home,
     stateFile: join(home, 'runner.state.json'),
     lockFile: join(home, 'runner.state.json.lock'),
-    socket: socketPathFor(home),
+    socket: socketPathFor(home, env),
     logsDir: join(home, 'logs'),
     sessionsFile: join(home, 'runner.sessions.json'),
     sessionLogsDir: join(home, 'logs', 'sessions'),
@@ -67,14 +67,15 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
 /**
  * `$HAPI_HOME/runner.sock`, unless that path is too long for a Unix socket: then a short
  * per-user runtime path `/tmp/hapi-<uid>/<hash of HAPI_HOME>.sock` (directory 0700), which is
- * stable for a given HAPI_HOME. The chosen path is also recorded in the state file.
+ * stable for a given HAPI_HOME. The chosen path is also recorded in the state file. The runtime
+ * directory is `$XDG_RUNTIME_DIR` of `env` (the same env HAPI_HOME came from) when usable.
  */
-export function socketPathFor(home: string): string {
+export function socketPathFor(home: string, env: Env = process.env): string {
   const preferred = join(home, 'runner.sock');
   if (Buffer.byteLength(preferred) <= MAX_SOCKET_PATH_BYTES) return preferred;
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
   const hash = createHash('sha256').update(home).digest('hex').slice(0, 16);
-  const fallback = join(runtimeBase(), `hapi-${uid}`, `${hash}.sock`);
+  const fallback = join(runtimeBase(env), `hapi-${uid}`, `${hash}.sock`);
   if (Buffer.byteLength(fallback) > MAX_SOCKET_PATH_BYTES) {
     throw new ConfigError(
       `socket path ${preferred} is longer than the OS limit of ${MAX_SOCKET_PATH_BYTES} bytes, and so is the fallback ${fallback}; use a shorter HAPI_HOME`,
@@ -83,8 +84,8 @@ export function socketPathFor(home: string): string {
   return fallback;
 }
 
-function runtimeBase(): string {
-  const xdg = process.env.XDG_RUNTIME_DIR;
+function runtimeBase(env: Env): string {
+  const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && isAbsolute(xdg) && Buffer.byteLength(xdg) < 60) return xdg;
   return tmpdir().length < 60 ? tmpdir() : '/tmp';
 }
