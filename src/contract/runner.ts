@@ -92,6 +92,12 @@ export function statusToProto(s: RunnerStatusInfo): GetStatusResponse {
     socketPath: s.socketPath,
     lastHeartbeat: s.lastHeartbeat,
     logPath: s.logPath,
+    logWrites: {
+      failing: s.logWrites.failing,
+      lastError: s.logWrites.lastError ?? '',
+      droppedLines: s.logWrites.droppedLines,
+      lastFailureAt: s.logWrites.lastFailureAt,
+    },
     hubLink: {
       state: hubLinkStateToProto(s.hubLink.state),
       hubUrl: s.hubLink.hubUrl ?? '',

@@ -6,6 +6,7 @@
  * proto messages live next to this file (common.ts, runner.ts, hub.ts, machine-link.ts).
  */
 import { InvalidArgumentError } from '../shared/errors.js';
+import type { LogWriteHealth } from '../shared/logger.js';
 
 /** Protocol version of MachineService.Connect that this build speaks (hello and welcome). */
 export const PROTOCOL_VERSION = 1;
@@ -135,6 +136,8 @@ export interface RunnerStatusInfo {
   socketPath: string;
   lastHeartbeat?: Date;
   logPath: string;
+  /** Failed log writes are dropped and counted here; the runner keeps serving. */
+  logWrites: LogWriteHealth;
   hubLink: HubLinkStatus;
   sessionCount: number;
   hapiHome: string;

@@ -15,7 +15,7 @@ import { ensurePrivateDir } from '../shared/atomic-file.js';
 import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
-import { createLogger, type Logger } from '../shared/logger.js';
+import { createLogger, ignoreStdioWriteErrors, logWriteHealth, type Logger } from '../shared/logger.js';
 import { hapiPaths } from '../shared/paths.js';
 import { processStartTime } from '../shared/proc.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
@@ -75,6 +75,8 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', () => log?.info('SIGHUP ignored'));
+  // Logging never kills the runner (src/shared/logger.ts); neither does a closed stderr pipe.
+  ignoreStdioWriteErrors();
 
   const config = runnerConfig(env);
   const linkConfig = hubLinkConfig(env);
@@ -101,14 +103,18 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   );
   for (const w of config.warnings) rootLog.warn(w);
 
-  process.on('uncaughtException', (err) => {
-    rootLog.fatal({ err }, 'uncaught exception');
+  // The crash handlers must not throw themselves (Node would exit at once with code 7,
+  // leaving the lock, state file and socket behind): the shutdown always runs.
+  const fatal = (err: unknown, msg: string) => {
+    try {
+      rootLog.fatal({ err }, msg);
+    } catch {
+      // the logger drops failed writes; this is belt and braces
+    }
     void requestShutdown('exception');
-  });
-  process.on('unhandledRejection', (err) => {
-    rootLog.fatal({ err }, 'unhandled rejection');
-    void requestShutdown('exception');
-  });
+  };
+  process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => fatal(err, 'unhandled rejection'));
 
   const controlToken = randomBytes(32).toString('base64url');
   const workspaceRoots = resolveWorkspaceRoots(opts.workspaceRoots, paths.settingsFile, rootLog);
@@ -130,6 +136,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     socketPath: paths.socket,
     lastHeartbeat,
     logPath,
+    logWrites: logWriteHealth(rootLog) ?? { failing: false, droppedLines: 0 },
     hubLink: hubLink?.status() ?? { state: 'not-configured' },
     sessionCount: sessions?.list().length ?? 0,
     hapiHome: paths.home,

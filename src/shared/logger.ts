@@ -1,10 +1,18 @@
 /**
  * One root logger per process (pino). Daemons log JSON lines to a file; on a terminal the same
  * records are printed human-readable. Components take child loggers (`log.child({ c: 'x' })`).
+ *
+ * Logging never kills a daemon: a line that cannot be written (disk full, quota, a closed
+ * stderr pipe) is dropped and counted, never thrown, and the count is visible through
+ * logWriteHealth() (`hapi runner status`). pino's own file destination emits an 'error' event on
+ * ENOSPC, which crashed the runner, again inside its crash handler.
  */
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
-import pino, { type Logger, type DestinationStream } from 'pino';
+import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config.js';
+import { errnoCode } from './errors.js';
 
 export type { Logger };
 
@@ -41,22 +49,106 @@ export function formatPretty(line: string): string {
   return `${time} ${level.padEnd(5)}${comp} ${String(rec.msg ?? '')}${extras ? ` ${extras}` : ''}\n`;
 }
 
-function prettyStream(out: NodeJS.WritableStream): Writable {
+/** How a logger's writes fare: failed lines are dropped and counted, never thrown. */
+export interface LogWriteHealth {
+  /** True while the most recent write failed. */
+  failing: boolean;
+  /** errno code of the most recent failure, e.g. 'ENOSPC' (undefined if none failed yet). */
+  lastError?: string;
+  /** Lines dropped since the logger was created. */
+  droppedLines: number;
+  lastFailureAt?: Date;
+}
+
+function createHealth() {
+  const h: LogWriteHealth = { failing: false, droppedLines: 0 };
+  return {
+    ok(): void {
+      h.failing = false;
+    },
+    failed(err: unknown, lines: number): void {
+      h.failing = true;
+      h.lastError = errnoCode(err) ?? (err instanceof Error ? err.message : String(err));
+      h.droppedLines += Math.max(1, lines);
+      h.lastFailureAt = new Date();
+    },
+    snapshot: (): LogWriteHealth => ({ ...h }),
+  };
+}
+type Health = ReturnType<typeof createHealth>;
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * Appends each record to `file` with synchronous writes (a record is on disk before the call
+ * returns, even if the process dies next), looping over short writes. A failure drops the rest
+ * of that record; if part of it was written, the next record starts on a new line so the file
+ * stays one JSON record per line. The file is opened lazily and reopened after a failed open.
+ */
+function fileSink(file: string, health: Health): { write(chunk: string): boolean } {
+  let fd: number | undefined;
+  let torn = false;
+  return {
+    write(chunk: string): boolean {
+      const buf = Buffer.from(torn ? `\n${chunk}` : chunk, 'utf8');
+      let off = 0;
+      try {
+        if (fd === undefined) {
+          mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+          fd = openSync(file, 'a', 0o600);
+        }
+        while (off < buf.length) {
+          const n = writeSync(fd, buf, off, buf.length - off);
+          if (n <= 0) throw Object.assign(new Error('log write made no progress'), { code: 'EIO' });
+          off += n;
+        }
+        torn = false;
+        health.ok();
+      } catch (err) {
+        if (off > 0) torn = true;
+        health.failed(err, countLines(buf.subarray(off).toString('utf8')));
+      }
+      return true;
+    },
+  };
+}
+
+/** Human-readable lines to a terminal stream; a failed write is dropped and counted. */
+function prettyStream(out: NodeJS.WritableStream, health: Health): Writable {
+  // An async error (e.g. EPIPE on a closed pipe) must not become an uncaught exception.
+  out.on('error', (err) => health.failed(err, 1));
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) out.write(formatPretty(line));
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          out.write(formatPretty(line));
+        } catch (err) {
+          health.failed(err, 1);
+        }
+      }
       cb();
     },
   });
 }
 
+const healthOf = new WeakMap<Logger, Health>();
+
+/** Write health of a logger made by createLogger (undefined for other loggers). */
+export function logWriteHealth(log: Logger): LogWriteHealth | undefined {
+  return healthOf.get(log)?.snapshot();
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
+  const health = createHealth();
   const streams: pino.StreamEntry[] = [];
-  if (opts.file) {
-    streams.push({ stream: pino.destination({ dest: opts.file, sync: true, mkdir: true, mode: 0o600 }) as DestinationStream });
-  }
-  if (opts.pretty || !opts.file) streams.push({ stream: prettyStream(process.stderr) });
-  return pino(
+  if (opts.file) streams.push({ stream: fileSink(opts.file, health) });
+  if (opts.pretty || !opts.file) streams.push({ stream: prettyStream(process.stderr, health) });
+  const logger = pino(
     {
       name: opts.name,
       level: opts.level ?? 'info',
@@ -65,6 +157,17 @@ export function createLogger(opts: LoggerOptions): Logger {
     },
     pino.multistream(streams.map((s) => ({ ...s, level: 'trace' as const }))),
   );
+  healthOf.set(logger, health);
+  return logger;
+}
+
+/**
+ * For daemons: a write error on stdout or stderr (a closed pipe to the CLI that started the
+ * runner, a full disk under a redirected file) is dropped instead of becoming an uncaught
+ * exception that stops the daemon.
+ */
+export function ignoreStdioWriteErrors(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 }
 
 /** A logger that drops everything (for library code used from short CLI commands). */

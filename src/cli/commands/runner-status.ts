@@ -61,6 +61,12 @@ export async function status(opts: { json?: boolean }): Promise<void> {
       socketPath: s.socketPath,
       lastHeartbeat: s.lastHeartbeat?.toISOString() ?? null,
       logPath: s.logPath,
+      logWrites: {
+        failing: s.logWrites?.failing ?? false,
+        lastError: s.logWrites?.lastError || null,
+        droppedLines: s.logWrites?.droppedLines ?? 0,
+        lastFailureAt: s.logWrites?.lastFailureAt?.toISOString() ?? null,
+      },
       sessionCount: s.sessionCount,
       hapiHome: s.hapiHome,
       workspaceRoots: s.workspaceRoots,
@@ -91,12 +97,21 @@ export async function status(opts: { json?: boolean }): Promise<void> {
     `  HTTP port:      ${s.httpPort}`,
     `  Socket:         ${s.socketPath}`,
     `  Last heartbeat: ${s.lastHeartbeat ? formatLocalTime(s.lastHeartbeat) : 'none yet'}`,
-    `  Log file:       ${s.logPath}`,
+    `  Log file:       ${s.logPath}${logWritesNote(s.logWrites)}`,
     `  Sessions:       ${s.sessionCount}`,
     `  Workspace roots: ${s.workspaceRoots.length ? s.workspaceRoots.join(', ') : 'unrestricted'}`,
     `  Hub link:       ${hub}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Nothing while every log write succeeded; otherwise why and how many lines were dropped. */
+export function logWritesNote(w: { failing: boolean; lastError: string; droppedLines: number; lastFailureAt?: Date } | undefined): string {
+  if (!w || w.droppedLines === 0) return '';
+  const dropped = `${w.droppedLines} line${w.droppedLines === 1 ? '' : 's'} dropped`;
+  if (w.failing) return ` (log writes failing: ${w.lastError || 'unknown error'}; ${dropped})`;
+  const when = w.lastFailureAt ? ` at ${formatLocalTime(w.lastFailureAt)}` : '';
+  return ` (${dropped}; last failure ${w.lastError || 'unknown error'}${when})`;
 }
 
 export async function logs(): Promise<void> {

@@ -143,6 +143,23 @@ export interface HubLink {
   connectedSince?: Date | undefined;
 }
 
+/**
+ * How the runner's log writes fare. Logging never stops the runner: a log line that cannot be
+ * written (disk full: ENOSPC or EDQUOT, or any other write error) is dropped and counted here,
+ * and the runner keeps serving. Added in a backward-compatible way: an older runner leaves it
+ * unset, which reads as "no failures known".
+ */
+export interface LogWriteHealth {
+  /** True while the most recent log write failed. */
+  failing: boolean;
+  /** errno code of the most recent failed write, e.g. "ENOSPC"; empty when none failed. */
+  lastError: string;
+  /** Log lines dropped since the runner started. */
+  droppedLines: number;
+  /** When the most recent write failed; unset when none failed. */
+  lastFailureAt?: Date | undefined;
+}
+
 /** GetStatusResponse carries everything `hapi runner status` prints. */
 export interface GetStatusResponse {
   pid: number;
@@ -166,6 +183,8 @@ export interface GetStatusResponse {
    * serves session calls; false while it starts or shuts down. GetStatus answers either way.
    */
   ready: boolean;
+  /** Failed writes to the runner's log (see LogWriteHealth). */
+  logWrites?: LogWriteHealth | undefined;
 }
 
 /** ListSessionsRequest has no fields. */
@@ -468,6 +487,135 @@ export const HubLink: MessageFns<HubLink> = {
   },
 };
 
+function createBaseLogWriteHealth(): LogWriteHealth {
+  return { failing: false, lastError: "", droppedLines: 0, lastFailureAt: undefined };
+}
+
+export const LogWriteHealth: MessageFns<LogWriteHealth> = {
+  encode(message: LogWriteHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.failing !== false) {
+      writer.uint32(8).bool(message.failing);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(18).string(message.lastError);
+    }
+    if (message.droppedLines !== 0) {
+      writer.uint32(24).int64(message.droppedLines);
+    }
+    if (message.lastFailureAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastFailureAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogWriteHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogWriteHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.failing = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.droppedLines = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastFailureAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogWriteHealth {
+    return {
+      failing: isSet(object.failing) ? globalThis.Boolean(object.failing) : false,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      droppedLines: isSet(object.droppedLines)
+        ? globalThis.Number(object.droppedLines)
+        : isSet(object.dropped_lines)
+        ? globalThis.Number(object.dropped_lines)
+        : 0,
+      lastFailureAt: isSet(object.lastFailureAt)
+        ? fromJsonTimestamp(object.lastFailureAt)
+        : isSet(object.last_failure_at)
+        ? fromJsonTimestamp(object.last_failure_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: LogWriteHealth): unknown {
+    const obj: any = {};
+    if (message.failing !== false) {
+      obj.failing = message.failing;
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.droppedLines !== 0) {
+      obj.droppedLines = Math.round(message.droppedLines);
+    }
+    if (message.lastFailureAt !== undefined) {
+      obj.lastFailureAt = message.lastFailureAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogWriteHealth>): LogWriteHealth {
+    return LogWriteHealth.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogWriteHealth>): LogWriteHealth {
+    const message = createBaseLogWriteHealth();
+    message.failing = object.failing ?? false;
+    message.lastError = object.lastError ?? "";
+    message.droppedLines = object.droppedLines ?? 0;
+    message.lastFailureAt = object.lastFailureAt ?? undefined;
+    return message;
+  },
+};
+
 function createBaseGetStatusResponse(): GetStatusResponse {
   return {
     pid: 0,
@@ -484,6 +632,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     workspaceRoots: [],
     cliPath: "",
     ready: false,
+    logWrites: undefined,
   };
 }
 
@@ -530,6 +679,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.ready !== false) {
       writer.uint32(112).bool(message.ready);
+    }
+    if (message.logWrites !== undefined) {
+      LogWriteHealth.encode(message.logWrites, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -659,6 +811,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.ready = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.logWrites = LogWriteHealth.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -735,6 +895,11 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         ? globalThis.String(object.cli_path)
         : "",
       ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
+      logWrites: isSet(object.logWrites)
+        ? LogWriteHealth.fromJSON(object.logWrites)
+        : isSet(object.log_writes)
+        ? LogWriteHealth.fromJSON(object.log_writes)
+        : undefined,
     };
   },
 
@@ -782,6 +947,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.ready !== false) {
       obj.ready = message.ready;
     }
+    if (message.logWrites !== undefined) {
+      obj.logWrites = LogWriteHealth.toJSON(message.logWrites);
+    }
     return obj;
   },
 
@@ -806,6 +974,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.workspaceRoots = object.workspaceRoots?.map((e) => e) || [];
     message.cliPath = object.cliPath ?? "";
     message.ready = object.ready ?? false;
+    message.logWrites = (object.logWrites !== undefined && object.logWrites !== null)
+      ? LogWriteHealth.fromPartial(object.logWrites)
+      : undefined;
     return message;
   },
 };
@@ -2232,6 +2403,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {
