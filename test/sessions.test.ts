@@ -2,7 +2,7 @@
 // session processes of the built CLI (dist/hapi.cjs; `npm run build` first) that run the
 // fixture agent and report themselves over the runner's real gRPC service on the socket.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HapiError } from '../src/shared/errors.js';
@@ -486,11 +486,14 @@ describe('reports, pruning and re-adoption', () => {
     expect(await f2.manager.stop({ sessionId: a.id })).toEqual({ result: 'stopped', sessionId: a.id });
     await f2.close();
 
+    // A registry that cannot be parsed is kept aside, and the live session (b) is found from
+    // its process instead of being dropped.
     writeFileSync(f2.paths.sessionsFile, '{"version":1,"sessions":[{"id":"trunc');
     const f3 = await fixture(th);
-    expect(await f3.manager.start()).toEqual([]);
-    expect(readFileSync(f3.logFile, 'utf8')).toContain('session registry is corrupt');
-    expect(JSON.parse(readFileSync(f3.paths.sessionsFile, 'utf8'))).toEqual({ version: 1, sessions: [] });
+    expect((await f3.manager.start()).map((s) => `${s.id} ${s.pid} ${s.startedBy}`)).toEqual([`${b.id} ${b.pid} runner`]);
+    expect(readFileSync(f3.logFile, 'utf8')).toContain('session registry cannot be parsed; kept aside as');
+    expect(readdirSync(th.home).filter((n) => n.startsWith('runner.sessions.json.corrupt-'))).toHaveLength(1);
+    expect(JSON.parse(readFileSync(f3.paths.sessionsFile, 'utf8')).sessions.map((e: { id: string }) => e.id)).toEqual([b.id]);
   });
 
   it('a registry entry that never reported is stopped at start (its spawner is gone)', async () => {

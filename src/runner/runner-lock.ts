@@ -5,7 +5,8 @@
  * stolen. Takeovers are serialised through a short-lived guard file so two contenders can
  * never both remove a lock (and so never remove a fresh, live one).
  */
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync, fsyncSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { createFileExclusive } from '../shared/atomic-file.js';
 import { errnoCode } from '../shared/errors.js';
 import { isSameProcess, processStartTime } from '../shared/proc.js';
 
@@ -52,21 +53,9 @@ function ageMs(path: string): number {
 }
 
 function tryCreate(lockFile: string, pid: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(lockFile, 'wx', 0o600);
-  } catch (err) {
-    if (errnoCode(err) === 'EEXIST') return false;
-    throw err;
-  }
-  try {
-    const owner: LockOwner = { pid, startTime: processStartTime(pid), acquiredAt: new Date().toISOString() };
-    writeSync(fd, JSON.stringify(owner));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
+  const owner: LockOwner = { pid, startTime: processStartTime(pid), acquiredAt: new Date().toISOString() };
+  // Whole content or no file: a full disk throws "disk full" and leaves no empty lock behind.
+  return createFileExclusive(lockFile, JSON.stringify(owner), 0o600);
 }
 
 /**

@@ -145,8 +145,9 @@ async function reportLate(reporter: RunnerReporter, report: StartedReport, socke
       await reporter.reportStarted(report, 2_000, { stopRetrying: stop });
       return true;
     } catch (err) {
-      // Unavailable: the runner is starting or going away; look again next time.
-      if (!isHapiError(err) || err.kind !== 'Unavailable') return false;
+      // Unavailable: the runner is starting or going away; ResourceExhausted: its disk is full
+      // (or it tracks its maximum of sessions). Both pass: look again next time.
+      if (!isHapiError(err) || (err.kind !== 'Unavailable' && err.kind !== 'ResourceExhausted')) return false;
     }
   }
   return false;

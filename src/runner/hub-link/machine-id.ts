@@ -1,8 +1,8 @@
 /** This machine's stable id for the hub: created once (randomUUID), kept 0600 in HAPI_HOME. */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ensurePrivateDir } from '../../shared/atomic-file.js';
+import { createFileExclusive, ensurePrivateDir, writeFileAtomic } from '../../shared/atomic-file.js';
 import { errnoCode } from '../../shared/errors.js';
 
 const VALID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -16,17 +16,10 @@ export function loadOrCreateMachineId(file: string): string {
   }
   ensurePrivateDir(dirname(file));
   const id = randomUUID();
-  try {
-    // O_EXCL: when two processes race, the first one's id wins and the other re-reads it.
-    writeFileSync(file, `${id}\n`, { mode: 0o600, flag: 'wx' });
-    return id;
-  } catch (err) {
-    if (errnoCode(err) === 'EEXIST') {
-      const existing = readFileSync(file, 'utf8').trim();
-      if (VALID.test(existing)) return existing;
-      writeFileSync(file, `${id}\n`, { mode: 0o600 });
-      return id;
-    }
-    throw err;
-  }
+  // O_EXCL: when two processes race, the first one's id wins and the other re-reads it.
+  if (createFileExclusive(file, `${id}\n`, 0o600)) return id;
+  const existing = readFileSync(file, 'utf8').trim();
+  if (VALID.test(existing)) return existing;
+  writeFileAtomic(file, `${id}\n`, 0o600);
+  return id;
 }

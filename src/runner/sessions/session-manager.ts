@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
+import { writeError } from '../../shared/atomic-file.js';
 import type { RunnerConfig } from '../../shared/config.js';
 import {
   AbortedError,
@@ -44,6 +45,7 @@ import { prepareDirectory } from './directory.js';
 import { tailLines } from './log-tail.js';
 import { isSelfOrDescendant, leadsOwnGroup, terminateProcess } from './process-tree.js';
 import { createSessionRegistry, fromEntry } from './session-registry.js';
+import { discoverSessions } from './session-discovery.js';
 import { launchSession, type LaunchedSession } from './spawner.js';
 import { createWorktree, removeWorktreeIfUnused, type CreatedWorktree } from './worktree.js';
 
@@ -88,7 +90,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
   const env = { ...(opts.env ?? process.env), HAPI_HOME: opts.paths.home };
   const homeDir = opts.homeDir ?? homedir();
   const cli = opts.cliPath ?? defaultCliPath();
-  const registry = createSessionRegistry({ file: opts.paths.sessionsFile, log });
+  const registry = createSessionRegistry({ file: opts.paths.sessionsFile, log, discover: () => discoverSessions({ home: opts.paths.home }) });
   const agents: AgentResolver = createAgentResolver({ env, settingsFile: opts.paths.settingsFile, cwd: homeDir });
   const listeners = new Set<(event: SessionEvent) => void>();
   /** Spawns between reservation and their session's report (or failure). */
@@ -303,7 +305,9 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       watchExit(sessionId, launched);
       return { kind: 'session', session: { ...result } };
     } catch (err) {
-      const error = isHapiError(err) ? err : new InternalError(`spawn failed: ${err instanceof Error ? err.message : String(err)}`);
+      // A full disk (e.g. the session log cannot be created) is ResourceExhausted "disk full".
+      const mapped = writeError((err as NodeJS.ErrnoException).path ?? opts.paths.home, err);
+      const error = isHapiError(mapped) ? mapped : new InternalError(`spawn failed: ${err instanceof Error ? err.message : String(err)}`);
       lastSpawnError = error.message;
       log.warn({ sessionId, err: error }, 'spawn failed');
       if (launched) {
@@ -436,7 +440,13 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       const session = registry.get(id);
       if (!session) throw new FailedPreconditionError(`session ${id} was stopped before it reported`);
       const running: SessionInfo = { ...session, state: 'running' };
-      registry.put(running);
+      try {
+        registry.put(running);
+      } catch (err) {
+        // Not recorded (disk full): the spawn fails with the same error and kills the process.
+        waiting.reject(err as Error);
+        throw err;
+      }
       pending.delete(id);
       log.info({ sessionId: id, pid, startedBy: report.startedBy }, 'Session reported');
       emit('started', running);
@@ -495,6 +505,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
 
   function pruneDead(): SessionInfo[] {
     if (closed) return [];
+    registry.retryUnsaved();
     const dead = registry
       .values()
       .filter((s) => s.state === 'running' && !isSameProcess(s.pid, s.processStartTime))

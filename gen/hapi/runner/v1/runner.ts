@@ -2188,7 +2188,8 @@ export const RunnerServiceDefinition = {
      * process tree is killed and DEADLINE_EXCEEDED / ABORTED is returned with the tail of the
      * session's stderr. INVALID_ARGUMENT: empty or malformed fields. PERMISSION_DENIED:
      * directory outside the workspace roots. FAILED_PRECONDITION: agent not found, directory
-     * is a file, not a git repository. RESOURCE_EXHAUSTED: HAPI_RUNNER_MAX_SESSIONS reached.
+     * is a file, not a git repository. RESOURCE_EXHAUSTED: HAPI_RUNNER_MAX_SESSIONS reached, or
+     * the disk is full ("disk full": the session cannot be recorded; its process is killed).
      * ALREADY_EXISTS: session id in use.
      */
     spawnSession: {
@@ -2222,6 +2223,7 @@ export const RunnerServiceDefinition = {
     },
     /**
      * Called by a session process once it runs. INVALID_ARGUMENT: missing id or pid.
+     * RESOURCE_EXHAUSTED: the disk is full ("disk full"), the session is not recorded.
      * Idempotent for the same id and pid.
      */
     sessionStarted: {
@@ -2270,7 +2272,8 @@ export interface RunnerServiceImplementation<CallContextExt = {}> {
    * process tree is killed and DEADLINE_EXCEEDED / ABORTED is returned with the tail of the
    * session's stderr. INVALID_ARGUMENT: empty or malformed fields. PERMISSION_DENIED:
    * directory outside the workspace roots. FAILED_PRECONDITION: agent not found, directory
-   * is a file, not a git repository. RESOURCE_EXHAUSTED: HAPI_RUNNER_MAX_SESSIONS reached.
+   * is a file, not a git repository. RESOURCE_EXHAUSTED: HAPI_RUNNER_MAX_SESSIONS reached, or
+   * the disk is full ("disk full": the session cannot be recorded; its process is killed).
    * ALREADY_EXISTS: session id in use.
    */
   spawnSession(
@@ -2292,6 +2295,7 @@ export interface RunnerServiceImplementation<CallContextExt = {}> {
   ): Promise<DeepPartial<StopRunnerResponse>>;
   /**
    * Called by a session process once it runs. INVALID_ARGUMENT: missing id or pid.
+   * RESOURCE_EXHAUSTED: the disk is full ("disk full"), the session is not recorded.
    * Idempotent for the same id and pid.
    */
   sessionStarted(
@@ -2327,7 +2331,8 @@ export interface RunnerServiceClient<CallOptionsExt = {}> {
    * process tree is killed and DEADLINE_EXCEEDED / ABORTED is returned with the tail of the
    * session's stderr. INVALID_ARGUMENT: empty or malformed fields. PERMISSION_DENIED:
    * directory outside the workspace roots. FAILED_PRECONDITION: agent not found, directory
-   * is a file, not a git repository. RESOURCE_EXHAUSTED: HAPI_RUNNER_MAX_SESSIONS reached.
+   * is a file, not a git repository. RESOURCE_EXHAUSTED: HAPI_RUNNER_MAX_SESSIONS reached, or
+   * the disk is full ("disk full": the session cannot be recorded; its process is killed).
    * ALREADY_EXISTS: session id in use.
    */
   spawnSession(
@@ -2349,6 +2354,7 @@ export interface RunnerServiceClient<CallOptionsExt = {}> {
   ): Promise<StopRunnerResponse>;
   /**
    * Called by a session process once it runs. INVALID_ARGUMENT: missing id or pid.
+   * RESOURCE_EXHAUSTED: the disk is full ("disk full"), the session is not recorded.
    * Idempotent for the same id and pid.
    */
   sessionStarted(
