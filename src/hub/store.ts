@@ -6,8 +6,10 @@
  * transitions atomic without locks.
  */
 import Database from 'better-sqlite3';
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
+import { errnoCode } from '../shared/errors.js';
 import type { MachineMetadataInfo, RunnerStateInfo } from '../contract/types.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './domain.js';
 
@@ -223,8 +225,29 @@ export function migrate(db: Db): number {
   return MIGRATIONS[MIGRATIONS.length - 1]!.version;
 }
 
+/**
+ * The database and its -wal, -shm and -journal files hold tokens' hashes and sign-ins: 0600,
+ * whatever the umask or the directory's mode. SQLite creates the side files with the mode of
+ * the database file, so creating that one 0600 first is enough; files left world-readable by
+ * an older hub are tightened.
+ */
+function makeDbFilesPrivate(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+}
+
 export function openHubStore(path: string): HubStore {
-  if (path !== ':memory:') ensurePrivateDir(dirname(path));
+  // ':memory:' and '' (a temporary database) have no files of their own.
+  if (path !== ':memory:' && path !== '') {
+    ensurePrivateDir(dirname(path));
+    makeDbFilesPrivate(path);
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
