@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, isHapiError } from '../shared/errors.js';
-import { toHttpError } from '../shared/http-errors.js';
+import { toHttpError } from '../shared/http/errors.js';
 import { parseStopTarget, TERMINAL_LABEL, type SessionInfo, type SpawnSpec } from '../contract/types.js';
 import type { RunnerControl } from './runner-control.js';
 

@@ -5,7 +5,7 @@ import {
   NotFoundError, PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError, UnavailableError, isHapiError, type ErrorKind,
 } from './errors.js';
 import { fromClientError, fromStatusCode, grpcStatusOf, toServerError } from './grpc-errors.js';
-import { httpStatusOf, toHttpError } from './http-errors.js';
+import { httpStatusOf, toHttpError } from './http/errors.js';
 
 const cases: Array<[HapiError, Status, number]> = [
   [new InvalidArgumentError('bad'), Status.INVALID_ARGUMENT, 400],

@@ -1,6 +1,6 @@
 /**
  * Typed domain errors. Domain code throws these; the transport edges map them to gRPC status
- * codes (grpc-errors.ts) and HTTP statuses (http-errors.ts) in exactly one place each.
+ * codes (grpc-errors.ts) and HTTP statuses (http/errors.ts) in exactly one place each.
  */
 export type ErrorKind =
   | 'InvalidArgument'

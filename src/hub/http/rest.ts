@@ -18,7 +18,7 @@ import { Session, sessionToProto } from '../../contract/common.js';
 import { Machine, machineToProto } from '../../contract/hub.js';
 import type { SpawnSpec } from '../../contract/types.js';
 import { HapiError, InvalidArgumentError, NotFoundError, UnauthenticatedError, isHapiError } from '../../shared/errors.js';
-import { toHttpError } from '../../shared/http-errors.js';
+import { toHttpError } from '../../shared/http/errors.js';
 import type { Caller, HubEvent } from '../domain.js';
 import type { HubCore } from '../hub-core.js';
 import { bearerToken } from '../grpc/auth.js';

@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UnauthenticatedError, isHapiError } from '../../shared/errors.js';
-import { toHttpError } from '../../shared/http-errors.js';
+import { toHttpError } from '../../shared/http/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
   securityHeaders, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,

@@ -1,5 +1,5 @@
 /** The one mapping from domain errors to HTTP statuses and JSON error bodies. */
-import { type ErrorKind, isHapiError } from './errors.js';
+import { type ErrorKind, isHapiError } from '../errors.js';
 
 const KIND_TO_HTTP: Record<ErrorKind, number> = {
   InvalidArgument: 400,
