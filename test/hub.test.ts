@@ -499,6 +499,18 @@ describe('hub REST view', () => {
     expect((await rest(h.httpUrl, tok, '/api/v1/machines/m-rest/sessions/rest-1/stop', { method: 'POST' })).json).toEqual({ result: 'already-gone' });
     expect((await rest(h.httpUrl, tok, '/api/v1/machines/m-rest/stop-runner', { method: 'POST' })).json).toEqual({ status: 'stopping' });
     expect((await rest(h.httpUrl, tok, '/api/v1/machines/m-rest/stop-runner')).status).toBe(405);
+    // The three HTTP surfaces agree: 405 with Allow, 413 for an oversized body, 415, one error body.
+    const wrongMethod = await rest(h.httpUrl, tok, '/api/v1/machines', { method: 'POST', body: {} });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    expect(wrongMethod.json).toMatchObject({ success: false, code: 'InvalidArgument', error: expect.stringMatching(/not allowed/) });
+    const tooLarge = await rest(h.httpUrl, tok, '/api/v1/machines/m-rest/sessions', { method: 'POST', body: { directory: 'x'.repeat(1024 * 1024) } });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.json).toMatchObject({ success: false, code: 'ResourceExhausted', error: expect.stringMatching(/larger than/) });
+    const notJsonType = await fetch(`${h.httpUrl}/api/v1/machines/m-rest/stop-runner`, { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'text/plain' }, body: '{}' });
+    expect(notJsonType.status).toBe(415);
+    expect(await notJsonType.json()).toMatchObject({ success: false, code: 'InvalidArgument' });
+    expect((await rest(h.httpUrl, tok, '/api/v1/nothing')).json).toMatchObject({ success: false, code: 'NotFound' });
     expect((await rest(h.httpUrl, tok, '/api/v1/nothing')).status).toBe(404);
     expect((await rest(h.httpUrl, tok, '/api/v1/machines/ghost/stop-runner', { method: 'POST' })).status).toBe(404);
 

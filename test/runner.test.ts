@@ -349,7 +349,12 @@ describe('HTTP gateway', () => {
       expect(r.status, name).toBe(status);
       expect(r.body.success, name).toBe(false);
       expect(r.body.error, name).toMatch(message);
+      // The one error body of every HTTP surface: {success: false, error, code}.
+      expect(r.body.code, name).toMatch(/^[A-Z][A-Za-z]+$/);
     }
+    const wrongMethod = await post(port, '/list', undefined, auth, 'GET');
+    expect(wrongMethod.headers.allow).toBe('POST');
+    expect((await post(port, '/session-started', `{"x":"${'a'.repeat(1024 * 1024 + 10)}"}`, auth)).body.code).toBe('ResourceExhausted');
     expect((await post(port, '/list', {}, auth)).status).toBe(200);
     expect(isAlive(state.pid)).toBe(true);
   });

@@ -1,6 +1,6 @@
 // The web layer over real HTTP: sign-in, the session cookie, CSRF and Origin rules, security
 // headers, Telegram sign-in. Behind it sits a REST handler that only reports the caller the
-// web layer resolved for it (web.authenticate is the contract between the two), so these tests
+// web layer handed it (the third argument is the contract between the two), so these tests
 // check the web layer alone; test/web-e2e.test.ts runs the same page against the real hub.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, request as httpRequest, type Server } from 'node:http';
@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { UnauthenticatedError } from '../src/shared/errors.js';
 import { createWebLayer, type WebCaller, type WebLayer } from '../src/hub/web/web-layer.js';
 import { signInitData } from '../src/hub/web/telegram.js';
+import { bearerToken } from '../src/shared/http/bearer.js';
 
 const BOT_TOKEN = '5550001:AAF_web-layer-test-bot-token';
 
@@ -53,11 +54,10 @@ describe('web layer', () => {
       telegram: { botToken: BOT_TOKEN, users: new Map([[1001, 'teamb']]), maxAgeMs: 3600_000 },
     });
     server = createServer(
-      web.handler(async (req, res) => {
-        let caller: WebCaller;
-        try {
-          caller = await web.authenticate(req);
-        } catch {
+      web.handler(async (req, res, given?: WebCaller) => {
+        // Like the hub's REST view: the caller of the cookie session, else the bearer token's.
+        const caller = given ?? tokens.get(bearerToken(req.headers.authorization) ?? '');
+        if (!caller) {
           res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"success":false,"error":"missing or invalid token"}');
           return;
         }
@@ -160,7 +160,15 @@ describe('web layer', () => {
     });
     expect(form.status).toBe(415);
     expect((await call('POST', '/auth/login', { headers: origin(), body: '{"token":' })).status).toBe(400);
-    expect((await call('POST', '/auth/login', { headers: origin(), body: { token: 'x'.repeat(20_000) } })).status).toBe(413);
+    const tooLarge = await call('POST', '/auth/login', { headers: origin(), body: { token: 'x'.repeat(20_000) } });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body).toMatchObject({ success: false, code: 'ResourceExhausted', error: 'request body larger than 16384 bytes' });
+    // A known route with another method is 405 with Allow, an unknown one 404, in the one error body.
+    const wrongMethod = await call('GET', '/auth/login');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    expect(wrongMethod.body).toMatchObject({ success: false, code: 'InvalidArgument', error: expect.stringMatching(/not allowed/) });
+    expect(await call('POST', '/auth/nope', { headers: origin(), body: {} })).toMatchObject({ status: 404, body: { success: false, code: 'NotFound' } });
   });
 
   it('lets a cookie session change state only with its CSRF token and a same-origin Origin', async () => {

@@ -24,6 +24,7 @@ import { authMiddleware } from './grpc/auth.js';
 import { createHubService, createTokenService } from './grpc/hub-service.js';
 import { createMachineService } from './grpc/machine-service.js';
 import { createHealthService, createReflectionServices } from './grpc/introspection.js';
+import type { HttpHandler } from '../shared/http/reply.js';
 import { bearerAuthenticator, createHubHttpHandler, type HubHttpHandler } from './http/rest.js';
 
 export interface RunningHub {
@@ -46,8 +47,11 @@ export interface StartHubOptions {
   config: HubConfig;
   paths: HapiPaths;
   log: Logger;
-  /** Wraps the REST handler (the web page mounts static files and cookie auth here). */
-  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => HubHttpHandler;
+  /**
+   * Mounts the REST handler behind another one (the web page: static files and cookie sign-in in
+   * front, the REST handler under `/api/`). One chain: `rest` is the handler to mount, not rebuilt.
+   */
+  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => HttpHandler;
   /** How long close() waits for calls to finish before cancelling them. */
   shutdownGraceMs?: number;
 }
@@ -127,9 +131,9 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     );
   }
 
-  const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core) });
-  const handler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
-  const onRequest = (req: Parameters<HubHttpHandler>[0], res: Parameters<HubHttpHandler>[1]) => {
+  const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core), log });
+  const handler: HttpHandler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
+  const onRequest = (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => {
     handler(req, res).catch((err: unknown) => {
       log.error({ err }, 'unhandled error in HTTP handler');
       if (!res.headersSent) res.writeHead(500).end();

@@ -7,25 +7,22 @@
  * Origin or Referer header, or a Host other than 127.0.0.1/localhost:<port>, are refused
  * (browser CSRF and DNS rebinding); Content-Type must be application/json; bodies are capped
  * at 1 MiB; malformed input is a 400 naming the problem. The runner never crashes on input.
+ * Routing, bodies and error bodies are the shared JSON HTTP layer's (src/shared/http/).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, isHapiError } from '../shared/errors.js';
-import { toHttpError } from '../shared/http/errors.js';
+import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from '../shared/errors.js';
+import { bearerMatches } from '../shared/http/bearer.js';
+import { readJsonObject } from '../shared/http/body.js';
+import { jsonHandler, type HttpHandler, type JsonReply } from '../shared/http/reply.js';
+import { createRouteTable } from '../shared/http/routes.js';
 import { parseStopTarget, TERMINAL_LABEL, type SessionInfo, type SpawnSpec } from '../contract/types.js';
 import type { RunnerControl } from './runner-control.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
-    super(message);
-  }
-}
-
 type Json = Record<string, unknown>;
-type Handler = (body: Json) => Promise<[number, Json]>;
+type Handler = (body: Json) => Promise<JsonReply>;
 
 // ---- input validation (ts-proto's fromJSON validates nothing; the gateway decodes by hand) ----
 
@@ -118,49 +115,6 @@ function routes(control: RunnerControl): Record<string, Handler> {
   };
 }
 
-function send(res: ServerResponse, status: number, body: Json): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(text);
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer (\S+)$/.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-      reject(new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 export interface GatewayOptions {
   control: RunnerControl;
   token: string;
@@ -173,53 +127,29 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export function createGatewayHandler(opts: GatewayOptions, getPort: () => number) {
-  const table = routes(opts.control);
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    try {
-      const path = (req.url ?? '/').split('?')[0]!;
-      const handler = table[path];
-      if (!handler) throw new HttpError(404, `no route ${path}`);
-      if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
-        throw new HttpError(405, `method ${req.method} not allowed; use POST`);
-      }
-      if (req.headers.origin !== undefined || req.headers.referer !== undefined) {
-        throw new HttpError(403, 'requests with an Origin or Referer header are refused');
-      }
-      const port = getPort();
-      const host = req.headers.host ?? '';
-      if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
-        throw new HttpError(403, `unexpected Host header ${JSON.stringify(host)}`);
-      }
-      if (!tokenMatches(req.headers.authorization, opts.token)) {
-        res.setHeader('www-authenticate', 'Bearer');
-        throw new HttpError(401, 'missing or invalid bearer token (see controlToken in runner.state.json)');
-      }
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== 'application/json') throw new HttpError(415, 'Content-Type must be application/json');
-      const raw = await readBody(req);
-      let body: unknown = {};
-      if (raw.length > 0) {
-        try {
-          body = JSON.parse(raw.toString('utf8'));
-        } catch (err) {
-          throw new HttpError(400, `malformed JSON: ${(err as Error).message}`);
-        }
-      }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object');
-      const [status, out] = await handler(body as Json);
-      send(res, status, out);
-    } catch (err) {
-      if (err instanceof HttpError) {
-        send(res, err.status, { success: false, error: err.message, ...err.extra });
-        return;
-      }
-      if (!isHapiError(err)) opts.log.error({ err }, 'unexpected error in HTTP gateway');
-      const [status, body] = toHttpError(err);
-      send(res, status, body);
-    }
-  };
+/** Refuses what a browser or a DNS-rebinding page could send, then anyone without the token. */
+function checkCaller(req: IncomingMessage, port: number, token: string): void {
+  if (req.headers.origin !== undefined || req.headers.referer !== undefined) {
+    throw new PermissionDeniedError('requests with an Origin or Referer header are refused');
+  }
+  const host = req.headers.host ?? '';
+  if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+    throw new PermissionDeniedError(`unexpected Host header ${JSON.stringify(host)}`);
+  }
+  if (!bearerMatches(req.headers.authorization, token)) {
+    throw new UnauthenticatedError('missing or invalid bearer token (see controlToken in runner.state.json)');
+  }
+}
+
+/** The gateway's request handler; `getPort` gives the port the Host header must name. */
+export function createGatewayHandler(opts: GatewayOptions, getPort: () => number): HttpHandler {
+  const table = createRouteTable(Object.entries(routes(opts.control)).map(([path, handler]) => ({ method: 'POST', path, handler })));
+  return jsonHandler(async (req) => {
+    // 404/405 first, as before: the documented routes are no secret.
+    const { handler } = table.lookup(req.method, (req.url ?? '/').split('?')[0]!);
+    checkCaller(req, getPort(), opts.token);
+    return handler(await readJsonObject(req, { limit: MAX_BODY_BYTES, contentType: 'always' }));
+  }, opts.log);
 }
 
 /** Starts the gateway on 127.0.0.1 at a random port. */

@@ -4,6 +4,7 @@
  * `context.caller`. A revoked token aborts its open calls, which then end UNAUTHENTICATED.
  */
 import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc';
+import { bearerToken } from '../../shared/http/bearer.js';
 import type { Caller } from '../domain.js';
 import type { HubCore } from '../hub-core.js';
 
@@ -13,13 +14,6 @@ export interface CallerContext {
 
 /** The one message for every authentication failure: it says nothing about why. */
 export const UNAUTHENTICATED_MESSAGE = 'missing or invalid token';
-
-/** `Bearer <token>` -> token; anything else -> undefined. */
-export function bearerToken(header: string | undefined | null): string | undefined {
-  if (!header) return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m?.[1];
-}
 
 export function authMiddleware(core: HubCore) {
   return async function* auth<Req, Res>(call: ServerMiddlewareCall<Req, Res, CallerContext>, context: CallContext) {

@@ -11,17 +11,22 @@
  *   POST /api/v1/machines/:machineId/stop-runner           -> {status: "stopping"}
  *   GET  /api/v1/events                                    -> text/event-stream (`machine`, `session`)
  *
- * The web page wraps `createHubHttpHandler` with its own static files and cookie auth.
+ * The web page mounts this handler under `/api/` and hands it the caller of a cookie session;
+ * without one the caller comes from `authenticate` (a bearer token). Routing, bodies and error
+ * bodies are the shared JSON HTTP layer's (src/shared/http/).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Session, sessionToProto } from '../../contract/common.js';
 import { Machine, machineToProto } from '../../contract/hub.js';
 import type { SpawnSpec } from '../../contract/types.js';
-import { HapiError, InvalidArgumentError, NotFoundError, UnauthenticatedError, isHapiError } from '../../shared/errors.js';
-import { toHttpError } from '../../shared/http/errors.js';
+import { InvalidArgumentError, UnauthenticatedError } from '../../shared/errors.js';
+import { bearerToken } from '../../shared/http/bearer.js';
+import { readJsonObject } from '../../shared/http/body.js';
+import { jsonHandler, type HttpHandler, type JsonReply } from '../../shared/http/reply.js';
+import { createRouteTable } from '../../shared/http/routes.js';
+import type { Logger } from '../../shared/logger.js';
 import type { Caller, HubEvent } from '../domain.js';
 import type { HubCore } from '../hub-core.js';
-import { bearerToken } from '../grpc/auth.js';
 
 export interface HubHttpOptions {
   hub: HubCore;
@@ -29,12 +34,22 @@ export interface HubHttpOptions {
   authenticate: (req: IncomingMessage) => Caller | Promise<Caller>;
   /** Interval of SSE comment lines that keep proxies from closing idle streams. */
   sseKeepAliveMs?: number;
+  /** Where unexpected errors are logged (their message never reaches the client). */
+  log?: Pick<Logger, 'error'>;
 }
 
-/** Handles one request; resolves when the response is finished (or handed to SSE). */
-export type HubHttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/**
+ * Handles one request; resolves when the response is finished (or handed to SSE). `caller` is
+ * given by a layer in front that already knows who asks (the web page's cookie session).
+ */
+export type HubHttpHandler = HttpHandler<[caller?: Caller]>;
 
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/** An empty body is fine (stop, stop-runner); a body must be JSON. Bearer callers carry no ambient credential. */
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return readJsonObject(req, { limit: MAX_BODY_BYTES, contentType: 'with-body' });
+}
 
 /** Authenticates `Authorization: Bearer <token>` against the hub's tokens. */
 export function bearerAuthenticator(hub: HubCore): (req: IncomingMessage) => Caller {
@@ -53,34 +68,6 @@ export function machineJson(m: Parameters<typeof machineToProto>[0]): unknown {
 
 export function sessionJson(s: Parameters<typeof sessionToProto>[0]): unknown {
   return Session.toJSON(sessionToProto(s));
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HapiError('ResourceExhausted', `request body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  if (!/^application\/json\b/i.test(type)) throw new InvalidArgumentError('request body must be application/json');
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new InvalidArgumentError('request body is not valid JSON');
-  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -136,14 +123,6 @@ function parseBool(v: string | null, name: string): boolean {
   throw new InvalidArgumentError(`${name} must be true or false`);
 }
 
-function decodeSegment(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    throw new InvalidArgumentError('malformed path');
-  }
-}
-
 /** Request-scoped abort: fires when the client goes away before the response is done. */
 function requestSignal(req: IncomingMessage, res: ServerResponse): AbortSignal {
   const ac = new AbortController();
@@ -184,85 +163,67 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     void req;
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeSegment);
-    if (parts[0] !== 'api' || parts[1] !== 'v1') throw new NotFoundError(`no route for ${url.pathname}`);
-    const path = parts.slice(2);
-    const method = req.method ?? 'GET';
-    const allow = (m: string) => {
-      if (method !== m) throw new HapiError('InvalidArgument', `${url.pathname} accepts ${m} only`, { allow: m });
-    };
-    const caller = await opts.authenticate(req);
-
-    if (path.length === 1 && path[0] === 'whoami') {
-      allow('GET');
-      return sendJson(res, 200, { namespace: caller.namespace, owner: caller.owner });
-    }
-    if (path.length === 1 && path[0] === 'machines') {
-      allow('GET');
-      return sendJson(res, 200, { machines: hub.listMachines(caller).map(machineJson) });
-    }
-    if (path.length === 1 && path[0] === 'sessions') {
-      allow('GET');
-      const sessions = hub.listSessions(caller, {
-        machineId: url.searchParams.get('machineId') || undefined,
-        includeEnded: parseBool(url.searchParams.get('includeEnded'), 'includeEnded'),
-      });
-      return sendJson(res, 200, { sessions: sessions.map(sessionJson) });
-    }
-    if (path.length === 1 && path[0] === 'events') {
-      allow('GET');
-      return events(req, res, caller);
-    }
-    if (path[0] === 'machines' && path.length >= 3) {
-      const machineId = path[1]!;
-      if (path.length === 3 && path[2] === 'sessions') {
-        allow('POST');
-        const spec = parseSpawnBody(await readJson(req));
-        const outcome = await hub.spawnSession(caller, machineId, spec, requestSignal(req, res));
-        if (outcome.kind === 'approval-required') {
-          return sendJson(res, 409, {
-            success: false,
-            requiresUserApproval: true,
-            actionRequired: 'CREATE_DIRECTORY',
-            directory: outcome.directory,
-          });
-        }
-        return sendJson(res, 200, { session: sessionJson(outcome.session) });
-      }
-      if (path.length === 5 && path[2] === 'sessions' && path[4] === 'stop') {
-        allow('POST');
-        await readJson(req);
-        const result = await hub.stopSession(caller, machineId, path[3]!, requestSignal(req, res));
-        return sendJson(res, 200, { result });
-      }
-      if (path.length === 3 && path[2] === 'stop-runner') {
-        allow('POST');
-        await readJson(req);
-        await hub.stopRunner(caller, machineId, requestSignal(req, res));
-        return sendJson(res, 200, { status: 'stopping' });
-      }
-    }
-    throw new NotFoundError(`no route for ${method} ${url.pathname}`);
+  interface Request {
+    req: IncomingMessage;
+    res: ServerResponse;
+    url: URL;
+    params: Record<string, string>;
+    caller: Caller;
   }
+  type Route = (r: Request) => Promise<JsonReply | void> | JsonReply | void;
 
-  return async (req, res) => {
-    try {
-      await route(req, res);
-    } catch (err) {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const [status, body] = toHttpError(err);
-      const allow = isHapiError(err) ? err.details?.allow : undefined;
-      if (typeof allow === 'string') {
-        res.setHeader('allow', allow);
-        return sendJson(res, 405, body);
-      }
-      if (isHapiError(err) && err.kind === 'Unauthenticated') res.setHeader('www-authenticate', 'Bearer');
-      sendJson(res, status, body);
-    }
-  };
+  const table = createRouteTable<Route>([
+    { method: 'GET', path: '/api/v1/whoami', handler: ({ caller }) => [200, { namespace: caller.namespace, owner: caller.owner }] },
+    { method: 'GET', path: '/api/v1/machines', handler: ({ caller }) => [200, { machines: hub.listMachines(caller).map(machineJson) }] },
+    {
+      method: 'GET',
+      path: '/api/v1/sessions',
+      handler: ({ caller, url }) => {
+        const sessions = hub.listSessions(caller, {
+          machineId: url.searchParams.get('machineId') || undefined,
+          includeEnded: parseBool(url.searchParams.get('includeEnded'), 'includeEnded'),
+        });
+        return [200, { sessions: sessions.map(sessionJson) }];
+      },
+    },
+    { method: 'GET', path: '/api/v1/events', handler: ({ req, res, caller }) => events(req, res, caller) },
+    {
+      method: 'POST',
+      path: '/api/v1/machines/:machineId/sessions',
+      handler: async ({ req, res, params, caller }) => {
+        const spec = parseSpawnBody(await readJson(req));
+        const outcome = await hub.spawnSession(caller, params.machineId!, spec, requestSignal(req, res));
+        if (outcome.kind === 'approval-required') {
+          return [409, { success: false, requiresUserApproval: true, actionRequired: 'CREATE_DIRECTORY', directory: outcome.directory }];
+        }
+        return [200, { session: sessionJson(outcome.session) }];
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/machines/:machineId/sessions/:sessionId/stop',
+      handler: async ({ req, res, params, caller }) => {
+        await readJson(req);
+        const result = await hub.stopSession(caller, params.machineId!, params.sessionId!, requestSignal(req, res));
+        return [200, { result }];
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/machines/:machineId/stop-runner',
+      handler: async ({ req, res, params, caller }) => {
+        await readJson(req);
+        await hub.stopRunner(caller, params.machineId!, requestSignal(req, res));
+        return [200, { status: 'stopping' }];
+      },
+    },
+  ]);
+
+  return jsonHandler(async (req, res, given?: Caller) => {
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    // Who asks comes first: an unauthenticated caller learns nothing, not even which routes exist.
+    const caller = given ?? (await opts.authenticate(req));
+    const { handler, params } = table.lookup(req.method, url.pathname);
+    return handler({ req, res, url, params, caller });
+  }, opts.log);
 }

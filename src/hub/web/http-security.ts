@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { secretsEqual } from './web-sessions.js';
+import { secretsEqual } from '../../shared/http/bearer.js';
 
 export const CSRF_HEADER = 'x-csrf-token';
 

@@ -18,7 +18,6 @@
 import { envOptional, type Env } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { createHubHttpHandler } from '../http/rest.js';
 import type { StartHubOptions } from '../server.js';
 import { telegramConfig } from './telegram.js';
 import { createWebLayer } from './web-layer.js';
@@ -67,8 +66,8 @@ function originList(env: Env, name: string): string[] {
 
 /**
  * The `wrapHttpHandler` of startHub: the web page, sign-in and cookie sessions in front of the
- * hub's REST view. The REST view is built again with the web layer's `authenticate`, which
- * resolves a cookie session or, as before, a bearer token.
+ * hub's REST view. The REST handler startHub built is mounted under `/api/` as it is: a bearer
+ * request reaches it unchanged, a cookie session's request arrives with its caller.
  */
 export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions['wrapHttpHandler']> {
   const env = opts.env ?? process.env;
@@ -77,7 +76,7 @@ export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions[
   const framers = frameAncestors(env, telegram !== undefined);
   const log = opts.log?.child({ c: 'web' });
   if (telegram) log?.info({ users: telegram.users.size, maxAgeMs: telegram.maxAgeMs }, 'Telegram sign-in enabled');
-  return (_bearerOnlyRest, core, store) => {
+  return (rest, core, store) => {
     const web = createWebLayer({
       verifyToken: (token) => core.authenticate(token),
       verifyTokenId: (tokenId) => core.authenticateTokenId(tokenId),
@@ -89,6 +88,6 @@ export function webPage(opts: WebPageOptions = {}): NonNullable<StartHubOptions[
       webRoot: envOptional(env, 'HAPI_WEB_ROOT'),
       logger: log,
     });
-    return web.handler(createHubHttpHandler({ hub: core, authenticate: web.authenticate }));
+    return web.handler(rest);
   };
 }

@@ -1,19 +1,22 @@
 /**
  * The web layer in front of the hub's REST view: serves the page, signs people in (`/auth/*`,
  * with a hub token or Telegram Mini App initData) into a server-side session held by an
- * HttpOnly cookie, and forwards `/api/*` to the REST handler once the caller is known. It
- * holds no business logic: every question about machines and sessions goes to the REST view.
+ * HttpOnly cookie, and mounts the REST handler under `/api/`, handing it the caller of the
+ * cookie session. It holds no business logic: every question about machines and sessions goes
+ * to the REST view.
  *
- *   const web = createWebLayer({ verifyToken, telegram: telegramConfig(env) });
- *   const handler = web.handler(createHubHttpHandler({ hub, authenticate: web.authenticate }));
+ *   const web = createWebLayer({ verifyToken, verifyTokenId, telegram: webConfig(env).telegram });
+ *   const handler = web.handler(rest);   // rest: the hub's REST handler (bearer auth of its own)
  *
  * Rules: every response carries the security headers (a strict CSP among them); a cookie
  * session may change state only with its CSRF token in X-CSRF-Token and a same-origin Origin;
  * a request with `Authorization: Bearer` is left to the REST view as it is (tools, the CLI).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { UnauthenticatedError, isHapiError } from '../../shared/errors.js';
-import { toHttpError } from '../../shared/http/errors.js';
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError, isHapiError } from '../../shared/errors.js';
+import { readJsonObject } from '../../shared/http/body.js';
+import { jsonHandler, sendJson, type HttpHandler } from '../../shared/http/reply.js';
+import { createRouteTable } from '../../shared/http/routes.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
   securityHeaders, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,
@@ -51,27 +54,22 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
 }
 
 /** A node:http request handler that resolves when it is done with the request. */
-export type WebHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+export type WebHandler = HttpHandler;
+
+/** The REST view as the web layer mounts it: `caller` is set for a cookie session, unset for a bearer request. */
+export type RestHandler<C extends WebCaller = WebCaller> = (req: IncomingMessage, res: ServerResponse, caller?: C) => unknown;
 
 export interface WebLayer<C extends WebCaller = WebCaller> {
-  /** The request handler: the page, `/auth/*`, and `/api/*` forwarded to `restHandler`. */
-  handler(restHandler: (req: IncomingMessage, res: ServerResponse) => unknown): WebHandler;
-  /**
-   * For the REST view: the caller of a request the web layer forwarded (its cookie session),
-   * else the caller of its bearer token. Throws UnauthenticatedError.
-   */
-  authenticate(req: IncomingMessage): Promise<C>;
+  /** The request handler: the page, `/auth/*`, and `/api/*` mounted on `restHandler`. */
+  handler(restHandler: RestHandler<C>): WebHandler;
   /** Ends open responses of signed-in pages (event streams) so the server can close. */
   close(): void;
 }
 
+/** Sign-in bodies are a token or Telegram's initData: small. */
 const MAX_BODY_BYTES = 16 * 1024;
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string) {
-    super(message);
-  }
-}
+type WebRoute = (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<void> | void;
 
 export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOptions<C>): WebLayer<C> {
   const log = opts.logger ?? silentLogger();
@@ -136,75 +134,65 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
 
   function requireOrigin(req: IncomingMessage): void {
     const refused = checkOrigin(req, originPolicy);
-    if (refused) throw new HttpError(403, refused, 'PermissionDenied');
+    if (refused) throw new PermissionDeniedError(refused);
   }
 
-  async function handleAuth(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
-    res.setHeader('Cache-Control', 'no-store');
-    const route = `${req.method} ${pathname}`;
-    switch (route) {
-      case 'GET /auth/session': {
-        const current = await sessionOf(req);
-        if (!current) throw new HttpError(401, 'not signed in', 'Unauthenticated');
-        const { session, caller } = current;
-        sendJson(res, 200, { namespace: caller.namespace, owner: caller.owner, csrfToken: session.csrfToken, via: session.credential.kind });
-        return;
+  const readJson = (req: IncomingMessage) => readJsonObject(req, { limit: MAX_BODY_BYTES, contentType: 'always' });
+
+  async function authSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const current = await sessionOf(req);
+    if (!current) throw new UnauthenticatedError('not signed in');
+    const { session, caller } = current;
+    sendJson(res, 200, { namespace: caller.namespace, owner: caller.owner, csrfToken: session.csrfToken, via: session.credential.kind });
+  }
+
+  async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    requireOrigin(req);
+    const body = await readJson(req);
+    const token = typeof body.token === 'string' ? body.token.trim() : '';
+    if (!token) throw new InvalidArgumentError('enter a token');
+    let caller: WebCaller;
+    try {
+      caller = await opts.verifyToken(token);
+    } catch (err) {
+      if (isHapiError(err) && err.kind === 'Unauthenticated') {
+        log.info('web sign-in refused: invalid token');
+        throw new UnauthenticatedError('invalid token');
       }
-      case 'POST /auth/login': {
-        requireOrigin(req);
-        const body = await readJsonBody(req);
-        const token = typeof body.token === 'string' ? body.token.trim() : '';
-        if (!token) throw new HttpError(400, 'enter a token', 'InvalidArgument');
-        let caller: WebCaller;
-        try {
-          caller = await opts.verifyToken(token);
-        } catch (err) {
-          if (isHapiError(err) && err.kind === 'Unauthenticated') {
-            log.info('web sign-in refused: invalid token');
-            throw new HttpError(401, 'invalid token', 'Unauthenticated');
-          }
-          throw err;
-        }
-        startSession(req, res, { kind: 'token', tokenId: caller.tokenId }, caller);
-        return;
-      }
-      case 'POST /auth/telegram': {
-        requireOrigin(req);
-        const body = await readJsonBody(req);
-        if (!opts.telegram) throw new HttpError(404, 'Telegram sign-in is not configured on this hub', 'NotFound');
-        const { user } = verifyInitData(typeof body.initData === 'string' ? body.initData : '', opts.telegram.botToken, {
-          maxAgeMs: opts.telegram.maxAgeMs,
-        });
-        const namespace = opts.telegram.users.get(user.id);
-        if (namespace === undefined) {
-          log.info({ telegramUser: user.id }, 'web sign-in refused: Telegram user not mapped to a namespace');
-          throw new HttpError(403, `Telegram user ${user.id} is not allowed on this hub`, 'PermissionDenied');
-        }
-        startSession(req, res, { kind: 'telegram', userId: user.id }, telegramCaller(namespace, user.id), body.embedded === true);
-        return;
-      }
-      case 'POST /auth/logout': {
-        requireOrigin(req);
-        const session = sessions.get(sessionIdOf(req));
-        if (session) {
-          const refused = checkCsrfToken(req, session.csrfToken);
-          if (refused) throw new HttpError(403, refused, 'PermissionDenied');
-          sessions.delete(session.key);
-        }
-        res.setHeader('Set-Cookie', sessionCookie('', { secure: isSecureRequest(req), maxAgeS: 0 }));
-        sendJson(res, 200, { success: true });
-        return;
-      }
-      default:
-        throw new HttpError(404, `no route ${route}`, 'NotFound');
+      throw err;
     }
+    startSession(req, res, { kind: 'token', tokenId: caller.tokenId }, caller);
   }
 
-  async function handleApi(
-    req: IncomingMessage,
-    res: ServerResponse,
-    restHandler: (req: IncomingMessage, res: ServerResponse) => unknown,
-  ): Promise<void> {
+  async function telegramLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    requireOrigin(req);
+    const body = await readJson(req);
+    if (!opts.telegram) throw new NotFoundError('Telegram sign-in is not configured on this hub');
+    const { user } = verifyInitData(typeof body.initData === 'string' ? body.initData : '', opts.telegram.botToken, {
+      maxAgeMs: opts.telegram.maxAgeMs,
+    });
+    const namespace = opts.telegram.users.get(user.id);
+    if (namespace === undefined) {
+      log.info({ telegramUser: user.id }, 'web sign-in refused: Telegram user not mapped to a namespace');
+      throw new PermissionDeniedError(`Telegram user ${user.id} is not allowed on this hub`);
+    }
+    startSession(req, res, { kind: 'telegram', userId: user.id }, telegramCaller(namespace, user.id), body.embedded === true);
+  }
+
+  function logout(req: IncomingMessage, res: ServerResponse): void {
+    requireOrigin(req);
+    const session = sessions.get(sessionIdOf(req));
+    if (session) {
+      const refused = checkCsrfToken(req, session.csrfToken);
+      if (refused) throw new PermissionDeniedError(refused);
+      sessions.delete(session.key);
+    }
+    res.setHeader('Set-Cookie', sessionCookie('', { secure: isSecureRequest(req), maxAgeS: 0 }));
+    sendJson(res, 200, { success: true });
+  }
+
+  /** `/api/*`: a bearer request goes to the REST view as it is; a cookie session only with its caller (and CSRF rules). */
+  async function api(req: IncomingMessage, res: ServerResponse, restHandler: RestHandler<C>): Promise<void> {
     res.setHeader('Cache-Control', 'no-store');
     // Tools and the CLI send their token; no ambient credential is involved, so no CSRF rules.
     if (req.headers.authorization !== undefined) {
@@ -212,47 +200,19 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       return;
     }
     const current = await sessionOf(req);
-    if (!current) throw new HttpError(401, 'not signed in', 'Unauthenticated');
+    if (!current) throw new UnauthenticatedError('not signed in');
     if (!isSafeMethod(req.method)) {
       requireOrigin(req);
       const refused = checkCsrfToken(req, current.session.csrfToken);
-      if (refused) throw new HttpError(403, refused, 'PermissionDenied');
+      if (refused) throw new PermissionDeniedError(refused);
     }
-    callers.set(req, current.caller);
     const id = current.session.key;
     let open = openResponses.get(id);
     if (!open) openResponses.set(id, (open = new Set()));
     open.add(res);
     res.on('close', () => openResponses.get(id)?.delete(res));
-    await restHandler(req, res);
+    await restHandler(req, res, current.caller);
   }
-
-  return {
-    handler(restHandler) {
-      return async (req, res) => {
-        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-        const pathname = pathOf(req.url);
-        try {
-          if (pathname.startsWith('/api/')) await handleApi(req, res, restHandler);
-          else if (pathname.startsWith('/auth/')) await handleAuth(req, res, pathname);
-          else serveStatic(req, res, pathname);
-        } catch (err) {
-          sendError(res, err, log);
-        }
-      };
-    },
-    async authenticate(req) {
-      const caller = callers.get(req);
-      if (caller) return caller;
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-      if (!match) throw new UnauthenticatedError();
-      return opts.verifyToken(match[1]!);
-    },
-    close() {
-      for (const set of openResponses.values()) for (const res of set) res.destroy();
-      openResponses.clear();
-    },
-  };
 
   function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     if (site.serve(req, res, pathname)) return;
@@ -262,6 +222,37 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     }
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
   }
+
+  return {
+    handler(restHandler) {
+      const table = createRouteTable<WebRoute>([
+        { method: 'GET', path: '/auth/session', handler: authSession },
+        { method: 'POST', path: '/auth/login', handler: login },
+        { method: 'POST', path: '/auth/telegram', handler: telegramLogin },
+        { method: 'POST', path: '/auth/logout', handler: logout },
+        {
+          method: '*',
+          path: '/auth/*',
+          handler: (req, _res, pathname) => {
+            throw new NotFoundError(`no route for ${req.method} ${pathname}`);
+          },
+        },
+        { method: '*', path: '/api/*', handler: (req, res) => api(req, res, restHandler) },
+        // The page's files answer GET/HEAD (and 405 for other methods) themselves.
+        { method: '*', path: '/*', handler: serveStatic },
+      ]);
+      return jsonHandler(async (req, res) => {
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+        const pathname = pathOf(req.url);
+        const { handler } = table.lookup(req.method, pathname);
+        await handler(req, res, pathname);
+      }, log);
+    },
+    close() {
+      for (const set of openResponses.values()) for (const res of set) res.destroy();
+      openResponses.clear();
+    },
+  };
 }
 
 function pathOf(url: string | undefined): string {
@@ -270,51 +261,4 @@ function pathOf(url: string | undefined): string {
   } catch {
     return '/';
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, err: unknown, log: Logger): void {
-  let status = 500;
-  let body: Record<string, unknown> = { success: false, error: 'internal error', code: 'Internal' };
-  if (err instanceof HttpError) {
-    status = err.status;
-    body = { success: false, error: err.message, code: err.code };
-  } else if (isHapiError(err)) {
-    [status, body] = toHttpError(err);
-    if (!(isHapiError(err) && err.kind === 'Unauthenticated')) log.warn({ err }, 'web request failed');
-  } else {
-    log.error({ err }, 'web request failed');
-  }
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  sendJson(res, status, body);
-}
-
-async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'expected Content-Type: application/json', 'InvalidArgument');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'request body too large', 'InvalidArgument');
-    chunks.push(chunk);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'request body is not JSON', 'InvalidArgument');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpError(400, 'request body must be a JSON object', 'InvalidArgument');
-  }
-  return parsed as Record<string, unknown>;
 }

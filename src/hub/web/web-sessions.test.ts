@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openHubStore } from '../store.js';
-import { createWebSessionStore, secretsEqual, sessionKey, tablePersistence, type WebSessionStoreOptions } from './web-sessions.js';
+import { createWebSessionStore, sessionKey, tablePersistence, type WebSessionStoreOptions } from './web-sessions.js';
 
 const token = (t: string) => ({ kind: 'token' as const, tokenId: t });
 
@@ -129,14 +129,5 @@ describe('web sessions in the hub database', () => {
     second.delete(a.session.key);
     expect(db.listWebSessions()).toEqual([]);
     db.close();
-  });
-});
-
-describe('secretsEqual', () => {
-  it('compares exactly', () => {
-    expect(secretsEqual('abc', 'abc')).toBe(true);
-    expect(secretsEqual('abc', 'abd')).toBe(false);
-    expect(secretsEqual('abc', 'abcd')).toBe(false);
-    expect(secretsEqual('', 'a')).toBe(false);
   });
 });

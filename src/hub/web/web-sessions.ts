@@ -8,7 +8,7 @@
  * cookie value nor a hub token is ever stored: sessions are keyed by the SHA-256 of the cookie,
  * and a token sign-in keeps only the token's id.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { WebSessionRecord } from '../domain.js';
 
 /** What the session was signed in with. */
@@ -187,11 +187,4 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
       return sessions.size;
     },
   };
-}
-
-/** Constant-time comparison of two secrets (false when the lengths differ). */
-export function secretsEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
