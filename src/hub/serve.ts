@@ -3,7 +3,7 @@
  * listening address on stdout. Resolves with the exit code when a signal stops it.
  */
 import { rmSync } from 'node:fs';
-import { hubConfig, type Env } from '../shared/config.js';
+import { hubConfig, webConfig, type Env } from '../shared/config.js';
 import { writeJsonAtomic, ensurePrivateDir } from '../shared/atomic-file.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { hapiPaths, type HapiPaths } from '../shared/paths.js';
@@ -28,7 +28,9 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   ensurePrivateDir(paths.home);
   const log = opts.log ?? createLogger({ name: 'hub', level: config.logLevel });
   const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const hub = await startHub({ config, paths, log, wrapHttpHandler: opts.wrapHttpHandler ?? webPage({ env, log }) });
+  // Read before the hub starts, so a bad web setting stops it with the variable's name.
+  const wrapHttpHandler = opts.wrapHttpHandler ?? webPage({ config: webConfig(env), log });
+  const hub = await startHub({ config, paths, log, wrapHttpHandler });
   const state: HubStateFile = { pid: process.pid, grpcUrl: hub.grpcUrl, httpUrl: hub.httpUrl, startedAt: new Date().toISOString() };
   writeJsonAtomic(paths.hubStateFile, state);
   out(`hub gRPC listening on ${hub.grpcUrl}  (runners and clients: HAPI_API_URL=${hub.grpcUrl})`);

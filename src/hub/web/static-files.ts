@@ -38,11 +38,11 @@ export interface StaticSite {
 }
 
 /**
- * Where the built page is: $HAPI_WEB_ROOT, else dist/web found from the running bundle
- * (dist/lazy/*.mjs or dist/lazy/chunks/*.mjs), else the repository's dist/web (unbundled tests).
+ * Where the built page is when HAPI_WEB_ROOT (WebConfig.webRoot) is not set: dist/web found from
+ * the running bundle (dist/lazy/*.mjs or dist/lazy/chunks/*.mjs), else the repository's dist/web
+ * (unbundled tests).
  */
-export function defaultWebRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HAPI_WEB_ROOT) return env.HAPI_WEB_ROOT;
+export function defaultWebRoot(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, '..', 'web'), join(here, '..', '..', 'web'), join(here, '..', '..', '..', 'dist', 'web')];
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;

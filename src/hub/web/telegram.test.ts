@@ -1,9 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError, UnauthenticatedError } from '../../shared/errors.js';
-import { parseTelegramUsers, signInitData, telegramConfig, verifyInitData } from './telegram.js';
+import { describe, expect, it } from 'vitest';
+import { UnauthenticatedError } from '../../shared/errors.js';
+import { signInitData, verifyInitData } from './telegram.js';
 
 const BOT_TOKEN = '123456789:AAE_test-bot-token-for-hapi-unit-tests';
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -101,69 +98,5 @@ describe('verifyInitData', () => {
     expect(() => verify(badUser)).toThrow(/no user/);
     const noDate = await signIndependently([['user', USER]], BOT_TOKEN);
     expect(() => verify(noDate)).toThrow(/auth_date/);
-  });
-});
-
-describe('parseTelegramUsers', () => {
-  it('parses comma-, space- and newline-separated entries with comments', () => {
-    const users = parseTelegramUsers('12345:default, 678:teamb\n# ops\n9:team_c  # on call\n', 'test');
-    expect([...users]).toEqual([
-      [12345, 'default'],
-      [678, 'teamb'],
-      [9, 'team_c'],
-    ]);
-    expect(parseTelegramUsers('', 'test').size).toBe(0);
-  });
-
-  it('names the source and the bad entry', () => {
-    expect(() => parseTelegramUsers('12345', 'HAPI_TELEGRAM_USERS')).toThrow(/HAPI_TELEGRAM_USERS.*"12345"/);
-    expect(() => parseTelegramUsers('abc:default', 'X')).toThrow(ConfigError);
-    expect(() => parseTelegramUsers('1:Bad Namespace', 'X')).toThrow(ConfigError);
-    expect(() => parseTelegramUsers('1:UPPER', 'X')).toThrow(/bad namespace/);
-    expect(() => parseTelegramUsers('1:a,1:b', 'X')).toThrow(/two namespaces/);
-    expect(parseTelegramUsers('1:a,1:a', 'X').get(1)).toBe('a');
-  });
-});
-
-describe('telegramConfig', () => {
-  let dir: string | undefined;
-  afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
-
-  it('is off without a bot token, and refuses a user mapping without one', () => {
-    expect(telegramConfig({})).toBeUndefined();
-    expect(() => telegramConfig({ HAPI_TELEGRAM_USERS: '1:default' })).toThrow(/HAPI_TELEGRAM_BOT_TOKEN/);
-  });
-
-  it('reads the token, the inline mapping, a mapping file and the maximum age', () => {
-    dir = mkdtempSync(join(tmpdir(), 'hapi-tg-'));
-    const file = join(dir, 'telegram-users');
-    writeFileSync(file, '# id:namespace\n678:teamb\n');
-    const config = telegramConfig({
-      HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN,
-      HAPI_TELEGRAM_USERS: '12345:default',
-      HAPI_TELEGRAM_USERS_FILE: file,
-      HAPI_TELEGRAM_AUTH_MAX_AGE_MS: '3600000',
-    });
-    expect(config).toBeDefined();
-    expect(config!.botToken).toBe(BOT_TOKEN);
-    expect(config!.maxAgeMs).toBe(3_600_000);
-    expect([...config!.users]).toEqual([
-      [12345, 'default'],
-      [678, 'teamb'],
-    ]);
-    expect(telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN })!.maxAgeMs).toBe(DAY_MS);
-  });
-
-  it('names what is wrong', () => {
-    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: 'not-a-token' })).toThrow(/does not look like a bot token/);
-    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_AUTH_MAX_AGE_MS: 'soon' })).toThrow(
-      /HAPI_TELEGRAM_AUTH_MAX_AGE_MS/,
-    );
-    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_USERS_FILE: '/nonexistent/users' })).toThrow(
-      /cannot read \/nonexistent\/users/,
-    );
   });
 });

@@ -7,17 +7,11 @@
  *   data_check_string = every received field except `hash`, as `key=value`, sorted by key, joined by "\n"
  *   hash             = hex(HMAC_SHA256(key = secret_key, msg = data_check_string))
  *
- * and maps the verified Telegram user id to a hub namespace. Nothing here talks to Telegram.
+ * The settings (bot token, user -> namespace mapping) are read by telegramConfig() in
+ * src/shared/config.ts. Nothing here talks to Telegram.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { envInt, envOptional, type Env } from '../../shared/config.js';
-import { ConfigError, UnauthenticatedError } from '../../shared/errors.js';
-
-/** Namespaces as the hub's TokenService accepts them. */
-const NAMESPACE_RE = /^[a-z0-9][a-z0-9-_]{0,62}$/;
-
-export const DEFAULT_TELEGRAM_AUTH_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+import { UnauthenticatedError } from '../../shared/errors.js';
 /** How far in the future auth_date may be (clock skew between Telegram and the hub). */
 const MAX_CLOCK_SKEW_S = 60;
 
@@ -114,75 +108,4 @@ export function verifyInitData(initData: string, botToken: string, opts: VerifyO
     },
     authDate: new Date(authDateS * 1000),
   };
-}
-
-/**
- * Parses a Telegram user -> namespace mapping: entries `<user id>:<namespace>` separated by
- * commas, whitespace or newlines; `#` starts a comment (files). `source` names the variable
- * or file in error messages.
- */
-export function parseTelegramUsers(text: string, source: string): Map<number, string> {
-  const users = new Map<number, string>();
-  const entries = text
-    .split('\n')
-    .map((line) => line.replace(/#.*$/, ''))
-    .join(' ')
-    .split(/[\s,]+/)
-    .filter(Boolean);
-  for (const entry of entries) {
-    const match = /^(\d{1,16}):(.+)$/.exec(entry);
-    if (!match) throw new ConfigError(`${source}: expected <telegram user id>:<namespace>, got ${JSON.stringify(entry)}`);
-    const id = Number(match[1]);
-    const namespace = match[2]!;
-    if (!Number.isSafeInteger(id) || id <= 0) throw new ConfigError(`${source}: bad Telegram user id ${JSON.stringify(match[1])}`);
-    if (!NAMESPACE_RE.test(namespace)) throw new ConfigError(`${source}: bad namespace ${JSON.stringify(namespace)}`);
-    if (users.has(id) && users.get(id) !== namespace) {
-      throw new ConfigError(`${source}: Telegram user ${id} is mapped to two namespaces`);
-    }
-    users.set(id, namespace);
-  }
-  return users;
-}
-
-/** Telegram sign-in settings of the hub's web page. */
-export interface TelegramConfig {
-  /** HAPI_TELEGRAM_BOT_TOKEN. */
-  botToken: string;
-  /** HAPI_TELEGRAM_USERS and/or the file HAPI_TELEGRAM_USERS_FILE: user id -> namespace. */
-  users: Map<number, string>;
-  /** HAPI_TELEGRAM_AUTH_MAX_AGE_MS: oldest initData accepted (default 24 h). */
-  maxAgeMs: number;
-}
-
-/** Reads the Telegram settings; undefined when HAPI_TELEGRAM_BOT_TOKEN is not set. */
-export function telegramConfig(env: Env = process.env): TelegramConfig | undefined {
-  const botToken = envOptional(env, 'HAPI_TELEGRAM_BOT_TOKEN');
-  const maxAgeMs = envInt(env, 'HAPI_TELEGRAM_AUTH_MAX_AGE_MS', DEFAULT_TELEGRAM_AUTH_MAX_AGE_MS, { min: 1000 });
-  const inline = envOptional(env, 'HAPI_TELEGRAM_USERS');
-  const file = envOptional(env, 'HAPI_TELEGRAM_USERS_FILE');
-  if (botToken === undefined) {
-    if (inline !== undefined || file !== undefined) {
-      throw new ConfigError('HAPI_TELEGRAM_USERS(_FILE) is set but HAPI_TELEGRAM_BOT_TOKEN is not');
-    }
-    return undefined;
-  }
-  if (!/^\d+:[A-Za-z0-9_-]{20,}$/.test(botToken)) {
-    throw new ConfigError('HAPI_TELEGRAM_BOT_TOKEN does not look like a bot token (<bot id>:<secret> from @BotFather)');
-  }
-  const users = inline === undefined ? new Map<number, string>() : parseTelegramUsers(inline, 'HAPI_TELEGRAM_USERS');
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`HAPI_TELEGRAM_USERS_FILE: cannot read ${file}: ${(err as Error).message}`);
-    }
-    for (const [id, namespace] of parseTelegramUsers(text, file)) {
-      if (users.has(id) && users.get(id) !== namespace) {
-        throw new ConfigError(`Telegram user ${id} is mapped to two namespaces (HAPI_TELEGRAM_USERS and ${file})`);
-      }
-      users.set(id, namespace);
-    }
-  }
-  return { botToken, users, maxAgeMs };
 }

@@ -17,12 +17,13 @@ import { InvalidArgumentError, NotFoundError, PermissionDeniedError, Unauthentic
 import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, sendJson, type HttpHandler } from '../../shared/http/reply.js';
 import { createRouteTable } from '../../shared/http/routes.js';
+import type { TelegramConfig } from '../../shared/config.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
   securityHeaders, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,
 } from './http-security.js';
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
-import { verifyInitData, type TelegramConfig } from './telegram.js';
+import { verifyInitData } from './telegram.js';
 import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**

@@ -1,0 +1,118 @@
+// The web page's settings in config.ts: Telegram sign-in, origins, framing, the page's root.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from './errors.js';
+import { frameAncestors, parseTelegramUsers, telegramConfig, webConfig, webOrigins } from './config.js';
+
+const BOT_TOKEN = '123456789:AAE_test-bot-token-for-hapi-unit-tests';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+describe('parseTelegramUsers', () => {
+  it('parses comma-, space- and newline-separated entries with comments', () => {
+    const users = parseTelegramUsers('12345:default, 678:teamb\n# ops\n9:team_c  # on call\n', 'test');
+    expect([...users]).toEqual([
+      [12345, 'default'],
+      [678, 'teamb'],
+      [9, 'team_c'],
+    ]);
+    expect(parseTelegramUsers('', 'test').size).toBe(0);
+  });
+
+  it('names the source and the bad entry', () => {
+    expect(() => parseTelegramUsers('12345', 'HAPI_TELEGRAM_USERS')).toThrow(/HAPI_TELEGRAM_USERS.*"12345"/);
+    expect(() => parseTelegramUsers('abc:default', 'X')).toThrow(ConfigError);
+    expect(() => parseTelegramUsers('1:Bad Namespace', 'X')).toThrow(ConfigError);
+    expect(() => parseTelegramUsers('1:UPPER', 'X')).toThrow(/bad namespace/);
+    expect(() => parseTelegramUsers('1:a,1:b', 'X')).toThrow(/two namespaces/);
+    expect(parseTelegramUsers('1:a,1:a', 'X').get(1)).toBe('a');
+  });
+});
+
+describe('telegramConfig', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('is off without a bot token, and refuses a user mapping without one', () => {
+    expect(telegramConfig({})).toBeUndefined();
+    expect(() => telegramConfig({ HAPI_TELEGRAM_USERS: '1:default' })).toThrow(/HAPI_TELEGRAM_BOT_TOKEN/);
+  });
+
+  it('reads the token, the inline mapping, a mapping file and the maximum age', () => {
+    dir = mkdtempSync(join(tmpdir(), 'hapi-tg-'));
+    const file = join(dir, 'telegram-users');
+    writeFileSync(file, '# id:namespace\n678:teamb\n');
+    const config = telegramConfig({
+      HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+      HAPI_TELEGRAM_USERS: '12345:default',
+      HAPI_TELEGRAM_USERS_FILE: file,
+      HAPI_TELEGRAM_AUTH_MAX_AGE_MS: '3600000',
+    });
+    expect(config).toBeDefined();
+    expect(config!.botToken).toBe(BOT_TOKEN);
+    expect(config!.maxAgeMs).toBe(3_600_000);
+    expect([...config!.users]).toEqual([
+      [12345, 'default'],
+      [678, 'teamb'],
+    ]);
+    expect(telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN })!.maxAgeMs).toBe(DAY_MS);
+  });
+
+  it('names what is wrong', () => {
+    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: 'not-a-token' })).toThrow(/does not look like a bot token/);
+    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_AUTH_MAX_AGE_MS: 'soon' })).toThrow(
+      /HAPI_TELEGRAM_AUTH_MAX_AGE_MS/,
+    );
+    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_USERS_FILE: '/nonexistent/users' })).toThrow(
+      /cannot read \/nonexistent\/users/,
+    );
+  });
+});
+
+describe('HAPI_WEB_ORIGINS', () => {
+  it('is empty by default and lists normalised origins', () => {
+    expect(webOrigins({})).toEqual([]);
+    expect(webOrigins({ HAPI_WEB_ORIGINS: 'https://Hapi.Example.com, http://10.0.0.5:3738,https://x.example:443' })).toEqual([
+      'https://hapi.example.com',
+      'http://10.0.0.5:3738',
+      'https://x.example',
+    ]);
+  });
+
+  it('refuses anything that is not an origin', () => {
+    for (const bad of ['hapi.example.com', 'https://hapi.example.com/app', 'ftp://hapi.example.com', 'https://h.example?x=1']) {
+      expect(() => webOrigins({ HAPI_WEB_ORIGINS: bad }), bad).toThrow(ConfigError);
+    }
+  });
+});
+
+describe('HAPI_WEB_FRAME_ANCESTORS', () => {
+  it('defaults to none, or to Telegram Web when Telegram sign-in is on', () => {
+    expect(frameAncestors({}, false)).toEqual([]);
+    expect(frameAncestors({}, true)).toEqual(['https://web.telegram.org']);
+  });
+
+  it('when set, replaces the default (empty: no framing at all) and is validated', () => {
+    expect(frameAncestors({ HAPI_WEB_FRAME_ANCESTORS: 'http://localhost:8080' }, true)).toEqual(['http://localhost:8080']);
+    expect(frameAncestors({ HAPI_WEB_FRAME_ANCESTORS: '' }, true)).toEqual([]);
+    expect(() => frameAncestors({ HAPI_WEB_FRAME_ANCESTORS: '*' }, false)).toThrow(/HAPI_WEB_FRAME_ANCESTORS: "\*" is not an origin/);
+  });
+});
+
+describe('webConfig', () => {
+  it('gathers the web settings, framing by Telegram Web when Telegram sign-in is on', () => {
+    expect(webConfig({})).toEqual({ telegram: undefined, allowedOrigins: [], frameAncestors: [], webRoot: undefined });
+    const config = webConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_WEB_ROOT: ' /srv/hapi-web ', HAPI_WEB_ORIGINS: 'https://hapi.example.com' });
+    expect(config).toMatchObject({ allowedOrigins: ['https://hapi.example.com'], frameAncestors: ['https://web.telegram.org'], webRoot: '/srv/hapi-web' });
+    expect(config.telegram?.botToken).toBe(BOT_TOKEN);
+  });
+
+  it('names the variable of a bad value', () => {
+    expect(() => webConfig({ HAPI_WEB_ORIGINS: 'nope' })).toThrow(/HAPI_WEB_ORIGINS/);
+    expect(() => webConfig({ HAPI_TELEGRAM_USERS: '1:a' })).toThrow(/HAPI_TELEGRAM_BOT_TOKEN/);
+  });
+});
