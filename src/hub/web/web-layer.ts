@@ -78,7 +78,6 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   if (!site.built) log.warn({ root: site.root }, 'web page not built (run `npm run build`); serving the API only');
   const sessions = createWebSessionStore(opts.sessions);
   const originPolicy = { allowedOrigins: opts.allowedOrigins ?? [] };
-  const callers = new WeakMap<IncomingMessage, C>();
   const openResponses = new Map<string, Set<ServerResponse>>();
   const headers = securityHeaders(opts.frameAncestors ?? []);
   const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? DEFAULT_SESSION_OPTIONS.maxLifetimeMs) / 1000);
