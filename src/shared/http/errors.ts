@@ -61,6 +61,7 @@ export function methodNotAllowed(method: string, path: string, allow: readonly s
 /** Domain error -> [status, body, headers]. Unknown errors never leak their message. */
 export function toHttpError(err: unknown): [number, HttpErrorBody, Record<string, string>] {
   if (!isHapiError(err)) return [500, { success: false, error: 'internal error', code: 'Internal' }, {}];
+  // HttpErrors are raised and answered inside this layer (one module copy), so instanceof holds.
   const headers: Record<string, string> = err instanceof HttpError ? { ...err.headers } : {};
   if (err.kind === 'Unauthenticated') headers['www-authenticate'] = 'Bearer';
   const status = err instanceof HttpError ? err.status : KIND_TO_HTTP[err.kind];
