@@ -5,8 +5,8 @@
  */
 import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc';
 import { bearerToken } from '../../shared/http/bearer.js';
-import type { Caller } from '../domain.js';
-import type { HubCore } from '../hub-core.js';
+import type { Caller } from '../domain/types.js';
+import type { HubCore } from '../domain/hub-core.js';
 
 export interface CallerContext {
   caller: Caller;

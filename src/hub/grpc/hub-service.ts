@@ -4,7 +4,7 @@ import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToPr
 import { machineToProto, tokenToProto, type HubServiceImplementation, type TokenServiceImplementation } from '../../contract/hub.js';
 import { statusReportToProto } from '../../contract/machine-link.js';
 import { InvalidArgumentError } from '../../shared/errors.js';
-import type { HubCore } from '../hub-core.js';
+import type { HubCore } from '../domain/hub-core.js';
 import type { CallerContext } from './auth.js';
 
 type Ctx = CallContext & CallerContext;

@@ -17,7 +17,7 @@ import {
 import { fromStatusCode, toServerError } from '../../shared/grpc-errors.js';
 import { HapiError, isHapiError } from '../../shared/errors.js';
 import { createAsyncQueue } from '../../shared/async-queue.js';
-import type { HubCore, MachineLink, RunnerBound, RunnerSink } from '../hub-core.js';
+import type { HubCore, MachineLink, RunnerBound, RunnerSink } from '../domain/hub-core.js';
 import type { CallerContext } from './auth.js';
 
 /** How long a new stream may take to send its hello. */

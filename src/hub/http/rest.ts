@@ -25,8 +25,8 @@ import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, type HttpHandler, type JsonReply } from '../../shared/http/reply.js';
 import { createRouteTable } from '../../shared/http/routes.js';
 import type { Logger } from '../../shared/logger.js';
-import type { Caller, HubEvent } from '../domain.js';
-import type { HubCore } from '../hub-core.js';
+import type { Caller, HubEvent } from '../domain/types.js';
+import type { HubCore } from '../domain/hub-core.js';
 
 export interface HubHttpOptions {
   hub: HubCore;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openHubStore } from '../store.js';
+import { openHubStore } from '../store/sqlite/sqlite-store.js';
 import { createWebSessionStore, sessionKey, tablePersistence, type WebSessionStoreOptions } from './web-sessions.js';
 
 const token = (t: string) => ({ kind: 'token' as const, tokenId: t });

@@ -9,7 +9,7 @@
  * and a token sign-in keeps only the token's id.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { WebSessionRecord } from '../domain.js';
+import type { WebSessionRecord } from '../domain/types.js';
 
 /** What the session was signed in with. */
 export type Credential = { kind: 'token'; tokenId: string } | { kind: 'telegram'; userId: number };

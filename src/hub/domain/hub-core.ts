@@ -17,8 +17,8 @@ import {
   PermissionDeniedError,
   UnauthenticatedError,
   UnavailableError,
-} from '../shared/errors.js';
-import { createAsyncQueue, type AsyncQueue } from '../shared/async-queue.js';
+} from '../../shared/errors.js';
+import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
 import {
   PROTOCOL_VERSION,
   type MachineMetadataInfo,
@@ -29,7 +29,8 @@ import {
   type SessionInfo,
   type SpawnOutcome,
   type SpawnSpec,
-} from '../contract/types.js';
+} from '../../contract/types.js';
+import type { HubStore } from '../store/sqlite/sqlite-store.js';
 import {
   DEFAULT_NAMESPACE,
   NAMESPACE_PATTERN,
@@ -39,8 +40,7 @@ import {
   type MachineRecord,
   type TokenRecord,
   type UpdateOutcome,
-} from './domain.js';
-import type { HubStore } from './store.js';
+} from './types.js';
 
 /**
  * How often runners are asked to send MachineAlive (the Welcome tells them): 20 s for the

@@ -8,10 +8,10 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ensurePrivateDir } from '../shared/atomic-file.js';
-import { errnoCode } from '../shared/errors.js';
-import type { MachineMetadataInfo, RunnerStateInfo } from '../contract/types.js';
-import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './domain.js';
+import { ensurePrivateDir } from '../../../shared/atomic-file.js';
+import { errnoCode } from '../../../shared/errors.js';
+import type { MachineMetadataInfo, RunnerStateInfo } from '../../../contract/types.js';
+import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../../domain/types.js';
 
 type Db = Database.Database;
 

@@ -1,10 +1,10 @@
 /**
- * Domain types of the hub. Plain TypeScript: no generated proto types and no grpc here. The
- * types the hub shares with runners (sessions, spawn, machine metadata and state, relayed
+ * Data types of the hub's domain. Plain TypeScript: no generated proto types and no grpc here.
+ * The types the hub shares with runners (sessions, spawn, machine metadata and state, relayed
  * calls) are the contract's (src/contract/types.ts), so a spawn means the same thing on both
  * sides of the link; converters live in src/contract/ and are called at the transport edges.
  */
-import type { MachineInfo, SessionInfo } from '../contract/types.js';
+import type { MachineInfo, SessionInfo } from '../../contract/types.js';
 
 /** Who is calling: resolved from the bearer token. */
 export interface Caller {
