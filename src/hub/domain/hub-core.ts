@@ -30,7 +30,7 @@ import {
   type SpawnOutcome,
   type SpawnSpec,
 } from '../../contract/types.js';
-import type { HubStore } from '../store/sqlite/sqlite-store.js';
+import type { HubStore } from './ports.js';
 import {
   DEFAULT_NAMESPACE,
   NAMESPACE_PATTERN,

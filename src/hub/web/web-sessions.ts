@@ -9,7 +9,7 @@
  * and a token sign-in keeps only the token's id.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { WebSessionRecord } from '../domain/types.js';
+import type { WebSessionTable } from '../domain/ports.js';
 
 /** What the session was signed in with. */
 export type Credential = { kind: 'token'; tokenId: string } | { kind: 'telegram'; userId: number };
@@ -30,14 +30,6 @@ export interface WebSessionPersistence {
   insert(session: WebSession): void;
   touch(key: string, lastSeenAt: number): void;
   delete(keys: string[]): void;
-}
-
-/** The rows a database keeps for sessions (the hub store implements this). */
-export interface WebSessionTable {
-  listWebSessions(): WebSessionRecord[];
-  insertWebSession(row: WebSessionRecord): void;
-  touchWebSession(key: string, lastSeenAt: number): void;
-  deleteWebSessions(keys: string[]): void;
 }
 
 /** Persistence over a database table; rows that do not parse are dropped. */

@@ -1,229 +1,28 @@
 /**
- * The hub's durable state in SQLite (better-sqlite3, WAL): namespaces, tokens (sha256 hashes
- * only), machines with versioned metadata and runner state, and sessions. Schema changes are
- * versioned migrations recorded in `schema_migrations`; each runs once, in a transaction.
- * Synchronous by design: better-sqlite3 calls are microseconds and keep the hub's state
- * transitions atomic without locks.
+ * The hub's store ports (src/hub/domain/ports.ts) over SQLite (better-sqlite3, WAL):
+ * namespaces, tokens (sha256 hashes only), machines with versioned metadata and runner state,
+ * sessions and web sign-ins. Schema: migrations.ts. Synchronous by design: better-sqlite3
+ * calls are microseconds and keep the hub's state transitions atomic without locks.
  */
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../../../shared/atomic-file.js';
 import { errnoCode } from '../../../shared/errors.js';
-import type { MachineMetadataInfo, RunnerStateInfo } from '../../../contract/types.js';
-import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../../domain/types.js';
-
-type Db = Database.Database;
-
-const MIGRATIONS: { version: number; name: string; sql: string }[] = [
-  {
-    version: 1,
-    name: 'initial schema',
-    sql: `
-      CREATE TABLE namespaces (
-        name TEXT PRIMARY KEY,
-        created_at INTEGER NOT NULL
-      );
-      CREATE TABLE tokens (
-        id TEXT PRIMARY KEY,
-        namespace TEXT NOT NULL REFERENCES namespaces(name),
-        hash TEXT NOT NULL UNIQUE,
-        label TEXT NOT NULL DEFAULT '',
-        owner INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL,
-        revoked_at INTEGER
-      );
-      CREATE TABLE machines (
-        id TEXT PRIMARY KEY,
-        namespace TEXT NOT NULL REFERENCES namespaces(name),
-        metadata TEXT NOT NULL,
-        metadata_version INTEGER NOT NULL,
-        runner_state TEXT NOT NULL,
-        runner_state_version INTEGER NOT NULL,
-        online INTEGER NOT NULL DEFAULT 0,
-        last_alive INTEGER,
-        online_since INTEGER,
-        created_at INTEGER NOT NULL
-      );
-      CREATE INDEX machines_namespace ON machines(namespace);
-      CREATE TABLE sessions (
-        machine_id TEXT NOT NULL REFERENCES machines(id),
-        id TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        pid INTEGER NOT NULL DEFAULT 0,
-        directory TEXT NOT NULL DEFAULT '',
-        agent TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL,
-        started_by TEXT NOT NULL,
-        started_at INTEGER,
-        ended_at INTEGER,
-        exit_code INTEGER,
-        exit_signal TEXT,
-        worktree TEXT,
-        request_id TEXT,
-        updated_at INTEGER NOT NULL,
-        PRIMARY KEY (machine_id, id)
-      );
-      CREATE INDEX sessions_namespace ON sessions(namespace, state);
-    `,
-  },
-  {
-    version: 2,
-    name: 'web sign-in sessions',
-    // key: SHA-256 of the cookie value; subject: a token id, or a Telegram user id.
-    sql: `
-      CREATE TABLE web_sessions (
-        key TEXT PRIMARY KEY,
-        csrf_token TEXT NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('token', 'telegram')),
-        subject TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        last_seen_at INTEGER NOT NULL
-      );
-    `,
-  },
-];
-
-
-export interface HubStore {
-  readonly path: string;
-  ensureNamespace(name: string): void;
-  insertToken(rec: TokenRecord, hash: string): void;
-  findTokenByHash(hash: string): TokenRecord | undefined;
-  listTokens(): TokenRecord[];
-  getToken(id: string): TokenRecord | undefined;
-  revokeToken(id: string, at: Date): boolean;
-  countOwnerTokens(): number;
-  getMachine(id: string): MachineRecord | undefined;
-  listMachines(namespace: string): MachineRecord[];
-  insertMachine(m: MachineRecord): void;
-  saveMachine(m: MachineRecord): void;
-  saveLastAlive(entries: { id: string; lastAlive: Date }[]): void;
-  /** Marks every machine offline (hub start): nobody is connected yet. */
-  markAllOffline(at: Date): number;
-  upsertSession(s: HubSession): void;
-  getSession(machineId: string, id: string): HubSession | undefined;
-  listSessions(namespace: string, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
-  /** Live (starting/running) sessions of a machine. */
-  liveSessionsOf(machineId: string): HubSession[];
-  listWebSessions(): WebSessionRecord[];
-  insertWebSession(s: WebSessionRecord): void;
-  touchWebSession(key: string, lastSeenAt: number): void;
-  deleteWebSessions(keys: string[]): void;
-  transaction<T>(fn: () => T): T;
-  close(): void;
-}
-
-function ms(d: Date | undefined): number | null {
-  return d ? d.getTime() : null;
-}
-function date(v: unknown): Date | undefined {
-  return typeof v === 'number' ? new Date(v) : undefined;
-}
-
-interface MachineRow {
-  id: string;
-  namespace: string;
-  metadata: string;
-  metadata_version: number;
-  runner_state: string;
-  runner_state_version: number;
-  online: number;
-  last_alive: number | null;
-  online_since: number | null;
-}
-
-interface SessionRow {
-  machine_id: string;
-  id: string;
-  namespace: string;
-  pid: number;
-  directory: string;
-  agent: string;
-  state: string;
-  started_by: string;
-  started_at: number | null;
-  ended_at: number | null;
-  exit_code: number | null;
-  exit_signal: string | null;
-  worktree: string | null;
-  request_id: string | null;
-}
-
-interface TokenRow {
-  id: string;
-  namespace: string;
-  label: string;
-  owner: number;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-function runnerStateFromJson(text: string): RunnerStateInfo {
-  const raw = JSON.parse(text) as Omit<RunnerStateInfo, 'startedAt'> & { startedAt?: number };
-  return { ...raw, startedAt: date(raw.startedAt) };
-}
-function runnerStateToJson(s: RunnerStateInfo): string {
-  return JSON.stringify({ ...s, startedAt: ms(s.startedAt) ?? undefined });
-}
-
-function machineFromRow(r: MachineRow): MachineRecord {
-  return {
-    id: r.id,
-    namespace: r.namespace,
-    metadata: JSON.parse(r.metadata) as MachineMetadataInfo,
-    metadataVersion: r.metadata_version,
-    runnerState: runnerStateFromJson(r.runner_state),
-    runnerStateVersion: r.runner_state_version,
-    online: r.online === 1,
-    lastAlive: date(r.last_alive),
-    onlineSince: date(r.online_since),
-  };
-}
-
-function sessionFromRow(r: SessionRow): HubSession {
-  return {
-    id: r.id,
-    machineId: r.machine_id,
-    namespace: r.namespace,
-    pid: r.pid,
-    directory: r.directory,
-    agent: r.agent,
-    state: r.state as HubSession['state'],
-    startedBy: r.started_by as HubSession['startedBy'],
-    startedAt: date(r.started_at) ?? new Date(0),
-    endedAt: date(r.ended_at),
-    exitCode: r.exit_code ?? undefined,
-    exitSignal: r.exit_signal ?? undefined,
-    worktree: r.worktree ? (JSON.parse(r.worktree) as HubSession['worktree']) : undefined,
-    requestId: r.request_id ?? undefined,
-  };
-}
-
-function tokenFromRow(r: TokenRow): TokenRecord {
-  return {
-    id: r.id,
-    namespace: r.namespace,
-    label: r.label,
-    owner: r.owner === 1,
-    createdAt: new Date(r.created_at),
-    revokedAt: date(r.revoked_at),
-  };
-}
-
-/** Applies pending migrations; returns the schema version. */
-export function migrate(db: Db): number {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-  for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    })();
-  }
-  return MIGRATIONS[MIGRATIONS.length - 1]!.version;
-}
+import type { HubStore } from '../../domain/ports.js';
+import type { MachineRecord } from '../../domain/types.js';
+import { migrate } from './migrations.js';
+import {
+  machineFromRow,
+  ms,
+  runnerStateToJson,
+  sessionFromRow,
+  tokenFromRow,
+  webSessionFromRow,
+  type MachineRow,
+  type SessionRow,
+  type TokenRow,
+} from './rows.js';
 
 /**
  * The database and its -wal, -shm and -journal files hold tokens' hashes and sign-ins: 0600,
@@ -242,6 +41,7 @@ function makeDbFilesPrivate(path: string): void {
   }
 }
 
+/** Opens (creating and migrating as needed) the database at `path`, or `:memory:`. */
 export function openHubStore(path: string): HubStore {
   // ':memory:' and '' (a temporary database) have no files of their own.
   if (path !== ':memory:' && path !== '') {
@@ -323,7 +123,7 @@ export function openHubStore(path: string): HubStore {
     for (const e of entries) q.saveLastAlive.run(e.lastAlive.getTime(), e.id);
   });
 
-  return {
+  const store: HubStore = {
     path,
     ensureNamespace(name) {
       q.ensureNs.run(name, Date.now());
@@ -406,14 +206,7 @@ export function openHubStore(path: string): HubStore {
       return (q.liveOf.all(machineId) as SessionRow[]).map(sessionFromRow);
     },
     listWebSessions() {
-      return (q.webSessions.all() as Record<string, unknown>[]).map((r) => ({
-        key: String(r.key),
-        csrfToken: String(r.csrf_token),
-        kind: r.kind === 'telegram' ? 'telegram' : 'token',
-        subject: String(r.subject),
-        createdAt: Number(r.created_at),
-        lastSeenAt: Number(r.last_seen_at),
-      }));
+      return (q.webSessions.all() as Record<string, unknown>[]).map(webSessionFromRow);
     },
     insertWebSession(w) {
       q.insertWebSession.run({
@@ -431,11 +224,13 @@ export function openHubStore(path: string): HubStore {
     deleteWebSessions(keys) {
       deleteWebSessions(keys);
     },
-    transaction(fn) {
-      return db.transaction(fn)();
+    transaction(work) {
+      // One connection: the transaction's ports are the store itself.
+      return db.transaction(() => work(store))();
     },
     close() {
       db.close();
     },
   };
+  return store;
 }

@@ -1,0 +1,84 @@
+/**
+ * The store ports of the hub's domain: one interface per aggregate, declared here and
+ * implemented by the adapters (src/hub/store/sqlite/ today; PostgreSQL later). Every adapter
+ * runs through the one contract suite, src/hub/store/store-suite.ts.
+ *
+ * The methods are synchronous because the only adapter (better-sqlite3) is. A networked
+ * database needs them async; the split is kept so that change is mechanical: the domain only
+ * reaches the store through these ports, and work that must be atomic goes through
+ * `UnitOfWork.transaction`, which hands the work its own transaction-bound ports.
+ */
+import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './types.js';
+
+/** Namespaces exist once something (a token, a machine) belongs to them. */
+export interface NamespaceStore {
+  /** Creates the namespace unless it exists. */
+  ensureNamespace(name: string): void;
+}
+
+/** Tokens; the secret is never stored, only its hash. */
+export interface TokenStore {
+  /** Inserts a token under the hash of its secret; its namespace must exist. */
+  insertToken(rec: TokenRecord, hash: string): void;
+  /** The token with this secret hash, revoked or not. */
+  findTokenByHash(hash: string): TokenRecord | undefined;
+  /** Tokens that are not revoked, oldest first. */
+  listTokens(): TokenRecord[];
+  /** The token with this id, revoked or not. */
+  getToken(id: string): TokenRecord | undefined;
+  /** Marks the token revoked; false when it is unknown or already revoked. */
+  revokeToken(id: string, at: Date): boolean;
+  /** Owner tokens that are not revoked. */
+  countOwnerTokens(): number;
+}
+
+/** Machines with their versioned metadata and runner state. */
+export interface MachineStore {
+  getMachine(id: string): MachineRecord | undefined;
+  /** A namespace's machines, online ones first, then by id. */
+  listMachines(namespace: string): MachineRecord[];
+  /** Inserts a new machine; its namespace must exist. */
+  insertMachine(m: MachineRecord): void;
+  /** Saves every field of an existing machine except its id and namespace. */
+  saveMachine(m: MachineRecord): void;
+  /** Updates only the last-alive times (batched by the presence sweeper). */
+  saveLastAlive(entries: { id: string; lastAlive: Date }[]): void;
+  /** Marks every machine offline (hub start): nobody is connected yet. Returns how many were online. */
+  markAllOffline(at: Date): number;
+}
+
+/** Sessions as runners report them, keyed by (machine id, session id). */
+export interface SessionStore {
+  /** Inserts or replaces the session (its machine must exist). */
+  upsertSession(s: HubSession): void;
+  getSession(machineId: string, id: string): HubSession | undefined;
+  /** A namespace's sessions, newest first; ended ones only with `includeEnded`. */
+  listSessions(namespace: string, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
+  /** Live (starting/running) sessions of a machine. */
+  liveSessionsOf(machineId: string): HubSession[];
+}
+
+/** Web sign-in sessions (the web page's cookie sessions), so a hub restart signs nobody out. */
+export interface WebSessionTable {
+  listWebSessions(): WebSessionRecord[];
+  /** Inserts the row, replacing one with the same key. */
+  insertWebSession(row: WebSessionRecord): void;
+  touchWebSession(key: string, lastSeenAt: number): void;
+  deleteWebSessions(keys: string[]): void;
+}
+
+/** The ports a unit of work may use; all of them see the same transaction. */
+export type TransactionStores = NamespaceStore & TokenStore & MachineStore & SessionStore;
+
+/** Atomic work across aggregates. */
+export interface UnitOfWork {
+  /** Runs `work` in one transaction: committed when it returns, rolled back when it throws (and rethrown). */
+  transaction<T>(work: (tx: TransactionStores) => T): T;
+}
+
+/** Everything one hub database provides. */
+export interface HubStore extends TransactionStores, WebSessionTable, UnitOfWork {
+  /** Where the data lives (a file path, or a URL without credentials). */
+  readonly path: string;
+  close(): void;
+}

@@ -1,0 +1,89 @@
+/**
+ * The SQLite schema as versioned migrations, recorded in `schema_migrations`; each runs once,
+ * in a transaction. Add a migration, never edit one that has shipped.
+ */
+import type Database from 'better-sqlite3';
+
+const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE namespaces (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        hash TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL DEFAULT '',
+        owner INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE TABLE machines (
+        id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        metadata TEXT NOT NULL,
+        metadata_version INTEGER NOT NULL,
+        runner_state TEXT NOT NULL,
+        runner_state_version INTEGER NOT NULL,
+        online INTEGER NOT NULL DEFAULT 0,
+        last_alive INTEGER,
+        online_since INTEGER,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX machines_namespace ON machines(namespace);
+      CREATE TABLE sessions (
+        machine_id TEXT NOT NULL REFERENCES machines(id),
+        id TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        pid INTEGER NOT NULL DEFAULT 0,
+        directory TEXT NOT NULL DEFAULT '',
+        agent TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        exit_code INTEGER,
+        exit_signal TEXT,
+        worktree TEXT,
+        request_id TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (machine_id, id)
+      );
+      CREATE INDEX sessions_namespace ON sessions(namespace, state);
+    `,
+  },
+  {
+    version: 2,
+    name: 'web sign-in sessions',
+    // key: SHA-256 of the cookie value; subject: a token id, or a Telegram user id.
+    sql: `
+      CREATE TABLE web_sessions (
+        key TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('token', 'telegram')),
+        subject TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Applies pending migrations; returns the schema version. */
+export function migrate(db: Database.Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+  }
+  return MIGRATIONS[MIGRATIONS.length - 1]!.version;
+}
+

@@ -1,0 +1,113 @@
+/**
+ * SQLite rows <-> domain records. Times are stored as epoch milliseconds, JSON columns as text.
+ */
+import type { MachineMetadataInfo, RunnerStateInfo } from '../../../contract/types.js';
+import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../../domain/types.js';
+
+export function ms(d: Date | undefined): number | null {
+  return d ? d.getTime() : null;
+}
+function date(v: unknown): Date | undefined {
+  return typeof v === 'number' ? new Date(v) : undefined;
+}
+
+export interface MachineRow {
+  id: string;
+  namespace: string;
+  metadata: string;
+  metadata_version: number;
+  runner_state: string;
+  runner_state_version: number;
+  online: number;
+  last_alive: number | null;
+  online_since: number | null;
+}
+
+export interface SessionRow {
+  machine_id: string;
+  id: string;
+  namespace: string;
+  pid: number;
+  directory: string;
+  agent: string;
+  state: string;
+  started_by: string;
+  started_at: number | null;
+  ended_at: number | null;
+  exit_code: number | null;
+  exit_signal: string | null;
+  worktree: string | null;
+  request_id: string | null;
+}
+
+export interface TokenRow {
+  id: string;
+  namespace: string;
+  label: string;
+  owner: number;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+function runnerStateFromJson(text: string): RunnerStateInfo {
+  const raw = JSON.parse(text) as Omit<RunnerStateInfo, 'startedAt'> & { startedAt?: number };
+  return { ...raw, startedAt: date(raw.startedAt) };
+}
+export function runnerStateToJson(s: RunnerStateInfo): string {
+  return JSON.stringify({ ...s, startedAt: ms(s.startedAt) ?? undefined });
+}
+
+export function machineFromRow(r: MachineRow): MachineRecord {
+  return {
+    id: r.id,
+    namespace: r.namespace,
+    metadata: JSON.parse(r.metadata) as MachineMetadataInfo,
+    metadataVersion: r.metadata_version,
+    runnerState: runnerStateFromJson(r.runner_state),
+    runnerStateVersion: r.runner_state_version,
+    online: r.online === 1,
+    lastAlive: date(r.last_alive),
+    onlineSince: date(r.online_since),
+  };
+}
+
+export function sessionFromRow(r: SessionRow): HubSession {
+  return {
+    id: r.id,
+    machineId: r.machine_id,
+    namespace: r.namespace,
+    pid: r.pid,
+    directory: r.directory,
+    agent: r.agent,
+    state: r.state as HubSession['state'],
+    startedBy: r.started_by as HubSession['startedBy'],
+    startedAt: date(r.started_at) ?? new Date(0),
+    endedAt: date(r.ended_at),
+    exitCode: r.exit_code ?? undefined,
+    exitSignal: r.exit_signal ?? undefined,
+    worktree: r.worktree ? (JSON.parse(r.worktree) as HubSession['worktree']) : undefined,
+    requestId: r.request_id ?? undefined,
+  };
+}
+
+export function tokenFromRow(r: TokenRow): TokenRecord {
+  return {
+    id: r.id,
+    namespace: r.namespace,
+    label: r.label,
+    owner: r.owner === 1,
+    createdAt: new Date(r.created_at),
+    revokedAt: date(r.revoked_at),
+  };
+}
+
+export function webSessionFromRow(r: Record<string, unknown>): WebSessionRecord {
+  return {
+    key: String(r.key),
+    csrfToken: String(r.csrf_token),
+    kind: r.kind === 'telegram' ? 'telegram' : 'token',
+    subject: String(r.subject),
+    createdAt: Number(r.created_at),
+    lastSeenAt: Number(r.last_seen_at),
+  };
+}
