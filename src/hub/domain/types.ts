@@ -4,7 +4,8 @@
  * calls) are the contract's (src/contract/types.ts), so a spawn means the same thing on both
  * sides of the link; converters live in src/contract/ and are called at the transport edges.
  */
-import type { MachineInfo, SessionInfo } from '../../contract/types.js';
+import type { HapiError } from '../../shared/errors.js';
+import type { MachineInfo, MachineMetadataInfo, RelayCall, RunnerStateInfo, SessionInfo } from '../../contract/types.js';
 
 /** Who is calling: resolved from the bearer token. */
 export interface Caller {
@@ -51,4 +52,36 @@ export interface WebSessionRecord {
   subject: string;
   createdAt: number;
   lastSeenAt: number;
+}
+
+/** What a watcher wants to hear about. */
+export interface WatchFilter {
+  machines?: boolean;
+  sessions?: boolean;
+  /** Only this machine's sessions. */
+  machineId?: string;
+}
+
+/** What the hub sends down a runner's stream (converted to ConnectResponse by the transport). */
+export type RunnerBound =
+  | { type: 'welcome'; namespace: string; metadataVersion: number; runnerStateVersion: number; aliveIntervalMs: number; protocolVersion: number }
+  | { type: 'update-result'; kind: 'metadata'; outcome: UpdateOutcome<MachineMetadataInfo> }
+  | { type: 'update-result'; kind: 'runner-state'; outcome: UpdateOutcome<RunnerStateInfo> }
+  | { type: 'rpc'; requestId: string; deadline: Date; call: RelayCall };
+
+/** The transport side of one runner stream. */
+export interface RunnerSink {
+  send(msg: RunnerBound): void;
+  /** Ends the stream with this error (status code from its kind). */
+  close(err: HapiError): void;
+}
+
+/** The first message of a runner's stream. */
+export interface HelloInfo {
+  machineId: string;
+  metadata: MachineMetadataInfo;
+  runnerState: RunnerStateInfo;
+  protocolVersion: number;
+  capabilities: string[];
+  sessions: SessionInfo[];
 }

@@ -1,0 +1,234 @@
+/**
+ * Which machines are online. A machine is online while its runner's stream is open and alive
+ * messages keep coming: it goes offline at once when the stream ends, and when the sweeper
+ * finds no alive message within the timeout. A newer stream for the same machine replaces the
+ * older one (the runner reconnected before the old stream was noticed dead).
+ *
+ * Alive messages only touch memory; the sweeper writes last-alive times in one batch, so a
+ * busy hub does not write to the database per alive message.
+ */
+import type { Logger } from 'pino';
+import { AbortedError, PermissionDeniedError, UnavailableError, type HapiError } from '../../shared/errors.js';
+import type { MachineStore, NamespaceStore, UnitOfWork } from './ports.js';
+import { createPendingRequests, type PendingRequests } from './relay.js';
+import type { Caller, HelloInfo, HubEvent, MachineRecord, RunnerSink } from './types.js';
+import { applyReported } from './versioned.js';
+
+/**
+ * How often runners are asked to send MachineAlive (the Welcome tells them): 20 s for the
+ * default 45 s timeout, proportionally less for a shorter timeout, so two alive messages can
+ * be lost before a healthy machine is marked offline.
+ */
+export function aliveIntervalFor(aliveTimeoutMs: number): number {
+  return Math.max(50, Math.min(20_000, Math.floor((aliveTimeoutMs * 4) / 9)));
+}
+
+/** How often the sweeper runs: a fifth of the timeout, between 50 ms and 1 s. */
+export function sweepIntervalFor(aliveTimeoutMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(aliveTimeoutMs / 5)));
+}
+
+/** One runner stream, bound to its machine and namespace at connect time. */
+export interface Connection {
+  readonly machineId: string;
+  readonly namespace: string;
+  readonly tokenId: string;
+  readonly sink: RunnerSink;
+  /** Requests relayed down this stream that await an answer. */
+  readonly pending: PendingRequests;
+  readonly lastAlive: Date;
+  /** Set once the stream ended or was replaced; nothing it sends counts any more. */
+  readonly detached: boolean;
+}
+
+export interface Presence {
+  /**
+   * Marks the machine online (creating it on first contact, taking the hello's metadata and
+   * runner state) and binds the stream to it, replacing an older stream of the same machine.
+   * PermissionDenied when the machine id belongs to another namespace.
+   */
+  connect(caller: Caller, hello: HelloInfo, sink: RunnerSink): { conn: Connection; machine: MachineRecord };
+  /** An alive message arrived on this stream. */
+  alive(conn: Connection): void;
+  /** The stream ended (either side): the machine goes offline unless a newer stream replaced it. Idempotent. */
+  detach(conn: Connection, reason: string): void;
+  /** The current stream of an online machine. */
+  get(machineId: string): Connection | undefined;
+  /** The record with its in-memory last-alive time when the machine is online. */
+  withLastAlive(m: MachineRecord): MachineRecord;
+  readonly size: number;
+  /** Open streams' pending relayed requests. */
+  readonly pendingRequests: number;
+  /** Stops the sweeper, detaches every stream and closes it with Unavailable. */
+  close(): void;
+}
+
+export interface PresenceOptions {
+  store: MachineStore & NamespaceStore & UnitOfWork;
+  publish(namespace: string, event: HubEvent): void;
+  log: Logger;
+  now: () => Date;
+  aliveTimeoutMs: number;
+}
+
+interface Conn extends Connection {
+  lastAlive: Date;
+  aliveDirty: boolean;
+  detached: boolean;
+}
+
+export function createPresence(opts: PresenceOptions): Presence {
+  const { store, publish, log, now, aliveTimeoutMs } = opts;
+  const connections = new Map<string, Conn>();
+
+  // Nobody is connected to a hub that just started.
+  const wentOffline = store.markAllOffline(now());
+  if (wentOffline > 0) log.info({ machines: wentOffline }, 'marked machines offline until their runners reconnect');
+
+  const sweeper = setInterval(sweep, sweepIntervalFor(aliveTimeoutMs));
+  sweeper.unref();
+
+  function saveAndPublish(m: MachineRecord): void {
+    store.saveMachine(m);
+    publish(m.namespace, { type: 'machine', machine: m });
+  }
+
+  /** Ends a stream's part: what it still waits for fails with `err`. False if it had ended already. */
+  function end(conn: Conn, err: HapiError): boolean {
+    if (conn.detached) return false;
+    conn.detached = true;
+    conn.pending.rejectAll(err);
+    return true;
+  }
+
+  function detach(conn: Conn, reason: string): void {
+    if (!end(conn, new UnavailableError(`machine ${conn.machineId} disconnected before answering`))) return;
+    if (connections.get(conn.machineId) !== conn) return;
+    connections.delete(conn.machineId);
+    if (conn.aliveDirty) store.saveLastAlive([{ id: conn.machineId, lastAlive: conn.lastAlive }]);
+    const m = store.getMachine(conn.machineId);
+    if (m && m.online) {
+      m.online = false;
+      m.onlineSince = now();
+      m.lastAlive = conn.lastAlive;
+      saveAndPublish(m);
+    }
+    log.info({ machineId: conn.machineId, namespace: conn.namespace, reason }, 'machine offline');
+  }
+
+  function sweep(): void {
+    const t = now().getTime();
+    const alive: { id: string; lastAlive: Date }[] = [];
+    for (const conn of connections.values()) {
+      if (conn.aliveDirty) {
+        conn.aliveDirty = false;
+        alive.push({ id: conn.machineId, lastAlive: conn.lastAlive });
+      }
+      if (t - conn.lastAlive.getTime() > aliveTimeoutMs) {
+        log.info({ machineId: conn.machineId, lastAlive: conn.lastAlive }, 'no alive message in time: machine offline');
+        detach(conn, 'alive timeout');
+        conn.sink.close(new UnavailableError(`no alive message for ${aliveTimeoutMs} ms`));
+      }
+    }
+    try {
+      store.saveLastAlive(alive);
+    } catch (err) {
+      log.error({ err }, 'could not persist last-alive times');
+    }
+  }
+
+  function online(caller: Caller, hello: HelloInfo, t: Date): MachineRecord {
+    return store.transaction((tx) => {
+      const existing = tx.getMachine(hello.machineId);
+      if (existing && existing.namespace !== caller.namespace) {
+        throw new PermissionDeniedError(`machine ${hello.machineId} belongs to another namespace`);
+      }
+      if (!existing) {
+        tx.ensureNamespace(caller.namespace);
+        const m: MachineRecord = {
+          id: hello.machineId,
+          namespace: caller.namespace,
+          metadata: hello.metadata,
+          metadataVersion: 1,
+          runnerState: hello.runnerState,
+          runnerStateVersion: 1,
+          online: true,
+          lastAlive: t,
+          onlineSince: t,
+        };
+        tx.insertMachine(m);
+        return m;
+      }
+      const m = existing;
+      applyReported(m, 'metadata', hello.metadata);
+      applyReported(m, 'runner-state', hello.runnerState);
+      if (!m.online) m.onlineSince = t;
+      m.online = true;
+      m.lastAlive = t;
+      tx.saveMachine(m);
+      return m;
+    });
+  }
+
+  return {
+    connect(caller, hello, sink) {
+      const t = now();
+      const machine = online(caller, hello, t);
+      const previous = connections.get(hello.machineId);
+      const conn: Conn = {
+        machineId: hello.machineId,
+        namespace: caller.namespace,
+        tokenId: caller.tokenId,
+        sink,
+        pending: createPendingRequests({ machineId: hello.machineId, log, now }),
+        lastAlive: t,
+        aliveDirty: false,
+        detached: false,
+      };
+      connections.set(hello.machineId, conn);
+      if (previous) {
+        // Ended before it closes, so its end does not mark the machine offline.
+        end(previous, new UnavailableError(`machine ${previous.machineId} reconnected before answering`));
+        previous.sink.close(new AbortedError('replaced by a newer stream for the same machine'));
+        log.info({ machineId: hello.machineId }, 'a newer stream replaced the previous one');
+      }
+      publish(caller.namespace, { type: 'machine', machine });
+      return { conn, machine };
+    },
+
+    alive(conn) {
+      const c = conn as Conn;
+      c.lastAlive = now();
+      c.aliveDirty = true;
+    },
+
+    detach: (conn, reason) => detach(conn as Conn, reason),
+
+    get(machineId) {
+      return connections.get(machineId);
+    },
+
+    withLastAlive(m) {
+      const conn = connections.get(m.id);
+      return conn ? { ...m, lastAlive: conn.lastAlive } : m;
+    },
+
+    get size() {
+      return connections.size;
+    },
+
+    get pendingRequests() {
+      let n = 0;
+      for (const c of connections.values()) n += c.pending.size;
+      return n;
+    },
+
+    close() {
+      clearInterval(sweeper);
+      for (const conn of [...connections.values()]) {
+        detach(conn, 'hub shutting down');
+        conn.sink.close(new UnavailableError('hub is shutting down'));
+      }
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The hub's record of sessions, as runners report them. A runner is the truth for its own
+ * machine: its hello reconciles the record (what it no longer has has ended), and its session
+ * events update it. Only real changes are stored and published to watchers.
+ */
+import type { SessionInfo } from '../../contract/types.js';
+import type { SessionStore } from './ports.js';
+import type { HubEvent, HubSession } from './types.js';
+
+/** What the runner says happened to a session. */
+export type SessionEventKind = 'started' | 'ended' | 'adopted';
+
+export interface SessionBook {
+  /** Records the session as reported; returns what is stored. */
+  upsert(namespace: string, machineId: string, session: SessionInfo): HubSession;
+  /** At hello: `reported` is what the machine runs now; its other live sessions are ended at `at`. */
+  reconcile(namespace: string, machineId: string, reported: SessionInfo[], at: Date): void;
+  /** A session event from the runner; an `ended` event ends the session whatever state it carries. */
+  event(namespace: string, machineId: string, kind: SessionEventKind, session: SessionInfo, at: Date): void;
+}
+
+export interface SessionBookOptions {
+  store: SessionStore;
+  publish(namespace: string, event: HubEvent): void;
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export function createSessionBook(opts: SessionBookOptions): SessionBook {
+  const { store, publish } = opts;
+
+  function upsert(namespace: string, machineId: string, s: SessionInfo): HubSession {
+    const next: HubSession = { ...s, machineId, namespace };
+    // Local to the runner's machine: meaningless to the hub's clients.
+    delete (next as Partial<SessionInfo>).logPath;
+    delete (next as Partial<SessionInfo>).processStartTime;
+    const prev = store.getSession(machineId, s.id);
+    if (prev && sameJson(prev, next)) return prev;
+    store.upsertSession(next);
+    publish(namespace, { type: 'session', session: next });
+    return next;
+  }
+
+  return {
+    upsert,
+
+    reconcile(namespace, machineId, reported, at) {
+      const ids = new Set(reported.map((s) => s.id));
+      for (const s of reported) upsert(namespace, machineId, s);
+      for (const s of store.liveSessionsOf(machineId)) {
+        if (ids.has(s.id)) continue;
+        upsert(namespace, machineId, { ...s, state: 'ended', endedAt: s.endedAt ?? at });
+      }
+    },
+
+    event(namespace, machineId, kind, session, at) {
+      if (!session.id) return;
+      const s = kind === 'ended' && session.state !== 'ended' ? { ...session, state: 'ended' as const, endedAt: session.endedAt ?? at } : session;
+      upsert(namespace, machineId, s);
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * Bearer tokens and namespaces: resolving a token to its caller (cached by hash), the owner
+ * token created on first start, create/list/revoke for the owner, and revocation watchers so
+ * a stream opened with a token ends the moment it is revoked.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from '../../shared/errors.js';
+import type { TokenStore, UnitOfWork } from './ports.js';
+import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN, type Caller, type TokenRecord } from './types.js';
+
+/** A token's secret and the ids it was stored under. */
+export interface IssuedToken {
+  tokenId: string;
+  token: string;
+  namespace: string;
+}
+
+export interface Tokens {
+  /** Resolves a bearer token; UnauthenticatedError (no detail) for anything else. */
+  authenticate(token: string | undefined): Caller;
+  /** The caller of a token by its id (a stored web sign-in); UnauthenticatedError once revoked. */
+  authenticateTokenId(tokenId: string): Caller;
+  /** Creates the first owner token when none exists; returns its secret, or undefined. */
+  bootstrapOwnerToken(): IssuedToken | undefined;
+  create(caller: Caller, namespace: string, label: string): IssuedToken;
+  list(caller: Caller): TokenRecord[];
+  revoke(caller: Caller, tokenId: string): void;
+  /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
+  watch(tokenId: string, onRevoked: () => void): () => void;
+}
+
+export interface TokensOptions {
+  store: TokenStore & UnitOfWork;
+  log: Logger;
+  now: () => Date;
+}
+
+/** What is stored of a token: its SHA-256, never the secret. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function newToken(): string {
+  return `hapi_${randomBytes(32).toString('base64url')}`;
+}
+
+function newTokenId(): string {
+  return `tok_${randomBytes(6).toString('hex')}`;
+}
+
+export function createTokens(opts: TokensOptions): Tokens {
+  const { store, log, now } = opts;
+  /** token hash -> caller; a revoked token is removed. */
+  const cache = new Map<string, Caller>();
+  const watchers = new Map<string, Set<() => void>>();
+
+  function requireOwner(caller: Caller): void {
+    if (!caller.owner) throw new PermissionDeniedError('only the owner token can manage tokens');
+  }
+
+  function insert(namespace: string, label: string, owner: boolean): IssuedToken {
+    const token = newToken();
+    const rec: TokenRecord = { id: newTokenId(), namespace, label, owner, createdAt: now() };
+    store.transaction((tx) => {
+      tx.ensureNamespace(namespace);
+      tx.insertToken(rec, hashToken(token));
+    });
+    return { tokenId: rec.id, token, namespace };
+  }
+
+  return {
+    authenticate(token) {
+      if (!token) throw new UnauthenticatedError();
+      const hash = hashToken(token);
+      const cached = cache.get(hash);
+      if (cached) return cached;
+      const rec = store.findTokenByHash(hash);
+      if (!rec || rec.revokedAt) throw new UnauthenticatedError();
+      const caller: Caller = { namespace: rec.namespace, owner: rec.owner, tokenId: rec.id };
+      cache.set(hash, caller);
+      return caller;
+    },
+
+    authenticateTokenId(tokenId) {
+      const rec = store.getToken(tokenId);
+      if (!rec || rec.revokedAt) throw new UnauthenticatedError();
+      return { namespace: rec.namespace, owner: rec.owner, tokenId: rec.id };
+    },
+
+    bootstrapOwnerToken() {
+      if (store.countOwnerTokens() > 0) return undefined;
+      const t = insert(DEFAULT_NAMESPACE, 'owner', true);
+      log.info({ tokenId: t.tokenId }, 'created the owner token');
+      return t;
+    },
+
+    create(caller, namespace, label) {
+      requireOwner(caller);
+      if (!NAMESPACE_PATTERN.test(namespace)) {
+        throw new InvalidArgumentError(`namespace must match ${NAMESPACE_PATTERN.source}, got ${JSON.stringify(namespace)}`);
+      }
+      if (label.length > 200) throw new InvalidArgumentError('label must be at most 200 characters');
+      const t = insert(namespace, label, false);
+      log.info({ tokenId: t.tokenId, namespace }, 'token created');
+      return t;
+    },
+
+    list(caller) {
+      requireOwner(caller);
+      return store.listTokens();
+    },
+
+    revoke(caller, tokenId) {
+      requireOwner(caller);
+      const rec = store.getToken(tokenId);
+      if (!rec || rec.revokedAt) throw new NotFoundError(`token ${tokenId} not found`);
+      store.revokeToken(tokenId, now());
+      for (const [hash, c] of cache) if (c.tokenId === tokenId) cache.delete(hash);
+      const cbs = watchers.get(tokenId);
+      watchers.delete(tokenId);
+      log.info({ tokenId, openStreams: cbs?.size ?? 0 }, 'token revoked');
+      for (const cb of cbs ?? []) cb();
+    },
+
+    watch(tokenId, onRevoked) {
+      let set = watchers.get(tokenId);
+      if (!set) watchers.set(tokenId, (set = new Set()));
+      set.add(onRevoked);
+      return () => {
+        set.delete(onRevoked);
+        if (set.size === 0 && watchers.get(tokenId) === set) watchers.delete(tokenId);
+      };
+    },
+  };
+}
