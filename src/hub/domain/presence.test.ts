@@ -1,0 +1,130 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AbortedError, PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
+import type { HubStore } from './ports.js';
+import { aliveIntervalFor, createPresence, sweepIntervalFor } from './presence.js';
+import { caller, hello, log, memoryStore, recorder, recordingSink, T0 } from './test-support.js';
+
+const TIMEOUT = 1_000;
+const after = (ms: number) => new Date(T0.getTime() + ms);
+
+describe('presence', () => {
+  let store: HubStore;
+  let rec: ReturnType<typeof recorder>;
+  let presence: ReturnType<typeof createPresence>;
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+    store = memoryStore();
+    rec = recorder();
+    presence = createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
+  });
+  afterEach(() => {
+    presence.close();
+    store.close();
+    vi.useRealTimers();
+  });
+
+  const machineEvents = () => rec.events.flatMap((e) => (e.event.type === 'machine' ? [{ id: e.event.machine.id, online: e.event.machine.online }] : []));
+
+  it('derives the alive interval and the sweep period from the timeout', () => {
+    expect(aliveIntervalFor(45_000)).toBe(20_000);
+    expect(aliveIntervalFor(900)).toBe(400);
+    expect(aliveIntervalFor(10)).toBe(50);
+    expect(sweepIntervalFor(45_000)).toBe(1_000);
+    expect(sweepIntervalFor(TIMEOUT)).toBe(200);
+    expect(sweepIntervalFor(100)).toBe(50);
+  });
+
+  it('marks every stored machine offline when it starts: nobody is connected yet', () => {
+    const { conn } = presence.connect(caller(), hello('m1'), recordingSink());
+    presence.close();
+    store.saveMachine({ ...store.getMachine('m1')!, online: true });
+    presence = createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
+    expect(store.getMachine('m1')?.online).toBe(false);
+    expect(conn.detached).toBe(true);
+  });
+
+  it('connect creates the machine online, or brings it back online with the reported values', () => {
+    const first = presence.connect(caller(), hello('m1'), recordingSink());
+    expect(first.machine).toMatchObject({ namespace: 'default', online: true, metadataVersion: 1, runnerStateVersion: 1, lastAlive: T0, onlineSince: T0 });
+    expect(store.getMachine('m1')).toEqual(first.machine);
+    presence.detach(first.conn, 'test');
+    expect(store.getMachine('m1')?.online).toBe(false);
+
+    vi.advanceTimersByTime(50);
+    const h = hello('m1');
+    const again = presence.connect(caller(), { ...h, runnerState: { ...h.runnerState, pid: 43 } }, recordingSink());
+    expect(again.machine).toMatchObject({ online: true, metadataVersion: 1, runnerStateVersion: 2, onlineSince: after(50) });
+    expect(machineEvents()).toEqual([
+      { id: 'm1', online: true },
+      { id: 'm1', online: false },
+      { id: 'm1', online: true },
+    ]);
+  });
+
+  it('refuses a machine id of another namespace', () => {
+    presence.connect(caller('team'), hello('m1'), recordingSink());
+    expect(() => presence.connect(caller('other'), hello('m1'), recordingSink())).toThrow(PermissionDeniedError);
+    expect(store.getMachine('m1')?.namespace).toBe('team');
+    expect(store.listMachines('other')).toEqual([]);
+  });
+
+  it('keeps a machine online while alive messages come, and takes it offline after the timeout', () => {
+    const sink = recordingSink();
+    const { conn } = presence.connect(caller(), hello('m1'), sink);
+    for (let i = 0; i < 5; i++) {
+      vi.advanceTimersByTime(800);
+      presence.alive(conn);
+    }
+    expect(sink.closedWith).toBeUndefined();
+    // The sweeper wrote the last alive time; alive itself only touches memory.
+    vi.advanceTimersByTime(200);
+    expect(store.getMachine('m1')?.lastAlive).toEqual(after(4_000));
+    expect(presence.withLastAlive(store.getMachine('m1')!).lastAlive).toEqual(after(4_000));
+
+    vi.advanceTimersByTime(1_000);
+    expect(sink.closedWith).toBeInstanceOf(UnavailableError);
+    expect(conn.detached).toBe(true);
+    expect(presence.get('m1')).toBeUndefined();
+    expect(store.getMachine('m1')).toMatchObject({ online: false, lastAlive: after(4_000) });
+    expect(machineEvents().at(-1)).toEqual({ id: 'm1', online: false });
+  });
+
+  it('detach takes the machine offline at once, fails its pending calls, and is idempotent', async () => {
+    const { conn } = presence.connect(caller(), hello('m1'), recordingSink());
+    presence.alive(conn);
+    const call = conn.pending.request({ method: 'status' }, 10_000, () => {});
+    vi.advanceTimersByTime(30);
+    presence.detach(conn, 'runner closed the stream');
+    await expect(call).rejects.toThrow(/disconnected before answering/);
+    expect(store.getMachine('m1')).toMatchObject({ online: false, onlineSince: after(30), lastAlive: T0 });
+    const events = rec.events.length;
+    presence.detach(conn, 'again');
+    expect(rec.events).toHaveLength(events);
+    expect(presence.size).toBe(0);
+  });
+
+  it('a newer stream replaces the older: the old one is closed, its calls fail, its end changes nothing', async () => {
+    const oldSink = recordingSink();
+    const old = presence.connect(caller(), hello('m1'), oldSink).conn;
+    const call = old.pending.request({ method: 'status' }, 10_000, () => {});
+    const fresh = presence.connect(caller(), hello('m1'), recordingSink()).conn;
+    expect(oldSink.closedWith).toBeInstanceOf(AbortedError);
+    await expect(call).rejects.toThrow(/reconnected before answering/);
+    presence.detach(old, 'stream ended');
+    expect(presence.get('m1')).toBe(fresh);
+    expect(store.getMachine('m1')?.online).toBe(true);
+    expect(presence.size).toBe(1);
+  });
+
+  it('close ends every stream with Unavailable and stops the sweeper', () => {
+    const a = recordingSink();
+    const b = recordingSink();
+    presence.connect(caller(), hello('m1'), a);
+    presence.connect(caller(), hello('m2'), b);
+    presence.close();
+    expect(a.closedWith).toBeInstanceOf(UnavailableError);
+    expect(b.closedWith).toBeInstanceOf(UnavailableError);
+    expect(store.listMachines('default').map((m) => m.online)).toEqual([false, false]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
