@@ -4,9 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import type { Env } from './config.js';
+
+/** The socket's name in $HAPI_HOME. */
+const RUNNER_SOCKET_NAME = 'runner.sock';
 
 /** Linux sun_path is 108 bytes including the NUL; macOS is 104. */
 export const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107;
@@ -71,17 +74,31 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
  * directory is `$XDG_RUNTIME_DIR` of `env` (the same env HAPI_HOME came from) when usable.
  */
 export function socketPathFor(home: string, env: Env = process.env): string {
-  const preferred = join(home, 'runner.sock');
+  const preferred = join(home, RUNNER_SOCKET_NAME);
   if (Buffer.byteLength(preferred) <= MAX_SOCKET_PATH_BYTES) return preferred;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
   const hash = createHash('sha256').update(home).digest('hex').slice(0, 16);
-  const fallback = join(runtimeBase(env), `hapi-${uid}`, `${hash}.sock`);
+  const fallback = join(runtimeSocketDir(env), `${hash}.sock`);
   if (Buffer.byteLength(fallback) > MAX_SOCKET_PATH_BYTES) {
     throw new ConfigError(
       `socket path ${preferred} is longer than the OS limit of ${MAX_SOCKET_PATH_BYTES} bytes, and so is the fallback ${fallback}; use a shorter HAPI_HOME`,
     );
   }
   return fallback;
+}
+
+/**
+ * The per-user directory of fallback sockets, `<runtime base>/hapi-<uid>`. It lives in a
+ * shared place (/tmp), so whoever prepares it must check it is ours and private (never trust
+ * what another user may have created there first).
+ */
+export function runtimeSocketDir(env: Env = process.env): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return join(runtimeBase(env), `hapi-${uid}`);
+}
+
+/** True for a fallback socket in the runtime directory, false for `$HAPI_HOME/runner.sock`. */
+export function isRuntimeSocketPath(socket: string): boolean {
+  return basename(socket) !== RUNNER_SOCKET_NAME;
 }
 
 function runtimeBase(env: Env): string {
