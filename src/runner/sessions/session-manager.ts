@@ -41,7 +41,7 @@ import {
 } from '../../contract/types.js';
 import type { SessionEvent, SessionManager } from '../domain.js';
 import { createAgentResolver, DEFAULT_AGENT, type AgentResolver } from './agents.js';
-import { prepareDirectory } from './directory.js';
+import { checkWorkspaceRoots, prepareDirectory } from './directory.js';
 import { tailLines } from './log-tail.js';
 import { isSelfOrDescendant, leadsOwnGroup, terminateProcess } from './process-tree.js';
 import { createSessionRegistry, fromEntry } from './session-registry.js';
@@ -262,9 +262,11 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       if (dir.created) log.info({ directory: dir.directory }, 'created session directory');
       let directory = dir.directory;
       if (spec.worktree) {
-        worktree = await createWorktree({ directory, sessionId, branch: spec.worktree.branch, log });
+        worktree = await createWorktree({ directory, sessionId, branch: spec.worktree.branch, workspaceRoots: roots, log });
         directory = worktree.directory;
       }
+      // The fence holds for the directory the session really runs in (symlinks resolved).
+      if (roots.length > 0) checkWorkspaceRoots(directory, roots);
       if (closing) throw new UnavailableError('the runner is shutting down');
 
       const reported = new Promise<SessionInfo>((resolve, reject) => {

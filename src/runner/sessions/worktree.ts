@@ -1,13 +1,25 @@
 /**
  * Git worktrees for sessions: `git worktree add -b <branch> <repo parent>/<repo name>-<branch>`,
  * so a session works on its own branch in its own directory next to the repository.
+ *
+ * With workspace roots set, that directory must lie inside a root (after resolving symlinks):
+ * a worktree that would land outside (the repository is a root itself, or contains one) is
+ * refused before anything is created, no branch, no directory.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, errnoCode } from '../../shared/errors.js';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  errnoCode,
+  isHapiError,
+} from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WorktreeInfo } from '../../contract/types.js';
+import { checkWorkspaceRoots } from './directory.js';
 
 export interface CreatedWorktree {
   info: WorktreeInfo;
@@ -57,6 +69,8 @@ export interface CreateWorktreeOptions {
   directory: string;
   sessionId: string;
   branch?: string;
+  /** Allowed workspace roots; empty = unrestricted. The worktree must lie inside one. */
+  workspaceRoots?: readonly string[];
   log: Logger;
 }
 
@@ -81,7 +95,9 @@ export async function createWorktree(opts: CreateWorktreeOptions): Promise<Creat
     throw new AlreadyExistsError(`branch '${branch}' already exists in ${repository}; choose another worktree branch`, { branch, repository });
   }
   const path = join(dirname(repository), `${basename(repository)}-${sanitizeBranch(branch)}`);
-  if (existsSync(path)) {
+  checkWorktreeInsideRoots(path, repository, opts.workspaceRoots ?? []);
+  // lstat, not exists: a dangling symlink there would make git fail after creating the branch.
+  if (pathExists(path)) {
     throw new AlreadyExistsError(`${path} already exists; cannot create a worktree there`, { path });
   }
 
@@ -92,17 +108,46 @@ export async function createWorktree(opts: CreateWorktreeOptions): Promise<Creat
   opts.log.info({ repository, branch, path }, 'worktree created');
 
   // Keep the sub-directory the caller asked for, when the worktree has it.
+  // A sub-directory that is a symlink in the checkout must not lead out of the worktree.
   const sub = relative(repository, opts.directory);
   let directory = path;
   if (sub && !sub.startsWith('..')) {
     const candidate = join(path, sub);
     try {
-      if (statSync(candidate).isDirectory()) directory = candidate;
+      if (statSync(candidate).isDirectory() && isInside(realpathSync(candidate), realpathSync(path))) directory = candidate;
     } catch {
       // not in the checkout (e.g. an untracked directory): run at the worktree root
     }
   }
   return { info: { path, branch, repository }, directory, baseCommit };
+}
+
+function checkWorktreeInsideRoots(path: string, repository: string, roots: readonly string[]): void {
+  if (roots.length === 0) return;
+  try {
+    checkWorkspaceRoots(path, roots);
+  } catch (err) {
+    if (!isHapiError(err) || err.kind !== 'PermissionDenied') throw err;
+    throw new PermissionDeniedError(
+      `a worktree of ${repository} would be created at ${path}, outside the allowed workspace roots (${roots.join(', ')}); ` +
+        `worktrees are created beside their repository, so the repository's parent directory must be inside a workspace root`,
+      { path, repository, workspaceRoots: [...roots] },
+    );
+  }
+}
+
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
 /**
