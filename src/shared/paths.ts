@@ -39,10 +39,11 @@ export interface HapiPaths {
   hubStateFile: string;
 }
 
-export function resolveHapiHome(env: Env = process.env): string {
+/** HAPI_HOME of an environment; `userHome` is that environment's home directory (default: ours). */
+export function resolveHapiHome(env: Env = process.env, userHome: string = homedir()): string {
   const raw = env.HAPI_HOME;
-  if (raw === undefined || raw.trim() === '') return join(homedir(), '.hapi');
-  const value = raw.trim().replace(/^~(?=$|\/)/, homedir());
+  if (raw === undefined || raw.trim() === '') return join(userHome, '.hapi');
+  const value = raw.trim().replace(/^~(?=$|\/)/, userHome);
   if (!isAbsolute(value)) return resolve(value);
   return value;
 }

@@ -2,7 +2,7 @@
  * Process facts from the OS: liveness, and a start time that tells a live process apart from a
  * later one that reused its PID. Linux reads /proc/<pid>/stat; elsewhere `ps -o lstart=`.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { errnoCode } from './errors.js';
 
@@ -79,5 +79,80 @@ export async function waitForExit(pid: number, timeoutMs: number, startTime?: st
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** One row of the Linux process table (/proc/<pid>/stat). */
+export interface ProcRow {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  /** Start-time token, as processStartTime returns it. */
+  startTime: string;
+  /** Exited but not reaped: it cannot be signalled into doing anything. */
+  zombie: boolean;
+}
+
+/** Every process of /proc/<pid>/stat (Linux only; empty elsewhere). */
+export function readProcTable(): Map<number, ProcRow> {
+  const rows = new Map<number, ProcRow>();
+  if (process.platform !== 'linux') return rows;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return rows;
+  }
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    rows.set(pid, {
+      pid,
+      ppid: Number(rest[1]),
+      pgid: Number(rest[2]),
+      startTime: rest[19] ?? '',
+      zombie: rest[0] === 'Z' || rest[0] === 'X',
+    });
+  }
+  return rows;
+}
+
+/**
+ * The environment a process was started with (/proc/<pid>/environ), or undefined when it is
+ * gone or not readable (another user's process). Linux only.
+ */
+export function readProcEnviron(pid: number): Map<string, string> | undefined {
+  const raw = readProcFile(pid, 'environ');
+  if (raw === undefined) return undefined;
+  const env = new Map<string, string>();
+  for (const item of raw.split('\0')) {
+    const eq = item.indexOf('=');
+    if (eq > 0) env.set(item.slice(0, eq), item.slice(eq + 1));
+  }
+  return env;
+}
+
+/** The argv of a process (/proc/<pid>/cmdline), or undefined when gone or unreadable. Linux only. */
+export function readProcArgv(pid: number): string[] | undefined {
+  const raw = readProcFile(pid, 'cmdline');
+  if (raw === undefined || raw === '') return undefined;
+  return raw.replace(/\0$/, '').split('\0');
+}
+
+function readProcFile(pid: number, name: string): string | undefined {
+  if (process.platform !== 'linux' || !Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return undefined;
   }
 }

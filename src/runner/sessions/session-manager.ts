@@ -154,6 +154,11 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
     return ended;
   }
 
+  /** What terminateProcess needs to find a session's whole tree, and the grace. */
+  function treeOf(sessionId: string) {
+    return { sessionId, hapiHome: opts.paths.home, graceMs: opts.config.sessionStopGraceMs };
+  }
+
   function stopGroupOf(session: SessionInfo): boolean {
     // Runner-spawned sessions lead their group by construction; terminal ones only sometimes.
     return session.startedBy === 'runner' || leadsOwnGroup(session.pid);
@@ -173,7 +178,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       if (entry.state === 'starting') {
         // Its spawner (a previous runner) is gone and nobody waits for it: no ghosts.
         log.warn({ sessionId: entry.id, pid: entry.pid }, 'stopping a session that never reported to the runner that spawned it');
-        track(terminateProcess({ pid: entry.pid, startTime: entry.processStartTime, group: true, graceMs: opts.config.sessionStopGraceMs }));
+        track(terminateProcess({ pid: entry.pid, startTime: entry.processStartTime, group: true, ...treeOf(entry.id) }));
         continue;
       }
       const session = { ...fromEntry(entry), state: 'running' as const };
@@ -314,7 +319,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       log.warn({ sessionId, err: error }, 'spawn failed');
       if (launched) {
         // Belt and braces: every failure path after launch leaves nothing running.
-        const r = await terminateProcess({ pid: launched.pid, startTime: launched.processStartTime, group: true, graceMs: opts.config.sessionStopGraceMs });
+        const r = await terminateProcess({ pid: launched.pid, startTime: launched.processStartTime, group: true, ...treeOf(sessionId) });
         if (r === 'still-alive') log.error({ sessionId, pid: launched.pid }, 'failed spawn: process survived SIGKILL');
         if (!closed) registry.remove(sessionId);
       }
@@ -337,7 +342,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
     try {
       const first = await Promise.race([reported.then((s) => ({ session: s })), exited, timedOut]);
       if (first === 'timeout') {
-        await terminateProcess({ pid: launched.pid, startTime: launched.processStartTime, group: true, graceMs: opts.config.sessionStopGraceMs });
+        await terminateProcess({ pid: launched.pid, startTime: launched.processStartTime, group: true, ...treeOf(sessionId) });
         const tail = tailLines(launched.logPath);
         throw new DeadlineExceededError(`session ${sessionId} did not report within ${timeoutMs} ms; stderr tail: ${tail || '(empty)'}`, {
           sessionId,
@@ -409,7 +414,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
     const p = (async (): Promise<StopResult> => {
       const group = isSameProcess(found.pid, found.processStartTime) ? stopGroupOf(found) : found.startedBy === 'runner';
       log.info({ sessionId: found.id, pid: found.pid, group }, 'stopping session');
-      const r = await terminateProcess({ pid: found.pid, startTime: found.processStartTime, group, graceMs: opts.config.sessionStopGraceMs });
+      const r = await terminateProcess({ pid: found.pid, startTime: found.processStartTime, group, ...treeOf(found.id) });
       if (r === 'still-alive') throw new InternalError(`session ${found.id} (PID ${found.pid}) is still alive after SIGKILL`);
       // The exit watcher may already have recorded the exact exit status.
       markEnded(found.id, r === 'stopped' ? { exitSignal: 'SIGTERM' } : {});
@@ -472,7 +477,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       log.warn({ sessionId: id, pid }, 'orphan session report: not spawned by this runner; stopping it');
       const startTime = processStartTime(pid);
       if (startTime !== undefined) {
-        track(terminateProcess({ pid, startTime, group: leadsOwnGroup(pid), graceMs: opts.config.sessionStopGraceMs }));
+        track(terminateProcess({ pid, startTime, group: leadsOwnGroup(pid), ...treeOf(id) }));
       }
       throw new FailedPreconditionError(`session ${id} was not spawned by this runner (its spawn is over); it is being stopped`, {
         sessionId: id,
