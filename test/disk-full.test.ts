@@ -41,9 +41,16 @@ async function startRunner(th: TestHome): Promise<void> {
   expect(r.code, r.stderr).toBe(0);
 }
 
-/** A process standing in for a terminal session (tagged with the home, so cleanup kills it). */
-function loneProcess(th: TestHome): number {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { env: th.env, stdio: 'ignore', detached: true });
+/**
+ * A process standing in for a terminal session (tagged with the home, so cleanup kills it); its
+ * command line names the session id, which the runner requires before it accepts the report.
+ */
+function loneProcess(th: TestHome, sessionId: string): number {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', '--', '--hapi-session-id', sessionId], {
+    env: th.env,
+    stdio: 'ignore',
+    detached: true,
+  });
   child.unref();
   return child.pid!;
 }
@@ -76,7 +83,7 @@ describe.skipIf(!isRoot)('a full log disk', () => {
     logs.fill();
     fillFileSlack(logPath);
     // Each of these logs a line the full disk refuses.
-    const a = loneProcess(th);
+    const a = loneProcess(th, 'disk-full-a');
     expect(await post(th, '/session-started', { sessionId: 'disk-full-a', metadata: { hostPid: a, startedBy: 'terminal' } })).toMatchObject({
       status: 200,
     });
@@ -92,7 +99,7 @@ describe.skipIf(!isRoot)('a full log disk', () => {
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain('log writes failing: ENOSPC');
     // The runner keeps serving every call.
-    const b = loneProcess(th);
+    const b = loneProcess(th, 'disk-full-b');
     expect((await post(th, '/session-started', { sessionId: 'disk-full-b', metadata: { hostPid: b, startedBy: 'terminal' } })).status).toBe(200);
     expect((await th.cli(['runner', 'list'])).stdout).toContain('disk-full-b');
 
@@ -162,7 +169,8 @@ function runnerSessionProcesses(th: TestHome): number[] {
     try {
       const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (env.includes(`HAPI_HOME=${th.home}`) && argv.includes('--hapi-session-id') && isAlive(Number(entry))) pids.push(Number(entry));
+      const runnerSpawned = argv.includes('--hapi-session-id') && argv[argv.indexOf('--started-by') + 1] === 'runner';
+      if (env.includes(`HAPI_HOME=${th.home}`) && runnerSpawned && isAlive(Number(entry))) pids.push(Number(entry));
     } catch {
       // gone
     }
@@ -204,7 +212,7 @@ describe.skipIf(!isRoot)('a full HAPI_HOME', () => {
     expect(viaHttp.status).toBe(429);
     expect(viaHttp.body).toMatchObject({ success: false, code: 'ResourceExhausted' });
     expect(viaHttp.body.error).toMatch(/disk full/);
-    const terminal = loneProcess(th);
+    const terminal = loneProcess(th, 'terminal-on-full-disk');
     const report = await post(th, '/session-started', { sessionId: 'terminal-on-full-disk', metadata: { hostPid: terminal, startedBy: 'terminal' } });
     expect(report.status).toBe(429);
     expect(report.body.error).toMatch(/disk full/);

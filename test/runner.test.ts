@@ -35,8 +35,10 @@ async function startRunner(t: TestHome, args: string[] = [], env: NodeJS.Process
 }
 
 /** A process that lives until killed, tagged with the test's HAPI_HOME so cleanup kills it. */
-function spawnSleeper(t: TestHome): number {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { env: t.env, stdio: 'ignore', detached: true });
+/** A long-lived process of this home; with a session id it stands in for that session (its command line names it). */
+function spawnSleeper(t: TestHome, sessionId?: string): number {
+  const args = sessionId ? ['--', '--hapi-session-id', sessionId] : [];
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', ...args], { env: t.env, stdio: 'ignore', detached: true });
   child.unref();
   return child.pid!;
 }
@@ -302,7 +304,7 @@ describe('HTTP gateway', () => {
 
     expect(await post(port, '/list', {}, auth)).toMatchObject({ status: 200, body: { children: [] } });
 
-    const pid = spawnSleeper(th);
+    const pid = spawnSleeper(th, 'abc-123-def');
     const started = await post(port, '/session-started', { sessionId: 'abc-123-def', metadata: { hostPid: pid, startedBy: 'terminal' } }, auth);
     expect(started).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(readFileSync(state.runnerLogPath, 'utf8')).toContain('Session reported');

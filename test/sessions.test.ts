@@ -72,7 +72,11 @@ async function spawnSession(f: ManagerFixture, directory: string, extra: Paramet
   return outcome.session;
 }
 
-/** A process we start ourselves (detached, own group), standing in for a terminal session. */
+/**
+ * A process we start ourselves (detached, own group), standing in for a terminal session; the
+ * runner accepts a report for it when its command line names the session id (as a runner-spawned
+ * session's does) or its agent's environment does.
+ */
 function startLoneAgent(th: TestHome, args: string[] = []): { pid: number } {
   const child = spawn(process.execPath, [FIXTURE_AGENT, ...args], { env: th.env, detached: true, stdio: 'ignore' });
   child.unref();
@@ -416,7 +420,7 @@ describe('reports, pruning and re-adoption', () => {
       expect(hapiErrorSync(() => m.reportStarted({ sessionId: 's', hostPid, startedBy: 'terminal' })).kind).toBe('InvalidArgument');
     }
 
-    const lone = startLoneAgent(th);
+    const lone = startLoneAgent(th, ['--hapi-session-id', 'term-1']);
     await waitFor(() => processStartTime(lone.pid), 5_000, 'lone agent');
     const t = m.reportStarted({ sessionId: 'term-1', hostPid: lone.pid, startedBy: 'terminal', directory: '/somewhere', agent: 'codex' });
     expect(t).toMatchObject({ id: 'term-1', pid: lone.pid, startedBy: 'terminal', state: 'running', directory: '/somewhere', agent: 'codex' });
@@ -427,7 +431,7 @@ describe('reports, pruning and re-adoption', () => {
     expect(readFileSync(f.logFile, 'utf8')).toMatch(/"sessionId":"term-1","pid":\d+,"startedBy":"terminal","msg":"Session reported"/);
 
     // Claims to be runner-spawned, but no spawn of ours waits for it: stopped, not adopted.
-    const orphan = startLoneAgent(th);
+    const orphan = startLoneAgent(th, ['--hapi-session-id', 'orphan-1']);
     await waitFor(() => processStartTime(orphan.pid), 5_000, 'orphan agent');
     const err = hapiErrorSync(() => m.reportStarted({ sessionId: 'orphan-1', hostPid: orphan.pid, startedBy: 'runner' }));
     expect(err.kind).toBe('FailedPrecondition');
@@ -446,7 +450,7 @@ describe('reports, pruning and re-adoption', () => {
 
     // reportEnded of an unknown id is ignored; of a known one ends it.
     m.reportEnded({ sessionId: 'unknown' });
-    const lone2 = startLoneAgent(th);
+    const lone2 = startLoneAgent(th, ['--hapi-session-id', 'term-2']);
     await waitFor(() => processStartTime(lone2.pid), 5_000, 'lone agent 2');
     m.reportStarted({ sessionId: 'term-2', hostPid: lone2.pid, startedBy: 'terminal' });
     m.reportEnded({ sessionId: 'term-2', exitCode: 4 });

@@ -2,6 +2,9 @@
 // session's process group and session with setsid(). Real session processes (the built CLI,
 // `npm run build` first) running the fixture agent, which starts such a child.
 import { readFileSync } from 'node:fs';
+import { createClient } from 'nice-grpc';
+import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
+import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { SessionInfo } from '../src/contract/types.js';
 import { processStartTime } from '../src/shared/proc.js';
@@ -92,5 +95,38 @@ describe('stop-session stops the whole process tree', () => {
     expect(stop.stdout).toContain('stopped');
     expect(isAlive(child)).toBe(false);
     expect(isAlive(session.pid!)).toBe(false);
+  }, 60_000);
+
+  it('a terminal session that started the runner: stopping it never reaches the runner or its other sessions', async () => {
+    const th = home();
+    // No runner yet: this session starts it, so the runner is (at first) its child.
+    const session = th.spawnCli(['--', '--setsid-child']);
+    let stdout = '';
+    session.stdout!.on('data', (d) => (stdout += d));
+    const child = await setsidChild(() => stdout);
+    const listed = await waitFor(async () => {
+      const r = await th.cli(['runner', 'list', '--json']);
+      return r.code === 0 ? (JSON.parse(r.stdout) as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid) : undefined;
+    }, 20_000, 'terminal session listed');
+    const runnerPid = th.state()!.pid;
+    expect(readFileSync(`/proc/${runnerPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(session.pid));
+    const channel = createUdsChannel(th.state()!.socketPath);
+    let otherPid: number;
+    try {
+      const r = await createClient(RunnerServiceDefinition, channel).spawnSession({
+        spec: { directory: th.home, agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [] },
+      });
+      otherPid = r.outcome!.result!.$case === 'session' ? r.outcome!.result!.value.pid : 0;
+    } finally {
+      channel.close();
+    }
+    expect(otherPid).toBeGreaterThan(0);
+
+    const stop = await th.cli(['runner', 'stop-session', listed.sessionId]);
+    expect(stop.stdout).toContain('stopped');
+    expect(isAlive(child)).toBe(false);
+    expect(isAlive(runnerPid)).toBe(true);
+    expect(isAlive(otherPid)).toBe(true);
+    expect((await th.cli(['runner', 'status', '--json'])).code).toBe(0);
   }, 60_000);
 });

@@ -161,7 +161,8 @@ async function startAgent(
 ): Promise<ChildProcess | number> {
   const child = spawn(agent.command, [...agent.args, ...agentArgs], {
     cwd: o.cwd,
-    env: { ...o.env, HAPI_SESSION_ID: o.sessionId },
+    // The runner recognises this process as that session by these (see session-process.ts).
+    env: { ...o.env, HAPI_SESSION_ID: o.sessionId, HAPI_SESSION_PID: String(process.pid) },
     // Remote: no terminal to read from; output goes where ours goes (the session log).
     stdio: o.remote ? ['ignore', 'inherit', 'inherit'] : 'inherit',
   });

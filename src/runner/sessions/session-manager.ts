@@ -27,7 +27,7 @@ import {
 } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HapiPaths } from '../../shared/paths.js';
-import { isSameProcess, isSameProcessCheap, processStartTime } from '../../shared/proc.js';
+import { isSameProcess, isSameProcessCheap } from '../../shared/proc.js';
 import { cliPath as defaultCliPath } from '../../shared/version.js';
 import {
   isValidSessionId,
@@ -44,6 +44,7 @@ import { createAgentResolver, DEFAULT_AGENT, type AgentResolver } from './agents
 import { checkWorkspaceRoots, prepareDirectory } from './directory.js';
 import { tailLines } from './log-tail.js';
 import { isSelfOrDescendant, leadsOwnGroup, terminateProcess } from './process-tree.js';
+import { verifyReportedProcess } from './session-process.js';
 import { createSessionRegistry, fromEntry } from './session-registry.js';
 import { discoverSessions } from './session-discovery.js';
 import { launchSession, type LaunchedSession } from './spawner.js';
@@ -474,19 +475,18 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
       // Claims to be runner-spawned, but this runner is not waiting for it: its spawn timed
       // out, was stopped, or belonged to a runner that died before it reported. Nobody will
       // ever stop it otherwise.
+      // Only a process that is that session of this HAPI_HOME is ever signalled.
+      const startTime = verifyReportedProcess({ pid, sessionId: id, startedBy: 'runner', hapiHome: opts.paths.home });
       log.warn({ sessionId: id, pid }, 'orphan session report: not spawned by this runner; stopping it');
-      const startTime = processStartTime(pid);
-      if (startTime !== undefined) {
-        track(terminateProcess({ pid, startTime, group: leadsOwnGroup(pid), ...treeOf(id) }));
-      }
+      track(terminateProcess({ pid, startTime, group: leadsOwnGroup(pid), ...treeOf(id) }));
       throw new FailedPreconditionError(`session ${id} was not spawned by this runner (its spawn is over); it is being stopped`, {
         sessionId: id,
       });
     }
 
     if (recentEnded.has(id)) throw new AlreadyExistsError(`session id ${id} was already used`, { sessionId: id });
-    const startTime = processStartTime(pid);
-    if (startTime === undefined) throw new FailedPreconditionError(`process ${pid} of session ${id} is not running`);
+    // stop-session will signal this PID: it must be that session of this HAPI_HOME.
+    const startTime = verifyReportedProcess({ pid, sessionId: id, startedBy: 'terminal', hapiHome: opts.paths.home });
     const session: SessionInfo = {
       id,
       pid,
