@@ -18,6 +18,7 @@ import { routeGrpcLogs } from '../shared/grpc-channel.js';
 import { createLogger, ignoreStdioWriteErrors, logWriteHealth, type Logger } from '../shared/logger.js';
 import { hapiPaths } from '../shared/paths.js';
 import { processStartTime } from '../shared/proc.js';
+import { formatUsLocaleTime } from '../shared/local-time.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
 import { acquireRunnerLock } from './runner-lock.js';
 import { listenPrivately, prepareSocketPath } from './control-socket.js';
@@ -199,10 +200,10 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     const state: RunnerStateFile = {
       pid: process.pid,
       httpPort: gateway.port,
-      startTime: startedAt.toLocaleString('en-US'),
+      startTime: formatUsLocaleTime(startedAt),
       startedWithCliVersion: CLI_VERSION,
       startedWithCliMtimeMs: startMtime,
-      lastHeartbeat: startedAt.toLocaleString('en-US'),
+      lastHeartbeat: formatUsLocaleTime(startedAt),
       runnerLogPath: logPath,
       socketPath: paths.socket,
       controlToken,
@@ -242,7 +243,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
         }
         // 4. write lastHeartbeat
         lastHeartbeat = new Date();
-        writeStateFile(paths.stateFile, { ...state, lastHeartbeat: lastHeartbeat.toLocaleString('en-US') });
+        writeStateFile(paths.stateFile, { ...state, lastHeartbeat: formatUsLocaleTime(lastHeartbeat) });
       },
       rootLog.child({ c: 'heartbeat' }),
     );
