@@ -8,7 +8,7 @@
  * file and the lock, exit. Sessions are never touched.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer as createGrpcServer } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../contract/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
@@ -278,6 +278,12 @@ interface HubLinkArgs {
  * token configured the link stays 'not-configured' and the runner works locally.
  */
 async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
+  // The link's code (the hub's whole contract, ~150 KB of generated code) is loaded only when a
+  // token may be configured: an idle runner without a hub stays small (bench/idle.mjs).
+  if (!args.linkConfig.token && !existsSync(args.paths.authFile)) {
+    args.log.child({ c: 'hub-link' }).info('no hub token (CLI_API_TOKEN or `hapi auth login`): not connecting to a hub');
+    return { status: () => ({ state: 'not-configured' }), close: async () => undefined };
+  }
   const { createHubLink } = await import('./hub-link/index.js');
   const link = createHubLink({
     config: args.linkConfig,
