@@ -11,7 +11,7 @@
 //
 // The two parts hold separate copies of the shared modules; errors cross between them by brand
 // (isHapiError), never by class identity. better-sqlite3 stays external (native addon), and so
-// do the gRPC health/reflection packages, which read .proto files relative to their own files.
+// does @grpc/proto-loader, which grpc-js requires only for its channelz and ORCA services (not served here).
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 
@@ -42,7 +42,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
-  external: ['better-sqlite3', 'grpc-health-check', '@grpc/reflection', '@grpc/proto-loader'],
+  external: ['better-sqlite3', '@grpc/proto-loader'],
   define: { __HAPI_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
   metafile: true,

@@ -63,7 +63,7 @@ describe('gRPC server reflection', () => {
     expect(tokens.tokens[0]).toMatchObject({ namespace: 'default', owner: true, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   });
 
-  it('answers file_by_filename with the file as written and its imports', async () => {
+  it('answers file_by_filename with the file as written and its imports, on v1 and v1alpha; unknown symbols are NOT_FOUND', async () => {
     const th = createTestHome();
     homes.push(th);
     const h = await startHubProcess(th, {});
@@ -77,5 +77,14 @@ describe('gRPC server reflection', () => {
     expect(text).toContain('hapi/hub/v1/hub.proto');
     expect(text).toContain('hapi/common/v1/common.proto');
     expect(text).toContain('google/protobuf/timestamp.proto');
+
+    // v1alpha (what older grpcurl builds ask) answers alike; unknown names are NOT_FOUND (5).
+    const alpha = JSON.parse(
+      await bufCurl(['-d', '{"fileContainingSymbol":"grpc.health.v1.Health"}', `${base}/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo`]),
+    );
+    const alphaText = (alpha.fileDescriptorResponse.fileDescriptorProto as string[]).map((b) => Buffer.from(b, 'base64').toString('latin1')).join('\n');
+    expect(alphaText).toContain('grpc/health/v1/health.proto');
+    const missing = JSON.parse(await bufCurl(['-d', '{"fileContainingSymbol":"hapi.hub.v1.Nope"}', `${base}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`]));
+    expect(missing.errorResponse).toMatchObject({ errorCode: 5 });
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Status } from 'nice-grpc';
 import { SessionState, StartedBy, StopSessionResult } from '../gen/hapi/common/v1/common.js';
 import { UpdateKind } from '../gen/hapi/hub/v1/machine.js';
-import { cleanupAllHomes, createTestHome, waitFor, type TestHome } from './harness.js';
+import { cleanupAllHomes, createTestHome, REPO_ROOT, waitFor, type TestHome } from './harness.js';
 import { rest, simRunner, startHubProcess, waitMachine, type HubProcess, type SimRunner } from './hub-helpers.js';
 
 const homes: TestHome[] = [];
@@ -535,9 +535,8 @@ describe('hub REST view', () => {
     const { h } = await hub();
     const grpc = await import('@grpc/grpc-js');
     const loader = await import('@grpc/proto-loader');
-    const { createRequire } = await import('node:module');
-    const req = createRequire(import.meta.url);
-    const healthProto = req.resolve('grpc-health-check/proto/health/v1/health.proto');
+    // An independent client: grpc-js with the vendored upstream protos loaded by proto-loader.
+    const healthProto = join(REPO_ROOT, 'third_party', 'proto', 'grpc', 'health', 'v1', 'health.proto');
     const def = loader.loadSync(healthProto, { enums: String });
     const pkg = grpc.loadPackageDefinition(def) as any;
     const target = new URL(h.grpcUrl).host;
@@ -549,7 +548,7 @@ describe('hub REST view', () => {
     await expect(check('nope')).rejects.toMatchObject({ code: Status.NOT_FOUND });
     health.close();
 
-    const reflProto = req.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+    const reflProto = join(REPO_ROOT, 'third_party', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto');
     const rpkg = grpc.loadPackageDefinition(loader.loadSync(reflProto, { longs: String, enums: String, defaults: true, oneofs: true })) as any;
     const refl = new rpkg.grpc.reflection.v1.ServerReflection(target, grpc.credentials.createInsecure());
     const services = await new Promise<string[]>((res, rej) => {

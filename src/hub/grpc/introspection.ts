@@ -1,53 +1,62 @@
 /**
  * The standard gRPC health service (grpc.health.v1.Health) and server reflection
  * (grpc.reflection.v1 and v1alpha), served next to the hub's own services without auth so
- * that load balancers, grpcurl and grpc_health_probe work. Both come from the official
- * packages (grpc-health-check, @grpc/reflection; reflection serves gen/descriptors.binpb); they register grpc-js style handlers, which
- * are adapted here to nice-grpc services because nice-grpc owns the grpc-js Server.
+ * that load balancers, grpcurl and grpc_health_probe work. Both are nice-grpc services over
+ * code generated from the vendored protos in third_party/proto (src/contract/grpc-standard.ts);
+ * reflection answers from gen/descriptors.binpb, read on the first reflection request. (The
+ * official grpc-health-check and @grpc/reflection packages load a second copy of grpc-js,
+ * proto-loader and protobufjs: ~15 MB of an idle hub's memory, bench/idle.mjs.)
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
-import type { CallContext } from 'nice-grpc';
-import { ServerError, Status } from 'nice-grpc';
-import type { ServiceDefinition as GrpcJsServiceDefinition } from '@grpc/grpc-js';
+import { ServerError, Status, type CallContext } from 'nice-grpc';
 import type { Logger } from 'pino';
+import {
+  HealthDefinition,
+  HealthServingStatus as Serving,
+  ServerReflectionDefinition,
+  ServerReflectionV1AlphaDefinition,
+  type HealthServiceImplementation,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+  type ServerReflectionServiceImplementation,
+} from '../../contract/grpc-standard.js';
+import { createDescriptorIndex, type DescriptorIndex } from './descriptor-index.js';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
 export interface HealthService {
-  definition: GrpcJsServiceDefinition;
-  implementation: Record<string, unknown>;
+  definition: HealthDefinition;
+  implementation: HealthServiceImplementation;
   set(service: string, status: ServingStatus): void;
   /** Ends every Watch call (shutdown). */
   close(): void;
 }
 
 export async function createHealthService(services: string[]): Promise<HealthService> {
-  const { service } = await import('grpc-health-check');
   const status = new Map<string, ServingStatus>(['', ...services].map((s) => [s, 'SERVING']));
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
   return {
-    definition: service as unknown as GrpcJsServiceDefinition,
+    definition: HealthDefinition,
     implementation: {
-      async Check(req: { service?: string }) {
-        const s = status.get(req.service ?? '');
+      async check(req) {
+        const s = status.get(req.service);
         if (!s) throw new ServerError(Status.NOT_FOUND, `unknown service ${JSON.stringify(req.service)}`);
-        return { status: s };
+        return { status: Serving[s] };
       },
-      async List() {
-        return { statuses: Object.fromEntries([...status].map(([name, s]) => [name, { status: s }])) };
+      async list() {
+        return { statuses: Object.fromEntries([...status].map(([name, s]) => [name, { status: Serving[s] }])) };
       },
-      async *Watch(req: { service?: string }, ctx: CallContext) {
-        const name = req.service ?? '';
-        let last: string | undefined;
+      async *watch(req, ctx: CallContext) {
+        let last: Serving | undefined;
         for (;;) {
-          const now = status.get(name) ?? 'SERVICE_UNKNOWN';
+          const s = status.get(req.service);
+          const now = s ? Serving[s] : Serving.SERVICE_UNKNOWN;
           if (now !== last) yield { status: (last = now) };
-          if (ctx.signal.aborted || now === 'NOT_SERVING') return;
+          if (ctx.signal.aborted || now === Serving.NOT_SERVING) return;
           await new Promise<void>((r) => {
             const done = () => {
               changes.off('change', done);
@@ -97,43 +106,36 @@ export function findDescriptorSet(from = dirname(fileURLToPath(import.meta.url))
   return undefined;
 }
 
-/**
- * Splits a serialized google.protobuf.FileDescriptorSet (`repeated FileDescriptorProto file = 1`)
- * into its files, byte for byte, keeping the first of each name (sets built separately may
- * repeat a shared import).
- */
-export function splitFileDescriptorSet(bytes: Uint8Array): Uint8Array[] {
-  const files: Uint8Array[] = [];
-  const seen = new Set<string>();
-  const reader = new BinaryReader(bytes);
-  while (reader.pos < reader.len) {
-    const [field, wireType] = reader.tag();
-    if (field !== 1 || wireType !== WireType.LengthDelimited) {
-      reader.skip(wireType);
-      continue;
-    }
-    const file = reader.bytes();
-    const name = fileName(file);
-    if (seen.has(name)) continue;
-    seen.add(name);
-    files.push(file);
-  }
-  return files;
-}
-
-/** FileDescriptorProto.name (field 1). */
-function fileName(file: Uint8Array): string {
-  const reader = new BinaryReader(file);
-  while (reader.pos < reader.len) {
-    const [field, wireType] = reader.tag();
-    if (field === 1 && wireType === WireType.LengthDelimited) return reader.string();
-    reader.skip(wireType);
-  }
-  return '';
-}
-
 export interface ReflectionServices {
-  services: { definition: GrpcJsServiceDefinition; implementation: Record<string, unknown> }[];
+  services: { definition: typeof ServerReflectionDefinition | typeof ServerReflectionV1AlphaDefinition; implementation: ServerReflectionServiceImplementation }[];
+}
+
+/** Answers one reflection request from the index. */
+export function answerReflection(index: DescriptorIndex, request: ServerReflectionRequest): ServerReflectionResponse['messageResponse'] {
+  const notFound = (what: string) => ({ $case: 'errorResponse' as const, value: { errorCode: Status.NOT_FOUND, errorMessage: `${what} not found` } });
+  const files = (name: string | undefined, what: string) => {
+    const found = name === undefined ? undefined : index.fileWithImports(name);
+    return found ? { $case: 'fileDescriptorResponse' as const, value: { fileDescriptorProto: found } } : notFound(what);
+  };
+  const req = request.messageRequest;
+  switch (req?.$case) {
+    case 'listServices':
+      return { $case: 'listServicesResponse', value: { service: REFLECTED_SERVICES.map((name) => ({ name })) } };
+    case 'fileByFilename':
+      return files(req.value, `file ${JSON.stringify(req.value)}`);
+    case 'fileContainingSymbol':
+      return files(index.fileOfSymbol(req.value), `symbol ${JSON.stringify(req.value)}`);
+    case 'fileContainingExtension': {
+      const { containingType, extensionNumber } = req.value;
+      return files(index.fileOfExtension(containingType, extensionNumber), `extension ${extensionNumber} of ${JSON.stringify(containingType)}`);
+    }
+    case 'allExtensionNumbersOfType': {
+      const numbers = index.extensionNumbers(req.value);
+      return numbers ? { $case: 'allExtensionNumbersResponse', value: { baseTypeName: req.value, extensionNumber: numbers } } : notFound(`type ${JSON.stringify(req.value)}`);
+    }
+    default:
+      return { $case: 'errorResponse', value: { errorCode: Status.UNIMPLEMENTED, errorMessage: 'unknown reflection request' } };
+  }
 }
 
 /**
@@ -148,34 +150,20 @@ export async function createReflectionServices(log: Logger): Promise<ReflectionS
     log.warn('gen/descriptors.binpb not found next to the CLI: gRPC server reflection is disabled');
     return undefined;
   }
-  const { ReflectionService } = await import('@grpc/reflection');
-  // @grpc/reflection reads only `fileDescriptorProtos` from a package definition. Given the
-  // files as built by buf (not re-derived by proto-loader, which merges files per package and
-  // drops their real names and imports), it serves them as they are.
-  const pkg = { files: { fileDescriptorProtos: splitFileDescriptorSet(readFileSync(path)) } };
-  const reflection = new ReflectionService(pkg as never, { services: REFLECTED_SERVICES });
-  const services: ReflectionServices['services'] = [];
-  // Capture the grpc-js style registrations and adapt their bidi handler.
-  reflection.addToServer({
-    addService(definition: GrpcJsServiceDefinition, impl: Record<string, (stream: unknown) => void>) {
-      const handler = impl.ServerReflectionInfo!;
-      services.push({
-        definition,
-        implementation: {
-          async *ServerReflectionInfo(requests: AsyncIterable<unknown>) {
-            for await (const request of requests) {
-              const responses: unknown[] = [];
-              const stream = new EventEmitter() as EventEmitter & { write(r: unknown): boolean; end(): void };
-              stream.write = (r: unknown) => (responses.push(r), true);
-              stream.end = () => undefined;
-              handler(stream);
-              stream.emit('data', request);
-              yield* responses;
-            }
-          },
-        },
-      });
+  // Read and indexed on first use: most hubs are never asked.
+  let index: DescriptorIndex | undefined;
+  const implementation: ServerReflectionServiceImplementation = {
+    async *serverReflectionInfo(requests: AsyncIterable<ServerReflectionRequest>) {
+      for await (const request of requests) {
+        index ??= createDescriptorIndex(readFileSync(path));
+        yield { validHost: request.host, originalRequest: request, messageResponse: answerReflection(index, request) };
+      }
     },
-  } as never);
-  return { services };
+  };
+  return {
+    services: [
+      { definition: ServerReflectionDefinition, implementation },
+      { definition: ServerReflectionV1AlphaDefinition, implementation },
+    ],
+  };
 }
