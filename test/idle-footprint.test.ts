@@ -2,8 +2,8 @@
 // itself is measured by `npm run bench` (bench/idle.mjs, against a bare node process); this
 // checks, exactly and without timing, that the idle paths do not load what cost it: ICU's locale
 // data (the first toLocaleString maps ~8 MB), the hub link's code in a runner without a hub,
-// and in the hub a second grpc-js with proto-loader and protobufjs (the official health and
-// reflection packages). A preloaded probe (test/fixtures/footprint-probe.mjs) records loads.
+// in the hub a second grpc-js with proto-loader and protobufjs (the official health and
+// reflection packages), and Node's ESM wrapper around CommonJS packages. A preloaded probe (test/fixtures/footprint-probe.mjs) records loads.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,7 +74,7 @@ describe('idle footprint', () => {
     expect(withHubContract).toEqual([]);
   });
 
-  it('a hub serves health and reflection without a second grpc-js, proto-loader or protobufjs', async () => {
+  it('a hub serves health and reflection without a second grpc-js, proto-loader or protobufjs, and requires its CommonJS packages', async () => {
     const { th, dir } = probedHome();
     const h = await startHubProcess(th);
     hubs.push(h);
@@ -83,5 +83,8 @@ describe('idle footprint', () => {
     expect(f.icu).toEqual([]);
     const packages = f.cjs.filter((p) => /node_modules\/(@grpc\/|grpc-health-check|protobufjs|@protobufjs)/.test(p));
     expect(packages).toEqual([]);
+    // better-sqlite3 is required, not imported: Node's ESM wrapper would lex it first.
+    expect(f.cjs.some((p) => p.includes('/node_modules/better-sqlite3/'))).toBe(true);
+    expect(f.esm.filter((p) => p.includes('/node_modules/'))).toEqual([]);
   });
 });
