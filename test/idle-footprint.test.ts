@@ -1,12 +1,14 @@
 // What an idle runner and an idle hub load (issue 10, item 19: idle memory). Resident memory
 // itself is measured by `npm run bench` (bench/idle.mjs, against a bare node process); this
-// checks, exactly and without timing, that the idle paths do not load what cost it: ICU's locale
-// data (the first toLocaleString maps ~8 MB), the hub link's code in a runner without a hub,
-// in the hub a second grpc-js with proto-loader and protobufjs (the official health and
-// reflection packages), and Node's ESM wrapper around CommonJS packages. A preloaded probe (test/fixtures/footprint-probe.mjs) records loads.
+// checks, exactly and without timing, that the idle paths avoid what cost it: ICU's locale data
+// (the first toLocaleString maps ~8 MB), the hub link's code in a runner without a hub, reading
+// every process's environment while looking for sessions, in the hub a second grpc-js with
+// proto-loader and protobufjs (the official health and reflection packages), and Node's ESM
+// wrapper around CommonJS packages. A preloaded probe (test/fixtures/footprint-probe.mjs)
+// records what the daemon does.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupAllHomes, createTestHome, REPO_ROOT, waitFor, type TestHome } from './harness.js';
@@ -21,6 +23,8 @@ interface Footprint {
   cjs: string[];
   /** ES modules loaded (absolute paths). */
   esm: string[];
+  /** PIDs of the processes whose environment was read. */
+  environReads: number[];
 }
 
 const homes: TestHome[] = [];
@@ -58,8 +62,29 @@ async function footprint(dir: string, pid: number): Promise<Footprint> {
   return { ...report, esm };
 }
 
+function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parent PID, or undefined when the process is gone. */
+function ppidOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the hapi CLI (dist/hapi.cjs or an installed `hapi`), as session discovery defines it. */
+const isHapi = (pid: number) => /^hapi(\.[cm]?js)?$/.test(basename(cmdline(pid)?.[1] ?? ''));
+
 describe('idle footprint', () => {
-  it('a runner without a hub loads neither the hub link nor ICU locale data', async () => {
+  it('a runner without a hub loads neither the hub link nor ICU locale data, nor reads every process environment', async () => {
     const { th, dir } = probedHome();
     const r = await th.cli(['runner', 'start']);
     expect(r.code).toBe(0);
@@ -72,6 +97,13 @@ describe('idle footprint', () => {
     // The hub's MachineService (the hub link's contract) is in none of the loaded modules.
     const withHubContract = f.esm.filter((p) => readFileSync(p, 'utf8').includes('hapi.hub.v1.MachineService'));
     expect(withHubContract).toEqual([]);
+    // Looking for sessions in a fresh HAPI_HOME (no registry yet) reads the environment only of
+    // hapi processes and their children, not of every process on the machine.
+    const unrelated = f.environReads.filter((pid) => {
+      const parent = ppidOf(pid);
+      return parent !== undefined && !isHapi(pid) && !isHapi(parent);
+    });
+    expect(unrelated.map((pid) => `${pid}: ${cmdline(pid)?.join(' ')}`)).toEqual([]);
   });
 
   it('a hub serves health and reflection without a second grpc-js, proto-loader or protobufjs, and requires its CommonJS packages', async () => {

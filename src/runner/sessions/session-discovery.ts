@@ -30,7 +30,13 @@ interface ProcInfo {
   pid: number;
   ppid: number;
   argv: string[];
-  env: Map<string, string>;
+  /**
+   * The environment, read on first use: only hapi processes and their children need it, and
+   * reading every process's environ made a runner's start allocate (and optimise its reader)
+   * for the whole machine, megabytes of resident memory for its life (bench/idle.mjs).
+   * Undefined when it cannot be read (gone, or not ours).
+   */
+  env(): Map<string, string> | undefined;
 }
 
 export interface DiscoverOptions {
@@ -58,18 +64,19 @@ export function discoverSessions(opts: DiscoverOptions): RegistryEntry[] {
   }
 
   const found = new Map<string, { pid: number; argv: string[] }>();
+  // Command lines first; an environment is read only where a command line makes it matter.
   for (const p of procs.values()) {
-    if (homeOf(p.env) !== opts.home) continue;
     // A runner-spawned session process.
     const id = optionValue(p.argv, '--hapi-session-id');
     if (id && optionValue(p.argv, '--started-by') === 'runner' && isHapiCli(p.argv)) {
-      found.set(id, { pid: p.pid, argv: p.argv });
+      if (homeOf(p.env()) === opts.home) found.set(id, { pid: p.pid, argv: p.argv });
       continue;
     }
     // The agent of a session: its parent is the session.
-    const agentOf = p.env.get('HAPI_SESSION_ID');
     const parent = procs.get(p.ppid);
-    if (!agentOf || !parent || parent.env.has('HAPI_SESSION_ID') || homeOf(parent.env) !== opts.home || !isHapiCli(parent.argv)) continue;
+    if (!parent || !isHapiCli(parent.argv)) continue;
+    const agentOf = p.env()?.get('HAPI_SESSION_ID');
+    if (!agentOf || homeOf(p.env()) !== opts.home || parent.env()?.has('HAPI_SESSION_ID') || homeOf(parent.env()) !== opts.home) continue;
     if (!found.has(agentOf)) found.set(agentOf, { pid: parent.pid, argv: parent.argv });
   }
 
@@ -98,20 +105,32 @@ function readProc(pid: number, uid: number | undefined): ProcInfo | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const env = new Map<string, string>();
-    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
-      const eq = kv.indexOf('=');
-      if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
-    }
-    return { pid, ppid, argv, env };
+    let env: Map<string, string> | undefined | null = null;
+    return { pid, ppid, argv, env: () => (env === null ? (env = readEnviron(pid)) : env) };
   } catch {
     // Gone, or not readable: not one of ours.
     return undefined;
   }
 }
 
-/** The HAPI_HOME a process uses, resolved the way paths.ts resolves it. */
-function homeOf(env: Map<string, string>): string {
+function readEnviron(pid: number): Map<string, string> | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined; // gone, or not readable: not one of ours
+  }
+  const env = new Map<string, string>();
+  for (const kv of raw.split('\0')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return env;
+}
+
+/** The HAPI_HOME a process uses, resolved the way paths.ts resolves it (undefined: unknown). */
+function homeOf(env: Map<string, string> | undefined): string | undefined {
+  if (!env) return undefined;
   const home = env.get('HOME') || homedir();
   const raw = env.get('HAPI_HOME')?.trim();
   if (!raw) return join(home, '.hapi');
