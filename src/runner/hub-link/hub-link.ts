@@ -36,7 +36,7 @@ import {
   type RunnerStatusReportInfo,
 } from '../../contract/types.js';
 import type { SessionEvent, SessionManager } from '../domain.js';
-import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../shared/backoff.js';
 import { loadOrCreateMachineId } from './machine-id.js';
 
 
