@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { createBackoff } from '../shared/backoff.js';
 
 export interface HandoffOptions {
   cliPath: string;
@@ -28,8 +29,7 @@ export interface Handoff {
 }
 
 export function createHandoff(opts: HandoffOptions): Handoff {
-  const min = opts.minBackoffMs ?? 1_000;
-  const max = opts.maxBackoffMs ?? 5 * 60_000;
+  const backoff = createBackoff({ initialMs: opts.minBackoffMs ?? 1_000, maxMs: opts.maxBackoffMs ?? 5 * 60_000 });
   let attempts = 0;
   let notBefore = 0;
   let child: ReturnType<typeof spawn> | undefined;
@@ -62,9 +62,9 @@ export function createHandoff(opts: HandoffOptions): Handoff {
           opts.log.info('hand-off command finished');
           return;
         }
-        const backoff = Math.min(max, min * 2 ** (attempts - 1));
-        notBefore = Date.now() + backoff;
-        opts.log.warn({ code, signal, retryInMs: backoff }, 'hand-off failed; will retry with backoff');
+        const delay = backoff.failed();
+        notBefore = Date.now() + delay;
+        opts.log.warn({ code, signal, retryInMs: delay }, 'hand-off failed; will retry with backoff');
       });
       child.unref();
     },

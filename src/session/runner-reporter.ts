@@ -5,6 +5,7 @@
  */
 import { sessionReportToProto } from '../contract/runner.js';
 import { connectRunner, type RunnerConnection } from '../runner/runner-client.js';
+import { createBackoff } from '../shared/backoff.js';
 import type { Env } from '../shared/config.js';
 import { isHapiError } from '../shared/errors.js';
 
@@ -52,17 +53,18 @@ export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
         startedAt: report.startedAt,
       });
       const deadline = Date.now() + deadlineMs;
-      let delay = 25;
+      // Short delays: a runner that is starting answers within a few hundred ms.
+      const backoff = createBackoff({ initialMs: 25, maxMs: 250 });
       for (;;) {
         const remaining = deadline - Date.now();
         try {
           await connection().call((c, signal) => c.sessionStarted(request, { signal }), Math.max(remaining, 100));
           return;
         } catch (err) {
+          const delay = backoff.failed();
           if (!isUnavailable(err) || Date.now() + delay >= deadline || stopRetrying?.aborted) throw err;
+          await new Promise((r) => setTimeout(r, delay));
         }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 250);
       }
     },
     async reportEnded(end, timeoutMs) {

@@ -1,44 +1,64 @@
 /**
- * Capped exponential backoff with jitter, reset after a healthy period, on an injectable
- * clock (tailscale's pattern). Pure, so unit tests drive it without timers.
+ * The one backoff of the project: capped exponential with jitter, reset after a healthy period,
+ * on an injectable clock and random source (tailscale's pattern). Used by the runner's hub link
+ * (reconnect), the runner's version hand-off (retry a failed `runner start`) and a session's
+ * report to its runner (retry while the runner is unavailable). Pure, so unit tests drive it
+ * without timers: the caller sleeps.
  */
 export interface BackoffOptions {
   /** First delay (ms). */
   initialMs: number;
   /** Cap (ms). */
   maxMs: number;
-  /** A connection that stayed up this long resets the delay to initialMs. */
-  resetAfterMs: number;
-  /** Random in [0, 1). */
+  /**
+   * A success (`succeeded()`) that lasted this long before the next failure resets the delay to
+   * initialMs. Omitted: only `reset()` starts over.
+   */
+  resetAfterMs?: number;
+  /** Random in [0, 1); default Math.random. */
   random?: () => number;
+  /** Clock in ms; default Date.now. */
+  now?: () => number;
 }
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 };
 
 /**
  * Delay before attempt `attempt` (0-based): initial * 2^attempt, capped, then "equal jitter"
- * (half fixed, half random) so a fleet of runners does not reconnect in lockstep after a hub
- * restart, while no runner waits less than half the nominal delay.
+ * (half fixed, half random) so a fleet of runners does not retry in lockstep after a hub
+ * restart, while nobody waits less than half the nominal delay.
  */
-export function backoffDelay(attempt: number, opts: BackoffOptions): number {
+export function backoffDelay(attempt: number, opts: Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'random'>): number {
   const random = opts.random ?? Math.random;
   const nominal = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(nominal / 2 + (random() * nominal) / 2);
 }
 
-/** Tracks attempts: call `failed()` for the next delay and `connected()`/`disconnected()` around healthy periods. */
-export function createBackoff(opts: BackoffOptions, now: () => number = Date.now) {
+export interface Backoff {
+  /** The attempt went well (a link came up): a long enough healthy period resets the delay. */
+  succeeded(): void;
+  /** The attempt failed (or a healthy period ended): returns the delay before the next attempt. */
+  failed(): number;
+  /** Starts over from initialMs. */
+  reset(): void;
+  /** Failures counted since the last reset. */
+  readonly attempt: number;
+}
+
+export function createBackoff(opts: BackoffOptions): Backoff {
+  const now = opts.now ?? Date.now;
   let attempt = 0;
   let upSince: number | undefined;
   return {
-    connected() {
+    succeeded() {
       upSince = now();
     },
-    /** The link went down (or never came up): returns the delay before the next attempt. */
-    failed(): number {
-      if (upSince !== undefined && now() - upSince >= opts.resetAfterMs) attempt = 0;
+    failed() {
+      if (upSince !== undefined && opts.resetAfterMs !== undefined && now() - upSince >= opts.resetAfterMs) attempt = 0;
       upSince = undefined;
       return backoffDelay(attempt++, opts);
+    },
+    reset() {
+      attempt = 0;
+      upSince = undefined;
     },
     get attempt() {
       return attempt;

@@ -36,7 +36,7 @@ import {
   type RunnerStatusReportInfo,
 } from '../../contract/types.js';
 import type { SessionEvent, SessionManager } from '../domain.js';
-import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../shared/backoff.js';
+import { createBackoff, type BackoffOptions } from '../../shared/backoff.js';
 import { loadOrCreateMachineId } from './machine-id.js';
 
 
@@ -60,7 +60,7 @@ export interface HubLinkOptions {
   onStopRunner: (reason: 'hub') => void;
   /** Answer to the hub's status request. */
   getStatus: () => RunnerStatusReportInfo;
-  backoff?: Partial<BackoffOptions>;
+  backoff?: Partial<Omit<BackoffOptions, 'now'>>;
   clock?: HubLinkClock;
   /** Override the alive cadence (ms); default is what the hub's welcome asks for (20 s). */
   aliveIntervalMs?: number;
@@ -74,6 +74,9 @@ export interface HubLink {
   /** Publishes shutting-down (with the reason), ends the stream and stops reconnecting. */
   close(reason: string): Promise<void>;
 }
+
+/** Reconnect delays: from 0.5 s up to 30 s; a link that stayed up a minute starts over. */
+export const HUB_LINK_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 };
 
 const realClock: HubLinkClock = {
   now: () => Date.now(),
@@ -128,7 +131,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
 
   const machineId = loadOrCreateMachineId(opts.paths.machineIdFile);
   const metadata = defaultMachineMetadata(opts.metadata);
-  const backoff = createBackoff({ ...DEFAULT_BACKOFF, ...opts.backoff }, clock.now);
+  const backoff = createBackoff({ ...HUB_LINK_BACKOFF, ...opts.backoff, now: clock.now });
   const stopLoop = new AbortController();
   const channel = (opts.createChannel ?? createHubChannel)(hubUrl);
   const client = createClient(MachineServiceDefinition, channel);
@@ -306,7 +309,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           state = 'connected';
           connectedSince = new Date(clock.now());
           lastError = undefined;
-          backoff.connected();
+          backoff.succeeded();
           const every = opts.aliveIntervalMs ?? (w.aliveIntervalMs > 0 ? w.aliveIntervalMs : 20_000);
           aliveTimer = setInterval(() => {
             send({ message: { $case: 'alive', value: { time: new Date() } } });

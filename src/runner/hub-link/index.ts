@@ -1,4 +1,3 @@
 /** The runner's hub link: see hub-link.ts. */
-export { createHubLink, defaultMachineMetadata, type HubLink, type HubLinkOptions, type HubLinkClock } from './hub-link.js';
-export { backoffDelay, createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from '../../shared/backoff.js';
+export { createHubLink, defaultMachineMetadata, type HubLink, type HubLinkOptions, type HubLinkClock, HUB_LINK_BACKOFF } from './hub-link.js';
 export { loadOrCreateMachineId } from './machine-id.js';
