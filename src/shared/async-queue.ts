@@ -86,6 +86,7 @@ export function createAsyncQueue<T>(opts: { limit?: number; signal?: AbortSignal
       }
     },
   };
-  opts.signal?.addEventListener('abort', () => q.end(), { once: true });
+  if (opts.signal?.aborted) q.end();
+  else opts.signal?.addEventListener('abort', () => q.end(), { once: true });
   return q;
 }
