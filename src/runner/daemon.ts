@@ -29,7 +29,7 @@ import { createHandoff } from './handoff.js';
 import { newRunnerLogPath, pruneRunnerLogs } from './runner-logs.js';
 import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './state-file.js';
 import type { HubLinkStatus, RunnerStatusInfo } from '../contract/types.js';
-import { createReadiness, type RunnerControl, type ShutdownReason } from './runner-control.js';
+import { createReadiness, createRunnerControl, type ShutdownReason } from './runner-control.js';
 import type { SessionManager } from './domain.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
@@ -145,15 +145,8 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     ready: readiness.phase() === 'ready',
   });
 
-  const control: RunnerControl = {
-    async sessions(signal) {
-      await readiness.whenReady(signal);
-      // Set before the runner becomes ready.
-      return sessions!;
-    },
-    status,
-    requestStop: (reason) => void requestShutdown(reason),
-  };
+  // Every transport (gRPC, the HTTP gateway, the hub link) calls this one facade.
+  const control = createRunnerControl({ readiness, sessions: () => sessions, status, requestStop: (reason) => void requestShutdown(reason) });
   const grpcService = createRunnerGrpcService(control);
   let socketBound = false;
 
@@ -212,7 +205,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       cliPath: myCliPath,
     };
     writeStateFile(paths.stateFile, state);
-    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, sessions: manager, status, requestStop: control.requestStop });
+    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, sessions: manager, status, requestStop: (reason) => void requestShutdown(reason) });
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
       'runner started',

@@ -1,8 +1,8 @@
 /**
- * RunnerService over gRPC: decode, call the runner's service code, encode. No logic here.
+ * RunnerService over gRPC: decode, call the runner's service facade (RunnerControl), encode.
+ * No logic here.
  */
 import type { CallContext } from 'nice-grpc';
-import { InvalidArgumentError } from '../shared/errors.js';
 import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto } from '../contract/common.js';
 import {
   sessionEventKindToProto,
@@ -12,8 +12,13 @@ import {
   type RunnerServiceImplementation,
   type WatchSessionsResponse,
 } from '../contract/runner.js';
+import { createAsyncQueue } from '../shared/async-queue.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+import { createStreamTerminator } from '../shared/stream-terminator.js';
 import type { SessionEvent } from './domain.js';
 import type { RunnerControl } from './runner-control.js';
+
+const eventToProto = (e: SessionEvent): WatchSessionsResponse => ({ kind: sessionEventKindToProto(e.kind), session: sessionToProto(e.session) });
 
 export interface RunnerGrpcService {
   impl: RunnerServiceImplementation;
@@ -22,82 +27,49 @@ export interface RunnerGrpcService {
 }
 
 export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcService {
-  const streamEnders = new Set<() => void>();
+  const terminator = createStreamTerminator();
 
-  /** Session calls wait while the runner is still starting (bounded by the call's deadline). */
-  const sessionsFor = (context: CallContext) => control.sessions(context.signal);
-
+  // Session calls wait while the runner is still starting, bounded by the call's deadline.
   const impl: RunnerServiceImplementation = {
     async getStatus() {
       return statusToProto(control.status());
     },
     async listSessions(_req, context) {
-      const sessions = await sessionsFor(context);
-      return { sessions: sessions.list().map(sessionToProto) };
+      return { sessions: (await control.listSessions(context.signal)).map(sessionToProto) };
     },
     async spawnSession(req, context) {
-      const sessions = await sessionsFor(context);
-      const outcome = await sessions.spawn(spawnSpecFromProto(req.spec));
-      return { outcome: spawnOutcomeToProto(outcome) };
+      return { outcome: spawnOutcomeToProto(await control.spawnSession(spawnSpecFromProto(req.spec), context.signal)) };
     },
     async stopSession(req, context) {
-      const sessions = await sessionsFor(context);
-      const r = await sessions.stop(stopTargetFromProto(req.target));
+      const r = await control.stopSession(stopTargetFromProto(req.target), context.signal);
       return { result: stopResultToProto(r.result), sessionId: r.sessionId };
     },
     async stopRunner(req) {
-      const pid = control.status().pid;
-      control.requestStop(req.reason === 'hub' ? 'hub' : req.reason === 'handoff' ? 'handoff' : 'cli');
-      return { pid };
+      return { pid: control.stopRunner(req.reason === 'hub' ? 'hub' : req.reason === 'handoff' ? 'handoff' : 'cli') };
     },
     async sessionStarted(req, context) {
-      const sessions = await sessionsFor(context);
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
-      sessions.reportStarted(sessionReportFromProto(req.sessionId, req.metadata));
+      await control.sessionStarted(sessionReportFromProto(req.sessionId, req.metadata), context.signal);
       return {};
     },
     async sessionEnded(req, context) {
-      const sessions = await sessionsFor(context);
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
-      sessions.reportEnded({ sessionId: req.sessionId, exitCode: req.exitCode, exitSignal: req.exitSignal || undefined });
+      await control.sessionEnded({ sessionId: req.sessionId, exitCode: req.exitCode, exitSignal: req.exitSignal || undefined }, context.signal);
       return {};
     },
     async *watchSessions(_req, context: CallContext): AsyncIterable<WatchSessionsResponse> {
-      const sessions = await sessionsFor(context);
-      const queue: WatchSessionsResponse[] = [];
-      let wake: (() => void) | undefined;
-      let ended = false;
-      const end = () => {
-        ended = true;
-        wake?.();
-      };
-      const push = (e: SessionEvent) => {
-        queue.push({ kind: sessionEventKindToProto(e.kind), session: sessionToProto(e.session) });
-        wake?.();
-      };
-      const unsubscribe = sessions.subscribe(push);
-      streamEnders.add(end);
-      context.signal.addEventListener('abort', end);
-      for (const s of sessions.list()) queue.push({ kind: sessionEventKindToProto('started'), session: sessionToProto(s) });
+      // Ends (normally) when the client goes or the runner shuts down.
+      const queue = createAsyncQueue<WatchSessionsResponse>({ signal: terminator.signal(context.signal) });
+      const watch = await control.watchSessions((e) => queue.push(eventToProto(e)), context.signal);
       try {
-        while (!ended) {
-          while (queue.length > 0) yield queue.shift()!;
-          if (ended) break;
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
+        yield* watch.sessions.map((s) => eventToProto({ kind: 'started', session: s }));
+        yield* queue;
       } finally {
-        unsubscribe();
-        streamEnders.delete(end);
-        context.signal.removeEventListener('abort', end);
+        watch.unsubscribe();
+        queue.end();
       }
     },
   };
 
-  return {
-    impl,
-    endStreams() {
-      for (const end of [...streamEnders]) end();
-    },
-  };
+  return { impl, endStreams: () => terminator.terminate() };
 }

@@ -8,11 +8,11 @@ import type { RunnerControl } from './runner-control.js';
 
 const TOKEN = 'gateway-test-token';
 const stops: string[] = [];
-const sessions = {
-  list: () => [{ id: 's-1', pid: 42, startedBy: 'runner' }],
-  spawn: async (spec: { directory: string }) => ({ kind: 'approval-required', directory: spec.directory }),
-};
-const control = { sessions: async () => sessions, requestStop: (why: string) => stops.push(why) } as unknown as RunnerControl;
+const control = {
+  listSessions: async () => [{ id: 's-1', pid: 42, startedBy: 'runner' }],
+  spawnSession: async (spec: { directory: string }) => ({ kind: 'approval-required', directory: spec.directory }),
+  stopRunner: (why: string) => stops.push(why),
+} as unknown as RunnerControl;
 
 let gateway: Gateway;
 beforeAll(async () => {

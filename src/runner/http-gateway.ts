@@ -51,13 +51,12 @@ function childJson(s: SessionInfo): Json {
 function routes(control: RunnerControl): Record<string, Handler> {
   return {
     '/session-started': async (body) => {
-      const sessions = await control.sessions();
       const sessionId = field<string>(body, 'sessionId', 'string', true)!;
       const metadata = field<Json>(body, 'metadata', 'object', true)!;
       const hostPid = field<number>(metadata, 'hostPid', 'number', true)!;
       if (!Number.isInteger(hostPid) || hostPid <= 0) throw new InvalidArgumentError('field "metadata.hostPid" must be a positive integer');
       const startedAt = field<string>(metadata, 'startedAt', 'string', false);
-      sessions.reportStarted({
+      await control.sessionStarted({
         sessionId,
         hostPid,
         startedBy: parseStartedBy(field<string>(metadata, 'startedBy', 'string', false)),
@@ -68,17 +67,14 @@ function routes(control: RunnerControl): Record<string, Handler> {
       return [200, { status: 'ok' }];
     },
     '/list': async () => {
-      const sessions = await control.sessions();
-      return [200, { children: sessions.list().map(childJson) }];
+      return [200, { children: (await control.listSessions()).map(childJson) }];
     },
     '/stop-session': async (body) => {
-      const sessions = await control.sessions();
       const sessionId = field<string>(body, 'sessionId', 'string', true)!;
-      await sessions.stop(parseStopTarget(sessionId));
+      await control.stopSession(parseStopTarget(sessionId));
       return [200, { success: true }];
     },
     '/spawn-session': async (body) => {
-      const sessions = await control.sessions();
       const worktree = body.worktree;
       let wt: SpawnSpec['worktree'];
       if (worktree === true) wt = {};
@@ -93,7 +89,7 @@ function routes(control: RunnerControl): Record<string, Handler> {
       const approve =
         field<boolean>(body, 'approvedNewDirectoryCreation', 'boolean', false) ??
         field<boolean>(body, 'approveCreateDirectory', 'boolean', false) ?? false;
-      const outcome = await sessions.spawn({
+      const outcome = await control.spawnSession({
         directory: field<string>(body, 'directory', 'string', true)!,
         agent: field<string>(body, 'agent', 'string', false),
         sessionId: field<string>(body, 'sessionId', 'string', false),
@@ -109,7 +105,7 @@ function routes(control: RunnerControl): Record<string, Handler> {
       return [200, { success: true, sessionId: s.id, pid: s.pid, directory: s.directory, ...(s.worktree ? { worktree: s.worktree } : {}) }];
     },
     '/stop': async () => {
-      control.requestStop('cli');
+      control.stopRunner('cli');
       return [200, { status: 'stopping' }];
     },
   };

@@ -1,24 +1,87 @@
 /**
- * The runner's service code: what both transports (gRPC on the Unix socket, the HTTP
- * gateway) and the hub link call. Transports only decode, call this, and encode.
+ * The runner's service facade: what every transport calls (gRPC on the Unix socket, the HTTP
+ * gateway, and the calls the hub relays down the hub link). Transports only decode, call this,
+ * and encode, so a rule added here holds for all of them alike. Session operations wait while
+ * the runner is still starting and fail with Unavailable once it shuts down.
  */
 import { UnavailableError } from '../shared/errors.js';
-import type { RunnerStatusInfo } from '../contract/types.js';
-import type { SessionManager } from './domain.js';
+import type {
+  RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
+} from '../contract/types.js';
+import type { SessionEvent, SessionManager } from './domain.js';
+
+/** The runner's status as the facade reports it: what GetStatus answers, plus what the hub link publishes. */
+export interface RunnerStatus extends RunnerStatusInfo {
+  /** Message of the last failed spawn; undefined after a successful one. */
+  lastSpawnError?: string;
+}
 
 /** Why the runner shuts down; logged, and it picks the exit code. */
 export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'superseded' | 'startup-failure';
 
+/** A subscription to session events, with the live sessions at the moment it began. */
+export interface SessionWatch {
+  /** Live sessions when the watch began; every later change reaches the listener. */
+  sessions: SessionInfo[];
+  unsubscribe(): void;
+}
+
+/**
+ * The runner's operations. Session operations wait while the runner is still starting
+ * (re-adopting sessions, linking to the hub) rather than fail; once shutdown has begun, or when
+ * `signal` aborts first, they reject with Unavailable. Errors are the typed domain errors.
+ */
 export interface RunnerControl {
-  /**
-   * The session manager, once the runner serves session calls. Calls that arrive while it is
-   * still starting (re-adopting sessions, linking to the hub) wait here rather than fail; once
-   * shutdown has begun, or when `signal` aborts first, it rejects with Unavailable.
-   */
-  sessions(signal?: AbortSignal): Promise<SessionManager>;
-  status(): RunnerStatusInfo;
-  /** Starts a graceful shutdown and returns at once. */
-  requestStop(reason: ShutdownReason): void;
+  /** Answers at any time, also while starting or shutting down. */
+  status(): RunnerStatus;
+  listSessions(signal?: AbortSignal): Promise<SessionInfo[]>;
+  /** The one spawn path. Blocks until the session reported itself or failed. */
+  spawnSession(spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome>;
+  stopSession(target: StopTarget, signal?: AbortSignal): Promise<StopResult>;
+  /** A session process reports itself. */
+  sessionStarted(report: SessionReport, signal?: AbortSignal): Promise<SessionInfo>;
+  /** A session process says its agent exited. */
+  sessionEnded(end: SessionEnd, signal?: AbortSignal): Promise<void>;
+  /** Lifecycle events from now on, with the live sessions as of now (no gap between the two). */
+  watchSessions(listener: (event: SessionEvent) => void, signal?: AbortSignal): Promise<SessionWatch>;
+  /** Starts a graceful shutdown and returns at once with the runner's PID. Sessions keep running. */
+  stopRunner(reason: ShutdownReason): number;
+}
+
+export interface RunnerControlDeps {
+  readiness: Readiness;
+  /** The session manager; set before the runner becomes ready. */
+  sessions: () => SessionManager | undefined;
+  status: () => RunnerStatus;
+  requestStop: (reason: ShutdownReason) => void;
+}
+
+export function createRunnerControl(deps: RunnerControlDeps): RunnerControl {
+  const ready = async (signal?: AbortSignal): Promise<SessionManager> => {
+    await deps.readiness.whenReady(signal);
+    const manager = deps.sessions();
+    if (!manager) throw new UnavailableError('runner has no session manager');
+    return manager;
+  };
+  return {
+    status: () => deps.status(),
+    listSessions: async (signal) => (await ready(signal)).list(),
+    spawnSession: async (spec, signal) => (await ready(signal)).spawn(spec),
+    stopSession: async (target, signal) => (await ready(signal)).stop(target),
+    sessionStarted: async (report, signal) => (await ready(signal)).reportStarted(report),
+    sessionEnded: async (end, signal) => (await ready(signal)).reportEnded(end),
+    async watchSessions(listener, signal) {
+      const manager = await ready(signal);
+      // Subscribe and list in one synchronous step, so no event falls between the two.
+      const unsubscribe = manager.subscribe(listener);
+      return { sessions: manager.list(), unsubscribe };
+    },
+    stopRunner(reason) {
+      const pid = deps.status().pid;
+      deps.requestStop(reason);
+      return pid;
+    },
+  };
 }
 
 export type RunnerPhase = 'starting' | 'ready' | 'stopping';
