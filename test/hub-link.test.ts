@@ -1,5 +1,6 @@
-// The runner's hub link against an in-process hub (real gRPC on real sockets), with a small
-// in-memory SessionManager standing in for the runner's sessions.
+// The runner's hub link against an in-process hub (real gRPC on real sockets), with the
+// runner's real service facade (RunnerControl) over a small in-memory SessionManager standing in
+// for the runner's sessions.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,6 +15,7 @@ import { connectHub } from '../src/shared/hub-client.js';
 import { startHub, type RunningHub } from '../src/hub/server.js';
 import { createHubLink, type HubLink } from '../src/runner/hub-link/index.js';
 import type { SessionInfo } from '../src/contract/types.js';
+import { createReadiness, createRunnerControl, type RunnerStatus } from '../src/runner/runner-control.js';
 import type { SessionEvent, SessionManager } from '../src/runner/domain.js';
 import { waitFor } from './harness.js';
 
@@ -84,15 +86,32 @@ function fakeSessions() {
 
 function link(hubUrl: string, token: string | undefined, home: string, sessions = fakeSessions()) {
   const stops: string[] = [];
+  const readiness = createReadiness();
+  readiness.set('ready');
+  const status = (): RunnerStatus => ({
+    pid: 4321,
+    startedAt: new Date(0),
+    cliVersion: 'test',
+    cliMtimeMs: 0,
+    cliPath: '/hapi',
+    httpPort: 1,
+    socketPath: '/runner.sock',
+    logPath: '/runner.log',
+    logWrites: { failing: false, droppedLines: 0 },
+    hubLink: { state: 'connected' },
+    sessionCount: sessions.live.length,
+    hapiHome: home,
+    workspaceRoots: [],
+    ready: true,
+    lastSpawnError: '',
+  });
+  const control = createRunnerControl({ readiness, sessions: () => sessions.manager, status, requestStop: (r) => stops.push(r) });
   const l: HubLink = createHubLink({
     config: { apiUrl: hubUrl, token },
     paths: hapiPaths({ HAPI_HOME: home }),
     log: silentLogger(),
     metadata: { agents: ['claude'] },
-    getRunnerState: () => ({ pid: 4321, startedAt: new Date(0), lastSpawnError: '', httpPort: 1 }),
-    sessions: sessions.manager,
-    onStopRunner: (r) => stops.push(r),
-    getStatus: () => ({ pid: 4321, cliVersion: 'test', sessionCount: sessions.live.length, startedAt: new Date(0) }),
+    control,
     backoff: { initialMs: 50, maxMs: 200 },
   });
   cleanups.push(() => l.close('test cleanup'));
@@ -132,7 +151,7 @@ describe('hub link', () => {
     expect(readFileSync(idFile, 'utf8').trim()).toBe(st.machineId);
   });
 
-  it('answers relayed calls through the SessionManager and forwards session events', async () => {
+  it('answers relayed calls through RunnerControl and forwards session events', async () => {
     const hub = await inProcessHub({ HAPI_HUB_SPAWN_DEADLINE_MS: '1000' });
     const home = tempHome();
     const { link: l, stops, sessions } = link(hub.grpcUrl, hub.createdOwnerToken!, home);

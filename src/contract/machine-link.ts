@@ -31,6 +31,8 @@ export {
   type ConnectResponse,
   type MachineServiceImplementation,
   type RpcRequest,
+  type RpcResponse,
+  type UpdateResult,
 } from '../../gen/hapi/hub/v1/machine.js';
 
 const sessionEventType = /* @__PURE__ */ enumConverters<SessionEventKind, SessionEventType>('session event type', {

@@ -28,9 +28,8 @@ import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createHandoff } from './handoff.js';
 import { newRunnerLogPath, pruneRunnerLogs } from './runner-logs.js';
 import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './state-file.js';
-import type { HubLinkStatus, RunnerStatusInfo } from '../contract/types.js';
-import { createReadiness, createRunnerControl, type ShutdownReason } from './runner-control.js';
-import type { SessionManager } from './domain.js';
+import type { HubLinkStatus } from '../contract/types.js';
+import { createReadiness, createRunnerControl, type RunnerControl, type RunnerStatus, type ShutdownReason } from './runner-control.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 
@@ -124,10 +123,10 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   let gateway: Gateway | undefined;
   let heartbeat: Heartbeat | undefined;
   let hubLink: DaemonHubLink | undefined;
-  let sessions: SessionManager | undefined;
+  let sessions: RunnerSessionManager | undefined;
   const grpcServer = createGrpcServer().use(errorMappingMiddleware(rootLog.child({ c: 'grpc' })));
 
-  const status = (): RunnerStatusInfo => ({
+  const status = (): RunnerStatus => ({
     pid: process.pid,
     startedAt,
     cliVersion: CLI_VERSION,
@@ -143,6 +142,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     hapiHome: paths.home,
     workspaceRoots,
     ready: readiness.phase() === 'ready',
+    lastSpawnError: sessions?.lastSpawnError(),
   });
 
   // Every transport (gRPC, the HTTP gateway, the hub link) calls this one facade.
@@ -205,7 +205,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       cliPath: myCliPath,
     };
     writeStateFile(paths.stateFile, state);
-    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, sessions: manager, status, requestStop: (reason) => void requestShutdown(reason) });
+    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, control, agents: manager.availableAgents() });
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
       'runner started',
@@ -261,9 +261,8 @@ interface HubLinkArgs {
   linkConfig: ReturnType<typeof hubLinkConfig>;
   paths: ReturnType<typeof hapiPaths>;
   log: Logger;
-  sessions: RunnerSessionManager;
-  status: () => RunnerStatusInfo;
-  requestStop: (reason: ShutdownReason) => void;
+  control: RunnerControl;
+  agents: string[];
 }
 
 /**
@@ -282,17 +281,8 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     config: args.linkConfig,
     paths: args.paths,
     log: args.log,
-    sessions: args.sessions,
-    metadata: { agents: args.sessions.availableAgents() },
-    getRunnerState: () => {
-      const s = args.status();
-      return { pid: s.pid, startedAt: s.startedAt, lastSpawnError: args.sessions.lastSpawnError() ?? '', httpPort: s.httpPort };
-    },
-    onStopRunner: () => args.requestStop('hub'),
-    getStatus: () => {
-      const s = args.status();
-      return { pid: s.pid, cliVersion: s.cliVersion, sessionCount: s.sessionCount, startedAt: s.startedAt };
-    },
+    control: args.control,
+    metadata: { agents: args.agents },
   });
   return { status: () => link.status(), close: (reason) => link.close(reason) };
 }

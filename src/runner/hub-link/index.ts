@@ -1,3 +1,3 @@
-/** The runner's hub link: see hub-link.ts. */
-export { createHubLink, defaultMachineMetadata, type HubLink, type HubLinkOptions, type HubLinkClock, HUB_LINK_BACKOFF } from './hub-link.js';
+/** The runner's hub link: the stream (hub-link.ts), its relay handler and its state publisher. */
+export { createHubLink, defaultMachineMetadata, HUB_LINK_BACKOFF, type HubLink, type HubLinkOptions, type HubLinkClock } from './hub-link.js';
 export { loadOrCreateMachineId } from './machine-id.js';
