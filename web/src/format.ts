@@ -5,7 +5,7 @@ export function machineName(m: Machine): string {
   return m.metadata?.displayName || m.metadata?.hostname || m.id;
 }
 
-export function runnerStatusLabel(state: RunnerState | undefined): string {
+export function runnerStatusLabel(state: RunnerState | null | undefined): string {
   switch (state?.status) {
     case 'RUNNER_STATUS_RUNNING':
       return 'running';
@@ -54,7 +54,7 @@ export function exitLabel(s: Session): string {
   return '';
 }
 
-function parseTime(iso: string | undefined): number | undefined {
+function parseTime(iso: string | null | undefined): number | undefined {
   if (!iso) return undefined;
   const t = Date.parse(iso);
   return Number.isNaN(t) ? undefined : t;
@@ -73,7 +73,7 @@ export function duration(ms: number): string {
 }
 
 /** "5 min ago" (or "" when the time is unknown). */
-export function ago(iso: string | undefined, now: number): string {
+export function ago(iso: string | null | undefined, now: number): string {
   const t = parseTime(iso);
   return t === undefined ? '' : `${duration(now - t)} ago`;
 }
@@ -87,7 +87,7 @@ export function sessionAge(s: Session, now: number): string {
 }
 
 /** Local date and time, for tooltips. */
-export function localTime(iso: string | undefined): string {
+export function localTime(iso: string | null | undefined): string {
   const t = parseTime(iso);
   return t === undefined ? '' : new Date(t).toLocaleString();
 }

@@ -1,7 +1,8 @@
 /**
  * The hub's REST view as the page receives it: proto3 JSON of hapi.hub.v1.Machine and
  * hapi.common.v1.Session (camelCase, enums by name, int64 as strings, timestamps as RFC 3339).
- * proto3 JSON leaves out fields at their default value, so every field may be missing.
+ * The hub sends every field (src/contract/json.ts): defaults as false, 0, "" or [], and null for
+ * an unset time, exit code or sub-message.
  */
 
 export type RunnerStatus = 'RUNNER_STATUS_UNSPECIFIED' | 'RUNNER_STATUS_RUNNING' | 'RUNNER_STATUS_SHUTTING_DOWN';
@@ -21,7 +22,7 @@ export interface MachineMetadata {
 export interface RunnerState {
   status?: RunnerStatus;
   pid?: number;
-  startedAt?: string;
+  startedAt?: string | null;
   shutdownReason?: string;
   lastSpawnError?: string;
   httpPort?: number;
@@ -29,13 +30,13 @@ export interface RunnerState {
 
 export interface Machine {
   id: string;
-  metadata?: MachineMetadata;
+  metadata?: MachineMetadata | null;
   metadataVersion?: string;
-  runnerState?: RunnerState;
+  runnerState?: RunnerState | null;
   runnerStateVersion?: string;
   online?: boolean;
-  lastAlive?: string;
-  onlineSince?: string;
+  lastAlive?: string | null;
+  onlineSince?: string | null;
 }
 
 export interface Worktree {
@@ -50,12 +51,12 @@ export interface Session {
   startedBy?: StartedBy;
   directory?: string;
   agent?: string;
-  startedAt?: string;
+  startedAt?: string | null;
   state?: SessionState;
-  endedAt?: string;
-  exitCode?: number;
+  endedAt?: string | null;
+  exitCode?: number | null;
   exitSignal?: string;
-  worktree?: Worktree;
+  worktree?: Worktree | null;
   machineId?: string;
 }
 

@@ -1,6 +1,6 @@
 /** `hapi machines|sessions|spawn|stop`: thin commands over HubService. */
-import { Session, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
-import { Machine } from '../../contract/hub.js';
+import { sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
+import { machineToJson, sessionToJson } from '../../contract/json.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { clientConfig } from '../../shared/config.js';
 import { hubConfig } from '../../shared/config.js';
@@ -19,7 +19,7 @@ function ago(d: Date | undefined): string {
 
 export async function machines(opts: { json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.listMachines({}, { signal: timeout() }));
-  if (opts.json) return void out(`${JSON.stringify({ machines: r.machines.map((m) => Machine.toJSON(m)) })}\n`);
+  if (opts.json) return void out(`${JSON.stringify({ machines: r.machines.map(machineToJson) })}\n`);
   if (r.machines.length === 0) return void out('no machines (start a runner with HAPI_API_URL and CLI_API_TOKEN set, or `hapi up`)\n');
   out(
     table(
@@ -38,7 +38,7 @@ export async function machines(opts: { json?: boolean }): Promise<void> {
 
 export async function sessions(opts: { machine?: string; all?: boolean; json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.listSessions({ machineId: opts.machine ?? '', includeEnded: !!opts.all }, { signal: timeout() }));
-  if (opts.json) return void out(`${JSON.stringify({ sessions: r.sessions.map((s) => Session.toJSON(s)) })}\n`);
+  if (opts.json) return void out(`${JSON.stringify({ sessions: r.sessions.map(sessionToJson) })}\n`);
   if (r.sessions.length === 0) return void out('no sessions\n');
   out(
     table(
@@ -73,7 +73,7 @@ export async function spawn(
   }
   if (result?.$case !== 'session') throw new Error('hub returned an empty spawn outcome');
   const s = result.value;
-  if (opts.json) return void out(`${JSON.stringify({ session: Session.toJSON(s) })}\n`);
+  if (opts.json) return void out(`${JSON.stringify({ session: sessionToJson(s) })}\n`);
   out(`started session ${s.id} (pid ${s.pid}, agent ${s.agent}) in ${s.directory} on ${opts.machine}\n`);
 }
 

@@ -14,7 +14,7 @@ export async function list(opts: { json?: boolean }): Promise<void> {
       directory: s.directory,
       agent: s.agent,
       startedAt: s.startedAt?.toISOString() ?? null,
-      ...(s.worktree ? { worktree: s.worktree } : {}),
+      worktree: s.worktree ?? null,
     }));
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;

@@ -38,7 +38,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
           ? `runner is not running (stale state left by dead runner${stale.pid ? ` PID ${stale.pid}` : ''}; cleaned up)`
           : 'runner is not running';
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ running: false, state: stale.kind, pid: 'pid' in stale ? stale.pid : undefined, message })}\n`);
+      process.stdout.write(`${JSON.stringify({ running: false, state: stale.kind, pid: ('pid' in stale ? stale.pid : undefined) ?? null, message })}\n`);
       process.exitCode = EXIT_UNAVAILABLE;
       return;
     }
@@ -52,7 +52,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
       running: true,
       ready: s.ready,
       pid: s.pid,
-      startedAt: s.startedAt?.toISOString(),
+      startedAt: s.startedAt?.toISOString() ?? null,
       uptimeMs,
       cliVersion: s.cliVersion,
       cliPath: s.cliPath,

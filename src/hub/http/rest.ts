@@ -1,6 +1,7 @@
 /**
  * The hub's REST/JSON view of HubService on node:http. Transport only: it authenticates,
- * validates and decodes JSON, calls HubCore, and encodes proto3 JSON (the generated toJSON).
+ * validates and decodes JSON, calls HubCore, and encodes proto3 JSON with every field present
+ * (src/contract/json.ts).
  *
  * Routes (all need a caller; see `authenticate`):
  *   GET  /api/v1/whoami                                    -> {namespace, owner}
@@ -16,8 +17,9 @@
  * bodies are the shared JSON HTTP layer's (src/shared/http/).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Session, sessionToProto } from '../../contract/common.js';
-import { Machine, machineToProto } from '../../contract/hub.js';
+import { sessionToProto } from '../../contract/common.js';
+import { machineToProto } from '../../contract/hub.js';
+import { machineToJson, sessionToJson } from '../../contract/json.js';
 import type { SpawnSpec } from '../../contract/types.js';
 import { InvalidArgumentError, UnauthenticatedError } from '../../shared/errors.js';
 import { bearerToken } from '../../shared/http/bearer.js';
@@ -62,12 +64,14 @@ export function bearerAuthenticator(hub: HubCore): (req: IncomingMessage) => Cal
   };
 }
 
+/** A machine as the REST view and its event stream send it: proto3 JSON with every field present. */
 export function machineJson(m: Parameters<typeof machineToProto>[0]): unknown {
-  return Machine.toJSON(machineToProto(m));
+  return machineToJson(machineToProto(m));
 }
 
+/** A session as the REST view and its event stream send it: proto3 JSON with every field present. */
 export function sessionJson(s: Parameters<typeof sessionToProto>[0]): unknown {
-  return Session.toJSON(sessionToProto(s));
+  return sessionToJson(sessionToProto(s));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,0 +1,112 @@
+/**
+ * The JSON of the contract's messages as hapi prints and serves it (the hub's REST view and its
+ * event stream, every `--json` of the CLI): proto3 JSON (the generated toJSON: camelCase names,
+ * enums by name, times in RFC 3339), except that EVERY field is always present. proto3 JSON
+ * leaves out a field at its default value, so an offline machine had no `online` key and
+ * `select(.online == false)` found nothing. Here a missing field is filled in: `false`, `0`,
+ * `""`, `[]`, the enum's zero name, and `null` for an unset time, an unset optional number or an
+ * absent sub-message.
+ *
+ * Each message's defaults are listed field by field with a type that names every field of the
+ * message, so a field added to the proto does not compile until it has its default here.
+ */
+import {
+  RunnerStatus,
+  SessionState,
+  StartedBy,
+  Session,
+  runnerStatusToJSON,
+  sessionStateToJSON,
+  startedByToJSON,
+  type MachineMetadata,
+  type RunnerState,
+  type Worktree,
+} from '../../gen/hapi/common/v1/common.js';
+import { Machine } from '../../gen/hapi/hub/v1/hub.js';
+
+type JsonValue = string | number | boolean | null | readonly never[] | { readonly [key: string]: JsonValue };
+
+/** A sub-message field: absent gives null, present gets its own defaults filled in. */
+interface Nested {
+  readonly nested: Defaults<object>;
+}
+
+/** The JSON default of every field of message T. */
+type Defaults<T> = { readonly [K in keyof Required<T>]: JsonValue | Nested };
+
+const nested = <T>(defaults: Defaults<T>): Nested => ({ nested: defaults as Defaults<object> });
+
+const WORKTREE: Defaults<Worktree> = { path: '', branch: '', repository: '' };
+
+const MACHINE_METADATA: Defaults<MachineMetadata> = {
+  hostname: '',
+  platform: '',
+  arch: '',
+  cliVersion: '',
+  displayName: '',
+  homeDir: '',
+  agents: [],
+};
+
+const RUNNER_STATE: Defaults<RunnerState> = {
+  status: runnerStatusToJSON(RunnerStatus.RUNNER_STATUS_UNSPECIFIED),
+  pid: 0,
+  startedAt: null,
+  shutdownReason: '',
+  lastSpawnError: '',
+  httpPort: 0,
+};
+
+const SESSION: Defaults<Session> = {
+  id: '',
+  pid: 0,
+  startedBy: startedByToJSON(StartedBy.STARTED_BY_UNSPECIFIED),
+  directory: '',
+  agent: '',
+  startedAt: null,
+  state: sessionStateToJSON(SessionState.SESSION_STATE_UNSPECIFIED),
+  endedAt: null,
+  exitCode: null,
+  exitSignal: '',
+  worktree: nested(WORKTREE),
+  machineId: '',
+};
+
+const MACHINE: Defaults<Machine> = {
+  id: '',
+  metadata: nested(MACHINE_METADATA),
+  metadataVersion: 0,
+  runnerState: nested(RUNNER_STATE),
+  runnerStateVersion: 0,
+  online: false,
+  lastAlive: null,
+  onlineSince: null,
+};
+
+function isNested(v: JsonValue | Nested): v is Nested {
+  return typeof v === 'object' && v !== null && 'nested' in v;
+}
+
+/** Fills every field `json` (from a generated toJSON) left out with its default, in the field order of `defaults`. */
+function withDefaults(json: unknown, defaults: Defaults<object>): Record<string, unknown> {
+  const given = (json ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, fallback] of Object.entries(defaults) as [string, JsonValue | Nested][]) {
+    const value = given[key];
+    if (isNested(fallback)) out[key] = value === undefined ? null : withDefaults(value, fallback.nested);
+    else out[key] = value === undefined ? fallback : value;
+  }
+  // Fields this build does not list (none today) are kept as they are.
+  for (const [key, value] of Object.entries(given)) if (!(key in out)) out[key] = value;
+  return out;
+}
+
+/** A machine as JSON, every field present. */
+export function machineToJson(m: Machine): Record<string, unknown> {
+  return withDefaults(Machine.toJSON(m), MACHINE);
+}
+
+/** A session as JSON, every field present. */
+export function sessionToJson(s: Session): Record<string, unknown> {
+  return withDefaults(Session.toJSON(s), SESSION);
+}
