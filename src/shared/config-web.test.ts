@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.js';
-import { frameAncestors, parseTelegramUsers, telegramConfig, webConfig, webOrigins } from './config.js';
+import { frameAncestors, parseTelegramUsers, telegramConfig, trustedProxies, webConfig, webOrigins } from './config.js';
 
 const BOT_TOKEN = '123456789:AAE_test-bot-token-for-hapi-unit-tests';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -105,7 +105,7 @@ describe('HAPI_WEB_FRAME_ANCESTORS', () => {
 
 describe('webConfig', () => {
   it('gathers the web settings, framing by Telegram Web when Telegram sign-in is on', () => {
-    expect(webConfig({})).toEqual({ telegram: undefined, allowedOrigins: [], frameAncestors: [], webRoot: undefined });
+    expect(webConfig({})).toEqual({ telegram: undefined, allowedOrigins: [], frameAncestors: [], webRoot: undefined, trustedProxies: [] });
     const config = webConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_WEB_ROOT: ' /srv/hapi-web ', HAPI_WEB_ORIGINS: 'https://hapi.example.com' });
     expect(config).toMatchObject({ allowedOrigins: ['https://hapi.example.com'], frameAncestors: ['https://web.telegram.org'], webRoot: '/srv/hapi-web' });
     expect(config.telegram?.botToken).toBe(BOT_TOKEN);
@@ -114,5 +114,19 @@ describe('webConfig', () => {
   it('names the variable of a bad value', () => {
     expect(() => webConfig({ HAPI_WEB_ORIGINS: 'nope' })).toThrow(/HAPI_WEB_ORIGINS/);
     expect(() => webConfig({ HAPI_TELEGRAM_USERS: '1:a' })).toThrow(/HAPI_TELEGRAM_BOT_TOKEN/);
+    expect(() => webConfig({ HAPI_WEB_TRUSTED_PROXIES: 'proxy.local' })).toThrow(/HAPI_WEB_TRUSTED_PROXIES/);
+  });
+});
+
+describe('HAPI_WEB_TRUSTED_PROXIES', () => {
+  it('takes addresses and CIDR ranges, IPv4 and IPv6, separated by commas or spaces', () => {
+    expect(trustedProxies({})).toEqual([]);
+    expect(trustedProxies({ HAPI_WEB_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8 ::1 fd00::/8' })).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+  });
+
+  it('refuses names, bad prefixes and anything else, naming the variable', () => {
+    for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '10.0.0.0/x', '1.2.3.4/8/9', '*']) {
+      expect(() => trustedProxies({ HAPI_WEB_TRUSTED_PROXIES: bad }), bad).toThrow(/^HAPI_WEB_TRUSTED_PROXIES: .* is not an IP address or CIDR range/);
+    }
   });
 });

@@ -4,6 +4,7 @@
  * parsed lazily so that, e.g., a bad hub setting does not break `hapi runner status`.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 
 export type Env = Record<string, string | undefined>;
@@ -313,6 +314,25 @@ export function frameAncestors(env: Env, telegramEnabled: boolean): string[] {
   return telegramEnabled ? [TELEGRAM_WEB_ORIGIN] : [];
 }
 
+/**
+ * Parses HAPI_WEB_TRUSTED_PROXIES: addresses or CIDR ranges (`127.0.0.1`, `10.0.0.0/8`,
+ * `::1`), separated by commas or spaces, of the reverse proxies whose X-Forwarded-For the web
+ * page believes. Unset: none (the connection's peer is the client).
+ */
+export function trustedProxies(env: Env): string[] {
+  const name = 'HAPI_WEB_TRUSTED_PROXIES';
+  return (envOptional(env, name) ?? '').split(/[\s,]+/).filter(Boolean).map((entry) => {
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(`${name}: ${JSON.stringify(entry)} is not an IP address or CIDR range such as 10.0.0.0/8`);
+    }
+    return entry;
+  });
+}
+
 /** Settings of the hub's web page (read before the hub listens, so a bad one stops the start). */
 export interface WebConfig {
   /** Telegram Mini App sign-in; off when HAPI_TELEGRAM_BOT_TOKEN is not set. */
@@ -323,6 +343,8 @@ export interface WebConfig {
   frameAncestors: string[];
   /** HAPI_WEB_ROOT: where the built page is; undefined: dist/web next to the CLI bundle. */
   webRoot?: string;
+  /** HAPI_WEB_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the client (sign-in rate limits). */
+  trustedProxies: string[];
 }
 
 export function webConfig(env: Env = process.env): WebConfig {
@@ -332,5 +354,6 @@ export function webConfig(env: Env = process.env): WebConfig {
     allowedOrigins: webOrigins(env),
     frameAncestors: frameAncestors(env, telegram !== undefined),
     webRoot: envOptional(env, 'HAPI_WEB_ROOT'),
+    trustedProxies: trustedProxies(env),
   };
 }

@@ -2,7 +2,8 @@
  * The hub's web page, ready to mount: `startHub({ ..., wrapHttpHandler: webPage({ config, log }) })`
  * with `config = webConfig(env)` from src/shared/config.ts, which reads (and refuses with a
  * ConfigError naming the variable) HAPI_TELEGRAM_BOT_TOKEN, HAPI_TELEGRAM_USERS(_FILE),
- * HAPI_TELEGRAM_AUTH_MAX_AGE_MS, HAPI_WEB_ORIGINS, HAPI_WEB_FRAME_ANCESTORS and HAPI_WEB_ROOT
+ * HAPI_TELEGRAM_AUTH_MAX_AGE_MS, HAPI_WEB_ORIGINS, HAPI_WEB_FRAME_ANCESTORS, HAPI_WEB_ROOT and
+ * HAPI_WEB_TRUSTED_PROXIES
  * before the hub starts listening.
  */
 import type { WebConfig } from '../../shared/config.js';
@@ -36,6 +37,7 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
       allowedOrigins: config.allowedOrigins,
       frameAncestors: config.frameAncestors,
       webRoot: config.webRoot,
+      trustedProxies: config.trustedProxies,
       logger: log,
     });
     return web.handler(rest);

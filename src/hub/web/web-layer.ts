@@ -24,7 +24,8 @@ import {
 } from './http-security.js';
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData } from './telegram.js';
-import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
+import { createSignInGuard, type SignInLimits } from './sign-in-limits.js';
+import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
  * Who a request acts for: one namespace, whether with the owner token, and the id of the token
@@ -49,6 +50,10 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   /** Origins allowed to make state-changing requests (HAPI_WEB_ORIGINS); empty: the request's own host. */
   allowedOrigins?: readonly string[];
   sessions?: Partial<WebSessionStoreOptions>;
+  /** Sign-in rate limits (default DEFAULT_SIGN_IN_LIMITS); their clock is sessions.now. */
+  signInLimits?: Partial<SignInLimits>;
+  /** HAPI_WEB_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the client; none by default. */
+  trustedProxies?: readonly string[];
   /** Origins allowed to show the page in an iframe (CSP frame-ancestors); empty: none. */
   frameAncestors?: readonly string[];
   logger?: Logger;
@@ -77,6 +82,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const site = loadStaticSite(opts.webRoot ?? defaultWebRoot());
   if (!site.built) log.warn({ root: site.root }, 'web page not built (run `npm run build`); serving the API only');
   const sessions = createWebSessionStore(opts.sessions);
+  const guard = createSignInGuard({ limits: opts.signInLimits, trustedProxies: opts.trustedProxies, now: opts.sessions?.now });
   const originPolicy = { allowedOrigins: opts.allowedOrigins ?? [] };
   const openResponses = new Map<string, Set<ServerResponse>>();
   const headers = securityHeaders(opts.frameAncestors ?? []);
@@ -148,6 +154,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireOrigin(req);
+    guard.checkAddress(req);
     const body = await readJson(req);
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     if (!token) throw new InvalidArgumentError('enter a token');
@@ -161,11 +168,14 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       }
       throw err;
     }
-    startSession(req, res, { kind: 'token', tokenId: caller.tokenId }, caller);
+    const credential: Credential = { kind: 'token', tokenId: caller.tokenId };
+    guard.checkCredential(credentialKey(credential));
+    startSession(req, res, credential, caller);
   }
 
   async function telegramLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireOrigin(req);
+    guard.checkAddress(req);
     const body = await readJson(req);
     if (!opts.telegram) throw new NotFoundError('Telegram sign-in is not configured on this hub');
     const { user } = verifyInitData(typeof body.initData === 'string' ? body.initData : '', opts.telegram.botToken, {
@@ -176,7 +186,9 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       log.info({ telegramUser: user.id }, 'web sign-in refused: Telegram user not mapped to a namespace');
       throw new PermissionDeniedError(`Telegram user ${user.id} is not allowed on this hub`);
     }
-    startSession(req, res, { kind: 'telegram', userId: user.id }, telegramCaller(namespace, user.id), body.embedded === true);
+    const credential: Credential = { kind: 'telegram', userId: user.id };
+    guard.checkCredential(credentialKey(credential));
+    startSession(req, res, credential, telegramCaller(namespace, user.id), body.embedded === true);
   }
 
   function logout(req: IncomingMessage, res: ServerResponse): void {

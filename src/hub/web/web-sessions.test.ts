@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openHubStore } from '../store/sqlite/sqlite-store.js';
-import { createWebSessionStore, sessionKey, tablePersistence, type WebSessionStoreOptions } from './web-sessions.js';
+import { createRateLimiter } from '../../shared/rate-limit.js';
+import { DEFAULT_SIGN_IN_LIMITS } from './sign-in-limits.js';
+import { DEFAULT_SESSION_OPTIONS, credentialKey, createWebSessionStore, sessionKey, tablePersistence, type WebSessionStoreOptions } from './web-sessions.js';
 
 const token = (t: string) => ({ kind: 'token' as const, tokenId: t });
 
@@ -67,6 +69,57 @@ describe('web session store', () => {
     store.delete(c.session.key);
     store.delete(c.session.key);
     expect(ended).toEqual([b.session.key, c.session.key]);
+  });
+});
+
+describe('sign-ins per credential', () => {
+  it('ends the oldest sign-in of a credential past its own cap, and no other', () => {
+    const store = createWebSessionStore({ maxSessionsPerCredential: 3 });
+    const owner = store.create(token('owner'));
+    const mine = [1, 2, 3, 4, 5].map(() => store.create(token('team')));
+    expect(store.get(owner.cookie)).toBeDefined();
+    expect(mine.map((m) => store.get(m.cookie) !== undefined)).toEqual([false, false, true, true, true]);
+    expect(store.size()).toBe(4);
+    // A Telegram user is a credential of its own.
+    const tg = store.create({ kind: 'telegram', userId: 7 });
+    expect(store.get(tg.cookie)).toBeDefined();
+    expect(credentialKey({ kind: 'telegram', userId: 7 })).not.toBe(credentialKey(token('7')));
+  });
+
+  it('when the pool is full, a new sign-in pushes out the credential holding the most, not a smaller one', () => {
+    const store = createWebSessionStore({ maxSessions: 10, maxSessionsPerCredential: 8 });
+    const owner = store.create(token('owner'));
+    const other = store.create(token('other'));
+    for (let i = 0; i < 50; i++) store.create(token('team'));
+    expect(store.get(owner.cookie)).toBeDefined();
+    expect(store.get(other.cookie)).toBeDefined();
+    expect(store.size()).toBe(10);
+    // The owner signing in again, pool full: team (the largest) gives way, not other.
+    const again = store.create(token('owner'));
+    expect([store.get(owner.cookie), store.get(other.cookie), store.get(again.cookie)].every(Boolean)).toBe(true);
+  });
+
+  it('one namespace signing in as fast as the limits allow for days never signs the owner out', () => {
+    // The eviction of issue 10 item 6, with the hub's default caps and sign-in limits over a
+    // simulated week: the owner, signed in once and using the page daily, stays signed in.
+    const c = clock();
+    const store = createWebSessionStore({ now: c.now });
+    const limit = createRateLimiter({ ...DEFAULT_SIGN_IN_LIMITS.perToken, now: c.now });
+    const owner = store.create(token('owner'));
+    let created = 0;
+    for (let minute = 0; minute < 7 * 24 * 60; minute++) {
+      for (let i = 0; i < 12; i++) {
+        if (limit.take('token:team') === 0) {
+          store.create(token('team'));
+          created++;
+        }
+      }
+      if (minute % (12 * 60) === 0) expect(store.get(owner.cookie), `minute ${minute}`).toBeDefined();
+      c.advance(60_000);
+    }
+    expect(created).toBeGreaterThan(DEFAULT_SESSION_OPTIONS.maxSessions);
+    expect(store.get(owner.cookie)).toBeDefined();
+    expect(store.size()).toBe(1 + DEFAULT_SESSION_OPTIONS.maxSessionsPerCredential);
   });
 });
 

@@ -59,8 +59,13 @@ export interface WebSessionStoreOptions {
   idleTimeoutMs: number;
   /** A session ends this long after sign-in, however much it is used. */
   maxLifetimeMs: number;
-  /** At most this many sessions; the least recently used is dropped first. */
+  /**
+   * At most this many sessions. When full, a new sign-in ends the least recently used session
+   * of the credential that holds the most, so no credential can push out another's.
+   */
   maxSessions: number;
+  /** At most this many sessions per credential (a hub token, a Telegram user); its least recently used ends first. */
+  maxSessionsPerCredential: number;
   /** Injectable clock. */
   now?: () => number;
   /** Keeps sessions across restarts; in memory only when undefined. */
@@ -85,7 +90,13 @@ export const DEFAULT_SESSION_OPTIONS: WebSessionStoreOptions = {
   idleTimeoutMs: 24 * 60 * 60 * 1000,
   maxLifetimeMs: 7 * 24 * 60 * 60 * 1000,
   maxSessions: 10_000,
+  maxSessionsPerCredential: 100,
 };
+
+/** What a credential is counted by: one hub token, or one Telegram user. */
+export function credentialKey(c: Credential): string {
+  return c.kind === 'token' ? `token:${c.tokenId}` : `telegram:${c.userId}`;
+}
 
 /** 256 random bits, base64url (43 characters). */
 export function randomId(): string {
@@ -116,6 +127,16 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
     for (const key of ended) for (const listener of listeners) listener(key);
   }
 
+  /** The least recently used session of the credential that holds the most sessions. */
+  function leastRecentOfLargestCredential(): string {
+    const counts = new Map<string, number>();
+    for (const s of sessions.values()) counts.set(credentialKey(s.credential), (counts.get(credentialKey(s.credential)) ?? 0) + 1);
+    let largest = '';
+    for (const [key, n] of counts) if (n > (counts.get(largest) ?? 0)) largest = key;
+    for (const s of sessions.values()) if (credentialKey(s.credential) === largest) return s.key;
+    return sessions.keys().next().value!;
+  }
+
   function expired(s: WebSession, t: number): boolean {
     return t - s.lastSeenAt > opts.idleTimeoutMs || t - s.createdAt > opts.maxLifetimeMs;
   }
@@ -132,17 +153,25 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
       }
     }
     if (stale.length > 0) persistence.delete(stale);
-    const over = [...sessions.keys()].slice(0, Math.max(0, sessions.size - opts.maxSessions));
-    if (over.length > 0) endMany(over);
+    // Sign-ins kept by a hub without these caps (or with larger ones) are brought within them.
+    const byCredential = new Map<string, string[]>();
+    for (const s of sessions.values()) {
+      const key = credentialKey(s.credential);
+      byCredential.set(key, [...(byCredential.get(key) ?? []), s.key]);
+    }
+    endMany([...byCredential.values()].flatMap((keys) => keys.slice(0, Math.max(0, keys.length - opts.maxSessionsPerCredential))));
+    while (sessions.size > opts.maxSessions) endMany([leastRecentOfLargestCredential()]);
   }
 
   return {
     create(credential) {
       const t = now();
-      // Drop expired sessions first, then the least recently used while over the cap.
       endMany([...sessions.values()].filter((s) => expired(s, t)).map((s) => s.key));
-      const over = [...sessions.keys()].slice(0, Math.max(0, sessions.size - opts.maxSessions + 1));
-      endMany(over);
+      // Room for one more of this credential, then for one more in all (see maxSessions).
+      const own = credentialKey(credential);
+      const mine = [...sessions.values()].filter((s) => credentialKey(s.credential) === own);
+      endMany(mine.slice(0, Math.max(0, mine.length - opts.maxSessionsPerCredential + 1)).map((s) => s.key));
+      while (sessions.size >= opts.maxSessions) endMany([leastRecentOfLargestCredential()]);
       const cookie = randomId();
       const session: WebSession = { key: sessionKey(cookie), csrfToken: randomId(), credential, createdAt: t, lastSeenAt: t };
       sessions.set(session.key, session);
