@@ -51,3 +51,26 @@ describe('session book', () => {
     expect(store.listSessions('default', { includeEnded: true })).toHaveLength(2);
   });
 });
+
+describe('unchanged reports', () => {
+  it('a session reported again unchanged (as every hello does) is neither saved nor published again', () => {
+    const { store, rec, book } = setup();
+    const worktree = { path: '/work-x', branch: 'hapi/x', repository: '/work' };
+    const s1 = session('s1', { worktree, exitSignal: undefined });
+    book.reconcile('default', 'm1', [s1], at);
+    expect(rec.events).toHaveLength(1);
+    let writes = 0;
+    const upsertSession = store.upsertSession.bind(store);
+    store.upsertSession = (s) => void (writes++, upsertSession(s));
+    // The same report, its keys in another order and its Dates new objects, like a hello's.
+    const again = Object.fromEntries(Object.entries({ ...s1, startedAt: new Date(T0.getTime()), worktree: { ...worktree } }).reverse());
+    book.reconcile('default', 'm1', [again as unknown as typeof s1], at);
+    book.event('default', 'm1', 'adopted', session('s1', { worktree }), at);
+    expect(writes).toBe(0);
+    expect(rec.events).toHaveLength(1);
+    // A change is saved and published.
+    book.reconcile('default', 'm1', [session('s1', { worktree, pid: 101 })], at);
+    expect(writes).toBe(1);
+    expect(rec.events).toHaveLength(2);
+  });
+});

@@ -24,7 +24,39 @@ export interface SessionBookOptions {
   publish(namespace: string, event: HubEvent): void;
 }
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const same = <T>(a: T, b: T) => a === b;
+const sameTime = (a: Date | undefined, b: Date | undefined) => a?.getTime() === b?.getTime();
+
+/**
+ * One comparison per field (the mapped type makes a new field a compile error until it is
+ * listed here). Field by field, not JSON: a row read back from the store has its keys in
+ * another order than a report, and Dates compare by time.
+ */
+const FIELD_EQUALS: { [K in keyof Required<HubSession>]-?: (a: HubSession[K], b: HubSession[K]) => boolean } = {
+  id: same,
+  machineId: same,
+  namespace: same,
+  pid: same,
+  processStartTime: same,
+  startedBy: same,
+  directory: same,
+  agent: same,
+  startedAt: sameTime,
+  state: same,
+  endedAt: sameTime,
+  exitCode: same,
+  exitSignal: same,
+  worktree: (a, b) => a === b || (!!a && !!b && a.path === b.path && a.branch === b.branch && a.repository === b.repository),
+  logPath: same,
+  requestId: same,
+};
+
+/** True when the two records hold the same values, whatever their keys' order. */
+export function sameSession(a: HubSession, b: HubSession): boolean {
+  return (Object.keys(FIELD_EQUALS) as (keyof HubSession)[]).every((k) =>
+    (FIELD_EQUALS[k] as (x: unknown, y: unknown) => boolean)(a[k], b[k]),
+  );
+}
 
 export function createSessionBook(opts: SessionBookOptions): SessionBook {
   const { store, publish } = opts;
@@ -35,10 +67,8 @@ export function createSessionBook(opts: SessionBookOptions): SessionBook {
     delete (next as Partial<SessionInfo>).logPath;
     delete (next as Partial<SessionInfo>).processStartTime;
     const prev = store.getSession(machineId, s.id);
-    // Meant to skip unchanged reports. It compares JSON, so key order counts, and a row read
-    // back from the store is ordered differently from a report: today nearly every report is
-    // written and published again (unchanged behaviour, to be fixed on its own).
-    if (prev && sameJson(prev, next)) return prev;
+    // An unchanged report (every hello repeats each live session) is neither saved nor published.
+    if (prev && sameSession(prev, next)) return prev;
     store.upsertSession(next);
     publish(namespace, { type: 'session', session: next });
     return next;
