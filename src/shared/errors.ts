@@ -59,7 +59,7 @@ export class ResourceExhaustedError extends HapiError {
   constructor(message: string, details?: Details) { super('ResourceExhausted', message, details); }
 }
 export class UnavailableError extends HapiError {
-  constructor(message: string, details?: Details) { super('Unavailable', message, details); }
+  constructor(message: string, details?: Details, options?: ErrorOptions) { super('Unavailable', message, details, options); }
 }
 export class DeadlineExceededError extends HapiError {
   constructor(message: string, details?: Details) { super('DeadlineExceeded', message, details); }

@@ -10,7 +10,7 @@
  * - session-book.ts and watch-feed.ts: sessions and the change feed for watchers.
  */
 import type { Logger } from 'pino';
-import { FailedPreconditionError, HapiError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { FailedPreconditionError, HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnavailableError } from '../../shared/errors.js';
 import {
   PROTOCOL_VERSION,
   type MachineMetadataInfo,
@@ -176,8 +176,14 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         throw new FailedPreconditionError(`unsupported protocol version ${hello.protocolVersion}; this hub speaks ${PROTOCOL_VERSION}`);
       }
       const { conn, machine } = presence.connect(caller, hello, sink);
-      // What the runner has now is the truth for this machine.
-      sessions.reconcile(caller.namespace, hello.machineId, hello.sessions, conn.lastAlive);
+      try {
+        // What the runner has now is the truth for this machine.
+        sessions.reconcile(caller.namespace, hello.machineId, hello.sessions, conn.lastAlive);
+      } catch (err) {
+        // Not recorded (e.g. the store is busy): refuse the stream; the runner's next hello retries.
+        presence.detach(conn, 'hello not recorded');
+        throw err;
+      }
       sink.send({
         type: 'welcome',
         namespace: caller.namespace,
@@ -207,8 +213,15 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       const r = await relay(caller, machineId, { method: 'spawn', spec }, opts.spawnDeadlineMs, signal);
       if (r.method !== 'spawn') unexpected();
       if (r.outcome.kind === 'session') {
-        const session = sessions.upsert(caller.namespace, machineId, r.outcome.session);
-        return { ...r.outcome, session };
+        try {
+          const session = sessions.upsert(caller.namespace, machineId, r.outcome.session);
+          return { ...r.outcome, session };
+        } catch (err) {
+          // The session runs: say so. The record follows with the runner's next hello.
+          if (!isHapiError(err) || err.kind !== 'Unavailable') throw err;
+          log.warn({ err, machineId, sessionId: r.outcome.session.id }, 'spawned session not recorded yet');
+          return { ...r.outcome, session: { ...r.outcome.session, machineId, namespace: caller.namespace } };
+        }
       }
       return r.outcome;
     },

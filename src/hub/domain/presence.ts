@@ -5,7 +5,9 @@
  * older one (the runner reconnected before the old stream was noticed dead).
  *
  * Alive messages only touch memory; the sweeper writes last-alive times in one batch, so a
- * busy hub does not write to the database per alive message.
+ * busy hub does not write to the database per alive message. Those writes and offline marks
+ * are retried with backoff while the store is unavailable (presence-writes.ts); meanwhile
+ * reads show the machine offline from memory.
  */
 import type { Logger } from 'pino';
 import { AbortedError, PermissionDeniedError, UnavailableError, type HapiError } from '../../shared/errors.js';
@@ -13,6 +15,7 @@ import type { MachineStore, NamespaceStore, UnitOfWork } from './ports.js';
 import { createPendingRequests, type PendingRequests } from './relay.js';
 import type { Caller, HelloInfo, HubEvent, MachineRecord, RunnerSink } from './types.js';
 import { applyReported } from './versioned.js';
+import { createPresenceWrites } from './presence-writes.js';
 
 /**
  * How often runners are asked to send MachineAlive (the Welcome tells them): 20 s for the
@@ -50,11 +53,11 @@ export interface Presence {
   connect(caller: Caller, hello: HelloInfo, sink: RunnerSink): { conn: Connection; machine: MachineRecord };
   /** An alive message arrived on this stream. */
   alive(conn: Connection): void;
-  /** The stream ended (either side): the machine goes offline unless a newer stream replaced it. Idempotent. */
+  /** The stream ended (either side): the machine goes offline unless a newer stream replaced it. Idempotent; never throws. */
   detach(conn: Connection, reason: string): void;
   /** The current stream of an online machine. */
   get(machineId: string): Connection | undefined;
-  /** The record with its in-memory last-alive time when the machine is online. */
+  /** The record with what memory knows better: the last-alive time when online, an offline mark not saved yet. */
   withLastAlive(m: MachineRecord): MachineRecord;
   readonly size: number;
   /** Open streams' pending relayed requests. */
@@ -77,6 +80,11 @@ interface Conn extends Connection {
   detached: boolean;
 }
 
+/** The record as memory knows it better: an offline mark that is not saved yet. */
+function overlay(m: MachineRecord, mark: { at: Date; lastAlive: Date } | undefined): MachineRecord {
+  return mark && m.online ? { ...m, online: false, onlineSince: mark.at, lastAlive: mark.lastAlive } : m;
+}
+
 export function createPresence(opts: PresenceOptions): Presence {
   const { store, publish, log, now, aliveTimeoutMs } = opts;
   const connections = new Map<string, Conn>();
@@ -87,10 +95,17 @@ export function createPresence(opts: PresenceOptions): Presence {
 
   const sweeper = setInterval(sweep, sweepIntervalFor(aliveTimeoutMs));
   sweeper.unref();
+  const writes = createPresenceWrites({
+    store,
+    log,
+    now,
+    isConnected: (id) => connections.has(id),
+    initialRetryMs: sweepIntervalFor(aliveTimeoutMs),
+  });
 
-  function saveAndPublish(m: MachineRecord): void {
-    store.saveMachine(m);
-    publish(m.namespace, { type: 'machine', machine: m });
+  /** Saves pending presence writes (unless backing off) and publishes the machines marked offline. */
+  function flush(): void {
+    for (const m of writes.flush()) publish(m.namespace, { type: 'machine', machine: m });
   }
 
   /** Ends a stream's part: what it still waits for fails with `err`. False if it had ended already. */
@@ -105,24 +120,27 @@ export function createPresence(opts: PresenceOptions): Presence {
     if (!end(conn, new UnavailableError(`machine ${conn.machineId} disconnected before answering`))) return;
     if (connections.get(conn.machineId) !== conn) return;
     connections.delete(conn.machineId);
-    if (conn.aliveDirty) store.saveLastAlive([{ id: conn.machineId, lastAlive: conn.lastAlive }]);
-    const m = store.getMachine(conn.machineId);
-    if (m && m.online) {
-      m.online = false;
-      m.onlineSince = now();
-      m.lastAlive = conn.lastAlive;
-      saveAndPublish(m);
+    const mark = { at: now(), lastAlive: conn.lastAlive };
+    writes.offline(conn.machineId, mark);
+    flush();
+    if (writes.pendingOffline(conn.machineId)) {
+      // Not saved yet (the store is busy): watchers hear it now, the store when a retry succeeds.
+      try {
+        const m = store.getMachine(conn.machineId);
+        if (m?.online) publish(m.namespace, { type: 'machine', machine: overlay(m, mark) });
+      } catch (err) {
+        log.warn({ err, machineId: conn.machineId }, 'could not read the machine to publish it offline');
+      }
     }
     log.info({ machineId: conn.machineId, namespace: conn.namespace, reason }, 'machine offline');
   }
 
   function sweep(): void {
     const t = now().getTime();
-    const alive: { id: string; lastAlive: Date }[] = [];
     for (const conn of connections.values()) {
       if (conn.aliveDirty) {
         conn.aliveDirty = false;
-        alive.push({ id: conn.machineId, lastAlive: conn.lastAlive });
+        writes.alive(conn.machineId, conn.lastAlive);
       }
       if (t - conn.lastAlive.getTime() > aliveTimeoutMs) {
         log.info({ machineId: conn.machineId, lastAlive: conn.lastAlive }, 'no alive message in time: machine offline');
@@ -130,11 +148,7 @@ export function createPresence(opts: PresenceOptions): Presence {
         conn.sink.close(new UnavailableError(`no alive message for ${aliveTimeoutMs} ms`));
       }
     }
-    try {
-      store.saveLastAlive(alive);
-    } catch (err) {
-      log.error({ err }, 'could not persist last-alive times');
-    }
+    flush();
   }
 
   function online(caller: Caller, hello: HelloInfo, t: Date): MachineRecord {
@@ -174,6 +188,7 @@ export function createPresence(opts: PresenceOptions): Presence {
     connect(caller, hello, sink) {
       const t = now();
       const machine = online(caller, hello, t);
+      writes.cancelOffline(hello.machineId);
       const previous = connections.get(hello.machineId);
       const conn: Conn = {
         machineId: hello.machineId,
@@ -210,7 +225,7 @@ export function createPresence(opts: PresenceOptions): Presence {
 
     withLastAlive(m) {
       const conn = connections.get(m.id);
-      return conn ? { ...m, lastAlive: conn.lastAlive } : m;
+      return conn ? { ...m, lastAlive: conn.lastAlive } : overlay(m, writes.pendingOffline(m.id));
     },
 
     get size() {
@@ -229,6 +244,7 @@ export function createPresence(opts: PresenceOptions): Presence {
         detach(conn, 'hub shutting down');
         conn.sink.close(new UnavailableError('hub is shutting down'));
       }
+      if (writes.pending > 0) log.warn({ pending: writes.pending }, 'presence writes not saved at shutdown; the next start marks every machine offline');
     },
   };
 }

@@ -156,8 +156,15 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
             try {
               dispatch(link, r.value, log);
             } catch (err) {
-              // A message this build cannot decode (enum rule in src/contract/common.ts): drop it, keep the stream.
               if (!isHapiError(err)) throw err;
+              if (err.kind === 'Unavailable') {
+                // Not recorded (the store is busy): end the stream; the runner reconnects with
+                // backoff and its hello resends its whole state, so nothing is lost.
+                log.warn({ err, machineId: link.machineId }, 'could not record a message from the runner: ending its stream');
+                sink.close(err);
+                break;
+              }
+              // A message this build cannot decode (enum rule in src/contract/common.ts): drop it, keep the stream.
               log.warn({ err, machineId: link.machineId }, 'dropped a malformed message from the runner');
             }
           }

@@ -193,8 +193,12 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
       sessions.delete(key);
       sessions.set(key, session);
       if (persistence && t - (persistedSeen.get(key) ?? 0) >= TOUCH_PERSIST_MS) {
-        persistence.touch(key, t);
-        persistedSeen.set(key, t);
+        try {
+          persistence.touch(key, t);
+          persistedSeen.set(key, t);
+        } catch {
+          // Bookkeeping only (e.g. the database is busy): the next use writes it through.
+        }
       }
       return session;
     },

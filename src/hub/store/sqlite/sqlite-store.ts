@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../../../shared/atomic-file.js';
-import { errnoCode } from '../../../shared/errors.js';
+import { errnoCode, UnavailableError } from '../../../shared/errors.js';
 import type { HubStore } from '../../domain/ports.js';
 import type { MachineRecord } from '../../domain/types.js';
 import { migrate } from './migrations.js';
@@ -41,6 +41,43 @@ function makeDbFilesPrivate(path: string): void {
   }
 }
 
+/**
+ * How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
+ * better-sqlite3 is synchronous, so the wait blocks the hub's event loop: long enough to ride
+ * out a checkpoint or a short write by another process (`sqlite3 hub.db`, a backup), short
+ * enough that a long lock turns into quick UNAVAILABLE answers instead of a frozen hub.
+ */
+export const BUSY_TIMEOUT_MS = 500;
+
+/**
+ * SQLITE_BUSY / SQLITE_LOCKED (and their extended codes) mean another connection holds a lock
+ * the statement needs: the domain's UnavailableError, so a call answers UNAVAILABLE (HTTP 503)
+ * and background writes retry. Anything else is passed on as it is.
+ */
+function storeError(err: unknown): unknown {
+  const code = err instanceof Database.SqliteError ? err.code : undefined;
+  if (code?.startsWith('SQLITE_BUSY') || code?.startsWith('SQLITE_LOCKED')) {
+    return new UnavailableError('the hub database is busy (another process holds its lock); retry shortly', { sqliteCode: code }, { cause: err });
+  }
+  return err;
+}
+
+/** Maps store errors (storeError) on every port method, once, at the adapter's boundary. */
+function mapStoreErrors(store: HubStore): HubStore {
+  const mapped = { ...store } as Record<string, unknown>;
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value !== 'function' || name === 'close') continue;
+    mapped[name] = (...args: unknown[]) => {
+      try {
+        return (value as (...a: unknown[]) => unknown)(...args);
+      } catch (err) {
+        throw storeError(err);
+      }
+    };
+  }
+  return mapped as unknown as HubStore;
+}
+
 /** Opens (creating and migrating as needed) the database at `path`, or `:memory:`. */
 export function openHubStore(path: string): HubStore {
   // ':memory:' and '' (a temporary database) have no files of their own.
@@ -52,7 +89,7 @@ export function openHubStore(path: string): HubStore {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
 
   const q = {
@@ -225,12 +262,14 @@ export function openHubStore(path: string): HubStore {
       deleteWebSessions(keys);
     },
     transaction(work) {
-      // One connection: the transaction's ports are the store itself.
-      return db.transaction(() => work(store))();
+      // One connection: the transaction's ports are the store itself. IMMEDIATE takes the
+      // write lock up front (waiting up to the busy timeout) rather than failing at once with
+      // SQLITE_BUSY_SNAPSHOT when a read turns into a write after another process wrote.
+      return db.transaction(() => work(store)).immediate();
     },
     close() {
       db.close();
     },
   };
-  return store;
+  return mapStoreErrors(store);
 }
