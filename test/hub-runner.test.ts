@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Status } from 'nice-grpc';
 import { RunnerStatus, SessionState, StopSessionResult } from '../gen/hapi/common/v1/common.js';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, isAlive, waitFor, type TestHome } from './harness.js';
-import { startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
+import { rest, startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 
 const homes: TestHome[] = [];
 const hubs: HubProcess[] = [];
@@ -141,5 +141,34 @@ describe('real runner with the hub', () => {
     await waitFor(() => !isAlive(m.pid), 15_000, 'runner to exit');
     const after = await waitMachine(c, m.machineId, (x) => !x.online, 5_000);
     expect(after.runnerState).toMatchObject({ status: RunnerStatus.RUNNER_STATUS_SHUTTING_DOWN, shutdownReason: 'hub' });
+  });
+
+  it('a runner killed with -9 reads lost since a time, not running, in gRPC, REST and `hapi machines`', async () => {
+    const { h } = await hubHome();
+    const c = h.clients();
+    const m = await machineHome(h);
+    const before = await waitMachine(c, m.machineId, (x) => x.online);
+    expect(before.runnerState?.status).toBe(RunnerStatus.RUNNER_STATUS_RUNNING);
+
+    const t0 = Date.now();
+    process.kill(m.pid, 'SIGKILL');
+    const lost = await waitMachine(c, m.machineId, (x) => !x.online, 10_000);
+    expect(lost.runnerState).toMatchObject({ status: RunnerStatus.RUNNER_STATUS_LOST, pid: m.pid });
+    expect(lost.runnerState!.lostAt!.getTime()).toBeGreaterThanOrEqual(t0 - 1_000);
+    expect(lost.runnerStateVersion).toBeGreaterThan(before.runnerStateVersion);
+
+    const r = await rest(h.httpUrl, h.ownerToken, '/api/v1/machines');
+    expect(r.json.machines[0].runnerState).toMatchObject({ status: 'RUNNER_STATUS_LOST', pid: m.pid, lostAt: lost.runnerState!.lostAt!.toISOString() });
+
+    const cliEnv = { HAPI_API_URL: h.grpcUrl, CLI_API_TOKEN: h.ownerToken };
+    const json = await m.th.cli(['machines', '--json'], { env: cliEnv });
+    expect(JSON.parse(json.stdout).machines[0].runnerState).toMatchObject({ status: 'RUNNER_STATUS_LOST', pid: m.pid });
+    const table = await m.th.cli(['machines'], { env: cliEnv });
+    expect(table.stdout).toMatch(new RegExp(`offline\\s+lost \\d+s ago, last pid ${m.pid}`));
+
+    // Started again, it is running again.
+    expect((await m.th.cli(['runner', 'start'])).code).toBe(0);
+    const again = await waitMachine(c, m.machineId, (x) => x.online && x.runnerState?.status === RunnerStatus.RUNNER_STATUS_RUNNING, 15_000);
+    expect(again.runnerState?.lostAt).toBeUndefined();
   });
 });

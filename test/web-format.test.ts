@@ -34,6 +34,8 @@ describe('format', () => {
     expect(machineName({ id: 'm1' })).toBe('m1');
     expect(runnerStatusLabel({ status: 'RUNNER_STATUS_SHUTTING_DOWN', shutdownReason: 'hub' })).toBe('shutting down (hub)');
     expect(runnerStatusLabel(undefined)).toBe('unknown');
+    const lostAt = new Date(NOW - 3 * 60_000).toISOString();
+    expect(runnerStatusLabel({ status: 'RUNNER_STATUS_LOST', pid: 7, lostAt }, NOW)).toBe('lost 3 min ago (its link ended without a shutdown message; it may have crashed)');
   });
 
   it('orders machines online first, then by name; sessions active first, then newest', () => {

@@ -89,6 +89,7 @@ const runnerStatus = /* @__PURE__ */ enumConverters<RunnerStateInfo['status'], R
   unspecified: RunnerStatus.RUNNER_STATUS_UNSPECIFIED,
   running: RunnerStatus.RUNNER_STATUS_RUNNING,
   'shutting-down': RunnerStatus.RUNNER_STATUS_SHUTTING_DOWN,
+  lost: RunnerStatus.RUNNER_STATUS_LOST,
 }, runnerStatusToJSON);
 
 /** A session; `machineId` is set where the hub knows the machine it runs on. */
@@ -198,6 +199,7 @@ export function runnerStateFromProto(s: RunnerState | undefined): RunnerStateInf
     shutdownReason: s?.shutdownReason ?? '',
     lastSpawnError: s?.lastSpawnError ?? '',
     httpPort: s?.httpPort ?? 0,
+    lostAt: s?.status === RunnerStatus.RUNNER_STATUS_LOST ? s.lostAt : undefined,
   };
 }
 
@@ -209,5 +211,6 @@ export function runnerStateToProto(s: RunnerStateInfo): RunnerState {
     shutdownReason: s.shutdownReason,
     lastSpawnError: s.lastSpawnError,
     httpPort: s.httpPort,
+    lostAt: s.status === 'lost' ? s.lostAt : undefined,
   };
 }

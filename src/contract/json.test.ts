@@ -27,7 +27,7 @@ describe('contract JSON', () => {
       online: true,
     });
     expect(json.metadata).toEqual({ hostname: 'h', platform: '', arch: '', cliVersion: '', displayName: '', homeDir: '', agents: [] });
-    expect(json.runnerState).toEqual({ status: 'RUNNER_STATUS_RUNNING', pid: 0, startedAt: '1970-01-01T00:00:00.000Z', shutdownReason: '', lastSpawnError: '', httpPort: 0 });
+    expect(json.runnerState).toEqual({ status: 'RUNNER_STATUS_RUNNING', pid: 0, startedAt: '1970-01-01T00:00:00.000Z', shutdownReason: '', lastSpawnError: '', httpPort: 0, lostAt: null });
     expect(json.online).toBe(true);
   });
 

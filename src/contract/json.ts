@@ -55,6 +55,7 @@ const RUNNER_STATE: Defaults<RunnerState> = {
   shutdownReason: '',
   lastSpawnError: '',
   httpPort: 0,
+  lostAt: null,
 };
 
 const SESSION: Defaults<Session> = {

@@ -159,7 +159,8 @@ export interface MachineMetadataInfo {
   agents: string[];
 }
 
-export type RunnerStatusName = 'unspecified' | 'running' | 'shutting-down';
+/** 'lost': set by the hub when a runner's stream ended while it said running (see the proto). */
+export type RunnerStatusName = 'unspecified' | 'running' | 'shutting-down' | 'lost';
 
 /** Dynamic runner state, versioned by the hub. */
 export interface RunnerStateInfo {
@@ -169,6 +170,8 @@ export interface RunnerStateInfo {
   shutdownReason: string;
   lastSpawnError: string;
   httpPort: number;
+  /** When the hub lost the runner (status 'lost' only). */
+  lostAt?: Date;
 }
 
 /** A machine as HubService shows it (the hub's record adds what it keeps to itself). */

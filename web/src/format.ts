@@ -5,10 +5,14 @@ export function machineName(m: Machine): string {
   return m.metadata?.displayName || m.metadata?.hostname || m.id;
 }
 
-export function runnerStatusLabel(state: RunnerState | null | undefined): string {
+export function runnerStatusLabel(state: RunnerState | null | undefined, now = Date.now()): string {
   switch (state?.status) {
     case 'RUNNER_STATUS_RUNNING':
       return 'running';
+    case 'RUNNER_STATUS_LOST': {
+      const since = ago(state.lostAt, now);
+      return `lost${since ? ` ${since}` : ''} (its link ended without a shutdown message; it may have crashed)`;
+    }
     case 'RUNNER_STATUS_SHUTTING_DOWN':
       return state.shutdownReason ? `shutting down (${state.shutdownReason})` : 'shutting down';
     default:

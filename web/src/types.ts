@@ -5,7 +5,7 @@
  * an unset time, exit code or sub-message.
  */
 
-export type RunnerStatus = 'RUNNER_STATUS_UNSPECIFIED' | 'RUNNER_STATUS_RUNNING' | 'RUNNER_STATUS_SHUTTING_DOWN';
+export type RunnerStatus = 'RUNNER_STATUS_UNSPECIFIED' | 'RUNNER_STATUS_RUNNING' | 'RUNNER_STATUS_SHUTTING_DOWN' | 'RUNNER_STATUS_LOST';
 export type StartedBy = 'STARTED_BY_UNSPECIFIED' | 'STARTED_BY_RUNNER' | 'STARTED_BY_TERMINAL';
 export type SessionState = 'SESSION_STATE_UNSPECIFIED' | 'SESSION_STATE_STARTING' | 'SESSION_STATE_RUNNING' | 'SESSION_STATE_ENDED';
 
@@ -26,6 +26,8 @@ export interface RunnerState {
   shutdownReason?: string;
   lastSpawnError?: string;
   httpPort?: number;
+  /** Set with RUNNER_STATUS_LOST: when the hub lost the runner. */
+  lostAt?: string | null;
 }
 
 export interface Machine {

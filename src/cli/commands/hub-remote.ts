@@ -1,5 +1,6 @@
 /** `hapi machines|sessions|spawn|stop`: thin commands over HubService. */
-import { sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
+import { runnerStateFromProto, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
+import type { Machine } from '../../contract/hub.js';
 import { machineToJson, sessionToJson } from '../../contract/json.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { clientConfig } from '../../shared/config.js';
@@ -17,17 +18,38 @@ function ago(d: Date | undefined): string {
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
+/** The runner column: what the hub last knew of the machine's runner. */
+function runnerLabel(m: Machine): string {
+  let s;
+  try {
+    s = runnerStateFromProto(m.runnerState);
+  } catch {
+    return 'unknown';
+  }
+  switch (s.status) {
+    case 'running':
+      return `running, pid ${s.pid}`;
+    case 'shutting-down':
+      return `shutting down${s.shutdownReason ? ` (${s.shutdownReason})` : ''}`;
+    case 'lost':
+      return `lost ${ago(s.lostAt)}, last pid ${s.pid}`;
+    default:
+      return 'unknown';
+  }
+}
+
 export async function machines(opts: { json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.listMachines({}, { signal: timeout() }));
   if (opts.json) return void out(`${JSON.stringify({ machines: r.machines.map(machineToJson) })}\n`);
   if (r.machines.length === 0) return void out('no machines (start a runner with HAPI_API_URL and CLI_API_TOKEN set, or `hapi up`)\n');
   out(
     table(
-      ['ID', 'NAME', 'STATUS', 'PLATFORM', 'CLI', 'LAST ALIVE'],
+      ['ID', 'NAME', 'STATUS', 'RUNNER', 'PLATFORM', 'CLI', 'LAST ALIVE'],
       r.machines.map((m) => [
         m.id,
         m.metadata?.displayName || m.metadata?.hostname || '',
         m.online ? 'online' : 'offline',
+        runnerLabel(m),
         `${m.metadata?.platform ?? ''}/${m.metadata?.arch ?? ''}`,
         m.metadata?.cliVersion ?? '',
         ago(m.lastAlive),

@@ -43,7 +43,10 @@ export interface MachineStore {
   saveMachine(m: MachineRecord): void;
   /** Updates only the last-alive times (batched by the presence sweeper). */
   saveLastAlive(entries: { id: string; lastAlive: Date }[]): void;
-  /** Marks every machine offline (hub start): nobody is connected yet. Returns how many were online. */
+  /**
+   * Marks every machine offline (hub start): nobody is connected yet. A runner state that said
+   * running becomes lost since `at` (lostRunnerState, its version bumped). Returns how many were online.
+   */
   markAllOffline(at: Date): number;
 }
 

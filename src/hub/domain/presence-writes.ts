@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { isHapiError } from '../../shared/errors.js';
 import type { MachineStore, UnitOfWork } from './ports.js';
 import type { MachineRecord } from './types.js';
+import { lostRunnerState } from './versioned.js';
 
 /** A machine whose stream ended at `at`; its stored record still says online until saved. */
 export interface OfflineMark {
@@ -58,6 +59,11 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
         m.online = false;
         m.onlineSince = mark.at;
         m.lastAlive = mark.lastAlive;
+        const state = lostRunnerState(m.runnerState, mark.at);
+        if (state !== m.runnerState) {
+          m.runnerState = state;
+          m.runnerStateVersion++;
+        }
         tx.saveMachine(m);
         saved.push(m);
       }

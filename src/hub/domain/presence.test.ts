@@ -48,12 +48,14 @@ describe('presence', () => {
     expect(first.machine).toMatchObject({ namespace: 'default', online: true, metadataVersion: 1, runnerStateVersion: 1, lastAlive: T0, onlineSince: T0 });
     expect(store.getMachine('m1')).toEqual(first.machine);
     presence.detach(first.conn, 'test');
-    expect(store.getMachine('m1')?.online).toBe(false);
+    expect(store.getMachine('m1')).toMatchObject({ online: false, runnerState: { status: 'lost', lostAt: T0, pid: 42 }, runnerStateVersion: 2 });
 
     vi.advanceTimersByTime(50);
     const h = hello('m1');
     const again = presence.connect(caller(), { ...h, runnerState: { ...h.runnerState, pid: 43 } }, recordingSink());
-    expect(again.machine).toMatchObject({ online: true, metadataVersion: 1, runnerStateVersion: 2, onlineSince: after(50) });
+    // Lost (version 2), then the hello's state (version 3).
+    expect(again.machine).toMatchObject({ online: true, metadataVersion: 1, runnerStateVersion: 3, onlineSince: after(50) });
+    expect(again.machine.runnerState).toMatchObject({ status: 'running', pid: 43 });
     expect(machineEvents()).toEqual([
       { id: 'm1', online: true },
       { id: 'm1', online: false },

@@ -14,7 +14,7 @@ import { AbortedError, PermissionDeniedError, UnavailableError, type HapiError }
 import type { MachineStore, NamespaceStore, UnitOfWork } from './ports.js';
 import { createPendingRequests, type PendingRequests } from './relay.js';
 import type { Caller, HelloInfo, HubEvent, MachineRecord, RunnerSink } from './types.js';
-import { applyReported } from './versioned.js';
+import { applyReported, lostRunnerState } from './versioned.js';
 import { createPresenceWrites } from './presence-writes.js';
 
 /**
@@ -82,7 +82,10 @@ interface Conn extends Connection {
 
 /** The record as memory knows it better: an offline mark that is not saved yet. */
 function overlay(m: MachineRecord, mark: { at: Date; lastAlive: Date } | undefined): MachineRecord {
-  return mark && m.online ? { ...m, online: false, onlineSince: mark.at, lastAlive: mark.lastAlive } : m;
+  if (!mark || !m.online) return m;
+  const runnerState = lostRunnerState(m.runnerState, mark.at);
+  const runnerStateVersion = m.runnerStateVersion + (runnerState === m.runnerState ? 0 : 1);
+  return { ...m, online: false, onlineSince: mark.at, lastAlive: mark.lastAlive, runnerState, runnerStateVersion };
 }
 
 export function createPresence(opts: PresenceOptions): Presence {

@@ -38,6 +38,15 @@ const FIELDS: { [K in VersionedKind]: Field<VersionedValues[K]> } = {
   },
 };
 
+/**
+ * The runner state once the hub lost its runner (stream ended, alive timeout, hub restart)
+ * while it said running: 'lost' since `at`, its other fields as last reported. Any other
+ * state (shutting-down, already lost) is kept as it is.
+ */
+export function lostRunnerState(s: RunnerStateInfo, at: Date): RunnerStateInfo {
+  return s.status === 'running' ? { ...s, status: 'lost', lostAt: at } : s;
+}
+
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**

@@ -158,13 +158,16 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
         expect(store.getMachine('m2')?.lastAlive).toEqual(at(2_000));
       });
 
-      it('markAllOffline marks online machines offline since then, and counts them', () => {
+      it('markAllOffline marks online machines offline since then, a running runner lost, and counts them', () => {
         store.insertMachine(machine('m1'));
-        store.insertMachine(machine('m2'));
+        const stopping = { status: 'shutting-down' as const, pid: 7, shutdownReason: 'cli', lastSpawnError: '', httpPort: 0 };
+        store.insertMachine(machine('m2', { runnerState: stopping }));
         store.insertMachine(machine('m3', { online: false, onlineSince: at(-5) }));
         expect(store.markAllOffline(at(50))).toBe(2);
         expect(store.getMachine('m1')).toMatchObject({ online: false, onlineSince: at(50), lastAlive: T0 });
-        expect(store.getMachine('m3')).toMatchObject({ online: false, onlineSince: at(-5) });
+        expect(store.getMachine('m1')).toMatchObject({ runnerState: { status: 'lost', lostAt: at(50), pid: 4242, startedAt: T0 }, runnerStateVersion: 2 });
+        expect(store.getMachine('m2')).toMatchObject({ runnerState: stopping, runnerStateVersion: 1 });
+        expect(store.getMachine('m3')).toMatchObject({ online: false, onlineSince: at(-5), runnerState: { status: 'running' } });
         expect(store.markAllOffline(at(60))).toBe(0);
       });
     });

@@ -41,8 +41,10 @@ export function MachineCard(props: { machine: Machine; sessions: Session[]; now:
         </dd>
         <dt>Runner</dt>
         <dd class="runner-state">
-          {online ? runnerStatusLabel(m.runnerState) : `not connected (last known: ${runnerStatusLabel(m.runnerState)})`}
-          {m.runnerState?.pid ? `, pid ${m.runnerState.pid}` : ''}
+          {online || m.runnerState?.status === 'RUNNER_STATUS_LOST'
+            ? runnerStatusLabel(m.runnerState, now)
+            : `not connected (last known: ${runnerStatusLabel(m.runnerState, now)})`}
+          {m.runnerState?.pid ? `, ${m.runnerState.status === 'RUNNER_STATUS_LOST' ? 'last pid' : 'pid'} ${m.runnerState.pid}` : ''}
         </dd>
         {!online && m.lastAlive && (
           <>

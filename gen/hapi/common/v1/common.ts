@@ -145,11 +145,19 @@ export function stopSessionResultToJSON(object: StopSessionResult): string {
   }
 }
 
-/** Runner status as published to the hub. */
+/** Runner status as published to the hub (RUNNING, SHUTTING_DOWN) or set by the hub (LOST). */
 export enum RunnerStatus {
   RUNNER_STATUS_UNSPECIFIED = 0,
   RUNNER_STATUS_RUNNING = 1,
   RUNNER_STATUS_SHUTTING_DOWN = 2,
+  /**
+   * RUNNER_STATUS_LOST - Set by the hub, never sent by a runner: the runner's stream ended (or its alive messages
+   * stopped, or the hub restarted) while it said RUNNING, without a shutting-down message. The
+   * runner may have crashed, been killed or be unreachable: whether it still runs is unknown.
+   * `lost_at` says since when; `pid` and the other fields are the last ones it reported. The
+   * runner's next hello replaces this state.
+   */
+  RUNNER_STATUS_LOST = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -164,6 +172,9 @@ export function runnerStatusFromJSON(object: any): RunnerStatus {
     case 2:
     case "RUNNER_STATUS_SHUTTING_DOWN":
       return RunnerStatus.RUNNER_STATUS_SHUTTING_DOWN;
+    case 3:
+    case "RUNNER_STATUS_LOST":
+      return RunnerStatus.RUNNER_STATUS_LOST;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -179,6 +190,8 @@ export function runnerStatusToJSON(object: RunnerStatus): string {
       return "RUNNER_STATUS_RUNNING";
     case RunnerStatus.RUNNER_STATUS_SHUTTING_DOWN:
       return "RUNNER_STATUS_SHUTTING_DOWN";
+    case RunnerStatus.RUNNER_STATUS_LOST:
+      return "RUNNER_STATUS_LOST";
     case RunnerStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -322,6 +335,8 @@ export interface RunnerState {
   lastSpawnError: string;
   /** Local HTTP control port (informational). */
   httpPort: number;
+  /** When the hub lost the runner; set only with RUNNER_STATUS_LOST (ignored from runners). */
+  lostAt?: Date | undefined;
 }
 
 function createBaseSession(): Session {
@@ -1345,7 +1360,15 @@ export const MachineMetadata: MessageFns<MachineMetadata> = {
 };
 
 function createBaseRunnerState(): RunnerState {
-  return { status: 0, pid: 0, startedAt: undefined, shutdownReason: "", lastSpawnError: "", httpPort: 0 };
+  return {
+    status: 0,
+    pid: 0,
+    startedAt: undefined,
+    shutdownReason: "",
+    lastSpawnError: "",
+    httpPort: 0,
+    lostAt: undefined,
+  };
 }
 
 export const RunnerState: MessageFns<RunnerState> = {
@@ -1367,6 +1390,9 @@ export const RunnerState: MessageFns<RunnerState> = {
     }
     if (message.httpPort !== 0) {
       writer.uint32(48).int32(message.httpPort);
+    }
+    if (message.lostAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lostAt), writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1432,6 +1458,14 @@ export const RunnerState: MessageFns<RunnerState> = {
             message.httpPort = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lostAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1468,6 +1502,11 @@ export const RunnerState: MessageFns<RunnerState> = {
         : isSet(object.http_port)
         ? globalThis.Number(object.http_port)
         : 0,
+      lostAt: isSet(object.lostAt)
+        ? fromJsonTimestamp(object.lostAt)
+        : isSet(object.lost_at)
+        ? fromJsonTimestamp(object.lost_at)
+        : undefined,
     };
   },
 
@@ -1491,6 +1530,9 @@ export const RunnerState: MessageFns<RunnerState> = {
     if (message.httpPort !== 0) {
       obj.httpPort = Math.round(message.httpPort);
     }
+    if (message.lostAt !== undefined) {
+      obj.lostAt = message.lostAt.toISOString();
+    }
     return obj;
   },
 
@@ -1505,6 +1547,7 @@ export const RunnerState: MessageFns<RunnerState> = {
     message.shutdownReason = object.shutdownReason ?? "";
     message.lastSpawnError = object.lastSpawnError ?? "";
     message.httpPort = object.httpPort ?? 0;
+    message.lostAt = object.lostAt ?? undefined;
     return message;
   },
 };

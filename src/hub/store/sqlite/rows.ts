@@ -50,11 +50,11 @@ export interface TokenRow {
 }
 
 function runnerStateFromJson(text: string): RunnerStateInfo {
-  const raw = JSON.parse(text) as Omit<RunnerStateInfo, 'startedAt'> & { startedAt?: number };
-  return { ...raw, startedAt: date(raw.startedAt) };
+  const raw = JSON.parse(text) as Omit<RunnerStateInfo, 'startedAt' | 'lostAt'> & { startedAt?: number; lostAt?: number };
+  return { ...raw, startedAt: date(raw.startedAt), lostAt: date(raw.lostAt) };
 }
 export function runnerStateToJson(s: RunnerStateInfo): string {
-  return JSON.stringify({ ...s, startedAt: ms(s.startedAt) ?? undefined });
+  return JSON.stringify({ ...s, startedAt: ms(s.startedAt) ?? undefined, lostAt: ms(s.lostAt) ?? undefined });
 }
 
 export function machineFromRow(r: MachineRow): MachineRecord {

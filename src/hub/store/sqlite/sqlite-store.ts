@@ -115,6 +115,12 @@ export function openHubStore(path: string): HubStore {
     ),
     saveLastAlive: db.prepare('UPDATE machines SET last_alive = ? WHERE id = ?'),
     allOffline: db.prepare('UPDATE machines SET online = 0, online_since = ? WHERE online = 1'),
+    // lostRunnerState (domain/versioned.ts) in SQL: runner_state is runnerStateToJson's text.
+    allLost: db.prepare(
+      `UPDATE machines SET runner_state = json_set(runner_state, '$.status', 'lost', '$.lostAt', @at),
+       runner_state_version = runner_state_version + 1
+       WHERE online = 1 AND json_extract(runner_state, '$.status') = 'running'`,
+    ),
     upsertSession: db.prepare(
       `INSERT INTO sessions (machine_id, id, namespace, pid, directory, agent, state, started_by, started_at, ended_at, exit_code, exit_signal, worktree, request_id, updated_at)
        VALUES (@machine_id, @id, @namespace, @pid, @directory, @agent, @state, @started_by, @started_at, @ended_at, @exit_code, @exit_signal, @worktree, @request_id, @updated_at)
@@ -209,7 +215,10 @@ export function openHubStore(path: string): HubStore {
       if (entries.length > 0) saveAlive(entries);
     },
     markAllOffline(at) {
-      return q.allOffline.run(at.getTime()).changes;
+      return db.transaction(() => {
+        q.allLost.run({ at: at.getTime() });
+        return q.allOffline.run(at.getTime()).changes;
+      })();
     },
     upsertSession(s) {
       q.upsertSession.run({
