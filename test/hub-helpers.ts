@@ -72,6 +72,7 @@ export interface SimRunnerOptions {
   onRpc?: (req: RpcRequest) => RpcResponse['result'] | undefined | Promise<RpcResponse['result'] | undefined>;
   sessions?: Session[];
   pid?: number;
+  installFingerprint?: string;
 }
 
 /** A simulated runner: one Connect stream driven by the test. */
@@ -106,6 +107,7 @@ export function simRunner(opts: SimRunnerOptions, channel?: Channel): SimRunner 
         protocolVersion: 1,
         capabilities: [],
         sessions: opts.sessions ?? [],
+        installFingerprint: opts.installFingerprint ?? '',
       },
     },
   });

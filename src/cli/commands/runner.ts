@@ -1,4 +1,4 @@
-/** `hapi runner start|start-sync|stop|status|list|stop-session|logs`. */
+/** `hapi runner start|start-sync|stop|status|list|stop-session|logs|reset-machine-id`. */
 import { Command } from 'commander';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -45,4 +45,9 @@ export function registerRunnerCommands(program: Command): void {
     .command('logs')
     .description('print the path of the newest runner log (tail -f $(hapi runner logs))')
     .action(async () => (await import('./runner-status.js')).logs());
+
+  runner
+    .command('reset-machine-id')
+    .description("give this install a new machine id (after copying HAPI_HOME or cloning the machine); restart the runner to use it")
+    .action(async () => (await import('./runner-machine-id.js')).resetMachineId());
 }

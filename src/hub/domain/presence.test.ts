@@ -105,6 +105,22 @@ describe('presence', () => {
     expect(presence.size).toBe(0);
   });
 
+  it('a stream from another install with the same machine id is refused while the first is online; the same install replaces', () => {
+    const first = presence.connect(caller(), hello('m1', { installFingerprint: 'aaa' }), recordingSink());
+    const other = hello('m1', { installFingerprint: 'bbb' });
+    expect(() => presence.connect(caller(), other, recordingSink())).toThrow(/already online from another install.*hapi runner reset-machine-id/);
+    expect(presence.get('m1')).toBe(first.conn);
+    expect(first.conn.detached).toBe(false);
+    // A restart of the same install, or a runner that sends no fingerprint, replaces it.
+    const restart = presence.connect(caller(), hello('m1', { installFingerprint: 'aaa' }), recordingSink());
+    expect(first.conn.detached).toBe(true);
+    const legacy = presence.connect(caller(), hello('m1'), recordingSink());
+    expect(restart.conn.detached).toBe(true);
+    presence.detach(legacy.conn, 'gone');
+    // Once the first is offline, the other install may connect.
+    expect(presence.connect(caller(), other, recordingSink()).conn.installFingerprint).toBe('bbb');
+  });
+
   it('a newer stream replaces the older: the old one is closed, its calls fail, its end changes nothing', async () => {
     const oldSink = recordingSink();
     const old = presence.connect(caller(), hello('m1'), oldSink).conn;

@@ -10,7 +10,7 @@
  * reads show the machine offline from memory.
  */
 import type { Logger } from 'pino';
-import { AbortedError, PermissionDeniedError, UnavailableError, type HapiError } from '../../shared/errors.js';
+import { AbortedError, FailedPreconditionError, PermissionDeniedError, UnavailableError, type HapiError } from '../../shared/errors.js';
 import type { MachineStore, NamespaceStore, UnitOfWork } from './ports.js';
 import { createPendingRequests, type PendingRequests } from './relay.js';
 import type { Caller, HelloInfo, HubEvent, MachineRecord, RunnerSink } from './types.js';
@@ -36,6 +36,10 @@ export interface Connection {
   readonly machineId: string;
   readonly namespace: string;
   readonly tokenId: string;
+  /** The hello's install fingerprint ('' = unknown). */
+  readonly installFingerprint: string;
+  /** The host name the hello reported (for the message refusing another install). */
+  readonly hostname: string;
   readonly sink: RunnerSink;
   /** Requests relayed down this stream that await an answer. */
   readonly pending: PendingRequests;
@@ -47,8 +51,9 @@ export interface Connection {
 export interface Presence {
   /**
    * Marks the machine online (creating it on first contact, taking the hello's metadata and
-   * runner state) and binds the stream to it, replacing an older stream of the same machine.
-   * PermissionDenied when the machine id belongs to another namespace.
+   * runner state) and binds the stream to it, replacing an older stream of the same install
+   * (a restart or reconnect). PermissionDenied when the machine id belongs to another
+   * namespace; FailedPrecondition when another install with this machine id is online.
    */
   connect(caller: Caller, hello: HelloInfo, sink: RunnerSink): { conn: Connection; machine: MachineRecord };
   /** An alive message arrived on this stream. */
@@ -154,6 +159,22 @@ export function createPresence(opts: PresenceOptions): Presence {
     flush();
   }
 
+  /**
+   * Two installs with one machine id (a cloned machine, a copied HAPI_HOME) would replace each
+   * other's stream forever: the one online keeps it, the other is told why and what to run.
+   */
+  function refuseAnotherInstall(current: Conn | undefined, hello: HelloInfo): void {
+    if (!current || current.detached || !current.installFingerprint || !hello.installFingerprint) return;
+    if (current.installFingerprint === hello.installFingerprint) return;
+    log.warn({ machineId: hello.machineId, online: current.hostname, refused: hello.metadata.hostname }, 'refused another install using the machine id of an online one');
+    throw new FailedPreconditionError(
+      `machine id ${hello.machineId} is already online from another install (host "${current.hostname}"): ` +
+        'this HAPI_HOME or machine was probably copied or cloned. Give this install its own id with ' +
+        '`hapi runner reset-machine-id`, then restart its runner (`hapi runner stop && hapi runner start`)',
+      { reason: 'MACHINE_ID_IN_USE', machineId: hello.machineId },
+    );
+  }
+
   function online(caller: Caller, hello: HelloInfo, t: Date): MachineRecord {
     return store.transaction((tx) => {
       const existing = tx.getMachine(hello.machineId);
@@ -190,6 +211,7 @@ export function createPresence(opts: PresenceOptions): Presence {
   return {
     connect(caller, hello, sink) {
       const t = now();
+      refuseAnotherInstall(connections.get(hello.machineId), hello);
       const machine = online(caller, hello, t);
       writes.cancelOffline(hello.machineId);
       const previous = connections.get(hello.machineId);
@@ -197,6 +219,8 @@ export function createPresence(opts: PresenceOptions): Presence {
         machineId: hello.machineId,
         namespace: caller.namespace,
         tokenId: caller.tokenId,
+        installFingerprint: hello.installFingerprint,
+        hostname: hello.metadata.hostname,
         sink,
         pending: createPendingRequests({ machineId: hello.machineId, log, now }),
         lastAlive: t,

@@ -44,6 +44,7 @@ export function hello(machineId: string, o: Partial<HelloInfo> = {}): HelloInfo 
     protocolVersion: 1,
     capabilities: [],
     sessions: [],
+    installFingerprint: '',
     ...o,
   };
 }

@@ -84,4 +84,6 @@ export interface HelloInfo {
   protocolVersion: number;
   capabilities: string[];
   sessions: SessionInfo[];
+  /** Which install of the runner speaks (see Hello.install_fingerprint); '' = unknown. */
+  installFingerprint: string;
 }

@@ -140,6 +140,7 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
           protocolVersion: hello.protocolVersion,
           capabilities: hello.capabilities,
           sessions: hello.sessions.map(sessionFromProto),
+          installFingerprint: hello.installFingerprint,
         },
         sink,
       );

@@ -8,7 +8,7 @@
  * publisher.
  */
 import { hostname, homedir } from 'node:os';
-import { createClient, Metadata, type Channel } from 'nice-grpc';
+import { ClientError, createClient, Metadata, Status, type Channel } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto, sessionToProto } from '../../contract/common.js';
 import {
@@ -29,7 +29,7 @@ import { CLI_VERSION } from '../../shared/version.js';
 import type { SessionEvent } from '../domain.js';
 import type { RunnerControl } from '../runner-control.js';
 import { realClock, type HubLinkClock } from './clock.js';
-import { loadOrCreateMachineId } from './machine-id.js';
+import { installFingerprint, loadOrCreateMachineId } from './machine-id.js';
 import { createRelayHandler } from './relay-handler.js';
 import { createStatePublisher } from './state-publisher.js';
 
@@ -97,7 +97,9 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
 
   const machineId = loadOrCreateMachineId(opts.paths.machineIdFile);
   const metadata = defaultMachineMetadata(opts.metadata);
-  const backoff = createBackoff({ ...HUB_LINK_BACKOFF, ...opts.backoff, now: clock.now });
+  const fingerprint = installFingerprint(opts.paths.home);
+  const backoffOptions = { ...HUB_LINK_BACKOFF, ...opts.backoff, now: clock.now };
+  const backoff = createBackoff(backoffOptions);
   const stopLoop = new AbortController();
   const channel = (opts.createChannel ?? createHubChannel)(hubUrl);
   const client = createClient(MachineServiceDefinition, channel);
@@ -162,6 +164,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
             protocolVersion: PROTOCOL_VERSION,
             capabilities: ['spawn-approval', 'worktree'],
             sessions: watch.sessions.map(sessionToProto),
+            installFingerprint: fingerprint,
           },
         },
       });
@@ -214,16 +217,20 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   const loop = (async () => {
     // A stream that ends while closing is the end: close() half-closed it on purpose.
     while (!stopLoop.signal.aborted && !closing) {
+      let refused = false;
       try {
         await runStream();
       } catch (err) {
         if (stopLoop.signal.aborted || closing) break;
+        refused = err instanceof ClientError && err.code === Status.FAILED_PRECONDITION;
         lastError = describe(err);
         log.warn({ hubUrl, err: lastError }, (state as HubLinkStateName) === 'connected' ? 'lost the hub link' : 'cannot connect to the hub');
       }
       if (stopLoop.signal.aborted || closing) break;
       state = 'reconnecting';
-      const delay = backoff.failed();
+      // Refused for a cause that retrying soon cannot fix (another install holds this machine
+      // id): wait the longest delay rather than knock again and again.
+      const delay = refused ? Math.max(backoff.failed(), backoffOptions.maxMs) : backoff.failed();
       log.debug({ delayMs: delay, attempt: backoff.attempt }, 'reconnecting to the hub');
       await clock.sleep(delay, stopLoop.signal);
     }

@@ -144,6 +144,14 @@ export interface Hello {
   capabilities: string[];
   /** Every live session the runner tracks, so the hub can reconcile after a reconnect. */
   sessions: Session[];
+  /**
+   * Tells a restart of the same install apart from another install using the same machine id
+   * (a copied HAPI_HOME copies the machine id, and any secret with it): a hash of what a copy
+   * does not carry, the OS machine id (/etc/machine-id), the host name and the absolute
+   * HAPI_HOME path. Opaque to the hub, compared for equality only. Empty = unknown (an older
+   * runner): such a stream replaces and is replaced as before.
+   */
+  installFingerprint: string;
 }
 
 /** Hub's answer to hello. */
@@ -586,6 +594,7 @@ function createBaseHello(): Hello {
     protocolVersion: 0,
     capabilities: [],
     sessions: [],
+    installFingerprint: "",
   };
 }
 
@@ -608,6 +617,9 @@ export const Hello: MessageFns<Hello> = {
     }
     for (const v of message.sessions) {
       Session.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.installFingerprint !== "") {
+      writer.uint32(58).string(message.installFingerprint);
     }
     return writer;
   },
@@ -673,6 +685,14 @@ export const Hello: MessageFns<Hello> = {
             message.sessions.push(Session.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.installFingerprint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -709,6 +729,11 @@ export const Hello: MessageFns<Hello> = {
       sessions: globalThis.Array.isArray(object?.sessions)
         ? object.sessions.map((e: any) => Session.fromJSON(e))
         : [],
+      installFingerprint: isSet(object.installFingerprint)
+        ? globalThis.String(object.installFingerprint)
+        : isSet(object.install_fingerprint)
+        ? globalThis.String(object.install_fingerprint)
+        : "",
     };
   },
 
@@ -732,6 +757,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.sessions?.length) {
       obj.sessions = message.sessions.map((e) => Session.toJSON(e));
     }
+    if (message.installFingerprint !== "") {
+      obj.installFingerprint = message.installFingerprint;
+    }
     return obj;
   },
 
@@ -750,6 +778,7 @@ export const Hello: MessageFns<Hello> = {
     message.protocolVersion = object.protocolVersion ?? 0;
     message.capabilities = object.capabilities?.map((e) => e) || [];
     message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    message.installFingerprint = object.installFingerprint ?? "";
     return message;
   },
 };
@@ -2262,8 +2291,13 @@ export const MachineServiceDefinition = {
      * stream with UNAUTHENTICATED for a bad token, PERMISSION_DENIED when the machine id belongs
      * to another namespace, INVALID_ARGUMENT for a missing hello or machine id,
      * FAILED_PRECONDITION for an unsupported protocol version). A second stream for the same
-     * machine replaces the first, which is ended with ABORTED. The stream lives until either
-     * side closes it; a runner reconnects by calling Connect again and resending its state.
+     * machine from the same install (same `install_fingerprint`, or either one empty) replaces
+     * the first, which is ended with ABORTED: that is a runner restart or reconnect. One from
+     * another install using the same machine id (a cloned machine, a copied HAPI_HOME) is
+     * refused with FAILED_PRECONDITION while the first is online, and the message names the
+     * fix (`hapi runner reset-machine-id` on that install); the refused runner backs off.
+     * The stream lives until either side closes it; a runner reconnects by calling Connect
+     * again and resending its state.
      */
     connect: {
       name: "Connect",
@@ -2282,8 +2316,13 @@ export interface MachineServiceImplementation<CallContextExt = {}> {
    * stream with UNAUTHENTICATED for a bad token, PERMISSION_DENIED when the machine id belongs
    * to another namespace, INVALID_ARGUMENT for a missing hello or machine id,
    * FAILED_PRECONDITION for an unsupported protocol version). A second stream for the same
-   * machine replaces the first, which is ended with ABORTED. The stream lives until either
-   * side closes it; a runner reconnects by calling Connect again and resending its state.
+   * machine from the same install (same `install_fingerprint`, or either one empty) replaces
+   * the first, which is ended with ABORTED: that is a runner restart or reconnect. One from
+   * another install using the same machine id (a cloned machine, a copied HAPI_HOME) is
+   * refused with FAILED_PRECONDITION while the first is online, and the message names the
+   * fix (`hapi runner reset-machine-id` on that install); the refused runner backs off.
+   * The stream lives until either side closes it; a runner reconnects by calling Connect
+   * again and resending its state.
    */
   connect(
     request: AsyncIterable<ConnectRequest>,
@@ -2297,8 +2336,13 @@ export interface MachineServiceClient<CallOptionsExt = {}> {
    * stream with UNAUTHENTICATED for a bad token, PERMISSION_DENIED when the machine id belongs
    * to another namespace, INVALID_ARGUMENT for a missing hello or machine id,
    * FAILED_PRECONDITION for an unsupported protocol version). A second stream for the same
-   * machine replaces the first, which is ended with ABORTED. The stream lives until either
-   * side closes it; a runner reconnects by calling Connect again and resending its state.
+   * machine from the same install (same `install_fingerprint`, or either one empty) replaces
+   * the first, which is ended with ABORTED: that is a runner restart or reconnect. One from
+   * another install using the same machine id (a cloned machine, a copied HAPI_HOME) is
+   * refused with FAILED_PRECONDITION while the first is online, and the message names the
+   * fix (`hapi runner reset-machine-id` on that install); the refused runner backs off.
+   * The stream lives until either side closes it; a runner reconnects by calling Connect
+   * again and resending its state.
    */
   connect(
     request: AsyncIterable<DeepPartial<ConnectRequest>>,
