@@ -5,6 +5,7 @@
  * per failed attempt. Nothing here throws: a store error never ends the hub.
  */
 import type { Logger } from 'pino';
+import { createBackoff } from '../../shared/backoff.js';
 import { isHapiError } from '../../shared/errors.js';
 import type { MachineStore, UnitOfWork } from './ports.js';
 import type { MachineRecord } from './types.js';
@@ -36,17 +37,17 @@ export interface PresenceWritesOptions {
   now: () => Date;
   /** True while the machine has an open stream (an offline mark is then stale). */
   isConnected(machineId: string): boolean;
-  /** First retry delay; doubles per failure up to `maxRetryMs`. */
+  /** First retry delay; doubles per failure up to `maxRetryMs` (the project's one backoff, src/shared/backoff.ts). */
   initialRetryMs: number;
   maxRetryMs?: number;
 }
 
 export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrites {
   const { store, log, now, isConnected, initialRetryMs } = opts;
-  const maxRetryMs = opts.maxRetryMs ?? 30_000;
+  const maxMs = opts.maxRetryMs ?? 30_000;
   const alive = new Map<string, Date>();
   const offline = new Map<string, OfflineMark>();
-  let failures = 0;
+  const backoff = createBackoff({ initialMs: initialRetryMs, maxMs, now: () => now().getTime() });
   let retryAt = 0;
 
   function save(): MachineRecord[] {
@@ -92,15 +93,14 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
         const saved = save();
         alive.clear();
         offline.clear();
-        if (failures > 0) log.info({ failedAttempts: failures }, 'presence writes saved again');
-        failures = 0;
+        if (backoff.attempt > 0) log.info({ failedAttempts: backoff.attempt }, 'presence writes saved again');
+        backoff.reset();
         retryAt = 0;
         return saved;
       } catch (err) {
-        const delay = Math.min(maxRetryMs, initialRetryMs * 2 ** Math.min(failures, 20));
-        failures++;
+        const delay = backoff.failed();
         retryAt = t + delay;
-        const fields = { err, attempt: failures, retryInMs: delay, lastAlive: alive.size, offlineMarks: offline.size };
+        const fields = { err, attempt: backoff.attempt, retryInMs: delay, lastAlive: alive.size, offlineMarks: offline.size };
         if (isHapiError(err) && err.kind === 'Unavailable') log.warn(fields, 'could not save presence (last-alive times, offline marks); retrying');
         else log.error(fields, 'unexpected store error saving presence; retrying');
         return [];
