@@ -10,7 +10,7 @@ import { rest, simRunner, startHubProcess, waitMachine, type HubProcess, type Si
 /** The keys README's "JSON output" documents. */
 const MACHINE_KEYS = ['id', 'metadata', 'metadataVersion', 'runnerState', 'runnerStateVersion', 'online', 'lastAlive', 'onlineSince'];
 const METADATA_KEYS = ['hostname', 'platform', 'arch', 'cliVersion', 'displayName', 'homeDir', 'agents'];
-const RUNNER_STATE_KEYS = ['status', 'pid', 'startedAt', 'shutdownReason', 'lastSpawnError', 'httpPort'];
+const RUNNER_STATE_KEYS = ['status', 'pid', 'startedAt', 'shutdownReason', 'lastSpawnError', 'httpPort', 'lostAt'];
 const SESSION_KEYS = ['id', 'pid', 'startedBy', 'directory', 'agent', 'startedAt', 'state', 'endedAt', 'exitCode', 'exitSignal', 'worktree', 'machineId'];
 
 const homes: TestHome[] = [];
