@@ -1,5 +1,7 @@
-// Runner benchmarks: CLI cold start of `hapi runner status` against bare `node -e 0`, and
-// control calls over gRPC (Unix socket) against the HTTP gateway on the same runner.
+// Runner benchmarks: CLI cold start of `hapi runner status` against bare `node -e 0`, control
+// calls over gRPC (Unix socket) against the HTTP gateway on the same runner, and the time
+// `hapi runner stop` takes with a hub linked against the same stop without a hub.
+import { spawn } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { createClient } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../dist/bench-support.mjs';
@@ -8,6 +10,39 @@ import { CLI, fmt, summarize, tempHome, timeCommand } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
+const STOP_RUNS = Number(process.env.BENCH_STOP_RUNS ?? 5);
+
+/** Starts `hapi hub` in its own temporary home; resolves with its URL, owner token and a stop(). */
+async function startHub() {
+  const hh = tempHome({ HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0', HAPI_LOG_LEVEL: 'warn' });
+  const hub = spawn(process.execPath, [CLI, 'hub'], { env: hh.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  hub.stdout.on('data', (d) => (out += d));
+  const deadline = Date.now() + 20_000;
+  while (!/owner token[^\n]*:\n\s+\S+/.test(out)) {
+    if (Date.now() > deadline) throw new Error(`hub did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: /hub gRPC listening on (\S+)/.exec(out)[1],
+    token: /owner token[^\n]*:\n\s+(\S+)/.exec(out)[1],
+    stop: () => hh.cleanup(),
+  };
+}
+
+/** `hapi runner stop` wall time (the CLI waits until the runner process has exited), runner started untimed. */
+async function timeStops(h, env) {
+  const samples = [];
+  for (let i = 0; i < STOP_RUNS; i++) {
+    h.cli(['runner', 'start'], { env });
+    // Linked: stop only once the hub link is up, so close() has a stream to end.
+    while (env.CLI_API_TOKEN && JSON.parse(h.cli(['runner', 'status', '--json'], { env })).hubLink?.state !== 'connected') {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    samples.push(await timeCommand(process.execPath, [CLI, 'runner', 'stop'], { ...h.env, ...env }));
+  }
+  return summarize(samples);
+}
 
 const h = tempHome();
 try {
@@ -89,6 +124,21 @@ try {
   channel.close();
   agent.destroy();
   h.cli(['runner', 'stop']);
+
+  // Stop latency: the same runner stopped without a hub and linked to a real hub process.
+  const hub = await startHub();
+  try {
+    const linked = { HAPI_API_URL: hub.url, CLI_API_TOKEN: hub.token };
+    await timeStops(h, {});
+    const alone = await timeStops(h, {});
+    const withHub = await timeStops(h, linked);
+    console.log(`\n## hapi runner stop (${STOP_RUNS} runs each, runner started untimed; goal <= 300 ms either way)`);
+    console.log(`without a hub       p50 ${fmt(alone.p50)}  max ${fmt(alone.p99)}`);
+    console.log(`linked to a hub     p50 ${fmt(withHub.p50)}  max ${fmt(withHub.p99)}`);
+    console.log(`ratio linked/without: ${(withHub.p50 / alone.p50).toFixed(2)}x`);
+  } finally {
+    hub.stop();
+  }
 } finally {
   h.cleanup();
 }

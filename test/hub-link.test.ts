@@ -14,6 +14,7 @@ import { hapiPaths } from '../src/shared/paths.js';
 import { connectHub } from '../src/shared/hub-client.js';
 import { startHub, type RunningHub } from '../src/hub/server.js';
 import { createHubLink, type HubLink } from '../src/runner/hub-link/index.js';
+import { realClock, type HubLinkClock } from '../src/runner/hub-link/clock.js';
 import type { SessionInfo } from '../src/contract/types.js';
 import { createReadiness, createRunnerControl, type RunnerStatus } from '../src/runner/runner-control.js';
 import type { SessionEvent, SessionManager } from '../src/runner/domain.js';
@@ -84,7 +85,24 @@ function fakeSessions() {
   return { manager, live, emit: (e: SessionEvent) => listeners.forEach((l) => l(e)), mk };
 }
 
-function link(hubUrl: string, token: string | undefined, home: string, sessions = fakeSessions()) {
+/** The real clock, counting the sleeps still pending (each one is a live timer). */
+function countingClock(): { clock: HubLinkClock; pending: Set<number> } {
+  const pending = new Set<number>();
+  let next = 0;
+  return {
+    pending,
+    clock: {
+      now: realClock.now,
+      sleep(ms, signal) {
+        const id = ++next;
+        pending.add(id);
+        return realClock.sleep(ms, signal).finally(() => pending.delete(id));
+      },
+    },
+  };
+}
+
+function link(hubUrl: string, token: string | undefined, home: string, sessions = fakeSessions(), clock?: HubLinkClock) {
   const stops: string[] = [];
   const readiness = createReadiness();
   readiness.set('ready');
@@ -113,6 +131,7 @@ function link(hubUrl: string, token: string | undefined, home: string, sessions 
     metadata: { agents: ['claude'] },
     control,
     backoff: { initialMs: 50, maxMs: 200 },
+    clock,
   });
   cleanups.push(() => l.close('test cleanup'));
   return { link: l, stops, sessions };
@@ -197,6 +216,28 @@ describe('hub link', () => {
     expect(after.runnerState).toMatchObject({ status: 'shutting-down', shutdownReason: 'cli', lastSpawnError: '' });
     expect(after.runnerStateVersion).toBe(m.runnerStateVersion + 6);
     expect(after.online).toBe(false);
+  });
+
+  it('close() leaves no timer behind: the hub has shutting-down and every sleep the link started is cancelled', async () => {
+    const hub = await inProcessHub();
+    const home = tempHome();
+    const { clock, pending } = countingClock();
+    const { link: l } = link(hub.grpcUrl, hub.createdOwnerToken!, home, fakeSessions(), clock);
+    await waitFor(() => l.status().state === 'connected');
+    const machineId = l.status().machineId!;
+    await l.close('cli');
+    expect(hub.store.getMachine(machineId)!.runnerState).toMatchObject({ status: 'shutting-down', shutdownReason: 'cli' });
+    // A pending sleep is a live timer: it would keep the runner's process alive after its shutdown.
+    expect(pending.size).toBe(0);
+  });
+
+  it('close() while reconnecting leaves no timer behind either', async () => {
+    const home = tempHome();
+    const { clock, pending } = countingClock();
+    const { link: l } = link(`http://127.0.0.1:${await freePort()}`, 'some-token', home, fakeSessions(), clock);
+    await waitFor(() => l.status().state === 'reconnecting' && pending.size > 0, 5_000, 'a backoff sleep');
+    await l.close('cli');
+    expect(pending.size).toBe(0);
   });
 
   it('reconnects after the hub restarts and resends its live sessions', async () => {

@@ -35,6 +35,9 @@ import { createStatePublisher } from './state-publisher.js';
 
 export type { HubLinkClock };
 
+/** How long close() waits for the hub to take shutting-down, and then for the stream to end. */
+export const CLOSE_STEP_TIMEOUT_MS = 2_000;
+
 /** Reconnect delays: from 0.5 s up to 30 s; a link that stayed up a minute starts over. */
 export const HUB_LINK_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 };
 
@@ -236,6 +239,19 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     }
   })();
 
+  /**
+   * Waits for `p`, at most `ms`. The timer is cancelled as soon as `p` settles: a pending sleep
+   * would keep the process alive after shutdown (it once held every linked stop for 2 s).
+   */
+  async function within(p: Promise<unknown>, ms: number): Promise<void> {
+    const done = new AbortController();
+    try {
+      await Promise.race([p, clock.sleep(ms, done.signal)]);
+    } finally {
+      done.abort();
+    }
+  }
+
   return {
     status: () => ({ state, hubUrl, lastError, machineId, namespace, connectedSince }),
     async close(reason) {
@@ -243,10 +259,10 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       closing = true;
       const acked = publisher.shuttingDown(reason);
       if (state === 'connected' && out) {
-        // Wait (briefly) for the hub to take shutting-down, then half-close.
-        await Promise.race([acked, clock.sleep(2_000, new AbortController().signal)]);
+        // Wait (briefly) for the hub to take shutting-down, then half-close; the hub then ends the stream.
+        await within(acked, CLOSE_STEP_TIMEOUT_MS);
         out?.end();
-        await Promise.race([loop, clock.sleep(2_000, new AbortController().signal)]);
+        await within(loop, CLOSE_STEP_TIMEOUT_MS);
       }
       stopLoop.abort();
       await loop;
