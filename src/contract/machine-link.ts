@@ -5,7 +5,9 @@
  * kinds). Both ends use these same functions, so they agree on every message. Enum rule: see
  * common.ts.
  */
+import { Session } from '../../gen/hapi/common/v1/common.js';
 import {
+  ConnectRequest,
   SessionEventType,
   sessionEventTypeToJSON,
   UpdateKind,
@@ -34,6 +36,25 @@ export {
   type RpcResponse,
   type UpdateResult,
 } from '../../gen/hapi/hub/v1/machine.js';
+
+/**
+ * The most a runner puts in one message of the stream (hello included). The hub accepts up to
+ * 4 MiB (HUB_GRPC_OPTIONS in src/hub/server.ts): a runner under this bound is always heard.
+ */
+export const LINK_MESSAGE_MAX_BYTES = 1024 * 1024;
+
+/** Bytes a runner's message takes on the wire. */
+export function connectRequestBytes(msg: ConnectRequest): number {
+  return ConnectRequest.encode(msg).finish().length;
+}
+
+/** Bytes one session adds to a hello's list: the session, its field tag and its length. */
+export function helloSessionBytes(s: Session): number {
+  const n = Session.encode(s).finish().length;
+  let lengthBytes = 1;
+  for (let v = n; v >= 0x80; v >>>= 7) lengthBytes++;
+  return 1 + lengthBytes + n;
+}
 
 const sessionEventType = /* @__PURE__ */ enumConverters<SessionEventKind, SessionEventType>('session event type', {
   started: SessionEventType.SESSION_EVENT_TYPE_STARTED,

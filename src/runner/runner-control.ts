@@ -2,9 +2,12 @@
  * The runner's service facade: what every transport calls (gRPC on the Unix socket, the HTTP
  * gateway, and the calls the hub relays down the hub link). Transports only decode, call this,
  * and encode, so a rule added here holds for all of them alike. Session operations wait while
- * the runner is still starting and fail with Unavailable once it shuts down.
+ * the runner is still starting and fail with Unavailable once it shuts down. Every session id
+ * and session text that comes in is checked here against the contract's one rule and limits
+ * (src/contract/limits.ts), so no transport can let an invalid one through.
  */
 import { UnavailableError } from '../shared/errors.js';
+import { checkSessionEnd, checkSessionId, checkSessionReport, checkSpawnSpec } from '../contract/limits.js';
 import type {
   RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
 } from '../contract/types.js';
@@ -66,10 +69,22 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControl {
   return {
     status: () => deps.status(),
     listSessions: async (signal) => (await ready(signal)).list(),
-    spawnSession: async (spec, signal) => (await ready(signal)).spawn(spec),
-    stopSession: async (target, signal) => (await ready(signal)).stop(target),
-    sessionStarted: async (report, signal) => (await ready(signal)).reportStarted(report),
-    sessionEnded: async (end, signal) => (await ready(signal)).reportEnded(end),
+    async spawnSession(spec, signal) {
+      checkSpawnSpec(spec);
+      return (await ready(signal)).spawn(spec);
+    },
+    async stopSession(target, signal) {
+      if ('sessionId' in target) checkSessionId(target.sessionId);
+      return (await ready(signal)).stop(target);
+    },
+    async sessionStarted(report, signal) {
+      checkSessionReport(report);
+      return (await ready(signal)).reportStarted(report);
+    },
+    async sessionEnded(end, signal) {
+      checkSessionEnd(end);
+      return (await ready(signal)).reportEnded(end);
+    },
     async watchSessions(listener, signal) {
       const manager = await ready(signal);
       // Subscribe and list in one synchronous step, so no event falls between the two.

@@ -22,6 +22,7 @@ import {
   type SpawnOutcome,
   type SpawnSpec,
 } from '../../contract/types.js';
+import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../../contract/limits.js';
 import type { HubStore } from './ports.js';
 import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
 import { createSessionBook, type SessionEventKind } from './session-book.js';
@@ -125,6 +126,18 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     return conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
   }
 
+  /**
+   * What a runner reports is stored only when it follows the session rules (one id rule, bounded
+   * texts: src/contract/limits.ts); anything else is dropped and logged, never stored.
+   */
+  function acceptable(machineId: string, list: SessionInfo[], from: string): SessionInfo[] {
+    return list.filter((s) => {
+      const problem = sessionProblem(s);
+      if (problem) log.warn({ machineId, from, sessionId: quoteValue(s.id), problem }, 'dropped a session that breaks the session rules');
+      return !problem;
+    });
+  }
+
   function unexpected(): never {
     throw new HapiError('Internal', 'unexpected relay result');
   }
@@ -175,10 +188,11 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       if (hello.protocolVersion !== PROTOCOL_VERSION) {
         throw new FailedPreconditionError(`unsupported protocol version ${hello.protocolVersion}; this hub speaks ${PROTOCOL_VERSION}`);
       }
+      const reported = acceptable(hello.machineId, hello.sessions, 'hello');
       const { conn, machine } = presence.connect(caller, hello, sink);
       try {
         // What the runner has now is the truth for this machine.
-        sessions.reconcile(caller.namespace, hello.machineId, hello.sessions, conn.lastAlive);
+        sessions.reconcile(caller.namespace, hello.machineId, reported, conn.lastAlive);
       } catch (err) {
         // Not recorded (e.g. the store is busy): refuse the stream; the runner's next hello retries.
         presence.detach(conn, 'hello not recorded');
@@ -192,7 +206,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         aliveIntervalMs: aliveIntervalFor(aliveTimeoutMs),
         protocolVersion: PROTOCOL_VERSION,
       });
-      log.info({ machineId: hello.machineId, namespace: caller.namespace, sessions: hello.sessions.length }, 'machine online');
+      log.info({ machineId: hello.machineId, namespace: caller.namespace, sessions: reported.length }, 'machine online');
 
       return {
         machineId: conn.machineId,
@@ -202,7 +216,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         updateRunnerState: (expectedVersion, state) => updateVersioned(conn, 'runner-state', expectedVersion, state),
         rpcResult: (requestId, result) => conn.pending.answer(requestId, result),
         sessionEvent(kind, session) {
-          if (!conn.detached) sessions.event(conn.namespace, conn.machineId, kind, session, now());
+          if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
+          sessions.event(conn.namespace, conn.machineId, kind, session, now());
         },
         detach: (reason) => presence.detach(conn, reason),
       };
@@ -210,9 +225,13 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
 
     async spawnSession(caller, machineId, spec, signal) {
       if (!spec.directory) throw new InvalidArgumentError('directory is required');
+      checkSpawnSpec(spec);
       const r = await relay(caller, machineId, { method: 'spawn', spec }, opts.spawnDeadlineMs, signal);
       if (r.method !== 'spawn') unexpected();
       if (r.outcome.kind === 'session') {
+        if (acceptable(machineId, [r.outcome.session], 'spawn answer').length === 0) {
+          throw new HapiError('Internal', 'the runner answered with a session that breaks the session rules');
+        }
         try {
           const session = sessions.upsert(caller.namespace, machineId, r.outcome.session);
           return { ...r.outcome, session };
@@ -228,6 +247,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
 
     async stopSession(caller, machineId, sessionId, signal) {
       if (!sessionId) throw new InvalidArgumentError('session id is required');
+      checkSessionId(sessionId);
       const r = await relay(caller, machineId, { method: 'stop-session', sessionId }, opts.rpcDeadlineMs, signal);
       if (r.method !== 'stop-session') unexpected();
       return r.result;

@@ -10,10 +10,10 @@
 import { hostname, homedir } from 'node:os';
 import { ClientError, createClient, Metadata, Status, type Channel } from 'nice-grpc';
 import type { Logger } from 'pino';
-import { metadataToProto, runnerStateToProto, sessionToProto } from '../../contract/common.js';
+import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
+import { clipText } from '../../contract/limits.js';
 import {
   MachineServiceDefinition,
-  sessionEventTypeToProto,
   type ConnectRequest,
   type ConnectResponse,
   type RpcRequest,
@@ -30,6 +30,7 @@ import type { SessionEvent } from '../domain.js';
 import type { RunnerControl } from '../runner-control.js';
 import { realClock, type HubLinkClock } from './clock.js';
 import { installFingerprint, loadOrCreateMachineId } from './machine-id.js';
+import { boundedHello, fitMessage, sessionEventMessage } from './outbound.js';
 import { createRelayHandler } from './relay-handler.js';
 import { createStatePublisher } from './state-publisher.js';
 
@@ -112,7 +113,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     metadata,
     runnerState: () => {
       const s = control.status();
-      return { pid: s.pid, startedAt: s.startedAt, lastSpawnError: s.lastSpawnError ?? '', httpPort: s.httpPort };
+      return { pid: s.pid, startedAt: s.startedAt, lastSpawnError: clipText(s.lastSpawnError ?? '', 4096), httpPort: s.httpPort };
     },
   });
 
@@ -124,13 +125,19 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   /** The current stream's outbound queue, while connected. */
   let out: AsyncQueue<ConnectRequest> | undefined;
 
-  const send = (msg: ConnectRequest) => void out?.push(msg);
+  /** Every message to the hub stays within the link's bound (outbound.ts). */
+  const send = (msg: ConnectRequest) => {
+    if (!out) return;
+    const fitted = fitMessage(msg, log);
+    if (fitted) out.push(fitted);
+  };
 
   function onSessionEvent(e: SessionEvent): void {
     // Until welcome (and while closing) events are dropped: the hello carries the live list and
     // the hub reconciles (sessions it had as running that are missing are marked ended).
     if (state !== 'connected' || closing) return;
-    send({ message: { $case: 'sessionEvent', value: { type: sessionEventTypeToProto(e.kind), session: sessionToProto(e.session) } } });
+    const msg = sessionEventMessage(e.kind, e.session, log);
+    if (msg) send(msg);
     publisher.publishIfChanged();
   }
 
@@ -157,20 +164,20 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       // Like any caller, the link waits here while the runner is still starting.
       const watch = await control.watchSessions(onSessionEvent, abort.signal);
       unwatch = watch.unsubscribe;
-      queue.push({
-        message: {
-          $case: 'hello',
-          value: {
-            machineId,
-            metadata: metadataToProto(metadata),
-            runnerState: runnerStateToProto(publisher.helloState()),
-            protocolVersion: PROTOCOL_VERSION,
-            capabilities: ['spawn-approval', 'worktree'],
-            sessions: watch.sessions.map(sessionToProto),
-            installFingerprint: fingerprint,
-          },
+      // As many live sessions as fit in one message; the rest follow the welcome as events.
+      const { hello, later } = boundedHello(
+        {
+          machineId,
+          metadata: metadataToProto(metadata),
+          runnerState: runnerStateToProto(publisher.helloState()),
+          protocolVersion: PROTOCOL_VERSION,
+          capabilities: ['spawn-approval', 'worktree'],
+          installFingerprint: fingerprint,
         },
-      });
+        watch.sessions,
+        log,
+      );
+      queue.push(hello);
       const responses = client.connect(queue, { metadata: callMetadata, signal: abort.signal });
       let welcomed = false;
       for await (const msg of responses) {
@@ -201,6 +208,10 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           publisher.publishIfChanged();
         }, every);
         aliveTimer.unref();
+        for (const s of later) {
+          const adopted = sessionEventMessage('adopted', s, log);
+          if (adopted) send(adopted);
+        }
         log.info({ hubUrl, machineId, namespace }, 'connected to the hub');
       }
       if (!stopLoop.signal.aborted && !closing) throw new Error('hub closed the stream');

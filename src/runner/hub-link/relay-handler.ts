@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { relayCallFromProto, relayResultToProto, type RpcRequest, type RpcResponse } from '../../contract/machine-link.js';
+import { clipText } from '../../contract/limits.js';
 import type { RelayCall, RelayResult, RunnerStatusInfo, RunnerStatusReportInfo } from '../../contract/types.js';
 import { DeadlineExceededError, InvalidArgumentError, isHapiError } from '../../shared/errors.js';
 import { grpcStatusOf } from '../../shared/grpc-errors.js';
@@ -84,7 +85,7 @@ export function createRelayHandler(opts: RelayHandlerOptions): RelayHandler {
           requestId: req.requestId,
           result: {
             $case: 'error',
-            value: { code: grpcStatusOf(known ? err.kind : 'Internal'), message: known ? err.message : 'internal error' },
+            value: { code: grpcStatusOf(known ? err.kind : 'Internal'), message: known ? clipText(err.message, 4096) : 'internal error' },
           },
         };
       }

@@ -29,8 +29,8 @@ import type { Logger } from '../../shared/logger.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import { isSameProcess, isSameProcessCheap } from '../../shared/proc.js';
 import { cliPath as defaultCliPath } from '../../shared/version.js';
+import { checkSessionId } from '../../contract/limits.js';
 import {
-  isValidSessionId,
   type SessionEnd,
   type SessionInfo,
   type SessionReport,
@@ -198,9 +198,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
 
   function validateSpec(spec: SpawnSpec): void {
     if (typeof spec.directory !== 'string' || spec.directory.trim() === '') throw new InvalidArgumentError('directory is required');
-    if (spec.sessionId !== undefined && spec.sessionId !== '' && !isValidSessionId(spec.sessionId)) {
-      throw new InvalidArgumentError(`invalid session id ${JSON.stringify(spec.sessionId)}: use 1-128 letters, digits, '.', '_' or '-'`);
-    }
+    if (spec.sessionId !== undefined && spec.sessionId !== '') checkSessionId(spec.sessionId);
     if (!Array.isArray(spec.agentArgs ?? []) || !(spec.agentArgs ?? []).every((a) => typeof a === 'string' && !a.includes('\0'))) {
       throw new InvalidArgumentError('agentArgs must be strings without NUL bytes');
     }

@@ -16,6 +16,7 @@
 import { renameSync } from 'node:fs';
 import { writeJsonAtomic, readJsonFile } from '../../shared/atomic-file.js';
 import type { Logger } from '../../shared/logger.js';
+import { quoteValue, sessionProblem } from '../../contract/limits.js';
 import type { SessionInfo, StartedBy, WorktreeInfo } from '../../contract/types.js';
 
 const FORMAT_VERSION = 1;
@@ -226,8 +227,18 @@ function parseRegistry(value: unknown, file: string, log: Logger): { entries: Re
   if (!Array.isArray(list)) return undefined;
   const entries: RegistryEntry[] = [];
   for (const raw of list) {
-    if (isEntry(raw)) entries.push(raw);
-    else log.warn({ file, entry: raw }, 'ignoring malformed session registry entry');
+    // Quoted, not whole: a bad entry may be huge (an id of 900 KB was once accepted).
+    if (!isEntry(raw)) {
+      log.warn({ file, entry: quoteValue(JSON.stringify(raw)) }, 'ignoring malformed session registry entry');
+      continue;
+    }
+    // Written by an older runner that accepted any id or text: such a session is not kept.
+    const problem = sessionProblem(fromEntry(raw));
+    if (problem) {
+      log.warn({ file, sessionId: quoteValue(raw.id), pid: raw.pid, problem }, 'ignoring session registry entry that breaks the session rules');
+      continue;
+    }
+    entries.push(raw);
   }
   return { entries, complete: entries.length === list.length };
 }

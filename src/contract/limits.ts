@@ -1,0 +1,95 @@
+/**
+ * What every part of hapi accepts as a session, so that no input can grow a file name, a
+ * registry entry or a message to the hub without bound: one session-id rule
+ * (isValidSessionId in types.ts) and an upper bound for each of a session's text fields. The
+ * runner's service facade applies these to every call (gRPC, HTTP gateway, relayed from the
+ * hub); the hub applies them to what runners and clients send it; the runner drops a stored
+ * session that breaks them. Error messages quote at most the start of an offending value.
+ */
+import { InvalidArgumentError } from '../shared/errors.js';
+import { isValidSessionId, type SessionEnd, type SessionInfo, type SessionReport, type SpawnSpec } from './types.js';
+
+/** Upper bounds (in characters) of a session's text fields; paths get Linux's PATH_MAX. */
+export const SESSION_FIELD_LIMITS = {
+  directory: 4096,
+  agent: 128,
+  requestId: 200,
+  worktreePath: 4096,
+  worktreeBranch: 256,
+  worktreeRepository: 4096,
+  logPath: 4096,
+  processStartTime: 64,
+  exitSignal: 32,
+} as const;
+
+/** How much of a rejected value an error message or a log line quotes. */
+const QUOTE_CHARS = 64;
+
+/** A value as messages and logs quote it: JSON, cut after QUOTE_CHARS characters with the full length. */
+export function quoteValue(value: unknown): string {
+  if (typeof value !== 'string') return String(value);
+  if (value.length <= QUOTE_CHARS) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, QUOTE_CHARS))}... (${value.length} characters)`;
+}
+
+/** `text` cut to at most `max` characters (marked with an ellipsis), e.g. an error message for the hub. */
+export function clipText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The session-id rule as a check: InvalidArgumentError naming the rule, quoting at most the id's start. */
+export function checkSessionId(id: unknown, what = 'session id'): string {
+  if (typeof id !== 'string' || !isValidSessionId(id)) {
+    throw new InvalidArgumentError(`invalid ${what} ${quoteValue(id)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
+  return id;
+}
+
+function tooLong(what: string, value: string | undefined, limit: number): string | undefined {
+  return typeof value === 'string' && value.length > limit ? `${what} is longer than ${limit} characters (${value.length})` : undefined;
+}
+
+function check(problem: string | undefined): void {
+  if (problem) throw new InvalidArgumentError(problem);
+}
+
+/** Why `s` is not a session hapi accepts (a bad id, a field over its limit); undefined when it is one. */
+export function sessionProblem(s: SessionInfo): string | undefined {
+  if (typeof s.id !== 'string' || !isValidSessionId(s.id)) return `invalid session id ${quoteValue(s.id)}`;
+  const L = SESSION_FIELD_LIMITS;
+  return (
+    tooLong('directory', s.directory, L.directory) ??
+    tooLong('agent', s.agent, L.agent) ??
+    tooLong('requestId', s.requestId, L.requestId) ??
+    tooLong('worktree.path', s.worktree?.path, L.worktreePath) ??
+    tooLong('worktree.branch', s.worktree?.branch, L.worktreeBranch) ??
+    tooLong('worktree.repository', s.worktree?.repository, L.worktreeRepository) ??
+    tooLong('logPath', s.logPath, L.logPath) ??
+    tooLong('processStartTime', s.processStartTime, L.processStartTime) ??
+    tooLong('exitSignal', s.exitSignal, L.exitSignal)
+  );
+}
+
+/** A spawn request: an optional session id (empty = a new one), and bounded texts. */
+export function checkSpawnSpec(spec: SpawnSpec): void {
+  if (spec.sessionId !== undefined && spec.sessionId !== '') checkSessionId(spec.sessionId);
+  const L = SESSION_FIELD_LIMITS;
+  check(
+    tooLong('directory', spec.directory, L.directory) ??
+      tooLong('agent', spec.agent, L.agent) ??
+      tooLong('requestId', spec.requestId, L.requestId) ??
+      tooLong('worktree.branch', spec.worktree?.branch, L.worktreeBranch),
+  );
+}
+
+/** A session's report about itself. */
+export function checkSessionReport(report: SessionReport): void {
+  checkSessionId(report.sessionId);
+  check(tooLong('directory', report.directory, SESSION_FIELD_LIMITS.directory) ?? tooLong('agent', report.agent, SESSION_FIELD_LIMITS.agent));
+}
+
+/** A session's report that its agent exited. */
+export function checkSessionEnd(end: SessionEnd): void {
+  checkSessionId(end.sessionId);
+  check(tooLong('exitSignal', end.exitSignal, SESSION_FIELD_LIMITS.exitSignal));
+}
