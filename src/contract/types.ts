@@ -211,3 +211,6 @@ export type RelayResult =
   | { method: 'stop-session'; result: StopResult['result'] }
   | { method: 'stop-runner' }
   | { method: 'status'; report: RunnerStatusReportInfo };
+
+/** The namespace rule: a token's namespace, and a Telegram user's in HAPI_TELEGRAM_USERS. */
+export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;

@@ -3,7 +3,8 @@
  * listening address on stdout. Resolves with the exit code when a signal stops it.
  */
 import { rmSync } from 'node:fs';
-import { hubConfig, webConfig, type Env } from '../shared/config.js';
+import { hubConfig, type Env } from '../shared/config.js';
+import { webConfig } from '../shared/config-web.js';
 import { writeJsonAtomic, ensurePrivateDir } from '../shared/atomic-file.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { hapiPaths, type HapiPaths } from '../shared/paths.js';

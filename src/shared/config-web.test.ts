@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.js';
-import { frameAncestors, parseTelegramUsers, telegramConfig, trustedProxies, webConfig, webOrigins } from './config.js';
+import { frameAncestors, parseTelegramUsers, telegramConfig, trustedProxies, webConfig, webOrigins } from './config-web.js';
 
 const BOT_TOKEN = '123456789:AAE_test-bot-token-for-hapi-unit-tests';
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from '../../shared/errors.js';
 import type { TokenStore, UnitOfWork } from './ports.js';
-import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN, type Caller, type TokenRecord } from './types.js';
+import { NAMESPACE_PATTERN } from '../../contract/types.js';
+import { DEFAULT_NAMESPACE, type Caller, type TokenRecord } from './types.js';
 
 /** A token's secret and the ids it was stored under. */
 export interface IssuedToken {

@@ -40,7 +40,6 @@ export type UpdateOutcome<T> = { applied: true; version: number } | { applied: f
 /** A change pushed to watchers (gRPC Watch* streams and the REST event stream). */
 export type HubEvent = { type: 'machine'; machine: MachineRecord } | { type: 'session'; session: HubSession };
 
-export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const DEFAULT_NAMESPACE = 'default';
 
 /** A web sign-in as stored: never the cookie value, never a token secret. */

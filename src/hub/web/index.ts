@@ -6,7 +6,7 @@
  * HAPI_WEB_TRUSTED_PROXIES
  * before the hub starts listening.
  */
-import type { WebConfig } from '../../shared/config.js';
+import type { WebConfig } from '../../shared/config-web.js';
 import type { Logger } from '../../shared/logger.js';
 import type { StartHubOptions } from '../server.js';
 import { createWebLayer } from './web-layer.js';

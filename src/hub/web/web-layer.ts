@@ -17,7 +17,7 @@ import { InvalidArgumentError, NotFoundError, PermissionDeniedError, Unauthentic
 import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, sendJson, type HttpHandler } from '../../shared/http/reply.js';
 import { createRouteTable } from '../../shared/http/routes.js';
-import type { TelegramConfig } from '../../shared/config.js';
+import type { TelegramConfig } from '../../shared/config-web.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
   securityHeaders, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,
