@@ -4,7 +4,7 @@
  * home (anything whose environment carries HAPI_HOME=<home>, found via /proc), even when the
  * test failed.
  */
-import type { RunnerStateFile } from '../src/runner/state-file.js';
+import type { RunnerStateFile } from '../src/runner/lifecycle/state-file.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ export interface TestHome {
 }
 
 /** The state file as the runner writes it (read as written: tests check its exact fields). */
-export type { RunnerStateFile } from '../src/runner/state-file.js';
+export type { RunnerStateFile } from '../src/runner/lifecycle/state-file.js';
 
 const homes = new Set<TestHome>();
 

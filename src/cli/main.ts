@@ -6,7 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { CLI_VERSION } from '../shared/version.js';
 import { isHapiError } from '../shared/errors.js';
-import { EXIT_FAILURE, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_USAGE, exitCodeOf } from '../shared/exit-codes.js';
 import { registerCommands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {

@@ -15,9 +15,9 @@ import { hapiPaths, type HapiPaths } from '../shared/paths.js';
 import { isSameProcess, signalProcess, waitForExit } from '../shared/proc.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
 import { probeSocket } from './control-socket.js';
-import { isLockOwnerAlive, readLockOwner } from './runner-lock.js';
-import { newestRunnerLog } from './runner-logs.js';
-import { readStateFile, type RunnerStateFile } from './state-file.js';
+import { isLockOwnerAlive, readLockOwner } from './lifecycle/runner-lock.js';
+import { newestRunnerLog } from './lifecycle/runner-logs.js';
+import { readStateFile, type RunnerStateFile } from './lifecycle/state-file.js';
 
 export const NOT_RUNNING_HINT = 'runner is not running; start it with `hapi runner start`';
 /** Exit code the daemon uses when another runner holds the lock (see daemon.ts). */

@@ -4,8 +4,8 @@ import { NotFoundError, UnavailableError } from '../../shared/errors.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { inspectAndCleanStale, probeRunner } from '../../runner/runner-client.js';
 import { hubLinkStateFromProto } from '../../contract/runner.js';
-import { newestRunnerLog } from '../../runner/runner-logs.js';
-import { EXIT_UNAVAILABLE } from '../exit-codes.js';
+import { newestRunnerLog } from '../../runner/lifecycle/runner-logs.js';
+import { EXIT_UNAVAILABLE } from '../../shared/exit-codes.js';
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));

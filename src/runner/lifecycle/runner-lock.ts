@@ -6,9 +6,9 @@
  * never both remove a lock (and so never remove a fresh, live one).
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { createFileExclusive } from '../shared/atomic-file.js';
-import { errnoCode } from '../shared/errors.js';
-import { isSameProcess, processStartTime } from '../shared/proc.js';
+import { createFileExclusive } from '../../shared/atomic-file.js';
+import { errnoCode } from '../../shared/errors.js';
+import { isSameProcess, processStartTime } from '../../shared/proc.js';
 
 export interface LockOwner {
   pid: number;

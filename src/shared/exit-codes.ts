@@ -2,7 +2,7 @@
  * Exit codes of the hapi CLI. Commands throw; the one top-level handler in main.ts prints the
  * message and picks the code from the error's kind.
  */
-import type { ErrorKind } from '../shared/errors.js';
+import type { ErrorKind } from './errors.js';
 
 export const EXIT_OK = 0;
 /** Anything that failed for a reason other than below. */

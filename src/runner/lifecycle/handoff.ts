@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createBackoff } from '../shared/backoff.js';
+import { createBackoff } from '../../shared/backoff.js';
 
 export interface HandoffOptions {
   cliPath: string;

@@ -4,7 +4,7 @@
  * file reads as "no state" and is treated as stale, never as a crash.
  */
 import { rmSync } from 'node:fs';
-import { readJsonFile, writeJsonAtomic } from '../shared/atomic-file.js';
+import { readJsonFile, writeJsonAtomic } from '../../shared/atomic-file.js';
 
 export interface RunnerStateFile {
   pid: number;
