@@ -59,7 +59,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   if (!remote) {
     try {
       // Lazy: only terminal sessions may start a runner.
-      const { ensureRunner } = await import('../runner/runner-client.js');
+      const { ensureRunner } = await import('../runner/client/start.js');
       await ensureRunner({ env });
     } catch (err) {
       runnerAvailable = false;

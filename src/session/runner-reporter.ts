@@ -4,7 +4,7 @@
  * transport edge: the request is built by the contract's converter.
  */
 import { sessionReportToProto } from '../contract/runner.js';
-import { connectRunner, type RunnerConnection } from '../runner/runner-client.js';
+import { connectRunner, type RunnerConnection } from '../runner/client/connect.js';
 import { createBackoff } from '../shared/backoff.js';
 import type { Env } from '../shared/config.js';
 import { isHapiError } from '../shared/errors.js';

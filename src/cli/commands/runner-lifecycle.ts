@@ -1,5 +1,6 @@
 /** `hapi runner start`, `start-sync`, `stop`. */
-import { startRunner, stopRunnerProcess } from '../../runner/runner-client.js';
+import { startRunner } from '../../runner/client/start.js';
+import { stopRunnerProcess } from '../../runner/client/stop.js';
 
 export async function start(opts: { workspaceRoot: string[] }): Promise<void> {
   const result = await startRunner({

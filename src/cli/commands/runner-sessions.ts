@@ -2,7 +2,7 @@
 import { startedByFromProto, stopResultFromProto } from '../../contract/common.js';
 import { stopTargetToProto } from '../../contract/runner.js';
 import { parseStopTarget, TERMINAL_LABEL } from '../../contract/types.js';
-import { withRunner } from '../../runner/runner-client.js';
+import { withRunner } from '../../runner/client/connect.js';
 
 export async function list(opts: { json?: boolean }): Promise<void> {
   const { sessions } = await withRunner((c, signal) => c.listSessions({}, { signal }));

@@ -2,7 +2,8 @@
 import { clientConfig } from '../../shared/config.js';
 import { NotFoundError, UnavailableError } from '../../shared/errors.js';
 import { hapiPaths } from '../../shared/paths.js';
-import { inspectAndCleanStale, probeRunner } from '../../runner/runner-client.js';
+import { probeRunner } from '../../runner/client/connect.js';
+import { inspectAndCleanStale } from '../../runner/client/stale.js';
 import { hubLinkStateFromProto } from '../../contract/runner.js';
 import { newestRunnerLog } from '../../runner/lifecycle/runner-logs.js';
 import { EXIT_UNAVAILABLE } from '../../shared/exit-codes.js';

@@ -32,7 +32,7 @@ export async function up(): Promise<number> {
       out(`saved this hub and the owner token for hapi commands in ${paths.authFile}`);
     }
     const env = { ...process.env, HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: ownerToken };
-    const { startRunner } = await import('../../runner/runner-client.js');
+    const { startRunner } = await import('../../runner/client/start.js');
     // A runner from before that is local only or linked elsewhere is replaced by one linked to
     // this hub; its sessions keep running and the new runner re-adopts them.
     const started = await startRunner({
@@ -66,7 +66,7 @@ export async function up(): Promise<number> {
     return 0;
   } finally {
     if (startedRunner) {
-      const { stopRunnerProcess } = await import('../../runner/runner-client.js');
+      const { stopRunnerProcess } = await import('../../runner/client/stop.js');
       await stopRunnerProcess({ reason: 'cli' }).catch((err: unknown) => log.warn({ err }, 'stopping the runner failed'));
     }
     await running.stop('hapi up stopped');

@@ -1,0 +1,166 @@
+/**
+ * `hapi runner start` and, for session processes, ensureRunner: find a suitable runner or
+ * launch one detached, and wait until it answers as ready.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { GetStatusResponse } from '../../contract/runner.js';
+import { clientConfig, hubLinkConfig, runnerConfig, type Env } from '../../shared/config.js';
+import { FailedPreconditionError, UnavailableError } from '../../shared/errors.js';
+import { hapiPaths, type HapiPaths } from '../../shared/paths.js';
+import { CLI_VERSION, cliMtimeMs, cliPath } from '../../shared/version.js';
+import { newestRunnerLog } from '../lifecycle/runner-logs.js';
+import { probeRunner } from './connect.js';
+import { inspectAndCleanStale } from './stale.js';
+import { stopRunnerProcess } from './stop.js';
+
+/** Exit code the daemon uses when another runner holds the lock (see daemon.ts). */
+const DAEMON_EXIT_ALREADY_RUNNING = 3;
+
+export interface StartResult {
+  outcome: 'started' | 'already-running';
+  /** Set when an older runner was stopped first. */
+  replacedPid?: number;
+  status: GetStatusResponse;
+}
+
+function sameBuild(status: GetStatusResponse): boolean {
+  return status.cliVersion === CLI_VERSION && status.cliMtimeMs === cliMtimeMs();
+}
+
+function tailOfFile(path: string | undefined, lines = 20): string {
+  if (!path) return '';
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * `hapi runner start`: returns at once when a suitable runner runs; stops an unsuitable one
+ * first (another CLI build, or with `hubUrl`, a runner not linked to that hub: its sessions keep
+ * running and the new runner re-adopts them); otherwise launches a detached runner and waits
+ * until it answers on its socket as ready (polling with a deadline, never a fixed sleep).
+ */
+export async function startRunner(
+  opts: { env?: Env; workspaceRoots?: string[]; hubUrl?: string; onReplace?: (pid: number, why: string) => void } = {},
+): Promise<StartResult> {
+  const env = opts.env ?? process.env;
+  // Validate the daemon's configuration here, so a bad value is a clear error (exit 2).
+  const config = runnerConfig(env);
+  hubLinkConfig(env);
+  const paths = hapiPaths(env);
+  const deadline = Date.now() + Math.max(config.httpTimeoutMs, 5_000);
+  let replacedPid: number | undefined;
+  /** Why a running runner must be replaced, or undefined when it will do. */
+  const unsuitable = (status: GetStatusResponse): string | undefined => {
+    if (!sameBuild(status)) return 'runs another CLI version';
+    const linkedTo = status.hubLink?.hubUrl;
+    if (opts.hubUrl !== undefined && linkedTo !== opts.hubUrl) return linkedTo ? `is linked to ${linkedTo}` : 'is not linked to a hub';
+    return undefined;
+  };
+
+  const existing = await probeRunner(paths, config.httpTimeoutMs);
+  if (existing) {
+    const why = unsuitable(existing);
+    if (!why) return { outcome: 'already-running', status: existing.ready ? existing : ((await waitForRunner(paths, deadline)) ?? existing) };
+    opts.onReplace?.(existing.pid, why);
+    await stopRunnerProcess({ env, reason: 'handoff' });
+    replacedPid = existing.pid;
+  } else {
+    const stale = await inspectAndCleanStale(paths);
+    if (stale.kind === 'alive-not-answering') {
+      // A runner is starting right now (or hung): wait for it rather than racing it.
+      const status = await waitForRunner(paths, deadline);
+      if (status) {
+        const why = unsuitable(status);
+        if (!why) return { outcome: 'already-running', status };
+        opts.onReplace?.(status.pid, why);
+        await stopRunnerProcess({ env, reason: 'handoff' });
+        replacedPid = status.pid;
+      } else {
+        throw new UnavailableError(`runner PID ${stale.pid} holds the lock but does not answer on ${paths.socket}; stop it with \`hapi runner stop\``);
+      }
+    }
+  }
+
+  const args = [cliPath(), 'runner', 'start-sync', ...(opts.workspaceRoots ?? []).flatMap((r) => ['--workspace-root', r])];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env, cwd: paths.home });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  child.on('exit', (code, signal) => (exited = { code, signal }));
+  child.on('error', (err) => (exited = { code: -1, signal: null, ...{ err } }));
+
+  try {
+    for (;;) {
+      const status = await probeRunner(paths, 1_000);
+      if (status && status.pid === child.pid) {
+        // Answering is not enough: it returns once it has finished starting.
+        if (status.ready) return { outcome: 'started', status, replacedPid };
+      } else if (status && (exited || (await waitForChildExit(child, 2_000)))) {
+        // Another start won the race; ours exited with "already running".
+        const winner = await waitForRunner(paths, deadline);
+        if (winner) return { outcome: 'already-running', status: winner, replacedPid };
+      }
+      if (exited) {
+        if (exited.code === DAEMON_EXIT_ALREADY_RUNNING) {
+          const winner = await waitForRunner(paths, deadline);
+          if (winner) return { outcome: 'already-running', status: winner, replacedPid };
+        }
+        throw startFailure(paths, `runner exited with ${exited.signal ? `signal ${exited.signal}` : `code ${exited.code}`}`, stderr);
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGTERM');
+        throw startFailure(paths, `runner did not answer on ${paths.socket} within ${Math.max(config.httpTimeoutMs, 5_000)} ms`, stderr);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    child.stderr!.destroy();
+    child.unref();
+  }
+}
+
+function waitForChildExit(child: ReturnType<typeof spawn>, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+function startFailure(paths: HapiPaths, why: string, stderr: string): FailedPreconditionError {
+  const log = newestRunnerLog(paths.logsDir);
+  const tail = tailOfFile(log);
+  const parts = [`runner failed to start: ${why}`];
+  if (stderr.trim()) parts.push(stderr.trim());
+  if (log) parts.push(`last lines of ${log}:\n${tail}`);
+  return new FailedPreconditionError(parts.join('\n'));
+}
+
+/** Polls until a runner answers and has finished starting, or the deadline passes. */
+async function waitForRunner(paths: HapiPaths, deadline: number): Promise<GetStatusResponse | undefined> {
+  while (Date.now() < deadline) {
+    const s = await probeRunner(paths, 1_000);
+    if (s?.ready) return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
+/**
+ * For session processes: make sure a runner is running (start one if not). Resolves when it
+ * answers; throws with the reason when it cannot be started.
+ */
+export async function ensureRunner(opts: { env?: Env } = {}): Promise<GetStatusResponse> {
+  const env = opts.env ?? process.env;
+  const paths = hapiPaths(env);
+  const running = await probeRunner(paths, clientConfig(env).httpTimeoutMs);
+  if (running) return running;
+  return (await startRunner({ env })).status;
+}
