@@ -13,6 +13,7 @@ import { createServer as createGrpcServer } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../contract/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
 import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
+import { EXIT_ALREADY_RUNNING, EXIT_FAILURE, EXIT_OK } from '../shared/exit-codes.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
 import { createLogger, ignoreStdioWriteErrors, logWriteHealth, type Logger } from '../shared/logger.js';
@@ -33,17 +34,14 @@ import { createReadiness, createRunnerControl, type RunnerControl, type RunnerSt
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 
-/** Exit code of a runner that found another one already holding the lock. */
-export const EXIT_ALREADY_RUNNING = 3;
-
 const EXIT_BY_REASON: Record<ShutdownReason, number> = {
-  'os-signal': 0,
-  cli: 0,
-  hub: 0,
-  handoff: 0,
-  superseded: 0,
-  exception: 1,
-  'startup-failure': 1,
+  'os-signal': EXIT_OK,
+  cli: EXIT_OK,
+  hub: EXIT_OK,
+  handoff: EXIT_OK,
+  superseded: EXIT_OK,
+  exception: EXIT_FAILURE,
+  'startup-failure': EXIT_FAILURE,
 };
 
 export interface RunnerOptions {

@@ -1,6 +1,8 @@
 /**
- * Exit codes of the hapi CLI. Commands throw; the one top-level handler in main.ts prints the
- * message and picks the code from the error's kind.
+ * Exit codes of every hapi process, defined once. CLI commands throw; the one top-level handler
+ * in src/cli/main.ts prints the message and picks the code from the error's kind. The runner
+ * daemon (src/runner/daemon.ts) exits with these codes too, and the runner client
+ * (src/runner/client/start.ts) reads them, which is why they live in shared/ and not in the CLI.
  */
 import type { ErrorKind } from './errors.js';
 
@@ -11,6 +13,12 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 /** The runner (or hub) is not running or did not answer in time. */
 export const EXIT_UNAVAILABLE = 3;
+/**
+ * A runner daemon that found another runner holding the lock. The same code as "not running":
+ * from the starting command's side, this runner could not become the one to talk to; `hapi
+ * runner start` reads it as "another start won the race" and waits for the winner.
+ */
+export const EXIT_ALREADY_RUNNING = EXIT_UNAVAILABLE;
 /** The named thing (session, machine, token) does not exist. */
 export const EXIT_NOT_FOUND = 4;
 

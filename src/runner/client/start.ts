@@ -7,15 +7,13 @@ import { readFileSync } from 'node:fs';
 import type { GetStatusResponse } from '../../contract/runner.js';
 import { clientConfig, hubLinkConfig, runnerConfig, type Env } from '../../shared/config.js';
 import { FailedPreconditionError, UnavailableError } from '../../shared/errors.js';
+import { EXIT_ALREADY_RUNNING } from '../../shared/exit-codes.js';
 import { hapiPaths, type HapiPaths } from '../../shared/paths.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../../shared/version.js';
 import { newestRunnerLog } from '../lifecycle/runner-logs.js';
 import { probeRunner } from './connect.js';
 import { inspectAndCleanStale } from './stale.js';
 import { stopRunnerProcess } from './stop.js';
-
-/** Exit code the daemon uses when another runner holds the lock (see daemon.ts). */
-const DAEMON_EXIT_ALREADY_RUNNING = 3;
 
 export interface StartResult {
   outcome: 'started' | 'already-running';
@@ -105,7 +103,7 @@ export async function startRunner(
         if (winner) return { outcome: 'already-running', status: winner, replacedPid };
       }
       if (exited) {
-        if (exited.code === DAEMON_EXIT_ALREADY_RUNNING) {
+        if (exited.code === EXIT_ALREADY_RUNNING) {
           const winner = await waitForRunner(paths, deadline);
           if (winner) return { outcome: 'already-running', status: winner, replacedPid };
         }
