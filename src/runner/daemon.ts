@@ -1,11 +1,16 @@
 /**
  * The runner daemon (`hapi runner start-sync`, also what `hapi runner start` launches detached).
+ * This is the composition root: it wires the parts in their start order and their shutdown in
+ * the reverse order, and waits for a close reason. What each part does lives in its own file:
+ * lock, state file, logs, heartbeat, hand-off and shutdown in lifecycle/, sessions in
+ * sessions/, the transports next to this file.
  *
- * Start order: signal handlers -> lock -> log file -> socket -> gRPC (session calls wait until
+ * Start order: signal handlers -> lock -> log file -> socket + gRPC (session calls wait until
  * ready) -> HTTP gateway -> re-adopt sessions -> state file -> hub link -> ready -> heartbeat.
- * Shutdown runs in reverse: mark shutting-down on the hub and close the link, stop the heartbeat,
- * end open streams, stop the control servers (forced after a grace period), remove the state
- * file and the lock, exit. Sessions are never touched.
+ * Shutdown, in reverse: stop the heartbeat, stop taking session calls, mark shutting-down on
+ * the hub and close the link, end open streams and stop the control servers (forced after a
+ * grace period), close the session manager, remove the state file, the socket and the lock,
+ * exit with the reason's code. Sessions are never touched.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
@@ -13,36 +18,25 @@ import { createServer as createGrpcServer } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../contract/runner.js';
 import { ensurePrivateDir } from '../shared/atomic-file.js';
 import { hubLinkConfig, runnerConfig, type Env } from '../shared/config.js';
-import { EXIT_ALREADY_RUNNING, EXIT_FAILURE, EXIT_OK } from '../shared/exit-codes.js';
+import { EXIT_ALREADY_RUNNING } from '../shared/exit-codes.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
 import { createLogger, ignoreStdioWriteErrors, logWriteHealth, type Logger } from '../shared/logger.js';
 import { hapiPaths } from '../shared/paths.js';
-import { processStartTime } from '../shared/proc.js';
-import { formatUsLocaleTime } from '../shared/local-time.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
-import { acquireRunnerLock } from './lifecycle/runner-lock.js';
 import { listenPrivately, prepareSocketPath } from './control-socket.js';
 import { createRunnerGrpcService } from './grpc-service.js';
 import { startGateway, type Gateway } from './http-gateway.js';
-import { startHeartbeat, type Heartbeat } from './lifecycle/heartbeat.js';
 import { createHandoff } from './lifecycle/handoff.js';
+import { startHeartbeat, type Heartbeat } from './lifecycle/heartbeat.js';
+import { acquireRunnerLock } from './lifecycle/runner-lock.js';
 import { newRunnerLogPath, pruneRunnerLogs } from './lifecycle/runner-logs.js';
-import { readStateFile, removeStateFileIfOwned, writeStateFile, type RunnerStateFile } from './lifecycle/state-file.js';
+import { createShutdown, type Shutdown, type ShutdownStep } from './lifecycle/shutdown.js';
+import { newRunnerState, removeStateFileIfOwned, writeOwnStateFile } from './lifecycle/state-file.js';
 import type { HubLinkStatus } from '../contract/types.js';
 import { createReadiness, createRunnerControl, type RunnerControl, type RunnerStatus, type ShutdownReason } from './runner-control.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
-
-const EXIT_BY_REASON: Record<ShutdownReason, number> = {
-  'os-signal': EXIT_OK,
-  cli: EXIT_OK,
-  hub: EXIT_OK,
-  handoff: EXIT_OK,
-  superseded: EXIT_OK,
-  exception: EXIT_FAILURE,
-  'startup-failure': EXIT_FAILURE,
-};
 
 export interface RunnerOptions {
   workspaceRoots: string[];
@@ -61,14 +55,13 @@ export interface DaemonHubLink {
 export async function runRunner(opts: RunnerOptions): Promise<number> {
   const env = opts.env ?? process.env;
   const startedAt = new Date();
-  let shutdownStarted: Promise<number> | undefined;
-  let requestShutdown: (reason: ShutdownReason) => Promise<number> = async () => 0;
+  let shutdown: Shutdown | undefined;
   let log: Logger | undefined;
 
   // Signal handlers first, so a signal during start-up still shuts down cleanly.
   const onSignal = (sig: NodeJS.Signals) => {
     log?.info({ signal: sig }, 'signal received');
-    void requestShutdown('os-signal');
+    void shutdown?.request('os-signal');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -101,27 +94,14 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   );
   for (const w of config.warnings) rootLog.warn(w);
 
-  // The crash handlers must not throw themselves (Node would exit at once with code 7,
-  // leaving the lock, state file and socket behind): the shutdown always runs.
-  const fatal = (err: unknown, msg: string) => {
-    try {
-      rootLog.fatal({ err }, msg);
-    } catch {
-      // the logger drops failed writes; this is belt and braces
-    }
-    void requestShutdown('exception');
-  };
-  process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
-  process.on('unhandledRejection', (err) => fatal(err, 'unhandled rejection'));
-
   const controlToken = randomBytes(32).toString('base64url');
   const workspaceRoots = resolveWorkspaceRoots(opts.workspaceRoots, paths.settingsFile, rootLog);
   const readiness = createReadiness();
-  let lastHeartbeat: Date | undefined;
   let gateway: Gateway | undefined;
   let heartbeat: Heartbeat | undefined;
   let hubLink: DaemonHubLink | undefined;
   let sessions: RunnerSessionManager | undefined;
+  let socketBound = false;
   const grpcServer = createGrpcServer().use(errorMappingMiddleware(rootLog.child({ c: 'grpc' })));
 
   const status = (): RunnerStatus => ({
@@ -132,7 +112,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     cliPath: myCliPath,
     httpPort: gateway?.port ?? 0,
     socketPath: paths.socket,
-    lastHeartbeat,
+    lastHeartbeat: heartbeat?.lastBeat(),
     logPath,
     logWrites: logWriteHealth(rootLog) ?? { failing: false, droppedLines: 0 },
     hubLink: hubLink?.status() ?? { state: 'not-configured' },
@@ -142,118 +122,117 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     ready: readiness.phase() === 'ready',
     lastSpawnError: sessions?.lastSpawnError(),
   });
-
   // Every transport (gRPC, the HTTP gateway, the hub link) calls this one facade.
-  const control = createRunnerControl({ readiness, sessions: () => sessions, status, requestStop: (reason) => void requestShutdown(reason) });
+  const control = createRunnerControl({ readiness, sessions: () => sessions, status, requestStop: (reason) => void shutdown!.request(reason) });
   const grpcService = createRunnerGrpcService(control);
-  let socketBound = false;
 
-  requestShutdown = (reason) => {
-    if (shutdownStarted) return shutdownStarted;
-    shutdownStarted = (async () => {
-      rootLog.info({ reason }, 'runner shutting down');
-      readiness.set('stopping');
-      const keepFiles = reason === 'superseded';
-      try {
-        await hubLink?.close(reason).catch((err) => rootLog.warn({ err }, 'closing hub link failed'));
-        heartbeat?.stop();
+  // The reverse of the start order, with one deliberate exception: the transports start before
+  // the session manager (so early calls wait for "ready" instead of failing) but call into it,
+  // so they stop before it. The files go last: clients find the runner by them.
+  const stopSteps = (): ShutdownStep[] => [
+    { name: 'heartbeat', run: () => heartbeat?.stop() },
+    { name: 'readiness', run: () => readiness.set('stopping') },
+    { name: 'hub link', run: (reason) => hubLink?.close(reason) },
+    {
+      name: 'grpc',
+      run: async () => {
         grpcService.endStreams();
-        const graceful = grpcServer.shutdown();
         const forced = new Promise<void>((r) => setTimeout(r, 2_000).unref());
-        await Promise.race([graceful, forced]);
+        await Promise.race([grpcServer.shutdown(), forced]);
         grpcServer.forceShutdown();
-        await gateway?.close();
-        await sessions?.close();
-      } catch (err) {
-        rootLog.error({ err }, 'error during shutdown');
-      }
-      if (!keepFiles) {
-        removeStateFileIfOwned(paths.stateFile, process.pid);
-        if (socketBound) rmSync(paths.socket, { force: true });
-        lock.release();
-      }
-      const code = EXIT_BY_REASON[reason];
-      rootLog.info({ reason, exitCode: code }, 'runner stopped');
-      return code;
-    })();
-    return shutdownStarted;
-  };
+      },
+    },
+    { name: 'http gateway', run: () => gateway?.close() },
+    { name: 'sessions', run: () => sessions?.close() },
+    { name: 'state file', sharedFile: true, run: () => removeStateFileIfOwned(paths.stateFile, process.pid) },
+    { name: 'socket', sharedFile: true, run: () => socketBound && rmSync(paths.socket, { force: true }) },
+    { name: 'lock', sharedFile: true, run: () => lock.release() },
+  ];
+  // The shutdown first lets the start step in flight finish (see checkpoint below).
+  shutdown = createShutdown({ steps: stopSteps, log: rootLog, before: () => startup });
 
-  try {
+  // The crash handlers must not throw themselves (Node would exit at once with code 7,
+  // leaving the lock, state file and socket behind): the shutdown always runs.
+  const fatal = (err: unknown, msg: string) => {
+    try {
+      rootLog.fatal({ err }, msg);
+    } catch {
+      // the logger drops failed writes; this is belt and braces
+    }
+    void shutdown!.request('exception');
+  };
+  process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => fatal(err, 'unhandled rejection'));
+
+  // Each start step checks whether a shutdown was requested meanwhile; the shutdown waits for
+  // the step in flight, so it never runs while a part is half-started, and stops what started.
+  const checkpoint = () => {
+    if (shutdown!.reason()) throw new StartAborted();
+  };
+  const startup = (async () => {
     await prepareSocketPath(paths.socket);
     grpcServer.add(RunnerServiceDefinition, grpcService.impl);
     await listenPrivately(paths.socket, () => grpcServer.listen(`unix://${paths.socket}`));
     socketBound = true;
+    checkpoint();
     gateway = await startGateway({ control, token: controlToken, log: rootLog.child({ c: 'http' }) });
+    checkpoint();
     const manager = createSessionManager({ paths, config, workspaceRoots, log: rootLog.child({ c: 'sessions' }) });
     sessions = manager;
     const adopted = await manager.start();
-    const state: RunnerStateFile = {
-      pid: process.pid,
-      httpPort: gateway.port,
-      startTime: formatUsLocaleTime(startedAt),
-      startedWithCliVersion: CLI_VERSION,
-      startedWithCliMtimeMs: startMtime,
-      lastHeartbeat: formatUsLocaleTime(startedAt),
-      runnerLogPath: logPath,
-      socketPath: paths.socket,
-      controlToken,
-      startedAt: startedAt.toISOString(),
-      processStartTime: processStartTime(process.pid),
-      cliPath: myCliPath,
-    };
-    writeStateFile(paths.stateFile, state);
+    checkpoint();
+    const stateFile = writeOwnStateFile(
+      paths.stateFile,
+      newRunnerState({
+        pid: process.pid,
+        httpPort: gateway.port,
+        startedAt,
+        cliVersion: CLI_VERSION,
+        cliPath: myCliPath,
+        cliMtimeMs: startMtime,
+        runnerLogPath: logPath,
+        socketPath: paths.socket,
+        controlToken,
+      }),
+    );
     hubLink = await startHubLink({ linkConfig, paths, log: rootLog, control, agents: manager.availableAgents() });
+    checkpoint();
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
       'runner started',
     );
     readiness.set('ready');
-
     const handoff = createHandoff({
       cliPath: myCliPath,
+      startMtimeMs: startMtime,
       startArgs: opts.workspaceRoots.flatMap((r) => ['--workspace-root', r]),
       outputFile: logPath.replace(/\.log$/, '.handoff.log'),
       log: rootLog.child({ c: 'handoff' }),
     });
-    heartbeat = startHeartbeat(
-      config.heartbeatIntervalMs,
-      async () => {
-        // 1. prune sessions whose process is dead
-        const dropped = manager.pruneDead();
-        if (dropped.length) rootLog.info({ sessions: dropped.map((s) => s.id) }, 'pruned dead sessions');
-        // 2. version check
-        const current = cliMtimeMs(myCliPath);
-        if (current !== startMtime) handoff.onVersionMismatch(startMtime, current);
-        // 3. do we still own the state file?
-        const read = readStateFile(paths.stateFile);
-        if (read.kind === 'ok' && read.state.pid !== process.pid) {
-          rootLog.warn({ owner: read.state.pid }, 'another runner owns the state file; exiting');
-          void requestShutdown('superseded');
-          return;
-        }
-        // 4. write lastHeartbeat
-        lastHeartbeat = new Date();
-        writeStateFile(paths.stateFile, { ...state, lastHeartbeat: formatUsLocaleTime(lastHeartbeat) });
-      },
-      rootLog.child({ c: 'heartbeat' }),
-    );
-  } catch (err) {
-    rootLog.error({ err }, `runner failed to start: ${(err as Error).message}`);
-    process.stderr.write(`hapi: runner failed to start: ${(err as Error).message}\n`);
-    await requestShutdown('startup-failure');
-    return EXIT_BY_REASON['startup-failure'];
-  }
+    heartbeat = startHeartbeat(config.heartbeatIntervalMs, {
+      sessions: manager,
+      handoff,
+      stateFile,
+      onSuperseded: () => void shutdown!.request('superseded'),
+      log: rootLog.child({ c: 'heartbeat' }),
+    });
+  })().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 
-  return new Promise<number>((resolve) => {
-    const wait = setInterval(() => {
-      if (shutdownStarted) {
-        clearInterval(wait);
-        void shutdownStarted.then(resolve);
-      }
-    }, 50);
-  });
+  const failure = await startup;
+  if (failure !== undefined && !(failure instanceof StartAborted)) {
+    rootLog.error({ err: failure }, `runner failed to start: ${(failure as Error).message}`);
+    process.stderr.write(`hapi: runner failed to start: ${(failure as Error).message}\n`);
+    void shutdown.request('startup-failure');
+  }
+  // The close reason: whoever requests the shutdown first (signal, CLI, hub, hand-off, ...).
+  return shutdown.done;
 }
+
+/** Thrown at a start checkpoint when a shutdown was requested during start-up. */
+class StartAborted extends Error {}
 
 interface HubLinkArgs {
   linkConfig: ReturnType<typeof hubLinkConfig>;

@@ -9,7 +9,8 @@ import { clientConfig, hubLinkConfig, runnerConfig, type Env } from '../../share
 import { FailedPreconditionError, UnavailableError } from '../../shared/errors.js';
 import { EXIT_ALREADY_RUNNING } from '../../shared/exit-codes.js';
 import { hapiPaths, type HapiPaths } from '../../shared/paths.js';
-import { CLI_VERSION, cliMtimeMs, cliPath } from '../../shared/version.js';
+import { cliPath } from '../../shared/version.js';
+import { isCurrentBuild } from '../lifecycle/handoff.js';
 import { newestRunnerLog } from '../lifecycle/runner-logs.js';
 import { probeRunner } from './connect.js';
 import { inspectAndCleanStale } from './stale.js';
@@ -20,10 +21,6 @@ export interface StartResult {
   /** Set when an older runner was stopped first. */
   replacedPid?: number;
   status: GetStatusResponse;
-}
-
-function sameBuild(status: GetStatusResponse): boolean {
-  return status.cliVersion === CLI_VERSION && status.cliMtimeMs === cliMtimeMs();
 }
 
 function tailOfFile(path: string | undefined, lines = 20): string {
@@ -53,7 +50,8 @@ export async function startRunner(
   let replacedPid: number | undefined;
   /** Why a running runner must be replaced, or undefined when it will do. */
   const unsuitable = (status: GetStatusResponse): string | undefined => {
-    if (!sameBuild(status)) return 'runs another CLI version';
+    // The hand-off's rule (lifecycle/handoff.ts): another build is replaced.
+    if (!isCurrentBuild(status)) return 'runs another CLI version';
     const linkedTo = status.hubLink?.hubUrl;
     if (opts.hubUrl !== undefined && linkedTo !== opts.hubUrl) return linkedTo ? `is linked to ${linkedTo}` : 'is not linked to a hub';
     return undefined;

@@ -1,17 +1,32 @@
 /**
- * Automatic hand-off after a CLI upgrade: when the CLI file's mtime differs from the one the
- * runner started with, start a new runner with `hapi runner start` (the new CLI). That command
- * sees a running runner of another version, stops it over gRPC (this process then shuts down
- * with reason "handoff") and starts the new one, which re-adopts every session. A failed
- * hand-off is retried with exponential backoff, never in a tight loop.
+ * Implements "Automatic Version Detection" of the runner documentation (heartbeat step 2), the
+ * whole hand-off to a runner of an upgraded CLI:
+ * 1. detect: the CLI file's mtime differs from the one this runner started with;
+ * 2. launch `hapi runner start` with the new CLI file (detached, its output in a side log);
+ * 3. that command sees a running runner of another build (isCurrentBuild below), stops this one
+ *    over gRPC (this process then shuts down with reason "handoff") and starts the new runner,
+ *    which re-adopts every session;
+ * 4. a failed hand-off is retried with the project's backoff (src/shared/backoff.ts: capped,
+ *    exponential, jittered), never in a tight loop; every step is logged ("version mismatch ...").
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import type { Logger } from 'pino';
+import { closeSync, openSync } from 'node:fs';
 import { createBackoff } from '../../shared/backoff.js';
+import type { Logger } from '../../shared/logger.js';
+import { CLI_VERSION, cliMtimeMs } from '../../shared/version.js';
+
+/** The launched `hapi runner start`, as far as the hand-off watches it. */
+export interface LaunchedStart {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  unref(): void;
+}
 
 export interface HandoffOptions {
+  /** The CLI file this runner was started from; the new runner is launched from it too. */
   cliPath: string;
+  /** Its mtime when this runner started (startedWithCliMtimeMs). */
+  startMtimeMs: number;
   /** Extra `runner start` flags to carry over (e.g. --workspace-root). */
   startArgs: string[];
   /** Log file the new `runner start` process writes its own output to. */
@@ -20,53 +35,87 @@ export interface HandoffOptions {
   /** Backoff bounds in ms. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Injected in tests: reads the CLI file's mtime (default: stat). */
+  readMtime?: (path: string) => number;
+  /** Injected in tests: the clock of the backoff (default: Date.now). */
+  now?: () => number;
+  /** Injected in tests: the backoff's jitter source in [0, 1) (default: Math.random). */
+  random?: () => number;
+  /** Injected in tests: launches `node <argv...>` detached with output to `outputFile`. */
+  launch?: (argv: string[], outputFile: string) => LaunchedStart;
 }
 
+/** What one version check did. */
+export type HandoffCheck = 'unchanged' | 'launched' | 'in-progress' | 'retry-pending';
+
 export interface Handoff {
-  /** Called from the heartbeat when a version mismatch is seen. */
-  onVersionMismatch(recordedMtimeMs: number, currentMtimeMs: number): void;
+  /** Heartbeat step 2: compares the CLI file's mtime and hands off when it changed. */
+  checkCliVersion(): HandoffCheck;
+  /** A launched `runner start` has not exited yet. */
   inProgress(): boolean;
 }
 
+/**
+ * The rule the launched `hapi runner start` applies (step 3): a running runner that reports
+ * another CLI version or CLI mtime than this CLI's own is replaced.
+ */
+export function isCurrentBuild(status: { cliVersion: string; cliMtimeMs: number }): boolean {
+  return status.cliVersion === CLI_VERSION && status.cliMtimeMs === cliMtimeMs();
+}
+
+function launchDetached(argv: string[], outputFile: string): LaunchedStart {
+  const fd = openSync(outputFile, 'a', 0o600);
+  try {
+    return spawn(process.execPath, argv, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function createHandoff(opts: HandoffOptions): Handoff {
-  const backoff = createBackoff({ initialMs: opts.minBackoffMs ?? 1_000, maxMs: opts.maxBackoffMs ?? 5 * 60_000 });
+  const readMtime = opts.readMtime ?? cliMtimeMs;
+  const now = opts.now ?? Date.now;
+  const launch = opts.launch ?? launchDetached;
+  const backoff = createBackoff({ initialMs: opts.minBackoffMs ?? 1_000, maxMs: opts.maxBackoffMs ?? 5 * 60_000, now, random: opts.random });
   let attempts = 0;
   let notBefore = 0;
-  let child: ReturnType<typeof spawn> | undefined;
+  let child: LaunchedStart | undefined;
+
+  function start(current: number): void {
+    attempts++;
+    opts.log.info(
+      { recordedMtimeMs: opts.startMtimeMs, currentMtimeMs: current, attempt: attempts },
+      'version mismatch: CLI file changed; starting a new runner to hand over',
+    );
+    const started = launch([opts.cliPath, 'runner', 'start', ...opts.startArgs], opts.outputFile);
+    child = started;
+    started.on('error', (err) => opts.log.error({ err }, 'could not start the new runner for hand-off'));
+    started.on('exit', (code, signal) => {
+      child = undefined;
+      if (code === 0) {
+        opts.log.info('hand-off command finished');
+        return;
+      }
+      const delay = backoff.failed();
+      notBefore = now() + delay;
+      opts.log.warn({ code, signal, retryInMs: delay }, 'hand-off failed; will retry with backoff');
+    });
+    started.unref();
+  }
 
   return {
     inProgress: () => child !== undefined,
-    onVersionMismatch(recorded, current) {
-      if (child) return;
-      const now = Date.now();
-      if (now < notBefore) {
-        opts.log.info({ retryInMs: notBefore - now }, 'version mismatch; hand-off retry pending');
-        return;
+    checkCliVersion() {
+      const current = readMtime(opts.cliPath);
+      if (current === opts.startMtimeMs) return 'unchanged';
+      if (child) return 'in-progress';
+      const t = now();
+      if (t < notBefore) {
+        opts.log.info({ retryInMs: notBefore - t }, 'version mismatch; hand-off retry pending');
+        return 'retry-pending';
       }
-      attempts++;
-      opts.log.info({ recordedMtimeMs: recorded, currentMtimeMs: current, attempt: attempts }, 'version mismatch: CLI file changed; starting a new runner to hand over');
-      const fd = openSync(opts.outputFile, 'a', 0o600);
-      try {
-        child = spawn(process.execPath, [opts.cliPath, 'runner', 'start', ...opts.startArgs], {
-          detached: true,
-          stdio: ['ignore', fd, fd],
-          env: process.env,
-        });
-      } finally {
-        closeSync(fd);
-      }
-      child.on('error', (err) => opts.log.error({ err }, 'could not start the new runner for hand-off'));
-      child.on('exit', (code, signal) => {
-        child = undefined;
-        if (code === 0) {
-          opts.log.info('hand-off command finished');
-          return;
-        }
-        const delay = backoff.failed();
-        notBefore = Date.now() + delay;
-        opts.log.warn({ code, signal, retryInMs: delay }, 'hand-off failed; will retry with backoff');
-      });
-      child.unref();
+      start(current);
+      return 'launched';
     },
   };
 }
