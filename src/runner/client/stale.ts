@@ -1,5 +1,6 @@
 /**
- * Stale runner files: when no runner answers, tell apart "nothing there", "a live runner that
+ * Stale runner files (runner documentation, "Lock File and State Management" and "Runner Won't
+ * Start"), client side: when no runner answers, tell apart "nothing there", "a live runner that
  * does not answer", and lock, state and socket files left by a dead runner (removed).
  */
 import { existsSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import type { HapiPaths } from '../../shared/paths.js';
 import { isSameProcess } from '../../shared/proc.js';
 import { probeSocket } from '../control-socket.js';
 import { isLockOwnerAlive, readLockOwner } from '../lifecycle/runner-lock.js';
-import { readStateFile, type RunnerStateFile } from '../lifecycle/state-file.js';
+import { readStateFile } from '../lifecycle/state-file.js';
 
 export type StaleCheck =
   | { kind: 'none' }
@@ -44,9 +45,4 @@ export async function inspectAndCleanStale(paths: HapiPaths): Promise<StaleCheck
   }
   if (removed.length === 0) return { kind: 'none' };
   return { kind: 'stale-cleaned', pid: state.kind === 'ok' ? state.state.pid : typeof lock === 'object' ? lock.pid : undefined, removed };
-}
-
-export function readRunnerState(paths: HapiPaths): RunnerStateFile | undefined {
-  const r = readStateFile(paths.stateFile);
-  return r.kind === 'ok' ? r.state : undefined;
 }

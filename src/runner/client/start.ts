@@ -1,6 +1,8 @@
 /**
- * `hapi runner start` and, for session processes, ensureRunner: find a suitable runner or
- * launch one detached, and wait until it answers as ready.
+ * Implements "Start Runner" of the runner documentation, client side: `hapi runner start` (and,
+ * for session processes, ensureRunner) returns at once when a runner of the same CLI build
+ * runs, stops one of another build first (the second half of the hand-off), otherwise launches
+ * one detached and waits until it answers as ready.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,7 @@
-/** `hapi runner stop`: graceful over gRPC, then SIGTERM, then SIGKILL; sessions are never touched. */
+/**
+ * Implements "Stop Runner" of the runner documentation, client side: `hapi runner stop` asks
+ * for a graceful stop over gRPC, then SIGTERM, then SIGKILL; sessions are never touched.
+ */
 import { clientConfig, type Env } from '../../shared/config.js';
 import { UnavailableError, isHapiError } from '../../shared/errors.js';
 import { hapiPaths, type HapiPaths } from '../../shared/paths.js';

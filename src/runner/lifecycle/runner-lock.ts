@@ -1,9 +1,11 @@
 /**
- * The single-instance lock, runner.state.json.lock: created with O_EXCL and holding the
- * owner's PID and process start time. A lock whose PID is dead, or whose PID now belongs to
- * another process (start time differs), is stale and is taken over; a live one is never
- * stolen. Takeovers are serialised through a short-lived guard file so two contenders can
- * never both remove a lock (and so never remove a fresh, live one).
+ * Implements "Lock File and State Management" (lock file) of the runner documentation, and
+ * the "another runner is already running" case of "Runner Won't Start": the single-instance
+ * lock, runner.state.json.lock, created with O_EXCL and holding the owner's PID and process
+ * start time. A lock whose PID is dead, or whose PID now belongs to another process (start
+ * time differs), is stale and is taken over; a live one is never stolen. Takeovers are
+ * serialised through a short-lived guard file so two contenders can never both remove a lock
+ * (and so never remove a fresh, live one).
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { createFileExclusive } from '../../shared/atomic-file.js';

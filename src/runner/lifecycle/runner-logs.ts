@@ -1,4 +1,8 @@
-/** Runner log files: logs/runner-<YYYYMMDD-HHMMSS>.log, newest found by name, old ones pruned. */
+/**
+ * Implements "View Runner Logs" of the runner documentation (`hapi runner logs` prints the
+ * newest): runner log files logs/runner-<YYYYMMDD-HHMMSS>.log, newest found by name, old ones
+ * pruned at start (HAPI_RUNNER_LOG_KEEP).
+ */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
