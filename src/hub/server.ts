@@ -17,6 +17,7 @@ import type { HubConfig } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
 import { UnavailableError } from '../shared/errors.js';
+import { pendingTimers } from '../shared/event-loop.js';
 import type { HapiPaths } from '../shared/paths.js';
 import { createHubCore, type HubCore } from './domain/hub-core.js';
 import type { HubStore } from './domain/ports.js';
@@ -197,7 +198,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         clearTimeout(timer);
         http.closeAllConnections();
         store.close();
-        log.info('hub stopped');
+        log.info({ pendingTimers: pendingTimers() }, 'hub stopped');
       })();
       return closing;
     },

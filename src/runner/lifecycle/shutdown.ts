@@ -7,6 +7,7 @@
  * still runs, so the state file and the lock are removed whatever failed before. The reason is
  * logged and becomes the exit code, which is what the daemon awaits.
  */
+import { pendingTimers } from '../../shared/event-loop.js';
 import { EXIT_FAILURE, EXIT_OK } from '../../shared/exit-codes.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ShutdownReason } from '../runner-control.js';
@@ -74,7 +75,8 @@ export function createShutdown(opts: ShutdownOptions): Shutdown {
       }
     }
     const code = exitCodeFor(why);
-    opts.log.info({ reason: why, exitCode: code }, 'runner stopped');
+    // pendingTimers: anything left here delays the exit (and a test checks there is none).
+    opts.log.info({ reason: why, exitCode: code, pendingTimers: pendingTimers() }, 'runner stopped');
     finish(code);
   }
 
