@@ -29,7 +29,6 @@ import type { Logger } from '../../shared/logger.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import { isSameProcess, isSameProcessCheap } from '../../shared/proc.js';
 import { cliPath as defaultCliPath } from '../../shared/version.js';
-import { checkSessionId } from '../../contract/limits.js';
 import {
   type SessionEnd,
   type SessionInfo,
@@ -47,6 +46,8 @@ import { isSelfOrDescendant, leadsOwnGroup, terminateProcess } from './process-t
 import { verifyReportedProcess } from './session-process.js';
 import { createSessionRegistry, fromEntry } from './session-registry.js';
 import { discoverSessions } from './session-discovery.js';
+import { remember } from './session-state.js';
+import { validateSpec } from './spawn-session.js';
 import { launchSession, type LaunchedSession } from './spawner.js';
 import { createWorktree, removeWorktreeIfUnused, type CreatedWorktree } from './worktree.js';
 
@@ -74,9 +75,6 @@ export interface RunnerSessionManager extends SessionManager {
   /** Agent names whose executable resolves now. */
   availableAgents(): string[];
 }
-
-/** Ended sessions remembered for idempotent retries and `stop` of a gone session. */
-const RECENT_ENDED_LIMIT = 1000;
 
 interface PendingSpawn {
   sessionId: string;
@@ -122,12 +120,6 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
         log.error({ err, kind }, 'session event listener threw');
       }
     }
-  }
-
-  function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-    map.delete(key);
-    map.set(key, value);
-    if (map.size > RECENT_ENDED_LIMIT) map.delete(map.keys().next().value as K);
   }
 
   function track(p: Promise<unknown>): void {
@@ -195,14 +187,6 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
   }
 
   // ---------------------------------------------------------------- spawn
-
-  function validateSpec(spec: SpawnSpec): void {
-    if (typeof spec.directory !== 'string' || spec.directory.trim() === '') throw new InvalidArgumentError('directory is required');
-    if (spec.sessionId !== undefined && spec.sessionId !== '') checkSessionId(spec.sessionId);
-    if (!Array.isArray(spec.agentArgs ?? []) || !(spec.agentArgs ?? []).every((a) => typeof a === 'string' && !a.includes('\0'))) {
-      throw new InvalidArgumentError('agentArgs must be strings without NUL bytes');
-    }
-  }
 
   function findByRequest(requestId: string): SessionInfo | undefined {
     const live = registry.findByRequestId(requestId);
