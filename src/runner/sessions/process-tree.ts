@@ -4,7 +4,7 @@
  * leave the group (setsid) or outlive its parent: stopping a session stops every process of
  * its tree, found through /proc on Linux.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { errnoCode } from '../../shared/errors.js';
 import { isSameProcess, processStartTime, readProcTable, signalProcess, type ProcRow } from '../../shared/proc.js';
@@ -66,24 +66,11 @@ export function isGroupAlive(pgid: number): boolean {
 }
 
 function hasLiveMember(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    const c = entry.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') return true;
-  }
+  const table = readProcTable();
+  // This process is always in the table: an empty one means /proc could not be read, and then
+  // kill()'s answer stands.
+  if (table.size === 0) return true;
+  for (const row of table.values()) if (row.pgid === pgid && !row.zombie) return true;
   return false;
 }
 
