@@ -1,12 +1,20 @@
 /**
  * Telling the processes of a hapi session apart from any other process, from what the OS says
- * about them (/proc): a session's agent and everything it starts carry `HAPI_SESSION_ID=<id>`
- * in their environment (set by the session process), and every process of a HAPI_HOME has that
- * HAPI_HOME (explicitly, or by default from its HOME). Linux only; elsewhere nothing matches.
+ * about them (/proc). Linux only; elsewhere nothing matches. The one place that knows what a
+ * session process looks like:
+ * - a runner-spawned session runs the hapi CLI with `--started-by runner --hapi-session-id <id>
+ *   --agent <name>` (spawner.ts);
+ * - a session hands its id to its agent as HAPI_SESSION_ID=<id> and HAPI_SESSION_PID=<its PID>
+ *   (run-session.ts), and everything the agent starts inherits them;
+ * - every process of a HAPI_HOME has that HAPI_HOME (explicitly, or by default from its HOME).
+ *
+ * Two uses, with different evidence on purpose: discovery (session-discovery.ts) finds sessions
+ * nobody claims, so it requires the hapi CLI; a report (verifyReportedProcess) claims an id and
+ * a PID, which the process must bear out before the runner will ever signal it.
  */
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../../shared/errors.js';
 import { resolveHapiHome } from '../../shared/paths.js';
 import { processStartTime, readProcArgv, readProcEnviron, readProcTable } from '../../shared/proc.js';
@@ -15,15 +23,48 @@ import { processStartTime, readProcArgv, readProcEnviron, readProcTable } from '
 export const SESSION_ID_ENV = 'HAPI_SESSION_ID';
 export const SESSION_PID_ENV = 'HAPI_SESSION_PID';
 
+/** The CLI file as a session's argv[1] names it: dist/hapi.cjs, or an installed `hapi`. */
+const HAPI_CLI = /^hapi(\.[cm]?js)?$/;
+
+/** True when the process runs the hapi CLI (`node <hapi cli> ...`). */
+export function isHapiCli(argv: string[]): boolean {
+  return argv.length > 1 && HAPI_CLI.test(basename(argv[1]!));
+}
+
+/** Value of `--name <value>` among hapi's own options (before a `--`). */
+export function hapiOption(argv: string[], name: string): string | undefined {
+  const end = argv.indexOf('--');
+  const own = end < 0 ? argv : argv.slice(0, end);
+  const i = own.indexOf(name);
+  return i >= 0 ? own[i + 1] : undefined;
+}
+
 /** The HAPI_HOME a process of this environment uses. */
 export function hapiHomeOfEnviron(env: Map<string, string>): string {
   return resolveHapiHome({ HAPI_HOME: env.get('HAPI_HOME') }, env.get('HOME') || homedir());
 }
 
+/** What a process's environment says about the session it was started for, if any. */
+export interface SessionMark {
+  /** HAPI_SESSION_ID. */
+  sessionId: string;
+  /** HAPI_SESSION_PID, when set: the PID of the session process that started the agent. */
+  sessionPid?: string;
+  /** Its HAPI_HOME. */
+  home: string;
+}
+
+/** The session mark of an environment (undefined: it has no HAPI_SESSION_ID). */
+export function sessionMarkOf(env: Map<string, string> | undefined): SessionMark | undefined {
+  const sessionId = env?.get(SESSION_ID_ENV);
+  if (!env || !sessionId) return undefined;
+  return { sessionId, sessionPid: env.get(SESSION_PID_ENV), home: hapiHomeOfEnviron(env) };
+}
+
 /** True when `pid` was started with HAPI_SESSION_ID=<sessionId> and belongs to `hapiHome`. */
 export function carriesSession(pid: number, sessionId: string, hapiHome: string): boolean {
-  const env = readProcEnviron(pid);
-  return env !== undefined && env.get(SESSION_ID_ENV) === sessionId && sameHome(hapiHomeOfEnviron(env), hapiHome);
+  const mark = sessionMarkOf(readProcEnviron(pid));
+  return mark !== undefined && mark.sessionId === sessionId && sameHome(mark.home, hapiHome);
 }
 
 /** The same directory, however spelled (trailing slash, `..`, symlinks). */
@@ -89,9 +130,8 @@ function hasSessionIdArg(argv: string[], sessionId: string): boolean {
 function agentOf(pid: number, sessionId: string, hapiHome: string): boolean {
   for (const row of readProcTable().values()) {
     if (row.ppid !== pid || row.zombie) continue;
-    const env = readProcEnviron(row.pid);
-    if (env?.get(SESSION_PID_ENV) === String(pid) && env.get(SESSION_ID_ENV) === sessionId && sameHome(hapiHomeOfEnviron(env), hapiHome)) return true;
+    const mark = sessionMarkOf(readProcEnviron(row.pid));
+    if (mark?.sessionPid === String(pid) && mark.sessionId === sessionId && sameHome(mark.home, hapiHome)) return true;
   }
   return false;
 }
-
