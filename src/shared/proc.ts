@@ -24,16 +24,8 @@ export function isProcessAlive(pid: number): boolean {
 export function processStartTime(pid: number): string | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   if (process.platform === 'linux') {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      return undefined;
-    }
-    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
-    return rest[19];
+    const row = readProcRow(pid);
+    return row && !row.zombie ? row.startTime : undefined;
   }
   try {
     const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -106,24 +98,25 @@ export function readProcTable(): Map<number, ProcRow> {
   for (const entry of entries) {
     const c = entry.charCodeAt(0);
     if (c < 48 || c > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(entry);
-    rows.set(pid, {
-      pid,
-      ppid: Number(rest[1]),
-      pgid: Number(rest[2]),
-      startTime: rest[19] ?? '',
-      zombie: rest[0] === 'Z' || rest[0] === 'X',
-    });
+    const row = readProcRow(Number(entry));
+    if (row) rows.set(row.pid, row); // else gone meanwhile
   }
   return rows;
+}
+
+/** One process's row of the table, or undefined when it is gone (Linux only). */
+export function readProcRow(pid: number): ProcRow | undefined {
+  const stat = readProcFile(pid, 'stat');
+  if (stat === undefined) return undefined;
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    pid,
+    ppid: Number(rest[1]),
+    pgid: Number(rest[2]),
+    startTime: rest[19] ?? '',
+    zombie: rest[0] === 'Z' || rest[0] === 'X',
+  };
 }
 
 /**

@@ -4,10 +4,9 @@
  * leave the group (setsid) or outlive its parent: stopping a session stops every process of
  * its tree, found through /proc on Linux.
  */
-import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { errnoCode } from '../../shared/errors.js';
-import { isSameProcess, processStartTime, readProcTable, signalProcess, type ProcRow } from '../../shared/proc.js';
+import { isSameProcess, processStartTime, readProcRow, readProcTable, signalProcess, type ProcRow } from '../../shared/proc.js';
 import { carriesSession } from './session-process.js';
 
 interface StatFields {
@@ -17,16 +16,7 @@ interface StatFields {
 
 function statFields(pid: number): StatFields | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  if (process.platform === 'linux') {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // comm may contain spaces and parentheses: fields start after the last ')'.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { ppid: Number(rest[1]), pgid: Number(rest[2]) };
-    } catch {
-      return undefined;
-    }
-  }
+  if (process.platform === 'linux') return readProcRow(pid);
   try {
     const out = execFileSync('ps', ['-o', 'ppid=,pgid=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const [ppid, pgid] = out.trim().split(/\s+/).map(Number);
