@@ -38,6 +38,9 @@ import { createReadiness, createRunnerControl, type RunnerControl, type RunnerSt
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 
+/** The self-check of a runner that takes over from a running one (lifecycle/takeover.ts). */
+export { preflightRunner } from './lifecycle/preflight.js';
+
 export interface RunnerOptions {
   workspaceRoots: string[];
   /** Print logs human-readable to stderr too (foreground on a terminal). */

@@ -1,6 +1,7 @@
 /** `hapi runner start`, `start-sync`, `stop`. */
 import { startRunner } from '../../runner/client/start.js';
 import { stopRunnerProcess } from '../../runner/client/stop.js';
+import { signalReadyAndAwaitGo } from '../../runner/lifecycle/takeover.js';
 
 export async function start(opts: { workspaceRoot: string[] }): Promise<void> {
   const result = await startRunner({
@@ -20,8 +21,14 @@ export async function start(opts: { workspaceRoot: string[] }): Promise<void> {
   );
 }
 
-export async function startSync(opts: { workspaceRoot: string[] }): Promise<void> {
-  const { runRunner } = await import('../../runner/daemon.js');
+export async function startSync(opts: { workspaceRoot: string[]; candidate?: boolean }): Promise<void> {
+  // A build whose daemon cannot load fails here, before a candidate announces itself ready.
+  const { runRunner, preflightRunner } = await import('../../runner/daemon.js');
+  if (opts.candidate) {
+    // Replacing a running runner: prove this build can run, then wait for the old one to stop.
+    await preflightRunner();
+    await signalReadyAndAwaitGo();
+  }
   process.exitCode = await runRunner({ workspaceRoots: opts.workspaceRoot, foreground: true });
 }
 

@@ -1,5 +1,5 @@
 /** `hapi runner start|start-sync|stop|status|list|stop-session|logs|reset-machine-id`. */
-import { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -16,7 +16,9 @@ export function registerRunnerCommands(program: Command): void {
     .command('start-sync')
     .description('run the runner in the foreground (for systemd/launchd and debugging)')
     .option('--workspace-root <dir>', 'only allow sessions under this directory (repeatable)', collect, [])
-    .action(async (opts: { workspaceRoot: string[] }) => (await import('./runner-lifecycle.js')).startSync(opts));
+    // Used by `runner start` when it replaces a running runner (src/runner/lifecycle/takeover.ts).
+    .addOption(new Option('--candidate', 'pass the self-check, then wait on stdin before taking over').hideHelp())
+    .action(async (opts: { workspaceRoot: string[]; candidate?: boolean }) => (await import('./runner-lifecycle.js')).startSync(opts));
 
   runner
     .command('stop')

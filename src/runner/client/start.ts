@@ -1,8 +1,9 @@
 /**
  * Implements "Start Runner" of the runner documentation, client side: `hapi runner start` (and,
  * for session processes, ensureRunner) returns at once when a runner of the same CLI build
- * runs, stops one of another build first (the second half of the hand-off), otherwise launches
- * one detached and waits until it answers as ready.
+ * runs; replaces one of another build (the second half of the hand-off), but only with a new
+ * runner that passed its self-check while the old one still ran (lifecycle/takeover.ts);
+ * otherwise launches one detached and waits until it answers as ready.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { hapiPaths, type HapiPaths } from '../../shared/paths.js';
 import { cliPath } from '../../shared/version.js';
 import { isCurrentBuild } from '../lifecycle/handoff.js';
 import { newestRunnerLog } from '../lifecycle/runner-logs.js';
+import { awaitCandidateReady, CandidateFailed, letCandidateTakeOver } from '../lifecycle/takeover.js';
 import { probeRunner } from './connect.js';
 import { inspectAndCleanStale } from './stale.js';
 import { stopRunnerProcess } from './stop.js';
@@ -35,9 +37,10 @@ function tailOfFile(path: string | undefined, lines = 20): string {
 }
 
 /**
- * `hapi runner start`: returns at once when a suitable runner runs; stops an unsuitable one
- * first (another CLI build, or with `hubUrl`, a runner not linked to that hub: its sessions keep
- * running and the new runner re-adopts them); otherwise launches a detached runner and waits
+ * `hapi runner start`: returns at once when a suitable runner runs; replaces an unsuitable one
+ * (another CLI build, or with `hubUrl`, a runner not linked to that hub: its sessions keep
+ * running and the new runner re-adopts them) once the new runner passed its self-check, and
+ * throws, leaving the old one running, when it does not; otherwise launches a runner and waits
  * until it answers on its socket as ready (polling with a deadline, never a fixed sleep).
  */
 export async function startRunner(
@@ -48,7 +51,8 @@ export async function startRunner(
   const config = runnerConfig(env);
   hubLinkConfig(env);
   const paths = hapiPaths(env);
-  const deadline = Date.now() + Math.max(config.httpTimeoutMs, 5_000);
+  const startTimeoutMs = Math.max(config.httpTimeoutMs, 5_000);
+  let deadline = Date.now() + startTimeoutMs;
   let replacedPid: number | undefined;
   /** Why a running runner must be replaced, or undefined when it will do. */
   const unsuitable = (status: GetStatusResponse): string | undefined => {
@@ -59,37 +63,58 @@ export async function startRunner(
     return undefined;
   };
 
+  // A running runner that will not do is replaced, but only by one that proved it can run.
+  let replace: { pid: number; why: string } | undefined;
   const existing = await probeRunner(paths, config.httpTimeoutMs);
   if (existing) {
     const why = unsuitable(existing);
     if (!why) return { outcome: 'already-running', status: existing.ready ? existing : ((await waitForRunner(paths, deadline)) ?? existing) };
-    opts.onReplace?.(existing.pid, why);
-    await stopRunnerProcess({ env, reason: 'handoff' });
-    replacedPid = existing.pid;
+    replace = { pid: existing.pid, why };
   } else {
     const stale = await inspectAndCleanStale(paths);
     if (stale.kind === 'alive-not-answering') {
       // A runner is starting right now (or hung): wait for it rather than racing it.
       const status = await waitForRunner(paths, deadline);
-      if (status) {
-        const why = unsuitable(status);
-        if (!why) return { outcome: 'already-running', status };
-        opts.onReplace?.(status.pid, why);
-        await stopRunnerProcess({ env, reason: 'handoff' });
-        replacedPid = status.pid;
-      } else {
+      if (!status) {
         throw new UnavailableError(`runner PID ${stale.pid} holds the lock but does not answer on ${paths.socket}; stop it with \`hapi runner stop\``);
       }
+      const why = unsuitable(status);
+      if (!why) return { outcome: 'already-running', status };
+      replace = { pid: status.pid, why };
     }
   }
 
   const args = [cliPath(), 'runner', 'start-sync', ...(opts.workspaceRoots ?? []).flatMap((r) => ['--workspace-root', r])];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env, cwd: paths.home });
+  if (replace) args.push('--candidate');
+  const child = spawn(process.execPath, args, { detached: true, stdio: [replace ? 'pipe' : 'ignore', replace ? 'pipe' : 'ignore', 'pipe'], env, cwd: paths.home });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   child.on('exit', (code, signal) => (exited = { code, signal }));
   child.on('error', (err) => (exited = { code: -1, signal: null, ...{ err } }));
+
+  if (replace) {
+    // The hand-off's order (lifecycle/takeover.ts): the new runner loads everything and passes
+    // its self-check while the old one still runs; only then is the old one stopped.
+    try {
+      await awaitCandidateReady(child, () => stderr, startTimeoutMs);
+    } catch (err) {
+      child.stderr!.destroy();
+      child.unref();
+      if (!(err instanceof CandidateFailed)) throw err;
+      throw new FailedPreconditionError(`the new runner cannot start, so runner PID ${replace.pid} keeps running: ${err.message}`);
+    }
+    opts.onReplace?.(replace.pid, replace.why);
+    try {
+      await stopRunnerProcess({ env, reason: 'handoff' });
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    replacedPid = replace.pid;
+    letCandidateTakeOver(child);
+    deadline = Date.now() + startTimeoutMs;
+  }
 
   try {
     for (;;) {
@@ -111,7 +136,7 @@ export async function startRunner(
       }
       if (Date.now() > deadline) {
         child.kill('SIGTERM');
-        throw startFailure(paths, `runner did not answer on ${paths.socket} within ${Math.max(config.httpTimeoutMs, 5_000)} ms`, stderr);
+        throw startFailure(paths, `runner did not answer on ${paths.socket} within ${startTimeoutMs} ms`, stderr);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -3,14 +3,18 @@
  * whole hand-off to a runner of an upgraded CLI:
  * 1. detect: the CLI file's mtime differs from the one this runner started with;
  * 2. launch `hapi runner start` with the new CLI file (detached, its output in a side log);
- * 3. that command sees a running runner of another build (isCurrentBuild below), stops this one
- *    over gRPC (this process then shuts down with reason "handoff") and starts the new runner,
- *    which re-adopts every session;
- * 4. a failed hand-off is retried with the project's backoff (src/shared/backoff.ts: capped,
- *    exponential, jittered), never in a tight loop; every step is logged ("version mismatch ...").
+ * 3. that command sees a running runner of another build (isCurrentBuild below) and launches
+ *    the new runner as a candidate, which loads everything it needs and passes a self-check
+ *    while this runner keeps running (takeover.ts); only then does it stop this one over gRPC
+ *    (this process then shuts down with reason "handoff"), and the new runner takes the lock,
+ *    socket and state and re-adopts every session;
+ * 4. a failed hand-off (the new build cannot start: this runner was never stopped) is logged
+ *    with the command's own output and retried with the project's backoff
+ *    (src/shared/backoff.ts: capped, exponential, jittered), never in a tight loop; every step
+ *    is logged ("version mismatch ...", "hand-off failed ...").
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { createBackoff } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/logger.js';
 import { CLI_VERSION, cliMtimeMs } from '../../shared/version.js';
@@ -72,6 +76,31 @@ function launchDetached(argv: string[], outputFile: string): LaunchedStart {
   }
 }
 
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What the launched command wrote (from `from` on, at most the last 4 KiB), trimmed. */
+function readTail(path: string, from: number, max = 4096): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const end = statSync(path).size;
+    const start = Math.max(from, end - max);
+    const buf = Buffer.alloc(Math.max(0, end - start));
+    readSync(fd, buf, 0, buf.length, start);
+    return buf.toString('utf8').trim();
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function createHandoff(opts: HandoffOptions): Handoff {
   const readMtime = opts.readMtime ?? cliMtimeMs;
   const now = opts.now ?? Date.now;
@@ -87,6 +116,7 @@ export function createHandoff(opts: HandoffOptions): Handoff {
       { recordedMtimeMs: opts.startMtimeMs, currentMtimeMs: current, attempt: attempts },
       'version mismatch: CLI file changed; starting a new runner to hand over',
     );
+    const outputFrom = fileSize(opts.outputFile);
     const started = launch([opts.cliPath, 'runner', 'start', ...opts.startArgs], opts.outputFile);
     child = started;
     started.on('error', (err) => opts.log.error({ err }, 'could not start the new runner for hand-off'));
@@ -98,7 +128,11 @@ export function createHandoff(opts: HandoffOptions): Handoff {
       }
       const delay = backoff.failed();
       notBefore = now() + delay;
-      opts.log.warn({ code, signal, retryInMs: delay }, 'hand-off failed; will retry with backoff');
+      const output = readTail(opts.outputFile, outputFrom);
+      opts.log.warn(
+        { code, signal, retryInMs: delay, attempt: attempts, output, outputFile: opts.outputFile },
+        `hand-off failed; this runner keeps running and retries with backoff${output ? `: ${output.split('\n').slice(-3).join(' | ')}` : ''}`,
+      );
     });
     started.unref();
   }
