@@ -7,10 +7,12 @@
  *
  * Start order: signal handlers -> lock -> log file -> socket + gRPC (session calls wait until
  * ready) -> HTTP gateway -> re-adopt sessions -> state file -> hub link -> ready -> heartbeat.
- * Shutdown, in reverse: stop the heartbeat, stop taking session calls, mark shutting-down on
- * the hub and close the link, end open streams and stop the control servers (forced after a
- * grace period), close the session manager, remove the state file, the socket and the lock,
- * exit with the reason's code. Sessions are never touched.
+ * Shutdown, in reverse: stop the heartbeat, stop taking session calls, close the session
+ * manager (a spawn still waiting for its session's report kills that half-started session and
+ * answers Unavailable), answer every other call in flight, mark shutting-down on the hub and
+ * close the link, end open streams and stop the control servers (forced after a grace period),
+ * remove the state file, the socket and the lock, exit with the reason's code. Sessions that
+ * reported are never touched.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
@@ -129,12 +131,20 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   const control = createRunnerControl({ readiness, sessions: () => sessions, status, requestStop: (reason) => void shutdown!.request(reason) });
   const grpcService = createRunnerGrpcService(control);
 
-  // The reverse of the start order, with one deliberate exception: the transports start before
-  // the session manager (so early calls wait for "ready" instead of failing) but call into it,
-  // so they stop before it. The files go last: clients find the runner by them.
+  // The reverse of the start order, except that the session manager closes before the hub link
+  // and the transports: they start before it (so early calls wait for "ready" instead of
+  // failing), but the calls they carry must be answered before they close, and a spawn in
+  // flight is only over once the manager has killed its half-started session. The files go
+  // last: clients find the runner by them.
   const stopSteps = (): ShutdownStep[] => [
     { name: 'heartbeat', run: () => heartbeat?.stop() },
     { name: 'readiness', run: () => readiness.set('stopping') },
+    // Before any transport closes, every call in flight gets its answer: spawns still waiting
+    // for their session's report fail with Unavailable once their half-started session's tree
+    // is killed (the session manager's close), the others finish within a grace or get
+    // Unavailable. The hub link still carries the answers of relayed calls.
+    { name: 'sessions', run: () => sessions?.close() },
+    { name: 'calls in flight', run: () => control.answerInFlight(config.sessionStopGraceMs + 1_000) },
     { name: 'hub link', run: (reason) => hubLink?.close(reason) },
     {
       name: 'grpc',
@@ -146,7 +156,6 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       },
     },
     { name: 'http gateway', run: () => gateway?.close() },
-    { name: 'sessions', run: () => sessions?.close() },
     { name: 'state file', sharedFile: true, run: () => removeStateFileIfOwned(paths.stateFile, process.pid) },
     { name: 'socket', sharedFile: true, run: () => socketBound && rmSync(paths.socket, { force: true }) },
     { name: 'lock', sharedFile: true, run: () => lock.release() },

@@ -20,6 +20,8 @@ import { parseStopTarget, TERMINAL_LABEL, type SessionInfo, type SpawnSpec } fro
 import type { RunnerControl } from './runner-control.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** How long close() lets connections with a response under way finish before cutting them. */
+const CLOSE_GRACE_MS = 1_000;
 
 type Json = Record<string, unknown>;
 type Handler = (body: Json) => Promise<JsonReply>;
@@ -165,10 +167,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return {
     server,
     port,
+    // By now every call in flight has been answered (the daemon's shutdown answers them first):
+    // idle connections close at once, and a response still being written gets a moment to
+    // reach its client before its connection is cut (never a "socket hang up" mid-answer).
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }

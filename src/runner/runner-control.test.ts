@@ -117,4 +117,22 @@ describe('runner control', () => {
     watch.unsubscribe();
     expect(listeners.size).toBe(0);
   });
+
+  it('answers every call in flight before shutdown goes on: finished within the grace, or Unavailable', async () => {
+    const { readiness, control } = setup();
+    readiness.set('ready');
+    const quick = control.stopSession({ sessionId: 's-1' });
+    // A stop that finishes within the grace keeps its own answer.
+    await expect(quick).resolves.toEqual({ result: 'already-gone', sessionId: 's-1' });
+    const hanging = createRunnerControl({
+      readiness,
+      sessions: () => ({ stop: () => new Promise(() => undefined) }) as Partial<SessionManager> as SessionManager,
+      status: () => ({ pid: 99 }) as RunnerStatus,
+      requestStop: () => undefined,
+    });
+    const stuck = hanging.stopSession({ sessionId: 's-1' });
+    expect(await settled(stuck)).toBe('pending');
+    await hanging.answerInFlight(20);
+    await expect(stuck).rejects.toMatchObject({ kind: 'Unavailable', message: 'the runner is shutting down' });
+  });
 });

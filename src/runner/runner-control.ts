@@ -51,6 +51,16 @@ export interface RunnerControl {
   stopRunner(reason: ShutdownReason): number;
 }
 
+/** The facade plus what the daemon's shutdown needs. */
+export interface RunnerControlService extends RunnerControl {
+  /**
+   * Shutdown: waits up to `graceMs` for the calls in flight (readiness is already "stopping",
+   * so no new ones start), then answers those still running with Unavailable "the runner is
+   * shutting down", so every caller gets an answer before the servers close.
+   */
+  answerInFlight(graceMs: number): Promise<void>;
+}
+
 export interface RunnerControlDeps {
   readiness: Readiness;
   /** The session manager; set before the runner becomes ready. */
@@ -59,7 +69,8 @@ export interface RunnerControlDeps {
   requestStop: (reason: ShutdownReason) => void;
 }
 
-export function createRunnerControl(deps: RunnerControlDeps): RunnerControl {
+export function createRunnerControl(deps: RunnerControlDeps): RunnerControlService {
+  const inFlight = createInFlight();
   const ready = async (signal?: AbortSignal): Promise<SessionManager> => {
     await deps.readiness.whenReady(signal);
     const manager = deps.sessions();
@@ -68,23 +79,27 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControl {
   };
   return {
     status: () => deps.status(),
-    listSessions: async (signal) => (await ready(signal)).list(),
-    async spawnSession(spec, signal) {
-      checkSpawnSpec(spec);
-      return (await ready(signal)).spawn(spec);
-    },
-    async stopSession(target, signal) {
-      if ('sessionId' in target) checkSessionId(target.sessionId);
-      return (await ready(signal)).stop(target);
-    },
-    async sessionStarted(report, signal) {
-      checkSessionReport(report);
-      return (await ready(signal)).reportStarted(report);
-    },
-    async sessionEnded(end, signal) {
-      checkSessionEnd(end);
-      return (await ready(signal)).reportEnded(end);
-    },
+    listSessions: (signal) => inFlight.track(async () => (await ready(signal)).list()),
+    spawnSession: (spec, signal) =>
+      inFlight.track(async () => {
+        checkSpawnSpec(spec);
+        return (await ready(signal)).spawn(spec);
+      }),
+    stopSession: (target, signal) =>
+      inFlight.track(async () => {
+        if ('sessionId' in target) checkSessionId(target.sessionId);
+        return (await ready(signal)).stop(target);
+      }),
+    sessionStarted: (report, signal) =>
+      inFlight.track(async () => {
+        checkSessionReport(report);
+        return (await ready(signal)).reportStarted(report);
+      }),
+    sessionEnded: (end, signal) =>
+      inFlight.track(async () => {
+        checkSessionEnd(end);
+        return (await ready(signal)).reportEnded(end);
+      }),
     async watchSessions(listener, signal) {
       const manager = await ready(signal);
       // Subscribe and list in one synchronous step, so no event falls between the two.
@@ -95,6 +110,33 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControl {
       const pid = deps.status().pid;
       deps.requestStop(reason);
       return pid;
+    },
+    answerInFlight: (graceMs) => inFlight.answerAll(graceMs),
+  };
+}
+
+/** The control calls under way, so a shutdown can answer every one of them. */
+function createInFlight() {
+  const calls = new Set<Promise<unknown>>();
+  let giveUp!: (err: Error) => void;
+  const givenUp = new Promise<never>((_resolve, reject) => (giveUp = reject));
+  givenUp.catch(() => undefined);
+  return {
+    track<T>(run: () => Promise<T>): Promise<T> {
+      const call = Promise.race([run(), givenUp]);
+      calls.add(call);
+      const forget = () => calls.delete(call);
+      call.then(forget, forget);
+      return call;
+    },
+    async answerAll(graceMs: number): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.allSettled([...calls]), graceOver]);
+      clearTimeout(timer);
+      giveUp(new UnavailableError('the runner is shutting down'));
+      // Let the transports write those answers before their servers close.
+      await new Promise((resolve) => setImmediate(resolve));
     },
   };
 }

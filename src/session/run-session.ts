@@ -79,6 +79,14 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const reporter = createRunnerReporter({ env });
   const reportTimeoutMs = config.reportTimeoutMs;
   const report: StartedReport = { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() };
+  // Tests only (test/shutdown-inflight.test.ts): a session that reports late, so a spawn is
+  // still waiting for it when the runner stops. Undocumented; never set in normal use.
+  const testDelayMs = Number(env.HAPI_TEST_SESSION_REPORT_DELAY_MS ?? 0);
+  if (remote && testDelayMs > 0) {
+    const delay = new AbortController();
+    await Promise.race([sleep(testDelayMs, undefined, { signal: delay.signal }).catch(() => undefined), exited]);
+    delay.abort();
+  }
   // A terminal session whose agent is done stops retrying at once: the person is waiting for
   // the prompt. A remote one keeps going: the runner waits for that report to settle its spawn.
   const agentDone = new AbortController();

@@ -90,9 +90,11 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
     async close() {
       if (state.closing) return;
       state.closing = true;
-      // Spawns still waiting never reported: they are failed and killed (no ghosts). Sessions
-      // that reported keep running.
-      for (const p of state.pending.values()) p.reject(new UnavailableError('the runner is shutting down'));
+      // Spawns still waiting never reported: they are failed and killed (no ghosts), and their
+      // callers are told so (answered before the transports close). Sessions that reported keep running.
+      for (const p of state.pending.values()) {
+        p.reject(new UnavailableError(`the runner is shutting down; session ${p.sessionId} was stopped before it reported`, { sessionId: p.sessionId }));
+      }
       await Promise.all([...state.inflightSpawns].map((p) => p.catch(() => undefined)));
       state.closed = true;
       await Promise.all([...state.background]);

@@ -183,9 +183,18 @@ async function doSpawn(state: SessionState, ctx: SpawnContext, spec: SpawnSpec, 
   }
 }
 
-/** Stops the whole tree of a spawned session (it leads its own group by construction). */
+/** SIGTERM -> SIGKILL grace for a half-started session killed because the runner shuts down. */
+const SHUTDOWN_KILL_GRACE_MS = 500;
+
+/**
+ * Stops the whole tree of a spawned session (it leads its own group by construction). On
+ * shutdown with a short grace: nobody uses a session that never reported, and the caller's
+ * answer ("... was stopped before it reported") waits for this kill.
+ */
 function killTree(state: SessionState, sessionId: string, launched: LaunchedSession) {
-  return terminateProcess({ pid: launched.pid, startTime: launched.processStartTime, group: true, ...treeOf(state, sessionId) });
+  const tree = treeOf(state, sessionId);
+  const graceMs = state.closing ? Math.min(tree.graceMs, SHUTDOWN_KILL_GRACE_MS) : tree.graceMs;
+  return terminateProcess({ pid: launched.pid, startTime: launched.processStartTime, group: true, ...tree, graceMs });
 }
 
 /** Learns promptly about the end of a session this runner spawned. */
