@@ -209,12 +209,12 @@ describe.skipIf(!isRoot)('a full HAPI_HOME', () => {
       close();
     }
     const viaHttp = await post(th, '/spawn-session', { directory: dir });
-    expect(viaHttp.status).toBe(429);
-    expect(viaHttp.body).toMatchObject({ success: false, code: 'ResourceExhausted' });
+    expect(viaHttp.status).toBe(507);
+    expect(viaHttp.body).toMatchObject({ success: false, code: 'ResourceExhausted', reason: 'disk-full' });
     expect(viaHttp.body.error).toMatch(/disk full/);
     const terminal = loneProcess(th, 'terminal-on-full-disk');
     const report = await post(th, '/session-started', { sessionId: 'terminal-on-full-disk', metadata: { hostPid: terminal, startedBy: 'terminal' } });
-    expect(report.status).toBe(429);
+    expect(report.status).toBe(507);
     expect(report.body.error).toMatch(/disk full/);
 
     // Nothing half-recorded: the file is the good one, no temp file is left, the failed spawns

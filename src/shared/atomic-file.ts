@@ -4,12 +4,12 @@
  *
  * Every write is checked for its count (a short write, as on a nearly full disk, is continued
  * or fails; it never stores a prefix). A full disk (ENOSPC, or EDQUOT for a quota) fails loudly
- * with a ResourceExhaustedError that says "disk full", and the previous file stays untouched.
+ * with a DiskFullError (RESOURCE_EXHAUSTED, HTTP 507) that says "disk full", and the previous file stays untouched.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { errnoCode, ResourceExhaustedError } from './errors.js';
+import { DiskFullError, errnoCode } from './errors.js';
 
 /** ENOSPC (no space left on the device) or EDQUOT (the user's quota is used up). */
 export function isDiskFull(err: unknown): boolean {
@@ -17,10 +17,10 @@ export function isDiskFull(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-/** A write error as the caller should see it: disk full becomes a ResourceExhaustedError. */
+/** A write error as the caller should see it: disk full becomes a DiskFullError (RESOURCE_EXHAUSTED). */
 export function writeError(path: string, err: unknown): unknown {
   if (!isDiskFull(err)) return err;
-  return new ResourceExhaustedError(`disk full: cannot write ${path} (${errnoCode(err)}); free some space and retry`, {
+  return new DiskFullError(`disk full: cannot write ${path} (${errnoCode(err)}); free some space and retry`, {
     path,
     errno: errnoCode(err),
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Status, ClientError, ServerError } from 'nice-grpc';
 import {
-  AlreadyExistsError, ConfigError, DeadlineExceededError, FailedPreconditionError, HapiError, InvalidArgumentError,
+  AlreadyExistsError, ConfigError, DiskFullError, DeadlineExceededError, FailedPreconditionError, HapiError, InvalidArgumentError,
   NotFoundError, PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError, UnavailableError, isHapiError, type ErrorKind,
 } from './errors.js';
 import { fromClientError, fromStatusCode, grpcStatusOf, toServerError } from './grpc-errors.js';
@@ -28,6 +28,15 @@ describe('error mappings', () => {
     const [code, body] = toHttpError(err);
     expect(code).toBe(http);
     expect(body).toMatchObject({ success: false, error: err.message, code: err.kind });
+  });
+
+  it('a full disk is RESOURCE_EXHAUSTED on gRPC but 507 (not the 429 of a rate limit) on HTTP', () => {
+    const err = new DiskFullError('disk full: cannot write /x (ENOSPC); free some space and retry', { path: '/x' });
+    expect(toServerError(err).code).toBe(Status.RESOURCE_EXHAUSTED);
+    const [code, body] = toHttpError(err);
+    expect(code).toBe(507);
+    expect(body).toMatchObject({ success: false, code: 'ResourceExhausted', reason: 'disk-full', path: '/x' });
+    expect(toHttpError(new ResourceExhaustedError('too many'))[0]).toBe(429);
   });
 
   it('round-trips every kind through a gRPC status code', () => {

@@ -58,6 +58,15 @@ export class UnauthenticatedError extends HapiError {
 export class ResourceExhaustedError extends HapiError {
   constructor(message: string, details?: Details) { super('ResourceExhausted', message, details); }
 }
+/**
+ * A write failed for lack of space (ENOSPC, EDQUOT): RESOURCE_EXHAUSTED like any exhausted
+ * resource, told apart by `details.reason` ('disk-full') so HTTP can answer 507, not 429.
+ */
+export class DiskFullError extends ResourceExhaustedError {
+  constructor(message: string, details?: Details) { super(message, { ...details, reason: DISK_FULL }); }
+}
+/** `details.reason` of a DiskFullError (it crosses bundles and processes as data, not a class). */
+export const DISK_FULL = 'disk-full';
 export class UnavailableError extends HapiError {
   constructor(message: string, details?: Details, options?: ErrorOptions) { super('Unavailable', message, details, options); }
 }

@@ -10,7 +10,7 @@ import {
   InternalError,
   InvalidArgumentError,
   PermissionDeniedError,
-  ResourceExhaustedError,
+  DiskFullError,
   errnoCode,
   type HapiError,
 } from '../../shared/errors.js';
@@ -145,7 +145,8 @@ export function creationError(err: unknown, directory: string): HapiError {
     case 'EEXIST':
       return fileInTheWay(directory);
     case 'ENOSPC':
-      return new ResourceExhaustedError(`disk full: cannot create ${directory}`, { directory, code });
+    case 'EDQUOT':
+      return new DiskFullError(`disk full: cannot create ${directory}`, { directory, code });
     case 'EROFS':
       return new FailedPreconditionError(`read-only file system: cannot create ${directory}`, { directory, code });
     case 'ENAMETOOLONG':

@@ -7,7 +7,7 @@
  * `code` uses the same vocabulary as gRPC status codes (ErrorKind); the HTTP status is the precise
  * one (405, 413, 415 have no ErrorKind of their own and are raised as HttpError).
  */
-import { HapiError, isHapiError, type ErrorKind } from '../errors.js';
+import { DISK_FULL, HapiError, isHapiError, type ErrorKind } from '../errors.js';
 
 const KIND_TO_HTTP: Record<ErrorKind, number> = {
   InvalidArgument: 400,
@@ -64,6 +64,7 @@ export function toHttpError(err: unknown): [number, HttpErrorBody, Record<string
   // HttpErrors are raised and answered inside this layer (one module copy), so instanceof holds.
   const headers: Record<string, string> = err instanceof HttpError ? { ...err.headers } : {};
   if (err.kind === 'Unauthenticated') headers['www-authenticate'] = 'Bearer';
-  const status = err instanceof HttpError ? err.status : KIND_TO_HTTP[err.kind];
+  // A full disk is not a rate limit: 507 Insufficient Storage, not 429 (clients back off on 429).
+  const status = err instanceof HttpError ? err.status : err.details?.reason === DISK_FULL ? 507 : KIND_TO_HTTP[err.kind];
   return [status, { success: false, error: err.message, code: err.kind, ...err.details }, headers];
 }
