@@ -88,13 +88,15 @@ try {
 
   // Real sessions are two node processes each (~80 MB); a thousand of those do not fit on a
   // small machine. The runner's work per tracked session is the same whatever the process
-  // is, so the sessions here are `sleep` processes that report themselves as terminal
-  // sessions over the real SessionStarted RPC, exactly as `hapi` in a terminal does.
+  // is, so the sessions here are small shell processes that report themselves as terminal
+  // sessions over the real SessionStarted RPC, exactly as `hapi` in a terminal does. The
+  // runner accepts a report only from a process of its HAPI_HOME that names the session id
+  // (session-process.ts), so each carries `--hapi-session-id <id>` on its command line.
   const tReg = performance.now();
   for (let i = 0; i < SESSIONS; i += 100) {
     const batch = [];
     for (let j = i; j < Math.min(i + 100, SESSIONS); j++) {
-      const child = spawn('sleep', ['3600'], { env: h.env, detached: true, stdio: 'ignore' });
+      const child = spawn('sh', ['-c', 'sleep 3600; :', 'sh', '--hapi-session-id', `bench-${j}`], { env: h.env, detached: true, stdio: 'ignore' });
       child.unref();
       extra.push(child.pid);
       batch.push(
