@@ -1,0 +1,90 @@
+/**
+ * The model of a session's screen: every output byte is fed to a headless xterm, so a viewer
+ * that (re)attaches gets the screen serialized as ANSI instead of the whole history. xterm
+ * parses asynchronously: `offset` is the output offset the model has parsed up to, which is
+ * the offset a snapshot stands for.
+ */
+// @xterm/headless and its addon are CommonJS: named ESM imports fail (TOOLCHAIN.md).
+import xtermHeadless from '@xterm/headless';
+import xtermSerialize from '@xterm/addon-serialize';
+
+export interface ScreenState {
+  /** Scrollback and visible rows with modes, as ANSI (only the visible rows for `visibleOnly`). */
+  ansi: string;
+  cursor: { x: number; y: number };
+  cols: number;
+  rows: number;
+  /** The output offset this state stands for. */
+  offset: number;
+}
+
+export interface ScreenModel {
+  /** The output offset parsed so far. */
+  readonly offset: number;
+  readonly cols: number;
+  readonly rows: number;
+  /** True when the application enabled bracketed paste (CSI ? 2004 h). */
+  readonly bracketedPaste: boolean;
+  /** Feeds output bytes; they count as parsed once xterm has processed them. */
+  write(data: Uint8Array): void;
+  resize(cols: number, rows: number): void;
+  /** Resolves once everything written so far has been parsed. */
+  flush(): Promise<void>;
+  snapshot(opts?: { visibleOnly?: boolean }): ScreenState;
+  /** The visible rows as plain text, trailing spaces trimmed. */
+  text(): string;
+  dispose(): void;
+}
+
+export function createScreenModel(opts: { cols: number; rows: number; scrollback: number }): ScreenModel {
+  const term = new xtermHeadless.Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true });
+  const serializer = new xtermSerialize.SerializeAddon();
+  term.loadAddon(serializer);
+  let parsed = 0;
+
+  return {
+    get offset() {
+      return parsed;
+    },
+    get cols() {
+      return term.cols;
+    },
+    get rows() {
+      return term.rows;
+    },
+    get bracketedPaste() {
+      return term.modes.bracketedPasteMode;
+    },
+    write(data) {
+      const length = data.length;
+      term.write(data, () => {
+        parsed += length;
+      });
+    },
+    resize(cols, rows) {
+      term.resize(cols, rows);
+    },
+    flush() {
+      return new Promise((resolve) => term.write('', resolve));
+    },
+    snapshot({ visibleOnly = false } = {}) {
+      const buffer = term.buffer.active;
+      return {
+        ansi: serializer.serialize(visibleOnly ? { scrollback: 0 } : undefined),
+        cursor: { x: buffer.cursorX, y: buffer.cursorY },
+        cols: term.cols,
+        rows: term.rows,
+        offset: parsed,
+      };
+    },
+    text() {
+      const buffer = term.buffer.active;
+      const lines: string[] = [];
+      for (let y = 0; y < term.rows; y++) lines.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? '');
+      return lines.join('\n');
+    },
+    dispose() {
+      term.dispose();
+    },
+  };
+}
