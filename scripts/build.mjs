@@ -6,11 +6,11 @@
 //   code that uses them. It must stay small: it may not contain grpc-js, SQLite or the servers
 //   (checked below).
 // - dist/lazy/*.mjs: what long-running or hub commands load on demand (the runner daemon, the
-//   hub, `hapi up`, the hub client commands), as ESM with shared chunks. hapi.cjs reaches them
+//   hub, `hapi up`, the hub client commands, a runner-spawned session's terminal), as ESM with shared chunks. hapi.cjs reaches them
 //   with import('./lazy/<name>.mjs'); the plugin below rewrites those imports.
 //
 // The two parts hold separate copies of the shared modules; errors cross between them by brand
-// (isHapiError), never by class identity. better-sqlite3 stays external (native addon), and so
+// (isHapiError), never by class identity. better-sqlite3 and node-pty stay external (native addons), and so
 // does @grpc/proto-loader, which grpc-js requires only for its channelz and ORCA services (not served here).
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -34,11 +34,12 @@ const LAZY = {
   'hub-remote': 'src/cli/commands/hub-remote.ts',
   auth: 'src/cli/commands/auth.ts',
   'hub-token': 'src/cli/commands/hub-token.ts',
+  'live-session': 'src/session/live-session.ts',
 };
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 
 /** Packages loaded from node_modules at run time instead of bundled (all CommonJS). */
-const EXTERNAL = ['better-sqlite3', '@grpc/proto-loader'];
+const EXTERNAL = ['better-sqlite3', '@grpc/proto-loader', 'node-pty'];
 
 const common = {
   bundle: true,
@@ -90,7 +91,7 @@ const main = await build({
   format: 'cjs',
   plugins: [lazyImports],
 });
-const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino)\//.test(p) || /^src\/hub\//.test(p));
+const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino|node-pty|@xterm)\//.test(p) || /^src\/hub\//.test(p));
 if (heavy.length > 0) throw new Error(`dist/hapi.cjs must stay small but contains ${heavy.slice(0, 5).join(', ')}`);
 chmodSync(new URL('hapi.cjs', dist), 0o755);
 

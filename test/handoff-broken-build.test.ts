@@ -5,13 +5,13 @@
 // logs why, and retries with backoff; once the good build is back, the hand-off completes and the
 // new runner re-adopts the same sessions. Real processes, a temporary HAPI_HOME, all cleaned up.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { processStartTime } from '../src/shared/proc.js';
-import { FIXTURE_AGENT, REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, processesOfHome, waitFor, type TestHome } from './harness.js';
+import { FIXTURE_AGENT, REPO_ROOT, cleanupAllHomes, copyBuild, createTestHome, isAlive, processesOfHome, waitFor, type TestHome } from './harness.js';
 
 let th: TestHome | undefined;
 afterEach(async () => {
@@ -40,10 +40,8 @@ const count = (text: string, needle: string) => text.split(needle).length - 1;
 describe('hand-off to a build that cannot start', () => {
   it('keeps the old runner serving, logs why, retries with backoff, and completes once the build is repaired', async () => {
     const t = (th = createTestHome({ HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${FIXTURE_AGENT}`, HAPI_RUNNER_HEARTBEAT_INTERVAL: '300' }));
+    const cli = copyBuild(t.home);
     const copy = join(t.home, 'cli');
-    mkdirSync(copy);
-    cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
-    const cli = join(copy, 'hapi.cjs');
     const run = (args: string[]) => t.cli(args, { cliPath: cli });
     const list = async (): Promise<Listed[]> => {
       const r = await run(['runner', 'list', '--json']);

@@ -6,7 +6,7 @@
  */
 import type { RunnerStateFile } from '../src/runner/lifecycle/state-file.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -110,6 +110,19 @@ export function createTestHome(extraEnv: NodeJS.ProcessEnv = {}): TestHome {
   };
   homes.add(th);
   return th;
+}
+
+/**
+ * A private copy of the build at `<home>/cli` (so touching or breaking it affects one test
+ * only); returns the copy's hapi.cjs. Native addons (node-pty, better-sqlite3) stay external in
+ * the build: the copy finds them, as an installed hapi does, in a node_modules above it.
+ */
+export function copyBuild(home: string): string {
+  const copy = join(home, 'cli');
+  mkdirSync(copy);
+  cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(home, 'node_modules'));
+  return join(copy, 'hapi.cjs');
 }
 
 /** PIDs of every process whose environment has HAPI_HOME=<home>. */

@@ -1,13 +1,13 @@
 // The runner daemon's lifecycle, files, gateway and hand-off, with real processes.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { createClient } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { createUdsChannel } from '../src/shared/grpc-channel.js';
-import { CLI, cleanupAllHomes, createTestHome, isAlive, processesOfHome, REPO_ROOT, waitFor, type TestHome } from './harness.js';
+import { CLI, cleanupAllHomes, copyBuild, createTestHome, isAlive, processesOfHome, waitFor, type TestHome } from './harness.js';
 
 let th: TestHome;
 afterEach(async () => {
@@ -269,10 +269,7 @@ describe('heartbeat and version hand-off', () => {
   it('writes lastHeartbeat, and hands off to a new runner when the CLI file changes', async () => {
     th = createTestHome({ HAPI_RUNNER_HEARTBEAT_INTERVAL: '300' });
     // Run from a private copy of the build so touching it affects only this test.
-    const copy = join(th.home, 'cli');
-    mkdirSync(copy);
-    cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
-    const cli = join(copy, 'hapi.cjs');
+    const cli = copyBuild(th.home);
     const r = await th.cli(['runner', 'start'], { cliPath: cli });
     expect(r.code).toBe(0);
     const first = th.state()!;

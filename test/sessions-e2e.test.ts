@@ -2,13 +2,13 @@
 // spawns over gRPC and the HTTP gateway, stop-session, and re-adoption after `kill -9` of the
 // runner. Every process is started for a temporary HAPI_HOME and killed by cleanup().
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { processStartTime } from '../src/shared/proc.js';
-import { FIXTURE_AGENT, REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
+import { FIXTURE_AGENT, cleanupAllHomes, copyBuild, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
 
 const TERMINAL_LABEL = 'hapi directly - likely by user from terminal';
 const homes: TestHome[] = [];
@@ -214,10 +214,7 @@ describe('runner-spawned sessions', () => {
   it('keeps live sessions across `hapi runner stop` + `start`, and across the version hand-off', async () => {
     const th = home({ HAPI_RUNNER_HEARTBEAT_INTERVAL: '300' });
     // A private copy of the build, so touching its mtime (an "upgrade") affects only this test.
-    const copy = join(th.home, 'cli');
-    mkdirSync(copy);
-    cpSync(join(REPO_ROOT, 'dist'), copy, { recursive: true });
-    const cliPath = join(copy, 'hapi.cjs');
+    const cliPath = copyBuild(th.home);
     const cli = (args: string[]) => th.cli(args, { cliPath });
     const list = async (): Promise<Listed[]> => {
       const r = await cli(['runner', 'list', '--json']);

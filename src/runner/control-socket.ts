@@ -8,6 +8,7 @@ import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdi
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { errnoCode, FailedPreconditionError, InvalidArgumentError } from '../shared/errors.js';
+import type { Env } from '../shared/config.js';
 import { isRuntimeSocketPath, MAX_SOCKET_PATH_BYTES } from '../shared/paths.js';
 
 /** Resolves true when something accepts connections on the socket. */
@@ -30,12 +31,12 @@ export function probeSocket(path: string, timeoutMs = 500): Promise<boolean> {
   });
 }
 
-export async function prepareSocketPath(path: string): Promise<void> {
+export async function prepareSocketPath(path: string, env: Env = process.env): Promise<void> {
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
     throw new InvalidArgumentError(`socket path ${path} is longer than the OS limit of ${MAX_SOCKET_PATH_BYTES} bytes; use a shorter HAPI_HOME`);
   }
   const dir = dirname(path);
-  if (isRuntimeSocketPath(path)) {
+  if (isRuntimeSocketPath(path, env)) {
     ensurePrivateSharedDir(dir);
   } else {
     // $HAPI_HOME: the user's own directory (a symlink there is the user's choice).

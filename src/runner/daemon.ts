@@ -182,7 +182,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     if (shutdown!.reason()) throw new StartAborted();
   };
   const startup = (async () => {
-    await prepareSocketPath(paths.socket);
+    await prepareSocketPath(paths.socket, env);
     grpcServer.add(RunnerServiceDefinition, grpcService.impl);
     await listenPrivately(paths.socket, () => grpcServer.listen(`unix://${paths.socket}`));
     socketBound = true;

@@ -4,8 +4,10 @@
  * - terminal (`hapi [--agent x] [args]`): makes sure a runner runs (starts one if needed; if
  *   that fails, says so in one line and runs the agent anyway), the agent inherits the terminal.
  * - remote (spawned by the runner with `--hapi-starting-mode remote --started-by runner`):
- *   stdout/stderr already go to the session log the runner opened. If the report to the runner
- *   fails, the agent is stopped and the process exits: a session nobody tracks is a ghost.
+ *   the agent runs in a pseudo-terminal this process owns, served as SessionService on the
+ *   session's own socket (live-session.ts); its raw output still goes to stdout, the session
+ *   log the runner opened. If the report to the runner fails, the agent is stopped and the
+ *   process exits: a session nobody tracks is a ghost.
  *
  * A terminal session that no runner knows (none could be started, or the report failed) keeps
  * looking for one every HAPI_SESSION_REPORT_RETRY_MS and reports itself late, so a runner
@@ -21,7 +23,7 @@ import { constants } from 'node:os';
 import { isValidSessionId } from '../contract/types.js';
 import { sessionConfig, type Env } from '../shared/config.js';
 import { InvalidArgumentError, errnoCode, isHapiError } from '../shared/errors.js';
-import { hapiPaths } from '../shared/paths.js';
+import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
 import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agents.js';
 import { createRunnerReporter, type RunnerReporter, type StartedReport } from './runner-reporter.js';
 
@@ -69,11 +71,11 @@ export async function runSession(opts: SessionOptions): Promise<number> {
     note(`session ${sessionId}: running agent '${agent.name}' (${agent.command}) in ${cwd}`);
   }
 
-  const child = await startAgent(agent, opts.agentArgs, { cwd, env, sessionId, remote });
+  const child = remote
+    ? await startLiveAgent(agent, opts, { cwd, env, sessionId, socketPath: sessionSocketPathFor(paths.home, sessionId, env), scrollback: config.scrollback })
+    : await startAgent(agent, opts.agentArgs, { cwd, env, sessionId });
   if (typeof child === 'number') return child;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+  const exited = child.exited;
   const removeForwarding = forwardSignals(child, remote);
 
   const reporter = createRunnerReporter({ env });
@@ -122,6 +124,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
 
   const { code, signal } = await exited;
   removeForwarding();
+  await child.close();
   const reported = (await started) || (await late);
   if (reported) {
     await reporter
@@ -161,18 +164,39 @@ async function reportLate(reporter: RunnerReporter, report: StartedReport, socke
   return false;
 }
 
-/** Spawns the agent; a number is the exit code when it could not be started at all. */
-async function startAgent(
+/** The agent as the session sees it, whether it runs in our terminal or in a PTY of ours. */
+interface RunningAgent {
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isRunning(): boolean;
+  kill(signal: NodeJS.Signals): void;
+  /** Releases what serves the agent (its terminal socket); called once it exited. */
+  close(): Promise<void>;
+}
+
+/** Runs a runner-spawned agent in a PTY of ours (lazy: grpc-js, node-pty, xterm). */
+async function startLiveAgent(
   agent: ResolvedAgent,
-  agentArgs: string[],
-  o: { cwd: string; env: Env; sessionId: string; remote: boolean },
-): Promise<ChildProcess | number> {
+  opts: SessionOptions,
+  o: { cwd: string; env: Env; sessionId: string; socketPath: string; scrollback: number },
+): Promise<RunningAgent | number> {
+  const live = await import('./live-session.js');
+  const started = await live.startLiveAgent({ agent, agentArgs: opts.agentArgs, startedBy: opts.startedBy, note, ...o });
+  if (typeof started === 'number') return started;
+  let running = true;
+  const exited = started.exited.then((s) => {
+    running = false;
+    return { code: s.exitCode ?? null, signal: (s.exitSignal as NodeJS.Signals | undefined) ?? null };
+  });
+  return { exited, isRunning: () => running, kill: (sig) => started.kill(sig), close: () => started.close() };
+}
+
+/** Spawns the agent in our terminal; a number is the exit code when it could not be started at all. */
+async function startAgent(agent: ResolvedAgent, agentArgs: string[], o: { cwd: string; env: Env; sessionId: string }): Promise<RunningAgent | number> {
   const child = spawn(agent.command, [...agent.args, ...agentArgs], {
     cwd: o.cwd,
     // The runner recognises this process as that session by these (see session-process.ts).
     env: { ...o.env, HAPI_SESSION_ID: o.sessionId, HAPI_SESSION_PID: String(process.pid) },
-    // Remote: no terminal to read from; output goes where ours goes (the session log).
-    stdio: o.remote ? ['ignore', 'inherit', 'inherit'] : 'inherit',
+    stdio: 'inherit',
   });
   const startError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
@@ -187,7 +211,15 @@ async function startAgent(
   child.on('error', () => {
     // e.g. a signal sent after the agent exited; the exit event tells the outcome.
   });
-  return child;
+  return wrapChild(child);
+}
+
+function wrapChild(child: ChildProcess): RunningAgent {
+  const isRunning = () => child.exitCode === null && child.signalCode === null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { exited, isRunning, kill: (sig) => void child.kill(sig), close: async () => {} };
 }
 
 /**
@@ -196,13 +228,13 @@ async function startAgent(
  * the agent (same foreground process group); forwarding it again would deliver it twice,
  * which agents treat as "quit now".
  */
-function forwardSignals(child: ChildProcess, remote: boolean): () => void {
+function forwardSignals(child: RunningAgent, remote: boolean): () => void {
   const interactive = !remote && process.stdin.isTTY === true;
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = () => {
       if (sig === 'SIGINT' && interactive) return;
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      if (child.isRunning()) child.kill(sig);
     };
     handlers.set(sig, handler);
     process.on(sig, handler);
@@ -212,13 +244,13 @@ function forwardSignals(child: ChildProcess, remote: boolean): () => void {
   };
 }
 
-function stopAgent(child: ChildProcess): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+function stopAgent(child: RunningAgent): void {
+  if (!child.isRunning()) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.isRunning()) child.kill('SIGKILL');
   }, AGENT_STOP_GRACE_MS);
   timer.unref();
-  child.once('exit', () => clearTimeout(timer));
+  void child.exited.then(() => clearTimeout(timer));
 }
 

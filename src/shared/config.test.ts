@@ -12,7 +12,8 @@ describe('configuration', () => {
     expect(cfg.warnings).toEqual([]);
     expect(clientConfig({}).httpTimeoutMs).toBe(10_000);
     expect(hubLinkConfig({}).apiUrl).toBe('http://127.0.0.1:3737');
-    expect(sessionConfig({})).toEqual({ reportTimeoutMs: 15_000, lateReportIntervalMs: 10_000 });
+    expect(sessionConfig({})).toEqual({ reportTimeoutMs: 15_000, lateReportIntervalMs: 10_000, scrollback: 5_000 });
+    expect(sessionConfig({ HAPI_SESSION_SCROLLBACK: '0' }).scrollback).toBe(0);
   });
 
   it('reads overrides', () => {
@@ -27,6 +28,7 @@ describe('configuration', () => {
     expect(() => clientConfig({ HAPI_RUNNER_HTTP_TIMEOUT: '1.5' })).toThrow(/HAPI_RUNNER_HTTP_TIMEOUT must be an integer/);
     expect(() => runnerConfig({ HAPI_RUNNER_MAX_SESSIONS: '0' })).toThrow(/at least 1/);
     expect(() => sessionConfig({ HAPI_SESSION_REPORT_RETRY_MS: '10' })).toThrow(/HAPI_SESSION_REPORT_RETRY_MS must be at least 100/);
+    expect(() => sessionConfig({ HAPI_SESSION_SCROLLBACK: 'lots' })).toThrow(/HAPI_SESSION_SCROLLBACK must be an integer/);
   });
 
   it('warns (but accepts) unusual heartbeat intervals', () => {

@@ -82,12 +82,15 @@ export interface SessionConfig {
    * for one (a stat of the socket path; a call only once it exists).
    */
   lateReportIntervalMs: number;
+  /** HAPI_SESSION_SCROLLBACK: lines of scrollback the screen model keeps. */
+  scrollback: number;
 }
 
 export function sessionConfig(env: Env = process.env): SessionConfig {
   return {
     reportTimeoutMs: sessionReportTimeoutMs(env),
     lateReportIntervalMs: envInt(env, 'HAPI_SESSION_REPORT_RETRY_MS', 10_000, { min: 100, max: 3_600_000 }),
+    scrollback: envInt(env, 'HAPI_SESSION_SCROLLBACK', 5_000, { min: 0, max: 1_000_000 }),
   };
 }
 

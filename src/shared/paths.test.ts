@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { hapiPaths, MAX_SOCKET_PATH_BYTES, resolveHapiHome, socketPathFor } from './paths.js';
+import { hapiPaths, isRuntimeSocketPath, MAX_SOCKET_PATH_BYTES, resolveHapiHome, sessionSocketPathFor, socketPathFor } from './paths.js';
 
 describe('paths', () => {
   it('defaults HAPI_HOME to ~/.hapi', () => {
@@ -32,6 +32,17 @@ describe('paths', () => {
     // Stable for the same home, different for another.
     expect(socketPathFor(deep)).toBe(sock);
     expect(socketPathFor(`${deep}x`)).not.toBe(sock);
+  });
+
+  it("derives a session's socket under HAPI_HOME, or a short fallback distinct per session", () => {
+    expect(sessionSocketPathFor('/srv/h', 'abc', {})).toBe('/srv/h/sessions/abc.sock');
+    expect(isRuntimeSocketPath('/srv/h/sessions/abc.sock', {})).toBe(false);
+    const deep = `/tmp/${'d'.repeat(80)}`;
+    const a = sessionSocketPathFor(deep, 'a'.repeat(36), { XDG_RUNTIME_DIR: '/run/user/7' });
+    expect(a).toMatch(/^\/run\/user\/7\/hapi-[^/]+\/s-[0-9a-f]{16}\.sock$/);
+    expect(isRuntimeSocketPath(a, { XDG_RUNTIME_DIR: '/run/user/7' })).toBe(true);
+    expect(sessionSocketPathFor(deep, 'b'.repeat(36), { XDG_RUNTIME_DIR: '/run/user/7' })).not.toBe(a);
+    expect(a).not.toBe(socketPathFor(deep, { XDG_RUNTIME_DIR: '/run/user/7' }));
   });
 
   describe('runtime directory of the fallback socket', () => {

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import type { Env } from './config.js';
 
@@ -75,10 +75,22 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
  * directory is `$XDG_RUNTIME_DIR` of `env` (the same env HAPI_HOME came from) when usable.
  */
 export function socketPathFor(home: string, env: Env = process.env): string {
-  const preferred = join(home, RUNNER_SOCKET_NAME);
+  return socketPathOrFallback(join(home, RUNNER_SOCKET_NAME), home, '', env);
+}
+
+/**
+ * A session's terminal socket, `$HAPI_HOME/sessions/<id>.sock`, with the same fallback as the
+ * runner's socket when that is too long: `<runtime dir>/s-<hash of HAPI_HOME and id>.sock`.
+ * The CLI finds a session's socket from its id with this, the session process listens on it.
+ */
+export function sessionSocketPathFor(home: string, sessionId: string, env: Env = process.env): string {
+  return socketPathOrFallback(join(home, 'sessions', `${sessionId}.sock`), home, `\0${sessionId}`, env);
+}
+
+function socketPathOrFallback(preferred: string, home: string, key: string, env: Env): string {
   if (Buffer.byteLength(preferred) <= MAX_SOCKET_PATH_BYTES) return preferred;
-  const hash = createHash('sha256').update(home).digest('hex').slice(0, 16);
-  const fallback = join(runtimeSocketDir(env), `${hash}.sock`);
+  const hash = createHash('sha256').update(home + key).digest('hex').slice(0, 16);
+  const fallback = join(runtimeSocketDir(env), `${key ? 's-' : ''}${hash}.sock`);
   if (Buffer.byteLength(fallback) > MAX_SOCKET_PATH_BYTES) {
     throw new ConfigError(
       `socket path ${preferred} is longer than the OS limit of ${MAX_SOCKET_PATH_BYTES} bytes, and so is the fallback ${fallback}; use a shorter HAPI_HOME`,
@@ -97,9 +109,9 @@ export function runtimeSocketDir(env: Env = process.env): string {
   return join(runtimeBase(env), `hapi-${uid}`);
 }
 
-/** True for a fallback socket in the runtime directory, false for `$HAPI_HOME/runner.sock`. */
-export function isRuntimeSocketPath(socket: string): boolean {
-  return basename(socket) !== RUNNER_SOCKET_NAME;
+/** True for a fallback socket in the (shared) runtime directory, false for one in $HAPI_HOME. */
+export function isRuntimeSocketPath(socket: string, env: Env = process.env): boolean {
+  return dirname(socket) === runtimeSocketDir(env);
 }
 
 function runtimeBase(env: Env): string {

@@ -1,0 +1,68 @@
+/**
+ * The gRPC adapter of SessionService: converts messages and delegates to the session's
+ * TerminalSession. Malformed messages are InvalidArgument errors (mapped to INVALID_ARGUMENT
+ * by the error middleware); they end the call, never the session.
+ */
+import type { CallContext } from 'nice-grpc-common';
+import {
+  screenToProto,
+  sessionInputFromProto,
+  terminalInfoToProto,
+  terminalSizeFromProto,
+  viewerEventToProto,
+  viewerMessageFromProto,
+  type AttachRequest,
+  type AttachResponse,
+  type SessionServiceImplementation,
+} from '../contract/session.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+import type { StreamTerminator } from '../shared/stream-terminator.js';
+import type { TerminalSession } from './terminal/terminal-session.js';
+
+export function createSessionService(terminal: TerminalSession, terminator: StreamTerminator): SessionServiceImplementation {
+  return {
+    async *attach(requests: AsyncIterable<AttachRequest>, context: CallContext): AsyncIterable<AttachResponse> {
+      const incoming = requests[Symbol.asyncIterator]();
+      const first = await incoming.next();
+      if (first.done) return;
+      const hello = viewerMessageFromProto(first.value);
+      if (hello.kind !== 'hello') throw new InvalidArgumentError('the first Attach message must be a hello');
+      const viewer = terminal.attach(hello.hello);
+      const signal = terminator.signal(context.signal);
+      let failure: unknown;
+      // Client messages are handled as they come, while output flows the other way; a bad one
+      // ends this viewer (its error becomes the call's status) and nothing else.
+      void (async () => {
+        try {
+          for (let r = await incoming.next(); !r.done; r = await incoming.next()) viewer.handle(viewerMessageFromProto(r.value));
+        } catch (err) {
+          failure = err;
+          viewer.close();
+        }
+      })();
+      const onAbort = () => viewer.close();
+      signal.addEventListener('abort', onAbort);
+      try {
+        for (let event = await viewer.next(); event; event = await viewer.next()) yield viewerEventToProto(event);
+        if (failure) throw failure;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        viewer.close();
+      }
+    },
+    async getScreen() {
+      return screenToProto(await terminal.screen());
+    },
+    async sendInput(request) {
+      terminal.sendInput(sessionInputFromProto(request));
+      return {};
+    },
+    async resize(request) {
+      terminal.resize(terminalSizeFromProto(request.cols, request.rows));
+      return {};
+    },
+    async getInfo() {
+      return terminalInfoToProto(terminal.info());
+    },
+  };
+}

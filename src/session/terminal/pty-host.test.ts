@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { spawnPty } from './pty-host.js';
+
+function collect(cmd: string, opts: { cols?: number; rows?: number } = {}) {
+  const pty = spawnPty({ command: '/bin/sh', args: ['-c', cmd], cwd: '/', env: { PATH: process.env.PATH, TERM: 'xterm-256color' }, cols: opts.cols ?? 120, rows: opts.rows ?? 40 });
+  const chunks: Buffer[] = [];
+  pty.onData((d) => chunks.push(d));
+  return { pty, output: () => Buffer.concat(chunks) };
+}
+
+describe('pty host', () => {
+  it('runs the command in a terminal of the given size and hands out raw bytes', async () => {
+    const { pty, output } = collect('stty size; test -t 0 && echo tty; printf "\\303\\251\\n"; exit 3');
+    expect(await pty.exited).toEqual({ exitCode: 3 });
+    await new Promise((r) => setTimeout(r, 50));
+    const text = output().toString('utf8');
+    expect(text).toContain('40 120');
+    expect(text).toContain('tty');
+    expect(output().includes(Buffer.from('é'))).toBe(true);
+  });
+
+  it('passes input and resizes, and reports a kill by signal name', async () => {
+    const { pty, output } = collect('read line; echo "got:$line"; stty size; sleep 30', { cols: 80, rows: 24 });
+    pty.write('abc\r');
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => output().toString().includes('got:abc') && (clearInterval(timer), resolve()), 10);
+    });
+    pty.resize(100, 30);
+    expect([pty.cols, pty.rows]).toEqual([100, 30]);
+    pty.kill('SIGKILL');
+    expect(await pty.exited).toEqual({ exitSignal: 'SIGKILL' });
+    // Writing to an exited terminal is a no-op, not a crash.
+    pty.write('x');
+  });
+});

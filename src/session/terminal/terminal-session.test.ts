@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import type { ViewerEvent } from '../../contract/session-types.js';
+import { createOutputRing } from './output-ring.js';
+import type { PtyExit, PtyHost } from './pty-host.js';
+import { createScreenModel } from './screen-model.js';
+import { createTerminalSession } from './terminal-session.js';
+
+/** A PTY stand-in: `emit` is the agent writing, `written` what was typed into it. */
+function fakePty() {
+  let listener: (data: Buffer) => void = () => {};
+  let exit: (e: PtyExit) => void = () => {};
+  const written: string[] = [];
+  const sizes: string[] = [];
+  const pty: PtyHost = {
+    pid: 4242,
+    cols: 80,
+    rows: 24,
+    onData: (l) => (listener = l),
+    exited: new Promise((r) => (exit = r)),
+    write: (d) => void written.push(d.toString()),
+    resize: (c, r) => void sizes.push(`${c}x${r}`),
+    kill: () => {},
+  };
+  return { pty, emit: (s: string) => listener(Buffer.from(s)), exit: (e: PtyExit) => exit(e), written, sizes };
+}
+
+function setup(opts: { ring?: number; window?: number } = {}) {
+  const fake = fakePty();
+  const logged: string[] = [];
+  const terminal = createTerminalSession({
+    pty: fake.pty,
+    screen: createScreenModel({ cols: 80, rows: 24, scrollback: 100 }),
+    ring: createOutputRing(opts.ring ?? 1024),
+    identity: { id: 's1', agent: 'fixture', directory: '/w', startedBy: 'runner', pid: 1 },
+    windowBytes: opts.window ?? 512,
+    onOutput: (d) => logged.push(d.toString()),
+    now: () => new Date(5_000),
+  });
+  return { ...fake, terminal, logged };
+}
+
+const outputText = (events: (ViewerEvent | undefined)[]) =>
+  events.map((e) => (e?.kind === 'output' ? e.data.toString() : '')).join('');
+
+describe('terminal session', () => {
+  it('starts a new viewer with a snapshot, then streams output with offsets', async () => {
+    const t = setup();
+    t.emit('hello ');
+    const v = t.terminal.attach({ mode: 'interactive' });
+    const first = await v.next();
+    expect(first?.kind === 'snapshot' && first.snapshot.offset).toBe(6);
+    t.emit('world');
+    expect(await v.next()).toEqual({ kind: 'output', offset: 6, data: Buffer.from('world') });
+    expect(t.logged.join('')).toBe('hello world');
+    expect(t.terminal.info()).toMatchObject({ viewers: 1, outputOffset: 11, lastOutputAt: new Date(5_000), cols: 80, rows: 24 });
+    v.close();
+    expect(t.terminal.info().viewers).toBe(0);
+  });
+
+  it('resumes from an offset still in the ring without gap or duplicate, else snapshots', async () => {
+    const t = setup({ ring: 16 });
+    t.emit('0123456789');
+    const resumed = t.terminal.attach({ mode: 'read-only', lastOffset: 4 });
+    expect(await resumed.next()).toEqual({ kind: 'output', offset: 4, data: Buffer.from('456789') });
+    t.emit('abcdefghij'); // the ring now holds offsets 4..20
+    const gone = t.terminal.attach({ mode: 'read-only', lastOffset: 3 });
+    expect((await gone.next())?.kind).toBe('snapshot');
+    const future = t.terminal.attach({ mode: 'read-only', lastOffset: 99 });
+    expect((await future.next())?.kind).toBe('snapshot');
+  });
+
+  it('drops the backlog of a viewer past its window and sends a fresh snapshot', async () => {
+    const t = setup({ ring: 4096, window: 100 });
+    const slow = t.terminal.attach({ mode: 'read-only' });
+    await slow.next();
+    for (let i = 0; i < 30; i++) t.emit('0123456789');
+    const event = await slow.next();
+    expect(event?.kind === 'snapshot' && event.snapshot.offset).toBe(300);
+    t.emit('!');
+    expect(await slow.next()).toEqual({ kind: 'output', offset: 300, data: Buffer.from('!') });
+  });
+
+  it('refuses input and resize from a read-only viewer, and a second hello', () => {
+    const t = setup();
+    const ro = t.terminal.attach({ mode: 'read-only' });
+    expect(() => ro.handle({ kind: 'input', data: Buffer.from('x') })).toThrow(expect.objectContaining({ kind: 'PermissionDenied' }));
+    expect(() => ro.handle({ kind: 'resize', size: { cols: 10, rows: 10 } })).toThrow(expect.objectContaining({ kind: 'PermissionDenied' }));
+    const rw = t.terminal.attach({ mode: 'interactive', size: { cols: 100, rows: 30 } });
+    expect(() => rw.handle({ kind: 'hello', hello: { mode: 'interactive' } })).toThrow(expect.objectContaining({ kind: 'InvalidArgument' }));
+    rw.handle({ kind: 'input', data: Buffer.from('x') });
+    rw.handle({ kind: 'resize', size: { cols: 90, rows: 20 } });
+    expect(t.written).toEqual(['x']);
+    expect(t.sizes).toEqual(['100x30', '90x20']);
+    expect(t.terminal.info()).toMatchObject({ cols: 90, rows: 20 });
+  });
+
+  it('sends text as a bracketed paste only when the application enabled it', async () => {
+    const t = setup();
+    t.terminal.sendInput({ text: 'a', enter: true });
+    t.emit('\x1b[?2004h');
+    await t.terminal.screen();
+    t.terminal.sendInput({ text: 'b', enter: false });
+    t.terminal.sendInput({ data: Buffer.from('\x03'), enter: false });
+    expect(t.written).toEqual(['a', '\r', '\x1b[200~b\x1b[201~', '\x03']);
+  });
+
+  it('tells viewers the exit after the last output, then ends; input is refused afterwards', async () => {
+    const t = setup();
+    const v = t.terminal.attach({ mode: 'interactive' });
+    await v.next();
+    const rest = (async () => {
+      const events: (ViewerEvent | undefined)[] = [];
+      for (let e = await v.next(); e; e = await v.next()) events.push(e);
+      return events;
+    })();
+    t.emit('bye');
+    t.exit({ exitCode: 3 });
+    const events = await rest;
+    expect(outputText(events)).toBe('bye');
+    expect(events.at(-1)).toEqual({ kind: 'exited', status: { exitCode: 3 } });
+    expect(await t.terminal.exited).toEqual({ exitCode: 3 });
+    expect(() => t.terminal.sendInput({ text: 'x', enter: false })).toThrow(expect.objectContaining({ kind: 'FailedPrecondition' }));
+    expect(t.terminal.info().exitStatus).toEqual({ exitCode: 3 });
+  });
+
+  it('ends a waiting viewer when it is closed', async () => {
+    const t = setup();
+    const v = t.terminal.attach({ mode: 'read-only' });
+    await v.next();
+    const waiting = v.next();
+    v.close();
+    expect(await waiting).toBeUndefined();
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * The terminal of one session: the agent's PTY, the ring of its raw output, the model of its
+ * screen, and the viewers attached to it. Plain domain code over three small adapters.
+ *
+ * Flow control is pull-based: a viewer is only an offset into the ring. Output is appended
+ * once for everybody; each viewer reads what comes after its offset when its transport asks
+ * for more. A viewer that falls more than `windowBytes` behind (or out of the ring) skips its
+ * backlog and gets a fresh snapshot. Nothing waits for a viewer, so the agent is never paused
+ * and a stalled viewer costs nothing but its offset.
+ */
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError } from '../../shared/errors.js';
+import type {
+  AttachHello,
+  ExitStatus,
+  ScreenText,
+  SessionInput,
+  TerminalInfo,
+  TerminalSize,
+  ViewerEvent,
+  ViewerMessage,
+} from '../../contract/session-types.js';
+import type { OutputRing } from './output-ring.js';
+import type { PtyHost } from './pty-host.js';
+import type { ScreenModel } from './screen-model.js';
+
+/** Largest output chunk handed to a viewer at once. */
+const MAX_CHUNK_BYTES = 64 * 1024;
+
+export interface Viewer {
+  /** The next event for this viewer; waits for output. Undefined after `exited` or `close` (which also ends a wait). */
+  next(): Promise<ViewerEvent | undefined>;
+  /** A client message after the hello. Throws InvalidArgument / PermissionDenied. */
+  handle(message: ViewerMessage): void;
+  close(): void;
+}
+
+export interface TerminalSession {
+  attach(hello: AttachHello): Viewer;
+  screen(): Promise<ScreenText>;
+  sendInput(input: SessionInput): void;
+  resize(size: TerminalSize): void;
+  info(): TerminalInfo;
+  /** Resolves once the agent has exited and every viewer was told. */
+  readonly exited: Promise<ExitStatus>;
+}
+
+export interface TerminalSessionOptions {
+  pty: PtyHost;
+  screen: ScreenModel;
+  ring: OutputRing;
+  /** The fixed part of GetInfo. */
+  identity: Pick<TerminalInfo, 'id' | 'agent' | 'directory' | 'startedBy' | 'pid'>;
+  /** How far (bytes) a viewer may fall behind before its backlog is dropped. */
+  windowBytes: number;
+  /** Every output byte, in order (the session log). */
+  onOutput?: (data: Buffer) => void;
+  now?: () => Date;
+}
+
+export function createTerminalSession(o: TerminalSessionOptions): TerminalSession {
+  const { pty, screen, ring } = o;
+  const now = o.now ?? (() => new Date());
+  let viewers = 0;
+  let lastOutputAt: Date | undefined;
+  let exitStatus: ExitStatus | undefined;
+  // Resolved (and replaced) whenever there is something new for viewers: output or the exit.
+  let wake: () => void = () => {};
+  let changed = new Promise<void>((r) => (wake = r));
+  const notify = () => {
+    const done = wake;
+    changed = new Promise<void>((r) => (wake = r));
+    done();
+  };
+
+  pty.onData((data) => {
+    ring.append(data);
+    screen.write(data);
+    lastOutputAt = now();
+    o.onOutput?.(data);
+    notify();
+  });
+  const exited = pty.exited.then((status) => {
+    exitStatus = status;
+    notify();
+    return status;
+  });
+
+  function resize(size: TerminalSize): void {
+    if (exitStatus) throw new FailedPreconditionError('the agent has exited');
+    pty.resize(size.cols, size.rows);
+    screen.resize(size.cols, size.rows);
+  }
+
+  async function snapshotEvent(): Promise<ViewerEvent & { kind: 'snapshot' }> {
+    await screen.flush();
+    return { kind: 'snapshot', snapshot: screen.snapshot() };
+  }
+
+  return {
+    attach(hello) {
+      if (hello.size && hello.mode === 'interactive' && !exitStatus) resize(hello.size);
+      viewers++;
+      let closed = false;
+      let exitSent = false;
+      let wakeClosed: () => void = () => {};
+      const closedSignal = new Promise<void>((r) => (wakeClosed = r));
+      // The offset of the next byte to send; undefined: send a snapshot first.
+      let position = hello.lastOffset !== undefined && hello.lastOffset >= ring.start && hello.lastOffset <= ring.end ? hello.lastOffset : undefined;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        viewers--;
+        wakeClosed();
+      };
+      return {
+        async next() {
+          for (;;) {
+            if (closed || exitSent) return undefined;
+            if (position === undefined || position < ring.start || ring.end - position > o.windowBytes) {
+              const event = await snapshotEvent();
+              // The parser may lag far behind a flood; then take the next one.
+              if (event.snapshot.offset < ring.start) continue;
+              position = event.snapshot.offset;
+              return event;
+            }
+            if (position < ring.end) {
+              const data = ring.readFrom(position, MAX_CHUNK_BYTES)!;
+              const event: ViewerEvent = { kind: 'output', offset: position, data };
+              position += data.length;
+              return event;
+            }
+            if (exitStatus) {
+              exitSent = true;
+              return { kind: 'exited', status: exitStatus };
+            }
+            await Promise.race([changed, closedSignal]);
+          }
+        },
+        handle(message) {
+          switch (message.kind) {
+            case 'hello':
+              throw new InvalidArgumentError('hello may only be sent once, first');
+            case 'ack':
+              return;
+            case 'input':
+              if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: input refused');
+              if (exitStatus) throw new FailedPreconditionError('the agent has exited');
+              pty.write(message.data);
+              return;
+            case 'resize':
+              if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: resize refused');
+              resize(message.size);
+              return;
+          }
+        },
+        close,
+      };
+    },
+    async screen() {
+      await screen.flush();
+      return { ...screen.snapshot({ visibleOnly: true }), text: screen.text() };
+    },
+    sendInput(input) {
+      if (exitStatus) throw new FailedPreconditionError('the agent has exited');
+      if ('data' in input) pty.write(input.data);
+      else pty.write(screen.bracketedPaste ? `\x1b[200~${input.text}\x1b[201~` : input.text);
+      if (input.enter) pty.write('\r');
+    },
+    resize,
+    info() {
+      return { ...o.identity, cols: screen.cols, rows: screen.rows, viewers, lastOutputAt, exitStatus, outputOffset: ring.end };
+    },
+    exited,
+  };
+}
