@@ -6,10 +6,12 @@ import type { Command } from 'commander';
 import { registerRunnerCommands } from './runner.js';
 import { registerSessionCommand } from './session.js';
 import { registerHubCommands } from './hub.js';
+import { registerSessionTerminalCommands } from './session-terminal.js';
 
 export function registerCommands(program: Command): void {
   registerSessionCommand(program);
   registerRunnerCommands(program);
+  registerSessionTerminalCommands(program);
   registerHubCommands(program);
   program.addHelpText(
     'after',
