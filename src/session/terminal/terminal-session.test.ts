@@ -94,6 +94,20 @@ describe('terminal session', () => {
     expect(t.terminal.info()).toMatchObject({ cols: 90, rows: 20 });
   });
 
+  it('gives the terminal the size of the viewer that last typed or resized', () => {
+    const t = setup();
+    const big = t.terminal.attach({ mode: 'interactive', size: { cols: 120, rows: 40 } });
+    const small = t.terminal.attach({ mode: 'interactive', size: { cols: 60, rows: 20 } });
+    t.terminal.attach({ mode: 'read-only', size: { cols: 10, rows: 10 } });
+    expect(t.terminal.info()).toMatchObject({ cols: 60, rows: 20 });
+    big.handle({ kind: 'input', data: Buffer.from('a') });
+    expect(t.terminal.info()).toMatchObject({ cols: 120, rows: 40 });
+    big.handle({ kind: 'input', data: Buffer.from('b') });
+    small.handle({ kind: 'resize', size: { cols: 70, rows: 25 } });
+    small.handle({ kind: 'input', data: Buffer.from('c') });
+    expect(t.sizes).toEqual(['120x40', '60x20', '120x40', '70x25']);
+  });
+
   it('sends text as a bracketed paste only when the application enabled it', async () => {
     const t = setup();
     t.terminal.sendInput({ text: 'a', enter: true });

@@ -100,6 +100,9 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     attach(hello) {
       if (hello.size && hello.mode === 'interactive' && !exitStatus) resize(hello.size);
       viewers++;
+      // This viewer's own size: the one it sets again when it types (the viewer that last typed
+      // or resized sets the terminal's size, DESIGN.md).
+      let size = hello.mode === 'interactive' ? hello.size : undefined;
       let closed = false;
       let exitSent = false;
       let wakeClosed: () => void = () => {};
@@ -145,11 +148,13 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
             case 'input':
               if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: input refused');
               if (exitStatus) throw new FailedPreconditionError('the agent has exited');
+              if (size && (size.cols !== screen.cols || size.rows !== screen.rows)) resize(size);
               pty.write(message.data);
               return;
             case 'resize':
               if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: resize refused');
               resize(message.size);
+              size = message.size;
               return;
           }
         },

@@ -2182,9 +2182,10 @@ export const SessionServiceDefinition = {
       options: {},
     },
     /**
-     * Resizes the terminal at once: the most recent resize (this call, an Attach resize, or an
-     * interactive hello with a size) sets the size. INVALID_ARGUMENT: cols or rows out of
-     * 1..1000. FAILED_PRECONDITION: the agent has exited.
+     * Resizes the terminal at once. The size follows the most recent of: this call, an Attach
+     * resize, an interactive hello with a size, and input from an interactive Attach viewer that
+     * gave a size (its size is set again). INVALID_ARGUMENT: cols or rows out of 1..1000.
+     * FAILED_PRECONDITION: the agent has exited.
      */
     resize: {
       name: "Resize",
@@ -2230,9 +2231,10 @@ export interface SessionServiceImplementation<CallContextExt = {}> {
    */
   sendInput(request: SendInputRequest, context: CallContext & CallContextExt): Promise<DeepPartial<SendInputResponse>>;
   /**
-   * Resizes the terminal at once: the most recent resize (this call, an Attach resize, or an
-   * interactive hello with a size) sets the size. INVALID_ARGUMENT: cols or rows out of
-   * 1..1000. FAILED_PRECONDITION: the agent has exited.
+   * Resizes the terminal at once. The size follows the most recent of: this call, an Attach
+   * resize, an interactive hello with a size, and input from an interactive Attach viewer that
+   * gave a size (its size is set again). INVALID_ARGUMENT: cols or rows out of 1..1000.
+   * FAILED_PRECONDITION: the agent has exited.
    */
   resize(request: ResizeRequest, context: CallContext & CallContextExt): Promise<DeepPartial<ResizeResponse>>;
   /** Describes the session. Never blocks; never fails while the process is up. */
@@ -2263,9 +2265,10 @@ export interface SessionServiceClient<CallOptionsExt = {}> {
    */
   sendInput(request: DeepPartial<SendInputRequest>, options?: CallOptions & CallOptionsExt): Promise<SendInputResponse>;
   /**
-   * Resizes the terminal at once: the most recent resize (this call, an Attach resize, or an
-   * interactive hello with a size) sets the size. INVALID_ARGUMENT: cols or rows out of
-   * 1..1000. FAILED_PRECONDITION: the agent has exited.
+   * Resizes the terminal at once. The size follows the most recent of: this call, an Attach
+   * resize, an interactive hello with a size, and input from an interactive Attach viewer that
+   * gave a size (its size is set again). INVALID_ARGUMENT: cols or rows out of 1..1000.
+   * FAILED_PRECONDITION: the agent has exited.
    */
   resize(request: DeepPartial<ResizeRequest>, options?: CallOptions & CallOptionsExt): Promise<ResizeResponse>;
   /** Describes the session. Never blocks; never fails while the process is up. */
