@@ -35,6 +35,8 @@ const LAZY = {
   auth: 'src/cli/commands/auth.ts',
   'hub-token': 'src/cli/commands/hub-token.ts',
   'live-session': 'src/session/live-session.ts',
+  // hapi screen / send: the SessionService messages stay out of the hot bundle.
+  'session-client': 'src/session/session-client.ts',
 };
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 
