@@ -72,7 +72,12 @@ export function sessionProblem(s: SessionInfo): string | undefined {
 
 /** A spawn request: an optional session id (empty = a new one), and bounded texts. */
 export function checkSpawnSpec(spec: SpawnSpec): void {
+  if (typeof spec.directory !== 'string' || spec.directory.trim() === '') throw new InvalidArgumentError('directory is required');
   if (spec.sessionId !== undefined && spec.sessionId !== '') checkSessionId(spec.sessionId);
+  const args: unknown = spec.agentArgs ?? [];
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+    throw new InvalidArgumentError('agentArgs must be strings without NUL bytes');
+  }
   const L = SESSION_FIELD_LIMITS;
   check(
     tooLong('directory', spec.directory, L.directory) ??

@@ -224,7 +224,6 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     },
 
     async spawnSession(caller, machineId, spec, signal) {
-      if (!spec.directory) throw new InvalidArgumentError('directory is required');
       checkSpawnSpec(spec);
       const r = await relay(caller, machineId, { method: 'spawn', spec }, opts.spawnDeadlineMs, signal);
       if (r.method !== 'spawn') unexpected();

@@ -9,12 +9,11 @@ import { writeError } from '../../shared/atomic-file.js';
 import {
   AlreadyExistsError,
   InternalError,
-  InvalidArgumentError,
   ResourceExhaustedError,
   UnavailableError,
   isHapiError,
 } from '../../shared/errors.js';
-import { checkSessionId } from '../../contract/limits.js';
+import { checkSpawnSpec } from '../../contract/limits.js';
 import type { SessionInfo, SpawnOutcome, SpawnSpec } from '../../contract/types.js';
 import type { AgentResolver } from './agents.js';
 import { checkWorkspaceRoots, prepareDirectory } from './directory.js';
@@ -37,15 +36,6 @@ export interface SpawnContext {
   workspaceRoots(): string[];
 }
 
-/** Rejects a spawn request the runner cannot act on (InvalidArgumentError). */
-export function validateSpec(spec: SpawnSpec): void {
-  if (typeof spec.directory !== 'string' || spec.directory.trim() === '') throw new InvalidArgumentError('directory is required');
-  if (spec.sessionId !== undefined && spec.sessionId !== '') checkSessionId(spec.sessionId);
-  if (!Array.isArray(spec.agentArgs ?? []) || !(spec.agentArgs ?? []).every((a) => typeof a === 'string' && !a.includes('\0'))) {
-    throw new InvalidArgumentError('agentArgs must be strings without NUL bytes');
-  }
-}
-
 /**
  * Spawns a session and resolves once it reported. One request id never yields two processes:
  * a retry joins the spawn in flight, or gets the session it already produced.
@@ -53,7 +43,8 @@ export function validateSpec(spec: SpawnSpec): void {
 export function spawnSession(state: SessionState, ctx: SpawnContext, spec: SpawnSpec): Promise<SpawnOutcome> {
   if (state.closing) return Promise.reject(new UnavailableError('the runner is shutting down'));
   try {
-    validateSpec(spec);
+    // Also here, not only in RunnerControl: the manager is the domain every caller goes through.
+    checkSpawnSpec(spec);
   } catch (err) {
     return Promise.reject(err);
   }
