@@ -207,7 +207,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
         controlToken,
       }),
     );
-    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, control, agents: manager.availableAgents() });
+    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, control, agents: () => manager.availableAgents() });
     checkpoint();
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
@@ -251,7 +251,8 @@ interface HubLinkArgs {
   paths: ReturnType<typeof hapiPaths>;
   log: Logger;
   control: RunnerControl;
-  agents: string[];
+  /** Looked up only when a link starts: it walks PATH, which a runner without a hub skips. */
+  agents: () => string[];
 }
 
 /**
@@ -271,7 +272,7 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     paths: args.paths,
     log: args.log,
     control: args.control,
-    metadata: { agents: args.agents },
+    metadata: { agents: args.agents() },
   });
   return { status: () => link.status(), close: (reason) => link.close(reason) };
 }
