@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, waitFor, type TestHome } from './harness.js';
+import { machineIdOf } from './runner-calls.js';
 import { startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 
 const homes: TestHome[] = [];
@@ -32,7 +33,7 @@ describe('cloned machine', () => {
 
     const a = runnerHome();
     expect((await a.cli(['runner', 'start'])).code).toBe(0);
-    const machineId = await waitFor(() => readFileSync(join(a.home, 'machine-id'), 'utf8').trim(), 10_000, 'machine id');
+    const machineId = await machineIdOf(a.home);
     const aPid = a.state()!.pid;
     await waitMachine(c, machineId, (m) => m.online && m.runnerState?.pid === aPid);
 

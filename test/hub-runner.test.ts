@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Status } from 'nice-grpc';
 import { RunnerStatus, SessionState, StopSessionResult } from '../gen/hapi/common/v1/common.js';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, isAlive, waitFor, type TestHome } from './harness.js';
+import { machineIdOf } from './runner-calls.js';
 import { rest, startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 
 const homes: TestHome[] = [];
@@ -43,13 +44,7 @@ async function machineHome(h: HubProcess, token = h.ownerToken) {
   homes.push(th);
   const r = await th.cli(['runner', 'start']);
   expect(r.code, r.stderr).toBe(0);
-  const machineId = await waitFor(() => {
-    try {
-      return readFileSync(join(th.home, 'machine-id'), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  }, 10_000, 'machine id file');
+  const machineId = await machineIdOf(th.home);
   return { th, machineId, pid: th.state()!.pid };
 }
 

@@ -4,11 +4,11 @@
 // up, reads keep working, writes answer UNAVAILABLE, and everything is saved once the lock goes.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Status } from 'nice-grpc';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, REPO_ROOT, waitFor, type TestHome } from './harness.js';
+import { machineIdOf } from './runner-calls.js';
 import { simRunner, startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 
 const homes: TestHome[] = [];
@@ -60,7 +60,7 @@ describe('hub with a locked database', () => {
     homes.push(runnerTh);
     expect((await runnerTh.cli(['runner', 'start'])).code).toBe(0);
     const runnerPid = runnerTh.state()!.pid;
-    const runnerId = await waitFor(() => readFileSync(join(runnerTh.home, 'machine-id'), 'utf8').trim(), 10_000, 'machine id');
+    const runnerId = await machineIdOf(runnerTh.home);
     await waitMachine(c, runnerId, (m) => m.online);
     const silent = simRunner({ url: h.grpcUrl, token: h.ownerToken, machineId: 'silent-machine' });
     await silent.welcome;

@@ -6,13 +6,13 @@
 // it must be 0, which does not depend on how busy the machine is. The time bound is only a
 // sanity check (a stop is ~150 ms; the time itself is measured in bench/runner.mjs).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createClient } from 'nice-grpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunnerStatus } from '../gen/hapi/common/v1/common.js';
 import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
+import { machineIdOf } from './runner-calls.js';
 import { startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 
 /** A sanity bound, far above a normal graceful stop even on a loaded machine. */
@@ -45,13 +45,7 @@ async function hubAndRunner() {
   homes.push(th);
   const r = await th.cli(['runner', 'start']);
   expect(r.code, r.stderr).toBe(0);
-  const machineId = await waitFor(() => {
-    try {
-      return readFileSync(join(th.home, 'machine-id'), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  }, 10_000, 'machine id file');
+  const machineId = await machineIdOf(th.home);
   const c = h.clients();
   await waitMachine(c, machineId, (m) => m.online);
   return { h, th, c, machineId, state: th.state()! };

@@ -5,14 +5,11 @@
 // and its gRPC socket.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createClient, type Client } from 'nice-grpc';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StartedBy } from '../gen/hapi/common/v1/common.js';
-import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
-import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { processStartTime } from '../src/shared/proc.js';
 import { FIXTURE_AGENT, cleanupAllHomes, createTestHome, isAlive, waitFor, type RunnerStateFile, type TestHome } from './harness.js';
+import { gatewayPost, runnerGrpc } from './runner-calls.js';
 
 const homes: TestHome[] = [];
 /** Processes started outside any test home (the harness's cleanup would not find them). */
@@ -48,48 +45,18 @@ async function stranger(env: NodeJS.ProcessEnv = { PATH: process.env.PATH }): Pr
   return pid;
 }
 
-function post(state: RunnerStateFile, path: string, body: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: state.httpPort,
-        path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${state.controlToken}` },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
-async function grpcCall<T>(state: RunnerStateFile, call: (c: Client<typeof RunnerServiceDefinition>) => Promise<T>): Promise<T> {
-  const channel = createUdsChannel(state.socketPath);
-  try {
-    return await call(createClient(RunnerServiceDefinition, channel));
-  } finally {
-    channel.close();
-  }
-}
-
 const report = (sessionId: string, hostPid: number, startedBy: 'runner' | 'terminal') => ({ sessionId, metadata: { hostPid, startedBy } });
 
 describe('session reports name only hapi sessions of this HAPI_HOME', () => {
   it('an orphan "runner" report naming an unrelated PID is refused, and that process is never signalled', async () => {
     const { th, state } = await runner();
     const pid = await stranger();
-    const r = await post(state, '/session-started', report('orphan-x', pid, 'runner'));
+    const r = await gatewayPost(state, '/session-started', report('orphan-x', pid, 'runner'));
     expect(r.status).toBe(400);
     expect(r.body.error).toContain(`PID ${pid} is not a hapi session of this HAPI_HOME`);
     // Even one of this HAPI_HOME is refused when nothing about it names that session.
     const same = await stranger(th.env);
-    expect((await post(state, '/session-started', report('orphan-y', same, 'runner'))).status).toBe(400);
+    expect((await gatewayPost(state, '/session-started', report('orphan-y', same, 'runner'))).status).toBe(400);
 
     // A graceful stop waits for every kill the runner started: none may have hit them.
     expect((await th.cli(['runner', 'stop'])).code).toBe(0);
@@ -100,15 +67,15 @@ describe('session reports name only hapi sessions of this HAPI_HOME', () => {
 
   it("a report naming the runner's own PID is refused over HTTP and gRPC, and the runner keeps running", async () => {
     const { th, state } = await runner();
-    const http = await post(state, '/session-started', report('self-1', state.pid, 'runner'));
+    const http = await gatewayPost(state, '/session-started', report('self-1', state.pid, 'runner'));
     expect(http.status).toBe(400);
     expect(http.body.error).toContain(`PID ${state.pid} is the runner itself`);
-    const grpc = await grpcCall(state, (c) =>
+    const grpc = await runnerGrpc(state, (c) =>
       c.sessionStarted({ sessionId: 'self-2', metadata: { hostPid: state.pid, startedBy: StartedBy.STARTED_BY_RUNNER, directory: '', agent: '' } }),
     ).catch((e: unknown) => e as Error);
     expect(String(grpc)).toContain('INVALID_ARGUMENT');
     expect(String(grpc)).toContain('is the runner itself');
-    expect((await post(state, '/session-started', report('self-3', state.pid, 'terminal'))).status).toBe(400);
+    expect((await gatewayPost(state, '/session-started', report('self-3', state.pid, 'terminal'))).status).toBe(400);
 
     const status = await th.cli(['runner', 'status', '--json']);
     expect(status.code, status.stderr).toBe(0);
@@ -120,10 +87,10 @@ describe('session reports name only hapi sessions of this HAPI_HOME', () => {
   it('a terminal report naming an unrelated PID is refused, so stop-session can never reach it', async () => {
     const { th, state } = await runner();
     const pid = await stranger();
-    const http = await post(state, '/session-started', report('term-x', pid, 'terminal'));
+    const http = await gatewayPost(state, '/session-started', report('term-x', pid, 'terminal'));
     expect(http.status).toBe(400);
     expect(http.body.error).toMatch(/its HAPI_HOME is .*, not|is not a hapi session of this HAPI_HOME/);
-    const grpc = await grpcCall(state, (c) =>
+    const grpc = await runnerGrpc(state, (c) =>
       c.sessionStarted({ sessionId: 'term-y', metadata: { hostPid: pid, startedBy: StartedBy.STARTED_BY_TERMINAL, directory: '', agent: '' } }),
     ).catch((e: unknown) => e as Error);
     expect(String(grpc)).toContain('INVALID_ARGUMENT');

@@ -5,16 +5,14 @@
 // the hub's 4 MiB limit: it never reconnected.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
-import { createClient, Status, type Client } from 'nice-grpc';
+import { Status } from 'nice-grpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionState, StartedBy } from '../gen/hapi/common/v1/common.js';
-import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { SESSION_FIELD_LIMITS } from '../src/contract/limits.js';
-import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { processStartTime } from '../src/shared/proc.js';
 import { cleanupAllHomes, createTestHome, waitFor, type RunnerStateFile, type TestHome } from './harness.js';
+import { gatewayPost, machineIdOf, runnerGrpc } from './runner-calls.js';
 import { rest, simRunner, startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 
 const PATH_ID = '../../x';
@@ -51,30 +49,6 @@ async function idleProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise
   strangers.push(pid);
   const startTime = await waitFor(() => processStartTime(pid), 5_000, 'idle process');
   return { pid, startTime };
-}
-
-function post(state: RunnerStateFile, path: string, body: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: state.httpPort, path, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${state.controlToken}` } },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
-async function grpc<T>(state: RunnerStateFile, call: (c: Client<typeof RunnerServiceDefinition>) => Promise<T>): Promise<T> {
-  const channel = createUdsChannel(state.socketPath);
-  try {
-    return await call(createClient(RunnerServiceDefinition, channel));
-  } finally {
-    channel.close();
-  }
 }
 
 /** The gRPC error of `p`, which must fail. */
@@ -124,23 +98,23 @@ describe('session ids: the runner', () => {
     const metadata = { hostPid: pid, startedBy: StartedBy.STARTED_BY_TERMINAL, directory: '/tmp', agent: 'claude' };
 
     for (const sessionId of [PATH_ID, HUGE_ID]) {
-      const started = await grpcError(grpc(state, (c) => c.sessionStarted({ sessionId, metadata })));
+      const started = await grpcError(runnerGrpc(state, (c) => c.sessionStarted({ sessionId, metadata })));
       expect(started.code).toBe(Status.INVALID_ARGUMENT);
       expect(started.details).toMatch(/^invalid session id/);
       expect(started.details.length).toBeLessThan(1_000);
-      const http = await post(state, '/session-started', { sessionId, metadata: { hostPid: pid, startedBy: 'terminal' } });
+      const http = await gatewayPost(state, '/session-started', { sessionId, metadata: { hostPid: pid, startedBy: 'terminal' } });
       expect(http.status).toBe(400);
       expect(http.body).toMatchObject({ success: false, code: 'InvalidArgument' });
       expect(http.body.error.length).toBeLessThan(1_000);
 
-      expect((await grpcError(grpc(state, (c) => c.sessionEnded({ sessionId, exitCode: 0 })))).code).toBe(Status.INVALID_ARGUMENT);
-      expect((await post(state, '/stop-session', { sessionId })).status).toBe(400);
-      expect((await grpcError(grpc(state, (c) => c.stopSession({ target: { $case: 'sessionId', value: sessionId } }))))).toMatchObject({
+      expect((await grpcError(runnerGrpc(state, (c) => c.sessionEnded({ sessionId, exitCode: 0 })))).code).toBe(Status.INVALID_ARGUMENT);
+      expect((await gatewayPost(state, '/stop-session', { sessionId })).status).toBe(400);
+      expect((await grpcError(runnerGrpc(state, (c) => c.stopSession({ target: { $case: 'sessionId', value: sessionId } }))))).toMatchObject({
         code: Status.INVALID_ARGUMENT,
       });
-      expect((await post(state, '/spawn-session', { directory: th.home, sessionId })).status).toBe(400);
+      expect((await gatewayPost(state, '/spawn-session', { directory: th.home, sessionId })).status).toBe(400);
     }
-    expect((await grpc(state, (c) => c.listSessions({}))).sessions).toEqual([]);
+    expect((await runnerGrpc(state, (c) => c.listSessions({}))).sessions).toEqual([]);
     expect(registryIds(th)).toEqual([]);
   });
 
@@ -152,7 +126,7 @@ describe('session ids: the runner', () => {
     writeFileSync(join(th.home, 'runner.sessions.json'), JSON.stringify({ version: 1, sessions }), { mode: 0o600 });
     expect((await th.cli(['runner', 'start'])).code).toBe(0);
     const state = th.state()!;
-    expect((await grpc(state, (c) => c.listSessions({}))).sessions.map((s) => s.id)).toEqual(['fine-1']);
+    expect((await runnerGrpc(state, (c) => c.listSessions({}))).sessions.map((s) => s.id)).toEqual(['fine-1']);
     expect(registryIds(th)).toEqual(['fine-1']);
     const log = readFileSync(state.runnerLogPath, 'utf8');
     expect(log).toMatch(/ignoring session registry entry that breaks the session rules/);
@@ -213,7 +187,7 @@ describe('session ids: the hub', () => {
     const sessions = Array.from({ length: count }, (_, i) => maximalEntry(i, live.pid, live.startTime));
     writeFileSync(join(th.home, 'runner.sessions.json'), JSON.stringify({ version: 1, sessions }), { mode: 0o600 });
     expect((await th.cli(['runner', 'start'])).code).toBe(0);
-    const machineId = await waitFor(() => readFileSync(join(th.home, 'machine-id'), 'utf8').trim(), 10_000, 'machine id');
+    const machineId = await machineIdOf(th.home);
     await waitMachine(h.clients(), machineId, (m) => m.online, 20_000);
     // Through REST: one gRPC ListSessions answer with all of them would itself pass 4 MiB.
     const listed = await waitFor(async () => {

@@ -5,11 +5,11 @@
 // runner, real sessions (they report late through a test-only delay), real sockets.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createClient, Status } from 'nice-grpc';
 import { RunnerServiceDefinition } from '../gen/hapi/runner/v1/runner.js';
 import { createUdsChannel } from '../src/shared/grpc-channel.js';
 import { FIXTURE_AGENT, cleanupAllHomes, createTestHome, isAlive, processesOfHome, waitFor, type TestHome } from './harness.js';
+import { gatewayPost } from './runner-calls.js';
 
 let th: TestHome | undefined;
 afterEach(async () => {
@@ -17,26 +17,6 @@ afterEach(async () => {
   th = undefined;
 });
 afterAll(cleanupAllHomes);
-
-interface HttpAnswer {
-  status: number;
-  body: { success?: boolean; error?: string; code?: string };
-}
-
-function postJson(port: number, path: string, token: string, body: unknown): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
 
 /** PIDs of this home's session processes and agents for `sessionId` (command line or HAPI_SESSION_ID). */
 function processesOfSession(home: string, sessionId: string): number[] {
@@ -66,7 +46,7 @@ describe('runner stop while spawns wait for their session report', () => {
     const client = createClient(RunnerServiceDefinition, channel);
     try {
       const spec = { directory: t.home, agent: '', approveCreateDirectory: false, requestId: '', agentArgs: [] };
-      const overHttp = postJson(state.httpPort, '/spawn-session', state.controlToken, { directory: t.home, sessionId: 'via-http' });
+      const overHttp = gatewayPost(state, '/spawn-session', { directory: t.home, sessionId: 'via-http' });
       const overGrpc = client.spawnSession({ spec: { ...spec, sessionId: 'via-grpc' } }).then(
         () => ({ code: Status.OK, details: 'answered with a session' }),
         (err: { code: Status; details: string }) => ({ code: err.code, details: err.details }),
