@@ -30,6 +30,26 @@ describe('screen model', () => {
     copy.dispose();
   });
 
+  it('prints the visible screen without modes or a switch to the alternate screen', async () => {
+    const m = createScreenModel({ cols: 30, rows: 5, scrollback: 100 });
+    m.write(b('shell line\r\n\x1b[?2004h\x1b[?1000h'));
+    await m.flush();
+    let visible = m.snapshot({ visibleOnly: true }).ansi;
+    expect(visible).toContain('shell line');
+    expect(visible).not.toMatch(/\x1b\[\?\d+[hl]/);
+    m.write(b('\x1b[?1049h\x1b[2J\x1b[H\x1b[32mfull screen app\x1b[0m'));
+    await m.flush();
+    visible = m.snapshot({ visibleOnly: true }).ansi;
+    expect(visible).toContain('full screen app');
+    expect(visible).toContain('\x1b[32m');
+    expect(visible).not.toContain('shell line');
+    expect(visible).not.toMatch(/\x1b\[\?\d+[hl]/);
+    // The full snapshot still restores modes and the alternate screen.
+    expect(m.snapshot().ansi).toContain('\x1b[?1049h');
+    expect(m.snapshot().ansi).toContain('\x1b[?2004h');
+    m.dispose();
+  });
+
   it('reports bracketed paste mode and follows resizes', async () => {
     const m = createScreenModel({ cols: 10, rows: 3, scrollback: 10 });
     expect(m.bracketedPaste).toBe(false);

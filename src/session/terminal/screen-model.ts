@@ -8,8 +8,16 @@
 import xtermHeadless from '@xterm/headless';
 import xtermSerialize from '@xterm/addon-serialize';
 
+/** What the serialize addon writes between the normal and the alternate screen. */
+const ALT_SCREEN_SWITCH = '\x1b[?1049h\x1b[H';
+
 export interface ScreenState {
-  /** Scrollback and visible rows with modes, as ANSI (only the visible rows for `visibleOnly`). */
+  /**
+   * Scrollback and visible rows with modes, as ANSI, to restore the screen in a viewer's terminal.
+   * With `visibleOnly`: the visible rows of the active screen only, without modes or a switch to
+   * the alternate screen, so printing it (`hapi screen --ansi`) changes nothing in the terminal
+   * it is printed to.
+   */
   ansi: string;
   cursor: { x: number; y: number };
   cols: number;
@@ -68,9 +76,17 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
       return new Promise((resolve) => term.write('', resolve));
     },
     snapshot({ visibleOnly = false } = {}) {
+      function visibleAnsi(): string {
+        const out = serializer.serialize({ scrollback: 0, excludeModes: true });
+        if (term.buffer.active.type !== 'alternate') return out;
+        // The addon writes the normal screen, then switches to the alternate one and writes it:
+        // keep only what follows the switch (the screen the application shows).
+        const at = out.indexOf(ALT_SCREEN_SWITCH);
+        return at < 0 ? out : out.slice(at + ALT_SCREEN_SWITCH.length);
+      }
       const buffer = term.buffer.active;
       return {
-        ansi: serializer.serialize(visibleOnly ? { scrollback: 0 } : undefined),
+        ansi: visibleOnly ? visibleAnsi() : serializer.serialize(),
         cursor: { x: buffer.cursorX, y: buffer.cursorY },
         cols: term.cols,
         rows: term.rows,
