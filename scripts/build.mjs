@@ -6,8 +6,9 @@
 //   code that uses them. It must stay small: it may not contain grpc-js, SQLite or the servers
 //   (checked below).
 // - dist/lazy/*.mjs: what long-running or hub commands load on demand (the runner daemon, the
-//   hub, `hapi up`, the hub client commands, a runner-spawned session's terminal), as ESM with shared chunks. hapi.cjs reaches them
-//   with import('./lazy/<name>.mjs'); the plugin below rewrites those imports.
+//   hub, `hapi up`, the hub client commands, a runner-spawned session's terminal), as ESM with
+//   shared chunks (the daemon's in dist/lazy/runner/, the others' in dist/lazy/chunks/).
+//   hapi.cjs reaches them with import('./lazy/<name>.mjs'); the plugin below rewrites those imports.
 //
 // The two parts hold separate copies of the shared modules; errors cross between them by brand
 // (isHapiError), never by class identity. better-sqlite3 and node-pty stay external (native addons), and so
@@ -97,17 +98,28 @@ const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@g
 if (heavy.length > 0) throw new Error(`dist/hapi.cjs must stay small but contains ${heavy.slice(0, 5).join(', ')}`);
 chmodSync(new URL('hapi.cjs', dist), 0o755);
 
-await build({
+const esmPart = {
   ...common,
-  entryPoints: { ...Object.fromEntries(Object.entries(LAZY).map(([name, path]) => [`lazy/${name}`, path])), 'bench-support': 'src/bench-support.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
-  chunkNames: 'lazy/chunks/[name]-[hash]',
-  splitting: true,
   format: 'esm',
   external: [],
   plugins: [requireExternals],
   banner: {
     js: "import { createRequire as __hapiCreateRequire } from 'node:module'; const require = __hapiCreateRequire(import.meta.url);",
   },
+};
+// The runner daemon is built apart, with chunks of its own (the daemon and the code it shares with
+// its hub link; the hub link apart): an idle runner loads 2 modules instead of ~45. Each ES module
+// resolution runs path.resolve() twice, and ~100 of them at start made V8 optimize path's
+// normalizeString, which maps TurboFan's ~3.5 MB of machine code into an idle runner
+// (bench/idle.mjs; test/idle-footprint.test.ts counts the modules).
+const RUNNER_DAEMON = 'runner-daemon';
+await build({ ...esmPart, entryPoints: { [`lazy/${RUNNER_DAEMON}`]: LAZY[RUNNER_DAEMON] }, splitting: true, chunkNames: 'lazy/runner/[name]-[hash]' });
+const shared = Object.entries(LAZY).filter(([name]) => name !== RUNNER_DAEMON);
+await build({
+  ...esmPart,
+  entryPoints: { ...Object.fromEntries(shared.map(([name, path]) => [`lazy/${name}`, path])), 'bench-support': 'src/bench-support.ts' },
+  chunkNames: 'lazy/chunks/[name]-[hash]',
+  splitting: true,
 });
