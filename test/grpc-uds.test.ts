@@ -28,6 +28,11 @@ describe('generated RunnerService over a Unix socket', () => {
       stopRunner: unimplemented,
       sessionStarted: unimplemented,
       sessionEnded: unimplemented,
+      getSessionScreen: unimplemented,
+      // eslint-disable-next-line require-yield
+      async *attachSession() {
+        throw new ServerError(Status.UNIMPLEMENTED, 'not in this test');
+      },
       // eslint-disable-next-line require-yield
       async *watchSessions() {
         throw new ServerError(Status.UNIMPLEMENTED, 'not in this test');
@@ -36,7 +41,7 @@ describe('generated RunnerService over a Unix socket', () => {
         return { pid: process.pid, cliVersion: 'test', cliMtimeMs: 1, httpPort: 0, socketPath: socket, logPath: '', sessionCount: 0, hapiHome: dir!, workspaceRoots: [], cliPath: '' };
       },
       async listSessions() {
-        return { sessions: [{ id: 'abc', pid: 1, startedBy: StartedBy.STARTED_BY_RUNNER, directory: '/', agent: 'claude', state: 2, exitSignal: '', machineId: '' }] };
+        return { sessions: [{ id: 'abc', pid: 1, startedBy: StartedBy.STARTED_BY_RUNNER, directory: '/', agent: 'claude', state: 2, exitSignal: '', machineId: '' }], terminals: {} };
       },
       async stopSession() {
         throw new ServerError(Status.NOT_FOUND, 'no such session');

@@ -56,6 +56,7 @@ function fakeSessions() {
   const manager: SessionManager = {
     start: async () => [],
     list: () => [...live],
+    find: (id) => live.find((s) => s.id === id),
     async spawn(spec) {
       if (spec.directory === '/slow') await new Promise((r) => setTimeout(r, 5_000));
       const s = mk(spec.sessionId ?? `s-${live.length + 1}`, spec.directory);

@@ -8,17 +8,37 @@ import {
   hubLinkStateToJSON,
   SessionEventKind,
   sessionEventKindToJSON,
+  type AttachSessionRequest,
+  type AttachSessionResponse,
+  type GetSessionScreenResponse,
   type GetStatusResponse,
+  type SessionEndedRequest,
   type SessionMetadata,
   type SessionStartedRequest,
+  type SessionTerminal,
   type StopSessionRequest,
 } from '../../gen/hapi/runner/v1/runner.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { enumConverters, startedByFromProto, startedByToProto } from './common.js';
-import type { HubLinkStateName, RunnerStatusInfo, SessionEventKind as SessionEventKindName, SessionReport, StopTarget } from './types.js';
+import { screenToProto, viewerEventToProto, viewerMessageFromProto } from './session.js';
+import { exitStatusFromProto, exitStatusToProto, screenFromProto, viewerEventFromProto, viewerMessageToProto } from './session-viewer.js';
+import type { ViewerEvent, ViewerMessage } from './session-types.js';
+import {
+  isValidSessionId,
+  type HubLinkStateName,
+  type RunnerStatusInfo,
+  type SessionEnd,
+  type SessionEventKind as SessionEventKindName,
+  type SessionReport,
+  type SessionScreenInfo,
+  type SessionTerminalInfo,
+  type StopTarget,
+} from './types.js';
 
 export {
   RunnerServiceDefinition,
+  type AttachSessionRequest,
+  type AttachSessionResponse,
   type GetStatusResponse,
   type RunnerServiceImplementation,
   type SessionStartedRequest,
@@ -111,5 +131,81 @@ export function statusToProto(s: RunnerStatusInfo): GetStatusResponse {
     workspaceRoots: s.workspaceRoots,
     cliPath: s.cliPath,
     ready: s.ready,
+  };
+}
+
+/** What a session sends when its agent exited (SessionEnded), with its final screen if any. */
+export function sessionEndToProto(e: SessionEnd): SessionEndedRequest {
+  return { sessionId: e.sessionId, exitCode: e.exitCode, exitSignal: e.exitSignal ?? '', finalScreen: e.finalScreen && screenToProto(e.finalScreen) };
+}
+
+export function sessionEndFromProto(r: SessionEndedRequest): SessionEnd {
+  if (!r.sessionId) throw new InvalidArgumentError('sessionId is required');
+  return { sessionId: r.sessionId, exitCode: r.exitCode, exitSignal: r.exitSignal || undefined, finalScreen: r.finalScreen && screenFromProto(r.finalScreen) };
+}
+
+export function sessionTerminalToProto(t: SessionTerminalInfo): SessionTerminal {
+  return {
+    attachable: t.attachable,
+    protocolVersion: t.protocolVersion,
+    viewers: t.viewers,
+    lastOutputAt: t.lastOutputAt,
+    ended: t.ended,
+    exitStatus: t.exitStatus && exitStatusToProto(t.exitStatus),
+    checkedAt: t.checkedAt,
+    detail: t.detail ?? '',
+  };
+}
+
+/** A missing entry (an older runner) reads as not attachable. */
+export function sessionTerminalFromProto(t: SessionTerminal | undefined): SessionTerminalInfo {
+  if (!t) return { attachable: false, protocolVersion: 0, viewers: 0, ended: false, detail: 'unknown to this runner' };
+  return {
+    attachable: t.attachable,
+    protocolVersion: t.protocolVersion,
+    viewers: t.viewers,
+    lastOutputAt: t.lastOutputAt,
+    ended: t.ended,
+    exitStatus: t.exitStatus && exitStatusFromProto(t.exitStatus),
+    checkedAt: t.checkedAt,
+    detail: t.detail || undefined,
+  };
+}
+
+/** One AttachSession client message, validated: the session id (may be empty after the first) and the viewer's message. */
+export function attachSessionRequestFromProto(r: AttachSessionRequest): { sessionId: string; message: ViewerMessage } {
+  if (r.sessionId !== '' && !isValidSessionId(r.sessionId)) throw new InvalidArgumentError('session_id is not a valid session id');
+  if (!r.request) throw new InvalidArgumentError('AttachSession message without a request');
+  return { sessionId: r.sessionId, message: viewerMessageFromProto(r.request) };
+}
+
+export function attachSessionRequestToProto(sessionId: string, m: ViewerMessage): AttachSessionRequest {
+  return { sessionId, request: viewerMessageToProto(m) };
+}
+
+export function attachSessionResponseToProto(e: ViewerEvent): AttachSessionResponse {
+  return { response: viewerEventToProto(e) };
+}
+
+export function attachSessionResponseFromProto(r: AttachSessionResponse): ViewerEvent {
+  if (!r.response) throw new InvalidArgumentError('AttachSession response without a response');
+  return viewerEventFromProto(r.response);
+}
+
+export function sessionScreenToProto(s: SessionScreenInfo): GetSessionScreenResponse {
+  return {
+    screen: s.screen && screenToProto(s.screen),
+    ended: s.ended,
+    exitStatus: s.exitStatus && exitStatusToProto(s.exitStatus),
+    endedAt: s.endedAt,
+  };
+}
+
+export function sessionScreenFromProto(r: GetSessionScreenResponse): SessionScreenInfo {
+  return {
+    screen: r.screen && screenFromProto(r.screen),
+    ended: r.ended,
+    exitStatus: r.exitStatus && exitStatusFromProto(r.exitStatus),
+    endedAt: r.endedAt,
   };
 }

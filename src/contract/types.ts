@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { LogWriteHealth } from '../shared/logger.js';
+import type { ExitStatus, ScreenText } from './session-types.js';
 
 /** Protocol version of MachineService.Connect that this build speaks (hello and welcome). */
 export const PROTOCOL_VERSION = 1;
@@ -108,6 +109,34 @@ export interface SessionEnd {
   sessionId: string;
   exitCode?: number;
   exitSignal?: string;
+  /** The terminal's final visible screen, when the session had a terminal. */
+  finalScreen?: ScreenText;
+}
+
+/** A session's terminal as the runner knows it (RunnerService.ListSessions' `terminals`). */
+export interface SessionTerminalInfo {
+  /** AttachSession / GetSessionScreen can reach it (a live terminal, or a kept ended session). */
+  attachable: boolean;
+  /** hapi.session.v1 protocol version the session serves; 0 when unknown or ended. */
+  protocolVersion: number;
+  viewers: number;
+  lastOutputAt?: Date;
+  /** An ended session the runner keeps. */
+  ended: boolean;
+  exitStatus?: ExitStatus;
+  /** When the figures were last read from the session's socket. */
+  checkedAt?: Date;
+  /** Why it is not attachable; undefined when attachable. */
+  detail?: string;
+}
+
+/** A session's screen as the runner answers it (RunnerService.GetSessionScreen). */
+export interface SessionScreenInfo {
+  /** Undefined: an ended session whose final screen the runner never received. */
+  screen?: ScreenText;
+  ended: boolean;
+  exitStatus?: ExitStatus;
+  endedAt?: Date;
 }
 
 /** A session lifecycle event, as the runner announces it locally and to its hub. */

@@ -24,7 +24,7 @@ import { EXIT_ALREADY_RUNNING } from '../shared/exit-codes.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { routeGrpcLogs } from '../shared/grpc-channel.js';
 import { createLogger, ignoreStdioWriteErrors, logWriteHealth, type Logger } from '../shared/logger.js';
-import { hapiPaths } from '../shared/paths.js';
+import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
 import { CLI_VERSION, cliMtimeMs, cliPath } from '../shared/version.js';
 import { listenPrivately, prepareSocketPath } from './control-socket.js';
 import { createRunnerGrpcService } from './grpc-service.js';
@@ -38,6 +38,7 @@ import { newRunnerState, removeStateFileIfOwned, writeOwnStateFile } from './lif
 import type { HubLinkStatus } from '../contract/types.js';
 import { createReadiness, createRunnerControl, type RunnerControl, type RunnerStatus, type ShutdownReason } from './runner-control.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
+import { createRunnerTerminals, type RunnerTerminals } from './terminals/runner-terminals.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 
 /** The self-check of a runner that takes over from a running one (lifecycle/takeover.ts). */
@@ -106,6 +107,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   let heartbeat: Heartbeat | undefined;
   let hubLink: DaemonHubLink | undefined;
   let sessions: RunnerSessionManager | undefined;
+  let terminals: RunnerTerminals | undefined;
   let socketBound = false;
   const grpcServer = createGrpcServer().use(errorMappingMiddleware(rootLog.child({ c: 'grpc' })));
 
@@ -128,7 +130,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     lastSpawnError: sessions?.lastSpawnError(),
   });
   // Every transport (gRPC, the HTTP gateway, the hub link) calls this one facade.
-  const control = createRunnerControl({ readiness, sessions: () => sessions, status, requestStop: (reason) => void shutdown!.request(reason) });
+  const control = createRunnerControl({ readiness, sessions: () => sessions, terminals: () => terminals, status, requestStop: (reason) => void shutdown!.request(reason) });
   const grpcService = createRunnerGrpcService(control);
 
   // The reverse of the start order, except that the session manager closes before the hub link
@@ -144,6 +146,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     // is killed (the session manager's close), the others finish within a grace or get
     // Unavailable. The hub link still carries the answers of relayed calls.
     { name: 'sessions', run: () => sessions?.close() },
+    { name: 'terminals', run: () => terminals?.close() },
     { name: 'calls in flight', run: () => control.answerInFlight(config.sessionStopGraceMs + 1_000) },
     { name: 'hub link', run: (reason) => hubLink?.close(reason) },
     {
@@ -190,6 +193,15 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     gateway = await startGateway({ control, token: controlToken, log: rootLog.child({ c: 'http' }) });
     checkpoint();
     const manager = createSessionManager({ paths, config, workspaceRoots, log: rootLog.child({ c: 'sessions' }) });
+    // Before the sessions are re-adopted, so each adopted one is looked at (its terminal).
+    const liveTerminals = createRunnerTerminals({
+      endedDir: paths.endedSessionsDir,
+      keepMs: config.endedSessionKeepMs,
+      socketFor: (id) => sessionSocketPathFor(paths.home, id, env),
+      log: rootLog.child({ c: 'terminals' }),
+    });
+    terminals = liveTerminals;
+    manager.subscribe((e) => liveTerminals.onSessionEvent(e));
     sessions = manager;
     const adopted = await manager.start();
     checkpoint();

@@ -30,6 +30,8 @@ export interface SessionManager {
   start(): Promise<SessionInfo[]>;
   /** Live sessions (starting or running), oldest first. */
   list(): SessionInfo[];
+  /** One live session (starting or running), or undefined. */
+  find(id: string): SessionInfo | undefined;
   /** One spawn path for gRPC, HTTP and the hub. Blocks until the session reported or failed. */
   spawn(spec: SpawnSpec): Promise<SpawnOutcome>;
   /** SIGTERM to the process group, SIGKILL after the grace period. NotFoundError when unknown. */

@@ -9,9 +9,11 @@
 import { UnavailableError } from '../shared/errors.js';
 import { checkSessionEnd, checkSessionId, checkSessionReport, checkSpawnSpec } from '../contract/limits.js';
 import type {
-  RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
+  RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SessionScreenInfo, SessionTerminalInfo, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
 } from '../contract/types.js';
+import type { AttachHello, ViewerEvent, ViewerMessage } from '../contract/session-types.js';
 import type { SessionEvent, SessionManager } from './domain.js';
+import type { RunnerTerminals } from './terminals/runner-terminals.js';
 
 /** The runner's status as the facade reports it: what GetStatus answers, plus what the hub link publishes. */
 export interface RunnerStatus extends RunnerStatusInfo {
@@ -38,6 +40,19 @@ export interface RunnerControl {
   /** Answers at any time, also while starting or shutting down. */
   status(): RunnerStatus;
   listSessions(signal?: AbortSignal): Promise<SessionInfo[]>;
+  /**
+   * Live sessions (and, with `includeEnded`, the ended ones the runner keeps, after them) with
+   * their terminals' figures, which it waits for only a short while (terminals/).
+   */
+  listSessionTerminals(opts: { includeEnded: boolean }, signal?: AbortSignal): Promise<{ sessions: SessionInfo[]; terminals: Map<string, SessionTerminalInfo> }>;
+  /**
+   * A viewer attached through the runner: `rest` are its messages after the hello. Its events
+   * until the session ends the stream, `signal` aborts, or an error (NotFound: unknown session;
+   * FailedPrecondition: no terminal; the session's own errors pass through).
+   */
+  attachSession(sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): Promise<AsyncIterable<ViewerEvent>>;
+  /** A live session's current screen, or an ended one's final screen and exit status. */
+  getSessionScreen(sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   /** The one spawn path. Blocks until the session reported itself or failed. */
   spawnSession(spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome>;
   stopSession(target: StopTarget, signal?: AbortSignal): Promise<StopResult>;
@@ -65,6 +80,8 @@ export interface RunnerControlDeps {
   readiness: Readiness;
   /** The session manager; set before the runner becomes ready. */
   sessions: () => SessionManager | undefined;
+  /** The runner's side of session terminals; set with the session manager. */
+  terminals?: () => RunnerTerminals | undefined;
   status: () => RunnerStatus;
   requestStop: (reason: ShutdownReason) => void;
 }
@@ -77,9 +94,32 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
     if (!manager) throw new UnavailableError('runner has no session manager');
     return manager;
   };
+  const terminals = (): RunnerTerminals => {
+    const t = deps.terminals?.();
+    if (!t) throw new UnavailableError('runner has no terminals');
+    return t;
+  };
   return {
     status: () => deps.status(),
     listSessions: (signal) => inFlight.track(async () => (await ready(signal)).list()),
+    listSessionTerminals: (opts, signal) =>
+      inFlight.track(async () => {
+        const live = (await ready(signal)).list();
+        const { ended, terminals: figures } = await terminals().describe(live, opts.includeEnded);
+        return { sessions: [...live, ...ended], terminals: figures };
+      }),
+    async attachSession(sessionId, hello, rest, signal) {
+      checkSessionId(sessionId);
+      // Not tracked as a call in flight: a stream lasts; shutdown ends it through its signal.
+      const manager = await ready(signal);
+      return terminals().attach(manager.find(sessionId), sessionId, hello, rest, signal);
+    },
+    getSessionScreen: (sessionId, signal) =>
+      inFlight.track(async () => {
+        checkSessionId(sessionId);
+        const manager = await ready(signal);
+        return terminals().screen(manager.find(sessionId), sessionId, signal ?? AbortSignal.timeout(10_000));
+      }),
     spawnSession: (spec, signal) =>
       inFlight.track(async () => {
         checkSpawnSpec(spec);
@@ -98,7 +138,11 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
     sessionEnded: (end, signal) =>
       inFlight.track(async () => {
         checkSessionEnd(end);
-        return (await ready(signal)).reportEnded(end);
+        const manager = await ready(signal);
+        const t = deps.terminals?.();
+        t?.beforeSessionEnded(end);
+        manager.reportEnded(end);
+        t?.afterSessionEnded(end);
       }),
     async watchSessions(listener, signal) {
       const manager = await ready(signal);

@@ -9,7 +9,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'nice-grpc';
 import { SessionServiceDefinition } from '../contract/session.js';
-import type { ExitStatus } from '../contract/session-types.js';
+import type { ExitStatus, ScreenText } from '../contract/session-types.js';
 import type { Env } from '../shared/config.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
 import { createLogger } from '../shared/logger.js';
@@ -48,6 +48,8 @@ export interface LiveAgent {
   /** Resolves when the agent has exited (its output is in the log by then). */
   readonly exited: Promise<ExitStatus>;
   kill(signal: NodeJS.Signals): void;
+  /** The visible screen (after the agent exited: its final screen, for the runner to keep). */
+  screen(): Promise<ScreenText>;
   /** Ends the viewers' streams and removes the socket. */
   close(): Promise<void>;
 }
@@ -110,6 +112,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
   return {
     exited: terminal.exited,
     kill: (signal) => pty.kill(signal),
+    screen: () => terminal.screen(),
     close() {
       closing ??= (async () => {
         // Viewers get the last output and the exit status before their streams end.

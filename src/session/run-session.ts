@@ -21,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { isValidSessionId } from '../contract/types.js';
+import type { ScreenText } from '../contract/session-types.js';
 import { sessionConfig, type Env } from '../shared/config.js';
 import { InvalidArgumentError, errnoCode, isHapiError } from '../shared/errors.js';
 import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
@@ -124,11 +125,13 @@ export async function runSession(opts: SessionOptions): Promise<number> {
 
   const { code, signal } = await exited;
   removeForwarding();
+  // The runner keeps it (HAPI_ENDED_SESSION_KEEP_MS), so an ended session still shows how it ended.
+  const finalScreen = await child.finalScreen?.().catch(() => undefined);
   await child.close();
   const reported = (await started) || (await late);
   if (reported) {
     await reporter
-      .reportEnded({ sessionId, exitCode: code ?? undefined, exitSignal: signal ?? undefined }, REPORT_ENDED_TIMEOUT_MS)
+      .reportEnded({ sessionId, exitCode: code ?? undefined, exitSignal: signal ?? undefined, finalScreen }, REPORT_ENDED_TIMEOUT_MS)
       .catch(() => {
         // The runner also notices the end (process exit, heartbeat prune).
       });
@@ -171,6 +174,8 @@ interface RunningAgent {
   kill(signal: NodeJS.Signals): void;
   /** Releases what serves the agent (its terminal socket); called once it exited. */
   close(): Promise<void>;
+  /** Its terminal's visible screen, when it runs in a PTY of ours. */
+  finalScreen?(): Promise<ScreenText>;
 }
 
 /** Runs a runner-spawned agent in a PTY of ours (lazy: grpc-js, node-pty, xterm). */
@@ -187,7 +192,7 @@ async function startLiveAgent(
     running = false;
     return { code: s.exitCode ?? null, signal: (s.exitSignal as NodeJS.Signals | undefined) ?? null };
   });
-  return { exited, isRunning: () => running, kill: (sig) => started.kill(sig), close: () => started.close() };
+  return { exited, isRunning: () => running, kill: (sig) => started.kill(sig), close: () => started.close(), finalScreen: () => started.screen() };
 }
 
 /** Spawns the agent in our terminal; a number is the exit code when it could not be started at all. */

@@ -3,7 +3,8 @@
  * SessionEnded when it exits, over RunnerService on the runner's Unix socket. This is the
  * transport edge: the request is built by the contract's converter.
  */
-import { sessionReportToProto } from '../contract/runner.js';
+import { sessionEndToProto, sessionReportToProto } from '../contract/runner.js';
+import type { SessionEnd } from '../contract/types.js';
 import { connectRunner, type RunnerConnection } from '../runner/client/connect.js';
 import { createBackoff } from '../shared/backoff.js';
 import type { Env } from '../shared/config.js';
@@ -25,7 +26,7 @@ export interface RunnerReporter {
    */
   reportStarted(report: StartedReport, deadlineMs: number, opts?: { stopRetrying?: AbortSignal }): Promise<void>;
   /** Best effort, one attempt: the runner also learns about the end from the process exit. */
-  reportEnded(end: { sessionId: string; exitCode?: number; exitSignal?: string }, timeoutMs: number): Promise<void>;
+  reportEnded(end: SessionEnd, timeoutMs: number): Promise<void>;
   close(): void;
 }
 
@@ -69,7 +70,7 @@ export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
     },
     async reportEnded(end, timeoutMs) {
       await connection().call(
-        (c, signal) => c.sessionEnded({ sessionId: end.sessionId, exitCode: end.exitCode, exitSignal: end.exitSignal ?? '' }, { signal }),
+        (c, signal) => c.sessionEnded(sessionEndToProto(end), { signal }),
         timeoutMs,
       );
     },

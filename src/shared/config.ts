@@ -112,6 +112,11 @@ export interface RunnerConfig extends ClientConfig {
   /** HAPI_RUNNER_LOG_KEEP: how many runner log files to keep. */
   logKeep: number;
   logLevel: LogLevel;
+  /**
+   * HAPI_ENDED_SESSION_KEEP_MS: how long the runner keeps an ended session's final screen and
+   * exit status (default 24 h; 0 keeps none).
+   */
+  endedSessionKeepMs: number;
 }
 
 export function runnerConfig(env: Env = process.env): RunnerConfig {
@@ -131,6 +136,7 @@ export function runnerConfig(env: Env = process.env): RunnerConfig {
     sessionStopGraceMs: envInt(env, 'HAPI_SESSION_STOP_GRACE_MS', 5_000, { min: 0, max: 600_000 }),
     logKeep: envInt(env, 'HAPI_RUNNER_LOG_KEEP', 10, { min: 1, max: 1000 }),
     logLevel: logLevel(env),
+    endedSessionKeepMs: envInt(env, 'HAPI_ENDED_SESSION_KEEP_MS', 86_400_000, { min: 0, max: 30 * 86_400_000 }),
   };
 }
 

@@ -25,6 +25,8 @@ export interface HapiPaths {
   sessionsFile: string;
   /** Per-session agent output logs. */
   sessionLogsDir: string;
+  /** Ended sessions the runner keeps (final screen, exit status): `<id>.json` + `<id>.screen.json`. */
+  endedSessionsDir: string;
   /** User settings (agents, workspace roots). */
   settingsFile: string;
   /** This machine's stable id for the hub. */
@@ -59,6 +61,7 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
     logsDir: join(home, 'logs'),
     sessionsFile: join(home, 'runner.sessions.json'),
     sessionLogsDir: join(home, 'logs', 'sessions'),
+    endedSessionsDir: join(home, 'ended-sessions'),
     settingsFile: join(home, 'settings.json'),
     machineIdFile: join(home, 'machine-id'),
     authFile: join(home, 'auth.json'),

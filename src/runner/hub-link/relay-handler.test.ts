@@ -42,6 +42,9 @@ function fakeControl(overrides: Partial<RunnerControl> = {}) {
     sessionStarted: async () => session,
     sessionEnded: async () => undefined,
     watchSessions: async () => ({ sessions: [], unsubscribe: () => undefined }),
+    listSessionTerminals: async () => ({ sessions: [session], terminals: new Map() }),
+    attachSession: async () => (async function* () {})(),
+    getSessionScreen: async () => ({ ended: false }),
     stopRunner: (reason) => {
       stops.push(reason);
       return 7;

@@ -78,6 +78,10 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
         .filter((s) => isSameProcessCheap(s.pid, s.processStartTime))
         .map((s) => ({ ...s }));
     },
+    find(id) {
+      const s = registry.get(id);
+      return s && isSameProcessCheap(s.pid, s.processStartTime) ? { ...s } : undefined;
+    },
     spawn: (spec) => spawnSession(state, spawning, spec),
     stop: (target) => stopSession(state, target),
     reportStarted: (report) => reportStarted(state, report),

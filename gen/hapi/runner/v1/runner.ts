@@ -19,6 +19,7 @@ import {
   stopSessionResultFromJSON,
   stopSessionResultToJSON,
 } from "../../common/v1/common.js";
+import { AttachRequest, AttachResponse, ExitStatus, GetScreenResponse } from "../../session/v1/session.js";
 
 export const protobufPackage = "hapi.runner.v1";
 
@@ -187,13 +188,72 @@ export interface GetStatusResponse {
   logWrites?: LogWriteHealth | undefined;
 }
 
-/** ListSessionsRequest has no fields. */
+/** ListSessionsRequest selects what to list. */
 export interface ListSessionsRequest {
+  /**
+   * Also list the ended sessions the runner keeps (state ENDED, with ended_at and the exit
+   * status), after the live ones, oldest end first. Default false: live sessions only.
+   */
+  includeEnded: boolean;
 }
 
 /** ListSessionsResponse lists live sessions, oldest first. */
 export interface ListSessionsResponse {
   sessions: Session[];
+  /**
+   * What the runner knows of each listed session's terminal, by session id. Every listed
+   * session has an entry (a runner older than this field sends none: read as not attachable).
+   */
+  terminals: { [key: string]: SessionTerminal };
+}
+
+export interface ListSessionsResponse_TerminalsEntry {
+  key: string;
+  value?: SessionTerminal | undefined;
+}
+
+/**
+ * A session's terminal as the runner knows it. The runner learns it from the session's own
+ * socket (hapi.session.v1.SessionService.GetInfo), also for sessions it re-adopted after a
+ * crash, a stop/start or a hand-off.
+ */
+export interface SessionTerminal {
+  /**
+   * True when AttachSession and GetSessionScreen can reach the terminal: a live session whose
+   * socket answers GetInfo, or an ended session the runner keeps. False for sessions started
+   * by a hapi older than live sessions (no socket), and for a socket that does not answer
+   * (such a session is still listed, never dropped; it is asked again on the next list).
+   */
+  attachable: boolean;
+  /**
+   * hapi.session.v1 protocol version the session serves (GetInfoResponse.protocol_version);
+   * 0 when not attachable or ended.
+   */
+  protocolVersion: number;
+  /**
+   * Viewers attached right now (directly to the session's socket or through a runner); 0 for
+   * an ended session.
+   */
+  viewers: number;
+  /** When the agent last wrote output; unset before its first byte or when unknown. */
+  lastOutputAt?:
+    | Date
+    | undefined;
+  /** True for an ended session the runner keeps (its final screen and exit status). */
+  ended: boolean;
+  /** How the agent ended; set when `ended` (empty when the runner only saw the process go). */
+  exitStatus?:
+    | ExitStatus
+    | undefined;
+  /** When the figures above were last read from the session's socket; unset when never. */
+  checkedAt?:
+    | Date
+    | undefined;
+  /**
+   * Why the session is not attachable (e.g. "no terminal socket: started by an older hapi");
+   * empty when attachable.
+   */
+  detail: string;
 }
 
 /** SpawnSessionRequest wraps the shared spawn spec. */
@@ -254,6 +314,13 @@ export interface SessionEndedRequest {
   sessionId: string;
   exitCode?: number | undefined;
   exitSignal: string;
+  /**
+   * The terminal's final visible screen, as the session's GetScreen answers it. Optional: a
+   * session without a terminal (or an older build) leaves it unset, and the runner keeps only
+   * the exit status. The runner keeps at most 256 KiB of it (text first, then the ANSI form:
+   * a larger `ansi` is dropped, a larger `text` is cut at the start, keeping the last rows).
+   */
+  finalScreen?: GetScreenResponse | undefined;
 }
 
 /** SessionEndedResponse has no fields. */
@@ -268,6 +335,46 @@ export interface WatchSessionsRequest {
 export interface WatchSessionsResponse {
   kind: SessionEventKind;
   session?: Session | undefined;
+}
+
+/** AttachSessionRequest is one client message of an AttachSession stream. */
+export interface AttachSessionRequest {
+  /** The session to attach to: required in the first message, empty (or the same) after. */
+  sessionId: string;
+  /** The hello first, then input, resize or ack, as in hapi.session.v1.SessionService.Attach. */
+  request?: AttachRequest | undefined;
+}
+
+/** AttachSessionResponse is one server message of an AttachSession stream. */
+export interface AttachSessionResponse {
+  /** Exactly as hapi.session.v1.SessionService.Attach sends it. */
+  response?: AttachResponse | undefined;
+}
+
+/** GetSessionScreenRequest names a session. */
+export interface GetSessionScreenRequest {
+  /** Required (INVALID_ARGUMENT). */
+  sessionId: string;
+}
+
+/** GetSessionScreenResponse is a session's screen and, once it ended, how it ended. */
+export interface GetSessionScreenResponse {
+  /**
+   * The visible screen (the final one of an ended session; `offset` is where its output
+   * stopped, 0 when unknown). Unset for an ended session whose final screen the runner never
+   * received (it was killed, or it predates this feature).
+   */
+  screen?:
+    | GetScreenResponse
+    | undefined;
+  /** True when the session has ended (the runner keeps it for HAPI_ENDED_SESSION_KEEP_MS). */
+  ended: boolean;
+  /** How the agent ended; set when `ended`. */
+  exitStatus?:
+    | ExitStatus
+    | undefined;
+  /** When the session ended; set when `ended`. */
+  endedAt?: Date | undefined;
 }
 
 function createBaseGetStatusRequest(): GetStatusRequest {
@@ -982,11 +1089,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
 };
 
 function createBaseListSessionsRequest(): ListSessionsRequest {
-  return {};
+  return { includeEnded: false };
 }
 
 export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
-  encode(_: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.includeEnded !== false) {
+      writer.uint32(8).bool(message.includeEnded);
+    }
     return writer;
   },
 
@@ -1003,6 +1113,14 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.includeEnded = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1015,26 +1133,36 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
     }
   },
 
-  fromJSON(_: any): ListSessionsRequest {
-    return {};
+  fromJSON(object: any): ListSessionsRequest {
+    return {
+      includeEnded: isSet(object.includeEnded)
+        ? globalThis.Boolean(object.includeEnded)
+        : isSet(object.include_ended)
+        ? globalThis.Boolean(object.include_ended)
+        : false,
+    };
   },
 
-  toJSON(_: ListSessionsRequest): unknown {
+  toJSON(message: ListSessionsRequest): unknown {
     const obj: any = {};
+    if (message.includeEnded !== false) {
+      obj.includeEnded = message.includeEnded;
+    }
     return obj;
   },
 
   create(base?: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
     return ListSessionsRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
+  fromPartial(object: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
     const message = createBaseListSessionsRequest();
+    message.includeEnded = object.includeEnded ?? false;
     return message;
   },
 };
 
 function createBaseListSessionsResponse(): ListSessionsResponse {
-  return { sessions: [] };
+  return { sessions: [], terminals: {} };
 }
 
 export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
@@ -1042,6 +1170,9 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
     for (const v of message.sessions) {
       Session.encode(v!, writer.uint32(10).fork()).join();
     }
+    globalThis.Object.entries(message.terminals).forEach(([key, value]: [string, SessionTerminal]) => {
+      ListSessionsResponse_TerminalsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
     return writer;
   },
 
@@ -1066,6 +1197,17 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
             message.sessions.push(Session.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ListSessionsResponse_TerminalsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.terminals[entry2.key] = entry2.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1081,6 +1223,20 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   fromJSON(object: any): ListSessionsResponse {
     return {
       sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => Session.fromJSON(e)) : [],
+      terminals: isObject(object.terminals)
+        ? (globalThis.Object.entries(object.terminals) as [string, any][]).reduce(
+          (acc: { [key: string]: SessionTerminal }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: SessionTerminal.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1088,6 +1244,15 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
     const obj: any = {};
     if (message.sessions?.length) {
       obj.sessions = message.sessions.map((e) => Session.toJSON(e));
+    }
+    if (message.terminals) {
+      const entries = globalThis.Object.entries(message.terminals) as [string, SessionTerminal][];
+      if (entries.length > 0) {
+        obj.terminals = {};
+        entries.forEach(([k, v]) => {
+          obj.terminals[k] = SessionTerminal.toJSON(v);
+        });
+      }
     }
     return obj;
   },
@@ -1098,6 +1263,310 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   fromPartial(object: DeepPartial<ListSessionsResponse>): ListSessionsResponse {
     const message = createBaseListSessionsResponse();
     message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    message.terminals = (globalThis.Object.entries(object.terminals ?? {}) as [string, SessionTerminal][]).reduce(
+      (acc: { [key: string]: SessionTerminal }, [key, value]: [string, SessionTerminal]) => {
+        if (value !== undefined) {
+          acc[key] = SessionTerminal.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseListSessionsResponse_TerminalsEntry(): ListSessionsResponse_TerminalsEntry {
+  return { key: "", value: undefined };
+}
+
+export const ListSessionsResponse_TerminalsEntry: MessageFns<ListSessionsResponse_TerminalsEntry> = {
+  encode(message: ListSessionsResponse_TerminalsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      SessionTerminal.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSessionsResponse_TerminalsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSessionsResponse_TerminalsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = SessionTerminal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSessionsResponse_TerminalsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? SessionTerminal.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: ListSessionsResponse_TerminalsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = SessionTerminal.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSessionsResponse_TerminalsEntry>): ListSessionsResponse_TerminalsEntry {
+    return ListSessionsResponse_TerminalsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSessionsResponse_TerminalsEntry>): ListSessionsResponse_TerminalsEntry {
+    const message = createBaseListSessionsResponse_TerminalsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? SessionTerminal.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSessionTerminal(): SessionTerminal {
+  return {
+    attachable: false,
+    protocolVersion: 0,
+    viewers: 0,
+    lastOutputAt: undefined,
+    ended: false,
+    exitStatus: undefined,
+    checkedAt: undefined,
+    detail: "",
+  };
+}
+
+export const SessionTerminal: MessageFns<SessionTerminal> = {
+  encode(message: SessionTerminal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachable !== false) {
+      writer.uint32(8).bool(message.attachable);
+    }
+    if (message.protocolVersion !== 0) {
+      writer.uint32(16).uint32(message.protocolVersion);
+    }
+    if (message.viewers !== 0) {
+      writer.uint32(24).uint32(message.viewers);
+    }
+    if (message.lastOutputAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastOutputAt), writer.uint32(34).fork()).join();
+    }
+    if (message.ended !== false) {
+      writer.uint32(40).bool(message.ended);
+    }
+    if (message.exitStatus !== undefined) {
+      ExitStatus.encode(message.exitStatus, writer.uint32(50).fork()).join();
+    }
+    if (message.checkedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.checkedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.detail !== "") {
+      writer.uint32(66).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionTerminal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionTerminal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.attachable = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.protocolVersion = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.viewers = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastOutputAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ended = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.exitStatus = ExitStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.checkedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionTerminal {
+    return {
+      attachable: isSet(object.attachable) ? globalThis.Boolean(object.attachable) : false,
+      protocolVersion: isSet(object.protocolVersion)
+        ? globalThis.Number(object.protocolVersion)
+        : isSet(object.protocol_version)
+        ? globalThis.Number(object.protocol_version)
+        : 0,
+      viewers: isSet(object.viewers) ? globalThis.Number(object.viewers) : 0,
+      lastOutputAt: isSet(object.lastOutputAt)
+        ? fromJsonTimestamp(object.lastOutputAt)
+        : isSet(object.last_output_at)
+        ? fromJsonTimestamp(object.last_output_at)
+        : undefined,
+      ended: isSet(object.ended) ? globalThis.Boolean(object.ended) : false,
+      exitStatus: isSet(object.exitStatus)
+        ? ExitStatus.fromJSON(object.exitStatus)
+        : isSet(object.exit_status)
+        ? ExitStatus.fromJSON(object.exit_status)
+        : undefined,
+      checkedAt: isSet(object.checkedAt)
+        ? fromJsonTimestamp(object.checkedAt)
+        : isSet(object.checked_at)
+        ? fromJsonTimestamp(object.checked_at)
+        : undefined,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: SessionTerminal): unknown {
+    const obj: any = {};
+    if (message.attachable !== false) {
+      obj.attachable = message.attachable;
+    }
+    if (message.protocolVersion !== 0) {
+      obj.protocolVersion = Math.round(message.protocolVersion);
+    }
+    if (message.viewers !== 0) {
+      obj.viewers = Math.round(message.viewers);
+    }
+    if (message.lastOutputAt !== undefined) {
+      obj.lastOutputAt = message.lastOutputAt.toISOString();
+    }
+    if (message.ended !== false) {
+      obj.ended = message.ended;
+    }
+    if (message.exitStatus !== undefined) {
+      obj.exitStatus = ExitStatus.toJSON(message.exitStatus);
+    }
+    if (message.checkedAt !== undefined) {
+      obj.checkedAt = message.checkedAt.toISOString();
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionTerminal>): SessionTerminal {
+    return SessionTerminal.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionTerminal>): SessionTerminal {
+    const message = createBaseSessionTerminal();
+    message.attachable = object.attachable ?? false;
+    message.protocolVersion = object.protocolVersion ?? 0;
+    message.viewers = object.viewers ?? 0;
+    message.lastOutputAt = object.lastOutputAt ?? undefined;
+    message.ended = object.ended ?? false;
+    message.exitStatus = (object.exitStatus !== undefined && object.exitStatus !== null)
+      ? ExitStatus.fromPartial(object.exitStatus)
+      : undefined;
+    message.checkedAt = object.checkedAt ?? undefined;
+    message.detail = object.detail ?? "";
     return message;
   },
 };
@@ -1855,7 +2324,7 @@ export const SessionStartedResponse: MessageFns<SessionStartedResponse> = {
 };
 
 function createBaseSessionEndedRequest(): SessionEndedRequest {
-  return { sessionId: "", exitCode: undefined, exitSignal: "" };
+  return { sessionId: "", exitCode: undefined, exitSignal: "", finalScreen: undefined };
 }
 
 export const SessionEndedRequest: MessageFns<SessionEndedRequest> = {
@@ -1868,6 +2337,9 @@ export const SessionEndedRequest: MessageFns<SessionEndedRequest> = {
     }
     if (message.exitSignal !== "") {
       writer.uint32(26).string(message.exitSignal);
+    }
+    if (message.finalScreen !== undefined) {
+      GetScreenResponse.encode(message.finalScreen, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1909,6 +2381,14 @@ export const SessionEndedRequest: MessageFns<SessionEndedRequest> = {
             message.exitSignal = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.finalScreen = GetScreenResponse.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1938,6 +2418,11 @@ export const SessionEndedRequest: MessageFns<SessionEndedRequest> = {
         : isSet(object.exit_signal)
         ? globalThis.String(object.exit_signal)
         : "",
+      finalScreen: isSet(object.finalScreen)
+        ? GetScreenResponse.fromJSON(object.finalScreen)
+        : isSet(object.final_screen)
+        ? GetScreenResponse.fromJSON(object.final_screen)
+        : undefined,
     };
   },
 
@@ -1952,6 +2437,9 @@ export const SessionEndedRequest: MessageFns<SessionEndedRequest> = {
     if (message.exitSignal !== "") {
       obj.exitSignal = message.exitSignal;
     }
+    if (message.finalScreen !== undefined) {
+      obj.finalScreen = GetScreenResponse.toJSON(message.finalScreen);
+    }
     return obj;
   },
 
@@ -1963,6 +2451,9 @@ export const SessionEndedRequest: MessageFns<SessionEndedRequest> = {
     message.sessionId = object.sessionId ?? "";
     message.exitCode = object.exitCode ?? undefined;
     message.exitSignal = object.exitSignal ?? "";
+    message.finalScreen = (object.finalScreen !== undefined && object.finalScreen !== null)
+      ? GetScreenResponse.fromPartial(object.finalScreen)
+      : undefined;
     return message;
   },
 };
@@ -2158,6 +2649,368 @@ export const WatchSessionsResponse: MessageFns<WatchSessionsResponse> = {
   },
 };
 
+function createBaseAttachSessionRequest(): AttachSessionRequest {
+  return { sessionId: "", request: undefined };
+}
+
+export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
+  encode(message: AttachSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.request !== undefined) {
+      AttachRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = AttachRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachSessionRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      request: isSet(object.request) ? AttachRequest.fromJSON(object.request) : undefined,
+    };
+  },
+
+  toJSON(message: AttachSessionRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.request !== undefined) {
+      obj.request = AttachRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachSessionRequest>): AttachSessionRequest {
+    return AttachSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachSessionRequest>): AttachSessionRequest {
+    const message = createBaseAttachSessionRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.request = (object.request !== undefined && object.request !== null)
+      ? AttachRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAttachSessionResponse(): AttachSessionResponse {
+  return { response: undefined };
+}
+
+export const AttachSessionResponse: MessageFns<AttachSessionResponse> = {
+  encode(message: AttachSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      AttachResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = AttachResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachSessionResponse {
+    return { response: isSet(object.response) ? AttachResponse.fromJSON(object.response) : undefined };
+  },
+
+  toJSON(message: AttachSessionResponse): unknown {
+    const obj: any = {};
+    if (message.response !== undefined) {
+      obj.response = AttachResponse.toJSON(message.response);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachSessionResponse>): AttachSessionResponse {
+    return AttachSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachSessionResponse>): AttachSessionResponse {
+    const message = createBaseAttachSessionResponse();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? AttachResponse.fromPartial(object.response)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetSessionScreenRequest(): GetSessionScreenRequest {
+  return { sessionId: "" };
+}
+
+export const GetSessionScreenRequest: MessageFns<GetSessionScreenRequest> = {
+  encode(message: GetSessionScreenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSessionScreenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSessionScreenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSessionScreenRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSessionScreenRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSessionScreenRequest>): GetSessionScreenRequest {
+    return GetSessionScreenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionScreenRequest>): GetSessionScreenRequest {
+    const message = createBaseGetSessionScreenRequest();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSessionScreenResponse(): GetSessionScreenResponse {
+  return { screen: undefined, ended: false, exitStatus: undefined, endedAt: undefined };
+}
+
+export const GetSessionScreenResponse: MessageFns<GetSessionScreenResponse> = {
+  encode(message: GetSessionScreenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.screen !== undefined) {
+      GetScreenResponse.encode(message.screen, writer.uint32(10).fork()).join();
+    }
+    if (message.ended !== false) {
+      writer.uint32(16).bool(message.ended);
+    }
+    if (message.exitStatus !== undefined) {
+      ExitStatus.encode(message.exitStatus, writer.uint32(26).fork()).join();
+    }
+    if (message.endedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.endedAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSessionScreenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSessionScreenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.screen = GetScreenResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ended = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exitStatus = ExitStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSessionScreenResponse {
+    return {
+      screen: isSet(object.screen) ? GetScreenResponse.fromJSON(object.screen) : undefined,
+      ended: isSet(object.ended) ? globalThis.Boolean(object.ended) : false,
+      exitStatus: isSet(object.exitStatus)
+        ? ExitStatus.fromJSON(object.exitStatus)
+        : isSet(object.exit_status)
+        ? ExitStatus.fromJSON(object.exit_status)
+        : undefined,
+      endedAt: isSet(object.endedAt)
+        ? fromJsonTimestamp(object.endedAt)
+        : isSet(object.ended_at)
+        ? fromJsonTimestamp(object.ended_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetSessionScreenResponse): unknown {
+    const obj: any = {};
+    if (message.screen !== undefined) {
+      obj.screen = GetScreenResponse.toJSON(message.screen);
+    }
+    if (message.ended !== false) {
+      obj.ended = message.ended;
+    }
+    if (message.exitStatus !== undefined) {
+      obj.exitStatus = ExitStatus.toJSON(message.exitStatus);
+    }
+    if (message.endedAt !== undefined) {
+      obj.endedAt = message.endedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSessionScreenResponse>): GetSessionScreenResponse {
+    return GetSessionScreenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionScreenResponse>): GetSessionScreenResponse {
+    const message = createBaseGetSessionScreenResponse();
+    message.screen = (object.screen !== undefined && object.screen !== null)
+      ? GetScreenResponse.fromPartial(object.screen)
+      : undefined;
+    message.ended = object.ended ?? false;
+    message.exitStatus = (object.exitStatus !== undefined && object.exitStatus !== null)
+      ? ExitStatus.fromPartial(object.exitStatus)
+      : undefined;
+    message.endedAt = object.endedAt ?? undefined;
+    return message;
+  },
+};
+
 /** RunnerService is the runner's local control API. */
 export type RunnerServiceDefinition = typeof RunnerServiceDefinition;
 export const RunnerServiceDefinition = {
@@ -2173,7 +3026,13 @@ export const RunnerServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Lists tracked sessions whose process is alive. Never blocks. */
+    /**
+     * Lists tracked sessions whose process is alive (and, on request, the ended sessions the
+     * runner keeps), with what the runner knows of each one's terminal. Answers within a short
+     * bound (about 300 ms) even with thousands of sessions: the terminal figures are refreshed
+     * from the sessions' sockets in parallel, and a session that does not answer in time is
+     * listed with its last known figures.
+     */
     listSessions: {
       name: "ListSessions",
       requestType: ListSessionsRequest as typeof ListSessionsRequest,
@@ -2255,13 +3114,56 @@ export const RunnerServiceDefinition = {
       responseStream: true,
       options: {},
     },
+    /**
+     * Attaches a viewer to a session's terminal through the runner, for a client that only
+     * knows the runner's socket. The first request must carry `session_id` and a hello (else
+     * INVALID_ARGUMENT); later requests carry input, resize or ack and leave `session_id` empty
+     * (a different id is INVALID_ARGUMENT). For a live session the stream is proxied to
+     * hapi.session.v1.SessionService.Attach on the session's own socket and behaves exactly as
+     * that call does (catch-up from hello.last_offset or a snapshot, output, `exited`; its
+     * status codes pass through unchanged). For an ended session the runner keeps (see
+     * HAPI_ENDED_SESSION_KEEP_MS): a snapshot of its final screen, then `exited` with its exit
+     * status, then OK; input to it is FAILED_PRECONDITION. NOT_FOUND: unknown session id.
+     * FAILED_PRECONDITION: the session has no terminal to attach to (started by a hapi older
+     * than this feature, or its socket is missing). UNAVAILABLE: the session's socket does not
+     * answer, or the runner is shutting down (a viewer then attaches again, through the new
+     * runner, with its last offset: no gap, no duplicate).
+     */
+    attachSession: {
+      name: "AttachSession",
+      requestType: AttachSessionRequest as typeof AttachSessionRequest,
+      requestStream: true,
+      responseType: AttachSessionResponse as typeof AttachSessionResponse,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * The screen of a session: for a live one, its current visible screen (asked from its
+     * socket); for an ended one the runner keeps, its final screen and exit status. NOT_FOUND:
+     * unknown session id. FAILED_PRECONDITION: a live session without a terminal. UNAVAILABLE:
+     * the session's socket does not answer.
+     */
+    getSessionScreen: {
+      name: "GetSessionScreen",
+      requestType: GetSessionScreenRequest as typeof GetSessionScreenRequest,
+      requestStream: false,
+      responseType: GetSessionScreenResponse as typeof GetSessionScreenResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
 export interface RunnerServiceImplementation<CallContextExt = {}> {
   /** Returns the runner's diagnostics. Never blocks; never fails while the runner is up. */
   getStatus(request: GetStatusRequest, context: CallContext & CallContextExt): Promise<DeepPartial<GetStatusResponse>>;
-  /** Lists tracked sessions whose process is alive. Never blocks. */
+  /**
+   * Lists tracked sessions whose process is alive (and, on request, the ended sessions the
+   * runner keeps), with what the runner knows of each one's terminal. Answers within a short
+   * bound (about 300 ms) even with thousands of sessions: the terminal figures are refreshed
+   * from the sessions' sockets in parallel, and a session that does not answer in time is
+   * listed with its last known figures.
+   */
   listSessions(
     request: ListSessionsRequest,
     context: CallContext & CallContextExt,
@@ -2315,12 +3217,47 @@ export interface RunnerServiceImplementation<CallContextExt = {}> {
     request: WatchSessionsRequest,
     context: CallContext & CallContextExt,
   ): ServerStreamingMethodResult<DeepPartial<WatchSessionsResponse>>;
+  /**
+   * Attaches a viewer to a session's terminal through the runner, for a client that only
+   * knows the runner's socket. The first request must carry `session_id` and a hello (else
+   * INVALID_ARGUMENT); later requests carry input, resize or ack and leave `session_id` empty
+   * (a different id is INVALID_ARGUMENT). For a live session the stream is proxied to
+   * hapi.session.v1.SessionService.Attach on the session's own socket and behaves exactly as
+   * that call does (catch-up from hello.last_offset or a snapshot, output, `exited`; its
+   * status codes pass through unchanged). For an ended session the runner keeps (see
+   * HAPI_ENDED_SESSION_KEEP_MS): a snapshot of its final screen, then `exited` with its exit
+   * status, then OK; input to it is FAILED_PRECONDITION. NOT_FOUND: unknown session id.
+   * FAILED_PRECONDITION: the session has no terminal to attach to (started by a hapi older
+   * than this feature, or its socket is missing). UNAVAILABLE: the session's socket does not
+   * answer, or the runner is shutting down (a viewer then attaches again, through the new
+   * runner, with its last offset: no gap, no duplicate).
+   */
+  attachSession(
+    request: AsyncIterable<AttachSessionRequest>,
+    context: CallContext & CallContextExt,
+  ): ServerStreamingMethodResult<DeepPartial<AttachSessionResponse>>;
+  /**
+   * The screen of a session: for a live one, its current visible screen (asked from its
+   * socket); for an ended one the runner keeps, its final screen and exit status. NOT_FOUND:
+   * unknown session id. FAILED_PRECONDITION: a live session without a terminal. UNAVAILABLE:
+   * the session's socket does not answer.
+   */
+  getSessionScreen(
+    request: GetSessionScreenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<GetSessionScreenResponse>>;
 }
 
 export interface RunnerServiceClient<CallOptionsExt = {}> {
   /** Returns the runner's diagnostics. Never blocks; never fails while the runner is up. */
   getStatus(request: DeepPartial<GetStatusRequest>, options?: CallOptions & CallOptionsExt): Promise<GetStatusResponse>;
-  /** Lists tracked sessions whose process is alive. Never blocks. */
+  /**
+   * Lists tracked sessions whose process is alive (and, on request, the ended sessions the
+   * runner keeps), with what the runner knows of each one's terminal. Answers within a short
+   * bound (about 300 ms) even with thousands of sessions: the terminal figures are refreshed
+   * from the sessions' sockets in parallel, and a session that does not answer in time is
+   * listed with its last known figures.
+   */
   listSessions(
     request: DeepPartial<ListSessionsRequest>,
     options?: CallOptions & CallOptionsExt,
@@ -2374,6 +3311,35 @@ export interface RunnerServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<WatchSessionsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): AsyncIterable<WatchSessionsResponse>;
+  /**
+   * Attaches a viewer to a session's terminal through the runner, for a client that only
+   * knows the runner's socket. The first request must carry `session_id` and a hello (else
+   * INVALID_ARGUMENT); later requests carry input, resize or ack and leave `session_id` empty
+   * (a different id is INVALID_ARGUMENT). For a live session the stream is proxied to
+   * hapi.session.v1.SessionService.Attach on the session's own socket and behaves exactly as
+   * that call does (catch-up from hello.last_offset or a snapshot, output, `exited`; its
+   * status codes pass through unchanged). For an ended session the runner keeps (see
+   * HAPI_ENDED_SESSION_KEEP_MS): a snapshot of its final screen, then `exited` with its exit
+   * status, then OK; input to it is FAILED_PRECONDITION. NOT_FOUND: unknown session id.
+   * FAILED_PRECONDITION: the session has no terminal to attach to (started by a hapi older
+   * than this feature, or its socket is missing). UNAVAILABLE: the session's socket does not
+   * answer, or the runner is shutting down (a viewer then attaches again, through the new
+   * runner, with its last offset: no gap, no duplicate).
+   */
+  attachSession(
+    request: AsyncIterable<DeepPartial<AttachSessionRequest>>,
+    options?: CallOptions & CallOptionsExt,
+  ): AsyncIterable<AttachSessionResponse>;
+  /**
+   * The screen of a session: for a live one, its current visible screen (asked from its
+   * socket); for an ended one the runner keeps, its final screen and exit status. NOT_FOUND:
+   * unknown session id. FAILED_PRECONDITION: a live session without a terminal. UNAVAILABLE:
+   * the session's socket does not answer.
+   */
+  getSessionScreen(
+    request: DeepPartial<GetSessionScreenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GetSessionScreenResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
@@ -2420,6 +3386,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,82 @@
+/**
+ * The client side of SessionService's messages (proto/hapi/session/v1): what a viewer sends
+ * (domain -> proto) and what it receives (proto -> domain). session.ts holds the server side.
+ * Used by the runner, which is a client of every session's socket (AttachSession proxy,
+ * GetSessionScreen, the terminal figures of ListSessions), and by the runner's own messages that
+ * embed session messages (runner.ts).
+ */
+import {
+  AttachMode as ProtoAttachMode,
+  type AttachRequest,
+  type AttachResponse,
+  type ExitStatus as ProtoExitStatus,
+  type GetInfoResponse,
+  type GetScreenResponse,
+} from '../../gen/hapi/session/v1/session.js';
+import { InvalidArgumentError } from '../shared/errors.js';
+import type { ExitStatus, ScreenText, TerminalInfo, ViewerEvent, ViewerMessage } from './session-types.js';
+
+/** Domain -> proto for one Attach client message. */
+export function viewerMessageToProto(m: ViewerMessage): AttachRequest {
+  switch (m.kind) {
+    case 'hello': {
+      const h = m.hello;
+      const mode = h.mode === 'interactive' ? ProtoAttachMode.ATTACH_MODE_INTERACTIVE : ProtoAttachMode.ATTACH_MODE_READ_ONLY;
+      return { kind: { $case: 'hello', value: { mode, cols: h.size?.cols ?? 0, rows: h.size?.rows ?? 0, lastOffset: h.lastOffset } } };
+    }
+    case 'input':
+      return { kind: { $case: 'input', value: { data: m.data } } };
+    case 'resize':
+      return { kind: { $case: 'resize', value: { cols: m.size.cols, rows: m.size.rows } } };
+    case 'ack':
+      return { kind: { $case: 'ack', value: { offset: m.offset } } };
+  }
+}
+
+export function exitStatusFromProto(s: ProtoExitStatus | undefined): ExitStatus {
+  return { exitCode: s?.exitCode, exitSignal: s?.exitSignal || undefined };
+}
+
+export function exitStatusToProto(s: ExitStatus): ProtoExitStatus {
+  return { exitCode: s.exitCode, exitSignal: s.exitSignal ?? '' };
+}
+
+/** Proto -> domain for one Attach server message. INVALID_ARGUMENT for an empty one. */
+export function viewerEventFromProto(r: AttachResponse): ViewerEvent {
+  const kind = r.kind;
+  switch (kind?.$case) {
+    case 'snapshot': {
+      const s = kind.value;
+      const snapshot = { ansi: Buffer.from(s.screen).toString('utf8'), cursor: s.cursor ?? { x: 0, y: 0 }, cols: s.cols, rows: s.rows, offset: s.offset };
+      return { kind: 'snapshot', snapshot };
+    }
+    case 'output':
+      return { kind: 'output', offset: kind.value.offset, data: Buffer.from(kind.value.data) };
+    case 'exited':
+      return { kind: 'exited', status: exitStatusFromProto(kind.value.status) };
+    default:
+      throw new InvalidArgumentError('empty Attach response');
+  }
+}
+
+export function screenFromProto(s: GetScreenResponse): ScreenText {
+  return { text: s.text, ansi: s.ansi, cursor: s.cursor ?? { x: 0, y: 0 }, cols: s.cols, rows: s.rows, offset: s.offset };
+}
+
+/** GetInfo -> the figures the runner keeps; protocolVersion 0 when the session sent none. */
+export function terminalInfoFromProto(i: GetInfoResponse): TerminalInfo & { protocolVersion: number } {
+  return {
+    id: i.id,
+    agent: i.agent,
+    directory: i.directory,
+    cols: i.cols,
+    rows: i.rows,
+    startedBy: i.startedBy === 'terminal' ? 'terminal' : 'runner',
+    pid: i.pid,
+    viewers: i.viewers,
+    lastOutputAt: i.lastOutputAt,
+    exitStatus: i.exitStatus && exitStatusFromProto(i.exitStatus),
+    outputOffset: i.outputOffset,
+    protocolVersion: i.protocolVersion,
+  };
+}

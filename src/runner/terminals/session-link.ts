@@ -1,0 +1,67 @@
+/**
+ * The runner as a client of one session's socket (hapi.session.v1.SessionService): GetInfo and
+ * GetScreen as short unary calls on node:http2 (one connection per call, closed after it: the
+ * runner may track thousands of sessions and must not hold a connection to each), and Attach as
+ * a grpc-js bidi stream for the AttachSession proxy. Failures come back as the domain errors of
+ * src/shared/errors.ts, so the error middleware passes a session's status code on unchanged.
+ */
+import { ClientError, Status } from 'nice-grpc-common';
+import { createClient } from 'nice-grpc';
+import { SessionServiceDefinition } from '../../contract/session.js';
+import type { ScreenText, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
+import { screenFromProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
+import { UnavailableError } from '../../shared/errors.js';
+import { createUdsChannel } from '../../shared/grpc-channel.js';
+import { fromClientError } from '../../shared/grpc-errors.js';
+import { createUnaryClient } from '../../shared/grpc-unary-client.js';
+
+export type SessionTerminalInfo = TerminalInfo & { protocolVersion: number };
+
+/** Maps a call's failure: a connection that fails is Unavailable, a status is its domain error. */
+function mapError(err: unknown, socket: string): unknown {
+  if (err instanceof ClientError && err.code === Status.UNAVAILABLE) return new UnavailableError(`the session's socket ${socket} does not answer: ${err.details}`);
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) return new UnavailableError(`the session's socket ${socket} did not answer in time`);
+  return fromClientError(err);
+}
+
+async function unary<T>(socket: string, fn: (client: ReturnType<typeof createUnaryClient<typeof SessionServiceDefinition>>['client']) => Promise<T>): Promise<T> {
+  const { client, channel } = createUnaryClient(SessionServiceDefinition, socket);
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw mapError(err, socket);
+  } finally {
+    channel.close();
+  }
+}
+
+/** GetInfo of the session at `socket`. */
+export function getTerminalInfo(socket: string, signal: AbortSignal): Promise<SessionTerminalInfo> {
+  return unary(socket, async (c) => terminalInfoFromProto(await c.getInfo({}, { signal })));
+}
+
+/** The visible screen of the session at `socket`. */
+export function getTerminalScreen(socket: string, signal: AbortSignal): Promise<ScreenText> {
+  return unary(socket, async (c) => screenFromProto(await c.getScreen({}, { signal })));
+}
+
+/**
+ * Attach on the session's socket: `messages` (the hello first) go to the session, its events
+ * come back in order. Ends when the session ends the stream, when `signal` aborts, or with the
+ * session's error. The channel is closed when the iteration ends, however it ends.
+ */
+export async function* attachTerminal(socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<ViewerEvent> {
+  const channel = createUdsChannel(socket);
+  const client = createClient(SessionServiceDefinition, channel);
+  async function* requests() {
+    for await (const m of messages) yield viewerMessageToProto(m);
+  }
+  try {
+    for await (const r of client.attach(requests(), { signal })) yield viewerEventFromProto(r);
+  } catch (err) {
+    if (signal.aborted) return;
+    throw mapError(err, socket);
+  } finally {
+    channel.close();
+  }
+}
