@@ -40,6 +40,7 @@ export {
   type AttachSessionRequest,
   type AttachSessionResponse,
   type GetStatusResponse,
+  type ListSessionsResponse,
   type RunnerServiceImplementation,
   type SessionStartedRequest,
   type WatchSessionsResponse,

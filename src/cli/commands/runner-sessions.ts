@@ -1,32 +1,62 @@
 /** `hapi runner list` and `hapi runner stop-session`. */
-import { startedByFromProto, stopResultFromProto } from '../../contract/common.js';
-import { stopTargetToProto } from '../../contract/runner.js';
+import { sessionStateFromProto, startedByFromProto, stopResultFromProto } from '../../contract/common.js';
+import { sessionTerminalFromProto, stopTargetToProto, type ListSessionsResponse } from '../../contract/runner.js';
 import { parseStopTarget, TERMINAL_LABEL } from '../../contract/types.js';
-import { withRunner } from '../../runner/client/connect.js';
+import { withRunner, type RunnerClient } from '../../runner/client/connect.js';
 
-export async function list(opts: { json?: boolean }): Promise<void> {
-  const { sessions } = await withRunner((c, signal) => c.listSessions({}, { signal }));
-  if (opts.json) {
-    const out = sessions.map((s) => ({
+/** Sessions with their terminals as `runner list --json` and `runner status --json` print them. */
+export function sessionsJson(r: ListSessionsResponse): Record<string, unknown>[] {
+  return r.sessions.map((s) => {
+    const t = sessionTerminalFromProto(r.terminals[s.id]);
+    return {
       sessionId: s.id,
       pid: s.pid,
+      state: sessionStateFromProto(s.state),
       startedBy: startedByFromProto(s.startedBy),
       directory: s.directory,
       agent: s.agent,
       startedAt: s.startedAt?.toISOString() ?? null,
       worktree: s.worktree ?? null,
-    }));
-    process.stdout.write(`${JSON.stringify(out)}\n`);
+      attachable: t.attachable,
+      protocolVersion: t.protocolVersion,
+      viewers: t.viewers,
+      lastOutputAt: t.lastOutputAt?.toISOString() ?? null,
+      endedAt: s.endedAt?.toISOString() ?? null,
+      exitCode: s.exitCode ?? null,
+      exitSignal: s.exitSignal || null,
+    };
+  });
+}
+
+/** ListSessions, with the kept ended sessions when `all`. */
+export function listSessions(c: RunnerClient, signal: AbortSignal, all = false): Promise<ListSessionsResponse> {
+  return c.listSessions({ includeEnded: all }, { signal });
+}
+
+export async function list(opts: { json?: boolean; all?: boolean }): Promise<void> {
+  const r = await withRunner((c, signal) => listSessions(c, signal, opts.all));
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(sessionsJson(r))}\n`);
     return;
   }
-  if (sessions.length === 0) {
+  const { sessions } = r;
+  const live = sessions.filter((s) => sessionStateFromProto(s.state) !== 'ended');
+  if (live.length === 0 && sessions.length === 0) {
     process.stdout.write('No active sessions\n');
     return;
   }
-  const lines = [`Active Sessions (${sessions.length}):`];
+  const lines = [`Active Sessions (${live.length}):`];
   for (const s of sessions) {
+    if (s === sessions[live.length]) lines.push(`Ended Sessions (${sessions.length - live.length}):`);
     const by = startedByFromProto(s.startedBy) === 'runner' ? 'runner' : TERMINAL_LABEL;
-    lines.push(`  - Session: ${s.id}  PID: ${s.pid}  Started by: ${by}`);
+    const t = sessionTerminalFromProto(r.terminals[s.id]);
+    if (t.ended) {
+      const how = s.exitSignal ? `killed by ${s.exitSignal}` : s.exitCode !== undefined ? `exit code ${s.exitCode}` : 'exit unknown';
+      lines.push(`  - Session: ${s.id}  PID: ${s.pid}  Ended: ${how}`);
+      continue;
+    }
+    const term = t.attachable ? `  Viewers: ${t.viewers}  Last output: ${t.lastOutputAt?.toISOString() ?? 'none'}` : '';
+    lines.push(`  - Session: ${s.id}  PID: ${s.pid}  Started by: ${by}${term}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -2,7 +2,7 @@
 import { clientConfig } from '../../shared/config.js';
 import { NotFoundError, UnavailableError } from '../../shared/errors.js';
 import { hapiPaths } from '../../shared/paths.js';
-import { probeRunner } from '../../runner/client/connect.js';
+import { probeRunner, withRunner } from '../../runner/client/connect.js';
 import { inspectAndCleanStale } from '../../runner/client/stale.js';
 import { hubLinkStateFromProto } from '../../contract/runner.js';
 import { newestRunnerLog } from '../../runner/lifecycle/runner-logs.js';
@@ -49,6 +49,10 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   const linkState = link ? hubLinkStateFromProto(link.state) : 'not-configured';
   const uptimeMs = s.startedAt ? Date.now() - s.startedAt.getTime() : 0;
   if (opts.json) {
+    // Each session's viewers and last output (one more call, made only for --json).
+    const { listSessions, sessionsJson } = await import('./runner-sessions.js');
+    // A runner still starting would make the list wait: then none are shown.
+    const sessions = s.ready ? sessionsJson(await withRunner((c, signal) => listSessions(c, signal))) : [];
     const out = {
       running: true,
       ready: s.ready,
@@ -69,6 +73,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
         lastFailureAt: s.logWrites?.lastFailureAt?.toISOString() ?? null,
       },
       sessionCount: s.sessionCount,
+      sessions,
       hapiHome: s.hapiHome,
       workspaceRoots: s.workspaceRoots,
       hubLink: {

@@ -34,8 +34,9 @@ export function registerRunnerCommands(program: Command): void {
   runner
     .command('list')
     .description('list the sessions the runner tracks')
-    .option('--json', 'print JSON with directory, agent and start time')
-    .action(async (opts: { json?: boolean }) => (await import('./runner-sessions.js')).list(opts));
+    .option('--json', 'print JSON with directory, agent, start time, viewers and last output')
+    .option('--all', 'also list the ended sessions the runner keeps (HAPI_ENDED_SESSION_KEEP_MS)')
+    .action(async (opts: { json?: boolean; all?: boolean }) => (await import('./runner-sessions.js')).list(opts));
 
   runner
     .command('stop-session')

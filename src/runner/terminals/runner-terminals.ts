@@ -110,6 +110,8 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
         let sent = false;
         try {
           for await (const event of attachTerminal(socket, messages(), signal)) {
+            // Its viewer count changed: the next list asks the session again.
+            if (!sent) directory.invalidate(sessionId);
             sent = true;
             yield event;
           }
@@ -117,6 +119,8 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
         } catch (err) {
           // The session ended between the lookup and the call: show how it ended.
           if (sent || !isHapiError(err) || err.kind !== 'Unavailable' || !ended.session(sessionId)) throw err;
+        } finally {
+          directory.invalidate(sessionId);
         }
       }
       const kept = ended.get(sessionId);

@@ -35,6 +35,8 @@ export interface TerminalDirectory {
   /** A session the runner tracks now (started or adopted): looked at in the background. */
   track(sessionId: string): void;
   forget(sessionId: string): void;
+  /** Its figures changed (a viewer came or went through this runner): asked again on the next list. */
+  invalidate(sessionId: string): void;
   /** The socket of a tracked session (tracking it if needed). */
   socket(sessionId: string): string;
   /** Refreshes what is stale, waits at most `waitMs`, and answers the figures of each id. */
@@ -99,6 +101,10 @@ export function createTerminalDirectory(o: TerminalDirectoryOptions): TerminalDi
     },
     forget(id) {
       endpoints.delete(id);
+    },
+    invalidate(id) {
+      const e = endpoints.get(id);
+      if (e) e.checkedAt = 0;
     },
     socket: (id) => endpoint(id).socket,
     async describe(ids, waitMs) {
