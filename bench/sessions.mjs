@@ -2,13 +2,16 @@
 // 1. spawn latency (gRPC SpawnSession until the session has reported itself) over 50 spawns,
 //    against the floor of spawning a bare `node` that signals readiness over a Unix socket,
 //    measured interleaved in the same run;
-// 2. `hapi runner list` wall time with 1,000 tracked sessions against 0.
+// 2. `hapi runner list` wall time with 1,000 tracked sessions against 0;
+// 3. the same with every one of them a live terminal (a socket answering GetInfo), which the
+//    runner asks for viewers and last output: the list must not wait for 1,000 calls in a row.
 // Env: BENCH_SPAWNS (50), BENCH_SESSIONS (1000), BENCH_RUNS (15).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { createClient } from 'nice-grpc';
-import { RunnerServiceDefinition, createUdsChannel } from '../dist/bench-support.mjs';
+import { mkdirSync } from 'node:fs';
+import { createClient, createServer as createGrpcServer } from 'nice-grpc';
+import { RunnerServiceDefinition, SessionServiceDefinition, createUdsChannel } from '../dist/bench-support.mjs';
 import { CLI, ROOT, fmt, summarize, tempHome, timeCommand } from './lib.mjs';
 
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 50);
@@ -130,6 +133,51 @@ try {
   console.log(`${SESSIONS} sessions   p50 ${fmt(l.p50)}  p99 ${fmt(l.p99)}`);
   console.log(`ratio p50: ${(l.p50 / e.p50).toFixed(2)}x`);
   console.log(`(ListSessions RPC alone with ${SESSIONS} sessions: p50 ${fmt(g.p50)}  p99 ${fmt(g.p99)})`);
+
+  // ---- 3. every session a live terminal: one server here answers GetInfo on each session's socket.
+  let infoCalls = 0;
+  const unused = async () => {
+    throw new Error('not in this benchmark');
+  };
+  const terminalService = {
+    attach: unused,
+    getScreen: unused,
+    sendInput: unused,
+    resize: unused,
+    async getInfo() {
+      infoCalls++;
+      return { id: '', agent: 'claude', directory: h.home, cols: 120, rows: 40, startedBy: 'terminal', pid: 1, viewers: 1, lastOutputAt: new Date(), protocolVersion: 1, outputOffset: 0 };
+    },
+  };
+  mkdirSync(join(h.home, 'sessions'), { recursive: true, mode: 0o700 });
+  // One server per socket (a nice-grpc server listens once), all in this process.
+  const terminals = [];
+  for (let j = 0; j < SESSIONS; j++) {
+    const server = createGrpcServer();
+    server.add(SessionServiceDefinition, terminalService);
+    await server.listen(`unix://${join(h.home, 'sessions', `bench-${j}.sock`)}`);
+    terminals.push(server);
+  }
+  const check = await client.listSessions({});
+  await new Promise((r) => setTimeout(r, 1100));
+  const attachable = Object.values((await client.listSessions({})).terminals).filter((t) => t.attachable).length;
+  console.log(`\n## hapi runner list with ${SESSIONS} live terminals (${attachable} attachable after the first list; ${check.sessions.length} listed)`);
+  for (let i = 0; i < 3; i++) await timeCommand(process.execPath, listArgs, h.env);
+  const live = [];
+  for (let i = 0; i < RUNS; i++) live.push(await timeCommand(process.execPath, listArgs, h.env));
+  // Every figure stale (older than the runner's 1 s freshness): the list asks all sessions.
+  const stale = [];
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 1100));
+    const t = performance.now();
+    await client.listSessions({});
+    stale.push(performance.now() - t);
+  }
+  const lv = summarize(live);
+  const st = summarize(stale);
+  console.log(`hapi runner list  p50 ${fmt(lv.p50)}  p99 ${fmt(lv.p99)}   ratio p50 vs 0 sessions: ${(lv.p50 / e.p50).toFixed(2)}x`);
+  console.log(`ListSessions RPC, all ${SESSIONS} figures stale: p50 ${fmt(st.p50)}  p99 ${fmt(st.p99)}  (${infoCalls} GetInfo calls answered in all)`);
+  for (const server of terminals) server.forceShutdown();
 } finally {
   channel?.close();
   try {

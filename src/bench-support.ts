@@ -3,3 +3,4 @@ export { RunnerServiceDefinition } from './contract/runner.js';
 export { createUdsChannel } from './shared/grpc-channel.js';
 export { HubServiceDefinition } from './contract/hub.js';
 export { MachineServiceDefinition } from './contract/machine-link.js';
+export { SessionServiceDefinition } from './contract/session.js';

@@ -5,10 +5,11 @@
  * of it (started, or re-adopted after a crash, a stop/start or a hand-off) and again when a list
  * finds its figures older than FRESH_MS.
  *
- * A list with thousands of sessions stays fast: figures are refreshed in parallel (at most
- * CONCURRENCY calls at once, each on its own short connection), the list waits for them at most
- * `waitMs` and shows the last known figures of those that have not answered by then (their
- * refresh finishes in the background). A session without a socket costs one stat.
+ * A list with thousands of sessions stays fast: it waits (at most `waitMs`) only for sessions
+ * never looked at or known to have changed (a viewer came or went through this runner); figures
+ * older than FRESH_MS are shown as last known, with their time, and refreshed in the background
+ * for the next list. Refreshes run in parallel (at most CONCURRENCY calls at once, each on its
+ * own short connection). A session without a socket costs one stat.
  */
 import { existsSync } from 'node:fs';
 import type { SessionTerminalInfo } from '../../contract/types.js';
@@ -111,7 +112,10 @@ export function createTerminalDirectory(o: TerminalDirectoryOptions): TerminalDi
       const pending: Promise<void>[] = [];
       for (const id of ids) {
         const e = endpoint(id);
-        if (now() - e.checkedAt >= FRESH_MS) pending.push(refresh(id, e));
+        // Never looked at, or known to have changed: worth waiting for (within waitMs). Merely
+        // old: shown as last known (with its checked_at) while a refresh runs in the background.
+        if (e.checkedAt === 0) pending.push(refresh(id, e));
+        else if (now() - e.checkedAt >= FRESH_MS) void refresh(id, e);
       }
       if (pending.length > 0) {
         let timer: NodeJS.Timeout | undefined;

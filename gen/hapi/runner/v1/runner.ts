@@ -3029,9 +3029,9 @@ export const RunnerServiceDefinition = {
     /**
      * Lists tracked sessions whose process is alive (and, on request, the ended sessions the
      * runner keeps), with what the runner knows of each one's terminal. Answers within a short
-     * bound (about 300 ms) even with thousands of sessions: the terminal figures are refreshed
-     * from the sessions' sockets in parallel, and a session that does not answer in time is
-     * listed with its last known figures.
+     * bound (about 300 ms) even with thousands of sessions: it waits only for terminals it has
+     * never asked (or that changed through it), and only that long; figures older than a second
+     * are listed as last known (SessionTerminal.checked_at) and refreshed in the background.
      */
     listSessions: {
       name: "ListSessions",
@@ -3160,9 +3160,9 @@ export interface RunnerServiceImplementation<CallContextExt = {}> {
   /**
    * Lists tracked sessions whose process is alive (and, on request, the ended sessions the
    * runner keeps), with what the runner knows of each one's terminal. Answers within a short
-   * bound (about 300 ms) even with thousands of sessions: the terminal figures are refreshed
-   * from the sessions' sockets in parallel, and a session that does not answer in time is
-   * listed with its last known figures.
+   * bound (about 300 ms) even with thousands of sessions: it waits only for terminals it has
+   * never asked (or that changed through it), and only that long; figures older than a second
+   * are listed as last known (SessionTerminal.checked_at) and refreshed in the background.
    */
   listSessions(
     request: ListSessionsRequest,
@@ -3254,9 +3254,9 @@ export interface RunnerServiceClient<CallOptionsExt = {}> {
   /**
    * Lists tracked sessions whose process is alive (and, on request, the ended sessions the
    * runner keeps), with what the runner knows of each one's terminal. Answers within a short
-   * bound (about 300 ms) even with thousands of sessions: the terminal figures are refreshed
-   * from the sessions' sockets in parallel, and a session that does not answer in time is
-   * listed with its last known figures.
+   * bound (about 300 ms) even with thousands of sessions: it waits only for terminals it has
+   * never asked (or that changed through it), and only that long; figures older than a second
+   * are listed as last known (SessionTerminal.checked_at) and refreshed in the background.
    */
   listSessions(
     request: DeepPartial<ListSessionsRequest>,
