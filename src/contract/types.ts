@@ -241,5 +241,8 @@ export type RelayResult =
   | { method: 'stop-runner' }
   | { method: 'status'; report: RunnerStatusReportInfo };
 
+/** What a hub token may do (hapi.hub.v1.TokenScope): `full`, or `read-only` (look, never change). */
+export type TokenScope = 'full' | 'read-only';
+
 /** The namespace rule: a token's namespace, and a Telegram user's in HAPI_TELEGRAM_USERS. */
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;

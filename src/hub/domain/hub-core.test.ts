@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { NotFoundError, PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
 import { createHubCore, type HubCore } from './hub-core.js';
 import type { HubStore } from './ports.js';
-import { caller, hello, log, memoryStore, recordingSink, session, T0 } from './test-support.js';
+import { caller, hello, log, memoryStore, reader, recordingSink, session, T0 } from './test-support.js';
 import type { HubEvent, RunnerBound } from './types.js';
 
 describe('hub core facade', () => {
@@ -80,5 +80,31 @@ describe('hub core facade', () => {
     expect(await it.next()).toMatchObject({ done: true });
     expect(sink.closedWith).toBeInstanceOf(UnavailableError);
     expect(core.stats()).toEqual({ connections: 0, watchers: 0, pendingRpcs: 0 });
+  });
+
+  it('a read-only caller lists, watches and asks for status; every write is PERMISSION_DENIED before anything reaches the runner', async () => {
+    const sink = recordingSink();
+    const link = core.attachMachine(caller(), hello('m1', { sessions: [session('s1')] }), sink);
+    expect(core.listMachines(reader()).map((m) => m.id)).toEqual(['m1']);
+    expect(core.getMachine(reader(), 'm1').id).toBe('m1');
+    expect(core.listSessions(reader(), { machineId: 'm1' }).map((s) => s.id)).toEqual(['s1']);
+    const it = core.watch(reader(), { machines: true })[Symbol.asyncIterator]();
+    expect((await it.next()).value).toMatchObject({ type: 'machine', machine: { id: 'm1' } });
+    const status = core.getRunnerStatus(reader(), 'm1');
+    const rpc = rpcOf(sink.sent);
+    expect(rpc.call).toEqual({ method: 'status' });
+    link.rpcResult(rpc.requestId, { method: 'status', report: { pid: 42, cliVersion: '1', sessionCount: 1, startedAt: T0 } });
+    expect((await status).pid).toBe(42);
+
+    const before = sink.sent.length;
+    await expect(core.spawnSession(reader(), 'm1', { directory: '/w', approveCreateDirectory: false, agentArgs: [] })).rejects.toBeInstanceOf(PermissionDeniedError);
+    await expect(core.stopSession(reader(), 'm1', 's1')).rejects.toBeInstanceOf(PermissionDeniedError);
+    await expect(core.stopRunner(reader(), 'm1')).rejects.toBeInstanceOf(PermissionDeniedError);
+    expect(() => core.attachMachine(reader(), hello('m2'), recordingSink())).toThrow(PermissionDeniedError);
+    expect(sink.sent.length).toBe(before);
+    expect(core.listMachines(caller()).map((m) => m.id)).toEqual(['m1']);
+    // Namespaces still isolate a read-only caller.
+    expect(core.listMachines(reader('team'))).toEqual([]);
+    expect(() => core.getMachine(reader('team'), 'm1')).toThrow(NotFoundError);
   });
 });

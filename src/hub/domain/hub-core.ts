@@ -7,7 +7,8 @@
  * - presence.ts: runner streams, alive messages, the sweeper, online/offline;
  * - versioned.ts: versioned metadata and runner state;
  * - relay.ts: requests relayed down a stream, with deadlines;
- * - session-book.ts and watch-feed.ts: sessions and the change feed for watchers.
+ * - session-book.ts and watch-feed.ts: sessions and the change feed for watchers;
+ * - scopes.ts: what a token's scope allows, asked here before every call (the one place).
  */
 import type { Logger } from 'pino';
 import { FailedPreconditionError, HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnavailableError } from '../../shared/errors.js';
@@ -26,6 +27,7 @@ import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../.
 import type { HubStore } from './ports.js';
 import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
 import { createSessionBook, type SessionEventKind } from './session-book.js';
+import { requireScope, type HubAction, type TokenScope } from './scopes.js';
 import { createTokens, type IssuedToken } from './tokens.js';
 import type { Caller, HelloInfo, HubEvent, HubSession, MachineRecord, RunnerBound, RunnerSink, TokenRecord, WatchFilter } from './types.js';
 import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from './versioned.js';
@@ -64,7 +66,7 @@ export interface HubCore {
   authenticateTokenId(tokenId: string): Caller;
   /** Creates the first owner token when none exists; returns its secret, or undefined. */
   bootstrapOwnerToken(): { tokenId: string; token: string } | undefined;
-  createToken(caller: Caller, namespace: string, label: string): IssuedToken;
+  createToken(caller: Caller, namespace: string, label: string, scope?: TokenScope): IssuedToken;
   listTokens(caller: Caller): TokenRecord[];
   revokeToken(caller: Caller, tokenId: string): void;
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
@@ -99,6 +101,12 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   const sessions = createSessionBook({ store, publish });
   let closed = false;
 
+  /** The caller's scope allows `action`, and the machine is one of its namespace's. */
+  function requireMachineFor(caller: Caller, action: HubAction, machineId: string): MachineRecord {
+    requireScope(caller, action);
+    return requireMachine(caller, machineId);
+  }
+
   function requireMachine(caller: Caller, machineId: string): MachineRecord {
     if (!machineId) throw new InvalidArgumentError('machine id is required');
     const m = store.getMachine(machineId);
@@ -119,8 +127,16 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     conn.sink.send({ type: 'update-result', kind, outcome } as RunnerBound);
   }
 
+  /** Which action each relayed call is, for the scope check. */
+  const RELAY_ACTION: Record<RelayCall['method'], HubAction> = {
+    spawn: 'spawn',
+    'stop-session': 'stop-session',
+    'stop-runner': 'stop-runner',
+    status: 'runner-status',
+  };
+
   async function relay(caller: Caller, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult> {
-    requireMachine(caller, machineId);
+    requireMachineFor(caller, RELAY_ACTION[call.method], machineId);
     const conn = presence.get(machineId);
     if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);
     return conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
@@ -152,17 +168,20 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     watchToken: tokens.watch,
 
     listMachines(caller) {
+      requireScope(caller, 'list');
       return store.listMachines(caller.namespace).map(presence.withLastAlive);
     },
 
-    getMachine: requireMachine,
+    getMachine: (caller, machineId) => requireMachineFor(caller, 'list', machineId),
 
     listSessions(caller, o) {
+      requireScope(caller, 'list');
       if (o.machineId) requireMachine(caller, o.machineId);
       return store.listSessions(caller.namespace, o);
     },
 
     watch(caller, filter, signal) {
+      requireScope(caller, 'watch');
       return feed.watch(
         caller.namespace,
         filter,
@@ -183,6 +202,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
 
     attachMachine(caller, hello, sink) {
       if (closed) throw new UnavailableError('hub is shutting down');
+      // Registering a machine and answering for it is a write: a read-only token only looks.
+      requireScope(caller, 'connect-runner');
       if (!hello.machineId) throw new InvalidArgumentError('hello.machine_id is required');
       if (hello.machineId.length > 200) throw new InvalidArgumentError('hello.machine_id is too long');
       if (hello.protocolVersion !== PROTOCOL_VERSION) {
@@ -224,6 +245,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     },
 
     async spawnSession(caller, machineId, spec, signal) {
+      // Scope first: a read-only caller learns nothing from the validation of its spec.
+      requireScope(caller, 'spawn');
       checkSpawnSpec(spec);
       const r = await relay(caller, machineId, { method: 'spawn', spec }, opts.spawnDeadlineMs, signal);
       if (r.method !== 'spawn') unexpected();
@@ -245,6 +268,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     },
 
     async stopSession(caller, machineId, sessionId, signal) {
+      requireScope(caller, 'stop-session');
       if (!sessionId) throw new InvalidArgumentError('session id is required');
       checkSessionId(sessionId);
       const r = await relay(caller, machineId, { method: 'stop-session', sessionId }, opts.rpcDeadlineMs, signal);

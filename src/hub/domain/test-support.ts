@@ -11,8 +11,10 @@ import type { Caller, HelloInfo, HubEvent, RunnerBound, RunnerSink } from './typ
 
 export const log = silentLogger();
 export const T0 = new Date('2025-01-02T03:04:05.000Z');
-export const owner: Caller = { namespace: 'default', owner: true, tokenId: 'tok_owner' };
-export const caller = (namespace = 'default'): Caller => ({ namespace, owner: false, tokenId: `tok_${namespace}` });
+export const owner: Caller = { namespace: 'default', owner: true, tokenId: 'tok_owner', scope: 'full' };
+export const caller = (namespace = 'default'): Caller => ({ namespace, owner: false, tokenId: `tok_${namespace}`, scope: 'full' });
+/** A read-only token's caller. */
+export const reader = (namespace = 'default'): Caller => ({ namespace, owner: false, tokenId: `tok_ro_${namespace}`, scope: 'read-only' });
 
 export function memoryStore(): HubStore {
   return openHubStore(':memory:');

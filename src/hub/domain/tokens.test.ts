@@ -18,7 +18,7 @@ describe('tokens', () => {
     expect(first.namespace).toBe('default');
     expect(tokens.bootstrapOwnerToken()).toBeUndefined();
     expect(store.findTokenByHash(hashToken(first.token))).toMatchObject({ id: first.tokenId, owner: true, createdAt: T0 });
-    expect(tokens.authenticate(first.token)).toEqual({ namespace: 'default', owner: true, tokenId: first.tokenId });
+    expect(tokens.authenticate(first.token)).toEqual({ namespace: 'default', owner: true, tokenId: first.tokenId, scope: 'full' });
   });
 
   it('refuses a missing or unknown token without detail, and caches a known one by hash', () => {
@@ -43,9 +43,23 @@ describe('tokens', () => {
     expect(() => tokens.create(owner, 'Bad Name', '')).toThrow(InvalidArgumentError);
     expect(() => tokens.create(owner, 'team', 'x'.repeat(201))).toThrow(InvalidArgumentError);
     const t = tokens.create(owner, 'team', 'ci');
-    expect(tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId });
-    expect(tokens.authenticateTokenId(t.tokenId)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId });
+    expect(tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'full' });
+    expect(tokens.authenticateTokenId(t.tokenId)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'full' });
     expect(tokens.list(owner).map((r) => r.label)).toEqual(['owner', 'ci']);
+  });
+
+  it('makes read-only tokens on request: the scope is stored, listed and carried by every caller of the token', () => {
+    const { tokens, advance } = setup();
+    const owner = tokens.authenticate(tokens.bootstrapOwnerToken()!.token);
+    advance(1);
+    expect(() => tokens.create(owner, 'team', '', 'admin' as never)).toThrow(InvalidArgumentError);
+    const t = tokens.create(owner, 'team', 'viewer', 'read-only');
+    expect(t.scope).toBe('read-only');
+    expect(tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'read-only' });
+    expect(tokens.authenticateTokenId(t.tokenId).scope).toBe('read-only');
+    expect(tokens.list(owner).map((r) => [r.label, r.scope])).toEqual([['owner', 'full'], ['viewer', 'read-only']]);
+    // A read-only caller is not the owner: it manages no tokens.
+    expect(() => tokens.list(tokens.authenticate(t.token))).toThrow(PermissionDeniedError);
   });
 
   it('revocation takes effect at once: cache dropped, watchers told once, revokedAt from the clock', () => {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from '../../shared/errors.js';
 import type { TokenStore, UnitOfWork } from './ports.js';
 import { NAMESPACE_PATTERN } from '../../contract/types.js';
+import { TOKEN_SCOPES, type TokenScope } from './scopes.js';
 import { DEFAULT_NAMESPACE, type Caller, type TokenRecord } from './types.js';
 
 /** A token's secret and the ids it was stored under. */
@@ -15,6 +16,7 @@ export interface IssuedToken {
   tokenId: string;
   token: string;
   namespace: string;
+  scope: TokenScope;
 }
 
 export interface Tokens {
@@ -24,7 +26,8 @@ export interface Tokens {
   authenticateTokenId(tokenId: string): Caller;
   /** Creates the first owner token when none exists; returns its secret, or undefined. */
   bootstrapOwnerToken(): IssuedToken | undefined;
-  create(caller: Caller, namespace: string, label: string): IssuedToken;
+  /** A token for `namespace`, `full` unless `scope` says otherwise. */
+  create(caller: Caller, namespace: string, label: string, scope?: TokenScope): IssuedToken;
   list(caller: Caller): TokenRecord[];
   revoke(caller: Caller, tokenId: string): void;
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
@@ -50,6 +53,12 @@ function newTokenId(): string {
   return `tok_${randomBytes(6).toString('hex')}`;
 }
 
+/** Who calls with a stored token. */
+function callerOf(rec: TokenRecord): Caller {
+  // The owner token is full whatever a row says: it manages every token.
+  return { namespace: rec.namespace, owner: rec.owner, tokenId: rec.id, scope: rec.owner ? 'full' : rec.scope };
+}
+
 export function createTokens(opts: TokensOptions): Tokens {
   const { store, log, now } = opts;
   /** token hash -> caller; a revoked token is removed. */
@@ -60,14 +69,14 @@ export function createTokens(opts: TokensOptions): Tokens {
     if (!caller.owner) throw new PermissionDeniedError('only the owner token can manage tokens');
   }
 
-  function insert(namespace: string, label: string, owner: boolean): IssuedToken {
+  function insert(namespace: string, label: string, owner: boolean, scope: TokenScope): IssuedToken {
     const token = newToken();
-    const rec: TokenRecord = { id: newTokenId(), namespace, label, owner, createdAt: now() };
+    const rec: TokenRecord = { id: newTokenId(), namespace, label, owner, scope, createdAt: now() };
     store.transaction((tx) => {
       tx.ensureNamespace(namespace);
       tx.insertToken(rec, hashToken(token));
     });
-    return { tokenId: rec.id, token, namespace };
+    return { tokenId: rec.id, token, namespace, scope };
   }
 
   return {
@@ -78,7 +87,7 @@ export function createTokens(opts: TokensOptions): Tokens {
       if (cached) return cached;
       const rec = store.findTokenByHash(hash);
       if (!rec || rec.revokedAt) throw new UnauthenticatedError();
-      const caller: Caller = { namespace: rec.namespace, owner: rec.owner, tokenId: rec.id };
+      const caller = callerOf(rec);
       cache.set(hash, caller);
       return caller;
     },
@@ -86,24 +95,25 @@ export function createTokens(opts: TokensOptions): Tokens {
     authenticateTokenId(tokenId) {
       const rec = store.getToken(tokenId);
       if (!rec || rec.revokedAt) throw new UnauthenticatedError();
-      return { namespace: rec.namespace, owner: rec.owner, tokenId: rec.id };
+      return callerOf(rec);
     },
 
     bootstrapOwnerToken() {
       if (store.countOwnerTokens() > 0) return undefined;
-      const t = insert(DEFAULT_NAMESPACE, 'owner', true);
+      const t = insert(DEFAULT_NAMESPACE, 'owner', true, 'full');
       log.info({ tokenId: t.tokenId }, 'created the owner token');
       return t;
     },
 
-    create(caller, namespace, label) {
+    create(caller, namespace, label, scope = 'full') {
       requireOwner(caller);
       if (!NAMESPACE_PATTERN.test(namespace)) {
         throw new InvalidArgumentError(`namespace must match ${NAMESPACE_PATTERN.source}, got ${JSON.stringify(namespace)}`);
       }
       if (label.length > 200) throw new InvalidArgumentError('label must be at most 200 characters');
-      const t = insert(namespace, label, false);
-      log.info({ tokenId: t.tokenId, namespace }, 'token created');
+      if (!TOKEN_SCOPES.includes(scope)) throw new InvalidArgumentError(`scope must be one of ${TOKEN_SCOPES.join(', ')}`);
+      const t = insert(namespace, label, false, scope);
+      log.info({ tokenId: t.tokenId, namespace, scope }, 'token created');
       return t;
     },
 

@@ -6,12 +6,17 @@
  */
 import type { HapiError } from '../../shared/errors.js';
 import type { MachineInfo, MachineMetadataInfo, RelayCall, RunnerStateInfo, SessionInfo } from '../../contract/types.js';
+import type { TokenScope } from './scopes.js';
+
+export type { TokenScope } from './scopes.js';
 
 /** Who is calling: resolved from the bearer token. */
 export interface Caller {
   namespace: string;
   owner: boolean;
   tokenId: string;
+  /** What the caller may do (scopes.ts); the owner token is always `full`. */
+  scope: TokenScope;
 }
 
 /** A machine as the hub keeps it: what HubService shows, plus the namespace it belongs to. */
@@ -30,6 +35,8 @@ export interface TokenRecord {
   namespace: string;
   label: string;
   owner: boolean;
+  /** Fixed when the token is made; tokens from before scopes existed are `full`. */
+  scope: TokenScope;
   createdAt: Date;
   revokedAt?: Date;
 }

@@ -1,7 +1,14 @@
 /** HubService and TokenService: gRPC adapters over HubCore (convert and delegate only). */
 import type { CallContext } from 'nice-grpc';
 import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto } from '../../contract/common.js';
-import { machineToProto, tokenToProto, type HubServiceImplementation, type TokenServiceImplementation } from '../../contract/hub.js';
+import {
+  machineToProto,
+  tokenScopeFromProto,
+  tokenScopeToProto,
+  tokenToProto,
+  type HubServiceImplementation,
+  type TokenServiceImplementation,
+} from '../../contract/hub.js';
 import { statusReportToProto } from '../../contract/machine-link.js';
 import { InvalidArgumentError } from '../../shared/errors.js';
 import type { HubCore } from '../domain/hub-core.js';
@@ -12,7 +19,8 @@ type Ctx = CallContext & CallerContext;
 export function createHubService(core: HubCore): HubServiceImplementation<CallerContext> {
   return {
     async whoAmI(_req, ctx: Ctx) {
-      return { namespace: ctx.caller.namespace, owner: ctx.caller.owner, tokenId: ctx.caller.tokenId };
+      const { namespace, owner, tokenId, scope } = ctx.caller;
+      return { namespace, owner, tokenId, scope: tokenScopeToProto(scope) };
     },
     async listMachines(_req, ctx: Ctx) {
       return { machines: core.listMachines(ctx.caller).map(machineToProto) };
@@ -55,7 +63,8 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
 export function createTokenService(core: HubCore): TokenServiceImplementation<CallerContext> {
   return {
     async createToken(req, ctx: Ctx) {
-      return core.createToken(ctx.caller, req.namespace, req.label);
+      const t = core.createToken(ctx.caller, req.namespace, req.label, tokenScopeFromProto(req.scope));
+      return { ...t, scope: tokenScopeToProto(t.scope) };
     },
     async listTokens(_req, ctx: Ctx) {
       return { tokens: core.listTokens(ctx.caller).map(tokenToProto) };

@@ -19,7 +19,7 @@ const T0 = new Date('2025-01-02T03:04:05.678Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
 function token(id: string, o: Partial<TokenRecord> = {}): TokenRecord {
-  return { id, namespace: 'default', label: `label ${id}`, owner: false, createdAt: T0, ...o };
+  return { id, namespace: 'default', label: `label ${id}`, owner: false, scope: 'full', createdAt: T0, ...o };
 }
 
 function machine(id: string, o: Partial<MachineRecord> = {}): MachineRecord {
@@ -82,6 +82,10 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
         store.insertToken(rec, 'hash-a');
         expect(store.findTokenByHash('hash-a')).toEqual(rec);
         expect(store.getToken('tok_a')).toEqual(rec);
+        const reader = token('tok_r', { scope: 'read-only' });
+        store.insertToken(reader, 'hash-r');
+        expect(store.findTokenByHash('hash-r')).toEqual(reader);
+        expect(store.listTokens().map((t) => [t.id, t.scope])).toEqual([['tok_a', 'full'], ['tok_r', 'read-only']]);
         expect(store.findTokenByHash('hash-b')).toBeUndefined();
         expect(store.getToken('tok_b')).toBeUndefined();
         // A hash names one token only.
@@ -279,11 +283,13 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
 
     it('keeps everything across a reopen', () => {
       store.insertToken(token('tok_a'), 'ha');
+      store.insertToken(token('tok_r', { scope: 'read-only' }), 'hr');
       store.insertMachine(machine('m1'));
       store.upsertSession(session('m1', 's1'));
       store.insertWebSession(webSession('k1'));
       store = h.reopen();
       expect(store.findTokenByHash('ha')).toEqual(token('tok_a'));
+      expect(store.getToken('tok_r')).toEqual(token('tok_r', { scope: 'read-only' }));
       expect(store.getMachine('m1')).toEqual(machine('m1'));
       expect(store.getSession('m1', 's1')).toEqual(session('m1', 's1'));
       expect(store.listWebSessions()).toEqual([webSession('k1')]);

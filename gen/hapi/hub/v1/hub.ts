@@ -23,6 +23,55 @@ export const protobufPackage = "hapi.hub.v1";
 
 export const protobufFileName = "hapi/hub/v1/hub.proto";
 
+/**
+ * What a token may do in its namespace. The hub enforces it on every transport (gRPC, REST,
+ * the web page's sign-ins made with the token) with PERMISSION_DENIED (HTTP 403).
+ */
+export enum TokenScope {
+  /** TOKEN_SCOPE_UNSPECIFIED - Not set: FULL (tokens made before scopes existed, requests of older clients). */
+  TOKEN_SCOPE_UNSPECIFIED = 0,
+  /** TOKEN_SCOPE_FULL - Everything in its namespace: list, watch, spawn and stop sessions, stop runners, connect runners. */
+  TOKEN_SCOPE_FULL = 1,
+  /**
+   * TOKEN_SCOPE_READ_ONLY - List and watch machines and sessions and ask a runner for its status; every call that changes
+   * something (SpawnSession, StopSession, StopRunner, MachineService.Connect) is PERMISSION_DENIED.
+   */
+  TOKEN_SCOPE_READ_ONLY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function tokenScopeFromJSON(object: any): TokenScope {
+  switch (object) {
+    case 0:
+    case "TOKEN_SCOPE_UNSPECIFIED":
+      return TokenScope.TOKEN_SCOPE_UNSPECIFIED;
+    case 1:
+    case "TOKEN_SCOPE_FULL":
+      return TokenScope.TOKEN_SCOPE_FULL;
+    case 2:
+    case "TOKEN_SCOPE_READ_ONLY":
+      return TokenScope.TOKEN_SCOPE_READ_ONLY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TokenScope.UNRECOGNIZED;
+  }
+}
+
+export function tokenScopeToJSON(object: TokenScope): string {
+  switch (object) {
+    case TokenScope.TOKEN_SCOPE_UNSPECIFIED:
+      return "TOKEN_SCOPE_UNSPECIFIED";
+    case TokenScope.TOKEN_SCOPE_FULL:
+      return "TOKEN_SCOPE_FULL";
+    case TokenScope.TOKEN_SCOPE_READ_ONLY:
+      return "TOKEN_SCOPE_READ_ONLY";
+    case TokenScope.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A machine as the hub sees it. */
 export interface Machine {
   id: string;
@@ -47,6 +96,11 @@ export interface WhoAmIResponse {
   namespace: string;
   owner: boolean;
   tokenId: string;
+  /**
+   * What the token may do. Always FULL or READ_ONLY from this hub; an older hub leaves it
+   * UNSPECIFIED, which means FULL (scopes did not exist).
+   */
+  scope: TokenScope;
 }
 
 /** ListMachinesRequest has no fields. */
@@ -140,6 +194,8 @@ export interface CreateTokenRequest {
   namespace: string;
   /** Free text shown in listings. */
   label: string;
+  /** The new token's scope; UNSPECIFIED makes a FULL token. Fixed for the token's life. */
+  scope: TokenScope;
 }
 
 /** CreateTokenResponse returns the secret once. */
@@ -147,6 +203,8 @@ export interface CreateTokenResponse {
   tokenId: string;
   token: string;
   namespace: string;
+  /** The scope the token was made with (FULL or READ_ONLY). */
+  scope: TokenScope;
 }
 
 /** ListTokensRequest has no fields. */
@@ -160,6 +218,8 @@ export interface TokenInfo {
   label: string;
   createdAt?: Date | undefined;
   owner: boolean;
+  /** FULL or READ_ONLY (the owner token is always FULL). */
+  scope: TokenScope;
 }
 
 /** ListTokensResponse lists non-revoked tokens. */
@@ -443,7 +503,7 @@ export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
 };
 
 function createBaseWhoAmIResponse(): WhoAmIResponse {
-  return { namespace: "", owner: false, tokenId: "" };
+  return { namespace: "", owner: false, tokenId: "", scope: 0 };
 }
 
 export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
@@ -456,6 +516,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     }
     if (message.tokenId !== "") {
       writer.uint32(26).string(message.tokenId);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(32).int32(message.scope);
     }
     return writer;
   },
@@ -497,6 +560,14 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
             message.tokenId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -518,6 +589,7 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
         : isSet(object.token_id)
         ? globalThis.String(object.token_id)
         : "",
+      scope: isSet(object.scope) ? tokenScopeFromJSON(object.scope) : 0,
     };
   },
 
@@ -532,6 +604,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     if (message.tokenId !== "") {
       obj.tokenId = message.tokenId;
     }
+    if (message.scope !== 0) {
+      obj.scope = tokenScopeToJSON(message.scope);
+    }
     return obj;
   },
 
@@ -543,6 +618,7 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     message.namespace = object.namespace ?? "";
     message.owner = object.owner ?? false;
     message.tokenId = object.tokenId ?? "";
+    message.scope = object.scope ?? 0;
     return message;
   },
 };
@@ -1741,7 +1817,7 @@ export const GetRunnerStatusResponse: MessageFns<GetRunnerStatusResponse> = {
 };
 
 function createBaseCreateTokenRequest(): CreateTokenRequest {
-  return { namespace: "", label: "" };
+  return { namespace: "", label: "", scope: 0 };
 }
 
 export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
@@ -1751,6 +1827,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     }
     if (message.label !== "") {
       writer.uint32(18).string(message.label);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(24).int32(message.scope);
     }
     return writer;
   },
@@ -1784,6 +1863,14 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
             message.label = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1800,6 +1887,7 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     return {
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
       label: isSet(object.label) ? globalThis.String(object.label) : "",
+      scope: isSet(object.scope) ? tokenScopeFromJSON(object.scope) : 0,
     };
   },
 
@@ -1811,6 +1899,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     if (message.label !== "") {
       obj.label = message.label;
     }
+    if (message.scope !== 0) {
+      obj.scope = tokenScopeToJSON(message.scope);
+    }
     return obj;
   },
 
@@ -1821,12 +1912,13 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     const message = createBaseCreateTokenRequest();
     message.namespace = object.namespace ?? "";
     message.label = object.label ?? "";
+    message.scope = object.scope ?? 0;
     return message;
   },
 };
 
 function createBaseCreateTokenResponse(): CreateTokenResponse {
-  return { tokenId: "", token: "", namespace: "" };
+  return { tokenId: "", token: "", namespace: "", scope: 0 };
 }
 
 export const CreateTokenResponse: MessageFns<CreateTokenResponse> = {
@@ -1839,6 +1931,9 @@ export const CreateTokenResponse: MessageFns<CreateTokenResponse> = {
     }
     if (message.namespace !== "") {
       writer.uint32(26).string(message.namespace);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(32).int32(message.scope);
     }
     return writer;
   },
@@ -1880,6 +1975,14 @@ export const CreateTokenResponse: MessageFns<CreateTokenResponse> = {
             message.namespace = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1901,6 +2004,7 @@ export const CreateTokenResponse: MessageFns<CreateTokenResponse> = {
         : "",
       token: isSet(object.token) ? globalThis.String(object.token) : "",
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      scope: isSet(object.scope) ? tokenScopeFromJSON(object.scope) : 0,
     };
   },
 
@@ -1915,6 +2019,9 @@ export const CreateTokenResponse: MessageFns<CreateTokenResponse> = {
     if (message.namespace !== "") {
       obj.namespace = message.namespace;
     }
+    if (message.scope !== 0) {
+      obj.scope = tokenScopeToJSON(message.scope);
+    }
     return obj;
   },
 
@@ -1926,6 +2033,7 @@ export const CreateTokenResponse: MessageFns<CreateTokenResponse> = {
     message.tokenId = object.tokenId ?? "";
     message.token = object.token ?? "";
     message.namespace = object.namespace ?? "";
+    message.scope = object.scope ?? 0;
     return message;
   },
 };
@@ -1983,7 +2091,7 @@ export const ListTokensRequest: MessageFns<ListTokensRequest> = {
 };
 
 function createBaseTokenInfo(): TokenInfo {
-  return { tokenId: "", namespace: "", label: "", createdAt: undefined, owner: false };
+  return { tokenId: "", namespace: "", label: "", createdAt: undefined, owner: false, scope: 0 };
 }
 
 export const TokenInfo: MessageFns<TokenInfo> = {
@@ -2002,6 +2110,9 @@ export const TokenInfo: MessageFns<TokenInfo> = {
     }
     if (message.owner !== false) {
       writer.uint32(40).bool(message.owner);
+    }
+    if (message.scope !== 0) {
+      writer.uint32(48).int32(message.scope);
     }
     return writer;
   },
@@ -2059,6 +2170,14 @@ export const TokenInfo: MessageFns<TokenInfo> = {
             message.owner = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2086,6 +2205,7 @@ export const TokenInfo: MessageFns<TokenInfo> = {
         ? fromJsonTimestamp(object.created_at)
         : undefined,
       owner: isSet(object.owner) ? globalThis.Boolean(object.owner) : false,
+      scope: isSet(object.scope) ? tokenScopeFromJSON(object.scope) : 0,
     };
   },
 
@@ -2106,6 +2226,9 @@ export const TokenInfo: MessageFns<TokenInfo> = {
     if (message.owner !== false) {
       obj.owner = message.owner;
     }
+    if (message.scope !== 0) {
+      obj.scope = tokenScopeToJSON(message.scope);
+    }
     return obj;
   },
 
@@ -2119,6 +2242,7 @@ export const TokenInfo: MessageFns<TokenInfo> = {
     message.label = object.label ?? "";
     message.createdAt = object.createdAt ?? undefined;
     message.owner = object.owner ?? false;
+    message.scope = object.scope ?? 0;
     return message;
   },
 };
@@ -2323,7 +2447,10 @@ export const HubServiceDefinition = {
   name: "HubService",
   fullName: "hapi.hub.v1.HubService",
   methods: {
-    /** Returns the caller's namespace and whether it is the owner token. Never blocks. */
+    /**
+     * Returns the caller's namespace, whether it is the owner token, and its scope (what it may
+     * do: a client hides what the token cannot do). Never blocks.
+     */
     whoAmI: {
       name: "WhoAmI",
       requestType: WhoAmIRequest as typeof WhoAmIRequest,
@@ -2417,7 +2544,10 @@ export const HubServiceDefinition = {
 } as const;
 
 export interface HubServiceImplementation<CallContextExt = {}> {
-  /** Returns the caller's namespace and whether it is the owner token. Never blocks. */
+  /**
+   * Returns the caller's namespace, whether it is the owner token, and its scope (what it may
+   * do: a client hides what the token cannot do). Never blocks.
+   */
   whoAmI(request: WhoAmIRequest, context: CallContext & CallContextExt): Promise<DeepPartial<WhoAmIResponse>>;
   /** Lists the namespace's machines, online first. Never blocks. */
   listMachines(
@@ -2471,7 +2601,10 @@ export interface HubServiceImplementation<CallContextExt = {}> {
 }
 
 export interface HubServiceClient<CallOptionsExt = {}> {
-  /** Returns the caller's namespace and whether it is the owner token. Never blocks. */
+  /**
+   * Returns the caller's namespace, whether it is the owner token, and its scope (what it may
+   * do: a client hides what the token cannot do). Never blocks.
+   */
   whoAmI(request: DeepPartial<WhoAmIRequest>, options?: CallOptions & CallOptionsExt): Promise<WhoAmIResponse>;
   /** Lists the namespace's machines, online first. Never blocks. */
   listMachines(

@@ -2289,7 +2289,7 @@ export const MachineServiceDefinition = {
     /**
      * Opens the link. The first message must be `hello`; the hub answers `welcome` (or ends the
      * stream with UNAUTHENTICATED for a bad token, PERMISSION_DENIED when the machine id belongs
-     * to another namespace, INVALID_ARGUMENT for a missing hello or machine id,
+     * to another namespace or the token is read-only (TOKEN_SCOPE_READ_ONLY), INVALID_ARGUMENT for a missing hello or machine id,
      * FAILED_PRECONDITION for an unsupported protocol version). A second stream for the same
      * machine from the same install (same `install_fingerprint`, or either one empty) replaces
      * the first, which is ended with ABORTED: that is a runner restart or reconnect. One from
@@ -2314,7 +2314,7 @@ export interface MachineServiceImplementation<CallContextExt = {}> {
   /**
    * Opens the link. The first message must be `hello`; the hub answers `welcome` (or ends the
    * stream with UNAUTHENTICATED for a bad token, PERMISSION_DENIED when the machine id belongs
-   * to another namespace, INVALID_ARGUMENT for a missing hello or machine id,
+   * to another namespace or the token is read-only (TOKEN_SCOPE_READ_ONLY), INVALID_ARGUMENT for a missing hello or machine id,
    * FAILED_PRECONDITION for an unsupported protocol version). A second stream for the same
    * machine from the same install (same `install_fingerprint`, or either one empty) replaces
    * the first, which is ended with ABORTED: that is a runner restart or reconnect. One from
@@ -2334,7 +2334,7 @@ export interface MachineServiceClient<CallOptionsExt = {}> {
   /**
    * Opens the link. The first message must be `hello`; the hub answers `welcome` (or ends the
    * stream with UNAUTHENTICATED for a bad token, PERMISSION_DENIED when the machine id belongs
-   * to another namespace, INVALID_ARGUMENT for a missing hello or machine id,
+   * to another namespace or the token is read-only (TOKEN_SCOPE_READ_ONLY), INVALID_ARGUMENT for a missing hello or machine id,
    * FAILED_PRECONDITION for an unsupported protocol version). A second stream for the same
    * machine from the same install (same `install_fingerprint`, or either one empty) replaces
    * the first, which is ended with ABORTED: that is a runner restart or reconnect. One from

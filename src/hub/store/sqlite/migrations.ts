@@ -71,19 +71,32 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'token scopes',
+    // Every token made before scopes existed keeps what it could do: full.
+    sql: `
+      ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'full' CHECK (scope IN ('full', 'read-only'));
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the schema version. */
 export function migrate(db: Database.Database): number {
+  return migrateTo(db, MIGRATIONS[MIGRATIONS.length - 1]!.version);
+}
+
+/** Applies pending migrations up to `target` (tests build an older database with it); returns `target`. */
+export function migrateTo(db: Database.Database, target: number): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
   for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue;
+    if (applied.has(m.version) || m.version > target) continue;
     db.transaction(() => {
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     })();
   }
-  return MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  return target;
 }
 

@@ -45,6 +45,7 @@ export interface TokenRow {
   namespace: string;
   label: string;
   owner: number;
+  scope: string;
   created_at: number;
   revoked_at: number | null;
 }
@@ -96,6 +97,7 @@ export function tokenFromRow(r: TokenRow): TokenRecord {
     namespace: r.namespace,
     label: r.label,
     owner: r.owner === 1,
+    scope: r.scope === 'read-only' ? 'read-only' : 'full',
     createdAt: new Date(r.created_at),
     revokedAt: date(r.revoked_at),
   };

@@ -95,7 +95,7 @@ export function openHubStore(path: string): HubStore {
   const q = {
     ensureNs: db.prepare('INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)'),
     insertToken: db.prepare(
-      'INSERT INTO tokens (id, namespace, hash, label, owner, created_at) VALUES (@id, @namespace, @hash, @label, @owner, @created_at)',
+      'INSERT INTO tokens (id, namespace, hash, label, owner, scope, created_at) VALUES (@id, @namespace, @hash, @label, @owner, @scope, @created_at)',
     ),
     tokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     tokenById: db.prepare('SELECT * FROM tokens WHERE id = ?'),
@@ -178,6 +178,7 @@ export function openHubStore(path: string): HubStore {
         hash,
         label: rec.label,
         owner: rec.owner ? 1 : 0,
+        scope: rec.scope,
         created_at: rec.createdAt.getTime(),
       });
     },
