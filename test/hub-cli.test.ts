@@ -107,7 +107,7 @@ describe('hub CLI', () => {
       const sessions = await hubTh.cli(['sessions', '--machine', id, '--json'], { env: cliEnv });
       expect(JSON.parse(sessions.stdout).sessions.map((x: { id: string }) => x.id)).toContain(s.id);
       const stopped = await hubTh.cli(['stop', '--machine', id, s.id, '--json'], { env: cliEnv });
-      expect(JSON.parse(stopped.stdout)).toEqual({ result: 'stopped' });
+      expect(JSON.parse(stopped.stdout)).toEqual({ result: 'stopped', sessionId: s.id });
       await waitFor(() => !isAlive(s.pid), 10_000);
       expect((await hubTh.cli(['stop', '--machine', 'ghost', s.id], { env: cliEnv })).code).toBe(4);
 

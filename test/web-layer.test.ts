@@ -36,8 +36,9 @@ describe('web layer', () => {
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>hapi</title><script type="module" src="/assets/app-X.js"></script>');
     writeFileSync(join(dir, 'assets', 'app-X.js'), 'console.log(1)');
     tokens = new Map([
-      ['owner-token', { namespace: 'default', owner: true, tokenId: 't1' }],
-      ['team-token', { namespace: 'teamb', owner: false, tokenId: 't2' }],
+      ['owner-token', { namespace: 'default', owner: true, tokenId: 't1', scope: 'full' }],
+      ['team-token', { namespace: 'teamb', owner: false, tokenId: 't2', scope: 'full' }],
+      ['viewer-token', { namespace: 'teamb', owner: false, tokenId: 't3', scope: 'read-only' }],
     ]);
     web = createWebLayer({
       webRoot: dir,
@@ -136,7 +137,7 @@ describe('web layer', () => {
 
     const ok = await call('POST', '/auth/login', { headers: origin(), body: { token: 'team-token' } });
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ namespace: 'teamb', owner: false, via: 'token' });
+    expect(ok.body).toMatchObject({ namespace: 'teamb', owner: false, scope: 'TOKEN_SCOPE_FULL', via: 'token' });
     const setCookie = ok.headers.get('set-cookie')!;
     expect(setCookie).toMatch(/^hapi_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
     expect(setCookie).not.toContain('team-token');
@@ -146,7 +147,16 @@ describe('web layer', () => {
     const who = await call('GET', '/auth/session', { headers: { cookie } });
     expect(who.body).toMatchObject({ namespace: 'teamb', owner: false, csrfToken: ok.body.csrfToken });
     const api = await call('GET', '/api/v1/machines', { headers: { cookie } });
-    expect(api.body).toEqual({ caller: { namespace: 'teamb', owner: false, tokenId: 't2' }, method: 'GET', url: '/api/v1/machines' });
+    expect(api.body).toEqual({ caller: { namespace: 'teamb', owner: false, tokenId: 't2', scope: 'full' }, method: 'GET', url: '/api/v1/machines' });
+  });
+
+  it("carries a read-only token's scope into its sign-in: told to the page, handed to the REST view with every request", async () => {
+    const ok = await call('POST', '/auth/login', { headers: origin(), body: { token: 'viewer-token' } });
+    expect(ok.body).toMatchObject({ namespace: 'teamb', owner: false, scope: 'TOKEN_SCOPE_READ_ONLY', via: 'token' });
+    const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await call('GET', '/auth/session', { headers: { cookie } })).body).toMatchObject({ scope: 'TOKEN_SCOPE_READ_ONLY' });
+    const post = await call('POST', '/api/v1/machines/m1/stop-runner', { headers: { cookie, ...origin(), 'x-csrf-token': String(ok.body.csrfToken) } });
+    expect(post.body).toMatchObject({ caller: { tokenId: 't3', scope: 'read-only' }, method: 'POST' });
   });
 
   it('refuses a sign-in from another origin, without an Origin, or not as JSON', async () => {
@@ -221,7 +231,7 @@ describe('web layer', () => {
     expect((await call('GET', '/api/v1/machines', { headers: { cookie: second.cookie } })).status).toBe(200);
     tokens.delete('team-token');
     expect((await call('GET', '/api/v1/machines', { headers: { cookie: second.cookie } })).status).toBe(401);
-    tokens.set('team-token', { namespace: 'teamb', owner: false, tokenId: 't2' });
+    tokens.set('team-token', { namespace: 'teamb', owner: false, tokenId: 't2', scope: 'full' });
     // The session ended; the token being valid again does not bring it back.
     expect((await call('GET', '/api/v1/machines', { headers: { cookie: second.cookie } })).status).toBe(401);
   });
@@ -231,10 +241,10 @@ describe('web layer', () => {
     const initData = signInitData({ auth_date: String(now), user: JSON.stringify({ id: 1001, first_name: 'T' }), query_id: 'q' }, BOT_TOKEN);
     const ok = await call('POST', '/auth/telegram', { headers: origin(), body: { initData } });
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ namespace: 'teamb', owner: false, via: 'telegram' });
+    expect(ok.body).toMatchObject({ namespace: 'teamb', owner: false, scope: 'TOKEN_SCOPE_FULL', via: 'telegram' });
     const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
     expect((await call('GET', '/api/v1/sessions', { headers: { cookie } })).body).toEqual({
-      caller: { namespace: 'teamb', owner: false, tokenId: 'telegram:1001' },
+      caller: { namespace: 'teamb', owner: false, tokenId: 'telegram:1001', scope: 'full' },
       method: 'GET',
       url: '/api/v1/sessions',
     });

@@ -5,6 +5,13 @@ import { InvalidArgumentError } from '../../shared/errors.js';
 import { writeJsonAtomic } from '../../shared/atomic-file.js';
 import { parseHubUrl } from '../../shared/config.js';
 import { readAuthFile, resolveHubCredentials, withHub, type AuthFile } from '../../shared/hub-client.js';
+import { tokenScopeFromProto, tokenScopeJson } from '../../contract/hub.js';
+import type { TokenScope } from '../../contract/types.js';
+
+/** How a person reads a token's role: `(owner)`, `(read-only)` or nothing. */
+function role(owner: boolean, scope: TokenScope): string {
+  return owner ? ' (owner)' : scope === 'read-only' ? ' (read-only)' : '';
+}
 
 export async function login(opts: { hub?: string; token?: string }): Promise<void> {
   const paths = hapiPaths();
@@ -16,7 +23,7 @@ export async function login(opts: { hub?: string; token?: string }): Promise<voi
   const who = await withHub({ url, token, tokenSource: 'CLI_API_TOKEN' }, (c) => c.hub.whoAmI({}, { signal: AbortSignal.timeout(10_000) }));
   const file: AuthFile = { hubUrl: url, token };
   writeJsonAtomic(paths.authFile, file, 0o600);
-  process.stdout.write(`logged in to ${url} as namespace ${who.namespace}${who.owner ? ' (owner)' : ''}; saved to ${paths.authFile}\n`);
+  process.stdout.write(`logged in to ${url} as namespace ${who.namespace}${role(who.owner, tokenScopeFromProto(who.scope))}; saved to ${paths.authFile}\n`);
 }
 
 export async function status(opts: { json?: boolean }): Promise<void> {
@@ -26,6 +33,7 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   let accepted = false;
   let namespace: string | undefined;
   let owner = false;
+  let scope: TokenScope | undefined;
   let error: string | undefined;
   if (creds.token) {
     try {
@@ -33,19 +41,20 @@ export async function status(opts: { json?: boolean }): Promise<void> {
       accepted = true;
       namespace = who.namespace;
       owner = who.owner;
+      scope = tokenScopeFromProto(who.scope);
     } catch (err) {
       error = (err as Error).message;
     }
   } else {
     error = 'no token: run `hapi auth login --token <token>` or set CLI_API_TOKEN';
   }
-  const result = { hubUrl: creds.url, tokenSource: creds.tokenSource, authFile: saved ? paths.authFile : null, accepted, namespace: namespace ?? null, owner, error: error ?? null };
+  const result = { hubUrl: creds.url, tokenSource: creds.tokenSource, authFile: saved ? paths.authFile : null, accepted, namespace: namespace ?? null, owner, scope: scope ? tokenScopeJson(scope) : null, error: error ?? null };
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
     process.stdout.write(`hub:        ${creds.url}\n`);
     process.stdout.write(`token from: ${creds.tokenSource}\n`);
-    process.stdout.write(accepted ? `namespace:  ${namespace}${owner ? ' (owner)' : ''}\ntoken:      accepted\n` : `token:      not accepted (${error})\n`);
+    process.stdout.write(accepted ? `namespace:  ${namespace}${role(owner, scope ?? 'full')}\ntoken:      accepted\n` : `token:      not accepted (${error})\n`);
   }
   if (!accepted) process.exitCode = 1;
 }

@@ -1,16 +1,26 @@
-/** `hapi machines|sessions|spawn|stop`: thin commands over HubService. */
+/**
+ * `hapi machines|sessions|spawn|stop`: thin commands over HubService. `--machine` and session
+ * arguments go through the one resolver (hub-targets.ts): ids, unique id prefixes, names.
+ */
 import { runnerStateFromProto, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
-import type { Machine } from '../../contract/hub.js';
+import type { HubServiceClient, Machine } from '../../contract/hub.js';
 import { machineToJson, sessionToJson } from '../../contract/json.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { clientConfig } from '../../shared/config.js';
 import { hubConfig } from '../../shared/config.js';
 import { resolveHubCredentials, withHub } from '../../shared/hub-client.js';
 import { table } from './hub-token.js';
+import { pickMachine, pickSession } from './hub-targets.js';
 
 const creds = () => resolveHubCredentials(hapiPaths());
 const timeout = () => AbortSignal.timeout(clientConfig().httpTimeoutMs);
 const out = (s: string) => process.stdout.write(s);
+
+/** A machine as messages name it: `<name> (<id>)`, or its id. */
+function machineLabel(m: Machine): string {
+  const name = m.metadata?.displayName || m.metadata?.hostname;
+  return name ? `${name} (${m.id})` : m.id;
+}
 
 function ago(d: Date | undefined): string {
   if (!d) return '-';
@@ -38,6 +48,23 @@ function runnerLabel(m: Machine): string {
   }
 }
 
+/** The machine `--machine <arg>` names (id, unique id prefix or name) in the caller's namespace. */
+async function resolveMachine(hub: HubServiceClient, arg: string): Promise<Machine> {
+  const { machines } = await hub.listMachines({}, { signal: timeout() });
+  return pickMachine(machines, arg);
+}
+
+/** The id of the session `arg` names on a machine (id or unique prefix); `arg` itself when the hub knows none. */
+async function resolveSessionId(hub: HubServiceClient, machineId: string, arg: string): Promise<string> {
+  const { sessions } = await hub.listSessions({ machineId, includeEnded: true }, { signal: timeout() });
+  const live = new Set(['starting', 'running']);
+  const picked = pickSession(
+    sessions.map((s) => ({ id: s.id, machineId: s.machineId, live: live.has(sessionStateFromProto(s.state)) })),
+    arg,
+  );
+  return picked?.id ?? arg.trim();
+}
+
 export async function machines(opts: { json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.listMachines({}, { signal: timeout() }));
   if (opts.json) return void out(`${JSON.stringify({ machines: r.machines.map(machineToJson) })}\n`);
@@ -59,7 +86,10 @@ export async function machines(opts: { json?: boolean }): Promise<void> {
 }
 
 export async function sessions(opts: { machine?: string; all?: boolean; json?: boolean }): Promise<void> {
-  const r = await withHub(creds(), (c) => c.hub.listSessions({ machineId: opts.machine ?? '', includeEnded: !!opts.all }, { signal: timeout() }));
+  const r = await withHub(creds(), async (c) => {
+    const machineId = opts.machine === undefined ? '' : (await resolveMachine(c.hub, opts.machine)).id;
+    return c.hub.listSessions({ machineId, includeEnded: !!opts.all }, { signal: timeout() });
+  });
   if (opts.json) return void out(`${JSON.stringify({ sessions: r.sessions.map(sessionToJson) })}\n`);
   if (r.sessions.length === 0) return void out('no sessions\n');
   out(
@@ -85,23 +115,31 @@ export async function spawn(
   };
   // Spawns wait for the session to report itself: use the hub's spawn deadline plus slack.
   const ms = hubConfig().spawnDeadlineMs + 5_000;
-  const r = await withHub(creds(), (c) => c.hub.spawnSession({ machineId: opts.machine, spec }, { signal: AbortSignal.timeout(ms) }));
+  const { machine, r } = await withHub(creds(), async (c) => {
+    const machine = await resolveMachine(c.hub, opts.machine);
+    return { machine, r: await c.hub.spawnSession({ machineId: machine.id, spec }, { signal: AbortSignal.timeout(ms) }) };
+  });
+  const where = machineLabel(machine);
   const result = r.outcome?.result;
   if (result?.$case === 'approvalRequired') {
     if (opts.json) out(`${JSON.stringify({ requiresUserApproval: true, actionRequired: result.value.actionRequired, directory: result.value.directory })}\n`);
-    else out(`${result.value.directory} does not exist on ${opts.machine}; run again with --approve to create it\n`);
+    else out(`${result.value.directory} does not exist on ${where}; run again with --approve to create it\n`);
     process.exitCode = 1;
     return;
   }
   if (result?.$case !== 'session') throw new Error('hub returned an empty spawn outcome');
   const s = result.value;
   if (opts.json) return void out(`${JSON.stringify({ session: sessionToJson(s) })}\n`);
-  out(`started session ${s.id} (pid ${s.pid}, agent ${s.agent}) in ${s.directory} on ${opts.machine}\n`);
+  out(`started session ${s.id} (pid ${s.pid}, agent ${s.agent}) in ${s.directory} on ${where}\n`);
 }
 
 export async function stop(session: string, opts: { machine: string; json?: boolean }): Promise<void> {
-  const r = await withHub(creds(), (c) => c.hub.stopSession({ machineId: opts.machine, sessionId: session }, { signal: timeout() }));
+  const { sessionId, r } = await withHub(creds(), async (c) => {
+    const machine = await resolveMachine(c.hub, opts.machine);
+    const sessionId = await resolveSessionId(c.hub, machine.id, session);
+    return { sessionId, r: await c.hub.stopSession({ machineId: machine.id, sessionId }, { signal: timeout() }) };
+  });
   const result = stopResultFromProto(r.result);
-  if (opts.json) return void out(`${JSON.stringify({ result })}\n`);
-  out(result === 'stopped' ? `stopped session ${session}\n` : `session ${session} had already exited\n`);
+  if (opts.json) return void out(`${JSON.stringify({ result, sessionId })}\n`);
+  out(result === 'stopped' ? `stopped session ${sessionId}\n` : `session ${sessionId} had already exited\n`);
 }

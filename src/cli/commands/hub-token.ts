@@ -2,6 +2,7 @@
 import { hapiPaths } from '../../shared/paths.js';
 import { resolveOwnerCredentials, withHub } from '../../shared/hub-client.js';
 import { HapiError } from '../../shared/errors.js';
+import { tokenScopeFromProto, tokenScopeJson, tokenScopeToProto } from '../../contract/hub.js';
 
 function ownerCreds() {
   const paths = hapiPaths();
@@ -12,25 +13,31 @@ function ownerCreds() {
   return creds;
 }
 
-export async function create(opts: { namespace: string; label: string; json?: boolean }): Promise<void> {
-  const r = await withHub(ownerCreds(), (c) => c.tokens.createToken({ namespace: opts.namespace, label: opts.label }, { signal: AbortSignal.timeout(10_000) }));
+export async function create(opts: { namespace: string; label: string; readOnly?: boolean; json?: boolean }): Promise<void> {
+  const scope = tokenScopeToProto(opts.readOnly ? 'read-only' : 'full');
+  const r = await withHub(ownerCreds(), (c) =>
+    c.tokens.createToken({ namespace: opts.namespace, label: opts.label, scope }, { signal: AbortSignal.timeout(10_000) }),
+  );
+  const made = tokenScopeFromProto(r.scope);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ tokenId: r.tokenId, namespace: r.namespace, token: r.token })}\n`);
+    process.stdout.write(`${JSON.stringify({ tokenId: r.tokenId, namespace: r.namespace, scope: tokenScopeJson(made), token: r.token })}\n`);
     return;
   }
-  process.stdout.write(`token ${r.tokenId} for namespace ${r.namespace} (shown once):\n${r.token}\n`);
+  process.stdout.write(`${made === 'read-only' ? 'read-only ' : ''}token ${r.tokenId} for namespace ${r.namespace} (shown once):\n${r.token}\n`);
 }
 
 export async function list(opts: { json?: boolean }): Promise<void> {
   const r = await withHub(ownerCreds(), (c) => c.tokens.listTokens({}, { signal: AbortSignal.timeout(10_000) }));
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ tokens: r.tokens.map((t) => ({ ...t, createdAt: t.createdAt?.toISOString() })) })}\n`,
+      `${JSON.stringify({
+        tokens: r.tokens.map((t) => ({ ...t, createdAt: t.createdAt?.toISOString() ?? null, scope: tokenScopeJson(tokenScopeFromProto(t.scope)) })),
+      })}\n`,
     );
     return;
   }
-  const rows = r.tokens.map((t) => [t.tokenId, t.namespace, t.owner ? 'owner' : '', t.createdAt?.toISOString() ?? '', t.label]);
-  process.stdout.write(table(['ID', 'NAMESPACE', 'OWNER', 'CREATED', 'LABEL'], rows));
+  const rows = r.tokens.map((t) => [t.tokenId, t.namespace, t.owner ? 'owner' : '', tokenScopeFromProto(t.scope), t.createdAt?.toISOString() ?? '', t.label]);
+  process.stdout.write(table(['ID', 'NAMESPACE', 'OWNER', 'SCOPE', 'CREATED', 'LABEL'], rows));
 }
 
 export async function revoke(id: string): Promise<void> {

@@ -15,8 +15,9 @@ export function registerHubCommands(program: Command): void {
     .description('mint a token for a namespace (printed once)')
     .requiredOption('--namespace <ns>', 'namespace the token belongs to')
     .option('--label <text>', 'free text shown in listings', '')
+    .option('--read-only', 'the token can list and watch, but not start or stop anything')
     .option('--json', 'print JSON')
-    .action(async (opts: { namespace: string; label: string; json?: boolean }) => (await import('./hub-token.js')).create(opts));
+    .action(async (opts: { namespace: string; label: string; readOnly?: boolean; json?: boolean }) => (await import('./hub-token.js')).create(opts));
   token
     .command('list')
     .description('list tokens (never their secrets)')
@@ -53,14 +54,14 @@ export function registerHubCommands(program: Command): void {
   program
     .command('sessions')
     .description("list your namespace's sessions on the hub")
-    .option('--machine <id>', 'only this machine')
+    .option('--machine <machine>', 'only this machine: id, unique id prefix or name')
     .option('--all', 'include ended sessions')
     .option('--json', 'print JSON')
     .action(async (opts: { machine?: string; all?: boolean; json?: boolean }) => (await import('./hub-remote.js')).sessions(opts));
   program
     .command('spawn')
     .description('start a session on a machine through the hub')
-    .requiredOption('--machine <id>', 'machine id (see `hapi machines`)')
+    .requiredOption('--machine <machine>', 'machine id, unique id prefix or name (see `hapi machines`)')
     .argument('<directory>', 'directory on that machine')
     .option('--agent <name>', 'agent to run (default: claude)')
     .option('--approve', 'create the directory if it does not exist')
@@ -72,8 +73,8 @@ export function registerHubCommands(program: Command): void {
   program
     .command('stop')
     .description('stop a session on a machine through the hub')
-    .requiredOption('--machine <id>', 'machine id')
-    .argument('<session>', 'session id')
+    .requiredOption('--machine <machine>', 'machine id, unique id prefix or name')
+    .argument('<session>', 'session id or unique id prefix')
     .option('--json', 'print JSON')
     .action(async (session: string, opts: { machine: string; json?: boolean }) => (await import('./hub-remote.js')).stop(session, opts));
 

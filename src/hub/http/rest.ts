@@ -4,7 +4,7 @@
  * (src/contract/json.ts).
  *
  * Routes (all need a caller; see `authenticate`):
- *   GET  /api/v1/whoami                                    -> {namespace, owner}
+ *   GET  /api/v1/whoami                                    -> {namespace, owner, scope}
  *   GET  /api/v1/machines                                  -> {machines: [Machine]}
  *   GET  /api/v1/sessions?machineId=&includeEnded=true     -> {sessions: [Session]}
  *   POST /api/v1/machines/:machineId/sessions              -> {session} | 409 approval required
@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sessionToProto } from '../../contract/common.js';
-import { machineToProto } from '../../contract/hub.js';
+import { machineToProto, tokenScopeJson } from '../../contract/hub.js';
 import { machineToJson, sessionToJson } from '../../contract/json.js';
 import type { SpawnSpec } from '../../contract/types.js';
 import { InvalidArgumentError, UnauthenticatedError } from '../../shared/errors.js';
@@ -177,7 +177,11 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
   type Route = (r: Request) => Promise<JsonReply | void> | JsonReply | void;
 
   const table = createRouteTable<Route>([
-    { method: 'GET', path: '/api/v1/whoami', handler: ({ caller }) => [200, { namespace: caller.namespace, owner: caller.owner }] },
+    {
+      method: 'GET',
+      path: '/api/v1/whoami',
+      handler: ({ caller }) => [200, { namespace: caller.namespace, owner: caller.owner, scope: tokenScopeJson(caller.scope) }],
+    },
     { method: 'GET', path: '/api/v1/machines', handler: ({ caller }) => [200, { machines: hub.listMachines(caller).map(machineJson) }] },
     {
       method: 'GET',

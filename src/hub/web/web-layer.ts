@@ -18,6 +18,8 @@ import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, sendJson, type HttpHandler } from '../../shared/http/reply.js';
 import { createRouteTable } from '../../shared/http/routes.js';
 import type { TelegramConfig } from '../../shared/config-web.js';
+import { tokenScopeJson } from '../../contract/hub.js';
+import type { TokenScope } from '../../contract/types.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import {
   securityHeaders, checkCsrfToken, checkOrigin, isSafeMethod, isSecureRequest, sessionCookie, sessionIdOf,
@@ -28,14 +30,22 @@ import { createSignInGuard, type SignInLimits } from './sign-in-limits.js';
 import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
- * Who a request acts for: one namespace, whether with the owner token, and the id of the token
- * (the hub ends a token's event streams when it is revoked). A Telegram sign-in has no hub
- * token: its tokenId is `telegram:<user id>`, which no hub token ever has.
+ * Who a request acts for: one namespace, whether with the owner token, the id of the token
+ * (the hub ends a token's event streams when it is revoked) and its scope. A Telegram sign-in
+ * has no hub token: its tokenId is `telegram:<user id>`, which no hub token ever has, and its
+ * scope is full. A sign-in stores the token's id, so its scope is always the token's own: a
+ * read-only token's sign-in is read-only.
  */
 export interface WebCaller {
   namespace: string;
   owner: boolean;
   tokenId: string;
+  scope: TokenScope;
+}
+
+/** What the page is told about its caller (sign-in and /auth/session): the scope as its proto3 JSON name. */
+function callerJson(caller: WebCaller) {
+  return { namespace: caller.namespace, owner: caller.owner, scope: tokenScopeJson(caller.scope) };
 }
 
 export interface WebLayerOptions<C extends WebCaller = WebCaller> {
@@ -102,7 +112,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
 
   function telegramCaller(namespace: string, userId: number): C {
     // Never the owner: a Telegram user sees exactly one namespace.
-    return { namespace, owner: false, tokenId: `telegram:${userId}` } as C;
+    return { namespace, owner: false, tokenId: `telegram:${userId}`, scope: 'full' } as C;
   }
 
   /** The session of the request's cookie and its current caller; ends the session if its credential no longer holds. */
@@ -128,10 +138,9 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     if (previous) sessions.delete(sessionKey(previous));
     const { session, cookie } = sessions.create(credential);
     res.setHeader('Set-Cookie', sessionCookie(cookie, { secure: isSecureRequest(req), maxAgeS: cookieMaxAgeS }));
-    log.info({ namespace: caller.namespace, owner: caller.owner, via: credential.kind }, 'web sign-in');
+    log.info({ namespace: caller.namespace, owner: caller.owner, scope: caller.scope, via: credential.kind }, 'web sign-in');
     sendJson(res, 200, {
-      namespace: caller.namespace,
-      owner: caller.owner,
+      ...callerJson(caller),
       csrfToken: session.csrfToken,
       via: credential.kind,
       ...(embedded ? { sessionToken: cookie } : {}),
@@ -149,7 +158,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     const current = await sessionOf(req);
     if (!current) throw new UnauthenticatedError('not signed in');
     const { session, caller } = current;
-    sendJson(res, 200, { namespace: caller.namespace, owner: caller.owner, csrfToken: session.csrfToken, via: session.credential.kind });
+    sendJson(res, 200, { ...callerJson(caller), csrfToken: session.csrfToken, via: session.credential.kind });
   }
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
