@@ -39,7 +39,7 @@ describe('hub CLI', () => {
 
     const list = await hubTh.cli(['hub', 'token', 'list'], { env });
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(new RegExp(`${tok.tokenId}\\s+team-a\\s+\\S+\\s+laptop`));
+    expect(list.stdout).toMatch(new RegExp(`${tok.tokenId}\\s+team-a\\s+full\\s+\\S+\\s+laptop`));
     expect(list.stdout).not.toContain(tok.token);
 
     // A machine logs in with the new token.

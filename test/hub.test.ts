@@ -470,7 +470,7 @@ describe('hub REST view', () => {
     })();
     await waitFor(() => sseText.includes('event: machine'), 3_000, `first SSE machine event, got ${JSON.stringify(sseText)}`);
 
-    expect((await rest(h.httpUrl, tok, '/api/v1/whoami')).json).toEqual({ namespace: 'default', owner: true });
+    expect((await rest(h.httpUrl, tok, '/api/v1/whoami')).json).toEqual({ namespace: 'default', owner: true, scope: 'TOKEN_SCOPE_FULL' });
     const machines = (await rest(h.httpUrl, tok, '/api/v1/machines')).json;
     expect(machines.machines[0]).toMatchObject({ id: 'm-rest', online: true, metadataVersion: 1, runnerState: { status: 'RUNNER_STATUS_RUNNING' } });
 
