@@ -237,6 +237,45 @@ describe('web page in a real browser against the real hub', () => {
     expect(await documentMarked(page)).toBe(true);
   });
 
+  it('a read-only token sees machines and sessions live, without the start form or any stop button', async () => {
+    const m = await machineUp();
+    const created = await hubHome.cli(['hub', 'token', 'create', '--namespace', 'default', '--read-only', '--json'], {
+      env: { HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: hub.ownerToken },
+    });
+    expect(created.code, created.stderr).toBe(0);
+    const viewer = (JSON.parse(created.stdout) as { token: string }).token;
+    const dir = join(m.th.home, 'watched');
+    mkdirSync(dir);
+    const started = await api(hub, hub.ownerToken, 'POST', `/api/v1/machines/${m.id}/sessions`, { directory: dir, agent: 'fixture' });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+
+    const page = await openPage();
+    await signIn(page, viewer);
+    expect(await page.locator('.topbar .pill.read-only').textContent()).toBe('read-only');
+    const row = sessionRow(page, started.body.session.id);
+    await row.locator('.pill.state-running').waitFor();
+    expect(await card(page, m).locator('.pill.online').count()).toBe(1);
+    expect(await page.locator('details.start-session').count()).toBe(0);
+    expect(await row.getByRole('button').count()).toBe(0);
+    expect(await card(page, m).getByRole('button', { name: 'Stop runner' }).count()).toBe(0);
+
+    // Live: a session started elsewhere appears, and its end too.
+    const other = await api(hub, hub.ownerToken, 'POST', `/api/v1/machines/${m.id}/sessions`, { directory: dir, agent: 'fixture' });
+    await sessionRow(page, other.body.session.id).locator('.pill.state-running').waitFor();
+    await api(hub, hub.ownerToken, 'POST', `/api/v1/machines/${m.id}/sessions/${other.body.session.id}/stop`);
+    await sessionRow(page, other.body.session.id).and(page.locator('[data-state="ended"]')).waitFor();
+    // The page's own sign-in cannot stop anything either, even by hand.
+    const refused = await page.evaluate(`(async () => {
+      const who = await (await fetch('/auth/session')).json();
+      const res = await fetch('/api/v1/machines/${m.id}/sessions/${started.body.session.id}/stop', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrfToken }, body: '{}',
+      });
+      return [who.scope, res.status];
+    })()`);
+    expect(refused).toEqual(['TOKEN_SCOPE_READ_ONLY', 403]);
+    expect(isAlive(started.body.session.pid)).toBe(true);
+  });
+
   it('shows an online machine with its facts, starts a session that appears live, and stops it', async () => {
     const m = await machineUp();
     const page = await openPage();

@@ -59,7 +59,13 @@ export function App() {
   );
 }
 
+/** A read-only sign-in sees everything and changes nothing: the page hides what it cannot do (the hub refuses it anyway). */
+export function isReadOnly(who: SignedIn): boolean {
+  return who.scope === 'TOKEN_SCOPE_READ_ONLY';
+}
+
 function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => void }) {
+  const readOnly = isReadOnly(props.who);
   const { data, live, error } = useHubData(true, () => props.onSignedOut('Your sign-in has ended; sign in again.'));
   const now = useNow(1000);
   const machines = [...data.machines.values()].sort(compareMachines);
@@ -85,6 +91,7 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
         <span class="namespace" title="namespace">
           {props.who.namespace}
           {props.who.owner && <span class="pill owner">owner</span>}
+          {readOnly && <span class="pill read-only">read-only</span>}
         </span>
         <span class={`live live-${live}`} role="status" aria-live="polite">
           {live === 'live' ? 'live' : live === 'connecting' ? 'connecting…' : 'reconnecting…'}
@@ -99,7 +106,7 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
             {error}
           </p>
         )}
-        <StartSession machines={machines} />
+        {!readOnly && <StartSession machines={machines} />}
         <h2 class="section-title">
           Machines <span class="muted">({machines.filter((m) => m.online).length} online)</span>
         </h2>
@@ -110,7 +117,7 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
           </p>
         )}
         {machines.map((m) => (
-          <MachineCard key={m.id} machine={m} sessions={byMachine.get(m.id) ?? []} now={now} />
+          <MachineCard key={m.id} machine={m} sessions={byMachine.get(m.id) ?? []} now={now} readOnly={readOnly} />
         ))}
       </main>
     </>

@@ -66,6 +66,8 @@ export interface Session {
 export interface SignedIn {
   namespace: string;
   owner: boolean;
+  /** The sign-in's scope (its token's): TOKEN_SCOPE_FULL or TOKEN_SCOPE_READ_ONLY. Absent from an older hub: full. */
+  scope?: string;
   csrfToken: string;
   via: 'token' | 'telegram';
   /** Only for a page embedded in another site's iframe (Telegram Web): its session id. */

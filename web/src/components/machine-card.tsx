@@ -6,8 +6,11 @@ import { SessionRow } from './session-row.js';
 
 const ENDED_SHOWN = 5;
 
-/** One machine: what it is, whether it is online and since when, its runner, and its sessions. */
-export function MachineCard(props: { machine: Machine; sessions: Session[]; now: number }) {
+/**
+ * One machine: what it is, whether it is online and since when, its runner, and its sessions.
+ * `readOnly`: the sign-in cannot stop anything, so no stop buttons are shown.
+ */
+export function MachineCard(props: { machine: Machine; sessions: Session[]; now: number; readOnly?: boolean }) {
   const { machine: m, now } = props;
   const name = machineName(m);
   const meta = m.metadata ?? {};
@@ -67,7 +70,7 @@ export function MachineCard(props: { machine: Machine; sessions: Session[]; now:
       ) : (
         <ul class="sessions">
           {[...active, ...shownEnded].map((s) => (
-            <SessionRow key={s.id} session={s} machineId={m.id} machineOnline={online} now={now} />
+            <SessionRow key={s.id} session={s} machineId={m.id} machineOnline={online} now={now} readOnly={props.readOnly} />
           ))}
         </ul>
       )}
@@ -76,7 +79,7 @@ export function MachineCard(props: { machine: Machine; sessions: Session[]; now:
           {showAllEnded ? 'Show fewer ended sessions' : `Show all ${ended.length} ended sessions`}
         </button>
       )}
-      {online && <StopRunner machine={m} name={name} />}
+      {online && !props.readOnly && <StopRunner machine={m} name={name} />}
     </section>
   );
 }

@@ -3,8 +3,8 @@ import { ApiError, stopSession } from '../api.js';
 import { exitLabel, isActive, localTime, sessionAge, sessionStateName, shortId, startedByLabel } from '../format.js';
 import type { Session } from '../types.js';
 
-/** One session: state, id, agent, who started it, age, directory; a Stop button while it runs. */
-export function SessionRow(props: { session: Session; machineId: string; machineOnline: boolean; now: number }) {
+/** One session: state, id, agent, who started it, age, directory; a Stop button while it runs (unless `readOnly`). */
+export function SessionRow(props: { session: Session; machineId: string; machineOnline: boolean; now: number; readOnly?: boolean }) {
   const { session: s, now } = props;
   const [stopping, setStopping] = useState(false);
   const [error, setError] = useState('');
@@ -46,7 +46,7 @@ export function SessionRow(props: { session: Session; machineId: string; machine
           {s.worktree.repository && <> of {s.worktree.repository}</>}
         </div>
       )}
-      {active && (
+      {active && !props.readOnly && (
         <div class="actions">
           <button type="button" onClick={stop} disabled={stopping || !props.machineOnline} aria-label={`Stop session ${shortId(s.id)}`}>
             {stopping ? 'Stopping…' : 'Stop'}
