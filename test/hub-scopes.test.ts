@@ -55,6 +55,8 @@ describe('token scopes and hub targets, real hub and runner', () => {
       CLI_API_TOKEN: hub.ownerToken,
       HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${FIXTURE_AGENT}`,
       PATH: `${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
+      // The runner looks at its agents again every heartbeat while linked.
+      HAPI_RUNNER_HEARTBEAT_INTERVAL: '300',
     });
     const started = await machineTh.cli(['runner', 'start']);
     expect(started.code, started.stderr).toBe(0);
@@ -165,9 +167,14 @@ describe('token scopes and hub targets, real hub and runner', () => {
     expect(await statusOf(t.hub.listSessions({ machineId }))).toBe(Status.NOT_FOUND);
   });
 
-  it('publishes the agents the runner finds (PATH, env), and no others', async () => {
-    const m = (await owner.hub.listMachines({})).machines.find((x) => x.id === machineId)!;
-    expect([...m.metadata!.agents].sort()).toEqual(['claude', 'codex']);
+  it('publishes the agents the runner finds (PATH, env), and no others; one installed later appears', async () => {
+    const agents = async () => [...(await owner.hub.listMachines({})).machines.find((x) => x.id === machineId)!.metadata!.agents].sort();
+    expect(await agents()).toEqual(['claude', 'codex']);
+    const gemini = join(hubTh.home, 'bin', 'gemini');
+    writeFileSync(gemini, '#!/bin/sh\nexit 0\n');
+    chmodSync(gemini, 0o755);
+    await waitFor(async () => (await agents()).includes('gemini'), 15_000, 'the hub to list gemini');
+    expect(await agents()).toEqual(['claude', 'codex', 'gemini']);
   });
 
   it('--machine takes a unique id prefix or the name; a session argument takes a unique id prefix', async () => {

@@ -219,7 +219,14 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
         controlToken,
       }),
     );
-    hubLink = await startHubLink({ linkConfig, paths, log: rootLog, control, agents: () => manager.availableAgents() });
+    hubLink = await startHubLink({
+      linkConfig,
+      paths,
+      log: rootLog,
+      control,
+      agents: () => manager.availableAgents(),
+      agentsRefreshMs: config.heartbeatIntervalMs,
+    });
     checkpoint();
     rootLog.info(
       { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
@@ -263,8 +270,9 @@ interface HubLinkArgs {
   paths: ReturnType<typeof hapiPaths>;
   log: Logger;
   control: RunnerControl;
-  /** Looked up only when a link starts: it walks PATH, which a runner without a hub skips. */
+  /** Looked up only by a link (before each hello, then every agentsRefreshMs): it walks PATH, which a runner without a hub skips. */
   agents: () => string[];
+  agentsRefreshMs: number;
 }
 
 /**
@@ -284,7 +292,8 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     paths: args.paths,
     log: args.log,
     control: args.control,
-    metadata: { agents: args.agents() },
+    agents: args.agents,
+    agentsRefreshMs: args.agentsRefreshMs,
   });
   return { status: () => link.status(), close: (reason) => link.close(reason) };
 }

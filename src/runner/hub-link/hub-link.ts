@@ -54,6 +54,14 @@ export interface HubLinkOptions {
   control: RunnerControl;
   /** Static facts about this machine; defaults from the OS. */
   metadata?: Partial<MachineMetadataInfo>;
+  /**
+   * The agents this machine can run now (a PATH walk): looked at before every hello and every
+   * `agentsRefreshMs` while connected, and published when they changed, so the page's agent
+   * picker offers an agent installed (or configured) after the runner started.
+   */
+  agents?: () => string[];
+  /** How often the agents are looked at while connected (default 60 s; the daemon uses its heartbeat interval). */
+  agentsRefreshMs?: number;
   backoff?: Partial<Omit<BackoffOptions, 'now'>>;
   clock?: HubLinkClock;
   /** Override the alive cadence (ms); default is what the hub's welcome asks for (20 s). */
@@ -100,7 +108,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   }
 
   const machineId = loadOrCreateMachineId(opts.paths.machineIdFile);
-  const metadata = defaultMachineMetadata(opts.metadata);
+  const initialMetadata = defaultMachineMetadata(opts.metadata);
   const fingerprint = installFingerprint(opts.paths.home);
   const backoffOptions = { ...HUB_LINK_BACKOFF, ...opts.backoff, now: clock.now };
   const backoff = createBackoff(backoffOptions);
@@ -110,7 +118,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   const callMetadata = Metadata({ authorization: `Bearer ${token}` });
   const relay = createRelayHandler({ control, log, clock });
   const publisher = createStatePublisher({
-    metadata,
+    metadata: initialMetadata,
     runnerState: () => {
       const s = control.status();
       return { pid: s.pid, startedAt: s.startedAt, lastSpawnError: clipText(s.lastSpawnError ?? '', 4096), httpPort: s.httpPort };
@@ -131,6 +139,17 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     const fitted = fitMessage(msg, log);
     if (fitted) out.push(fitted);
   };
+
+  /** Looks again at the agents (when the link was given a way to) and publishes them if they changed. */
+  function refreshAgents(): void {
+    if (!opts.agents) return;
+    try {
+      publisher.setMetadata({ ...publisher.metadata(), agents: opts.agents() });
+    } catch (err) {
+      // A settings.json being edited, say: keep publishing what was found last.
+      log.warn({ err }, 'cannot list the available agents; the hub keeps the previous list');
+    }
+  }
 
   function onSessionEvent(e: SessionEvent): void {
     // Until welcome (and while closing) events are dropped: the hello carries the live list and
@@ -159,16 +178,18 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     const onStop = () => abort.abort();
     stopLoop.signal.addEventListener('abort', onStop, { once: true });
     let aliveTimer: NodeJS.Timeout | undefined;
+    let agentsTimer: NodeJS.Timeout | undefined;
     let unwatch: (() => void) | undefined;
     try {
       // Like any caller, the link waits here while the runner is still starting.
       const watch = await control.watchSessions(onSessionEvent, abort.signal);
       unwatch = watch.unsubscribe;
+      refreshAgents();
       // As many live sessions as fit in one message; the rest follow the welcome as events.
       const { hello, later } = boundedHello(
         {
           machineId,
-          metadata: metadataToProto(metadata),
+          metadata: metadataToProto(publisher.metadata()),
           runnerState: runnerStateToProto(publisher.helloState()),
           protocolVersion: PROTOCOL_VERSION,
           capabilities: ['spawn-approval', 'worktree'],
@@ -208,6 +229,10 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           publisher.publishIfChanged();
         }, every);
         aliveTimer.unref();
+        if (opts.agents) {
+          agentsTimer = setInterval(refreshAgents, opts.agentsRefreshMs ?? 60_000);
+          agentsTimer.unref();
+        }
         for (const s of later) {
           const adopted = sessionEventMessage('adopted', s, log);
           if (adopted) send(adopted);
@@ -217,6 +242,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       if (!stopLoop.signal.aborted && !closing) throw new Error('hub closed the stream');
     } finally {
       clearInterval(aliveTimer);
+      clearInterval(agentsTimer);
       unwatch?.();
       stopLoop.signal.removeEventListener('abort', onStop);
       if (out === queue) {

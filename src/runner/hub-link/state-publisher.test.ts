@@ -71,6 +71,23 @@ describe('hub link state publisher', () => {
     expect(t.sent).toHaveLength(1);
   });
 
+  it('publishes new metadata (the agents found now) once, from the hub version; detached, the next hello carries it', () => {
+    const t = setup();
+    const withCodex = { ...metadata, agents: ['claude', 'codex'] };
+    t.publisher.setMetadata(withCodex);
+    expect(t.sent).toEqual([]);
+    expect(t.publisher.metadata()).toEqual(withCodex);
+    t.publisher.attach(t.send, { runnerStateVersion: 1, metadataVersion: 3 });
+    t.publisher.setMetadata({ ...withCodex, agents: ['claude', 'codex'] });
+    expect(t.sent).toEqual([]); // unchanged
+    const onlyCodex = { ...metadata, agents: ['codex'] };
+    t.publisher.setMetadata(onlyCodex);
+    expect(t.sent).toEqual([{ message: { $case: 'updateMetadata', value: { expectedVersion: 3, metadata: metadataToProto(onlyCodex) } } }]);
+    t.publisher.onUpdateResult({ kind: METADATA, result: { $case: 'newVersion', value: 4 } });
+    t.publisher.setMetadata(metadata);
+    expect(t.sent[1]).toEqual({ message: { $case: 'updateMetadata', value: { expectedVersion: 4, metadata: metadataToProto(metadata) } } });
+  });
+
   it('publishes shutting-down with the reason and resolves once the hub took it', async () => {
     const t = setup();
     t.publisher.attach(t.send, { runnerStateVersion: 2, metadataVersion: 1 });

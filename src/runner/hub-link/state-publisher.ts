@@ -4,6 +4,7 @@
  * stale one is answered with the current value, from which the publisher retries unless the
  * hub already holds what it wants. It publishes whenever the state changed since it last sent
  * it (a spawn error, say), and on shutdown publishes "shutting-down" and reports the hub's ack.
+ * The metadata changes only when the link looks again at what the machine has (its agents).
  */
 import { metadataFromProto, metadataToProto, runnerStateFromProto, runnerStateToProto } from '../../contract/common.js';
 import { updateKindFromProto, type ConnectRequest, type UpdateResult } from '../../contract/machine-link.js';
@@ -18,6 +19,7 @@ export interface StreamVersions {
 }
 
 export interface StatePublisherOptions {
+  /** The metadata at start; setMetadata() replaces it. */
   metadata: MachineMetadataInfo;
   runnerState: () => PublishedRunnerState;
 }
@@ -31,6 +33,10 @@ export interface StatePublisher {
   detach(): void;
   /** Publishes the runner state if it changed since it was last sent. */
   publishIfChanged(): void;
+  /** The metadata a hello carries (the latest setMetadata()). */
+  metadata(): MachineMetadataInfo;
+  /** From now on the machine's metadata is `m`: published at once when attached and different. */
+  setMetadata(m: MachineMetadataInfo): void;
   /** The hub's answer to an update. InvalidArgument for an update kind this build does not know. */
   onUpdateResult(result: UpdateResult): void;
   /**
@@ -52,6 +58,11 @@ export function createStatePublisher(opts: StatePublisherOptions): StatePublishe
   let closing: { reason: string; ack: () => void; acked: Promise<void> } | undefined;
   /** JSON of the runner state last sent, so a change is published once. */
   let lastSent = '';
+  let metadata = opts.metadata;
+
+  function publishMetadata(): void {
+    send?.({ message: { $case: 'updateMetadata', value: { expectedVersion: metadataVersion, metadata: metadataToProto(metadata) } } });
+  }
 
   const desired = (): RunnerStateInfo => ({
     ...opts.runnerState(),
@@ -82,9 +93,7 @@ export function createStatePublisher(opts: StatePublisherOptions): StatePublishe
       metadataVersion = result.value;
     } else if (result?.$case === 'versionMismatch') {
       metadataVersion = result.value.currentVersion;
-      if (!sameAs(metadataFromProto(result.value.currentMetadata), asStoredMetadata(opts.metadata))) {
-        send?.({ message: { $case: 'updateMetadata', value: { expectedVersion: metadataVersion, metadata: metadataToProto(opts.metadata) } } });
-      }
+      if (!sameAs(metadataFromProto(result.value.currentMetadata), asStoredMetadata(metadata))) publishMetadata();
     }
   }
 
@@ -106,6 +115,12 @@ export function createStatePublisher(opts: StatePublisherOptions): StatePublishe
     },
     publishIfChanged() {
       if (send && JSON.stringify(desired()) !== lastSent) publish();
+    },
+    metadata: () => metadata,
+    setMetadata(m) {
+      if (sameAs(asStoredMetadata(m), asStoredMetadata(metadata))) return;
+      metadata = m;
+      publishMetadata();
     },
     onUpdateResult(r) {
       const kind = updateKindFromProto(r.kind);
