@@ -18,7 +18,7 @@ import {
   stopResultFromProto,
   stopResultToProto,
 } from './common.js';
-import { machineToProto } from './hub.js';
+import { machineToProto, ProtoTokenScope, tokenScopeFromProto, tokenScopeJson, tokenScopeToProto } from './hub.js';
 import {
   relayCallFromProto,
   relayCallToProto,
@@ -81,6 +81,14 @@ describe('enum rule: encoding is total, decoding refuses UNSPECIFIED and unknown
     expect(runnerStateFromProto(undefined).status).toBe('unspecified');
     expect(runnerStateFromProto({ ...runnerStateToProto(runnerStateFromProto(undefined)), status: RunnerStatus.RUNNER_STATUS_UNSPECIFIED }).status).toBe('unspecified');
     expect(invalidArgument(() => runnerStateFromProto({ ...runnerStateToProto(runnerStateFromProto(undefined)), status: 9 as RunnerStatus }))).toBe(true);
+  });
+
+  it('reads TokenScope UNSPECIFIED as full (tokens and clients from before scopes); refuses unknown numbers', () => {
+    for (const s of ['full', 'read-only'] as const) expect(tokenScopeFromProto(tokenScopeToProto(s))).toBe(s);
+    expect(tokenScopeFromProto(ProtoTokenScope.TOKEN_SCOPE_UNSPECIFIED)).toBe('full');
+    expect(tokenScopeFromProto(undefined)).toBe('full');
+    expect(invalidArgument(() => tokenScopeFromProto(7 as ProtoTokenScope))).toBe(true);
+    expect(tokenScopeJson('read-only')).toBe('TOKEN_SCOPE_READ_ONLY');
   });
 });
 
