@@ -1,36 +1,31 @@
 /**
  * A runner-spawned session's agent, run in a pseudo-terminal that this process owns, with its
  * terminal served as SessionService on the session's own socket (DESIGN.md, "Live sessions").
- * Loaded lazily by run-session.ts (dist/lazy/live-session.mjs): it brings grpc-js, node-pty and
- * the headless xterm, which the CLI's hot bundle must not contain.
+ * Loaded lazily by run-session.ts (dist/lazy/live-session.mjs): the CLI's hot bundle must not
+ * contain node-pty.
  *
- * Raw output still goes to stdout, which the runner opened as the session log.
+ * Start-up is in two halves, because the runner's spawn waits for the session's report:
+ * 1. here (node-pty only): the socket listens (connections are held), the agent starts in its
+ *    PTY, its output goes to the session log and is held; then run-session reports;
+ * 2. `serve()` (live-server.ts: grpc-js and the headless xterm, ~60 ms to load): the screen
+ *    model parses the held output, and the gRPC server takes over the socket.
+ *
+ * Raw output goes to stdout, which the runner opened as the session log (capped, rotated).
  */
-import { existsSync, rmSync } from 'node:fs';
-import { createServer } from 'nice-grpc';
-import { SessionServiceDefinition } from '../contract/session.js';
+import { existsSync } from 'node:fs';
 import type { ExitStatus, ScreenText } from '../contract/session-types.js';
-import type { Env } from '../shared/config.js';
-import { errorMappingMiddleware } from '../shared/grpc-errors.js';
-import { createLogger } from '../shared/logger.js';
-import { createStreamTerminator } from '../shared/stream-terminator.js';
-import { listenPrivately, prepareSocketPath } from '../runner/control-socket.js';
+import type { Env, SessionConfig } from '../shared/config.js';
+import { hapiPaths } from '../shared/paths.js';
 import { lookPath, type ResolvedAgent } from '../runner/sessions/agents.js';
-import { createOutputRing } from './terminal/output-ring.js';
-import { spawnPty } from './terminal/pty-host.js';
-import { createScreenModel } from './terminal/screen-model.js';
-import { createTerminalSession } from './terminal/terminal-session.js';
-import { createSessionService } from './session-service.js';
+import { sessionLogPath } from '../runner/sessions/spawner.js';
+import { holdOutput, spawnPty } from './terminal/pty-host.js';
+import { createSessionLog } from './terminal/session-log.js';
+import { listenEarly, type EarlyListener } from './terminal/socket-handover.js';
+import type { TerminalServer } from './live-server.js';
 
 /** Size of a runner-spawned terminal until a viewer sets one. */
 export const DEFAULT_COLS = 120;
 export const DEFAULT_ROWS = 40;
-/** Raw output kept for viewers that resume from an offset. */
-const RING_BYTES = 4 * 1024 * 1024;
-/** How far a viewer may fall behind before it gets a snapshot instead of its backlog. */
-const VIEWER_WINDOW_BYTES = 2 * 1024 * 1024;
-/** How long viewers get to read the final output and exit status once the agent exited. */
-const SHUTDOWN_GRACE_MS = 1_000;
 
 export interface LiveAgentOptions {
   agent: ResolvedAgent;
@@ -40,7 +35,7 @@ export interface LiveAgentOptions {
   sessionId: string;
   startedBy: 'runner' | 'terminal';
   socketPath: string;
-  scrollback: number;
+  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes'>;
   note: (message: string) => void;
 }
 
@@ -50,7 +45,12 @@ export interface LiveAgent {
   kill(signal: NodeJS.Signals): void;
   /** The visible screen (after the agent exited: its final screen, for the runner to keep). */
   screen(): Promise<ScreenText>;
-  /** Ends the viewers' streams and removes the socket. */
+  /**
+   * Loads the screen model and serves the terminal (idempotent). Call it once the session has
+   * reported itself: until then connections to the socket wait, and output is held.
+   */
+  serve(): Promise<void>;
+  /** Serves if that never happened (so viewers see the end), then ends their streams and removes the socket. */
   close(): Promise<void>;
 }
 
@@ -68,7 +68,7 @@ export function terminalEnv(env: Env, sessionId: string): Env {
   };
 }
 
-/** Starts the agent in a PTY and serves its terminal; a number is the exit code when it could not start. */
+/** Starts the agent in a PTY with its socket listening; a number is the exit code when it could not start. */
 export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | number> {
   if (!existsSync(o.agent.command) || !lookPath(o.agent.command, undefined)) {
     const missing = !existsSync(o.agent.command);
@@ -76,52 +76,67 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
     // Shell conventions: 127 = not found, 126 = found but not executable.
     return missing ? 127 : 126;
   }
-  const pty = spawnPty({
-    command: o.agent.command,
-    args: [...o.agent.args, ...o.agentArgs],
-    cwd: o.cwd,
-    env: terminalEnv(o.env, o.sessionId),
-    cols: DEFAULT_COLS,
-    rows: DEFAULT_ROWS,
-  });
-  const screen = createScreenModel({ cols: DEFAULT_COLS, rows: DEFAULT_ROWS, scrollback: o.scrollback });
-  const terminal = createTerminalSession({
-    pty,
-    screen,
-    ring: createOutputRing(RING_BYTES),
-    identity: { id: o.sessionId, agent: o.agent.name, directory: o.cwd, startedBy: o.startedBy, pid: process.pid },
-    windowBytes: VIEWER_WINDOW_BYTES,
-    onOutput: (data) => process.stdout.write(data),
-  });
-
-  const log = createLogger({ name: 'session', level: 'warn' });
-  const terminator = createStreamTerminator();
-  const server = createServer().use(errorMappingMiddleware(log));
-  server.add(SessionServiceDefinition, createSessionService(terminal, terminator));
-  let listening = false;
+  let early: EarlyListener | undefined;
   try {
-    await prepareSocketPath(o.socketPath, o.env);
-    await listenPrivately(o.socketPath, () => server.listen(`unix://${o.socketPath}`));
-    listening = true;
+    early = await listenEarly(o.socketPath, o.env);
   } catch (err) {
     // The agent runs anyway: a session without a terminal socket is still a session.
     o.note(`cannot serve the session's terminal on ${o.socketPath}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  const log = createSessionLog({
+    fd: 1,
+    path: sessionLogPath(hapiPaths(o.env).sessionLogsDir, o.sessionId),
+    maxBytes: o.config.logMaxBytes,
+    onError: (err) => o.note(`cannot write the session log: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  const pty = holdOutput(
+    spawnPty({
+      command: o.agent.command,
+      args: [...o.agent.args, ...o.agentArgs],
+      cwd: o.cwd,
+      env: terminalEnv(o.env, o.sessionId),
+      cols: DEFAULT_COLS,
+      rows: DEFAULT_ROWS,
+    }),
+    o.config.ringBytes,
+    (data) => log.write(data),
+  );
 
+  let serving: Promise<TerminalServer | undefined> | undefined;
+  const serve = () =>
+    (serving ??= import('./live-server.js').then(
+      ({ serveTerminal }) =>
+        serveTerminal({
+          pty,
+          identity: { id: o.sessionId, agent: o.agent.name, directory: o.cwd, startedBy: o.startedBy, pid: process.pid },
+          socketPath: o.socketPath,
+          env: o.env,
+          early,
+          ...o.config,
+          note: o.note,
+        }),
+      (err: unknown) => {
+        o.note(`cannot load the session's terminal: ${err instanceof Error ? err.message : String(err)}`);
+        early?.close();
+        return undefined;
+      },
+    ));
   let closing: Promise<void> | undefined;
   return {
-    exited: terminal.exited,
+    exited: pty.exited,
     kill: (signal) => pty.kill(signal),
-    screen: () => terminal.screen(),
+    serve: async () => void (await serve()),
+    async screen() {
+      const server = await serve();
+      if (!server) throw new Error("the session's terminal could not be loaded");
+      return server.terminal.screen();
+    },
     close() {
       closing ??= (async () => {
+        const server = await serve();
         // Viewers get the last output and the exit status before their streams end.
-        const grace = new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
-        await Promise.race([server.shutdown(), grace]);
-        terminator.terminate();
-        server.forceShutdown();
-        if (listening) rmSync(o.socketPath, { force: true });
-        screen.dispose();
+        if (server) await server.terminal.exited;
+        await server?.close();
       })();
       return closing;
     },

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { isValidSessionId } from '../contract/types.js';
 import type { ScreenText } from '../contract/session-types.js';
-import { sessionConfig, type Env } from '../shared/config.js';
+import { sessionConfig, type Env, type SessionConfig } from '../shared/config.js';
 import { InvalidArgumentError, errnoCode, isHapiError } from '../shared/errors.js';
 import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
 import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agents.js';
@@ -73,7 +73,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   }
 
   const child = remote
-    ? await startLiveAgent(agent, opts, { cwd, env, sessionId, socketPath: sessionSocketPathFor(paths.home, sessionId, env), scrollback: config.scrollback })
+    ? await startLiveAgent(agent, opts, { cwd, env, sessionId, socketPath: sessionSocketPathFor(paths.home, sessionId, env), config })
     : await startAgent(agent, opts.agentArgs, { cwd, env, sessionId });
   if (typeof child === 'number') return child;
   const exited = child.exited;
@@ -117,6 +117,10 @@ export async function runSession(opts: SessionOptions): Promise<number> {
         return false;
       },
     );
+
+  // The screen model and the gRPC server load once the runner knows the session: the spawn
+  // waits for the report, not for them (bench/sessions.mjs).
+  void started.then(() => child.serve?.());
 
   // Terminal sessions nobody knows yet look for a runner until the agent is done.
   const late = remote
@@ -176,13 +180,15 @@ interface RunningAgent {
   close(): Promise<void>;
   /** Its terminal's visible screen, when it runs in a PTY of ours. */
   finalScreen?(): Promise<ScreenText>;
+  /** Serves the agent's terminal (a live agent only), called once the session was reported. */
+  serve?(): Promise<void>;
 }
 
 /** Runs a runner-spawned agent in a PTY of ours (lazy: grpc-js, node-pty, xterm). */
 async function startLiveAgent(
   agent: ResolvedAgent,
   opts: SessionOptions,
-  o: { cwd: string; env: Env; sessionId: string; socketPath: string; scrollback: number },
+  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig },
 ): Promise<RunningAgent | number> {
   const live = await import('./live-session.js');
   const started = await live.startLiveAgent({ agent, agentArgs: opts.agentArgs, startedBy: opts.startedBy, note, ...o });
@@ -192,7 +198,14 @@ async function startLiveAgent(
     running = false;
     return { code: s.exitCode ?? null, signal: (s.exitSignal as NodeJS.Signals | undefined) ?? null };
   });
-  return { exited, isRunning: () => running, kill: (sig) => started.kill(sig), close: () => started.close(), finalScreen: () => started.screen() };
+  return {
+    exited,
+    isRunning: () => running,
+    kill: (sig) => started.kill(sig),
+    close: () => started.close(),
+    finalScreen: () => started.screen(),
+    serve: () => started.serve(),
+  };
 }
 
 /** Spawns the agent in our terminal; a number is the exit code when it could not be started at all. */

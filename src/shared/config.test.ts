@@ -12,8 +12,16 @@ describe('configuration', () => {
     expect(cfg.warnings).toEqual([]);
     expect(clientConfig({}).httpTimeoutMs).toBe(10_000);
     expect(hubLinkConfig({}).apiUrl).toBe('http://127.0.0.1:3737');
-    expect(sessionConfig({})).toEqual({ reportTimeoutMs: 15_000, lateReportIntervalMs: 10_000, scrollback: 5_000 });
+    expect(sessionConfig({})).toEqual({
+      reportTimeoutMs: 15_000,
+      lateReportIntervalMs: 10_000,
+      scrollback: 5_000,
+      ringBytes: 4 * 1024 * 1024,
+      viewerWindowBytes: 2 * 1024 * 1024,
+      logMaxBytes: 10 * 1024 * 1024,
+    });
     expect(sessionConfig({ HAPI_SESSION_SCROLLBACK: '0' }).scrollback).toBe(0);
+    expect(sessionConfig({ HAPI_SESSION_RING_BYTES: '1048576', HAPI_SESSION_LOG_MAX_BYTES: '65536' })).toMatchObject({ ringBytes: 1_048_576, logMaxBytes: 65_536 });
   });
 
   it('reads overrides', () => {
@@ -29,6 +37,9 @@ describe('configuration', () => {
     expect(() => runnerConfig({ HAPI_RUNNER_MAX_SESSIONS: '0' })).toThrow(/at least 1/);
     expect(() => sessionConfig({ HAPI_SESSION_REPORT_RETRY_MS: '10' })).toThrow(/HAPI_SESSION_REPORT_RETRY_MS must be at least 100/);
     expect(() => sessionConfig({ HAPI_SESSION_SCROLLBACK: 'lots' })).toThrow(/HAPI_SESSION_SCROLLBACK must be an integer/);
+    expect(() => sessionConfig({ HAPI_SESSION_SCROLLBACK: '1000000' })).toThrow(/HAPI_SESSION_SCROLLBACK must be at most 100000/);
+    expect(() => sessionConfig({ HAPI_SESSION_RING_BYTES: '100' })).toThrow(/HAPI_SESSION_RING_BYTES must be at least 65536/);
+    expect(() => sessionConfig({ HAPI_SESSION_LOG_MAX_BYTES: '1' })).toThrow(/HAPI_SESSION_LOG_MAX_BYTES must be at least 65536/);
   });
 
   it('warns (but accepts) unusual heartbeat intervals', () => {

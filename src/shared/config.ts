@@ -84,13 +84,32 @@ export interface SessionConfig {
   lateReportIntervalMs: number;
   /** HAPI_SESSION_SCROLLBACK: lines of scrollback the screen model keeps. */
   scrollback: number;
+  /** HAPI_SESSION_RING_BYTES: raw output kept, with offsets, for viewers that resume. */
+  ringBytes: number;
+  /**
+   * HAPI_SESSION_VIEWER_WINDOW_BYTES: how far a viewer may fall behind before its backlog is
+   * dropped and it gets a fresh snapshot.
+   */
+  viewerWindowBytes: number;
+  /**
+   * HAPI_SESSION_LOG_MAX_BYTES: size at which a runner-spawned session's log is rotated (its
+   * content moves to `<id>.log.1`, replacing the previous one), so output never fills the disk.
+   */
+  logMaxBytes: number;
 }
+
+const MiB = 1024 * 1024;
 
 export function sessionConfig(env: Env = process.env): SessionConfig {
   return {
     reportTimeoutMs: sessionReportTimeoutMs(env),
     lateReportIntervalMs: envInt(env, 'HAPI_SESSION_REPORT_RETRY_MS', 10_000, { min: 100, max: 3_600_000 }),
-    scrollback: envInt(env, 'HAPI_SESSION_SCROLLBACK', 5_000, { min: 0, max: 1_000_000 }),
+    // Each line of scrollback costs the screen model about 12 bytes per column: 100,000 lines
+    // of 120 columns are some 140 MB, the most a session should ever hold.
+    scrollback: envInt(env, 'HAPI_SESSION_SCROLLBACK', 5_000, { min: 0, max: 100_000 }),
+    ringBytes: envInt(env, 'HAPI_SESSION_RING_BYTES', 4 * MiB, { min: 64 * 1024, max: 1024 * MiB }),
+    viewerWindowBytes: envInt(env, 'HAPI_SESSION_VIEWER_WINDOW_BYTES', 2 * MiB, { min: 64 * 1024, max: 1024 * MiB }),
+    logMaxBytes: envInt(env, 'HAPI_SESSION_LOG_MAX_BYTES', 10 * MiB, { min: 64 * 1024, max: 1024 * 1024 * MiB }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spawnPty } from './pty-host.js';
+import { holdOutput, spawnPty } from './pty-host.js';
 
 function collect(cmd: string, opts: { cols?: number; rows?: number } = {}) {
   const pty = spawnPty({ command: '/bin/sh', args: ['-c', cmd], cwd: '/', env: { PATH: process.env.PATH, TERM: 'xterm-256color' }, cols: opts.cols ?? 120, rows: opts.rows ?? 40 });
@@ -31,5 +31,24 @@ describe('pty host', () => {
     expect(await pty.exited).toEqual({ exitSignal: 'SIGKILL' });
     // Writing to an exited terminal is a no-op, not a crash.
     pty.write('x');
+  });
+
+  it('holds the output until a listener takes it, pausing the agent past the limit, and loses nothing', async () => {
+    // 200,000 numbered bytes: far more than the 4 KiB held before reading pauses.
+    const pty = spawnPty({ command: '/bin/sh', args: ['-c', 'seq 1 35000; stty -echo'], cwd: '/', env: { PATH: process.env.PATH }, cols: 80, rows: 24 });
+    const tapped: Buffer[] = [];
+    const held = holdOutput(pty, 4096, (d) => tapped.push(d));
+    await new Promise((r) => setTimeout(r, 300));
+    // Paused: the tap (the session log) saw only a little of it so far.
+    expect(Buffer.concat(tapped).length).toBeLessThan(100_000);
+    const got: Buffer[] = [];
+    held.onData((d) => got.push(d));
+    await held.exited;
+    await new Promise((r) => setTimeout(r, 50));
+    const text = Buffer.concat(got).toString();
+    expect(Buffer.concat(tapped).toString()).toBe(text);
+    const numbers = text.trim().split(/\r?\n/).map(Number);
+    expect(numbers).toHaveLength(35000);
+    expect(numbers.every((n, i) => n === i + 1)).toBe(true);
   });
 });

@@ -22,6 +22,9 @@ export interface PtyHost {
   write(data: Buffer | string): void;
   resize(cols: number, rows: number): void;
   kill(signal: NodeJS.Signals): void;
+  /** Stops reading the PTY (the agent blocks once the kernel's buffer is full) until resume(). */
+  pause(): void;
+  resume(): void;
 }
 
 export interface PtyOptions {
@@ -70,5 +73,54 @@ export function spawnPty(o: PtyOptions): PtyHost {
     kill(signal) {
       if (!exited) pty.kill(signal);
     },
+    pause: () => pty.pause(),
+    resume: () => pty.resume(),
+  };
+}
+
+/**
+ * Holds the PTY's output until a listener takes it, for the screen model and the viewers, which
+ * load after the session reported itself. `tap` sees every byte at once (the session log). Past
+ * `maxBytes` held, reading pauses: the agent waits a moment at its start, nothing is lost. The
+ * returned host delivers the held output to its first listener, in order, then everything else.
+ */
+export function holdOutput(pty: PtyHost, maxBytes: number, tap: (data: Buffer) => void): PtyHost {
+  let held: Buffer[] | undefined = [];
+  let heldBytes = 0;
+  let paused = false;
+  let listener: ((data: Buffer) => void) | undefined;
+  pty.onData((data) => {
+    tap(data);
+    if (listener) return listener(data);
+    held!.push(data);
+    heldBytes += data.length;
+    if (heldBytes >= maxBytes && !paused) {
+      paused = true;
+      pty.pause();
+    }
+  });
+  return {
+    get pid() {
+      return pty.pid;
+    },
+    get cols() {
+      return pty.cols;
+    },
+    get rows() {
+      return pty.rows;
+    },
+    onData(l) {
+      if (listener) throw new Error('holdOutput delivers to one listener');
+      for (const data of held!) l(data);
+      held = undefined;
+      listener = l;
+      if (paused) pty.resume();
+    },
+    exited: pty.exited,
+    write: (data) => pty.write(data),
+    resize: (cols, rows) => pty.resize(cols, rows),
+    kill: (signal) => pty.kill(signal),
+    pause: () => pty.pause(),
+    resume: () => pty.resume(),
   };
 }

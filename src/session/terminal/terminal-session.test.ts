@@ -20,6 +20,8 @@ function fakePty() {
     write: (d) => void written.push(d.toString()),
     resize: (c, r) => void sizes.push(`${c}x${r}`),
     kill: () => {},
+    pause: () => {},
+    resume: () => {},
   };
   return { pty, emit: (s: string) => listener(Buffer.from(s)), exit: (e: PtyExit) => exit(e), written, sizes };
 }

@@ -1,0 +1,92 @@
+/**
+ * The heavy half of a live session (grpc-js and the headless xterm, some 60 ms to load): the
+ * screen model, the terminal with its viewers, and SessionService on the session's socket.
+ * live-session.ts loads it once the session has reported itself to the runner.
+ */
+import { rmSync } from 'node:fs';
+import { createServer } from 'nice-grpc';
+import { SessionServiceDefinition } from '../contract/session.js';
+import type { TerminalInfo } from '../contract/session-types.js';
+import { errorMappingMiddleware } from '../shared/grpc-errors.js';
+import { createLogger } from '../shared/logger.js';
+import { createStreamTerminator } from '../shared/stream-terminator.js';
+import { listenPrivately, prepareSocketPath } from '../runner/control-socket.js';
+import type { Env } from '../shared/config.js';
+import { createOutputRing } from './terminal/output-ring.js';
+import type { PtyHost } from './terminal/pty-host.js';
+import { createScreenModel } from './terminal/screen-model.js';
+import { handoverPath, type EarlyListener } from './terminal/socket-handover.js';
+import { createTerminalSession, type TerminalSession } from './terminal/terminal-session.js';
+import { createSessionService } from './session-service.js';
+
+/** How long viewers get to read the final output and exit status once the agent exited. */
+const SHUTDOWN_GRACE_MS = 1_000;
+
+export interface TerminalServerOptions {
+  pty: PtyHost;
+  identity: Pick<TerminalInfo, 'id' | 'agent' | 'directory' | 'startedBy' | 'pid'>;
+  socketPath: string;
+  env: Env;
+  /** The listener holding the socket path since the start, if any; else the path is bound here. */
+  early?: EarlyListener;
+  scrollback: number;
+  ringBytes: number;
+  viewerWindowBytes: number;
+  note: (message: string) => void;
+}
+
+export interface TerminalServer {
+  readonly terminal: TerminalSession;
+  /** Ends the viewers' streams (after a grace to read the end) and removes the socket. */
+  close(): Promise<void>;
+}
+
+/** Builds the terminal over the (held) PTY and serves it; a socket that cannot be served is only noted. */
+export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalServer> {
+  const screen = createScreenModel({ cols: o.pty.cols, rows: o.pty.rows, scrollback: o.scrollback });
+  const terminal = createTerminalSession({
+    pty: o.pty,
+    screen,
+    ring: createOutputRing(o.ringBytes),
+    identity: o.identity,
+    windowBytes: o.viewerWindowBytes,
+  });
+
+  const log = createLogger({ name: 'session', level: 'warn' });
+  const terminator = createStreamTerminator();
+  const server = createServer().use(errorMappingMiddleware(log));
+  server.add(SessionServiceDefinition, createSessionService(terminal, terminator));
+  let listening = false;
+  try {
+    const privateName = o.early && handoverPath(o.socketPath, 's');
+    if (o.early && privateName) {
+      rmSync(privateName, { force: true });
+      await listenPrivately(privateName, () => server.listen(`unix://${privateName}`));
+      o.early.handOver(privateName);
+    } else {
+      await prepareSocketPath(o.socketPath, o.env);
+      await listenPrivately(o.socketPath, () => server.listen(`unix://${o.socketPath}`));
+    }
+    listening = true;
+  } catch (err) {
+    // The agent runs anyway: a session without a terminal socket is still a session.
+    o.note(`cannot serve the session's terminal on ${o.socketPath}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    terminal,
+    close() {
+      closing ??= (async () => {
+        const grace = new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
+        await Promise.race([server.shutdown(), grace]);
+        terminator.terminate();
+        server.forceShutdown();
+        o.early?.close();
+        if (listening) rmSync(o.socketPath, { force: true });
+        screen.dispose();
+      })();
+      return closing;
+    },
+  };
+}
