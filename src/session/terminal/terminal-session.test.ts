@@ -11,6 +11,7 @@ function fakePty() {
   let exit: (e: PtyExit) => void = () => {};
   const written: string[] = [];
   const sizes: string[] = [];
+  const flow: string[] = [];
   const pty: PtyHost = {
     pid: 4242,
     cols: 80,
@@ -20,13 +21,13 @@ function fakePty() {
     write: (d) => void written.push(d.toString()),
     resize: (c, r) => void sizes.push(`${c}x${r}`),
     kill: () => {},
-    pause: () => {},
-    resume: () => {},
+    pause: () => void flow.push('pause'),
+    resume: () => void flow.push('resume'),
   };
-  return { pty, emit: (s: string) => listener(Buffer.from(s)), exit: (e: PtyExit) => exit(e), written, sizes };
+  return { pty, emit: (s: string) => listener(Buffer.from(s)), exit: (e: PtyExit) => exit(e), written, sizes, flow };
 }
 
-function setup(opts: { ring?: number; window?: number } = {}) {
+function setup(opts: { ring?: number; window?: number; parseBacklog?: number } = {}) {
   const fake = fakePty();
   const logged: string[] = [];
   const terminal = createTerminalSession({
@@ -35,6 +36,7 @@ function setup(opts: { ring?: number; window?: number } = {}) {
     ring: createOutputRing(opts.ring ?? 1024),
     identity: { id: 's1', agent: 'fixture', directory: '/w', startedBy: 'runner', pid: 1 },
     windowBytes: opts.window ?? 512,
+    parseBacklogBytes: opts.parseBacklog,
     onOutput: (d) => logged.push(d.toString()),
     now: () => new Date(5_000),
   });
@@ -146,5 +148,14 @@ describe('terminal session', () => {
     const waiting = v.next();
     v.close();
     expect(await waiting).toBeUndefined();
+  });
+
+  it('pauses reading while the screen model is too far behind, and resumes once it caught up', async () => {
+    const t = setup({ ring: 4096, parseBacklog: 100 });
+    for (let i = 0; i < 30; i++) t.emit('0123456789');
+    expect(t.flow).toEqual(['pause']);
+    const screen = await t.terminal.screen();
+    expect(screen.offset).toBe(300);
+    expect(t.flow).toEqual(['pause', 'resume']);
   });
 });

@@ -25,6 +25,8 @@ import type { ScreenModel } from './screen-model.js';
 
 /** Largest output chunk handed to a viewer at once. */
 const MAX_CHUNK_BYTES = 64 * 1024;
+/** Output the screen model may have left to parse before the PTY's reading pauses. */
+const PARSE_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 export interface Viewer {
   /** The next event for this viewer; waits for output. Undefined after `exited` or `close` (which also ends a wait). */
@@ -52,6 +54,8 @@ export interface TerminalSessionOptions {
   identity: Pick<TerminalInfo, 'id' | 'agent' | 'directory' | 'startedBy' | 'pid'>;
   /** How far (bytes) a viewer may fall behind before its backlog is dropped. */
   windowBytes: number;
+  /** Unparsed output (bytes) past which reading the PTY pauses until the screen model caught up. */
+  parseBacklogBytes?: number;
   /** Every output byte, in order (the session log). */
   onOutput?: (data: Buffer) => void;
   now?: () => Date;
@@ -72,12 +76,24 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     done();
   };
 
+  let parsePaused = false;
   pty.onData((data) => {
     ring.append(data);
     screen.write(data);
     lastOutputAt = now();
     o.onOutput?.(data);
     notify();
+    // The screen model parses slower than a flood arrives; its backlog is held in memory (and
+    // xterm throws away writes past 50 MB of it). Past the high mark, reading pauses until the
+    // model has caught up: the agent waits for the screen model, never for a viewer.
+    if (!parsePaused && ring.end - screen.offset > (o.parseBacklogBytes ?? PARSE_BACKLOG_BYTES)) {
+      parsePaused = true;
+      pty.pause();
+      void screen.flush().then(() => {
+        parsePaused = false;
+        pty.resume();
+      });
+    }
   });
   const exited = pty.exited.then((status) => {
     exitStatus = status;
