@@ -114,9 +114,13 @@ const esmPart = {
 // resolution runs path.resolve() twice, and ~100 of them at start made V8 optimize path's
 // normalizeString, which maps TurboFan's ~3.5 MB of machine code into an idle runner
 // (bench/idle.mjs; test/idle-footprint.test.ts counts the modules).
-const RUNNER_DAEMON = 'runner-daemon';
-await build({ ...esmPart, entryPoints: { [`lazy/${RUNNER_DAEMON}`]: LAZY[RUNNER_DAEMON] }, splitting: true, chunkNames: 'lazy/runner/[name]-[hash]' });
-const shared = Object.entries(LAZY).filter(([name]) => name !== RUNNER_DAEMON);
+// A runner-spawned session's terminal likewise (chunks in dist/lazy/session/): the half loaded
+// before the session reports itself and the grpc-js/xterm half loaded after it.
+const APART = { 'runner-daemon': 'runner', 'live-session': 'session' };
+for (const [name, dir] of Object.entries(APART)) {
+  await build({ ...esmPart, entryPoints: { [`lazy/${name}`]: LAZY[name] }, splitting: true, chunkNames: `lazy/${dir}/[name]-[hash]` });
+}
+const shared = Object.entries(LAZY).filter(([name]) => !(name in APART));
 await build({
   ...esmPart,
   entryPoints: { ...Object.fromEntries(shared.map(([name, path]) => [`lazy/${name}`, path])), 'bench-support': 'src/bench-support.ts' },
