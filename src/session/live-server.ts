@@ -83,7 +83,8 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
         terminator.terminate();
         server.forceShutdown();
         o.early?.close();
-        if (listening) rmSync(o.socketPath, { force: true });
+        // The path is ours when we listened there or the early listener held it.
+        if (listening || o.early) rmSync(o.socketPath, { force: true });
         screen.dispose();
       })();
       return closing;

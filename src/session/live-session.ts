@@ -12,7 +12,7 @@
  *
  * Raw output goes to stdout, which the runner opened as the session log (capped, rotated).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { ExitStatus, ScreenText } from '../contract/session-types.js';
 import type { Env, SessionConfig } from '../shared/config.js';
 import { hapiPaths } from '../shared/paths.js';
@@ -117,7 +117,10 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
         }),
       (err: unknown) => {
         o.note(`cannot load the session's terminal: ${err instanceof Error ? err.message : String(err)}`);
-        early?.close();
+        if (early) {
+          early.close();
+          rmSync(o.socketPath, { force: true });
+        }
         return undefined;
       },
     ));
