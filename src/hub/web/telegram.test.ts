@@ -14,7 +14,7 @@ const USER = JSON.stringify({ id: 424242, first_name: 'Ada', username: 'ada', la
  */
 async function signIndependently(fields: Array<[string, string]>, botToken: string): Promise<string> {
   const enc = new TextEncoder();
-  const hmac = async (key: Uint8Array, msg: string) => {
+  const hmac = async (key: Uint8Array<ArrayBuffer>, msg: string) => {
     const k = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     return new Uint8Array(await crypto.subtle.sign('HMAC', k, enc.encode(msg)));
   };
