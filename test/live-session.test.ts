@@ -137,6 +137,13 @@ describe('runner-spawned sessions run in a terminal of their own', () => {
     const live = await liveSession();
     const { th } = live;
     expect((await th.cli(['screen', live.id])).stdout).toContain('fixture tui');
+    // The session process runs with its small young generation (src/shared/node-flags.ts); its
+    // agent, a node program here, does not inherit it.
+    const { pid } = await live.client.getInfo({});
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(1, argv.findIndex((a) => a.endsWith('hapi.cjs')))).toEqual(['--max-semi-space-size=2']);
+    const agent = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').map(Number)[0]!;
+    expect(readFileSync(`/proc/${agent}/cmdline`, 'utf8')).not.toContain('semi-space');
     const sent = await th.cli(['send', live.id, 'hello there', '--enter']);
     expect(sent.code, sent.stderr).toBe(0);
     // The fixture enabled bracketed paste, so the text arrives as one paste, then Enter.

@@ -7,6 +7,8 @@ describe('recognising a session process', () => {
   it('the hapi CLI is argv[1]: dist/hapi.cjs or an installed hapi, nothing else', () => {
     expect(isHapiCli(['node', '/repo/dist/hapi.cjs', 'runner'])).toBe(true);
     expect(isHapiCli(['node', '/usr/local/bin/hapi'])).toBe(true);
+    expect(isHapiCli(['node', '--max-semi-space-size=2', '/repo/dist/hapi.cjs', '--hapi-starting-mode', 'remote'])).toBe(true);
+    expect(isHapiCli(['node', '--max-semi-space-size=2', '/repo/other.js', 'hapi'])).toBe(false);
     expect(isHapiCli(['node', 'hapi.mjs'])).toBe(true);
     expect(isHapiCli(['node', '/x/not-hapi.cjs'])).toBe(false);
     expect(isHapiCli(['node', '-e', 'x', '--', '/x/hapi'])).toBe(false);

@@ -23,12 +23,14 @@ import { processStartTime, readProcArgv, readProcEnviron, readProcTable } from '
 export const SESSION_ID_ENV = 'HAPI_SESSION_ID';
 export const SESSION_PID_ENV = 'HAPI_SESSION_PID';
 
-/** The CLI file as a session's argv[1] names it: dist/hapi.cjs, or an installed `hapi`. */
+/** The CLI file as a session names it after node and its flags: dist/hapi.cjs, or an installed `hapi`. */
 const HAPI_CLI = /^hapi(\.[cm]?js)?$/;
 
-/** True when the process runs the hapi CLI (`node <hapi cli> ...`). */
+/** True when the process runs the hapi CLI (`node [node flags] <hapi cli> ...`). */
 export function isHapiCli(argv: string[]): boolean {
-  return argv.length > 1 && HAPI_CLI.test(basename(argv[1]!));
+  // Node's own flags come before the script (sessions run with SESSION_NODE_FLAGS).
+  const script = argv.slice(1).find((a) => !a.startsWith('-'));
+  return script !== undefined && HAPI_CLI.test(basename(script));
 }
 
 /** Value of `--name <value>` among hapi's own options (before a `--`). */

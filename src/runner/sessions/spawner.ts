@@ -1,5 +1,5 @@
 /**
- * Starts a session process: `node <cli> --hapi-starting-mode remote --started-by runner
+ * Starts a session process: `node <SESSION_NODE_FLAGS> <cli> --hapi-starting-mode remote --started-by runner
  * --hapi-session-id <id> --agent <name> [-- agent args]`, detached in its own process group
  * (it must outlive the runner, and the group lets the runner stop the whole tree), with its
  * output appended to a per-session log file the runner can quote when the spawn fails.
@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { AbortedError, errnoCode } from '../../shared/errors.js';
+import { SESSION_NODE_FLAGS } from '../../shared/node-flags.js';
 import { processStartTime } from '../../shared/proc.js';
 
 export interface LaunchOptions {
@@ -53,7 +54,7 @@ export async function launchSession(opts: LaunchOptions): Promise<LaunchedSessio
   const fd = openSync(logPath, 'a', 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(opts.nodePath ?? process.execPath, [opts.cliPath, ...sessionArgv(opts.sessionId, opts.agent, opts.agentArgs)], {
+    child = spawn(opts.nodePath ?? process.execPath, [...SESSION_NODE_FLAGS, opts.cliPath, ...sessionArgv(opts.sessionId, opts.agent, opts.agentArgs)], {
       cwd: opts.directory,
       detached: true,
       stdio: ['ignore', fd, fd],
