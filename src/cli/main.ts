@@ -40,6 +40,15 @@ export function reportError(err: unknown): number {
   return EXIT_FAILURE;
 }
 
+// `hapi ... | head` closes the pipe early: stop quietly, as a shell tool does, instead of dying
+// of an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 main(process.argv).then(
   (code) => {
     // Commands that start long-lived servers resolve only when they finish.
