@@ -12,10 +12,17 @@ import {
   sessionEventTypeToJSON,
   UpdateKind,
   updateKindToJSON,
+  type AttachStreamRequest,
+  type OpenAttach,
   type RpcRequest,
   type RpcResponse,
   type RunnerStatusReport,
 } from '../../gen/hapi/hub/v1/machine.js';
+import type { AttachHello, ViewerEvent, ViewerMessage } from './session-types.js';
+import { sessionInputFromProto, viewerEventToProto, viewerMessageFromProto } from './session.js';
+import { attachHelloToProto, sessionInputToProto, viewerEventFromProto, viewerMessageToProto } from './session-viewer.js';
+import { sessionScreenFromProto, sessionScreenToProto } from './runner.js';
+import { InvalidArgumentError } from '../shared/errors.js';
 import {
   enumConverters,
   spawnOutcomeFromProto,
@@ -29,6 +36,8 @@ import type { RelayCall, RelayResult, RunnerStatusReportInfo, SessionEventKind, 
 
 export {
   MachineServiceDefinition,
+  type AttachStreamRequest,
+  type AttachStreamResponse,
   type ConnectRequest,
   type ConnectResponse,
   type MachineServiceImplementation,
@@ -93,6 +102,10 @@ export function relayCallToProto(requestId: string, deadline: Date, call: RelayC
       return { requestId, deadline, method: { $case: 'stopRunner', value: {} } };
     case 'status':
       return { requestId, deadline, method: { $case: 'getStatus', value: {} } };
+    case 'session-screen':
+      return { requestId, deadline, method: { $case: 'getSessionScreen', value: { sessionId: call.sessionId } } };
+    case 'send-input':
+      return { requestId, deadline, method: { $case: 'sendInput', value: { sessionId: call.sessionId, input: sessionInputToProto(call.input) } } };
   }
 }
 
@@ -107,6 +120,13 @@ export function relayCallFromProto(r: RpcRequest): RelayCall | undefined {
       return { method: 'stop-runner' };
     case 'getStatus':
       return { method: 'status' };
+    case 'getSessionScreen':
+      return { method: 'session-screen', sessionId: r.method.value.sessionId };
+    case 'sendInput': {
+      const input = r.method.value.input;
+      if (!input) throw new InvalidArgumentError('send_input without input');
+      return { method: 'send-input', sessionId: r.method.value.sessionId, input: sessionInputFromProto(input) };
+    }
     default:
       return undefined;
   }
@@ -123,6 +143,10 @@ export function relayResultFromProto(r: RpcResponse): RelayResult | undefined {
       return { method: 'stop-runner' };
     case 'getStatus':
       return { method: 'status', report: statusReportFromProto(r.result.value) };
+    case 'sessionScreen':
+      return { method: 'session-screen', screen: sessionScreenFromProto(r.result.value) };
+    case 'sendInput':
+      return { method: 'send-input' };
     default:
       return undefined;
   }
@@ -138,5 +162,48 @@ export function relayResultToProto(requestId: string, r: RelayResult): RpcRespon
       return { requestId, result: { $case: 'stopRunner', value: true } };
     case 'status':
       return { requestId, result: { $case: 'getStatus', value: statusReportToProto(r.report) } };
+    case 'session-screen':
+      return { requestId, result: { $case: 'sessionScreen', value: sessionScreenToProto(r.screen) } };
+    case 'send-input':
+      return { requestId, result: { $case: 'sendInput', value: true } };
   }
 }
+
+/** What the runner's hub link announces when it opens attach streams on the hub's request. */
+export const ATTACH_STREAM_CAPABILITY = 'attach-stream';
+
+/** The hub's request to open an attach stream, as the runner reads it. */
+export interface OpenAttachInfo {
+  attachId: string;
+  sessionId: string;
+  hello: AttachHello;
+}
+
+export function openAttachToProto(o: OpenAttachInfo): OpenAttach {
+  return { attachId: o.attachId, sessionId: o.sessionId, hello: attachHelloToProto(o.hello) };
+}
+
+/** INVALID_ARGUMENT for a request without a valid hello. */
+export function openAttachFromProto(o: OpenAttach): OpenAttachInfo {
+  if (!o.hello) throw new InvalidArgumentError('open_attach without a hello');
+  const m = viewerMessageFromProto({ kind: { $case: 'hello', value: o.hello } });
+  if (m.kind !== 'hello') throw new InvalidArgumentError('open_attach without a hello');
+  return { attachId: o.attachId, sessionId: o.sessionId, hello: m.hello };
+}
+
+/** Runner -> hub on an attach stream: one of the session's answers. */
+export function attachStreamEventToProto(e: ViewerEvent): AttachStreamRequest {
+  return { message: { $case: 'response', value: viewerEventToProto(e) } };
+}
+
+/** One hub -> runner message of an attach stream, validated as the session would. */
+export function attachStreamMessageFromProto(r: { request?: Parameters<typeof viewerMessageFromProto>[0] }): ViewerMessage {
+  if (!r.request) throw new InvalidArgumentError('attach stream message without a request');
+  return viewerMessageFromProto(r.request);
+}
+
+export function attachStreamMessageToProto(m: ViewerMessage) {
+  return { request: viewerMessageToProto(m) };
+}
+
+export { viewerEventFromProto as attachStreamEventFromProto };

@@ -12,18 +12,27 @@ import {
   type ExitStatus as ProtoExitStatus,
   type GetInfoResponse,
   type GetScreenResponse,
+  type SendInputRequest,
 } from '../../gen/hapi/session/v1/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
-import type { ExitStatus, ScreenText, TerminalInfo, ViewerEvent, ViewerMessage } from './session-types.js';
+import type { AttachHello, ExitStatus, ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from './session-types.js';
+
+/** Domain -> proto for SendInput (the session validates it again). */
+export function sessionInputToProto(i: SessionInput): SendInputRequest {
+  return 'data' in i ? { data: i.data, text: '', enter: i.enter } : { data: Buffer.alloc(0), text: i.text, enter: i.enter };
+}
+
+/** Domain -> proto for an Attach hello. */
+export function attachHelloToProto(h: AttachHello) {
+  const mode = h.mode === 'interactive' ? ProtoAttachMode.ATTACH_MODE_INTERACTIVE : ProtoAttachMode.ATTACH_MODE_READ_ONLY;
+  return { mode, cols: h.size?.cols ?? 0, rows: h.size?.rows ?? 0, lastOffset: h.lastOffset };
+}
 
 /** Domain -> proto for one Attach client message. */
 export function viewerMessageToProto(m: ViewerMessage): AttachRequest {
   switch (m.kind) {
-    case 'hello': {
-      const h = m.hello;
-      const mode = h.mode === 'interactive' ? ProtoAttachMode.ATTACH_MODE_INTERACTIVE : ProtoAttachMode.ATTACH_MODE_READ_ONLY;
-      return { kind: { $case: 'hello', value: { mode, cols: h.size?.cols ?? 0, rows: h.size?.rows ?? 0, lastOffset: h.lastOffset } } };
-    }
+    case 'hello':
+      return { kind: { $case: 'hello', value: attachHelloToProto(m.hello) } };
     case 'input':
       return { kind: { $case: 'input', value: { data: m.data } } };
     case 'resize':

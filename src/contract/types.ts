@@ -7,7 +7,7 @@
  */
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { LogWriteHealth } from '../shared/logger.js';
-import type { ExitStatus, ScreenText } from './session-types.js';
+import type { ExitStatus, ScreenText, SessionInput } from './session-types.js';
 
 /** Protocol version of MachineService.Connect that this build speaks (hello and welcome). */
 export const PROTOCOL_VERSION = 1;
@@ -232,14 +232,18 @@ export type RelayCall =
   | { method: 'spawn'; spec: SpawnSpec }
   | { method: 'stop-session'; sessionId: string }
   | { method: 'stop-runner' }
-  | { method: 'status' };
+  | { method: 'status' }
+  | { method: 'session-screen'; sessionId: string }
+  | { method: 'send-input'; sessionId: string; input: SessionInput };
 
 /** The runner's successful answer, by method. */
 export type RelayResult =
   | { method: 'spawn'; outcome: SpawnOutcome }
   | { method: 'stop-session'; result: StopResult['result'] }
   | { method: 'stop-runner' }
-  | { method: 'status'; report: RunnerStatusReportInfo };
+  | { method: 'status'; report: RunnerStatusReportInfo }
+  | { method: 'session-screen'; screen: SessionScreenInfo }
+  | { method: 'send-input' };
 
 /** What a hub token may do (hapi.hub.v1.TokenScope): `full`, or `read-only` (look, never change). */
 export type TokenScope = 'full' | 'read-only';

@@ -92,6 +92,8 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     aliveTimeoutMs: config.aliveTimeoutMs,
     spawnDeadlineMs: config.spawnDeadlineMs,
     rpcDeadlineMs: config.rpcDeadlineMs,
+    viewerBufferBytes: config.viewerBufferBytes,
+    attachResumeMs: config.attachResumeMs,
   });
 
   let createdOwnerToken: string | undefined;

@@ -11,7 +11,7 @@ import { checkSessionEnd, checkSessionId, checkSessionReport, checkSpawnSpec } f
 import type {
   RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SessionScreenInfo, SessionTerminalInfo, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
 } from '../contract/types.js';
-import type { AttachHello, ViewerEvent, ViewerMessage } from '../contract/session-types.js';
+import type { AttachHello, SessionInput, ViewerEvent, ViewerMessage } from '../contract/session-types.js';
 import type { SessionEvent, SessionManager } from './domain.js';
 import type { RunnerTerminals } from './terminals/runner-terminals.js';
 
@@ -53,6 +53,8 @@ export interface RunnerControl {
   attachSession(sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): Promise<AsyncIterable<ViewerEvent>>;
   /** A live session's current screen, or an ended one's final screen and exit status. */
   getSessionScreen(sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
+  /** Types into a live session's terminal (its SendInput). NotFound / FailedPrecondition as for the screen. */
+  sendSessionInput(sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
   /** The one spawn path. Blocks until the session reported itself or failed. */
   spawnSession(spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome>;
   stopSession(target: StopTarget, signal?: AbortSignal): Promise<StopResult>;
@@ -119,6 +121,12 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
         checkSessionId(sessionId);
         const manager = await ready(signal);
         return terminals().screen(manager.find(sessionId), sessionId, signal ?? AbortSignal.timeout(10_000));
+      }),
+    sendSessionInput: (sessionId, input, signal) =>
+      inFlight.track(async () => {
+        checkSessionId(sessionId);
+        const manager = await ready(signal);
+        await terminals().send(manager.find(sessionId), sessionId, input, signal ?? AbortSignal.timeout(10_000));
       }),
     spawnSession: (spec, signal) =>
       inFlight.track(async () => {

@@ -218,6 +218,10 @@ export interface HubConfig {
   spawnDeadlineMs: number;
   /** Deadline of other relayed RPCs. */
   rpcDeadlineMs: number;
+  /** Output held for one attached viewer before its backlog is dropped for a fresh snapshot. */
+  viewerBufferBytes: number;
+  /** How long a viewer's attach waits for its machine's runner to come back before it ends. */
+  attachResumeMs: number;
   logLevel: LogLevel;
 }
 
@@ -238,6 +242,8 @@ export function hubConfig(env: Env = process.env): HubConfig {
     aliveTimeoutMs: envInt(env, 'HAPI_HUB_ALIVE_TIMEOUT_MS', 45_000, { min: 100 }),
     spawnDeadlineMs: envInt(env, 'HAPI_HUB_SPAWN_DEADLINE_MS', reportTimeout + 15_000, { min: 100 }),
     rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),
+    viewerBufferBytes: envInt(env, 'HAPI_HUB_VIEWER_BUFFER_BYTES', 4 * 1024 * 1024, { min: 64 * 1024 }),
+    attachResumeMs: envInt(env, 'HAPI_HUB_ATTACH_RESUME_MS', 30_000, { min: 0 }),
     logLevel: logLevel(env),
   };
 }

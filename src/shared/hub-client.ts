@@ -26,9 +26,16 @@ export const HUB_CLIENT_CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 5_000,
 } as const;
 
-export function createHubChannel(url: string): Channel {
+/**
+ * Channel option that gives a channel a connection of its own: grpc-js otherwise shares one
+ * connection among channels to the same target with the same options.
+ */
+export const SEPARATE_CONNECTION = { 'grpc.use_local_subchannel_pool': 1 } as const;
+
+export function createHubChannel(url: string, extraOptions: Record<string, string | number> = {}): Channel {
   const addr = parseHubUrl(url);
-  return createChannel(addr.target, addr.tls ? ChannelCredentials.createSsl() : ChannelCredentials.createInsecure(), HUB_CLIENT_CHANNEL_OPTIONS);
+  const credentials = addr.tls ? ChannelCredentials.createSsl() : ChannelCredentials.createInsecure();
+  return createChannel(addr.target, credentials, { ...HUB_CLIENT_CHANNEL_OPTIONS, ...extraOptions });
 }
 
 export function authMetadata(token: string): Metadata {

@@ -24,7 +24,7 @@ describe('hub core facade', () => {
   it('welcomes a runner with the versions and the alive interval, and reconciles its sessions', () => {
     const sink = recordingSink();
     core.attachMachine(caller(), hello('m1', { sessions: [session('s1')] }), sink);
-    expect(sink.sent[0]).toEqual({ type: 'welcome', namespace: 'default', metadataVersion: 1, runnerStateVersion: 1, aliveIntervalMs: 20_000, protocolVersion: 1 });
+    expect(sink.sent[0]).toEqual({ type: 'welcome', namespace: 'default', metadataVersion: 1, runnerStateVersion: 1, aliveIntervalMs: 20_000, protocolVersion: 1, linkId: expect.any(String) });
     expect(core.listSessions(caller(), { machineId: 'm1' }).map((s) => s.id)).toEqual(['s1']);
     expect(() => core.attachMachine(caller(), hello('m2', { protocolVersion: 99 }), recordingSink())).toThrow(/protocol version/);
   });
@@ -75,11 +75,11 @@ describe('hub core facade', () => {
     const seen: HubEvent[] = [];
     for (let i = 0; i < 3; i++) seen.push((await it.next()).value as HubEvent);
     expect(seen.map((e) => (e.type === 'machine' ? `machine ${e.machine.id}` : `session ${e.session.id}`))).toEqual(['machine m1', 'machine m2', 'session s1']);
-    expect(core.stats()).toEqual({ connections: 2, watchers: 1, pendingRpcs: 0 });
+    expect(core.stats()).toEqual({ connections: 2, watchers: 1, pendingRpcs: 0, viewers: 0 });
     core.close();
     expect(await it.next()).toMatchObject({ done: true });
     expect(sink.closedWith).toBeInstanceOf(UnavailableError);
-    expect(core.stats()).toEqual({ connections: 0, watchers: 0, pendingRpcs: 0 });
+    expect(core.stats()).toEqual({ connections: 0, watchers: 0, pendingRpcs: 0, viewers: 0 });
   });
 
   it('a read-only caller lists, watches and asks for status; every write is PERMISSION_DENIED before anything reaches the runner', async () => {

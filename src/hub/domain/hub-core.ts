@@ -8,7 +8,8 @@
  * - versioned.ts: versioned metadata and runner state;
  * - relay.ts: requests relayed down a stream, with deadlines;
  * - session-book.ts and watch-feed.ts: sessions and the change feed for watchers;
- * - scopes.ts: what a token's scope allows, asked here before every call (the one place).
+ * - scopes.ts: what a token's scope allows, asked here before every call (the one place);
+ * - hub-terminals.ts: viewers attached to sessions through the hub, and runner-opened attach streams.
  */
 import type { Logger } from 'pino';
 import { FailedPreconditionError, HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnavailableError } from '../../shared/errors.js';
@@ -20,6 +21,7 @@ import {
   type RunnerStateInfo,
   type RunnerStatusReportInfo,
   type SessionInfo,
+  type SessionScreenInfo,
   type SpawnOutcome,
   type SpawnSpec,
 } from '../../contract/types.js';
@@ -27,7 +29,11 @@ import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../.
 import type { HubStore } from './ports.js';
 import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
 import { createSessionBook, type SessionEventKind } from './session-book.js';
-import { requireScope, type HubAction, type TokenScope } from './scopes.js';
+import { allows, requireScope, type HubAction, type TokenScope } from './scopes.js';
+import type { AttachHello, SessionInput } from '../../contract/session-types.js';
+import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
+import { createHubTerminals, type AttachStreamOpenInfo } from './hub-terminals.js';
+import type { ViewerRelay } from './viewer-relay.js';
 import { createTokens, type IssuedToken } from './tokens.js';
 import type { Caller, HelloInfo, HubEvent, HubSession, MachineRecord, RunnerBound, RunnerSink, TokenRecord, WatchFilter } from './types.js';
 import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from './versioned.js';
@@ -41,6 +47,10 @@ export interface HubCoreOptions {
   aliveTimeoutMs: number;
   spawnDeadlineMs: number;
   rpcDeadlineMs: number;
+  /** Output held per attached viewer before it gets a fresh snapshot instead (default 4 MiB). */
+  viewerBufferBytes?: number;
+  /** How long an attached viewer waits for its runner to come back (default 30 s). */
+  attachResumeMs?: number;
   /** Injectable clock (tests). */
   now?: () => Date;
 }
@@ -84,8 +94,19 @@ export interface HubCore {
   stopSession(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<'stopped' | 'already-gone'>;
   stopRunner(caller: Caller, machineId: string, signal?: AbortSignal): Promise<void>;
   getRunnerStatus(caller: Caller, machineId: string, signal?: AbortSignal): Promise<RunnerStatusReportInfo>;
+  // terminals
+  /**
+   * Attaches a viewer to a session through its runner (`view`; a caller that may not `type` is
+   * attached read-only whatever its hello asks). NotFound: another namespace's or an unknown
+   * machine (an unknown session: the relay's `opened` rejects with the runner's NotFound).
+   */
+  attachSession(caller: Caller, machineId: string, sessionId: string, hello: AttachHello): ViewerRelay;
+  /** A runner opened an attach stream the hub asked for (MachineService.AttachStream). */
+  acceptAttachStream(caller: Caller, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
+  getSessionScreen(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
+  sendInput(caller: Caller, machineId: string, sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
   /** Counts for logs and benchmarks. */
-  stats(): { connections: number; watchers: number; pendingRpcs: number };
+  stats(): { connections: number; watchers: number; pendingRpcs: number; viewers: number };
   /** Ends every runner stream and watcher and fails pending RPCs. */
   close(): void;
 }
@@ -99,6 +120,12 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   const tokens = createTokens({ store, log, now });
   const presence = createPresence({ store, publish, log, now, aliveTimeoutMs });
   const sessions = createSessionBook({ store, publish });
+  const terminals = createHubTerminals({
+    presence,
+    log,
+    viewerBufferBytes: opts.viewerBufferBytes ?? 4 * 1024 * 1024,
+    attachResumeMs: opts.attachResumeMs ?? 30_000,
+  });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -133,6 +160,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     'stop-session': 'stop-session',
     'stop-runner': 'stop-runner',
     status: 'runner-status',
+    'session-screen': 'view',
+    'send-input': 'type',
   };
 
   async function relay(caller: Caller, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult> {
@@ -226,6 +255,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         runnerStateVersion: machine.runnerStateVersion,
         aliveIntervalMs: aliveIntervalFor(aliveTimeoutMs),
         protocolVersion: PROTOCOL_VERSION,
+        linkId: conn.linkId,
       });
       log.info({ machineId: hello.machineId, namespace: caller.namespace, sessions: reported.length }, 'machine online');
 
@@ -286,13 +316,48 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       return r.report;
     },
 
+    attachSession(caller, machineId, sessionId, hello) {
+      if (closed) throw new UnavailableError('hub is shutting down');
+      requireScope(caller, 'view');
+      if (!sessionId) throw new InvalidArgumentError('session id is required');
+      checkSessionId(sessionId);
+      requireMachine(caller, machineId);
+      const mode = hello.mode === 'interactive' && allows(caller.scope, 'type') ? 'interactive' : 'read-only';
+      return terminals.attach(machineId, sessionId, { ...hello, mode });
+    },
+
+    acceptAttachStream(caller, open, sink) {
+      if (closed) throw new UnavailableError('hub is shutting down');
+      requireScope(caller, 'connect-runner');
+      if (!open.machineId || !open.linkId || !open.attachId) throw new InvalidArgumentError('open needs machine_id, link_id and attach_id');
+      requireMachine(caller, open.machineId);
+      return terminals.accept(caller.namespace, open, sink);
+    },
+
+    async getSessionScreen(caller, machineId, sessionId, signal) {
+      if (!sessionId) throw new InvalidArgumentError('session id is required');
+      checkSessionId(sessionId);
+      const r = await relay(caller, machineId, { method: 'session-screen', sessionId }, opts.rpcDeadlineMs, signal);
+      if (r.method !== 'session-screen') unexpected();
+      return r.screen;
+    },
+
+    async sendInput(caller, machineId, sessionId, input, signal) {
+      requireScope(caller, 'type');
+      if (!sessionId) throw new InvalidArgumentError('session id is required');
+      checkSessionId(sessionId);
+      const r = await relay(caller, machineId, { method: 'send-input', sessionId, input }, opts.rpcDeadlineMs, signal);
+      if (r.method !== 'send-input') unexpected();
+    },
+
     stats() {
-      return { connections: presence.size, watchers: feed.size, pendingRpcs: presence.pendingRequests };
+      return { connections: presence.size, watchers: feed.size, pendingRpcs: presence.pendingRequests, viewers: terminals.viewers };
     },
 
     close() {
       if (closed) return;
       closed = true;
+      terminals.close(new UnavailableError('hub is shutting down; attach again with your last offset'));
       feed.close();
       presence.close();
     },

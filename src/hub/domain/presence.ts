@@ -12,6 +12,8 @@
 import type { Logger } from 'pino';
 import { AbortedError, FailedPreconditionError, PermissionDeniedError, UnavailableError, type HapiError } from '../../shared/errors.js';
 import type { MachineStore, NamespaceStore, UnitOfWork } from './ports.js';
+import { randomUUID } from 'node:crypto';
+import { createAttachStreams, type AttachStreams } from './attach-streams.js';
 import { createPendingRequests, type PendingRequests } from './relay.js';
 import type { Caller, HelloInfo, HubEvent, MachineRecord, RunnerSink } from './types.js';
 import { applyReported, lostRunnerState } from './versioned.js';
@@ -43,6 +45,12 @@ export interface Connection {
   readonly sink: RunnerSink;
   /** Requests relayed down this stream that await an answer. */
   readonly pending: PendingRequests;
+  /** Random id of this stream (Welcome.link_id): attach streams name it. */
+  readonly linkId: string;
+  /** The hello's capabilities (e.g. "attach-stream"). */
+  readonly capabilities: readonly string[];
+  /** Attach streams asked for on this stream; they end with it. */
+  readonly attaches: AttachStreams;
   readonly lastAlive: Date;
   /** Set once the stream ended or was replaced; nothing it sends counts any more. */
   readonly detached: boolean;
@@ -121,6 +129,7 @@ export function createPresence(opts: PresenceOptions): Presence {
     if (conn.detached) return false;
     conn.detached = true;
     conn.pending.rejectAll(err);
+    conn.attaches.closeAll(err);
     return true;
   }
 
@@ -223,6 +232,9 @@ export function createPresence(opts: PresenceOptions): Presence {
         hostname: hello.metadata.hostname,
         sink,
         pending: createPendingRequests({ machineId: hello.machineId, log, now }),
+        linkId: randomUUID(),
+        capabilities: hello.capabilities,
+        attaches: createAttachStreams(),
         lastAlive: t,
         aliveDirty: false,
         detached: false,

@@ -6,6 +6,7 @@
  */
 import type { HapiError } from '../../shared/errors.js';
 import type { MachineInfo, MachineMetadataInfo, RelayCall, RunnerStateInfo, SessionInfo } from '../../contract/types.js';
+import type { AttachHello } from '../../contract/session-types.js';
 import type { TokenScope } from './scopes.js';
 
 export type { TokenScope } from './scopes.js';
@@ -70,10 +71,11 @@ export interface WatchFilter {
 
 /** What the hub sends down a runner's stream (converted to ConnectResponse by the transport). */
 export type RunnerBound =
-  | { type: 'welcome'; namespace: string; metadataVersion: number; runnerStateVersion: number; aliveIntervalMs: number; protocolVersion: number }
+  | { type: 'welcome'; namespace: string; metadataVersion: number; runnerStateVersion: number; aliveIntervalMs: number; protocolVersion: number; linkId: string }
   | { type: 'update-result'; kind: 'metadata'; outcome: UpdateOutcome<MachineMetadataInfo> }
   | { type: 'update-result'; kind: 'runner-state'; outcome: UpdateOutcome<RunnerStateInfo> }
-  | { type: 'rpc'; requestId: string; deadline: Date; call: RelayCall };
+  | { type: 'rpc'; requestId: string; deadline: Date; call: RelayCall }
+  | { type: 'open-attach'; attachId: string; sessionId: string; hello: AttachHello };
 
 /** The transport side of one runner stream. */
 export interface RunnerSink {

@@ -1,5 +1,7 @@
 /** HubService and TokenService: gRPC adapters over HubCore (convert and delegate only). */
 import type { CallContext } from 'nice-grpc';
+import { sessionScreenToProto } from '../../contract/runner.js';
+import { sessionInputFromProto, viewerEventToProto, viewerMessageFromProto } from '../../contract/session.js';
 import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto } from '../../contract/common.js';
 import {
   machineToProto,
@@ -10,7 +12,7 @@ import {
   type TokenServiceImplementation,
 } from '../../contract/hub.js';
 import { statusReportToProto } from '../../contract/machine-link.js';
-import { InvalidArgumentError } from '../../shared/errors.js';
+import { InvalidArgumentError, isHapiError, type HapiError } from '../../shared/errors.js';
 import type { HubCore } from '../domain/hub-core.js';
 import type { CallerContext } from './auth.js';
 
@@ -56,6 +58,55 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
     async getRunnerStatus(req, ctx: Ctx) {
       if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
       return statusReportToProto(await core.getRunnerStatus(ctx.caller, req.machineId, ctx.signal));
+    },
+    async *attachSession(requests, ctx: Ctx) {
+      const incoming = requests[Symbol.asyncIterator]();
+      const first = await incoming.next();
+      if (first.done) return;
+      const { machineId, sessionId } = first.value;
+      if (!machineId || !sessionId) throw new InvalidArgumentError('the first AttachSession message must name the machine and the session');
+      if (!first.value.request) throw new InvalidArgumentError('the first AttachSession message must carry a hello');
+      const hello = viewerMessageFromProto(first.value.request);
+      if (hello.kind !== 'hello') throw new InvalidArgumentError('the first AttachSession message must carry a hello');
+      const relay = core.attachSession(ctx.caller, machineId, sessionId, hello.hello);
+      let failure: HapiError | undefined;
+      const onAbort = () => relay.close();
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      // The viewer's messages go up as they come; a bad or forbidden one ends this viewer only.
+      void (async () => {
+        try {
+          for (let r = await incoming.next(); !r.done; r = await incoming.next()) {
+            const m = r.value;
+            if ((m.machineId && m.machineId !== machineId) || (m.sessionId && m.sessionId !== sessionId)) {
+              throw new InvalidArgumentError('an AttachSession stream stays with its first machine and session');
+            }
+            if (!m.request) throw new InvalidArgumentError('AttachSession message without a request');
+            relay.send(viewerMessageFromProto(m.request));
+          }
+        } catch (err) {
+          if (isHapiError(err)) {
+            failure = err;
+            relay.close(err);
+          } else relay.close();
+        }
+      })();
+      try {
+        for await (const e of relay) yield { response: viewerEventToProto(e) };
+        if (failure) throw failure;
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+        relay.close();
+      }
+    },
+    async getSessionScreen(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      return { screen: sessionScreenToProto(await core.getSessionScreen(ctx.caller, req.machineId, req.sessionId, ctx.signal)) };
+    },
+    async sendInput(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      if (!req.input) throw new InvalidArgumentError('input is required');
+      await core.sendInput(ctx.caller, req.machineId, req.sessionId, sessionInputFromProto(req.input), ctx.signal);
+      return {};
     },
   };
 }

@@ -6,10 +6,15 @@ import { ServerError, Status, type CallContext } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { metadataFromProto, metadataToProto, runnerStateFromProto, runnerStateToProto, sessionFromProto } from '../../contract/common.js';
 import {
+  attachStreamEventFromProto,
+  attachStreamMessageToProto,
+  openAttachToProto,
   relayCallToProto,
   relayResultFromProto,
   sessionEventTypeFromProto,
   updateKindToProto,
+  type AttachStreamRequest,
+  type AttachStreamResponse,
   type ConnectRequest,
   type ConnectResponse,
   type MachineServiceImplementation,
@@ -37,9 +42,12 @@ export function runnerBoundToProto(m: RunnerBound): ConnectResponse {
             runnerStateVersion: m.runnerStateVersion,
             aliveIntervalMs: m.aliveIntervalMs,
             protocolVersion: m.protocolVersion,
+            linkId: m.linkId,
           },
         },
       };
+    case 'open-attach':
+      return { message: { $case: 'openAttach', value: openAttachToProto(m) } };
     case 'update-result': {
       if (m.kind === 'metadata') {
         const o = m.outcome;
@@ -93,7 +101,7 @@ function dispatch(link: MachineLink, req: ConnectRequest, log: Logger): void {
   }
 }
 
-async function firstMessage(it: AsyncIterator<ConnectRequest>, signal: AbortSignal): Promise<ConnectRequest | undefined> {
+async function firstMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -185,6 +193,57 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
       } finally {
         context.signal.removeEventListener('abort', onAbort);
         link.detach('stream ended');
+      }
+      if (closeError) throw toServerError(closeError);
+    },
+
+    async *attachStream(requests: AsyncIterable<AttachStreamRequest>, context: CallContext & CallerContext): AsyncGenerator<AttachStreamResponse> {
+      const it = requests[Symbol.asyncIterator]();
+      const first = await firstMessage(it, context.signal);
+      if (first?.message?.$case !== 'open') throw new ServerError(Status.INVALID_ARGUMENT, 'the first message must be open');
+      const open = first.message.value;
+      // Input and resizes are small; a runner that stops reading its attach stream is dropped.
+      const out = createAsyncQueue<AttachStreamResponse>({ limit: OUTBOUND_LIMIT });
+      let closeError: HapiError | undefined;
+      const feed = core.acceptAttachStream(context.caller, open, {
+        send: (m) => void out.push(attachStreamMessageToProto(m)),
+        close(err) {
+          closeError ??= err;
+          out.end();
+        },
+      });
+      const onAbort = () => {
+        feed.end(new HapiError('Unavailable', 'the runner cancelled the attach stream'));
+        out.end();
+      };
+      context.signal.addEventListener('abort', onAbort, { once: true });
+      void (async () => {
+        try {
+          for (;;) {
+            const r = await it.next();
+            if (r.done) break;
+            const msg = r.value.message;
+            if (msg?.$case === 'response') feed.event(attachStreamEventFromProto(msg.value));
+            else if (msg?.$case === 'error') {
+              feed.end(fromStatusCode(msg.value.code, msg.value.message));
+              break;
+            }
+          }
+          feed.end();
+        } catch (err) {
+          log.debug({ err, machineId: open.machineId }, 'attach stream read failed');
+          feed.end(isHapiError(err) && err.kind !== 'Internal' ? err : new HapiError('Unavailable', 'the attach stream failed'));
+        } finally {
+          out.end();
+        }
+      })();
+      try {
+        yield* out;
+      } catch (err) {
+        closeError ??= new HapiError('ResourceExhausted', String((err as Error).message));
+      } finally {
+        context.signal.removeEventListener('abort', onAbort);
+        feed.end(new HapiError('Unavailable', 'the attach stream ended'));
       }
       if (closeError) throw toServerError(closeError);
     },

@@ -13,7 +13,9 @@ import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
 import { clipText } from '../../contract/limits.js';
 import {
+  ATTACH_STREAM_CAPABILITY,
   MachineServiceDefinition,
+  openAttachFromProto,
   type ConnectRequest,
   type ConnectResponse,
   type RpcRequest,
@@ -23,7 +25,7 @@ import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
 import { createBackoff, type BackoffOptions } from '../../shared/backoff.js';
 import type { HubLinkConfig } from '../../shared/config.js';
 import { isHapiError } from '../../shared/errors.js';
-import { createHubChannel, readAuthFile } from '../../shared/hub-client.js';
+import { createHubChannel, readAuthFile, SEPARATE_CONNECTION } from '../../shared/hub-client.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import { CLI_VERSION } from '../../shared/version.js';
 import type { SessionEvent } from '../domain.js';
@@ -31,6 +33,7 @@ import type { RunnerControl } from '../runner-control.js';
 import { realClock, type HubLinkClock } from './clock.js';
 import { installFingerprint, loadOrCreateMachineId } from './machine-id.js';
 import { boundedHello, fitMessage, sessionEventMessage } from './outbound.js';
+import { createAttachOpener } from './attach-opener.js';
 import { createRelayHandler } from './relay-handler.js';
 import { createStatePublisher } from './state-publisher.js';
 
@@ -115,6 +118,9 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   const stopLoop = new AbortController();
   const channel = (opts.createChannel ?? createHubChannel)(hubUrl);
   const client = createClient(MachineServiceDefinition, channel);
+  // Attach streams travel on a connection of their own: terminal output never queues in front
+  // of alive messages and relayed calls on the link's connection.
+  const attachChannel = opts.createChannel ? channel : createHubChannel(hubUrl, SEPARATE_CONNECTION);
   const callMetadata = Metadata({ authorization: `Bearer ${token}` });
   const relay = createRelayHandler({ control, log, clock });
   const publisher = createStatePublisher({
@@ -124,6 +130,10 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       return { pid: s.pid, startedAt: s.startedAt, lastSpawnError: clipText(s.lastSpawnError ?? '', 4096), httpPort: s.httpPort };
     },
   });
+
+  const attaches = createAttachOpener({ control, client: createClient(MachineServiceDefinition, attachChannel), metadata: callMetadata, machineId, log });
+  /** Welcome.link_id of the current stream: attach streams name it. */
+  let linkId: string | undefined;
 
   let state: HubLinkStateName = 'connecting';
   let lastError: string | undefined;
@@ -169,6 +179,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     const m = msg.message;
     if (m?.$case === 'rpcRequest') void answer(m.value);
     else if (m?.$case === 'updateResult') publisher.onUpdateResult(m.value);
+    else if (m?.$case === 'openAttach' && linkId) attaches.open(linkId, openAttachFromProto(m.value));
   }
 
   /** One stream, from hello until it ends. Resolves normally when closed by us. */
@@ -192,7 +203,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           metadata: metadataToProto(publisher.metadata()),
           runnerState: runnerStateToProto(publisher.helloState()),
           protocolVersion: PROTOCOL_VERSION,
-          capabilities: ['spawn-approval', 'worktree'],
+          capabilities: ['spawn-approval', 'worktree', ATTACH_STREAM_CAPABILITY],
           installFingerprint: fingerprint,
         },
         watch.sessions,
@@ -216,6 +227,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         const w = msg.message.value;
         welcomed = true;
         namespace = w.namespace;
+        linkId = w.linkId || undefined;
         out = queue;
         state = 'connected';
         connectedSince = new Date(clock.now());
@@ -244,6 +256,8 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       clearInterval(aliveTimer);
       clearInterval(agentsTimer);
       unwatch?.();
+      if (linkId) attaches.closeLink(linkId);
+      linkId = undefined;
       stopLoop.signal.removeEventListener('abort', onStop);
       if (out === queue) {
         out = undefined;
@@ -304,6 +318,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       stopLoop.abort();
       await loop;
       channel.close();
+      if (attachChannel !== channel) attachChannel.close();
       log.info({ reason }, 'hub link closed');
     },
   };

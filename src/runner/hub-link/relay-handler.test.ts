@@ -45,6 +45,7 @@ function fakeControl(overrides: Partial<RunnerControl> = {}) {
     listSessionTerminals: async () => ({ sessions: [session], terminals: new Map() }),
     attachSession: async () => (async function* () {})(),
     getSessionScreen: async () => ({ ended: false }),
+    sendSessionInput: async () => undefined,
     stopRunner: (reason) => {
       stops.push(reason);
       return 7;

@@ -49,6 +49,11 @@ export function createRelayHandler(opts: RelayHandlerOptions): RelayHandler {
         return { method: 'stop-runner' };
       case 'status':
         return { method: 'status', report: statusReport(control.status()) };
+      case 'session-screen':
+        return { method: 'session-screen', screen: await control.getSessionScreen(call.sessionId, signal) };
+      case 'send-input':
+        await control.sendSessionInput(call.sessionId, call.input, signal);
+        return { method: 'send-input' };
     }
   }
 

@@ -5,13 +5,13 @@
  * manager's events: a started or re-adopted session is looked at (terminal-directory.ts), an
  * ended one is kept with the final screen its SessionEnded report carried.
  */
-import type { ScreenText, ViewerEvent, ViewerMessage, AttachHello } from '../../contract/session-types.js';
+import type { ScreenText, SessionInput, ViewerEvent, ViewerMessage, AttachHello } from '../../contract/session-types.js';
 import type { SessionEnd, SessionInfo, SessionScreenInfo, SessionTerminalInfo } from '../../contract/types.js';
 import { FailedPreconditionError, NotFoundError, isHapiError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { SessionEvent } from '../domain.js';
 import { createEndedSessions, type EndedSessions, type KeptSession } from './ended-sessions.js';
-import { attachTerminal, getTerminalInfo, getTerminalScreen } from './session-link.js';
+import { attachTerminal, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
 import { createTerminalDirectory, NO_SOCKET_DETAIL, type TerminalDirectory } from './terminal-directory.js';
 import { existsSync } from 'node:fs';
 
@@ -35,6 +35,8 @@ export interface RunnerTerminals {
    */
   attach(live: SessionInfo | undefined, sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<ViewerEvent>;
   screen(live: SessionInfo | undefined, sessionId: string, signal: AbortSignal): Promise<SessionScreenInfo>;
+  /** Types into a live session. NotFound: unknown or ended; FailedPrecondition: no terminal. */
+  send(live: SessionInfo | undefined, sessionId: string, input: SessionInput, signal: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -139,6 +141,13 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
       const kept = ended.get(sessionId);
       if (!kept) throw new NotFoundError(`no session ${sessionId} on this machine`, { sessionId });
       return { screen: kept.screen, ended: true, exitStatus: exitOf(kept.session), endedAt: kept.session.endedAt };
+    },
+    async send(live, sessionId, input, signal) {
+      if (!live) {
+        if (ended.get(sessionId)) throw new FailedPreconditionError(`session ${sessionId} has ended`, { sessionId });
+        throw new NotFoundError(`no session ${sessionId} on this machine`, { sessionId });
+      }
+      await sendTerminalInput(liveSocket(live), input, signal);
     },
     close() {
       clearInterval(pruner);

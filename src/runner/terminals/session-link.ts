@@ -8,8 +8,8 @@
 import { ClientError, Status } from 'nice-grpc-common';
 import { createClient } from 'nice-grpc';
 import { SessionServiceDefinition } from '../../contract/session.js';
-import type { ScreenText, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
-import { screenFromProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
+import type { ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
+import { screenFromProto, sessionInputToProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import { UnavailableError } from '../../shared/errors.js';
 import { createUdsChannel } from '../../shared/grpc-channel.js';
 import { fromClientError } from '../../shared/grpc-errors.js';
@@ -43,6 +43,11 @@ export function getTerminalInfo(socket: string, signal: AbortSignal): Promise<Se
 /** The visible screen of the session at `socket`. */
 export function getTerminalScreen(socket: string, signal: AbortSignal): Promise<ScreenText> {
   return unary(socket, async (c) => screenFromProto(await c.getScreen({}, { signal })));
+}
+
+/** SendInput to the session at `socket`. */
+export async function sendTerminalInput(socket: string, input: SessionInput, signal: AbortSignal): Promise<void> {
+  await unary(socket, (c) => c.sendInput(sessionInputToProto(input), { signal }));
 }
 
 /**

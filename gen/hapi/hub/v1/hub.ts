@@ -18,6 +18,8 @@ import {
   stopSessionResultFromJSON,
   stopSessionResultToJSON,
 } from "../../common/v1/common.js";
+import { GetSessionScreenResponse as GetSessionScreenResponse1 } from "../../runner/v1/runner.js";
+import { AttachRequest, AttachResponse, SendInputRequest as SendInputRequest2 } from "../../session/v1/session.js";
 
 export const protobufPackage = "hapi.hub.v1";
 
@@ -187,6 +189,45 @@ export interface GetRunnerStatusResponse {
   cliVersion: string;
   sessionCount: number;
   startedAt?: Date | undefined;
+}
+
+/** AttachSessionRequest is one client message of an AttachSession stream. */
+export interface AttachSessionRequest {
+  /** Required in the first message; empty (or the same) after. */
+  machineId: string;
+  /** Required in the first message; empty (or the same) after. */
+  sessionId: string;
+  /** The hello first, then input, resize or ack, as in hapi.session.v1.SessionService.Attach. */
+  request?: AttachRequest | undefined;
+}
+
+/** AttachSessionResponse is one server message of an AttachSession stream. */
+export interface AttachSessionResponse {
+  /** Exactly as hapi.session.v1.SessionService.Attach sends it. */
+  response?: AttachResponse | undefined;
+}
+
+/** GetSessionScreenRequest names a session on a machine. */
+export interface GetSessionScreenRequest {
+  machineId: string;
+  sessionId: string;
+}
+
+/** GetSessionScreenResponse is what the runner answered (hapi.runner.v1.GetSessionScreenResponse). */
+export interface GetSessionScreenResponse {
+  screen?: GetSessionScreenResponse1 | undefined;
+}
+
+/** SendInputRequest types into a session on a machine. */
+export interface SendInputRequest {
+  machineId: string;
+  sessionId: string;
+  /** Exactly one of data or text (at most 64 KiB), and whether to press Enter after. */
+  input?: SendInputRequest2 | undefined;
+}
+
+/** SendInputResponse has no fields. */
+export interface SendInputResponse {
 }
 
 /** CreateTokenRequest names the namespace. */
@@ -1816,6 +1857,511 @@ export const GetRunnerStatusResponse: MessageFns<GetRunnerStatusResponse> = {
   },
 };
 
+function createBaseAttachSessionRequest(): AttachSessionRequest {
+  return { machineId: "", sessionId: "", request: undefined };
+}
+
+export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
+  encode(message: AttachSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.request !== undefined) {
+      AttachRequest.encode(message.request, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = AttachRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachSessionRequest {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      request: isSet(object.request) ? AttachRequest.fromJSON(object.request) : undefined,
+    };
+  },
+
+  toJSON(message: AttachSessionRequest): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.request !== undefined) {
+      obj.request = AttachRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachSessionRequest>): AttachSessionRequest {
+    return AttachSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachSessionRequest>): AttachSessionRequest {
+    const message = createBaseAttachSessionRequest();
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.request = (object.request !== undefined && object.request !== null)
+      ? AttachRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAttachSessionResponse(): AttachSessionResponse {
+  return { response: undefined };
+}
+
+export const AttachSessionResponse: MessageFns<AttachSessionResponse> = {
+  encode(message: AttachSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      AttachResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = AttachResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachSessionResponse {
+    return { response: isSet(object.response) ? AttachResponse.fromJSON(object.response) : undefined };
+  },
+
+  toJSON(message: AttachSessionResponse): unknown {
+    const obj: any = {};
+    if (message.response !== undefined) {
+      obj.response = AttachResponse.toJSON(message.response);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachSessionResponse>): AttachSessionResponse {
+    return AttachSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachSessionResponse>): AttachSessionResponse {
+    const message = createBaseAttachSessionResponse();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? AttachResponse.fromPartial(object.response)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetSessionScreenRequest(): GetSessionScreenRequest {
+  return { machineId: "", sessionId: "" };
+}
+
+export const GetSessionScreenRequest: MessageFns<GetSessionScreenRequest> = {
+  encode(message: GetSessionScreenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSessionScreenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSessionScreenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSessionScreenRequest {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSessionScreenRequest): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSessionScreenRequest>): GetSessionScreenRequest {
+    return GetSessionScreenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionScreenRequest>): GetSessionScreenRequest {
+    const message = createBaseGetSessionScreenRequest();
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSessionScreenResponse(): GetSessionScreenResponse {
+  return { screen: undefined };
+}
+
+export const GetSessionScreenResponse: MessageFns<GetSessionScreenResponse> = {
+  encode(message: GetSessionScreenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.screen !== undefined) {
+      GetSessionScreenResponse1.encode(message.screen, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSessionScreenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSessionScreenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.screen = GetSessionScreenResponse1.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSessionScreenResponse {
+    return { screen: isSet(object.screen) ? GetSessionScreenResponse1.fromJSON(object.screen) : undefined };
+  },
+
+  toJSON(message: GetSessionScreenResponse): unknown {
+    const obj: any = {};
+    if (message.screen !== undefined) {
+      obj.screen = GetSessionScreenResponse1.toJSON(message.screen);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSessionScreenResponse>): GetSessionScreenResponse {
+    return GetSessionScreenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionScreenResponse>): GetSessionScreenResponse {
+    const message = createBaseGetSessionScreenResponse();
+    message.screen = (object.screen !== undefined && object.screen !== null)
+      ? GetSessionScreenResponse1.fromPartial(object.screen)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSendInputRequest(): SendInputRequest {
+  return { machineId: "", sessionId: "", input: undefined };
+}
+
+export const SendInputRequest: MessageFns<SendInputRequest> = {
+  encode(message: SendInputRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.input !== undefined) {
+      SendInputRequest2.encode(message.input, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendInputRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendInputRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.input = SendInputRequest2.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendInputRequest {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      input: isSet(object.input) ? SendInputRequest2.fromJSON(object.input) : undefined,
+    };
+  },
+
+  toJSON(message: SendInputRequest): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.input !== undefined) {
+      obj.input = SendInputRequest2.toJSON(message.input);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SendInputRequest>): SendInputRequest {
+    return SendInputRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SendInputRequest>): SendInputRequest {
+    const message = createBaseSendInputRequest();
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.input = (object.input !== undefined && object.input !== null)
+      ? SendInputRequest2.fromPartial(object.input)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSendInputResponse(): SendInputResponse {
+  return {};
+}
+
+export const SendInputResponse: MessageFns<SendInputResponse> = {
+  encode(_: SendInputResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendInputResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendInputResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SendInputResponse {
+    return {};
+  },
+
+  toJSON(_: SendInputResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SendInputResponse>): SendInputResponse {
+    return SendInputResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SendInputResponse>): SendInputResponse {
+    const message = createBaseSendInputResponse();
+    return message;
+  },
+};
+
 function createBaseCreateTokenRequest(): CreateTokenRequest {
   return { namespace: "", label: "", scope: 0 };
 }
@@ -2540,6 +3086,61 @@ export const HubServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Attaches a viewer to a session's terminal through the hub, the session's runner and the
+     * session (bidi). The first message names `machine_id` and `session_id` and carries the
+     * hello (INVALID_ARGUMENT otherwise); later ones carry input, resize or ack (machine and
+     * session empty or the same). The answers are exactly those of
+     * hapi.session.v1.SessionService.Attach: a snapshot, or the output after hello.last_offset;
+     * live output chunks with absolute offsets; `exited` last, then OK.
+     * Needs the `view` scope; a read-only token (TOKEN_SCOPE_READ_ONLY) is attached read-only
+     * whatever its hello asks, and its input or resize ends the stream with PERMISSION_DENIED
+     * (as does a read-only viewer's). NOT_FOUND: unknown machine or session (another
+     * namespace's included). UNAVAILABLE: the machine is offline, its runner does not open the
+     * attach within 10 s, or the hub is shutting down; attach again with the offset just past
+     * the last output held, and nothing is missed or repeated.
+     * The hub keeps a bounded buffer per viewer (HAPI_HUB_VIEWER_BUFFER_BYTES, default 4 MiB): a
+     * viewer that falls further behind has its backlog dropped and gets a fresh snapshot; the
+     * runner's link and other viewers never wait for it. When the runner goes away (restart,
+     * crash, reconnect), the hub keeps the viewer's stream open and attaches again through the
+     * runner's next link, for up to HAPI_HUB_ATTACH_RESUME_MS (default 30 s), from the offset it
+     * holds: the viewer sees no gap and no duplicate. Input typed meanwhile is dropped.
+     */
+    attachSession: {
+      name: "AttachSession",
+      requestType: AttachSessionRequest as typeof AttachSessionRequest,
+      requestStream: true,
+      responseType: AttachSessionResponse as typeof AttachSessionResponse,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * A session's screen, relayed to its runner (its GetSessionScreen): the live visible screen,
+     * or an ended session's final one. Needs `view`. NOT_FOUND: unknown machine or session.
+     * UNAVAILABLE: the machine is offline; otherwise the runner's own status codes.
+     */
+    getSessionScreen: {
+      name: "GetSessionScreen",
+      requestType: GetSessionScreenRequest as typeof GetSessionScreenRequest,
+      requestStream: false,
+      responseType: GetSessionScreenResponse as typeof GetSessionScreenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Types into a session's terminal, relayed to its runner and the session's SendInput
+     * (text is sent as a bracketed paste when the program enabled it). Needs `type`
+     * (PERMISSION_DENIED for a read-only token). Same failure codes as GetSessionScreen, and
+     * INVALID_ARGUMENT for neither or both of data and text, FAILED_PRECONDITION once the agent exited.
+     */
+    sendInput: {
+      name: "SendInput",
+      requestType: SendInputRequest as typeof SendInputRequest,
+      requestStream: false,
+      responseType: SendInputResponse as typeof SendInputResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -2598,6 +3199,46 @@ export interface HubServiceImplementation<CallContextExt = {}> {
     request: GetRunnerStatusRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<GetRunnerStatusResponse>>;
+  /**
+   * Attaches a viewer to a session's terminal through the hub, the session's runner and the
+   * session (bidi). The first message names `machine_id` and `session_id` and carries the
+   * hello (INVALID_ARGUMENT otherwise); later ones carry input, resize or ack (machine and
+   * session empty or the same). The answers are exactly those of
+   * hapi.session.v1.SessionService.Attach: a snapshot, or the output after hello.last_offset;
+   * live output chunks with absolute offsets; `exited` last, then OK.
+   * Needs the `view` scope; a read-only token (TOKEN_SCOPE_READ_ONLY) is attached read-only
+   * whatever its hello asks, and its input or resize ends the stream with PERMISSION_DENIED
+   * (as does a read-only viewer's). NOT_FOUND: unknown machine or session (another
+   * namespace's included). UNAVAILABLE: the machine is offline, its runner does not open the
+   * attach within 10 s, or the hub is shutting down; attach again with the offset just past
+   * the last output held, and nothing is missed or repeated.
+   * The hub keeps a bounded buffer per viewer (HAPI_HUB_VIEWER_BUFFER_BYTES, default 4 MiB): a
+   * viewer that falls further behind has its backlog dropped and gets a fresh snapshot; the
+   * runner's link and other viewers never wait for it. When the runner goes away (restart,
+   * crash, reconnect), the hub keeps the viewer's stream open and attaches again through the
+   * runner's next link, for up to HAPI_HUB_ATTACH_RESUME_MS (default 30 s), from the offset it
+   * holds: the viewer sees no gap and no duplicate. Input typed meanwhile is dropped.
+   */
+  attachSession(
+    request: AsyncIterable<AttachSessionRequest>,
+    context: CallContext & CallContextExt,
+  ): ServerStreamingMethodResult<DeepPartial<AttachSessionResponse>>;
+  /**
+   * A session's screen, relayed to its runner (its GetSessionScreen): the live visible screen,
+   * or an ended session's final one. Needs `view`. NOT_FOUND: unknown machine or session.
+   * UNAVAILABLE: the machine is offline; otherwise the runner's own status codes.
+   */
+  getSessionScreen(
+    request: GetSessionScreenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<GetSessionScreenResponse>>;
+  /**
+   * Types into a session's terminal, relayed to its runner and the session's SendInput
+   * (text is sent as a bracketed paste when the program enabled it). Needs `type`
+   * (PERMISSION_DENIED for a read-only token). Same failure codes as GetSessionScreen, and
+   * INVALID_ARGUMENT for neither or both of data and text, FAILED_PRECONDITION once the agent exited.
+   */
+  sendInput(request: SendInputRequest, context: CallContext & CallContextExt): Promise<DeepPartial<SendInputResponse>>;
 }
 
 export interface HubServiceClient<CallOptionsExt = {}> {
@@ -2655,6 +3296,46 @@ export interface HubServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<GetRunnerStatusRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<GetRunnerStatusResponse>;
+  /**
+   * Attaches a viewer to a session's terminal through the hub, the session's runner and the
+   * session (bidi). The first message names `machine_id` and `session_id` and carries the
+   * hello (INVALID_ARGUMENT otherwise); later ones carry input, resize or ack (machine and
+   * session empty or the same). The answers are exactly those of
+   * hapi.session.v1.SessionService.Attach: a snapshot, or the output after hello.last_offset;
+   * live output chunks with absolute offsets; `exited` last, then OK.
+   * Needs the `view` scope; a read-only token (TOKEN_SCOPE_READ_ONLY) is attached read-only
+   * whatever its hello asks, and its input or resize ends the stream with PERMISSION_DENIED
+   * (as does a read-only viewer's). NOT_FOUND: unknown machine or session (another
+   * namespace's included). UNAVAILABLE: the machine is offline, its runner does not open the
+   * attach within 10 s, or the hub is shutting down; attach again with the offset just past
+   * the last output held, and nothing is missed or repeated.
+   * The hub keeps a bounded buffer per viewer (HAPI_HUB_VIEWER_BUFFER_BYTES, default 4 MiB): a
+   * viewer that falls further behind has its backlog dropped and gets a fresh snapshot; the
+   * runner's link and other viewers never wait for it. When the runner goes away (restart,
+   * crash, reconnect), the hub keeps the viewer's stream open and attaches again through the
+   * runner's next link, for up to HAPI_HUB_ATTACH_RESUME_MS (default 30 s), from the offset it
+   * holds: the viewer sees no gap and no duplicate. Input typed meanwhile is dropped.
+   */
+  attachSession(
+    request: AsyncIterable<DeepPartial<AttachSessionRequest>>,
+    options?: CallOptions & CallOptionsExt,
+  ): AsyncIterable<AttachSessionResponse>;
+  /**
+   * A session's screen, relayed to its runner (its GetSessionScreen): the live visible screen,
+   * or an ended session's final one. Needs `view`. NOT_FOUND: unknown machine or session.
+   * UNAVAILABLE: the machine is offline; otherwise the runner's own status codes.
+   */
+  getSessionScreen(
+    request: DeepPartial<GetSessionScreenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GetSessionScreenResponse>;
+  /**
+   * Types into a session's terminal, relayed to its runner and the session's SendInput
+   * (text is sent as a bracketed paste when the program enabled it). Needs `type`
+   * (PERMISSION_DENIED for a read-only token). Same failure codes as GetSessionScreen, and
+   * INVALID_ARGUMENT for neither or both of data and text, FAILED_PRECONDITION once the agent exited.
+   */
+  sendInput(request: DeepPartial<SendInputRequest>, options?: CallOptions & CallOptionsExt): Promise<SendInputResponse>;
 }
 
 /** TokenService manages namespace tokens. Owner token only (PERMISSION_DENIED otherwise). */

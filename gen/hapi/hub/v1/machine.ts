@@ -18,6 +18,8 @@ import {
   stopSessionResultFromJSON,
   stopSessionResultToJSON,
 } from "../../common/v1/common.js";
+import { GetSessionScreenResponse } from "../../runner/v1/runner.js";
+import { AttachHello, AttachRequest, AttachResponse, SendInputRequest } from "../../session/v1/session.js";
 
 export const protobufPackage = "hapi.hub.v1";
 
@@ -127,7 +129,61 @@ export interface ConnectResponse {
   message?: { $case: "welcome"; value: Welcome } | { $case: "updateResult"; value: UpdateResult } | {
     $case: "rpcRequest";
     value: RpcRequest;
-  } | undefined;
+  } | //
+  /**
+   * Asks the runner to open an AttachStream for a viewer. Only sent to runners that announced
+   * the "attach-stream" capability in their hello.
+   */
+  { $case: "openAttach"; value: OpenAttach } | undefined;
+}
+
+/**
+ * The hub asks the runner to attach a viewer to one of its sessions: the runner opens
+ * MachineService.AttachStream (first message AttachStreamOpen with this attach_id) and proxies
+ * it to its own AttachSession of `session_id` with `hello`. A runner that cannot open the
+ * stream ignores the request; the hub gives up after 10 s (the viewer gets UNAVAILABLE).
+ */
+export interface OpenAttach {
+  /** Random, unique per Connect stream; names the attach in AttachStreamOpen. */
+  attachId: string;
+  /** The session to attach to (on this machine). */
+  sessionId: string;
+  /** The viewer's hello, as hapi.session.v1.SessionService.Attach takes it (mode, size, last_offset). */
+  hello?: AttachHello | undefined;
+}
+
+/** First message of an AttachStream: which link and which attach it belongs to. */
+export interface AttachStreamOpen {
+  /** The machine of the Connect stream; required. */
+  machineId: string;
+  /** Welcome.link_id of the Connect stream that carried the OpenAttach; required. */
+  linkId: string;
+  /** OpenAttach.attach_id; required. */
+  attachId: string;
+}
+
+/** Runner -> hub message of an AttachStream. */
+export interface AttachStreamRequest {
+  message?:
+    | //
+    /** First, exactly once. */
+    { $case: "open"; value: AttachStreamOpen }
+    | //
+    /** The session's Attach answers, unchanged and in order. */
+    { $case: "response"; value: AttachResponse }
+    | //
+    /**
+     * The attach failed with this status (e.g. NOT_FOUND for an unknown session); the last
+     * message of the stream.
+     */
+    { $case: "error"; value: RpcError }
+    | undefined;
+}
+
+/** Hub -> runner message of an AttachStream. */
+export interface AttachStreamResponse {
+  /** A viewer's input, resize or ack, passed to the session's Attach unchanged. */
+  request?: AttachRequest | undefined;
 }
 
 /** First message of every stream. */
@@ -165,6 +221,12 @@ export interface Welcome {
   aliveIntervalMs: number;
   /** Hub's protocol version. */
   protocolVersion: number;
+  /**
+   * Random id of this Connect stream (new on every connect): AttachStreamOpen names it, so an
+   * attach stream is bound to the link it was asked for on. Empty from a hub without
+   * AttachStream.
+   */
+  linkId: string;
 }
 
 /** Keep-alive, every 20 s. A machine without one for 45 s is marked offline. */
@@ -215,7 +277,25 @@ export interface RpcRequest {
     | { $case: "stopSession"; value: StopSessionCall }
     | { $case: "stopRunner"; value: StopRunnerCall }
     | { $case: "getStatus"; value: GetRunnerStatusCall }
+    | //
+    /** A session's screen (the runner's GetSessionScreen); answered with `session_screen`. */
+    { $case: "getSessionScreen"; value: GetSessionScreenCall }
+    | //
+    /** Types into a session's terminal (its SendInput); answered with `send_input`. */
+    { $case: "sendInput"; value: SendInputCall }
     | undefined;
+}
+
+/** GetSessionScreen of one session. */
+export interface GetSessionScreenCall {
+  sessionId: string;
+}
+
+/** SendInput to one session. */
+export interface SendInputCall {
+  sessionId: string;
+  /** Exactly one of data or text, as hapi.session.v1.SendInputRequest. */
+  input?: SendInputRequest | undefined;
 }
 
 /** Stop one session by id. */
@@ -252,6 +332,12 @@ export interface RpcResponse {
     | //
     /** The call failed; code is a google.rpc.Code / gRPC status code number. */
     { $case: "error"; value: RpcError }
+    | //
+    /** Answer to get_session_screen. */
+    { $case: "sessionScreen"; value: GetSessionScreenResponse }
+    | //
+    /** Answer to send_input (typed). */
+    { $case: "sendInput"; value: boolean }
     | undefined;
 }
 
@@ -476,6 +562,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "rpcRequest":
         RpcRequest.encode(message.message.value, writer.uint32(26).fork()).join();
         break;
+      case "openAttach":
+        OpenAttach.encode(message.message.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -517,6 +606,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.message = { $case: "rpcRequest", value: RpcRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = { $case: "openAttach", value: OpenAttach.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -541,6 +638,10 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         ? { $case: "rpcRequest", value: RpcRequest.fromJSON(object.rpcRequest) }
         : isSet(object.rpc_request)
         ? { $case: "rpcRequest", value: RpcRequest.fromJSON(object.rpc_request) }
+        : isSet(object.openAttach)
+        ? { $case: "openAttach", value: OpenAttach.fromJSON(object.openAttach) }
+        : isSet(object.open_attach)
+        ? { $case: "openAttach", value: OpenAttach.fromJSON(object.open_attach) }
         : undefined,
     };
   },
@@ -553,6 +654,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.updateResult = UpdateResult.toJSON(message.message.value);
     } else if (message.message?.$case === "rpcRequest") {
       obj.rpcRequest = RpcRequest.toJSON(message.message.value);
+    } else if (message.message?.$case === "openAttach") {
+      obj.openAttach = OpenAttach.toJSON(message.message.value);
     }
     return obj;
   },
@@ -581,7 +684,428 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         }
         break;
       }
+      case "openAttach": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "openAttach", value: OpenAttach.fromPartial(object.message.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseOpenAttach(): OpenAttach {
+  return { attachId: "", sessionId: "", hello: undefined };
+}
+
+export const OpenAttach: MessageFns<OpenAttach> = {
+  encode(message: OpenAttach, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachId !== "") {
+      writer.uint32(10).string(message.attachId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.hello !== undefined) {
+      AttachHello.encode(message.hello, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenAttach {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenAttach();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hello = AttachHello.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenAttach {
+    return {
+      attachId: isSet(object.attachId)
+        ? globalThis.String(object.attachId)
+        : isSet(object.attach_id)
+        ? globalThis.String(object.attach_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      hello: isSet(object.hello) ? AttachHello.fromJSON(object.hello) : undefined,
+    };
+  },
+
+  toJSON(message: OpenAttach): unknown {
+    const obj: any = {};
+    if (message.attachId !== "") {
+      obj.attachId = message.attachId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.hello !== undefined) {
+      obj.hello = AttachHello.toJSON(message.hello);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OpenAttach>): OpenAttach {
+    return OpenAttach.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OpenAttach>): OpenAttach {
+    const message = createBaseOpenAttach();
+    message.attachId = object.attachId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.hello = (object.hello !== undefined && object.hello !== null)
+      ? AttachHello.fromPartial(object.hello)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAttachStreamOpen(): AttachStreamOpen {
+  return { machineId: "", linkId: "", attachId: "" };
+}
+
+export const AttachStreamOpen: MessageFns<AttachStreamOpen> = {
+  encode(message: AttachStreamOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.linkId !== "") {
+      writer.uint32(18).string(message.linkId);
+    }
+    if (message.attachId !== "") {
+      writer.uint32(26).string(message.attachId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachStreamOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachStreamOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.linkId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.attachId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachStreamOpen {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      linkId: isSet(object.linkId)
+        ? globalThis.String(object.linkId)
+        : isSet(object.link_id)
+        ? globalThis.String(object.link_id)
+        : "",
+      attachId: isSet(object.attachId)
+        ? globalThis.String(object.attachId)
+        : isSet(object.attach_id)
+        ? globalThis.String(object.attach_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AttachStreamOpen): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.linkId !== "") {
+      obj.linkId = message.linkId;
+    }
+    if (message.attachId !== "") {
+      obj.attachId = message.attachId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachStreamOpen>): AttachStreamOpen {
+    return AttachStreamOpen.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachStreamOpen>): AttachStreamOpen {
+    const message = createBaseAttachStreamOpen();
+    message.machineId = object.machineId ?? "";
+    message.linkId = object.linkId ?? "";
+    message.attachId = object.attachId ?? "";
+    return message;
+  },
+};
+
+function createBaseAttachStreamRequest(): AttachStreamRequest {
+  return { message: undefined };
+}
+
+export const AttachStreamRequest: MessageFns<AttachStreamRequest> = {
+  encode(message: AttachStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.message?.$case) {
+      case "open":
+        AttachStreamOpen.encode(message.message.value, writer.uint32(10).fork()).join();
+        break;
+      case "response":
+        AttachResponse.encode(message.message.value, writer.uint32(18).fork()).join();
+        break;
+      case "error":
+        RpcError.encode(message.message.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = { $case: "open", value: AttachStreamOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = { $case: "response", value: AttachResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = { $case: "error", value: RpcError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachStreamRequest {
+    return {
+      message: isSet(object.open)
+        ? { $case: "open", value: AttachStreamOpen.fromJSON(object.open) }
+        : isSet(object.response)
+        ? { $case: "response", value: AttachResponse.fromJSON(object.response) }
+        : isSet(object.error)
+        ? { $case: "error", value: RpcError.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AttachStreamRequest): unknown {
+    const obj: any = {};
+    if (message.message?.$case === "open") {
+      obj.open = AttachStreamOpen.toJSON(message.message.value);
+    } else if (message.message?.$case === "response") {
+      obj.response = AttachResponse.toJSON(message.message.value);
+    } else if (message.message?.$case === "error") {
+      obj.error = RpcError.toJSON(message.message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachStreamRequest>): AttachStreamRequest {
+    return AttachStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachStreamRequest>): AttachStreamRequest {
+    const message = createBaseAttachStreamRequest();
+    switch (object.message?.$case) {
+      case "open": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "open", value: AttachStreamOpen.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "response": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "response", value: AttachResponse.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "error": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "error", value: RpcError.fromPartial(object.message.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAttachStreamResponse(): AttachStreamResponse {
+  return { request: undefined };
+}
+
+export const AttachStreamResponse: MessageFns<AttachStreamResponse> = {
+  encode(message: AttachStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      AttachRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = AttachRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachStreamResponse {
+    return { request: isSet(object.request) ? AttachRequest.fromJSON(object.request) : undefined };
+  },
+
+  toJSON(message: AttachStreamResponse): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = AttachRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachStreamResponse>): AttachStreamResponse {
+    return AttachStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachStreamResponse>): AttachStreamResponse {
+    const message = createBaseAttachStreamResponse();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? AttachRequest.fromPartial(object.request)
+      : undefined;
     return message;
   },
 };
@@ -784,7 +1308,14 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { namespace: "", metadataVersion: 0, runnerStateVersion: 0, aliveIntervalMs: 0, protocolVersion: 0 };
+  return {
+    namespace: "",
+    metadataVersion: 0,
+    runnerStateVersion: 0,
+    aliveIntervalMs: 0,
+    protocolVersion: 0,
+    linkId: "",
+  };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -803,6 +1334,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.protocolVersion !== 0) {
       writer.uint32(40).int32(message.protocolVersion);
+    }
+    if (message.linkId !== "") {
+      writer.uint32(50).string(message.linkId);
     }
     return writer;
   },
@@ -860,6 +1394,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.protocolVersion = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.linkId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -895,6 +1437,11 @@ export const Welcome: MessageFns<Welcome> = {
         : isSet(object.protocol_version)
         ? globalThis.Number(object.protocol_version)
         : 0,
+      linkId: isSet(object.linkId)
+        ? globalThis.String(object.linkId)
+        : isSet(object.link_id)
+        ? globalThis.String(object.link_id)
+        : "",
     };
   },
 
@@ -915,6 +1462,9 @@ export const Welcome: MessageFns<Welcome> = {
     if (message.protocolVersion !== 0) {
       obj.protocolVersion = Math.round(message.protocolVersion);
     }
+    if (message.linkId !== "") {
+      obj.linkId = message.linkId;
+    }
     return obj;
   },
 
@@ -928,6 +1478,7 @@ export const Welcome: MessageFns<Welcome> = {
     message.runnerStateVersion = object.runnerStateVersion ?? 0;
     message.aliveIntervalMs = object.aliveIntervalMs ?? 0;
     message.protocolVersion = object.protocolVersion ?? 0;
+    message.linkId = object.linkId ?? "";
     return message;
   },
 };
@@ -1448,6 +1999,12 @@ export const RpcRequest: MessageFns<RpcRequest> = {
       case "getStatus":
         GetRunnerStatusCall.encode(message.method.value, writer.uint32(50).fork()).join();
         break;
+      case "getSessionScreen":
+        GetSessionScreenCall.encode(message.method.value, writer.uint32(58).fork()).join();
+        break;
+      case "sendInput":
+        SendInputCall.encode(message.method.value, writer.uint32(66).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1513,6 +2070,22 @@ export const RpcRequest: MessageFns<RpcRequest> = {
             message.method = { $case: "getStatus", value: GetRunnerStatusCall.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.method = { $case: "getSessionScreen", value: GetSessionScreenCall.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.method = { $case: "sendInput", value: SendInputCall.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1549,6 +2122,14 @@ export const RpcRequest: MessageFns<RpcRequest> = {
         ? { $case: "getStatus", value: GetRunnerStatusCall.fromJSON(object.getStatus) }
         : isSet(object.get_status)
         ? { $case: "getStatus", value: GetRunnerStatusCall.fromJSON(object.get_status) }
+        : isSet(object.getSessionScreen)
+        ? { $case: "getSessionScreen", value: GetSessionScreenCall.fromJSON(object.getSessionScreen) }
+        : isSet(object.get_session_screen)
+        ? { $case: "getSessionScreen", value: GetSessionScreenCall.fromJSON(object.get_session_screen) }
+        : isSet(object.sendInput)
+        ? { $case: "sendInput", value: SendInputCall.fromJSON(object.sendInput) }
+        : isSet(object.send_input)
+        ? { $case: "sendInput", value: SendInputCall.fromJSON(object.send_input) }
         : undefined,
     };
   },
@@ -1569,6 +2150,10 @@ export const RpcRequest: MessageFns<RpcRequest> = {
       obj.stopRunner = StopRunnerCall.toJSON(message.method.value);
     } else if (message.method?.$case === "getStatus") {
       obj.getStatus = GetRunnerStatusCall.toJSON(message.method.value);
+    } else if (message.method?.$case === "getSessionScreen") {
+      obj.getSessionScreen = GetSessionScreenCall.toJSON(message.method.value);
+    } else if (message.method?.$case === "sendInput") {
+      obj.sendInput = SendInputCall.toJSON(message.method.value);
     }
     return obj;
   },
@@ -1605,7 +2190,183 @@ export const RpcRequest: MessageFns<RpcRequest> = {
         }
         break;
       }
+      case "getSessionScreen": {
+        if (object.method?.value !== undefined && object.method?.value !== null) {
+          message.method = { $case: "getSessionScreen", value: GetSessionScreenCall.fromPartial(object.method.value) };
+        }
+        break;
+      }
+      case "sendInput": {
+        if (object.method?.value !== undefined && object.method?.value !== null) {
+          message.method = { $case: "sendInput", value: SendInputCall.fromPartial(object.method.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseGetSessionScreenCall(): GetSessionScreenCall {
+  return { sessionId: "" };
+}
+
+export const GetSessionScreenCall: MessageFns<GetSessionScreenCall> = {
+  encode(message: GetSessionScreenCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSessionScreenCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSessionScreenCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSessionScreenCall {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSessionScreenCall): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetSessionScreenCall>): GetSessionScreenCall {
+    return GetSessionScreenCall.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionScreenCall>): GetSessionScreenCall {
+    const message = createBaseGetSessionScreenCall();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseSendInputCall(): SendInputCall {
+  return { sessionId: "", input: undefined };
+}
+
+export const SendInputCall: MessageFns<SendInputCall> = {
+  encode(message: SendInputCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.input !== undefined) {
+      SendInputRequest.encode(message.input, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendInputCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendInputCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.input = SendInputRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendInputCall {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      input: isSet(object.input) ? SendInputRequest.fromJSON(object.input) : undefined,
+    };
+  },
+
+  toJSON(message: SendInputCall): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.input !== undefined) {
+      obj.input = SendInputRequest.toJSON(message.input);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SendInputCall>): SendInputCall {
+    return SendInputCall.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SendInputCall>): SendInputCall {
+    const message = createBaseSendInputCall();
+    message.sessionId = object.sessionId ?? "";
+    message.input = (object.input !== undefined && object.input !== null)
+      ? SendInputRequest.fromPartial(object.input)
+      : undefined;
     return message;
   },
 };
@@ -1941,6 +2702,12 @@ export const RpcResponse: MessageFns<RpcResponse> = {
       case "error":
         RpcError.encode(message.result.value, writer.uint32(50).fork()).join();
         break;
+      case "sessionScreen":
+        GetSessionScreenResponse.encode(message.result.value, writer.uint32(58).fork()).join();
+        break;
+      case "sendInput":
+        writer.uint32(64).bool(message.result.value);
+        break;
     }
     return writer;
   },
@@ -2006,6 +2773,25 @@ export const RpcResponse: MessageFns<RpcResponse> = {
             message.result = { $case: "error", value: RpcError.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.result = {
+              $case: "sessionScreen",
+              value: GetSessionScreenResponse.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.result = { $case: "sendInput", value: reader.bool() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2043,6 +2829,14 @@ export const RpcResponse: MessageFns<RpcResponse> = {
         ? { $case: "getStatus", value: RunnerStatusReport.fromJSON(object.get_status) }
         : isSet(object.error)
         ? { $case: "error", value: RpcError.fromJSON(object.error) }
+        : isSet(object.sessionScreen)
+        ? { $case: "sessionScreen", value: GetSessionScreenResponse.fromJSON(object.sessionScreen) }
+        : isSet(object.session_screen)
+        ? { $case: "sessionScreen", value: GetSessionScreenResponse.fromJSON(object.session_screen) }
+        : isSet(object.sendInput)
+        ? { $case: "sendInput", value: globalThis.Boolean(object.sendInput) }
+        : isSet(object.send_input)
+        ? { $case: "sendInput", value: globalThis.Boolean(object.send_input) }
         : undefined,
     };
   },
@@ -2062,6 +2856,10 @@ export const RpcResponse: MessageFns<RpcResponse> = {
       obj.getStatus = RunnerStatusReport.toJSON(message.result.value);
     } else if (message.result?.$case === "error") {
       obj.error = RpcError.toJSON(message.result.value);
+    } else if (message.result?.$case === "sessionScreen") {
+      obj.sessionScreen = GetSessionScreenResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "sendInput") {
+      obj.sendInput = message.result.value;
     }
     return obj;
   },
@@ -2100,6 +2898,18 @@ export const RpcResponse: MessageFns<RpcResponse> = {
       case "error": {
         if (object.result?.value !== undefined && object.result?.value !== null) {
           message.result = { $case: "error", value: RpcError.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "sessionScreen": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "sessionScreen", value: GetSessionScreenResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "sendInput": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "sendInput", value: object.result.value };
         }
         break;
       }
@@ -2307,6 +3117,38 @@ export const MachineServiceDefinition = {
       responseStream: true,
       options: {},
     },
+    /**
+     * A stream for one attached viewer (hub -> runner -> session terminal), opened by the runner
+     * when the hub asks with `OpenAttach` on Connect (the hub never dials a runner). Needs the
+     * same `authorization` metadata as Connect (UNAUTHENTICATED otherwise; PERMISSION_DENIED for a
+     * read-only token). The first message must be `open` (INVALID_ARGUMENT otherwise, or when it
+     * does not come within 10 s); it names the machine, the Connect stream (`link_id` from its
+     * Welcome) and the attach (`attach_id` from OpenAttach). The stream is bound to the token's
+     * namespace, that machine and that very Connect stream: NOT_FOUND when the machine is another
+     * namespace's or unknown; FAILED_PRECONDITION when `link_id` is not the machine's live Connect
+     * stream (replaced, ended) or `attach_id` was not asked for on it, was already opened or timed
+     * out. When that Connect stream ends or is replaced, every attach stream bound to it is ended
+     * with UNAVAILABLE: an attach stream never outlives its link.
+     *
+     * One stream per attach (not multiplexed on Connect): each has its own HTTP/2 flow-control
+     * window, so a viewer that reads slowly holds back only its own stream, and terminal output
+     * never queues in front of control messages (alive, relayed calls, session events). Runners
+     * open these streams on a connection of their own, apart from Connect's.
+     *
+     * After `open`, the runner sends the session's Attach answers (`response`: snapshot, output,
+     * exited) exactly as hapi.session.v1.SessionService.Attach sends them, or one `error` when the
+     * attach failed (the status the runner's AttachSession would have ended with), then half-closes.
+     * The hub sends the viewer's later messages (input, resize, ack; never a hello) and ends the
+     * stream (OK) when the viewer goes; the runner then detaches from the session.
+     */
+    attachStream: {
+      name: "AttachStream",
+      requestType: AttachStreamRequest as typeof AttachStreamRequest,
+      requestStream: true,
+      responseType: AttachStreamResponse as typeof AttachStreamResponse,
+      responseStream: true,
+      options: {},
+    },
   },
 } as const;
 
@@ -2328,6 +3170,34 @@ export interface MachineServiceImplementation<CallContextExt = {}> {
     request: AsyncIterable<ConnectRequest>,
     context: CallContext & CallContextExt,
   ): ServerStreamingMethodResult<DeepPartial<ConnectResponse>>;
+  /**
+   * A stream for one attached viewer (hub -> runner -> session terminal), opened by the runner
+   * when the hub asks with `OpenAttach` on Connect (the hub never dials a runner). Needs the
+   * same `authorization` metadata as Connect (UNAUTHENTICATED otherwise; PERMISSION_DENIED for a
+   * read-only token). The first message must be `open` (INVALID_ARGUMENT otherwise, or when it
+   * does not come within 10 s); it names the machine, the Connect stream (`link_id` from its
+   * Welcome) and the attach (`attach_id` from OpenAttach). The stream is bound to the token's
+   * namespace, that machine and that very Connect stream: NOT_FOUND when the machine is another
+   * namespace's or unknown; FAILED_PRECONDITION when `link_id` is not the machine's live Connect
+   * stream (replaced, ended) or `attach_id` was not asked for on it, was already opened or timed
+   * out. When that Connect stream ends or is replaced, every attach stream bound to it is ended
+   * with UNAVAILABLE: an attach stream never outlives its link.
+   *
+   * One stream per attach (not multiplexed on Connect): each has its own HTTP/2 flow-control
+   * window, so a viewer that reads slowly holds back only its own stream, and terminal output
+   * never queues in front of control messages (alive, relayed calls, session events). Runners
+   * open these streams on a connection of their own, apart from Connect's.
+   *
+   * After `open`, the runner sends the session's Attach answers (`response`: snapshot, output,
+   * exited) exactly as hapi.session.v1.SessionService.Attach sends them, or one `error` when the
+   * attach failed (the status the runner's AttachSession would have ended with), then half-closes.
+   * The hub sends the viewer's later messages (input, resize, ack; never a hello) and ends the
+   * stream (OK) when the viewer goes; the runner then detaches from the session.
+   */
+  attachStream(
+    request: AsyncIterable<AttachStreamRequest>,
+    context: CallContext & CallContextExt,
+  ): ServerStreamingMethodResult<DeepPartial<AttachStreamResponse>>;
 }
 
 export interface MachineServiceClient<CallOptionsExt = {}> {
@@ -2348,6 +3218,34 @@ export interface MachineServiceClient<CallOptionsExt = {}> {
     request: AsyncIterable<DeepPartial<ConnectRequest>>,
     options?: CallOptions & CallOptionsExt,
   ): AsyncIterable<ConnectResponse>;
+  /**
+   * A stream for one attached viewer (hub -> runner -> session terminal), opened by the runner
+   * when the hub asks with `OpenAttach` on Connect (the hub never dials a runner). Needs the
+   * same `authorization` metadata as Connect (UNAUTHENTICATED otherwise; PERMISSION_DENIED for a
+   * read-only token). The first message must be `open` (INVALID_ARGUMENT otherwise, or when it
+   * does not come within 10 s); it names the machine, the Connect stream (`link_id` from its
+   * Welcome) and the attach (`attach_id` from OpenAttach). The stream is bound to the token's
+   * namespace, that machine and that very Connect stream: NOT_FOUND when the machine is another
+   * namespace's or unknown; FAILED_PRECONDITION when `link_id` is not the machine's live Connect
+   * stream (replaced, ended) or `attach_id` was not asked for on it, was already opened or timed
+   * out. When that Connect stream ends or is replaced, every attach stream bound to it is ended
+   * with UNAVAILABLE: an attach stream never outlives its link.
+   *
+   * One stream per attach (not multiplexed on Connect): each has its own HTTP/2 flow-control
+   * window, so a viewer that reads slowly holds back only its own stream, and terminal output
+   * never queues in front of control messages (alive, relayed calls, session events). Runners
+   * open these streams on a connection of their own, apart from Connect's.
+   *
+   * After `open`, the runner sends the session's Attach answers (`response`: snapshot, output,
+   * exited) exactly as hapi.session.v1.SessionService.Attach sends them, or one `error` when the
+   * attach failed (the status the runner's AttachSession would have ended with), then half-closes.
+   * The hub sends the viewer's later messages (input, resize, ack; never a hello) and ends the
+   * stream (OK) when the viewer goes; the runner then detaches from the session.
+   */
+  attachStream(
+    request: AsyncIterable<DeepPartial<AttachStreamRequest>>,
+    options?: CallOptions & CallOptionsExt,
+  ): AsyncIterable<AttachStreamResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
+import { UnavailableError } from '../../shared/errors.js';
+import type { AttachStreamFeed } from './attach-streams.js';
+import { createHubCore, type HubCore } from './hub-core.js';
+import type { HubStore } from './ports.js';
+import { caller, hello, log, memoryStore, reader, recordingSink } from './test-support.js';
+import type { RunnerBound } from './types.js';
+
+type OpenAttach = Extract<RunnerBound, { type: 'open-attach' }>;
+const output = (offset: number, s: string): ViewerEvent => ({ kind: 'output', offset, data: Buffer.from(s) });
+const snapshot = (offset: number): ViewerEvent => ({ kind: 'snapshot', snapshot: { ansi: 'screen', cursor: { x: 0, y: 0 }, cols: 80, rows: 24, offset } });
+
+describe('terminals through the hub (domain)', () => {
+  let store: HubStore;
+  let core: HubCore;
+  beforeEach(() => {
+    store = memoryStore();
+    core = createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 1_000, viewerBufferBytes: 100, attachResumeMs: 2_000 });
+  });
+  afterEach(() => {
+    core.close();
+    store.close();
+  });
+
+  function runner(machineId = 'm1', namespace = 'default') {
+    const sink = recordingSink();
+    const link = core.attachMachine(caller(namespace), hello(machineId, { capabilities: ['attach-stream'] }), sink);
+    const welcome = sink.sent[0] as Extract<RunnerBound, { type: 'welcome' }>;
+    const opens = () => sink.sent.filter((m): m is OpenAttach => m.type === 'open-attach');
+    /** Opens the stream the hub asked for last, as the runner would. */
+    const accept = (down: ViewerMessage[] = []) =>
+      core.acceptAttachStream(caller(namespace), { machineId, linkId: welcome.linkId, attachId: opens().at(-1)!.attachId }, { send: (m) => void down.push(m), close: () => undefined });
+    return { sink, link, welcome, opens, accept };
+  }
+
+  async function collect(relay: AsyncIterable<ViewerEvent>, n: number): Promise<ViewerEvent[]> {
+    const out: ViewerEvent[] = [];
+    for await (const e of relay) {
+      out.push(e);
+      if (out.length === n) break;
+    }
+    return out;
+  }
+
+  it('binds an attach stream to its link: another link id, another namespace or a replaced link is refused', async () => {
+    const r = runner();
+    core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
+    const open = r.opens()[0]!;
+    expect(open).toMatchObject({ sessionId: 's1', hello: { mode: 'interactive' } });
+    const sink = { send: () => undefined, close: () => undefined };
+    expect(() => core.acceptAttachStream(caller(), { machineId: 'm1', linkId: 'not-the-link', attachId: open.attachId }, sink)).toThrow(/not the live link/);
+    expect(() => core.acceptAttachStream(caller('other'), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).toThrow(/not found/);
+    expect(() => core.acceptAttachStream(reader(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).toThrow(/read-only/);
+    expect(() => core.acceptAttachStream(caller(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: 'made-up' }, sink)).toThrow(/no such attach/);
+    // The runner reconnects: the old link's id no longer opens anything.
+    const again = runner();
+    expect(() => core.acceptAttachStream(caller(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).toThrow(/not the live link/);
+    expect(again.welcome.linkId).not.toBe(r.welcome.linkId);
+  });
+
+  it('a read-only caller is attached read-only; its input is refused', () => {
+    runner();
+    const relay = core.attachSession(reader(), 'm1', 's1', { mode: 'interactive' });
+    expect(() => relay.send({ kind: 'input', data: Buffer.from('x') })).toThrow(/read-only/);
+    expect(() => core.attachSession(caller('other'), 'm1', 's1', { mode: 'read-only' })).toThrow(/not found/);
+  });
+
+  it('a viewer past its buffer gets its backlog dropped and a fresh snapshot; the upstream is never paused', async () => {
+    const r = runner();
+    const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive', lastOffset: 0 });
+    const feed: AttachStreamFeed = r.accept();
+    await relay.opened;
+    feed.event(output(0, 'x'.repeat(60)));
+    feed.event(output(60, 'y'.repeat(60)));
+    // Over 100 bytes waiting: dropped, and the hub asks for a fresh attach without an offset.
+    await new Promise((res) => setTimeout(res, 10));
+    expect(relay.resyncs).toBe(1);
+    expect(r.opens()).toHaveLength(2);
+    expect(r.opens()[1]!.hello.lastOffset).toBeUndefined();
+    const fresh = r.accept();
+    await new Promise((res) => setTimeout(res, 10));
+    fresh.event(output(120, 'late'));
+    fresh.event(snapshot(124));
+    fresh.event(output(124, 'z'));
+    expect(await collect(relay, 2)).toEqual([snapshot(124), output(124, 'z')]);
+    relay.close();
+  });
+
+  it('resumes through the runner’s next link from the offset the viewer holds, without duplicates', async () => {
+    const r = runner();
+    const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
+    const down: ViewerMessage[] = [];
+    const feed = r.accept(down);
+    await relay.opened;
+    feed.event(snapshot(10));
+    feed.event(output(10, 'abc'));
+    relay.send({ kind: 'input', data: Buffer.from('k') });
+    expect(down).toEqual([{ kind: 'input', data: Buffer.from('k') }]);
+    r.link.detach('runner died');
+    const next = runner();
+    await new Promise((res) => setTimeout(res, 400));
+    expect(next.opens()[0]!.hello).toEqual({ mode: 'interactive', size: undefined, lastOffset: 13 });
+    const feed2 = next.accept();
+    feed2.event(output(12, 'cd'));
+    expect(await collect(relay, 3)).toEqual([snapshot(10), output(10, 'abc'), output(13, 'd')]);
+    relay.close();
+  });
+
+  it('a viewer whose machine does not come back ends UNAVAILABLE', async () => {
+    const r = runner();
+    const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only' });
+    r.accept();
+    await relay.opened;
+    r.link.detach('gone');
+    await expect(collect(relay, 1)).rejects.toBeInstanceOf(UnavailableError);
+  });
+});

@@ -1,0 +1,221 @@
+/**
+ * One viewer attached through the hub (HubService.AttachSession, the WebSocket endpoint): the
+ * relay between the viewer's transport and an upstream attach stream opened by the session's
+ * runner (attach-streams.ts). It owns the two rules of the hub's hop:
+ *
+ * - Bounded buffer: the upstream is read as fast as it comes, never paused, so neither the
+ *   runner's link nor other viewers wait for this one. Output waits here for the viewer up to
+ *   `bufferBytes`; past that the backlog is dropped, the upstream is reopened without an offset
+ *   and the viewer gets a fresh snapshot (output until then is dropped). A transport with its
+ *   own buffer (a WebSocket's) calls `resync()` for the same when that buffer is full.
+ * - Resume: `held` is the offset just past the last byte handed to the viewer. When the upstream
+ *   goes away (the runner restarted or reconnected), the relay keeps the viewer and opens a new
+ *   upstream through the machine's next link with `held` as last_offset, for up to `resumeMs`:
+ *   the session sends exactly what came after it, so the viewer sees no gap and no duplicate.
+ */
+import type { AttachHello, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
+import { HapiError, InvalidArgumentError, PermissionDeniedError, UnavailableError, isHapiError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Upstream, UpstreamHandlers } from './attach-streams.js';
+
+export interface ViewerRelayOptions {
+  /** The viewer's hello (already narrowed to read-only when its token may not type). */
+  hello: AttachHello;
+  /** Opens an upstream through the machine's current link; Unavailable while it has none. */
+  openUpstream(hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream>;
+  bufferBytes: number;
+  resumeMs: number;
+  /** How often a lost upstream is tried again while resuming. */
+  retryMs?: number;
+  log: Logger;
+}
+
+/** The viewer's side: its events (iterate once), what it sends, and its end. */
+export interface ViewerRelay extends AsyncIterable<ViewerEvent> {
+  /** Input, resize or ack. PermissionDenied for input or resize from a read-only viewer. */
+  send(m: ViewerMessage): void;
+  /** Drops the backlog and asks for a fresh snapshot (the viewer's transport cannot keep up). */
+  resync(): void;
+  /** Ends the relay (the viewer went away, or `err` for why the hub ends it). Idempotent. */
+  close(err?: HapiError): void;
+  /** Resolves once the first upstream answered (or rejects with why it could not open). */
+  readonly opened: Promise<void>;
+  /** Snapshots sent because the viewer fell behind (for tests and benchmarks). */
+  readonly resyncs: number;
+}
+
+/** Input kept while no upstream is open (resuming), sent when the next one opens. */
+const PENDING_INPUT_BYTES = 64 * 1024;
+
+const sizeOf = (e: ViewerEvent) => (e.kind === 'output' ? e.data.length : e.kind === 'snapshot' ? e.snapshot.ansi.length : 0);
+
+export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
+  const retryMs = o.retryMs ?? 200;
+  const abort = new AbortController();
+  const queue: ViewerEvent[] = [];
+  let queuedBytes = 0;
+  let wake: (() => void) | undefined;
+  let ended = false;
+  let failure: HapiError | undefined;
+  let held: number | undefined = o.hello.lastOffset;
+  let resyncing = false;
+  let exited = false;
+  let upstream: Upstream | undefined;
+  let generation = 0;
+  let resyncs = 0;
+  let pending: ViewerMessage[] = [];
+  let pendingBytes = 0;
+  const typing = o.hello.mode === 'interactive';
+
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  function finish(err?: HapiError): void {
+    if (ended) return;
+    ended = true;
+    failure = err;
+    generation++;
+    abort.abort();
+    upstream?.close();
+    upstream = undefined;
+    notify();
+  }
+
+  function enqueue(e: ViewerEvent): void {
+    queue.push(e);
+    queuedBytes += sizeOf(e);
+    notify();
+  }
+
+  function onEvent(e: ViewerEvent): void {
+    if (e.kind === 'snapshot') {
+      resyncing = false;
+      held = e.snapshot.offset;
+      return enqueue(e);
+    }
+    if (e.kind === 'exited') {
+      exited = true;
+      return enqueue(e);
+    }
+    if (resyncing) return;
+    let { offset, data } = e;
+    // Never a duplicate: bytes the viewer holds already are cut off (the session resumes exactly, this is a guard).
+    if (held !== undefined && offset < held) {
+      if (offset + data.length <= held) return;
+      data = data.subarray(held - offset);
+      offset = held;
+    }
+    held = offset + data.length;
+    enqueue({ kind: 'output', offset, data });
+    if (queuedBytes > o.bufferBytes) {
+      o.log.info({ queuedBytes, limit: o.bufferBytes }, 'viewer fell behind: backlog dropped, sending a fresh snapshot');
+      relay.resync();
+    }
+  }
+
+  function onEnd(gen: number, err?: HapiError): void {
+    if (gen !== generation || ended) return;
+    upstream = undefined;
+    if (exited) return finish();
+    if (!err || err.kind === 'Unavailable' || err.kind === 'Aborted') return void resume(err);
+    finish(err);
+  }
+
+  /** Opens an upstream; the hello resumes from `held` unless a fresh snapshot is wanted. */
+  async function connect(first: boolean): Promise<void> {
+    const gen = ++generation;
+    const hello: AttachHello = {
+      mode: o.hello.mode,
+      // Only the first attach imposes the viewer's size; a reopen must not take it from another viewer.
+      size: first ? o.hello.size : undefined,
+      lastOffset: resyncing ? undefined : held,
+    };
+    const up = await o.openUpstream(hello, { event: (e) => gen === generation && !ended && onEvent(e), end: (err) => onEnd(gen, err) }, abort.signal);
+    if (gen !== generation || ended) return up.close();
+    upstream = up;
+    const waiting = pending;
+    pending = [];
+    pendingBytes = 0;
+    for (const m of waiting) up.send(m);
+  }
+
+  /** The upstream went away: attach again through the machine's next link, for up to resumeMs. */
+  async function resume(why?: HapiError): Promise<void> {
+    const deadline = Date.now() + o.resumeMs;
+    o.log.info({ why: why?.message, held }, 'upstream attach lost: resuming through the next link');
+    for (;;) {
+      if (ended) return;
+      try {
+        await connect(false);
+        return;
+      } catch (err) {
+        if (ended) return;
+        if (!isHapiError(err) || (err.kind !== 'Unavailable' && err.kind !== 'Aborted')) return finish(isHapiError(err) ? err : new HapiError('Internal', 'attach failed'));
+        if (Date.now() + retryMs > deadline) return finish(new UnavailableError(`the machine did not come back within ${o.resumeMs} ms; attach again with your last offset`));
+        await new Promise((r) => setTimeout(r, retryMs));
+      }
+    }
+  }
+
+  const opened = connect(true).catch((err: unknown) => {
+    const e = isHapiError(err) ? err : new HapiError('Internal', 'attach failed');
+    finish(e);
+    throw e;
+  });
+  opened.catch(() => undefined);
+
+  const relay: ViewerRelay = {
+    opened,
+    get resyncs() {
+      return resyncs;
+    },
+    send(m) {
+      if (ended) return;
+      if (m.kind === 'hello') throw new InvalidArgumentError('a second hello');
+      if ((m.kind === 'input' || m.kind === 'resize') && !typing) throw new PermissionDeniedError('this viewer is read-only: it cannot type or resize');
+      if (upstream) return upstream.send(m);
+      if (m.kind !== 'input') return;
+      // Resuming: keep a little input for the next upstream rather than lose it.
+      if (pendingBytes + m.data.length > PENDING_INPUT_BYTES) return;
+      pending.push(m);
+      pendingBytes += m.data.length;
+    },
+    resync() {
+      if (ended || exited) return;
+      resyncs++;
+      queue.length = 0;
+      queuedBytes = 0;
+      resyncing = true;
+      upstream?.close();
+      upstream = undefined;
+      void resume(new UnavailableError('fresh snapshot for a viewer that fell behind'));
+    },
+    close(err) {
+      finish(err);
+    },
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (;;) {
+          const e = queue.shift();
+          if (e) {
+            queuedBytes -= sizeOf(e);
+            yield e;
+            if (e.kind === 'exited') return;
+            continue;
+          }
+          if (ended) {
+            if (failure) throw failure;
+            return;
+          }
+          await new Promise<void>((r) => (wake = r));
+        }
+      } finally {
+        finish();
+      }
+    },
+  };
+  return relay;
+}
