@@ -5,7 +5,8 @@
  * ended first, then the gRPC server is force-closed after a grace period.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server } from 'nice-grpc';
 import { ServerCredentials } from '@grpc/grpc-js';
@@ -45,6 +46,15 @@ export interface RunningHub {
   close(reason?: string): Promise<void>;
 }
 
+/**
+ * A mounted handler may also take WebSocket upgrades on the same port (the web page's terminal
+ * endpoint), and be told to end its open connections when the hub closes.
+ */
+export type WrappedHttpHandler = HttpHandler & {
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  close?: () => void;
+};
+
 export interface StartHubOptions {
   config: HubConfig;
   paths: HapiPaths;
@@ -53,7 +63,7 @@ export interface StartHubOptions {
    * Mounts the REST handler behind another one (the web page: static files and cookie sign-in in
    * front, the REST handler under `/api/`). One chain: `rest` is the handler to mount, not rebuilt.
    */
-  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => HttpHandler;
+  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => WrappedHttpHandler;
   /** How long close() waits for calls to finish before cancelling them. */
   shutdownGraceMs?: number;
 }
@@ -136,7 +146,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   }
 
   const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core), log });
-  const handler: HttpHandler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
+  const handler: WrappedHttpHandler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
   const onRequest = (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => {
     handler(req, res).catch((err: unknown) => {
       log.error({ err }, 'unhandled error in HTTP handler');
@@ -145,6 +155,10 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     });
   };
   const http: HttpServer = tls ? createHttpsServer({ cert, key }, onRequest) : createHttpServer(onRequest);
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (handler.upgrade) return handler.upgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
   let httpPort: number;
   try {
     httpPort = await new Promise<number>((resolve, reject) => {
@@ -182,6 +196,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         log.info({ reason }, 'hub shutting down');
         // Reverse order of start: stop accepting HTTP, end long-lived streams, then gRPC.
         http.close();
+        handler.close?.();
         health.close();
         core.close();
         http.closeIdleConnections();

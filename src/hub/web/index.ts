@@ -10,6 +10,9 @@ import type { WebConfig } from '../../shared/config-web.js';
 import type { Logger } from '../../shared/logger.js';
 import type { StartHubOptions } from '../server.js';
 import { createWebLayer } from './web-layer.js';
+import type { HubCore } from '../domain/hub-core.js';
+import type { Caller } from '../domain/types.js';
+import type { AttachBackend } from './attach-socket.js';
 import { tablePersistence } from './web-sessions.js';
 
 export interface WebPageOptions {
@@ -39,7 +42,16 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
       webRoot: config.webRoot,
       trustedProxies: config.trustedProxies,
       logger: log,
+      attach: (caller, machineId, sessionId) => attachBackend(core, caller, machineId, sessionId),
     });
-    return web.handler(rest);
+    return Object.assign(web.handler(rest), { upgrade: web.upgrade, close: web.close });
+  };
+}
+
+/** A WebSocket viewer's way into the hub's facade (scopes and namespaces are checked there). */
+function attachBackend(core: HubCore, caller: Caller, machineId: string, sessionId: string): AttachBackend {
+  return {
+    attach: (hello) => core.attachSession(caller, machineId, sessionId, hello),
+    sendText: (text, enter) => core.sendInput(caller, machineId, sessionId, { text, enter }),
   };
 }

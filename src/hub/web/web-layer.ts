@@ -13,6 +13,8 @@
  * a request with `Authorization: Bearer` is left to the REST view as it is (tools, the CLI).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError, isHapiError } from '../../shared/errors.js';
 import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, sendJson, type HttpHandler } from '../../shared/http/reply.js';
@@ -27,6 +29,8 @@ import {
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData } from './telegram.js';
 import { createSignInGuard, type SignInLimits } from './sign-in-limits.js';
+import { createAttachTickets } from './attach-tickets.js';
+import { CLOSE, refuse, serveAttachSocket, type AttachBackend } from './attach-socket.js';
 import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
@@ -67,6 +71,13 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   /** Origins allowed to show the page in an iframe (CSP frame-ancestors); empty: none. */
   frameAncestors?: readonly string[];
   logger?: Logger;
+  /**
+   * The hub's side of a terminal attached over a WebSocket, for one caller; without it the
+   * attach endpoint answers 404. NotFound/PermissionDenied from it end the socket as usual.
+   */
+  attach?: (caller: C, machineId: string, sessionId: string) => AttachBackend;
+  /** ws.bufferedAmount past which a WebSocket viewer's backlog is dropped for a fresh snapshot (default 1 MiB). */
+  socketBufferBytes?: number;
 }
 
 /** A node:http request handler that resolves when it is done with the request. */
@@ -75,9 +86,14 @@ export type WebHandler = HttpHandler;
 /** The REST view as the web layer mounts it: `caller` is set for a cookie session, unset for a bearer request. */
 export type RestHandler<C extends WebCaller = WebCaller> = (req: IncomingMessage, res: ServerResponse, caller?: C) => unknown;
 
+/** node:http's `upgrade` listener. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 export interface WebLayer<C extends WebCaller = WebCaller> {
   /** The request handler: the page, `/auth/*`, and `/api/*` mounted on `restHandler`. */
   handler(restHandler: RestHandler<C>): WebHandler;
+  /** Upgrades `/api/v1/machines/{m}/sessions/{s}/attach` to a WebSocket viewer; anything else is refused. */
+  upgrade: UpgradeHandler;
   /** Ends open responses of signed-in pages (event streams) so the server can close. */
   close(): void;
 }
@@ -97,6 +113,10 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const openResponses = new Map<string, Set<ServerResponse>>();
   const headers = securityHeaders(opts.frameAncestors ?? []);
   const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? DEFAULT_SESSION_OPTIONS.maxLifetimeMs) / 1000);
+  const tickets = createAttachTickets(opts.sessions?.now);
+  // Input frames are at most a paste; output only goes down.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
+  const sockets = new Set<WebSocket>();
 
   sessions.onEnd((id) => {
     for (const res of openResponses.get(id) ?? []) res.destroy();
@@ -235,6 +255,86 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     await restHandler(req, res, current.caller);
   }
 
+  /** POST /api/v1/attach-tickets {machineId, sessionId}: a one-time ticket for the attach URL (cookie sign-ins, CSRF rules). */
+  async function attachTicket(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader('Cache-Control', 'no-store');
+    if (req.headers.authorization !== undefined) throw new InvalidArgumentError('attach tickets are for web sign-ins; a token goes in the Authorization header of the upgrade');
+    const current = await sessionOf(req);
+    if (!current) throw new UnauthenticatedError('not signed in');
+    requireOrigin(req);
+    const refused = checkCsrfToken(req, current.session.csrfToken);
+    if (refused) throw new PermissionDeniedError(refused);
+    const body = await readJson(req);
+    const machineId = typeof body.machineId === 'string' ? body.machineId : '';
+    const sessionId = typeof body.sessionId === 'string' ? body.sessionId : '';
+    if (!machineId || !sessionId || machineId.length > 200 || sessionId.length > 200) throw new InvalidArgumentError('machineId and sessionId are required');
+    const { ticket, expiresAt } = tickets.issue(current.session.key, machineId, sessionId);
+    sendJson(res, 200, { ticket, expiresAt: new Date(expiresAt).toISOString() });
+  }
+
+  /** Who an upgrade acts for: a one-time ticket, else the cookie (or session header), else a bearer token. */
+  async function upgradeCaller(req: IncomingMessage, machineId: string, sessionId: string): Promise<C> {
+    const ticket = new URL(req.url ?? '/', 'http://hub').searchParams.get('ticket');
+    if (ticket) {
+      const key = tickets.redeem(ticket, machineId, sessionId);
+      const session = key === undefined ? undefined : sessions.getByKey(key);
+      if (!session) throw new UnauthenticatedError('invalid or used attach ticket');
+      return resolveCredential(session.credential);
+    }
+    if (req.headers.authorization !== undefined) {
+      try {
+        return await opts.verifyToken(req.headers.authorization.replace(/^Bearer\s+/i, ''));
+      } catch {
+        throw new UnauthenticatedError('invalid token');
+      }
+    }
+    const current = await sessionOf(req);
+    if (!current) throw new UnauthenticatedError('not signed in');
+    return current.caller;
+  }
+
+  function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+  }
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const m = /^\/api\/v1\/machines\/([^/]+)\/sessions\/([^/]+)\/attach$/.exec(pathOf(req.url));
+    if (!m || !opts.attach) return rejectUpgrade(socket, 404, 'Not Found');
+    let machineId: string;
+    let sessionId: string;
+    try {
+      machineId = decodeURIComponent(m[1]!);
+      sessionId = decodeURIComponent(m[2]!);
+    } catch {
+      return rejectUpgrade(socket, 400, 'Bad Request');
+    }
+    // Cross-site WebSocket hijacking: a browser sends the page's Origin; a foreign one is refused
+    // before the upgrade. A tool with a bearer token and no Origin carries no ambient credential.
+    if (req.headers.origin !== undefined || req.headers.authorization === undefined) {
+      const why = checkOrigin(req, originPolicy);
+      if (why) {
+        log.info({ origin: req.headers.origin, why }, 'attach upgrade refused');
+        return rejectUpgrade(socket, 403, 'Forbidden');
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => sockets.delete(ws));
+      upgradeCaller(req, machineId, sessionId).then(
+        (caller) => {
+          if (ws.readyState !== ws.OPEN) return;
+          try {
+            serveAttachSocket(ws, opts.attach!(caller, machineId, sessionId), { sendBufferBytes: opts.socketBufferBytes ?? 1024 * 1024, log });
+          } catch (err) {
+            refuse(ws, err);
+          }
+        },
+        (err: unknown) => refuse(ws, err),
+      );
+    });
+  }
+
   function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     if (site.serve(req, res, pathname)) return;
     if (!site.built && pathname === '/') {
@@ -251,6 +351,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
         { method: 'POST', path: '/auth/login', handler: login },
         { method: 'POST', path: '/auth/telegram', handler: telegramLogin },
         { method: 'POST', path: '/auth/logout', handler: logout },
+        { method: 'POST', path: '/api/v1/attach-tickets', handler: attachTicket },
         {
           method: '*',
           path: '/auth/*',
@@ -269,9 +370,13 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
         await handler(req, res, pathname);
       }, log);
     },
+    upgrade,
     close() {
       for (const set of openResponses.values()) for (const res of set) res.destroy();
       openResponses.clear();
+      // The hub restarts or stops: viewers come back with their last offset.
+      for (const ws of sockets) ws.close(CLOSE.hubRestart, 'hub restart');
+      sockets.clear();
     },
   };
 }

@@ -77,6 +77,8 @@ export interface WebSessionStore {
   create(credential: Credential): { session: WebSession; cookie: string };
   /** The live session of this cookie value (refreshing its idle timer), or undefined. */
   get(cookie: string | undefined): WebSession | undefined;
+  /** The same by the session's key (what an attach ticket keeps). */
+  getByKey(key: string): WebSession | undefined;
   delete(key: string): void;
   /** Called with the key whenever a session ends (sign-out, expiry, eviction). */
   onEnd(listener: (key: string) => void): void;
@@ -163,6 +165,28 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
     while (sessions.size > opts.maxSessions) endMany([leastRecentOfLargestCredential()]);
   }
 
+  function byKey(key: string): WebSession | undefined {
+    const session = sessions.get(key);
+    if (!session) return undefined;
+    const t = now();
+    if (expired(session, t)) {
+      endMany([key]);
+      return undefined;
+    }
+    session.lastSeenAt = t;
+    sessions.delete(key);
+    sessions.set(key, session);
+    if (persistence && t - (persistedSeen.get(key) ?? 0) >= TOUCH_PERSIST_MS) {
+      try {
+        persistence.touch(key, t);
+        persistedSeen.set(key, t);
+      } catch {
+        // Bookkeeping only (e.g. the database is busy): the next use writes it through.
+      }
+    }
+    return session;
+  }
+
   return {
     create(credential) {
       const t = now();
@@ -181,27 +205,9 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
     },
     get(cookie) {
       if (cookie === undefined || !ID_RE.test(cookie)) return undefined;
-      const key = sessionKey(cookie);
-      const session = sessions.get(key);
-      if (!session) return undefined;
-      const t = now();
-      if (expired(session, t)) {
-        endMany([key]);
-        return undefined;
-      }
-      session.lastSeenAt = t;
-      sessions.delete(key);
-      sessions.set(key, session);
-      if (persistence && t - (persistedSeen.get(key) ?? 0) >= TOUCH_PERSIST_MS) {
-        try {
-          persistence.touch(key, t);
-          persistedSeen.set(key, t);
-        } catch {
-          // Bookkeeping only (e.g. the database is busy): the next use writes it through.
-        }
-      }
-      return session;
+      return byKey(sessionKey(cookie));
     },
+    getByKey: byKey,
     delete(key) {
       endMany([key]);
     },
