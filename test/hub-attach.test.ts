@@ -21,7 +21,7 @@ afterAll(cleanupAllHomes);
 
 describe('terminals through the hub', () => {
   it('attach through the hub, type and see the answer; screen and send relayed; read-only and other namespaces', async () => {
-    const { h, c, machineId, sessionId } = await hubSession(t);
+    const { h, th, c, machineId, sessionId } = await hubSession(t);
     const v = hubViewer(t, () => c, machineId, sessionId);
     await waitFor(() => v.current().messages.length > 0, 10_000, 'the snapshot');
     expect(v.current().messages[0]!.kind?.$case).toBe('snapshot');
@@ -32,6 +32,16 @@ describe('terminals through the hub', () => {
     await waitFor(() => v.text().includes('pasted "hello"'), 10_000, 'the relayed SendInput');
     const screen = await c.hub.getSessionScreen({ machineId, sessionId });
     expect(screen.screen?.screen?.text).toContain('pasted "hello"');
+
+    // The CLI through the hub: --machine takes the machine's id prefix, the session a unique prefix.
+    const cliEnv = { env: { HAPI_API_URL: h.grpcUrl, CLI_API_TOKEN: h.ownerToken } };
+    const sent = await th.cli(['send', '--machine', machineId.slice(0, 8), sessionId.slice(0, 8), 'via cli', '--enter'], cliEnv);
+    expect(sent.code, sent.stderr).toBe(0);
+    await waitFor(() => v.text().includes('pasted "via cli"'), 10_000, 'hapi send --machine');
+    const printed = await th.cli(['screen', '--machine', machineId, sessionId], cliEnv);
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toContain('pasted "via cli"');
+    expect((await th.cli(['screen', '--machine', machineId, 'nope'], cliEnv)).code).toBe(4);
 
     // A read-only token sees the screen, but typing ends its stream with PERMISSION_DENIED.
     const ro = await c.tokens.createToken({ namespace: 'default', label: 'ro', scope: TokenScope.TOKEN_SCOPE_READ_ONLY });

@@ -143,3 +143,24 @@ export async function stop(session: string, opts: { machine: string; json?: bool
   if (opts.json) return void out(`${JSON.stringify({ result, sessionId })}\n`);
   out(result === 'stopped' ? `stopped session ${sessionId}\n` : `session ${sessionId} had already exited\n`);
 }
+
+/** `hapi screen --machine m <session>`: the session's screen, relayed by the hub. */
+export async function screenRemote(session: string, opts: { machine: string; ansi?: boolean }): Promise<void> {
+  const r = await withHub(creds(), async (c) => {
+    const machine = await resolveMachine(c.hub, opts.machine);
+    const sessionId = await resolveSessionId(c.hub, machine.id, session);
+    return c.hub.getSessionScreen({ machineId: machine.id, sessionId }, { signal: timeout() });
+  });
+  const screen = r.screen?.screen;
+  const text = opts.ansi ? (screen?.ansi ?? '') : (screen?.text ?? '').replace(/\n+$/, '');
+  out(`${text}\n`);
+}
+
+/** `hapi send --machine m <session> <text>`: types through the hub. */
+export async function sendRemote(session: string, text: string, opts: { machine: string; enter?: boolean }): Promise<void> {
+  await withHub(creds(), async (c) => {
+    const machine = await resolveMachine(c.hub, opts.machine);
+    const sessionId = await resolveSessionId(c.hub, machine.id, session);
+    await c.hub.sendInput({ machineId: machine.id, sessionId, input: { data: Buffer.alloc(0), text, enter: opts.enter === true } }, { signal: timeout() });
+  });
+}

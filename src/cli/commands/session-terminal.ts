@@ -1,6 +1,7 @@
 /**
  * `hapi screen <session> [--ansi]` and `hapi send <session> <text> [--enter]`: look at and type
- * into a session's terminal on this machine without taking over a terminal (scripts, checks).
+ * into a session's terminal without taking over a terminal (scripts, checks): on this machine,
+ * or with `--machine` on any machine of the hub (an id, a unique id prefix or the name).
  */
 import type { Command } from 'commander';
 
@@ -10,7 +11,9 @@ export function registerSessionTerminalCommands(program: Command): void {
     .description("print a session's current screen (an id, a unique id prefix or PID-<n>)")
     .argument('<session>', 'session id, unique id prefix, or PID-<n>')
     .option('--ansi', 'with colours and attributes, as ANSI sequences')
-    .action(async (session: string, opts: { ansi?: boolean }) => {
+    .option('--machine <machine>', 'a machine of the hub (id, unique id prefix or name): ask through the hub')
+    .action(async (session: string, opts: { ansi?: boolean; machine?: string }) => {
+      if (opts.machine !== undefined) return (await import('./hub-remote.js')).screenRemote(session, { ...opts, machine: opts.machine });
       const { callSession } = await import('../../session/session-client.js');
       const screen = await callSession(session, (c, signal) => c.getScreen({}, { signal }));
       const text = opts.ansi ? screen.ansi : screen.text.replace(/\n+$/, '');
@@ -22,7 +25,9 @@ export function registerSessionTerminalCommands(program: Command): void {
     .argument('<session>', 'session id, unique id prefix, or PID-<n>')
     .argument('<text>', 'the text to type')
     .option('--enter', 'then press Enter')
-    .action(async (session: string, text: string, opts: { enter?: boolean }) => {
+    .option('--machine <machine>', 'a machine of the hub (id, unique id prefix or name): type through the hub')
+    .action(async (session: string, text: string, opts: { enter?: boolean; machine?: string }) => {
+      if (opts.machine !== undefined) return (await import('./hub-remote.js')).sendRemote(session, text, { ...opts, machine: opts.machine });
       const { callSession } = await import('../../session/session-client.js');
       await callSession(session, (c, signal) => c.sendInput({ text, enter: opts.enter === true }, { signal }));
     });
