@@ -1,0 +1,219 @@
+// Live terminals through the hub, against a real hub, runner and sessions (floors measured in
+// the same run):
+//  1. keystroke echo: a WebSocket viewer -> hub -> runner -> session -> agent and back, p50/p99,
+//     next to the local attach (SessionService.Attach on the session's socket) and the bare PTY;
+//  2. throughput: 100 MB (BENCH_FLOOD_MB) from the fixture to one WebSocket viewer that keeps up,
+//     every byte in order and no snapshot after the first (else the figure does not count),
+//     against the bare PTY; hub CPU per MB relayed;
+//  3. hub memory per attached viewer (BENCH_VIEWERS idle WebSocket viewers);
+//  4. control latency: relayed GetRunnerStatus p99 while BENCH_STREAMING (20) sessions each
+//     stream 200 KB/s to a WebSocket viewer, against the same sessions with no output.
+import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { ChannelCredentials, createChannel, createClient, Metadata } from 'nice-grpc';
+import WebSocket from 'ws';
+import pty from 'node-pty';
+import { HubServiceDefinition, SessionServiceDefinition, createUdsChannel } from '../dist/bench-support.mjs';
+import { CLI, ROOT, fmt, summarize, tempHome } from './lib.mjs';
+
+const TUI = join(ROOT, 'test', 'fixtures', 'tui-agent.mjs');
+const STREAM = join(ROOT, 'bench', 'fixtures', 'stream-agent.mjs');
+const FLOOD_MB = Number(process.env.BENCH_FLOOD_MB ?? 100);
+const ECHOES = Number(process.env.BENCH_ECHOES ?? 200);
+const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 50);
+const STREAMING = Number(process.env.BENCH_STREAMING ?? 20);
+const until = async (check, ms = 30_000, what = 'condition') => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+};
+const cpuMs = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+};
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+// ---------------------------------------------------------------- setup: hub, runner, sessions
+const hubHome = tempHome({ HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0' });
+const runnerHome = tempHome();
+const cleanups = [() => hubHome.cleanup(), () => runnerHome.cleanup()];
+process.on('exit', () => cleanups.forEach((c) => c()));
+const hubProc = spawn(process.execPath, [CLI, 'hub'], { env: hubHome.env, stdio: ['ignore', 'pipe', 'inherit'] });
+let out = '';
+hubProc.stdout.on('data', (d) => (out += d));
+await until(() => /hub HTTP listening on/.test(out) && /owner token[^\n]*:\n\s+\S+/.test(out), 20_000, 'the hub');
+const grpcUrl = /hub gRPC listening on (\S+)/.exec(out)[1];
+const httpUrl = /hub HTTP listening on (\S+)/.exec(out)[1];
+const token = /owner token[^\n]*:\n\s+(\S+)/.exec(out)[1];
+const hubPid = hubProc.pid;
+const hub = createClient(HubServiceDefinition, createChannel(new URL(grpcUrl).host, ChannelCredentials.createInsecure()), { '*': { metadata: Metadata({ authorization: `Bearer ${token}` }) } });
+
+writeFileSync(join(runnerHome.home, 'settings.json'), JSON.stringify({ agents: { stream: { command: process.execPath, args: [STREAM] } } }));
+runnerHome.cli(['runner', 'start'], { env: { HAPI_API_URL: grpcUrl, CLI_API_TOKEN: token, HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${TUI}` } });
+const machineId = await until(async () => (await hub.listMachines({})).machines.find((m) => m.online)?.id, 20_000, 'the machine');
+async function spawnSession(agent, agentArgs) {
+  const r = await hub.spawnSession({ machineId, spec: { directory: runnerHome.home, agent, sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs } });
+  return r.outcome.result.value.id;
+}
+
+/** A WebSocket viewer with a bearer token (a tool; the page uses its cookie). */
+function viewer(sessionId, mode = 'interactive') {
+  const ws = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/v1/machines/${machineId}/sessions/${sessionId}/attach`, { headers: { authorization: `Bearer ${token}` } });
+  const v = { ws, bytes: 0, snapshots: 0, next: undefined, inOrder: true, tail: '', onData: undefined, open: new Promise((r) => ws.on('open', r)) };
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', mode, cols: 120, rows: 40 })));
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) {
+      const m = JSON.parse(data.toString());
+      if (m.type === 'snapshot') {
+        v.snapshots++;
+        v.next = Number(m.offset);
+      }
+      return;
+    }
+    const offset = Number(data.readBigUInt64BE(0));
+    if (offset !== v.next) v.inOrder = false;
+    v.next = offset + data.length - 8;
+    v.bytes += data.length - 8;
+    v.tail = (v.tail + data.subarray(Math.max(8, data.length - 64)).toString('latin1')).slice(-64);
+    v.onData?.(data);
+  });
+  return v;
+}
+
+/** Round trips of one key through `send`, waiting for `got "k"` in what `listen` hands over. */
+async function echoes(send, listen, n = ECHOES) {
+  const samples = [];
+  let seen = '';
+  listen((chunk) => (seen = (seen + chunk).slice(-256)));
+  for (let i = 0; i < n; i++) {
+    const k = String.fromCharCode(97 + (i % 26));
+    seen = '';
+    const t0 = process.hrtime.bigint();
+    send(k);
+    await until(() => seen.includes(`got "${k}"`), 10_000, 'an echo');
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return summarize(samples);
+}
+
+function barePty(args) {
+  return pty.spawn(process.execPath, [TUI, ...args], { name: 'xterm-256color', cols: 120, rows: 40, env: process.env });
+}
+
+// ---------------------------------------------------------------- 1. keystroke echo
+const echoSession = await spawnSession('', []);
+const ev = viewer(echoSession);
+await until(() => ev.snapshots > 0, 20_000, 'the snapshot');
+const hubEcho = await echoes((k) => ev.ws.send(Buffer.from(k)), (fn) => (ev.onData = (d) => fn(d.subarray(8).toString('latin1'))));
+ev.ws.close();
+
+const sock = join(runnerHome.home, 'sessions', `${echoSession}.sock`);
+const local = createClient(SessionServiceDefinition, createUdsChannel(sock));
+const localIn = [];
+let wakeLocal;
+async function* localRequests() {
+  yield { kind: { $case: 'hello', value: { mode: 1, cols: 0, rows: 0 } } };
+  for (;;) {
+    while (localIn.length) yield localIn.shift();
+    await new Promise((r) => (wakeLocal = r));
+  }
+}
+let onLocal = () => undefined;
+const localAbort = new AbortController();
+void (async () => {
+  try {
+    for await (const r of local.attach(localRequests(), { signal: localAbort.signal })) if (r.kind?.$case === 'output') onLocal(Buffer.from(r.kind.value.data).toString('latin1'));
+  } catch {}
+})();
+const localEcho = await echoes((k) => {
+  localIn.push({ kind: { $case: 'input', value: { data: Buffer.from(k) } } });
+  wakeLocal?.();
+}, (fn) => (onLocal = fn));
+localAbort.abort();
+
+const bare = barePty([]);
+const bareEcho = await echoes((k) => bare.write(k), (fn) => bare.onData(fn));
+bare.kill();
+
+console.log(`keystroke echo (${ECHOES} keys)   p50          p99`);
+console.log(`  bare PTY                       ${fmt(bareEcho.p50)}    ${fmt(bareEcho.p99)}`);
+console.log(`  local attach (session socket)  ${fmt(localEcho.p50)}    ${fmt(localEcho.p99)}`);
+console.log(`  WebSocket -> hub -> runner     ${fmt(hubEcho.p50)}    ${fmt(hubEcho.p99)}   (${(hubEcho.p50 / localEcho.p50).toFixed(2)}x local, goal p50 <= 3 ms: ${hubEcho.p50 <= 3 ? 'met' : 'NOT met'})`);
+
+// ---------------------------------------------------------------- 2. throughput and hub CPU per MB
+const floodBytes = FLOOD_MB * 1024 * 1024;
+const floodSession = await spawnSession('', ['--flood', String(floodBytes)]);
+const fv = viewer(floodSession);
+await until(() => fv.snapshots > 0, 20_000, 'the snapshot');
+const cpu0 = cpuMs(hubPid);
+let t0 = process.hrtime.bigint();
+const bytes0 = fv.bytes;
+fv.ws.send(Buffer.from('F'));
+await until(() => fv.tail.includes('flood done'), 600_000, 'the flood through the hub');
+const hubSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+const relayed = fv.bytes - bytes0;
+const hubCpu = cpuMs(hubPid) - cpu0;
+const counts = fv.inOrder && fv.snapshots === 1;
+fv.ws.close();
+
+const bp = barePty(['--flood', String(floodBytes)]);
+let bareBytes = 0;
+let bareTail = '';
+bp.onData((d) => {
+  bareBytes += d.length;
+  bareTail = (bareTail + d).slice(-64);
+});
+await until(() => bareTail.includes('fixture tui'), 10_000, 'the bare fixture');
+t0 = process.hrtime.bigint();
+bp.write('F');
+await until(() => bareTail.includes('flood done'), 600_000, 'the bare flood');
+const bareSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+bp.kill();
+const mbps = (b, s) => b / 1024 / 1024 / s;
+console.log(`\nthroughput (${FLOOD_MB} MB)`);
+console.log(`  bare PTY                       ${mbps(bareBytes, bareSecs).toFixed(1)} MB/s`);
+console.log(`  WebSocket viewer via hub       ${mbps(relayed, hubSecs).toFixed(1)} MB/s  (${(bareSecs / hubSecs).toFixed(2)}x bare, goal >= 0.5x; every byte in order, one snapshot: ${counts ? 'yes' : 'NO - figure does not count'})`);
+console.log(`  hub CPU per MB relayed         ${(hubCpu / (relayed / 1024 / 1024)).toFixed(2)} ms`);
+
+// ---------------------------------------------------------------- 3. hub memory per viewer
+const rss0 = rssMb(hubPid);
+const idle = [];
+for (let i = 0; i < VIEWERS; i++) idle.push(viewer(echoSession, 'read-only'));
+await until(() => idle.every((v) => v.snapshots > 0), 60_000, 'every idle viewer’s snapshot');
+await new Promise((r) => setTimeout(r, 500));
+const rss1 = rssMb(hubPid);
+console.log(`\nhub memory per attached viewer   ${(((rss1 - rss0) * 1024) / VIEWERS).toFixed(0)} KB  (${VIEWERS} idle WebSocket viewers: hub RSS ${rss0.toFixed(1)} -> ${rss1.toFixed(1)} MB)`);
+for (const v of idle) v.ws.close();
+
+// ---------------------------------------------------------------- 4. control latency under terminal load
+const streams = [];
+for (let i = 0; i < STREAMING; i++) streams.push(await spawnSession('stream', []));
+const sv = streams.map((id) => viewer(id));
+await until(() => sv.every((v) => v.snapshots > 0), 60_000, 'every streaming viewer’s snapshot');
+async function statusP99(n = 300) {
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await hub.getRunnerStatus({ machineId });
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return summarize(samples);
+}
+const quiet = await statusP99();
+for (const v of sv) v.ws.send(Buffer.from('S'));
+await new Promise((r) => setTimeout(r, 1_000));
+const b0 = sv.reduce((a, v) => a + v.bytes, 0);
+const t1 = Date.now();
+const loaded = await statusP99();
+const rate = (sv.reduce((a, v) => a + v.bytes, 0) - b0) / 1024 / ((Date.now() - t1) / 1000);
+console.log(`\nrelayed GetRunnerStatus with ${STREAMING} sessions    p50         p99`);
+console.log(`  no output                             ${fmt(quiet.p50)}   ${fmt(quiet.p99)}`);
+console.log(`  each streaming 200 KB/s to a viewer   ${fmt(loaded.p50)}   ${fmt(loaded.p99)}   (${(loaded.p99 / quiet.p99).toFixed(2)}x, goal <= 2x; viewers got ${rate.toFixed(0)} KB/s in all)`);
+for (const v of sv) v.ws.close();
+hubProc.kill('SIGTERM');
+process.exit(0);
