@@ -35,7 +35,8 @@ export enum TokenScope {
   /** TOKEN_SCOPE_FULL - Everything in its namespace: list, watch, spawn and stop sessions, stop runners, connect runners. */
   TOKEN_SCOPE_FULL = 1,
   /**
-   * TOKEN_SCOPE_READ_ONLY - List and watch machines and sessions and ask a runner for its status; every call that changes
+   * TOKEN_SCOPE_READ_ONLY - List and watch machines and sessions, ask a runner for its status, and watch terminals read-only
+   * (AttachSession, GetSessionScreen); every call that types or changes
    * something (SpawnSession, StopSession, StopRunner, MachineService.Connect) is PERMISSION_DENIED.
    */
   TOKEN_SCOPE_READ_ONLY = 2,
