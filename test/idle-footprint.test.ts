@@ -81,7 +81,8 @@ function ppidOf(pid: number): number | undefined {
 }
 
 /** Runs the hapi CLI (dist/hapi.cjs or an installed `hapi`), as session discovery defines it. */
-const isHapi = (pid: number) => /^hapi(\.[cm]?js)?$/.test(basename(cmdline(pid)?.[1] ?? ''));
+// Node's flags come first: sessions run as `node --max-semi-space-size=2 <hapi> ...`.
+const isHapi = (pid: number) => /^hapi(\.[cm]?js)?$/.test(basename(cmdline(pid)?.slice(1).find((a) => !a.startsWith('-')) ?? ''));
 
 describe('idle footprint', () => {
   it('a runner without a hub loads neither the hub link nor ICU locale data, nor reads every process environment', async () => {
