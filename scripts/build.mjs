@@ -38,6 +38,8 @@ const LAZY = {
   'live-session': 'src/session/live-session.ts',
   // hapi screen / send: the SessionService messages stay out of the hot bundle.
   'session-client': 'src/session/session-client.ts',
+  // hapi in a terminal / hapi attach: the attach client (SessionService messages, the stream).
+  attach: 'src/session/attach/index.ts',
 };
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 

@@ -3,10 +3,12 @@
  * (domain -> proto) and what it receives (proto -> domain). session.ts holds the server side.
  * Used by the runner, which is a client of every session's socket (AttachSession proxy,
  * GetSessionScreen, the terminal figures of ListSessions), and by the runner's own messages that
- * embed session messages (runner.ts).
+ * embed session messages (runner.ts); and by the CLI's attach client (src/session/attach/).
  */
 import {
   AttachMode as ProtoAttachMode,
+  AttachRequest as AttachRequestCodec,
+  AttachResponse as AttachResponseCodec,
   type AttachRequest,
   type AttachResponse,
   type ExitStatus as ProtoExitStatus,
@@ -27,6 +29,15 @@ export function attachHelloToProto(h: AttachHello) {
   const mode = h.mode === 'interactive' ? ProtoAttachMode.ATTACH_MODE_INTERACTIVE : ProtoAttachMode.ATTACH_MODE_READ_ONLY;
   return { mode, cols: h.size?.cols ?? 0, rows: h.size?.rows ?? 0, lastOffset: h.lastOffset };
 }
+
+/** Full gRPC method path of SessionService.Attach. */
+export const ATTACH_METHOD_PATH = '/hapi.session.v1.SessionService/Attach';
+
+/** Wire codecs of the Attach messages, for a transport that frames them itself (the CLI's node:http2 client). */
+export const attachCodec = {
+  encodeRequest: (message: AttachRequest): Uint8Array => AttachRequestCodec.encode(message).finish(),
+  decodeResponse: (bytes: Uint8Array): AttachResponse => AttachResponseCodec.decode(bytes),
+};
 
 /** Domain -> proto for one Attach client message. */
 export function viewerMessageToProto(m: ViewerMessage): AttachRequest {

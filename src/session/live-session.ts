@@ -36,6 +36,8 @@ export interface LiveAgentOptions {
   startedBy: 'runner' | 'terminal';
   socketPath: string;
   config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes'>;
+  /** The terminal's size at start (a terminal session's: its window's); default 120x40. */
+  size?: { cols: number; rows: number };
   note: (message: string) => void;
 }
 
@@ -54,8 +56,14 @@ export interface LiveAgent {
   close(): Promise<void>;
 }
 
-/** The terminal's environment: the session's, with a capable TERM and a UTF-8 locale. */
-export function terminalEnv(env: Env, sessionId: string): Env {
+/**
+ * The terminal's environment: the session's, with a capable TERM and a UTF-8 locale. A session
+ * started from a terminal keeps that terminal's TERM, COLORTERM and locale (it inherited them).
+ */
+export function terminalEnv(env: Env, sessionId: string, startedBy: 'runner' | 'terminal' = 'runner'): Env {
+  if (startedBy === 'terminal') {
+    return { ...env, TERM: env.TERM || 'xterm-256color', HAPI_SESSION_ID: sessionId, HAPI_SESSION_PID: String(process.pid) };
+  }
   const utf8 = [env.LC_ALL, env.LC_CTYPE, env.LANG].some((v) => v !== undefined && /utf-?8/i.test(v));
   return {
     ...env,
@@ -94,9 +102,9 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
       command: o.agent.command,
       args: [...o.agent.args, ...o.agentArgs],
       cwd: o.cwd,
-      env: terminalEnv(o.env, o.sessionId),
-      cols: DEFAULT_COLS,
-      rows: DEFAULT_ROWS,
+      env: terminalEnv(o.env, o.sessionId, o.startedBy),
+      cols: o.size?.cols ?? DEFAULT_COLS,
+      rows: o.size?.rows ?? DEFAULT_ROWS,
     }),
     o.config.ringBytes,
     (data) => log.write(data),

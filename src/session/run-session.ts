@@ -1,17 +1,21 @@
 /**
  * A session process: runs one agent in the current directory and keeps the runner informed.
  *
- * - terminal (`hapi [--agent x] [args]`): makes sure a runner runs (starts one if needed; if
- *   that fails, says so in one line and runs the agent anyway), the agent inherits the terminal.
- * - remote (spawned by the runner with `--hapi-starting-mode remote --started-by runner`):
- *   the agent runs in a pseudo-terminal this process owns, served as SessionService on the
- *   session's own socket (live-session.ts); its raw output still goes to stdout, the session
- *   log the runner opened. If the report to the runner fails, the agent is stopped and the
- *   process exits: a session nobody tracks is a ghost.
+ * - live (`--hapi-starting-mode remote`): the agent runs in a pseudo-terminal this process
+ *   owns, served as SessionService on the session's own socket (live-session.ts); its raw output
+ *   goes to stdout, the session log. Two kinds:
+ *   - spawned by the runner (`--started-by runner`): if the report to the runner fails, the
+ *     agent is stopped and the process exits: a session nobody tracks is a ghost.
+ *   - started from a terminal (`--started-by terminal`): `hapi` in a terminal launches this
+ *     process detached and attaches the terminal to it as a viewer (terminal-launch.ts), so the
+ *     session outlives the terminal; the terminal's size comes as `--hapi-terminal-size`.
+ * - direct (`hapi` whose stdin or stdout is not a terminal: scripts, pipes): makes sure a runner
+ *   runs (starts one if needed; if that fails, says so in one line and runs the agent anyway),
+ *   and the agent inherits this process's stdin, stdout and stderr.
  *
- * A terminal session that no runner knows (none could be started, or the report failed) keeps
- * looking for one every HAPI_SESSION_REPORT_RETRY_MS and reports itself late, so a runner
- * started afterwards lists it, stops it and tells the hub about it.
+ * A session started from a terminal (either kind) that no runner knows (none could be started,
+ * or the report failed) keeps looking for one every HAPI_SESSION_REPORT_RETRY_MS and reports
+ * itself late, so a runner started afterwards lists it, stops it and tells the hub about it.
  *
  * Exits with the agent's exit code, or 128 + signal number when the agent was killed.
  */
@@ -31,12 +35,14 @@ import { createRunnerReporter, type RunnerReporter, type StartedReport } from '.
 export interface SessionOptions {
   agent?: string;
   agentArgs: string[];
-  /** 'remote' = spawned by the runner; anything else = a person at a terminal. */
+  /** 'remote': the agent runs in a PTY this process owns (runner-spawned, or launched detached by `hapi` in a terminal); 'local': it inherits this process's stdio. */
   startingMode: 'local' | 'remote';
   startedBy: 'runner' | 'terminal';
   sessionId?: string;
   env?: Env;
   cwd?: string;
+  /** A live session's terminal size at start (a terminal session's window). */
+  terminalSize?: { cols: number; rows: number };
 }
 
 /** How long the agent gets between SIGTERM and SIGKILL when the session gives up on it. */
@@ -51,7 +57,9 @@ function note(message: string): void {
 export async function runSession(opts: SessionOptions): Promise<number> {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
-  const remote = opts.startingMode === 'remote';
+  // live: the agent runs in a PTY this process owns; strict: a runner waits for the report.
+  const live = opts.startingMode === 'remote';
+  const strict = live && opts.startedBy === 'runner';
   const sessionId = opts.sessionId?.trim() || randomUUID();
   if (!isValidSessionId(sessionId)) throw new InvalidArgumentError(`invalid --hapi-session-id ${JSON.stringify(sessionId)}`);
   const paths = hapiPaths(env);
@@ -59,7 +67,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const agent = createAgentResolver({ env, settingsFile: paths.settingsFile, cwd }).resolve(opts.agent);
 
   let runnerAvailable = true;
-  if (!remote) {
+  if (!live) {
     try {
       // Lazy: only terminal sessions may start a runner.
       const { ensureRunner } = await import('../runner/client/start.js');
@@ -72,12 +80,12 @@ export async function runSession(opts: SessionOptions): Promise<number> {
     note(`session ${sessionId}: running agent '${agent.name}' (${agent.command}) in ${cwd}`);
   }
 
-  const child = remote
-    ? await startLiveAgent(agent, opts, { cwd, env, sessionId, socketPath: sessionSocketPathFor(paths.home, sessionId, env), config })
+  const child = live
+    ? await startLiveAgent(agent, opts, { cwd, env, sessionId, socketPath: sessionSocketPathFor(paths.home, sessionId, env), config, size: opts.terminalSize })
     : await startAgent(agent, opts.agentArgs, { cwd, env, sessionId });
   if (typeof child === 'number') return child;
   const exited = child.exited;
-  const removeForwarding = forwardSignals(child, remote);
+  const removeForwarding = forwardSignals(child, live);
 
   const reporter = createRunnerReporter({ env });
   const reportTimeoutMs = config.reportTimeoutMs;
@@ -85,21 +93,21 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   // Tests only (test/shutdown-inflight.test.ts): a session that reports late, so a spawn is
   // still waiting for it when the runner stops. Undocumented; never set in normal use.
   const testDelayMs = Number(env.HAPI_TEST_SESSION_REPORT_DELAY_MS ?? 0);
-  if (remote && testDelayMs > 0) {
+  if (strict && testDelayMs > 0) {
     const delay = new AbortController();
     await Promise.race([sleep(testDelayMs, undefined, { signal: delay.signal }).catch(() => undefined), exited]);
     delay.abort();
   }
   // A terminal session whose agent is done stops retrying at once: the person is waiting for
-  // the prompt. A remote one keeps going: the runner waits for that report to settle its spawn.
+  // the prompt. A runner-spawned one keeps going: the runner waits for that report to settle its spawn.
   const agentDone = new AbortController();
-  if (!remote) void exited.then(() => agentDone.abort());
+  if (!strict) void exited.then(() => agentDone.abort());
   const started = (
     runnerAvailable
       ? reporter.reportStarted(
           report,
           // A terminal session does not wait long: the person is already using the agent.
-          remote ? reportTimeoutMs : Math.min(reportTimeoutMs, 5_000),
+          strict ? reportTimeoutMs : Math.min(reportTimeoutMs, 5_000),
           { stopRetrying: agentDone.signal },
         )
       : Promise.reject(new Error('no runner'))
@@ -108,7 +116,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
       (err: unknown) => {
         if (!runnerAvailable || agentDone.signal.aborted) return false;
         const why = err instanceof Error ? err.message : String(err);
-        if (remote) {
+        if (strict) {
           note(`could not report session ${sessionId} to the runner: ${why}; stopping the agent`);
           stopAgent(child);
         } else {
@@ -119,11 +127,12 @@ export async function runSession(opts: SessionOptions): Promise<number> {
     );
 
   // The screen model and the gRPC server load once the runner knows the session: the spawn
-  // waits for the report, not for them (bench/sessions.mjs).
-  void started.then(() => child.serve?.());
+  // waits for the report, not for them (bench/sessions.mjs). A terminal session serves at
+  // once: a person's terminal is waiting to attach, and it may have no runner at all.
+  void (strict ? started : Promise.resolve()).then(() => child.serve?.());
 
   // Terminal sessions nobody knows yet look for a runner until the agent is done.
-  const late = remote
+  const late = strict
     ? Promise.resolve(false)
     : started.then((ok) => ok || reportLate(reporter, report, paths.socket, config.lateReportIntervalMs, agentDone.signal));
 
@@ -141,8 +150,8 @@ export async function runSession(opts: SessionOptions): Promise<number> {
       });
   }
   reporter.close();
-  if (remote) note(`session ${sessionId}: agent ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
-  if (remote && !reported) return 1;
+  if (live) note(`session ${sessionId}: agent ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
+  if (strict && !reported) return 1;
   return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1);
 }
 
@@ -188,7 +197,7 @@ interface RunningAgent {
 async function startLiveAgent(
   agent: ResolvedAgent,
   opts: SessionOptions,
-  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig },
+  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig; size?: { cols: number; rows: number } },
 ): Promise<RunningAgent | number> {
   const live = await import('./live-session.js');
   const started = await live.startLiveAgent({ agent, agentArgs: opts.agentArgs, startedBy: opts.startedBy, note, ...o });
@@ -246,8 +255,8 @@ function wrapChild(child: ChildProcess): RunningAgent {
  * the agent (same foreground process group); forwarding it again would deliver it twice,
  * which agents treat as "quit now".
  */
-function forwardSignals(child: RunningAgent, remote: boolean): () => void {
-  const interactive = !remote && process.stdin.isTTY === true;
+function forwardSignals(child: RunningAgent, live: boolean): () => void {
+  const interactive = !live && process.stdin.isTTY === true;
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = () => {

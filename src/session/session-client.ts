@@ -16,28 +16,55 @@ import { withRunner } from '../runner/client/connect.js';
 
 export type SessionClient = UnaryClient<typeof SessionServiceDefinition>;
 
+/** A live session of this machine whose terminal can be reached. */
+export interface SessionTarget {
+  id: string;
+  socket: string;
+}
+
 /** The socket of a session of this machine. NotFound when no session matches `ref`. */
 export async function findSessionSocket(ref: string, env: Env = process.env): Promise<string> {
+  return (await findSession(ref, env)).socket;
+}
+
+/**
+ * The session `ref` names: an id, a unique id prefix or `PID-<n>`. NotFound when none matches,
+ * InvalidArgument when a prefix matches several, FailedPrecondition when it has no terminal.
+ */
+export async function findSession(ref: string, env: Env = process.env): Promise<SessionTarget> {
   const home = hapiPaths(env).home;
   if (isValidSessionId(ref)) {
     const exact = sessionSocketPathFor(home, ref, env);
-    if (existsSync(exact)) return exact;
+    if (existsSync(exact)) return { id: ref, socket: exact };
   }
   // Not an exact id with a socket: ask the runner for prefixes and PIDs.
-  let sessions: { id: string; pid: number }[] = [];
-  try {
-    sessions = (await withRunner((c, signal) => c.listSessions({}, { signal }), { env })).sessions;
-  } catch (err) {
-    if (!isHapiError(err) || err.kind !== 'Unavailable') throw err;
-  }
+  const sessions = await listRunnerSessions(env);
   const pid = /^PID-(\d+)$/.exec(ref);
   const matches = pid ? sessions.filter((s) => s.pid === Number(pid[1])) : sessions.filter((s) => s.id.startsWith(ref));
   if (matches.length > 1) throw new InvalidArgumentError(`'${ref}' matches ${matches.length} sessions; give more of the id`);
   const match = matches[0];
   if (!match) throw new NotFoundError(`no session '${ref}' on this machine (see \`hapi runner list\`)`);
   const socket = sessionSocketPathFor(home, match.id, env);
-  if (!existsSync(socket)) throw new FailedPreconditionError(`session ${match.id} has no terminal to reach (it was started from a terminal or by an older hapi)`);
-  return socket;
+  if (!existsSync(socket)) throw new FailedPreconditionError(`session ${match.id} has no terminal to reach (it was started without a terminal, from a script or a pipe, or by an older hapi)`);
+  return { id: match.id, socket };
+}
+
+export interface ListedSession {
+  id: string;
+  pid: number;
+  directory: string;
+  agent: string;
+  startedAt?: Date;
+}
+
+/** The runner's live sessions; none when no runner answers. */
+export async function listRunnerSessions(env: Env = process.env): Promise<ListedSession[]> {
+  try {
+    return (await withRunner((c, signal) => c.listSessions({}, { signal }), { env })).sessions;
+  } catch (err) {
+    if (!isHapiError(err) || err.kind !== 'Unavailable') throw err;
+    return [];
+  }
 }
 
 /** Runs one call on the session's socket with the client timeout, failures as domain errors. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
-import { clientConfig, envBool, envInt, hubConfig, hubLinkConfig, logLevel, parseHubUrl, runnerConfig, sessionConfig } from './config.js';
+import { attachConfig, clientConfig, envBool, envInt, hubConfig, hubLinkConfig, logLevel, parseHubUrl, runnerConfig, sessionConfig } from './config.js';
 
 describe('configuration', () => {
   it('uses documented defaults', () => {
@@ -74,5 +74,21 @@ describe('configuration', () => {
   it('requires TLS cert and key together', () => {
     expect(() => hubConfig({ HAPI_HUB_TLS_CERT: '/c.pem' })).toThrow(/must be set together/);
     expect(hubConfig({}).spawnDeadlineMs).toBeGreaterThan(runnerConfig({}).sessionReportTimeoutMs);
+  });
+});
+
+describe('HAPI_DETACH_KEY', () => {
+  it('defaults to Ctrl-\\, reads caret notation and none, and refuses anything else', () => {
+    expect(attachConfig({}).detachKey).toBe(0x1c);
+    expect(attachConfig({ HAPI_DETACH_KEY: '^]' }).detachKey).toBe(0x1d);
+    expect(attachConfig({ HAPI_DETACH_KEY: '^\\' }).detachKey).toBe(0x1c);
+    expect(attachConfig({ HAPI_DETACH_KEY: '^a' }).detachKey).toBe(0x01);
+    expect(attachConfig({ HAPI_DETACH_KEY: '^@' }).detachKey).toBe(0x00);
+    expect(attachConfig({ HAPI_DETACH_KEY: '^?' }).detachKey).toBe(0x7f);
+    expect(attachConfig({ HAPI_DETACH_KEY: ' NONE ' }).detachKey).toBeUndefined();
+    for (const bad of ['x', '^', '^1', 'C-a', '^]]', 'ctrl-\\']) {
+      expect(() => attachConfig({ HAPI_DETACH_KEY: bad })).toThrow(ConfigError);
+    }
+    expect(() => attachConfig({ HAPI_DETACH_KEY: 'C-a' })).toThrow(/HAPI_DETACH_KEY must be a control key in caret notation/);
   });
 });

@@ -113,6 +113,36 @@ export function sessionConfig(env: Env = process.env): SessionConfig {
   };
 }
 
+/** Settings of a terminal attached to a session (`hapi` in a terminal, `hapi attach`). */
+export interface AttachConfig {
+  /**
+   * HAPI_DETACH_KEY: the byte that detaches the terminal and leaves the session running, in caret
+   * notation (`^\\`, the default as in dtach and abduco; `^]`, `^A`...), or `none` (undefined).
+   */
+  detachKey: number | undefined;
+}
+
+/** Default detach key: Ctrl-\ (0x1c). */
+export const DEFAULT_DETACH_KEY = 0x1c;
+
+export function attachConfig(env: Env = process.env): AttachConfig {
+  return { detachKey: parseDetachKey(env.HAPI_DETACH_KEY) };
+}
+
+/**
+ * Caret notation: `^` and one of `@ A-Z [ \\ ] ^ _` (letters in either case) for 0x00-0x1f, or
+ * `^?` for DEL; `none` disables the key; empty or unset gives the default.
+ */
+function parseDetachKey(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_DETACH_KEY;
+  const text = raw.trim();
+  if (text.toLowerCase() === 'none') return undefined;
+  const m = /^\^([@A-Za-z[\\\]^_?])$/.exec(text);
+  if (!m) throw new ConfigError(`HAPI_DETACH_KEY must be a control key in caret notation (e.g. ^\\ or ^]) or none, got ${JSON.stringify(raw)}`);
+  const c = m[1]!;
+  return c === '?' ? 0x7f : c.toUpperCase().charCodeAt(0) - 0x40;
+}
+
 export const HEARTBEAT_SANE_MIN_MS = 10_000;
 export const HEARTBEAT_SANE_MAX_MS = 300_000;
 

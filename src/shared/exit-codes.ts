@@ -4,6 +4,7 @@
  * daemon (src/runner/daemon.ts) exits with these codes too, and the runner client
  * (src/runner/client/start.ts) reads them, which is why they live in shared/ and not in the CLI.
  */
+import { constants } from 'node:os';
 import type { ErrorKind } from './errors.js';
 
 export const EXIT_OK = 0;
@@ -34,4 +35,10 @@ export function exitCodeOf(kind: ErrorKind): number {
     default:
       return EXIT_FAILURE;
   }
+}
+
+/** A session's exit code from its agent's exit status: the agent's code, or 128 + signal number when it was killed (as shells do). */
+export function exitCodeOfStatus(status: { exitCode?: number; exitSignal?: string }): number {
+  if (status.exitSignal) return 128 + (constants.signals[status.exitSignal as NodeJS.Signals] ?? 0);
+  return status.exitCode ?? 1;
 }

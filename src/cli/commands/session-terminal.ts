@@ -1,4 +1,5 @@
 /**
+ * `hapi attach [<session>] [--read-only]`: this terminal becomes a viewer of a session's terminal.
  * `hapi screen <session> [--ansi]` and `hapi send <session> <text> [--enter]`: look at and type
  * into a session's terminal without taking over a terminal (scripts, checks): on this machine,
  * or with `--machine` on any machine of the hub (an id, a unique id prefix or the name).
@@ -6,6 +7,15 @@
 import type { Command } from 'commander';
 
 export function registerSessionTerminalCommands(program: Command): void {
+  program
+    .command('attach')
+    .description("attach this terminal to a session's terminal (detach with Ctrl-\\, or HAPI_DETACH_KEY)")
+    .argument('[session]', 'session id, unique id prefix, or PID-<n>; default: the live session in this directory, else a list to choose from')
+    .option('--read-only', 'watch only: keys (except the detach key) and window size are not sent')
+    .action(async (session: string | undefined, opts: { readOnly?: boolean }) => {
+      const { runAttachCommand } = await import('../../session/attach/index.js');
+      process.exitCode = await runAttachCommand({ session, readOnly: opts.readOnly === true });
+    });
   program
     .command('screen')
     .description("print a session's current screen (an id, a unique id prefix or PID-<n>)")

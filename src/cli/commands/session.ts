@@ -12,6 +12,7 @@ interface SessionCliOptions {
   hapiStartingMode?: string;
   startedBy?: string;
   hapiSessionId?: string;
+  hapiTerminalSize?: string;
 }
 
 export function registerSessionCommand(program: Command): void {
@@ -21,6 +22,7 @@ export function registerSessionCommand(program: Command): void {
     .addOption(new Option('--hapi-starting-mode <mode>').choices(['local', 'remote']).hideHelp())
     .addOption(new Option('--started-by <who>').choices(['runner', 'terminal']).hideHelp())
     .addOption(new Option('--hapi-session-id <id>').hideHelp())
+    .addOption(new Option('--hapi-terminal-size <cols>x<rows>').hideHelp())
     // Subcommand options stay with their subcommand, and anything after the first agent
     // argument (including unknown options such as --model) goes to the agent untouched.
     .enablePositionalOptions()
@@ -28,16 +30,34 @@ export function registerSessionCommand(program: Command): void {
     .allowUnknownOption()
     .action(async (agentArgs: string[], opts: SessionCliOptions, cmd: Command) => {
       checkNotATypo(agentArgs, cmd);
-      const { runSession } = await import('../../session/run-session.js');
       const remote = opts.hapiStartingMode === 'remote';
+      // In a terminal, the session runs detached and this terminal attaches to it. From a
+      // script or a pipe (stdin or stdout not a terminal) the agent keeps the caller's stdin,
+      // stdout and stderr: separate streams, EOF and exit on SIGTERM, which a PTY cannot give.
+      if (!remote && process.stdin.isTTY && process.stdout.isTTY) {
+        const { runTerminalSession } = await import('../../session/terminal-launch.js');
+        process.exitCode = await runTerminalSession({ agent: opts.agent, agentArgs });
+        return;
+      }
+      const { runSession } = await import('../../session/run-session.js');
       process.exitCode = await runSession({
         agent: opts.agent,
         agentArgs,
         startingMode: remote ? 'remote' : 'local',
         startedBy: opts.startedBy === 'runner' ? 'runner' : 'terminal',
         sessionId: opts.hapiSessionId,
+        terminalSize: parseTerminalSize(opts.hapiTerminalSize),
       });
     });
+}
+
+/** `--hapi-terminal-size 120x40` (set by terminal-launch.ts). */
+function parseTerminalSize(raw: string | undefined): { cols: number; rows: number } | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d{1,4})x(\d{1,4})$/.exec(raw);
+  const size = m && { cols: Number(m[1]), rows: Number(m[2]) };
+  if (!size || size.cols < 1 || size.rows < 1 || size.cols > 1000 || size.rows > 1000) throw new InvalidArgumentError(`invalid --hapi-terminal-size ${JSON.stringify(raw)}`);
+  return size;
 }
 
 /**

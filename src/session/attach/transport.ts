@@ -1,0 +1,51 @@
+/**
+ * How an Attach stream is opened, kept apart from what the attach client does with it: the
+ * session's own socket today; the runner's AttachSession and the hub (`hapi attach --machine`)
+ * are other transports of the same shape.
+ */
+import { ATTACH_METHOD_PATH, attachCodec, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
+import type { AttachHello, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
+import { openBidiCall } from '../../shared/grpc-bidi-client.js';
+import { fromClientError } from '../../shared/grpc-errors.js';
+
+/** One open Attach stream. */
+export interface AttachStream {
+  /**
+   * What the server sends, in order; ends after `exited` or when the server ends the stream.
+   * Failures are domain errors (HapiError): Unavailable when the stream dropped or could not be
+   * opened (worth reconnecting), anything else is final (NotFound, PermissionDenied...).
+   */
+  readonly events: AsyncIterable<ViewerEvent>;
+  /** Sends input, a resize or an ack; dropped once the stream has ended. */
+  send(message: Exclude<ViewerMessage, { kind: 'hello' }>): void;
+  /** Ends the stream from this side (detach); `events` then ends or fails. */
+  close(): void;
+}
+
+export interface AttachTransport {
+  /** Opens a stream that starts with `hello`. Never throws: failures come through `events`. */
+  open(hello: AttachHello): AttachStream;
+}
+
+/** Attach over the session process's own Unix socket (SessionService.Attach). */
+export function createSessionSocketTransport(socketPath: string): AttachTransport {
+  return {
+    open(hello) {
+      const call = openBidiCall({ socketPath, path: ATTACH_METHOD_PATH, encode: attachCodec.encodeRequest, decode: attachCodec.decodeResponse });
+      call.send(viewerMessageToProto({ kind: 'hello', hello }));
+      return {
+        events: {
+          async *[Symbol.asyncIterator]() {
+            try {
+              for await (const message of call.messages) yield viewerEventFromProto(message);
+            } catch (err) {
+              throw fromClientError(err);
+            }
+          },
+        },
+        send: (message) => call.send(viewerMessageToProto(message)),
+        close: () => call.cancel(),
+      };
+    },
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * One gRPC bidirectional-streaming call over a Unix socket, on node:http2 (as grpc-unary-client.ts
+ * does for unary calls): a terminal attaching to a session is a short-lived CLI process whose
+ * start-up latency a person feels, and grpc-js costs ~40 ms of it. It speaks the standard gRPC
+ * wire protocol (length-prefixed messages, grpc-status trailers), uncompressed.
+ *
+ * Flow control is HTTP/2's own: while the consumer has not taken the messages already read, the
+ * stream is paused, so the server sees a slow reader as a full window.
+ */
+import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { connect as netConnect } from 'node:net';
+import { ClientError, Status } from 'nice-grpc-common';
+
+export interface BidiCallOptions<Req, Res> {
+  socketPath: string;
+  /** `/package.Service/Method`. */
+  path: string;
+  encode(message: Req): Uint8Array;
+  decode(bytes: Uint8Array): Res;
+}
+
+export interface BidiCall<Req, Res> {
+  /** Sends one message; ignored once the call has ended. */
+  send(message: Req): void;
+  /** Half-closes: no more messages from this side. */
+  end(): void;
+  /** Cancels the call and closes the connection. */
+  cancel(): void;
+  /**
+   * The server's messages in order. Ends when the server ends the call with OK; throws a
+   * ClientError with the call's status otherwise (UNAVAILABLE when the connection failed or
+   * dropped, CANCELLED after cancel()).
+   */
+  readonly messages: AsyncIterable<Res>;
+}
+
+/** Messages read but not yet taken before the stream is paused. */
+const HIGH_WATER_MESSAGES = 64;
+
+function frame(payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + payload.length);
+  out.writeUInt32BE(payload.length, 1);
+  out.set(payload, 5);
+  return out;
+}
+
+function grpcMessage(raw: unknown): string {
+  if (typeof raw !== 'string') return '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Opens the call at once; connection failures surface on `messages`. */
+export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<Req, Res> {
+  const session: ClientHttp2Session = connect('http://localhost', { createConnection: () => netConnect(o.socketPath) });
+  session.on('error', () => {
+    // Surfaces on the stream.
+  });
+  const queue: Res[] = [];
+  let failure: ClientError | undefined;
+  let done = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const finish = (err?: ClientError) => {
+    if (done) return;
+    done = true;
+    failure = err;
+    session.close();
+    notify();
+  };
+
+  let status: number | undefined;
+  let statusMessage = '';
+  const readStatus = (headers: Record<string, unknown>) => {
+    if (headers['grpc-status'] !== undefined) {
+      status = Number(headers['grpc-status']);
+      statusMessage = grpcMessage(headers['grpc-message']);
+    }
+  };
+  const stream: ClientHttp2Stream = session.request({ ':method': 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('response', (headers) => {
+    if (Number(headers[':status']) !== 200) {
+      status = Status.UNAVAILABLE;
+      statusMessage = `HTTP status ${headers[':status']}`;
+    }
+    readStatus(headers);
+  });
+  stream.on('trailers', readStatus);
+
+  let pending: Buffer = Buffer.alloc(0);
+  stream.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 5) {
+      const length = pending.readUInt32BE(1);
+      if (pending.length < 5 + length) break;
+      if (pending[0] !== 0) {
+        stream.close();
+        finish(new ClientError(o.path, Status.INTERNAL, 'compressed message without negotiated compression'));
+        return;
+      }
+      try {
+        queue.push(o.decode(pending.subarray(5, 5 + length)));
+      } catch (err) {
+        stream.close();
+        finish(new ClientError(o.path, Status.INTERNAL, `bad message: ${(err as Error).message}`));
+        return;
+      }
+      pending = pending.subarray(5 + length);
+    }
+    if (queue.length >= HIGH_WATER_MESSAGES) stream.pause();
+    notify();
+  });
+  stream.on('error', (err: Error) => finish(new ClientError(o.path, Status.UNAVAILABLE, err.message)));
+  stream.on('close', () => {
+    if (status === undefined) finish(new ClientError(o.path, Status.UNAVAILABLE, 'connection closed without a gRPC status'));
+    else if (status !== Status.OK) finish(new ClientError(o.path, status, statusMessage));
+    else finish();
+  });
+
+  return {
+    send(message) {
+      if (!done && !stream.destroyed && stream.writable) stream.write(frame(o.encode(message)));
+    },
+    end() {
+      if (!done && stream.writable) stream.end();
+    },
+    cancel() {
+      if (done) return;
+      stream.close();
+      finish(new ClientError(o.path, Status.CANCELLED, 'cancelled by the client'));
+    },
+    messages: {
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          const next = queue.shift();
+          if (next !== undefined) {
+            if (queue.length < HIGH_WATER_MESSAGES / 2 && stream.isPaused()) stream.resume();
+            yield next;
+            continue;
+          }
+          if (done) {
+            if (failure) throw failure;
+            return;
+          }
+          await new Promise<void>((r) => (wake = r));
+        }
+      },
+    },
+  };
+}
