@@ -162,7 +162,7 @@ describe('hapi in a terminal: the terminal is one viewer of a detached session',
     await waitFor(async () => !(await listJson(th)).some((s) => s.sessionId === id), 15_000, 'the session gone from the list');
   });
 
-  it('closing the terminal (SIGHUP) leaves the session running; a killed agent gives 128+signal', async () => {
+  it('closing the terminal (SIGHUP) leaves the session running; a killed agent gives 128+signal; an ended session still shows how it ended', async () => {
     const th = home();
     const t = hapiTerminal(th, []);
     await t.until('fixture tui');
@@ -180,6 +180,23 @@ describe('hapi in a terminal: the terminal is one viewer of a detached session',
     const agentPid = Number(/pid=(\d+)/.exec(await again.screen())![1]);
     process.kill(agentPid, 'SIGTERM');
     expect(await again.exited).toBe(128 + 15);
+    expect(again.raw()).toContain(`[session ${listed.sessionId} ended: killed by SIGTERM]`);
+
+    // Ended: the runner keeps its final screen; hapi screen and hapi attach show how it ended.
+    const ended = await waitFor(async () => {
+      const r = await th.cli(['screen', listed.sessionId.slice(0, 8)]);
+      return r.stderr.includes('ended') ? r : undefined;
+    }, 15_000, 'the session kept as ended');
+    expect(ended.code).toBe(0);
+    expect(ended.stdout).toContain('pasted "still here"');
+    expect(ended.stderr).toContain(`[session ${listed.sessionId} ended: killed by SIGTERM]`);
+    const attachEnded = await th.cli(['attach', listed.sessionId]);
+    expect(attachEnded.code).toBe(128 + 15);
+    expect(attachEnded.stdout).toContain('pasted "still here"');
+    expect(attachEnded.stderr).toContain('killed by SIGTERM');
+    const send = await th.cli(['send', listed.sessionId, 'x']);
+    expect(send.code).toBe(1);
+    expect(send.stderr).toContain('has ended');
   });
 
   it('HAPI_DETACH_KEY sets another detach key (Ctrl-\\ then reaches the agent), none disables it; a bad value exits 2', async () => {
@@ -194,10 +211,11 @@ describe('hapi in a terminal: the terminal is one viewer of a detached session',
 
     const none = hapiTerminal(th, ['attach', id], { env: { HAPI_DETACH_KEY: 'none' } });
     await none.until('fixture tui');
-    none.pty.write('\x1c');
-    await none.until('got "\\u001c"');
-    none.pty.write('\x1d');
-    await none.until('got "\\u001d"');
+    // (The snapshot already shows the first session's keys: marked keys tell these apart.)
+    none.pty.write('a\x1c');
+    await none.until('got "a\\u001c"');
+    none.pty.write('b\x1d');
+    await none.until('got "b\\u001d"');
     none.pty.write('\x04');
     expect(await none.exited).toBe(0);
 

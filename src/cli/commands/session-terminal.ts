@@ -18,16 +18,19 @@ export function registerSessionTerminalCommands(program: Command): void {
     });
   program
     .command('screen')
-    .description("print a session's current screen (an id, a unique id prefix or PID-<n>)")
+    .description("print a session's current screen (an id, a unique id prefix or PID-<n>); an ended session's final one")
     .argument('<session>', 'session id, unique id prefix, or PID-<n>')
     .option('--ansi', 'with colours and attributes, as ANSI sequences')
     .option('--machine <machine>', 'a machine of the hub (id, unique id prefix or name): ask through the hub')
     .action(async (session: string, opts: { ansi?: boolean; machine?: string }) => {
       if (opts.machine !== undefined) return (await import('./hub-remote.js')).screenRemote(session, { ...opts, machine: opts.machine });
-      const { callSession } = await import('../../session/session-client.js');
-      const screen = await callSession(session, (c, signal) => c.getScreen({}, { signal }));
-      const text = opts.ansi ? screen.ansi : screen.text.replace(/\n+$/, '');
-      process.stdout.write(`${text}\n`);
+      const { sessionScreen } = await import('../../session/session-client.js');
+      const { id, screen, ended } = await sessionScreen(session);
+      if (screen) process.stdout.write(`${opts.ansi ? screen.ansi : screen.text.replace(/\n+$/, '')}\n`);
+      if (ended) {
+        const s = ended.exitStatus;
+        process.stderr.write(`[session ${id} ended${s ? `: ${s.exitSignal ? `killed by ${s.exitSignal}` : `exit code ${s.exitCode}`}` : ''}]\n`);
+      }
     });
   program
     .command('send')
