@@ -226,6 +226,22 @@ describe('hapi in a terminal: the terminal is one viewer of a detached session',
   });
 });
 
+describe('hapi in a terminal without a runner', () => {
+  it('runs the session anyway, says so before attaching, and the session reports itself to a runner started later', async () => {
+    const th = home({ HAPI_SESSION_REPORT_RETRY_MS: '100' });
+    // The CLI's environment breaks runner start-up; the runner started below is fine.
+    const t = hapiTerminal(th, [], { env: { HAPI_RUNNER_HEARTBEAT_INTERVAL: 'soon' } });
+    await t.until('fixture tui');
+    expect(t.raw()).toContain('hapi: runner not available');
+    expect(t.raw().indexOf('hapi: runner not available')).toBeLessThan(t.raw().indexOf('fixture tui'));
+    expect((await th.cli(['runner', 'start'])).code).toBe(0);
+    const listed = await waitFor(async () => (await listJson(th)).find((s) => s.startedBy === 'terminal'), 20_000, 'the late report');
+    t.pty.write('\x1c');
+    expect(await t.exited).toBe(0);
+    expect(detachedId(t.raw())).toBe(listed.sessionId);
+  });
+});
+
 describe('hapi attach', () => {
   /** A runner and two runner-spawned sessions of the fixture, in <home>/a and <home>/b. */
   async function twoSessions(th: TestHome): Promise<{ a: string; b: string }> {
