@@ -102,6 +102,7 @@ export async function attachTerminal(o: TerminalAttachOptions): Promise<Terminal
   const onWriteError = () => onHangup();
   stdin.on('data', onInput);
   stdin.on('end', onHangup);
+  stdin.on('error', onHangup);
   stdout.on('resize', onResize);
   stdout.on('error', onWriteError);
   process.on('SIGHUP', onHangup);
@@ -114,6 +115,8 @@ export async function attachTerminal(o: TerminalAttachOptions): Promise<Terminal
   } finally {
     stdin.off('data', onInput);
     stdin.off('end', onHangup);
+    stdin.off('error', onHangup);
+    stdin.on('error', () => {});
     stdout.off('resize', onResize);
     process.off('SIGHUP', onHangup);
     process.off('SIGTERM', onSigterm);
