@@ -133,3 +133,17 @@ export function newRequestId(): string {
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/**
+ * The WebSocket URL of a session's terminal (same origin as the page). The cookie goes with the
+ * upgrade; inside another site's iframe no cookie does, so the URL carries a one-time ticket
+ * (30 s, single use, bound to this sign-in, machine and session) from a CSRF-protected POST.
+ */
+export async function attachUrl(machineId: string, sessionId: string): Promise<string> {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const url = `${scheme}//${location.host}/api/v1/machines/${encodeURIComponent(machineId)}/sessions/${encodeURIComponent(sessionId)}/attach`;
+  if (!sessionToken) return url;
+  const { ticket } = await request<{ ticket?: string }>('POST', '/api/v1/attach-tickets', { machineId, sessionId });
+  if (!ticket) throw new ApiError(0, 'the hub gave no attach ticket', {});
+  return `${url}?ticket=${encodeURIComponent(ticket)}`;
+}

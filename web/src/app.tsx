@@ -1,11 +1,14 @@
+import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, currentSession, setSignedOutHandler, signInWithTelegram, signOut } from './api.js';
 import { MachineCard } from './components/machine-card.js';
 import { SignIn } from './components/sign-in.js';
 import { StartSession } from './components/start-session.js';
 import { compareMachines } from './format.js';
+import { closeTerminal, onRouteChange, terminalRoute } from './route.js';
 import { useHubData, useNow } from './hub-data.js';
 import { applyTelegramTheme, postTelegramEvent, readTelegramLaunch } from './telegram.js';
+import type { TerminalViewProps } from './terminal/terminal-view.js';
 import type { Session, SignedIn } from './types.js';
 
 type Auth = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; who: SignedIn };
@@ -64,8 +67,30 @@ export function isReadOnly(who: SignedIn): boolean {
   return who.scope === 'TOKEN_SCOPE_READ_ONLY';
 }
 
+/** The open terminal's route, and the terminal's code once loaded (xterm is fetched on first use). */
+function useTerminalRoute() {
+  const [route, setRoute] = useState(() => terminalRoute(location.hash));
+  useEffect(() => onRouteChange(() => setRoute(terminalRoute(location.hash))), []);
+  const [View, setView] = useState<ComponentType<TerminalViewProps>>();
+  const [loadError, setLoadError] = useState('');
+  useEffect(() => {
+    if (!route || View) return;
+    import('./terminal/terminal-view.js').then(
+      (m) => setView(() => m.TerminalView),
+      (err: unknown) => setLoadError(`Could not load the terminal: ${message(err)}`),
+    );
+  }, [route, View]);
+  const close = () => {
+    // Opened from the list: go back (the list keeps its scroll). Opened by a link: replace.
+    closeTerminal();
+    setRoute(undefined);
+  };
+  return { route, View, loadError, close };
+}
+
 function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => void }) {
   const readOnly = isReadOnly(props.who);
+  const terminal = useTerminalRoute();
   const { data, live, error } = useHubData(true, () => props.onSignedOut('Your sign-in has ended; sign in again.'));
   const now = useNow(1000);
   const machines = [...data.machines.values()].sort(compareMachines);
@@ -120,6 +145,21 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
           <MachineCard key={m.id} machine={m} sessions={byMachine.get(m.id) ?? []} now={now} readOnly={readOnly} />
         ))}
       </main>
+      {terminal.route && terminal.loadError && (
+        <p class="error" role="alert">
+          {terminal.loadError}
+        </p>
+      )}
+      {terminal.route && terminal.View && (
+        <terminal.View
+          key={`${terminal.route.machineId}/${terminal.route.sessionId}`}
+          machineId={terminal.route.machineId}
+          sessionId={terminal.route.sessionId}
+          session={data.sessions.get(terminal.route.sessionId)}
+          scopeReadOnly={readOnly}
+          onClose={terminal.close}
+        />
+      )}
     </>
   );
 }

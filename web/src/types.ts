@@ -60,6 +60,10 @@ export interface Session {
   exitSignal?: string;
   worktree?: Worktree | null;
   machineId?: string;
+  /** When the agent last wrote output (null before its first byte or when unknown). */
+  lastOutputAt?: string | null;
+  /** The last non-blank line of its terminal's screen, as text ("" when unknown). */
+  lastLine?: string;
 }
 
 /** Who is signed in (from /auth/session or a sign-in). */

@@ -1,9 +1,13 @@
 import { useState } from 'preact/hooks';
 import { ApiError, stopSession } from '../api.js';
-import { exitLabel, isActive, localTime, sessionAge, sessionStateName, shortId, startedByLabel } from '../format.js';
+import { ago, exitLabel, isActive, localTime, sessionAge, sessionStateName, shortId, startedByLabel } from '../format.js';
+import { openTerminal, terminalHref } from '../route.js';
 import type { Session } from '../types.js';
 
-/** One session: state, id, agent, who started it, age, directory; a Stop button while it runs (unless `readOnly`). */
+/**
+ * One session: state, id, agent, who started it, age, directory, and what its terminal last
+ * showed and when; tapping it opens its terminal. A Stop button while it runs (unless `readOnly`).
+ */
 export function SessionRow(props: { session: Session; machineId: string; machineOnline: boolean; now: number; readOnly?: boolean }) {
   const { session: s, now } = props;
   const [stopping, setStopping] = useState(false);
@@ -25,6 +29,16 @@ export function SessionRow(props: { session: Session; machineId: string; machine
 
   return (
     <li class={`session state-${state}`} data-session-id={s.id} data-state={state}>
+      <a
+        class="session-open"
+        href={terminalHref(props.machineId, s.id)}
+        aria-label={`Open the terminal of session ${shortId(s.id)}`}
+        onClick={(e) => {
+          if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+          e.preventDefault();
+          openTerminal(props.machineId, s.id);
+        }}
+      >
       <div class="session-head">
         <span class={`pill state-${state}`}>{state}</span>
         <code class="session-id" title={s.id}>
@@ -46,6 +60,17 @@ export function SessionRow(props: { session: Session; machineId: string; machine
           {s.worktree.repository && <> of {s.worktree.repository}</>}
         </div>
       )}
+      {(s.lastLine || s.lastOutputAt) && (
+        <div class="session-activity">
+          <code class="last-line">{s.lastLine || ' '}</code>
+          {s.lastOutputAt && (
+            <span class="muted small last-output" title={localTime(s.lastOutputAt)}>
+              output {ago(s.lastOutputAt, now)}
+            </span>
+          )}
+        </div>
+      )}
+      </a>
       {active && !props.readOnly && (
         <div class="actions">
           <button type="button" onClick={stop} disabled={stopping || !props.machineOnline} aria-label={`Stop session ${shortId(s.id)}`}>
