@@ -247,3 +247,18 @@ describe('attach socket', () => {
     expect(backoffDelay(30, { initialMs: 500, maxMs: 10_000, healthyMs: 1 }, () => 0)).toBe(7500);
   });
 });
+
+describe('key bar bytes', () => {
+  it('sends the keys a phone lacks, arrows in the cursor-key mode of the application, and a sticky Ctrl', async () => {
+    const { barKeyBytes, withCtrl } = await import('../web/src/terminal/keys.js');
+    expect(barKeyBytes('shift-tab', false)).toBe('\x1b[Z');
+    expect(barKeyBytes('up', false)).toBe('\x1b[A');
+    expect(barKeyBytes('up', true)).toBe('\x1bOA');
+    expect(barKeyBytes('ctrl-c', false)).toBe('\x03');
+    expect(withCtrl('c')).toBe('\x03');
+    expect(withCtrl('D')).toBe('\x04');
+    expect(withCtrl('[x')).toBe('\x1bx');
+    expect(withCtrl('?')).toBe('\x7f');
+    expect(withCtrl('1')).toBe('1');
+  });
+});

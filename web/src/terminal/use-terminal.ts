@@ -10,6 +10,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { attachUrl } from '../api.js';
 import { createAttachSocket, type AttachMode, type AttachProblem, type AttachSocket, type AttachState, type SocketLike, type ExitInfo } from './attach-socket.js';
 import { withCtrl } from './keys.js';
+import { attachTouchScroll } from './touch-scroll.js';
 
 export interface TerminalLink {
   state: AttachState;
@@ -114,6 +115,7 @@ export function useTerminal(host: { current: HTMLElement | null }, machineId: st
       term.onBinary((d) => sock.type(Uint8Array.from(d, (c) => c.charCodeAt(0) & 0xff))),
       term.onResize(({ cols, rows }) => sock.resize(cols, rows)),
     ];
+    const detachTouch = attachTouchScroll(el, term);
     let frame = 0;
     const observer = new ResizeObserver(() => {
       cancelAnimationFrame(frame);
@@ -122,6 +124,7 @@ export function useTerminal(host: { current: HTMLElement | null }, machineId: st
     observer.observe(el);
     return () => {
       observer.disconnect();
+      detachTouch();
       cancelAnimationFrame(frame);
       for (const s of subs) s.dispose();
       sock.close();
