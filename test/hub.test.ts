@@ -44,6 +44,7 @@ const session = (id: string, state = SessionState.SESSION_STATE_RUNNING) => ({
   state,
   exitSignal: '',
   machineId: '',
+  lastLine: '',
 });
 
 describe('hub presence', () => {

@@ -11,7 +11,7 @@ import { rest, simRunner, startHubProcess, waitMachine, type HubProcess, type Si
 const MACHINE_KEYS = ['id', 'metadata', 'metadataVersion', 'runnerState', 'runnerStateVersion', 'online', 'lastAlive', 'onlineSince'];
 const METADATA_KEYS = ['hostname', 'platform', 'arch', 'cliVersion', 'displayName', 'homeDir', 'agents'];
 const RUNNER_STATE_KEYS = ['status', 'pid', 'startedAt', 'shutdownReason', 'lastSpawnError', 'httpPort', 'lostAt'];
-const SESSION_KEYS = ['id', 'pid', 'startedBy', 'directory', 'agent', 'startedAt', 'state', 'endedAt', 'exitCode', 'exitSignal', 'worktree', 'machineId'];
+const SESSION_KEYS = ['id', 'pid', 'startedBy', 'directory', 'agent', 'startedAt', 'state', 'endedAt', 'exitCode', 'exitSignal', 'worktree', 'machineId', 'lastOutputAt', 'lastLine'];
 
 const homes: TestHome[] = [];
 const hubs: HubProcess[] = [];
@@ -34,6 +34,7 @@ function session(id: string, extra: Partial<Session> = {}): Session {
     state: SessionState.SESSION_STATE_RUNNING,
     exitSignal: '',
     machineId: '',
+    lastLine: '',
     ...extra,
   };
 }

@@ -141,7 +141,7 @@ describe('session ids: the hub', () => {
     hubs.push(h);
     const c = h.clients();
     const rpcs: string[] = [];
-    const session = (id: string) => ({ id, pid: 7, startedBy: StartedBy.STARTED_BY_TERMINAL, directory: '/w', agent: 'claude', startedAt: new Date(), state: SessionState.SESSION_STATE_RUNNING, exitSignal: '', machineId: '' });
+    const session = (id: string) => ({ id, pid: 7, startedBy: StartedBy.STARTED_BY_TERMINAL, directory: '/w', agent: 'claude', startedAt: new Date(), state: SessionState.SESSION_STATE_RUNNING, exitSignal: '', machineId: '', lastLine: '' });
     const sim = simRunner({
       url: h.grpcUrl,
       token: h.ownerToken,

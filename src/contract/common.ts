@@ -92,8 +92,11 @@ const runnerStatus = /* @__PURE__ */ enumConverters<RunnerStateInfo['status'], R
   lost: RunnerStatus.RUNNER_STATUS_LOST,
 }, runnerStatusToJSON);
 
-/** A session; `machineId` is set where the hub knows the machine it runs on. */
-export function sessionToProto(s: SessionInfo & { machineId?: string }): Session {
+/**
+ * A session; `machineId` is set where the hub knows the machine it runs on, the terminal's
+ * activity (last output, last line) where the hub knows it (SessionActivity).
+ */
+export function sessionToProto(s: SessionInfo & { machineId?: string; lastOutputAt?: Date; lastLine?: string }): Session {
   return {
     id: s.id,
     pid: s.pid,
@@ -107,6 +110,8 @@ export function sessionToProto(s: SessionInfo & { machineId?: string }): Session
     exitSignal: s.exitSignal ?? '',
     worktree: s.worktree ? { ...s.worktree } : undefined,
     machineId: s.machineId ?? '',
+    lastOutputAt: s.lastOutputAt,
+    lastLine: s.lastLine ?? '',
   };
 }
 

@@ -32,7 +32,7 @@ describe('contract JSON', () => {
   });
 
   it('writes every field of a session; an exit code of 0 is kept, an unknown one is null', () => {
-    const base = { id: 's', pid: 0, startedBy: 0, directory: '', agent: '', state: 0, exitSignal: '', machineId: '' };
+    const base = { id: 's', pid: 0, startedBy: 0, directory: '', agent: '', state: 0, exitSignal: '', machineId: '', lastLine: '' };
     expect(sessionToJson(base)).toEqual({
       id: 's',
       pid: 0,
@@ -46,6 +46,8 @@ describe('contract JSON', () => {
       exitSignal: '',
       worktree: null,
       machineId: '',
+      lastOutputAt: null,
+      lastLine: '',
     });
     expect(sessionToJson({ ...base, exitCode: 0, worktree: { path: '/w', branch: '', repository: '' } })).toMatchObject({
       exitCode: 0,

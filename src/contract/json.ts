@@ -71,6 +71,8 @@ const SESSION: Defaults<Session> = {
   exitSignal: '',
   worktree: nested(WORKTREE),
   machineId: '',
+  lastOutputAt: null,
+  lastLine: '',
 };
 
 const MACHINE: Defaults<Machine> = {

@@ -17,6 +17,7 @@ import {
   type RpcRequest,
   type RpcResponse,
   type RunnerStatusReport,
+  type SessionActivity,
 } from '../../gen/hapi/hub/v1/machine.js';
 import type { AttachHello, ViewerEvent, ViewerMessage } from './session-types.js';
 import { sessionInputFromProto, viewerEventToProto, viewerMessageFromProto } from './session.js';
@@ -32,7 +33,7 @@ import {
   stopResultFromProto,
   stopResultToProto,
 } from './common.js';
-import type { RelayCall, RelayResult, RunnerStatusReportInfo, SessionEventKind, UpdateKindName } from './types.js';
+import { MAX_ACTIVITY_LINE_CHARS, type RelayCall, type RelayResult, type RunnerStatusReportInfo, type SessionActivityInfo, type SessionEventKind, type UpdateKindName } from './types.js';
 
 export {
   MachineServiceDefinition,
@@ -207,3 +208,19 @@ export function attachStreamMessageToProto(m: ViewerMessage) {
 }
 
 export { viewerEventFromProto as attachStreamEventFromProto };
+/** The runner's SessionActivity message for these entries. */
+export function sessionActivityMessage(entries: SessionActivityInfo[]): ConnectRequest {
+  return {
+    message: {
+      $case: 'sessionActivity',
+      value: { sessions: entries.map((e) => ({ sessionId: e.sessionId, lastOutputAt: e.lastOutputAt, lastLine: e.lastLine })) },
+    },
+  };
+}
+
+/** What the hub takes from a SessionActivity: entries with a session id, lines cut to 200 characters. */
+export function sessionActivityFromProto(m: SessionActivity): SessionActivityInfo[] {
+  return m.sessions
+    .filter((e) => e.sessionId)
+    .map((e) => ({ sessionId: e.sessionId, lastOutputAt: e.lastOutputAt, lastLine: e.lastLine.slice(0, MAX_ACTIVITY_LINE_CHARS) }));
+}

@@ -43,6 +43,16 @@ export interface WorktreeInfo {
   repository: string;
 }
 
+/** Longest last line the hub keeps (machine.proto, SessionActivityEntry.last_line). */
+export const MAX_ACTIVITY_LINE_CHARS = 200;
+
+/** What a live session's terminal showed lately (hapi.hub.v1.SessionActivityEntry). */
+export interface SessionActivityInfo {
+  sessionId: string;
+  lastOutputAt?: Date;
+  lastLine: string;
+}
+
 export interface SessionInfo {
   id: string;
   pid: number;

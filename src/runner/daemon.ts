@@ -35,7 +35,7 @@ import { acquireRunnerLock } from './lifecycle/runner-lock.js';
 import { newRunnerLogPath, pruneRunnerLogs } from './lifecycle/runner-logs.js';
 import { createShutdown, type Shutdown, type ShutdownStep } from './lifecycle/shutdown.js';
 import { newRunnerState, removeStateFileIfOwned, writeOwnStateFile } from './lifecycle/state-file.js';
-import type { HubLinkStatus } from '../contract/types.js';
+import type { HubLinkStatus, SessionActivityInfo } from '../contract/types.js';
 import { createReadiness, createRunnerControl, type RunnerControl, type RunnerStatus, type ShutdownReason } from './runner-control.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { createRunnerTerminals, type RunnerTerminals } from './terminals/runner-terminals.js';
@@ -226,6 +226,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       control,
       agents: () => manager.availableAgents(),
       agentsRefreshMs: config.heartbeatIntervalMs,
+      sessionActivity: (fresh) => liveTerminals.activity(fresh),
     });
     checkpoint();
     rootLog.info(
@@ -273,6 +274,8 @@ interface HubLinkArgs {
   /** Looked up only by a link (before each hello, then every agentsRefreshMs): it walks PATH, which a runner without a hub skips. */
   agents: () => string[];
   agentsRefreshMs: number;
+  /** The live terminals' last output and last line, reported to the hub for the page's list. */
+  sessionActivity: (fresh: boolean) => Promise<SessionActivityInfo[]>;
 }
 
 /**
@@ -294,6 +297,7 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     control: args.control,
     agents: args.agents,
     agentsRefreshMs: args.agentsRefreshMs,
+    sessionActivity: args.sessionActivity,
   });
   return { status: () => link.status(), close: (reason) => link.close(reason) };
 }

@@ -19,8 +19,9 @@ import {
   type ConnectRequest,
   type ConnectResponse,
   type RpcRequest,
+  sessionActivityMessage,
 } from '../../contract/machine-link.js';
-import { PROTOCOL_VERSION, type HubLinkStateName, type HubLinkStatus as HubLinkState, type MachineMetadataInfo } from '../../contract/types.js';
+import { PROTOCOL_VERSION, type HubLinkStateName, type HubLinkStatus as HubLinkState, type MachineMetadataInfo, type SessionActivityInfo } from '../../contract/types.js';
 import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
 import { createBackoff, type BackoffOptions } from '../../shared/backoff.js';
 import type { HubLinkConfig } from '../../shared/config.js';
@@ -65,6 +66,13 @@ export interface HubLinkOptions {
   agents?: () => string[];
   /** How often the agents are looked at while connected (default 60 s; the daemon uses its heartbeat interval). */
   agentsRefreshMs?: number;
+  /**
+   * The live terminals' activity for the page's session list (runner-terminals.ts): polled right
+   * after each welcome with `fresh` (the hub keeps it in memory only), then every
+   * `sessionActivityMs` (default SESSION_ACTIVITY_MS); what changed is sent as SessionActivity.
+   */
+  sessionActivity?: (fresh: boolean) => Promise<SessionActivityInfo[]>;
+  sessionActivityMs?: number;
   backoff?: Partial<Omit<BackoffOptions, 'now'>>;
   clock?: HubLinkClock;
   /** Override the alive cadence (ms); default is what the hub's welcome asks for (20 s). */
@@ -72,6 +80,9 @@ export interface HubLinkOptions {
   /** For tests: build the channel yourself. */
   createChannel?: (url: string) => Channel;
 }
+
+/** How often a linked runner looks for terminal activity to report. */
+export const SESSION_ACTIVITY_MS = 2_000;
 
 export interface HubLink {
   /** For `hapi runner status`. */
@@ -161,6 +172,30 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     }
   }
 
+  let activityBusy = false;
+  let activityFreshPending = false;
+  /** Sends what the live terminals showed since the last report (everything when `fresh`: a new link). */
+  async function reportActivity(fresh: boolean): Promise<void> {
+    if (!opts.sessionActivity) return;
+    if (activityBusy) {
+      activityFreshPending ||= fresh;
+      return;
+    }
+    activityBusy = true;
+    try {
+      const entries = await opts.sessionActivity(fresh);
+      if (entries.length > 0 && state === 'connected' && !closing) send(sessionActivityMessage(entries));
+    } catch (err) {
+      log.debug({ err }, "cannot look at the terminals' activity");
+    } finally {
+      activityBusy = false;
+    }
+    if (activityFreshPending) {
+      activityFreshPending = false;
+      await reportActivity(true);
+    }
+  }
+
   function onSessionEvent(e: SessionEvent): void {
     // Until welcome (and while closing) events are dropped: the hello carries the live list and
     // the hub reconciles (sessions it had as running that are missing are marked ended).
@@ -190,6 +225,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     stopLoop.signal.addEventListener('abort', onStop, { once: true });
     let aliveTimer: NodeJS.Timeout | undefined;
     let agentsTimer: NodeJS.Timeout | undefined;
+    let activityTimer: NodeJS.Timeout | undefined;
     let unwatch: (() => void) | undefined;
     try {
       // Like any caller, the link waits here while the runner is still starting.
@@ -249,12 +285,18 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           const adopted = sessionEventMessage('adopted', s, log);
           if (adopted) send(adopted);
         }
+        if (opts.sessionActivity) {
+          void reportActivity(true);
+          activityTimer = setInterval(() => void reportActivity(false), opts.sessionActivityMs ?? SESSION_ACTIVITY_MS);
+          activityTimer.unref();
+        }
         log.info({ hubUrl, machineId, namespace }, 'connected to the hub');
       }
       if (!stopLoop.signal.aborted && !closing) throw new Error('hub closed the stream');
     } finally {
       clearInterval(aliveTimer);
       clearInterval(agentsTimer);
+      clearInterval(activityTimer);
       unwatch?.();
       if (linkId) attaches.closeLink(linkId);
       linkId = undefined;

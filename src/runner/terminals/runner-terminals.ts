@@ -6,12 +6,13 @@
  * ended one is kept with the final screen its SessionEnded report carried.
  */
 import type { ScreenText, SessionInput, ViewerEvent, ViewerMessage, AttachHello } from '../../contract/session-types.js';
-import type { SessionEnd, SessionInfo, SessionScreenInfo, SessionTerminalInfo } from '../../contract/types.js';
+import type { SessionActivityInfo, SessionEnd, SessionInfo, SessionScreenInfo, SessionTerminalInfo } from '../../contract/types.js';
 import { FailedPreconditionError, NotFoundError, isHapiError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { SessionEvent } from '../domain.js';
 import { createEndedSessions, type EndedSessions, type KeptSession } from './ended-sessions.js';
 import { attachTerminal, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
+import { createSessionActivityWatch } from './session-activity.js';
 import { createTerminalDirectory, NO_SOCKET_DETAIL, type TerminalDirectory } from './terminal-directory.js';
 import { existsSync } from 'node:fs';
 
@@ -37,6 +38,8 @@ export interface RunnerTerminals {
   screen(live: SessionInfo | undefined, sessionId: string, signal: AbortSignal): Promise<SessionScreenInfo>;
   /** Types into a live session. NotFound: unknown or ended; FailedPrecondition: no terminal. */
   send(live: SessionInfo | undefined, sessionId: string, input: SessionInput, signal: AbortSignal): Promise<void>;
+  /** Live terminals' last output time and last line, for the hub (session-activity.ts). */
+  activity(fresh: boolean): Promise<SessionActivityInfo[]>;
   close(): void;
 }
 
@@ -49,6 +52,7 @@ export interface RunnerTerminalsOptions {
 
 export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminals {
   const directory: TerminalDirectory = createTerminalDirectory({ socketFor: o.socketFor, getInfo: getTerminalInfo, log: o.log });
+  const activity = createSessionActivityWatch({ ids: () => directory.ids(), socketFor: (id) => directory.socket(id), getInfo: getTerminalInfo, getScreen: getTerminalScreen });
   const ended: EndedSessions = createEndedSessions({ dir: o.endedDir, keepMs: o.keepMs, log: o.log });
   ended.load();
   const pruner = setInterval(() => ended.prune(), Math.max(1_000, Math.min(PRUNE_INTERVAL_MS, o.keepMs)));
@@ -149,6 +153,7 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
       }
       await sendTerminalInput(liveSocket(live), input, signal);
     },
+    activity: (fresh) => activity.poll(fresh),
     close() {
       clearInterval(pruner);
     },

@@ -38,6 +38,8 @@ export interface TerminalDirectory {
   forget(sessionId: string): void;
   /** Its figures changed (a viewer came or went through this runner): asked again on the next list. */
   invalidate(sessionId: string): void;
+  /** The ids of the sessions tracked now (the live ones). */
+  ids(): string[];
   /** The socket of a tracked session (tracking it if needed). */
   socket(sessionId: string): string;
   /** Refreshes what is stale, waits at most `waitMs`, and answers the figures of each id. */
@@ -107,6 +109,7 @@ export function createTerminalDirectory(o: TerminalDirectoryOptions): TerminalDi
       const e = endpoints.get(id);
       if (e) e.checkedAt = 0;
     },
+    ids: () => [...endpoints.keys()],
     socket: (id) => endpoint(id).socket,
     async describe(ids, waitMs) {
       const pending: Promise<void>[] = [];

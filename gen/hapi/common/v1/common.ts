@@ -227,6 +227,21 @@ export interface Session {
     | undefined;
   /** Id of the machine the session runs on (filled in by the hub; empty on the runner). */
   machineId: string;
+  /**
+   * When the session's agent last wrote output to its terminal. Filled in by the hub's REST
+   * view and event stream from the runner's SessionActivity (hapi.hub.v1); unset before the
+   * first output, when the runner has not said yet (it says within a few seconds of output),
+   * for sessions without a terminal, and everywhere else (runners never set it here).
+   */
+  lastOutputAt?:
+    | Date
+    | undefined;
+  /**
+   * The last non-blank line of the terminal's visible screen, as plain text (no escape
+   * sequences, trailing blanks removed, at most 200 characters). Same source and rules as
+   * `last_output_at`; empty when unknown.
+   */
+  lastLine: string;
 }
 
 /** A git worktree created by the runner for a session. */
@@ -353,6 +368,8 @@ function createBaseSession(): Session {
     exitSignal: "",
     worktree: undefined,
     machineId: "",
+    lastOutputAt: undefined,
+    lastLine: "",
   };
 }
 
@@ -393,6 +410,12 @@ export const Session: MessageFns<Session> = {
     }
     if (message.machineId !== "") {
       writer.uint32(98).string(message.machineId);
+    }
+    if (message.lastOutputAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastOutputAt), writer.uint32(106).fork()).join();
+    }
+    if (message.lastLine !== "") {
+      writer.uint32(114).string(message.lastLine);
     }
     return writer;
   },
@@ -506,6 +529,22 @@ export const Session: MessageFns<Session> = {
             message.machineId = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.lastOutputAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.lastLine = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -556,6 +595,16 @@ export const Session: MessageFns<Session> = {
         : isSet(object.machine_id)
         ? globalThis.String(object.machine_id)
         : "",
+      lastOutputAt: isSet(object.lastOutputAt)
+        ? fromJsonTimestamp(object.lastOutputAt)
+        : isSet(object.last_output_at)
+        ? fromJsonTimestamp(object.last_output_at)
+        : undefined,
+      lastLine: isSet(object.lastLine)
+        ? globalThis.String(object.lastLine)
+        : isSet(object.last_line)
+        ? globalThis.String(object.last_line)
+        : "",
     };
   },
 
@@ -597,6 +646,12 @@ export const Session: MessageFns<Session> = {
     if (message.machineId !== "") {
       obj.machineId = message.machineId;
     }
+    if (message.lastOutputAt !== undefined) {
+      obj.lastOutputAt = message.lastOutputAt.toISOString();
+    }
+    if (message.lastLine !== "") {
+      obj.lastLine = message.lastLine;
+    }
     return obj;
   },
 
@@ -619,6 +674,8 @@ export const Session: MessageFns<Session> = {
       ? Worktree.fromPartial(object.worktree)
       : undefined;
     message.machineId = object.machineId ?? "";
+    message.lastOutputAt = object.lastOutputAt ?? undefined;
+    message.lastLine = object.lastLine ?? "";
     return message;
   },
 };

@@ -121,6 +121,9 @@ export interface ConnectRequest {
     | { $case: "updateRunnerState"; value: UpdateRunnerState }
     | { $case: "rpcResponse"; value: RpcResponse }
     | { $case: "sessionEvent"; value: SessionEvent }
+    | //
+    /** What the machine's live sessions' terminals last showed (for the page's session list). */
+    { $case: "sessionActivity"; value: SessionActivity }
     | undefined;
 }
 
@@ -353,6 +356,34 @@ export interface SessionEvent {
   session?: Session | undefined;
 }
 
+/**
+ * What some live sessions' terminals showed lately, so the page can tell which agent is working
+ * and which one waits. Sent by the runner while linked: for every live terminal once per link
+ * (after the hello), then for those that wrote output since, at most every few seconds; an
+ * entry replaces what the hub held for that session. The hub keeps it in memory only (lost on a
+ * hub restart until the runner sends again), drops it when the session ends, ignores entries of
+ * sessions it does not know on that machine, and serves it as Session.last_output_at and
+ * Session.last_line in its REST view and event stream.
+ */
+export interface SessionActivity {
+  sessions: SessionActivityEntry[];
+}
+
+/** One session's terminal activity. */
+export interface SessionActivityEntry {
+  /** Required; an entry without it is ignored. */
+  sessionId: string;
+  /** When the agent last wrote output; unset before its first byte. */
+  lastOutputAt?:
+    | Date
+    | undefined;
+  /**
+   * The last non-blank line of the visible screen, plain text, at most 200 characters (a
+   * longer one is cut by the hub).
+   */
+  lastLine: string;
+}
+
 function createBaseConnectRequest(): ConnectRequest {
   return { message: undefined };
 }
@@ -377,6 +408,9 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         break;
       case "sessionEvent":
         SessionEvent.encode(message.message.value, writer.uint32(50).fork()).join();
+        break;
+      case "sessionActivity":
+        SessionActivity.encode(message.message.value, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -443,6 +477,14 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
             message.message = { $case: "sessionEvent", value: SessionEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.message = { $case: "sessionActivity", value: SessionActivity.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -477,6 +519,10 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         ? { $case: "sessionEvent", value: SessionEvent.fromJSON(object.sessionEvent) }
         : isSet(object.session_event)
         ? { $case: "sessionEvent", value: SessionEvent.fromJSON(object.session_event) }
+        : isSet(object.sessionActivity)
+        ? { $case: "sessionActivity", value: SessionActivity.fromJSON(object.sessionActivity) }
+        : isSet(object.session_activity)
+        ? { $case: "sessionActivity", value: SessionActivity.fromJSON(object.session_activity) }
         : undefined,
     };
   },
@@ -495,6 +541,8 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
       obj.rpcResponse = RpcResponse.toJSON(message.message.value);
     } else if (message.message?.$case === "sessionEvent") {
       obj.sessionEvent = SessionEvent.toJSON(message.message.value);
+    } else if (message.message?.$case === "sessionActivity") {
+      obj.sessionActivity = SessionActivity.toJSON(message.message.value);
     }
     return obj;
   },
@@ -538,6 +586,12 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
       case "sessionEvent": {
         if (object.message?.value !== undefined && object.message?.value !== null) {
           message.message = { $case: "sessionEvent", value: SessionEvent.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "sessionActivity": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "sessionActivity", value: SessionActivity.fromPartial(object.message.value) };
         }
         break;
       }
@@ -3086,6 +3140,190 @@ export const SessionEvent: MessageFns<SessionEvent> = {
     message.session = (object.session !== undefined && object.session !== null)
       ? Session.fromPartial(object.session)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseSessionActivity(): SessionActivity {
+  return { sessions: [] };
+}
+
+export const SessionActivity: MessageFns<SessionActivity> = {
+  encode(message: SessionActivity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sessions) {
+      SessionActivityEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionActivity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionActivity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessions.push(SessionActivityEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionActivity {
+    return {
+      sessions: globalThis.Array.isArray(object?.sessions)
+        ? object.sessions.map((e: any) => SessionActivityEntry.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SessionActivity): unknown {
+    const obj: any = {};
+    if (message.sessions?.length) {
+      obj.sessions = message.sessions.map((e) => SessionActivityEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionActivity>): SessionActivity {
+    return SessionActivity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionActivity>): SessionActivity {
+    const message = createBaseSessionActivity();
+    message.sessions = object.sessions?.map((e) => SessionActivityEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSessionActivityEntry(): SessionActivityEntry {
+  return { sessionId: "", lastOutputAt: undefined, lastLine: "" };
+}
+
+export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
+  encode(message: SessionActivityEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.lastOutputAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastOutputAt), writer.uint32(18).fork()).join();
+    }
+    if (message.lastLine !== "") {
+      writer.uint32(26).string(message.lastLine);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionActivityEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionActivityEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lastOutputAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastLine = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionActivityEntry {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      lastOutputAt: isSet(object.lastOutputAt)
+        ? fromJsonTimestamp(object.lastOutputAt)
+        : isSet(object.last_output_at)
+        ? fromJsonTimestamp(object.last_output_at)
+        : undefined,
+      lastLine: isSet(object.lastLine)
+        ? globalThis.String(object.lastLine)
+        : isSet(object.last_line)
+        ? globalThis.String(object.last_line)
+        : "",
+    };
+  },
+
+  toJSON(message: SessionActivityEntry): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.lastOutputAt !== undefined) {
+      obj.lastOutputAt = message.lastOutputAt.toISOString();
+    }
+    if (message.lastLine !== "") {
+      obj.lastLine = message.lastLine;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionActivityEntry>): SessionActivityEntry {
+    return SessionActivityEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionActivityEntry>): SessionActivityEntry {
+    const message = createBaseSessionActivityEntry();
+    message.sessionId = object.sessionId ?? "";
+    message.lastOutputAt = object.lastOutputAt ?? undefined;
+    message.lastLine = object.lastLine ?? "";
     return message;
   },
 };
