@@ -20,6 +20,7 @@ import {
   type RelayResult,
   type RunnerStateInfo,
   type RunnerStatusReportInfo,
+  type SessionActivityInfo,
   type SessionInfo,
   type SessionScreenInfo,
   type SpawnOutcome,
@@ -28,6 +29,7 @@ import {
 import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../../contract/limits.js';
 import type { HubStore } from './ports.js';
 import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
+import { createActivityBook, type SessionActivity } from './session-activity.js';
 import { createSessionBook, type SessionEventKind } from './session-book.js';
 import { allows, requireScope, type HubAction, type TokenScope } from './scopes.js';
 import type { AttachHello, SessionInput } from '../../contract/session-types.js';
@@ -64,6 +66,8 @@ export interface MachineLink {
   updateRunnerState(expectedVersion: number, state: RunnerStateInfo): void;
   rpcResult(requestId: string, result: RelayResult | HapiError): void;
   sessionEvent(kind: SessionEventKind, session: SessionInfo): void;
+  /** What the runner's live terminals showed lately (session-activity.ts). */
+  sessionActivity(entries: SessionActivityInfo[]): void;
   /** The stream ended (either side). Idempotent. */
   detach(reason: string): void;
 }
@@ -85,6 +89,8 @@ export interface HubCore {
   listMachines(caller: Caller): MachineRecord[];
   getMachine(caller: Caller, machineId: string): MachineRecord;
   listSessions(caller: Caller, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
+  /** The last output time and last screen line its runner reported for a live session, if any. */
+  sessionActivity(session: Pick<HubSession, 'machineId' | 'id'>): SessionActivity | undefined;
   /** Snapshot then live changes, until the signal aborts or the hub closes. */
   watch(caller: Caller, filter: WatchFilter, signal?: AbortSignal): AsyncIterable<HubEvent>;
   // runner streams
@@ -126,6 +132,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     viewerBufferBytes: opts.viewerBufferBytes ?? 4 * 1024 * 1024,
     attachResumeMs: opts.attachResumeMs ?? 30_000,
   });
+  const activity = createActivityBook({ store, publish });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -209,6 +216,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       return store.listSessions(caller.namespace, o);
     },
 
+    sessionActivity: (s) => activity.of(s.machineId, s.id),
+
     watch(caller, filter, signal) {
       requireScope(caller, 'watch');
       return feed.watch(
@@ -268,7 +277,11 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         rpcResult: (requestId, result) => conn.pending.answer(requestId, result),
         sessionEvent(kind, session) {
           if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
+          if (kind === 'ended') activity.forget(conn.machineId, session.id);
           sessions.event(conn.namespace, conn.machineId, kind, session, now());
+        },
+        sessionActivity(entries) {
+          if (!conn.detached) activity.record(conn.namespace, conn.machineId, entries);
         },
         detach: (reason) => presence.detach(conn, reason),
       };

@@ -11,6 +11,7 @@ import {
   openAttachToProto,
   relayCallToProto,
   relayResultFromProto,
+  sessionActivityFromProto,
   sessionEventTypeFromProto,
   updateKindToProto,
   type AttachStreamRequest,
@@ -93,6 +94,8 @@ function dispatch(link: MachineLink, req: ConnectRequest, log: Logger): void {
       if (!session) return;
       return link.sessionEvent(sessionEventTypeFromProto(type), sessionFromProto(session));
     }
+    case 'sessionActivity':
+      return link.sessionActivity(sessionActivityFromProto(msg.value));
     case 'hello':
       log.warn({ machineId: link.machineId }, 'ignoring a second hello on the same stream');
       return;

@@ -6,7 +6,7 @@
  * Routes (all need a caller; see `authenticate`):
  *   GET  /api/v1/whoami                                    -> {namespace, owner, scope}
  *   GET  /api/v1/machines                                  -> {machines: [Machine]}
- *   GET  /api/v1/sessions?machineId=&includeEnded=true     -> {sessions: [Session]}
+ *   GET  /api/v1/sessions?machineId=&includeEnded=true     -> {sessions: [Session]} (with lastOutputAt, lastLine)
  *   POST /api/v1/machines/:machineId/sessions              -> {session} | 409 approval required
  *   POST /api/v1/machines/:machineId/sessions/:id/stop     -> {result: "stopped"|"already-gone"}
  *   POST /api/v1/machines/:machineId/stop-runner           -> {status: "stopping"}
@@ -27,7 +27,7 @@ import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, type HttpHandler, type JsonReply } from '../../shared/http/reply.js';
 import { createRouteTable } from '../../shared/http/routes.js';
 import type { Logger } from '../../shared/logger.js';
-import type { Caller, HubEvent } from '../domain/types.js';
+import type { Caller, HubEvent, HubSession } from '../domain/types.js';
 import type { HubCore } from '../domain/hub-core.js';
 
 export interface HubHttpOptions {
@@ -139,6 +139,8 @@ function requestSignal(req: IncomingMessage, res: ServerResponse): AbortSignal {
 
 export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
   const { hub } = opts;
+  /** A session with what its runner last reported of its terminal (last output, last line). */
+  const withActivity = (s: HubSession) => sessionJson({ ...s, ...hub.sessionActivity(s) });
   const keepAliveMs = opts.sseKeepAliveMs ?? 15_000;
 
   async function events(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
@@ -156,7 +158,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     ping.unref();
     try {
       for await (const e of hub.watch(caller, { machines: true, sessions: true }, ac.signal) as AsyncIterable<HubEvent>) {
-        const data = e.type === 'machine' ? machineJson(e.machine) : sessionJson(e.session);
+        const data = e.type === 'machine' ? machineJson(e.machine) : withActivity(e.session);
         res.write(`event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
       }
     } finally {
@@ -191,7 +193,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
           machineId: url.searchParams.get('machineId') || undefined,
           includeEnded: parseBool(url.searchParams.get('includeEnded'), 'includeEnded'),
         });
-        return [200, { sessions: sessions.map(sessionJson) }];
+        return [200, { sessions: sessions.map(withActivity) }];
       },
     },
     { method: 'GET', path: '/api/v1/events', handler: ({ req, res, caller }) => events(req, res, caller) },
