@@ -173,8 +173,13 @@ describe('the page terminal in a real browser', () => {
     // Back closes it; the list is still there, without a reload.
     await page.getByRole('button', { name: 'Back to sessions' }).click();
     await page.locator('.term-screen').waitFor({ state: 'detached' });
-    await page.locator(`[data-session-id="${sessionId}"]`).waitFor();
+    const row = page.locator(`[data-session-id="${sessionId}"]`);
+    await row.waitFor();
     expect(bridge.openCount()).toBe(0);
+    // The list shows the terminal's last line and how long ago it wrote, reported by the runner, live.
+    await waitFor(async () => /got "\\u001a"/.test((await row.locator('.last-line').textContent().catch(() => '')) ?? ''), 15_000, 'the last line in the list');
+    expect(await row.locator('.last-output').textContent()).toMatch(/^output \d+ s ago$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'web-terminal-list-phone.png') });
   });
 
   it('reconnects with its last offset after the hub goes away: the same screen, no duplicate, then live again', async () => {
