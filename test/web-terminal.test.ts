@@ -1,7 +1,8 @@
 // The page's terminal in Debian's chromium (playwright-core) at phone size, against a real hub,
-// a real runner and runner-spawned sessions of the fixture TUI agent. The attach WebSocket is
-// served by test/web-attach-bridge.ts (the agreed protocol, bridged to the session's socket)
-// until the hub's own endpoint lands; everything else is the real hub. `npm run build` first.
+// a real runner and runner-spawned sessions of the fixture TUI agent. Most tests open the page
+// through test/web-attach-bridge.ts (the real hub for everything, its own attach endpoint speaking
+// the agreed protocol), which records each hello and can drop every viewer at once; the last one
+// goes through the hub's own attach endpoint. `npm run build` first.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,8 +100,8 @@ describe('the page terminal in a real browser', () => {
     return page;
   }
 
-  async function signIn(page: Page, token = hub.ownerToken): Promise<void> {
-    await page.goto(bridge.url);
+  async function signIn(page: Page, token = hub.ownerToken, origin = bridge.url): Promise<void> {
+    await page.goto(origin);
     await page.getByLabel('Hub token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('.live-live').waitFor();
@@ -291,5 +292,30 @@ describe('the page terminal in a real browser', () => {
       await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
     }
     await waitForScreen(page, /flood 00000001 /, 'the first flood lines after scrolling back');
+  });
+
+  it("through the hub's own attach endpoint: the screen, the composer and Ctrl-C, and a read-only token that only watches", async () => {
+    const sessionId = await spawn();
+    const page = await openPage();
+    await signIn(page, hub.ownerToken, hub.httpUrl);
+    await openTerminal(page, sessionId);
+    await waitForScreen(page, /fixture tui pid=\d+/);
+    await page.getByLabel('Prompt').fill('through the hub');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await waitForScreen(page, /pasted "through the hub"\s+got "\\r"/);
+    await page.getByRole('button', { name: 'Ctrl-C' }).click();
+    await waitForScreen(page, /got "\\u0003"/);
+
+    const viewer = await openPage();
+    await signIn(viewer, viewerToken, hub.httpUrl);
+    await openTerminal(viewer, sessionId);
+    await waitForScreen(viewer, /got "\\u0003"/);
+    expect(await viewer.getByLabel('Prompt').count()).toBe(0);
+    expect(await viewer.getByRole('toolbar', { name: 'Keys' }).count()).toBe(0);
+    await viewer.locator('.term-host .xterm').click();
+    await viewer.keyboard.type('v');
+    await page.getByRole('button', { name: 'Escape' }).click();
+    await waitForScreen(viewer, /got "\\u001b"/);
+    expect(await screenText(page)).not.toMatch(/got "v"/);
   });
 });
