@@ -51,4 +51,21 @@ describe('pty host', () => {
     expect(numbers).toHaveLength(35000);
     expect(numbers.every((n, i) => n === i + 1)).toBe(true);
   });
+
+  it('delivers what the agent wrote last when it exits while reading is paused', async () => {
+    // A few KB: the agent writes them and exits while the holder has paused reading at 1 KiB.
+    // Without the held slave side, Linux answers EIO before the rest is read, and node-pty
+    // drops an unread PTY 200 ms after the exit; this waits five times as long.
+    for (let run = 0; run < 3; run++) {
+      const pty = spawnPty({ command: '/bin/sh', args: ['-c', 'seq 1 1000'], cwd: '/', env: { PATH: process.env.PATH }, cols: 80, rows: 24 });
+      const held = holdOutput(pty, 1024, () => {});
+      await new Promise((r) => setTimeout(r, 1000));
+      const got: Buffer[] = [];
+      held.onData((d) => got.push(d));
+      await held.exited;
+      const numbers = Buffer.concat(got).toString().trim().split(/\r?\n/).map(Number);
+      expect(numbers).toHaveLength(1000);
+      expect(numbers.every((n, i) => n === i + 1)).toBe(true);
+    }
+  }, 30_000);
 });

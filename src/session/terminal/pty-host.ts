@@ -3,6 +3,7 @@
  * output as bytes (node-pty decodes to strings unless told not to, which would split
  * multi-byte characters across chunks and break byte offsets).
  */
+import { closeSync, constants as fsConstants, openSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import * as nodePty from 'node-pty';
 
@@ -43,9 +44,11 @@ export function spawnPty(o: PtyOptions): PtyHost {
   const env = Object.fromEntries(Object.entries(o.env).filter((e): e is [string, string] => e[1] !== undefined));
   const pty = nodePty.spawn(o.command, o.args, { name: env.TERM ?? 'xterm-256color', cols: o.cols, rows: o.rows, cwd: o.cwd, env, encoding: null });
   let exited = false;
+  const tail = keepTail(pty);
   const done = new Promise<PtyExit>((resolve) => {
     pty.onExit(({ exitCode, signal }) => {
       exited = true;
+      tail.release();
       resolve(signal ? { exitSignal: SIGNAL_NAMES.get(signal) ?? `SIG${signal}` } : { exitCode });
     });
   });
@@ -73,9 +76,114 @@ export function spawnPty(o: PtyOptions): PtyHost {
     kill(signal) {
       if (!exited) pty.kill(signal);
     },
-    pause: () => pty.pause(),
-    resume: () => pty.resume(),
+    pause() {
+      // Once the agent is gone its last output is read at once (keepTail).
+      if (tail.agentGone() || exited) return;
+      pty.pause();
+      tail.paused();
+    },
+    resume() {
+      tail.resumed();
+      pty.resume();
+    },
   };
+}
+
+/** Quiet time after the agent's exit that counts as "its output is all read". */
+const TAIL_QUIET_MS = 20;
+/** At most this long after the exit (node-pty gives up on an undrained PTY after 200 ms). */
+const TAIL_MAX_MS = 150;
+/** How often a paused PTY checks that its agent still runs. */
+const PAUSED_CHECK_MS = 25;
+
+interface Tail {
+  agentGone(): boolean;
+  /** Reading was paused: watch the agent, so an exit meanwhile does not strand its output. */
+  paused(): void;
+  resumed(): void;
+  release(): void;
+}
+
+/**
+ * Keeps the agent's last output from being lost. When the agent exits, Linux may answer the
+ * next read of the PTY with EIO while its last few KB are still on their way (the slave side
+ * is closed), and node-pty destroys a PTY 200 ms after the exit, output it has not handed out
+ * yet included (a paused reader's): under load 12 of 20 runs of `seq 1 1000` lost their tail,
+ * and a paused one always did. So the session holds a descriptor of the slave side, which keeps
+ * reads returning everything; once the agent is gone (SIGCHLD, or a check every
+ * PAUSED_CHECK_MS while reading is paused) reading resumes for good, and the descriptor is
+ * closed when the output has been quiet for TAIL_QUIET_MS, which ends the PTY as usual.
+ */
+function keepTail(pty: nodePty.IPty): Tail {
+  let slave: number | undefined;
+  const device = (pty as unknown as { _pty?: unknown })._pty;
+  if (typeof device === 'string' && device.startsWith('/dev/')) {
+    try {
+      // O_NOCTTY: the session must not take the agent's terminal as its own.
+      slave = openSync(device, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
+    } catch {
+      // Without it the PTY works as before; only the race above is back.
+    }
+  }
+  let gone = false;
+  let quiet: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  let watch: NodeJS.Timeout | undefined;
+  const stopWatching = () => {
+    clearInterval(watch);
+    watch = undefined;
+  };
+  const release = () => {
+    process.off('SIGCHLD', check);
+    stopWatching();
+    clearTimeout(quiet);
+    clearTimeout(deadline);
+    if (slave === undefined) return;
+    closeSync(slave);
+    slave = undefined;
+  };
+  const settle = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(release, TAIL_QUIET_MS);
+  };
+  function check(): void {
+    // A SIGCHLD may be another child's: the agent's PID says.
+    if (gone || isRunning(pty.pid)) return;
+    gone = true;
+    stopWatching();
+    pty.resume();
+    deadline = setTimeout(release, TAIL_MAX_MS);
+    settle();
+  }
+  process.on('SIGCHLD', check);
+  pty.onData(() => gone && settle());
+  return {
+    agentGone: () => gone,
+    paused() {
+      watch ??= setInterval(check, PAUSED_CHECK_MS);
+    },
+    resumed: stopWatching,
+    release,
+  };
+}
+
+/** True while `pid` exists and is not a zombie waiting to be reaped. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /**
