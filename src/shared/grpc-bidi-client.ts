@@ -1,8 +1,9 @@
 /**
- * One gRPC bidirectional-streaming call over a Unix socket, on node:http2 (as grpc-unary-client.ts
- * does for unary calls): a terminal attaching to a session is a short-lived CLI process whose
- * start-up latency a person feels, and grpc-js costs ~40 ms of it. It speaks the standard gRPC
- * wire protocol (length-prefixed messages, grpc-status trailers), uncompressed.
+ * One gRPC bidirectional-streaming call over a Unix socket or to a gRPC server's URL (plain h2c
+ * for http://, TLS with ALPN h2 for https://, as the hub serves both), on node:http2 (as
+ * grpc-unary-client.ts does for unary calls): a terminal attaching to a session is a short-lived
+ * CLI process whose start-up latency a person feels, and grpc-js costs ~40 ms of it. It speaks
+ * the standard gRPC wire protocol (length-prefixed messages, grpc-status trailers), uncompressed.
  *
  * Flow control is HTTP/2's own: while the consumer has not taken the messages already read, the
  * stream is paused, so the server sees a slow reader as a full window.
@@ -12,7 +13,11 @@ import { connect as netConnect } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
 
 export interface BidiCallOptions<Req, Res> {
-  socketPath: string;
+  /** The server: a Unix socket's path, or a URL (http://host:port, https://host:port). */
+  socketPath?: string;
+  url?: string;
+  /** Extra request headers (the hub's `authorization: Bearer <token>`). */
+  headers?: Record<string, string>;
   /** `/package.Service/Method`. */
   path: string;
   encode(message: Req): Uint8Array;
@@ -55,7 +60,9 @@ function grpcMessage(raw: unknown): string {
 
 /** Opens the call at once; connection failures surface on `messages`. */
 export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<Req, Res> {
-  const session: ClientHttp2Session = connect('http://localhost', { createConnection: () => netConnect(o.socketPath) });
+  const socketPath = o.socketPath;
+  const session: ClientHttp2Session =
+    socketPath !== undefined ? connect('http://localhost', { createConnection: () => netConnect(socketPath) }) : connect(o.url ?? 'http://localhost');
   session.on('error', () => {
     // Surfaces on the stream.
   });
@@ -84,7 +91,7 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
       statusMessage = grpcMessage(headers['grpc-message']);
     }
   };
-  const stream: ClientHttp2Stream = session.request({ ':method': 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers' });
+  const stream: ClientHttp2Stream = session.request({ ...o.headers, ':method': 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers' });
   stream.on('response', (headers) => {
     if (Number(headers[':status']) !== 200) {
       status = Status.UNAVAILABLE;
@@ -116,6 +123,13 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
     }
     if (queue.length >= HIGH_WATER_MESSAGES) stream.pause();
     notify();
+  });
+  // The server ended its side (its status came with the trailers): the call is over, even though
+  // this side never half-closed (a viewer has no last message), so 'close' would not come yet.
+  stream.on('end', () => {
+    if (status === undefined) return;
+    finish(status === Status.OK ? undefined : new ClientError(o.path, status, statusMessage));
+    stream.close();
   });
   stream.on('error', (err: Error) => finish(new ClientError(o.path, Status.UNAVAILABLE, err.message)));
   stream.on('close', () => {
