@@ -3,10 +3,21 @@
  * hub's transports and its clients (CLI, runner, tests) use, and the converters of their own
  * messages. Sessions, spawn and stop results convert with common.ts.
  */
-import { TokenScope as ProtoTokenScope, tokenScopeToJSON, type Machine, type TokenInfo } from '../../gen/hapi/hub/v1/hub.js';
+import {
+  AttachSessionRequest as AttachSessionRequestCodec,
+  AttachSessionResponse as AttachSessionResponseCodec,
+  TokenScope as ProtoTokenScope,
+  tokenScopeToJSON,
+  type AttachSessionRequest,
+  type Machine,
+  type TokenInfo,
+} from '../../gen/hapi/hub/v1/hub.js';
+import type { AttachResponse } from '../../gen/hapi/session/v1/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { metadataToProto, runnerStateToProto } from './common.js';
 import type { MachineInfo, TokenScope } from './types.js';
+import type { ViewerMessage } from './session-types.js';
+import { viewerMessageToProto } from './session-viewer.js';
 
 export {
   HubServiceDefinition,
@@ -59,3 +70,22 @@ export function tokenScopeFromProto(s: ProtoTokenScope | undefined): TokenScope 
 export function tokenScopeJson(s: TokenScope): string {
   return tokenScopeToJSON(tokenScopeToProto(s));
 }
+
+/** Full gRPC method path of HubService.AttachSession. */
+export const HUB_ATTACH_METHOD_PATH = '/hapi.hub.v1.HubService/AttachSession';
+
+/**
+ * Wire codecs of HubService.AttachSession for a transport that frames messages itself (the CLI's
+ * node:http2 client, `hapi attach --machine`): the session's Attach messages, wrapped with the
+ * machine and session (named in the first message only, as the contract allows).
+ */
+export const hubAttachCodec = {
+  request: (target: { machineId: string; sessionId: string } | undefined, message: ViewerMessage): AttachSessionRequest => ({
+    machineId: target?.machineId ?? '',
+    sessionId: target?.sessionId ?? '',
+    request: viewerMessageToProto(message),
+  }),
+  encodeRequest: (message: AttachSessionRequest): Uint8Array => AttachSessionRequestCodec.encode(message).finish(),
+  /** The session's Attach response inside; an empty one decodes as an empty AttachResponse (refused by viewerEventFromProto). */
+  decodeResponse: (bytes: Uint8Array): AttachResponse => AttachSessionResponseCodec.decode(bytes).response ?? {},
+};

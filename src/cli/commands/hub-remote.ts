@@ -3,12 +3,19 @@
  * arguments go through the one resolver (hub-targets.ts): ids, unique id prefixes, names.
  */
 import { runnerStateFromProto, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
-import type { HubServiceClient, Machine } from '../../contract/hub.js';
+import { tokenScopeFromProto, type HubServiceClient, type Machine } from '../../contract/hub.js';
 import { machineToJson, sessionToJson } from '../../contract/json.js';
+import { sessionScreenFromProto } from '../../contract/runner.js';
+import type { SessionScreenInfo } from '../../contract/types.js';
 import { hapiPaths } from '../../shared/paths.js';
-import { clientConfig } from '../../shared/config.js';
+import { attachConfig, clientConfig } from '../../shared/config.js';
 import { hubConfig } from '../../shared/config.js';
-import { resolveHubCredentials, withHub } from '../../shared/hub-client.js';
+import { InvalidArgumentError, isHapiError } from '../../shared/errors.js';
+import { exitCodeOfStatus } from '../../shared/exit-codes.js';
+import { resolveHubCredentials, withHub, type HubCredentials } from '../../shared/hub-client.js';
+import { endedLine } from '../../session/attach/attach-command.js';
+import { createHubTransport } from '../../session/attach/hub-transport.js';
+import { attachTerminal } from '../../session/attach/terminal-viewer.js';
 import { table } from './hub-token.js';
 import { pickMachine, pickSession } from './hub-targets.js';
 
@@ -154,6 +161,76 @@ export async function screenRemote(session: string, opts: { machine: string; ans
   const screen = r.screen?.screen;
   const text = opts.ansi ? (screen?.ansi ?? '') : (screen?.text ?? '').replace(/\n+$/, '');
   out(`${text}\n`);
+}
+
+/**
+ * How long `hapi attach --machine` keeps attaching again after its stream to the hub dropped (a
+ * hub restart): as long as the hub itself waits for a runner to come back
+ * (HAPI_HUB_ATTACH_RESUME_MS' default), so a restart of either end is ridden out.
+ */
+const HUB_REATTACH_MS = 30_000;
+
+/** A session's screen and, once it ended, how, through the hub. */
+async function remoteScreen(c: HubCredentials, machineId: string, sessionId: string): Promise<SessionScreenInfo> {
+  const r = await withHub(c, (h) => h.hub.getSessionScreen({ machineId, sessionId }, { signal: timeout() }));
+  return r.screen ? sessionScreenFromProto(r.screen) : { ended: false };
+}
+
+/** Prints an ended session's final screen and how it ended; returns its exit code. */
+function showEnded(id: string, ended: SessionScreenInfo, withScreen: boolean): number {
+  if (withScreen && ended.screen) out(`${ended.screen.ansi}\x1b[0m\n`);
+  process.stderr.write(`${withScreen ? '' : '\n'}${endedLine(id, ended.exitStatus)}\n`);
+  return ended.exitStatus ? exitCodeOfStatus(ended.exitStatus) : 1;
+}
+
+/**
+ * `hapi attach --machine m <session> [--read-only]`: this terminal as a viewer of a session of
+ * any machine of the hub, with what `hapi attach` does locally (raw mode, detach key, resize,
+ * the terminal restored, the session's exit code). A read-only token watches read-only. Exit
+ * codes before attaching: 2 ambiguous or missing, 3 hub or machine unreachable, 4 unknown.
+ */
+export async function attachRemote(session: string | undefined, opts: { machine: string; readOnly?: boolean }): Promise<number> {
+  const { detachKey } = attachConfig();
+  if (session === undefined) {
+    throw new InvalidArgumentError(`name a session: hapi attach --machine ${opts.machine} <session> (see hapi sessions --machine ${opts.machine})`);
+  }
+  const c = creds();
+  const { machineId, sessionId, scope, screen } = await withHub(c, async (h) => {
+    const machine = await resolveMachine(h.hub, opts.machine);
+    const sessionId = await resolveSessionId(h.hub, machine.id, session);
+    // The runner holds the truth: an unknown session is NOT_FOUND (exit 4) before the terminal
+    // changes mode, and an ended one shows its final screen.
+    const [who, screen] = await Promise.all([
+      h.hub.whoAmI({}, { signal: timeout() }),
+      h.hub.getSessionScreen({ machineId: machine.id, sessionId }, { signal: timeout() }),
+    ]);
+    return { machineId: machine.id, sessionId, scope: tokenScopeFromProto(who.scope), screen: screen.screen && sessionScreenFromProto(screen.screen) };
+  });
+  if (screen?.ended) return showEnded(sessionId, screen, true);
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new InvalidArgumentError('hapi attach needs a terminal; from a script, use hapi screen --machine and hapi send --machine');
+  }
+  const readOnly = opts.readOnly === true || scope === 'read-only';
+  const key = detachKey === undefined ? '' : `; detach with ^${String.fromCharCode(detachKey === 0x7f ? 0x3f : detachKey + 0x40)}`;
+  const readOnlyNotice = readOnly ? `${scope === 'read-only' ? 'read-only token' : 'read-only (--read-only)'}: keys are not sent${key}` : undefined;
+  const transport = createHubTransport({ hubUrl: c.url, token: c.token!, machineId, sessionId });
+  let outcome;
+  try {
+    outcome = await attachTerminal({ transport, readOnly, detachKey, reconnectForMs: HUB_REATTACH_MS, readOnlyNotice });
+  } catch (err) {
+    // The session may have ended without its stream saying so (killed): the runner knows how.
+    const ended = isHapiError(err) ? await remoteScreen(c, machineId, sessionId).catch(() => undefined) : undefined;
+    if (!ended?.ended) throw err;
+    return showEnded(sessionId, ended, false);
+  }
+  if (outcome.kind === 'exited') {
+    process.stderr.write(`\n${endedLine(sessionId, outcome.status)}\n`);
+    return exitCodeOfStatus(outcome.status);
+  }
+  if (!outcome.hangup) {
+    process.stderr.write(`\n[detached from session ${sessionId}; it keeps running. Back with: hapi attach --machine ${machineId} ${sessionId}]\n`);
+  }
+  return 0;
 }
 
 /** `hapi send --machine m <session> <text>`: types through the hub. */

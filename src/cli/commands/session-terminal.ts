@@ -1,5 +1,6 @@
 /**
- * `hapi attach [<session>] [--read-only]`: this terminal becomes a viewer of a session's terminal.
+ * `hapi attach [<session>] [--read-only] [--machine <m>]`: this terminal becomes a viewer of a
+ * session's terminal, on this machine or through the hub.
  * `hapi screen <session> [--ansi]` and `hapi send <session> <text> [--enter]`: look at and type
  * into a session's terminal without taking over a terminal (scripts, checks): on this machine,
  * or with `--machine` on any machine of the hub (an id, a unique id prefix or the name).
@@ -12,7 +13,13 @@ export function registerSessionTerminalCommands(program: Command): void {
     .description("attach this terminal to a session's terminal (detach with Ctrl-\\, or HAPI_DETACH_KEY)")
     .argument('[session]', 'session id, unique id prefix, or PID-<n>; default: the live session in this directory, else a list to choose from')
     .option('--read-only', 'watch only: keys (except the detach key) and window size are not sent')
-    .action(async (session: string | undefined, opts: { readOnly?: boolean }) => {
+    .option('--machine <machine>', 'a machine of the hub (id, unique id prefix or name): attach through the hub (the session is then required)')
+    .action(async (session: string | undefined, opts: { readOnly?: boolean; machine?: string }) => {
+      if (opts.machine !== undefined) {
+        const { attachRemote } = await import('./hub-remote.js');
+        process.exitCode = await attachRemote(session, { machine: opts.machine, readOnly: opts.readOnly === true });
+        return;
+      }
       const { runAttachCommand } = await import('../../session/attach/index.js');
       process.exitCode = await runAttachCommand({ session, readOnly: opts.readOnly === true });
     });

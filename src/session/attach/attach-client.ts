@@ -83,6 +83,7 @@ export function startAttach(o: AttachClientOptions): AttachClient {
     let lostAt: number | undefined;
     let lastError: unknown;
     while (!detached) {
+      const attemptAt = Date.now();
       const s = o.transport.open({ mode: o.mode, size: o.mode === 'interactive' ? o.size?.() : undefined, lastOffset: held });
       stream = s;
       const heldBefore = held;
@@ -96,6 +97,9 @@ export function startAttach(o: AttachClientOptions): AttachClient {
         lastError = err;
       } finally {
         stream = undefined;
+        // Done with it either way: a server that waits for this side to end (the hub's relay)
+        // must not keep the connection, and this process, alive.
+        s.close();
       }
       if (detached) break;
       // Progress since the last drop resets the budget.
@@ -103,8 +107,10 @@ export function startAttach(o: AttachClientOptions): AttachClient {
         lostAt = undefined;
         retryMs = FIRST_RETRY_MS;
       }
-      lostAt ??= Date.now();
-      if (Date.now() - lostAt > (o.reconnectForMs ?? 5_000)) {
+      lostAt ??= attemptAt;
+      // The budget bounds when attempts start: one the server held open for a while (the hub
+      // waiting for the machine's runner) still gets its answer and, if need be, one more try.
+      if (attemptAt - lostAt > (o.reconnectForMs ?? 5_000)) {
         const why = lastError instanceof Error ? `: ${lastError.message}` : '';
         throw new UnavailableError(`lost the session's terminal and could not attach again${why}`);
       }

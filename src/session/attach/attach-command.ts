@@ -49,7 +49,8 @@ export async function runAttachCommand(o: AttachCommandOptions): Promise<number>
   return 0;
 }
 
-function endedLine(id: string, status: ExitStatus | undefined): string {
+/** How a session ended, as `hapi attach` prints it last. */
+export function endedLine(id: string, status: ExitStatus | undefined): string {
   if (!status) return `[session ${id} ended]`;
   return `[session ${id} ended: ${status.exitSignal ? `killed by ${status.exitSignal}` : `exit code ${exitCodeOfStatus(status)}`}]`;
 }

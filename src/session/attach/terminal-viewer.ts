@@ -20,11 +20,20 @@ export interface TerminalAttachOptions {
   detachKey: number | undefined;
   /** See AttachClientOptions.lastOffset: 0 replays the session's output from its first byte. */
   lastOffset?: number;
+  /** See AttachClientOptions.reconnectForMs. */
+  reconnectForMs?: number;
+  /**
+   * Read-only viewers: what to show when keys are typed (why they go nowhere), on the bottom row
+   * until the program redraws it; undefined: typed keys are dropped silently.
+   */
+  readOnlyNotice?: string;
   /** SIGTERM / SIGINT sent to this process (not typed: raw mode sends keys). Default: detach. */
   onTerminate?: (signal: NodeJS.Signals) => void;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
 }
+
+const NOTICE_EVERY_MS = 2_000;
 
 /** `hangup`: the terminal went away (SIGHUP, or it can no longer be written to). */
 export type TerminalOutcome = AttachOutcome & { hangup?: boolean };
@@ -81,11 +90,22 @@ export async function attachTerminal(o: TerminalAttachOptions): Promise<Terminal
     stdin.setRawMode(true);
     rawOutput(stdin);
   }
-  const client = startAttach({ transport: o.transport, mode: o.readOnly ? 'read-only' : 'interactive', size, lastOffset: o.lastOffset, sink });
+  const client = startAttach({ transport: o.transport, mode: o.readOnly ? 'read-only' : 'interactive', size, lastOffset: o.lastOffset, reconnectForMs: o.reconnectForMs, sink });
 
+  let noticeShownAt = 0;
+  const notice = (text: string) => {
+    // Once per burst of typing: a held key must not flood the terminal.
+    if (Date.now() - noticeShownAt < NOTICE_EVERY_MS) return;
+    noticeShownAt = Date.now();
+    const row = stdout.rows > 0 ? stdout.rows : 24;
+    // Cursor and attributes saved and restored around it: the program's screen stays as it was.
+    write(`\x1b7\x1b[${row};1H\x1b[0;7m ${text} \x1b[0m\x1b[K\x1b8`);
+  };
   const onInput = (data: Buffer) => {
     const key = o.detachKey === undefined ? undefined : findDetachKey(data, o.detachKey);
-    if (!o.readOnly) client.input(key ? data.subarray(0, key.at) : data);
+    const typed = key ? data.subarray(0, key.at) : data;
+    if (!o.readOnly) client.input(typed);
+    else if (typed.length > 0 && o.readOnlyNotice) notice(o.readOnlyNotice);
     if (key) client.detach();
   };
   const onResize = () => {

@@ -1,11 +1,11 @@
 /**
  * How an Attach stream is opened, kept apart from what the attach client does with it: the
- * session's own socket today; the runner's AttachSession and the hub (`hapi attach --machine`)
- * are other transports of the same shape.
+ * session's own socket (`hapi attach`) here, or the hub's HubService.AttachSession (`hapi attach
+ * --machine`, hub-transport.ts), both on the node:http2 stream client (no grpc-js).
  */
 import { ATTACH_METHOD_PATH, attachCodec, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import type { AttachHello, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
-import { openBidiCall } from '../../shared/grpc-bidi-client.js';
+import { openBidiCall, type BidiCall } from '../../shared/grpc-bidi-client.js';
 import { fromClientError } from '../../shared/grpc-errors.js';
 
 /** One open Attach stream. */
@@ -27,25 +27,30 @@ export interface AttachTransport {
   open(hello: AttachHello): AttachStream;
 }
 
+/** An open call as an AttachStream: the server's messages become domain events and errors. */
+export function attachStreamOf<Req>(call: BidiCall<Req, Parameters<typeof viewerEventFromProto>[0]>, wrap: (m: ViewerMessage) => Req): AttachStream {
+  return {
+    events: {
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const message of call.messages) yield viewerEventFromProto(message);
+        } catch (err) {
+          throw fromClientError(err);
+        }
+      },
+    },
+    send: (message) => call.send(wrap(message)),
+    close: () => call.cancel(),
+  };
+}
+
 /** Attach over the session process's own Unix socket (SessionService.Attach). */
 export function createSessionSocketTransport(socketPath: string): AttachTransport {
   return {
     open(hello) {
       const call = openBidiCall({ socketPath, path: ATTACH_METHOD_PATH, encode: attachCodec.encodeRequest, decode: attachCodec.decodeResponse });
       call.send(viewerMessageToProto({ kind: 'hello', hello }));
-      return {
-        events: {
-          async *[Symbol.asyncIterator]() {
-            try {
-              for await (const message of call.messages) yield viewerEventFromProto(message);
-            } catch (err) {
-              throw fromClientError(err);
-            }
-          },
-        },
-        send: (message) => call.send(viewerMessageToProto(message)),
-        close: () => call.cancel(),
-      };
+      return attachStreamOf(call, viewerMessageToProto);
     },
   };
 }
