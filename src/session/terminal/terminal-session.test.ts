@@ -27,7 +27,7 @@ function fakePty() {
   return { pty, emit: (s: string) => listener(Buffer.from(s)), exit: (e: PtyExit) => exit(e), written, sizes, flow };
 }
 
-function setup(opts: { ring?: number; window?: number; parseBacklog?: number } = {}) {
+function setup(opts: { ring?: number; window?: number; parseBacklog?: number; coalesceMs?: number } = {}) {
   const fake = fakePty();
   const logged: string[] = [];
   const terminal = createTerminalSession({
@@ -37,6 +37,7 @@ function setup(opts: { ring?: number; window?: number; parseBacklog?: number } =
     identity: { id: 's1', agent: 'fixture', directory: '/w', startedBy: 'runner', pid: 1 },
     windowBytes: opts.window ?? 512,
     parseBacklogBytes: opts.parseBacklog,
+    coalesceMs: opts.coalesceMs,
     onOutput: (d) => logged.push(d.toString()),
     now: () => new Date(5_000),
   });
@@ -157,5 +158,32 @@ describe('terminal session', () => {
     const screen = await t.terminal.screen();
     expect(screen.offset).toBe(300);
     expect(t.flow).toEqual(['pause', 'resume']);
+  });
+
+  it('gathers a burst of reads into one event with exact offsets; output after a quiet spell or after typing goes at once', async () => {
+    // A hold far longer than the test: only a full chunk, typing or the exit may end it.
+    const t = setup({ ring: 256 * 1024, window: 200 * 1024, coalesceMs: 600_000 });
+    const v = t.terminal.attach({ mode: 'interactive' });
+    expect((await v.next())?.kind).toBe('snapshot');
+    t.emit('a');
+    expect(await v.next()).toEqual({ kind: 'output', offset: 0, data: Buffer.from('a') });
+    // Reads in separate turns of the event loop, as a PTY delivers a burst: held, then one event.
+    const burst = v.next();
+    t.emit('b');
+    await new Promise((r) => setImmediate(r));
+    t.emit('c');
+    await new Promise((r) => setImmediate(r));
+    v.handle({ kind: 'input', data: Buffer.from('k') });
+    expect(await burst).toEqual({ kind: 'output', offset: 1, data: Buffer.from('bc') });
+    // A full chunk's worth ends the hold too; nothing is lost or repeated.
+    const big = 'x'.repeat(64 * 1024);
+    const full = v.next();
+    t.emit('d');
+    t.emit(big);
+    expect(await full).toEqual({ kind: 'output', offset: 3, data: Buffer.from(('d' + big).slice(0, 64 * 1024)) });
+    const rest = v.next();
+    t.exit({ exitCode: 0 });
+    expect(await rest).toEqual({ kind: 'output', offset: 3 + 64 * 1024, data: Buffer.from('x') });
+    expect(await v.next()).toEqual({ kind: 'exited', status: { exitCode: 0 } });
   });
 });

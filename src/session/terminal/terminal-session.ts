@@ -25,6 +25,13 @@ import type { ScreenModel } from './screen-model.js';
 
 /** Largest output chunk handed to a viewer at once. */
 const MAX_CHUNK_BYTES = 64 * 1024;
+/**
+ * How long a viewer's output is held after its last output event to gather what the PTY
+ * delivers next: an agent's burst comes as many small reads (2-4 KiB, 0.1 ms apart), and every
+ * event costs each hop (session, runner, hub) a message. Output after a quiet spell, and the
+ * first output after anyone typed, goes at once: keystroke echo is never held.
+ */
+export const COALESCE_MS = 4;
 /** Output the screen model may have left to parse before the PTY's reading pauses. */
 const PARSE_BACKLOG_BYTES = 8 * 1024 * 1024;
 
@@ -58,6 +65,8 @@ export interface TerminalSessionOptions {
   parseBacklogBytes?: number;
   /** Every output byte, in order (the session log). */
   onOutput?: (data: Buffer) => void;
+  /** Hold for gathering output into fewer events (COALESCE_MS); 0 sends every read at once. */
+  coalesceMs?: number;
   now?: () => Date;
 }
 
@@ -74,6 +83,15 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     const done = wake;
     changed = new Promise<void>((r) => (wake = r));
     done();
+  };
+
+  const coalesceMs = o.coalesceMs ?? COALESCE_MS;
+  // Counts inputs from anyone: a viewer that saw a new one since its last output skips the hold.
+  let inputs = 0;
+  const write = (data: Buffer | string) => {
+    inputs++;
+    pty.write(data);
+    notify(); // ends the viewers' holds
   };
 
   let parsePaused = false;
@@ -123,6 +141,21 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
       let exitSent = false;
       let wakeClosed: () => void = () => {};
       const closedSignal = new Promise<void>((r) => (wakeClosed = r));
+      // When this viewer's last output event went (monotonic ms), and the input count then.
+      let lastSentAt = -Infinity;
+      let inputsAtLastSent = inputs;
+      let held = false;
+      /** Waits until `ms` passed, a full chunk is there, the agent exited or the viewer closed. */
+      async function hold(ms: number, from: number): Promise<void> {
+        let timer: NodeJS.Timeout | undefined;
+        let due = false;
+        const elapsed = new Promise<void>((r) => (timer = setTimeout(() => ((due = true), r()), ms)));
+        try {
+          while (!due && !closed && !exitStatus && ring.end - from < MAX_CHUNK_BYTES && inputs === inputsAtLastSent) await Promise.race([changed, closedSignal, elapsed]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
       // The offset of the next byte to send; undefined: send a snapshot first.
       let position = hello.lastOffset !== undefined && hello.lastOffset >= ring.start && hello.lastOffset <= ring.end ? hello.lastOffset : undefined;
       const close = () => {
@@ -143,9 +176,19 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               return event;
             }
             if (position < ring.end) {
+              const wait = lastSentAt + coalesceMs - performance.now();
+              if (!held && wait > 0 && !exitStatus && ring.end - position < MAX_CHUNK_BYTES && inputs === inputsAtLastSent) {
+                // Checked again from the top: the hold may have let the ring pass this viewer by.
+                held = true;
+                await hold(wait, position);
+                continue;
+              }
+              held = false;
               const data = ring.readFrom(position, MAX_CHUNK_BYTES)!;
               const event: ViewerEvent = { kind: 'output', offset: position, data };
               position += data.length;
+              lastSentAt = performance.now();
+              inputsAtLastSent = inputs;
               return event;
             }
             if (exitStatus) {
@@ -165,7 +208,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: input refused');
               if (exitStatus) throw new FailedPreconditionError('the agent has exited');
               if (size && (size.cols !== screen.cols || size.rows !== screen.rows)) resize(size);
-              pty.write(message.data);
+              write(message.data);
               return;
             case 'resize':
               if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: resize refused');
@@ -183,9 +226,9 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     },
     sendInput(input) {
       if (exitStatus) throw new FailedPreconditionError('the agent has exited');
-      if ('data' in input) pty.write(input.data);
-      else pty.write(screen.bracketedPaste ? `\x1b[200~${input.text}\x1b[201~` : input.text);
-      if (input.enter) pty.write('\r');
+      if ('data' in input) write(input.data);
+      else write(screen.bracketedPaste ? `\x1b[200~${input.text}\x1b[201~` : input.text);
+      if (input.enter) write('\r');
     },
     resize,
     info() {
