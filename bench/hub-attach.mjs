@@ -8,7 +8,7 @@
 //  3. hub memory per attached viewer (BENCH_VIEWERS idle WebSocket viewers);
 //  4. control latency: relayed GetRunnerStatus p99 while BENCH_STREAMING (20) sessions each
 //     stream 200 KB/s to a WebSocket viewer, against the same sessions with no output.
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ChannelCredentials, createChannel, createClient, Metadata } from 'nice-grpc';
@@ -23,6 +23,9 @@ const FLOOD_MB = Number(process.env.BENCH_FLOOD_MB ?? 100);
 const ECHOES = Number(process.env.BENCH_ECHOES ?? 200);
 const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 50);
 const STREAMING = Number(process.env.BENCH_STREAMING ?? 20);
+// BENCH_PARTS=1,4 runs only those parts (while profiling); BENCH_GRACEFUL=1 ends every process with
+// SIGTERM first, so that NODE_OPTIONS=--cpu-prof gets each one's profile written.
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3,4').split(',').map(Number));
 const until = async (check, ms = 30_000, what = 'condition') => {
   const end = Date.now() + ms;
   for (;;) {
@@ -36,6 +39,23 @@ const cpuMs = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 };
+/** Pids of the processes run under HAPI_HOME `home` whose command line matches `re`. */
+const pidsOf = (home, re) =>
+  readdirSync('/proc').filter((e) => {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) return false;
+    try {
+      return readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(`HAPI_HOME=${home}`) && re.test(readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      return false;
+    }
+  }).map(Number);
+const cpuOf = (pids) => pids.reduce((a, p) => {
+  try {
+    return a + cpuMs(p);
+  } catch {
+    return a;
+  }
+}, 0);
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 // ---------------------------------------------------------------- setup: hub, runner, sessions
@@ -107,6 +127,7 @@ function barePty(args) {
 
 // ---------------------------------------------------------------- 1. keystroke echo
 const echoSession = await spawnSession('', []);
+if (PARTS.has(1)) {
 const ev = viewer(echoSession);
 await until(() => ev.snapshots > 0, 20_000, 'the snapshot');
 const hubEcho = await echoes((k) => ev.ws.send(Buffer.from(k)), (fn) => (ev.onData = (d) => fn(d.subarray(8).toString('latin1'))));
@@ -144,8 +165,10 @@ console.log(`keystroke echo (${ECHOES} keys)   p50          p99`);
 console.log(`  bare PTY                       ${fmt(bareEcho.p50)}    ${fmt(bareEcho.p99)}`);
 console.log(`  local attach (session socket)  ${fmt(localEcho.p50)}    ${fmt(localEcho.p99)}`);
 console.log(`  WebSocket -> hub -> runner     ${fmt(hubEcho.p50)}    ${fmt(hubEcho.p99)}   (${(hubEcho.p50 / localEcho.p50).toFixed(2)}x local, goal p50 <= 3 ms: ${hubEcho.p50 <= 3 ? 'met' : 'NOT met'})`);
+}
 
 // ---------------------------------------------------------------- 2. throughput and hub CPU per MB
+if (PARTS.has(2)) {
 const floodBytes = FLOOD_MB * 1024 * 1024;
 const floodSession = await spawnSession('', ['--flood', String(floodBytes)]);
 const fv = viewer(floodSession);
@@ -179,8 +202,10 @@ console.log(`\nthroughput (${FLOOD_MB} MB)`);
 console.log(`  bare PTY                       ${mbps(bareBytes, bareSecs).toFixed(1)} MB/s`);
 console.log(`  WebSocket viewer via hub       ${mbps(relayed, hubSecs).toFixed(1)} MB/s  (${(bareSecs / hubSecs).toFixed(2)}x bare, goal >= 0.5x; every byte in order, one snapshot: ${counts ? 'yes' : 'NO - figure does not count'})`);
 console.log(`  hub CPU per MB relayed         ${(hubCpu / (relayed / 1024 / 1024)).toFixed(2)} ms`);
+}
 
 // ---------------------------------------------------------------- 3. hub memory per viewer
+if (PARTS.has(3)) {
 const rss0 = rssMb(hubPid);
 const idle = [];
 for (let i = 0; i < VIEWERS; i++) idle.push(viewer(echoSession, 'read-only'));
@@ -189,8 +214,10 @@ await new Promise((r) => setTimeout(r, 500));
 const rss1 = rssMb(hubPid);
 console.log(`\nhub memory per attached viewer   ${(((rss1 - rss0) * 1024) / VIEWERS).toFixed(0)} KB  (${VIEWERS} idle WebSocket viewers: hub RSS ${rss0.toFixed(1)} -> ${rss1.toFixed(1)} MB)`);
 for (const v of idle) v.ws.close();
+}
 
 // ---------------------------------------------------------------- 4. control latency under terminal load
+if (PARTS.has(4)) {
 const streams = [];
 for (let i = 0; i < STREAMING; i++) streams.push(await spawnSession('stream', []));
 const sv = streams.map((id) => viewer(id));
@@ -204,16 +231,53 @@ async function statusP99(n = 300) {
   }
   return summarize(samples);
 }
-const quiet = await statusP99();
+// Who spends the CPU while it is measured (ms of CPU per second of wall time, 2 cores = 2000).
+const groups = { hub: [hubPid], runner: pidsOf(runnerHome.home, /hapi\.cjs runner/), sessions: pidsOf(runnerHome.home, /--hapi-session-id/), agents: pidsOf(runnerHome.home, /stream-agent/), bench: [process.pid] };
+// BENCH_PROFILE_SIGNAL=<dir>: SIGUSR2 at both ends of the loaded measurement to every process that
+// put <pid>.ready in <dir> (a preload that profiles between two SIGUSR2s gets that window only).
+const profiled = process.env.BENCH_PROFILE_SIGNAL ? readdirSync(process.env.BENCH_PROFILE_SIGNAL).filter((f) => f.endsWith('.ready')).map((f) => Number(f.split('.')[0])) : [];
+const signalAll = () => {
+  for (const p of profiled) {
+    try {
+      process.kill(p, 'SIGUSR2');
+    } catch {}
+  }
+};
+async function measured(fn, profile = false) {
+  if (profile) signalAll();
+  const c0 = Object.fromEntries(Object.entries(groups).map(([k, p]) => [k, cpuOf(p)]));
+  const t = Date.now();
+  const r = await fn();
+  const secs = (Date.now() - t) / 1000;
+  r.cpu = Object.entries(groups).map(([k, p]) => `${k} ${((cpuOf(p) - c0[k]) / secs).toFixed(0)}`).join(', ');
+  if (profile && profiled.length) {
+    signalAll();
+    await new Promise((r) => setTimeout(r, 3_000));
+  }
+  return r;
+}
+const quiet = await measured(statusP99);
 for (const v of sv) v.ws.send(Buffer.from('S'));
 await new Promise((r) => setTimeout(r, 1_000));
 const b0 = sv.reduce((a, v) => a + v.bytes, 0);
 const t1 = Date.now();
-const loaded = await statusP99();
+const loaded = await measured(statusP99, true);
 const rate = (sv.reduce((a, v) => a + v.bytes, 0) - b0) / 1024 / ((Date.now() - t1) / 1000);
 console.log(`\nrelayed GetRunnerStatus with ${STREAMING} sessions    p50         p99`);
 console.log(`  no output                             ${fmt(quiet.p50)}   ${fmt(quiet.p99)}`);
 console.log(`  each streaming 200 KB/s to a viewer   ${fmt(loaded.p50)}   ${fmt(loaded.p99)}   (${(loaded.p99 / quiet.p99).toFixed(2)}x, goal <= 2x; viewers got ${rate.toFixed(0)} KB/s in all)`);
+console.log(`  CPU ms/s while measured, no output:   ${quiet.cpu}`);
+console.log(`  CPU ms/s while measured, streaming:   ${loaded.cpu}   (${groups.sessions.length} session processes)`);
 for (const v of sv) v.ws.close();
+}
+if (process.env.BENCH_GRACEFUL) {
+  const all = [...pidsOf(runnerHome.home, /./), ...pidsOf(hubHome.home, /./)];
+  for (const p of all) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {}
+  }
+  await until(() => all.every((p) => !readdirSync('/proc').includes(String(p))), 30_000, 'every process to end').catch((e) => console.error(e.message));
+}
 hubProc.kill('SIGTERM');
 process.exit(0);
