@@ -115,7 +115,10 @@ async function echoes(send, listen, n = ECHOES) {
     seen = '';
     const t0 = process.hrtime.bigint();
     send(k);
-    await until(() => seen.includes(`got "${k}"`), 10_000, 'an echo');
+    await until(() => seen.includes(`got "${k}"`), 10_000, 'an echo').catch((err) => {
+      console.error(`no echo of key ${i}; last output seen: ${JSON.stringify(seen)}`);
+      throw err;
+    });
     samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return summarize(samples);
@@ -146,11 +149,18 @@ async function* localRequests() {
 }
 let onLocal = () => undefined;
 const localAbort = new AbortController();
+let localSnapshot = false;
 void (async () => {
   try {
-    for await (const r of local.attach(localRequests(), { signal: localAbort.signal })) if (r.kind?.$case === 'output') onLocal(Buffer.from(r.kind.value.data).toString('latin1'));
-  } catch {}
+    for await (const r of local.attach(localRequests(), { signal: localAbort.signal })) {
+      if (r.kind?.$case === 'snapshot') localSnapshot = true;
+      if (r.kind?.$case === 'output') onLocal(Buffer.from(r.kind.value.data).toString('latin1'));
+    }
+  } catch (err) {
+    if (!localAbort.signal.aborted) console.error('local attach failed:', err.message);
+  }
 })();
+await until(() => localSnapshot, 20_000, 'the local snapshot');
 const localEcho = await echoes((k) => {
   localIn.push({ kind: { $case: 'input', value: { data: Buffer.from(k) } } });
   wakeLocal?.();
