@@ -2,7 +2,7 @@
 // process's own socket: `hapi send` / `hapi screen`, viewers over Attach (read-only, reconnect
 // with an offset, a stalled viewer), bad messages, the exit. The agent is the fixture TUI
 // (test/fixtures/tui-agent.mjs). `npm run build` first.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClientError, Status, createClient } from 'nice-grpc';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -304,5 +304,25 @@ describe('runner-spawned sessions run in a terminal of their own', () => {
     });
     expect(statSync(join(logs, logFile)).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(logs, logFile), 'utf8')).toContain('got "\\u0004"');
+  });
+
+  // Linux with autogroup scheduling: each process session shares the CPU equally, whatever the nice values.
+  it.skipIf(!existsSync('/proc/self/autogroup'))('the session process lowers its own CPU share (its autogroup) below the runner’s; its agent keeps the default', async () => {
+    const live = await liveSession();
+    const { pid } = await live.client.getInfo({});
+    const autogroup = (p: number) => readFileSync(`/proc/${p}/autogroup`, 'utf8');
+    await waitFor(() => autogroup(pid).includes('nice 10'), 10_000, 'the session’s autogroup at nice 10');
+    expect(autogroup(live.th.state()!.pid)).toContain('nice 0');
+    // The agent: the session's child (node-pty put it in a process session of its own).
+    const agent = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).find((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    });
+    expect(agent).toBeDefined();
+    expect(autogroup(Number(agent))).toContain('nice 0');
   });
 });

@@ -18,6 +18,7 @@ import type { Env, SessionConfig } from '../shared/config.js';
 import { hapiPaths } from '../shared/paths.js';
 import { lookPath, type ResolvedAgent } from '../runner/sessions/agents.js';
 import { sessionLogPath } from '../runner/sessions/spawner.js';
+import { yieldCpuToControl } from './terminal/cpu-priority.js';
 import { holdOutput, spawnPty } from './terminal/pty-host.js';
 import { createSessionLog } from './terminal/session-log.js';
 import { listenEarly, type EarlyListener } from './terminal/socket-handover.js';
@@ -35,7 +36,7 @@ export interface LiveAgentOptions {
   sessionId: string;
   startedBy: 'runner' | 'terminal';
   socketPath: string;
-  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes'>;
+  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'cpuNice'>;
   /** The terminal's size at start (a terminal session's: its window's); default 120x40. */
   size?: { cols: number; rows: number };
   note: (message: string) => void;
@@ -109,6 +110,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
     o.config.ringBytes,
     (data) => log.write(data),
   );
+  yieldCpuToControl(o.config.cpuNice, o.note);
 
   let serving: Promise<TerminalServer | undefined> | undefined;
   const serve = () =>

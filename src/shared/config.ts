@@ -96,6 +96,11 @@ export interface SessionConfig {
    * content moves to `<id>.log.1`, replacing the previous one), so output never fills the disk.
    */
   logMaxBytes: number;
+  /**
+   * HAPI_SESSION_CPU_NICE: the nice value (0-19) of a session process's own CPU share (its
+   * autogroup on Linux), so that its terminal work yields to the runner and the hub; 0 leaves it.
+   */
+  cpuNice: number;
 }
 
 const MiB = 1024 * 1024;
@@ -110,6 +115,7 @@ export function sessionConfig(env: Env = process.env): SessionConfig {
     ringBytes: envInt(env, 'HAPI_SESSION_RING_BYTES', 4 * MiB, { min: 64 * 1024, max: 1024 * MiB }),
     viewerWindowBytes: envInt(env, 'HAPI_SESSION_VIEWER_WINDOW_BYTES', 2 * MiB, { min: 64 * 1024, max: 1024 * MiB }),
     logMaxBytes: envInt(env, 'HAPI_SESSION_LOG_MAX_BYTES', 10 * MiB, { min: 64 * 1024, max: 1024 * 1024 * MiB }),
+    cpuNice: envInt(env, 'HAPI_SESSION_CPU_NICE', 10, { min: 0, max: 19 }),
   };
 }
 
