@@ -176,7 +176,8 @@ describe('the page terminal in a real browser', () => {
     await page.locator('.term-screen').waitFor({ state: 'detached' });
     const row = page.locator(`[data-session-id="${sessionId}"]`);
     await row.waitFor();
-    expect(bridge.openCount()).toBe(0);
+    // The page closed its WebSocket; the close reaches the server a moment later.
+    await waitFor(() => bridge.openCount() === 0, 10_000, 'the terminal socket closed');
     // The list shows the terminal's last line and how long ago it wrote, reported by the runner, live.
     await waitFor(async () => /got "\\u001a"/.test((await row.locator('.last-line').textContent().catch(() => '')) ?? ''), 15_000, 'the last line in the list');
     expect(await row.locator('.last-output').textContent()).toMatch(/^output \d+ s ago$/);
