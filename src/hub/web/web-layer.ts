@@ -14,7 +14,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError, isHapiError } from '../../shared/errors.js';
 import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, sendJson, type HttpHandler } from '../../shared/http/reply.js';
@@ -30,7 +29,8 @@ import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData } from './telegram.js';
 import { createSignInGuard, type SignInLimits } from './sign-in-limits.js';
 import { createAttachTickets } from './attach-tickets.js';
-import { CLOSE, refuse, serveAttachSocket, type AttachBackend } from './attach-socket.js';
+import type { AttachBackend } from './attach-socket.js';
+import { createAttachUpgrade, pathOf } from './attach-upgrade.js';
 import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
@@ -114,9 +114,6 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const headers = securityHeaders(opts.frameAncestors ?? []);
   const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? DEFAULT_SESSION_OPTIONS.maxLifetimeMs) / 1000);
   const tickets = createAttachTickets(opts.sessions?.now);
-  // Input frames are at most a paste; output only goes down.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
-  const sockets = new Set<WebSocket>();
 
   sessions.onEnd((id) => {
     for (const res of openResponses.get(id) ?? []) res.destroy();
@@ -293,47 +290,13 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     return current.caller;
   }
 
-  function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
-  }
-
-  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
-    const m = /^\/api\/v1\/machines\/([^/]+)\/sessions\/([^/]+)\/attach$/.exec(pathOf(req.url));
-    if (!m || !opts.attach) return rejectUpgrade(socket, 404, 'Not Found');
-    let machineId: string;
-    let sessionId: string;
-    try {
-      machineId = decodeURIComponent(m[1]!);
-      sessionId = decodeURIComponent(m[2]!);
-    } catch {
-      return rejectUpgrade(socket, 400, 'Bad Request');
-    }
-    // Cross-site WebSocket hijacking: a browser sends the page's Origin; a foreign one is refused
-    // before the upgrade. A tool with a bearer token and no Origin carries no ambient credential.
-    if (req.headers.origin !== undefined || req.headers.authorization === undefined) {
-      const why = checkOrigin(req, originPolicy);
-      if (why) {
-        log.info({ origin: req.headers.origin, why }, 'attach upgrade refused');
-        return rejectUpgrade(socket, 403, 'Forbidden');
-      }
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.on('close', () => sockets.delete(ws));
-      upgradeCaller(req, machineId, sessionId).then(
-        (caller) => {
-          if (ws.readyState !== ws.OPEN) return;
-          try {
-            serveAttachSocket(ws, opts.attach!(caller, machineId, sessionId), { sendBufferBytes: opts.socketBufferBytes ?? 1024 * 1024, log });
-          } catch (err) {
-            refuse(ws, err);
-          }
-        },
-        (err: unknown) => refuse(ws, err),
-      );
-    });
-  }
+  const attachUpgrade = createAttachUpgrade<C>({
+    attach: opts.attach,
+    callerOf: upgradeCaller,
+    originPolicy,
+    sendBufferBytes: opts.socketBufferBytes ?? 1024 * 1024,
+    log,
+  });
 
   function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     if (site.serve(req, res, pathname)) return;
@@ -370,21 +333,11 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
         await handler(req, res, pathname);
       }, log);
     },
-    upgrade,
+    upgrade: attachUpgrade.upgrade,
     close() {
       for (const set of openResponses.values()) for (const res of set) res.destroy();
       openResponses.clear();
-      // The hub restarts or stops: viewers come back with their last offset.
-      for (const ws of sockets) ws.close(CLOSE.hubRestart, 'hub restart');
-      sockets.clear();
+      attachUpgrade.close();
     },
   };
-}
-
-function pathOf(url: string | undefined): string {
-  try {
-    return new URL(url ?? '/', 'http://hub').pathname;
-  } catch {
-    return '/';
-  }
 }
