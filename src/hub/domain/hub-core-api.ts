@@ -1,0 +1,102 @@
+/**
+ * What the hub's service facade (hub-core.ts) offers its transports: the HubCore interface, its
+ * options, and the handle on an attached runner stream. Kept apart from the wiring so each stays
+ * readable.
+ */
+import type { Logger } from 'pino';
+import type { HapiError } from '../../shared/errors.js';
+import type {
+  MachineMetadataInfo,
+  RelayResult,
+  RunnerStateInfo,
+  RunnerStatusReportInfo,
+  SessionActivityInfo,
+  SessionInfo,
+  SessionScreenInfo,
+  SpawnOutcome,
+  SpawnSpec,
+} from '../../contract/types.js';
+import type { AttachHello, SessionInput } from '../../contract/session-types.js';
+import type { HubStore } from './ports.js';
+import type { SessionActivity } from './session-activity.js';
+import type { SessionEventKind } from './session-book.js';
+import type { TokenScope } from './scopes.js';
+import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
+import type { AttachStreamOpenInfo } from './hub-terminals.js';
+import type { ViewerRelay } from './viewer-relay.js';
+import type { IssuedToken } from './tokens.js';
+import type { Caller, HelloInfo, HubEvent, HubSession, MachineRecord, RunnerSink, TokenRecord, WatchFilter } from './types.js';
+
+export interface HubCoreOptions {
+  store: HubStore;
+  log: Logger;
+  aliveTimeoutMs: number;
+  spawnDeadlineMs: number;
+  rpcDeadlineMs: number;
+  /** Output held per attached viewer before it gets a fresh snapshot instead (default 4 MiB). */
+  viewerBufferBytes?: number;
+  /** How long an attached viewer waits for its runner to come back (default 30 s). */
+  attachResumeMs?: number;
+  /** Injectable clock (tests). */
+  now?: () => Date;
+}
+
+/** The hub's handle on an attached runner stream; the transport feeds it what arrives. */
+export interface MachineLink {
+  readonly machineId: string;
+  readonly namespace: string;
+  alive(): void;
+  updateMetadata(expectedVersion: number, metadata: MachineMetadataInfo): void;
+  updateRunnerState(expectedVersion: number, state: RunnerStateInfo): void;
+  rpcResult(requestId: string, result: RelayResult | HapiError): void;
+  sessionEvent(kind: SessionEventKind, session: SessionInfo): void;
+  /** What the runner's live terminals showed lately (session-activity.ts). */
+  sessionActivity(entries: SessionActivityInfo[]): void;
+  /** The stream ended (either side). Idempotent. */
+  detach(reason: string): void;
+}
+
+export interface HubCore {
+  // tokens
+  /** Resolves a bearer token; UnauthenticatedError (no detail) for anything else. */
+  authenticate(token: string | undefined): Caller;
+  /** The caller of a token by its id (a stored web sign-in); UnauthenticatedError once revoked. */
+  authenticateTokenId(tokenId: string): Caller;
+  /** Creates the first owner token when none exists; returns its secret, or undefined. */
+  bootstrapOwnerToken(): { tokenId: string; token: string } | undefined;
+  createToken(caller: Caller, namespace: string, label: string, scope?: TokenScope): IssuedToken;
+  listTokens(caller: Caller): TokenRecord[];
+  revokeToken(caller: Caller, tokenId: string): void;
+  /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
+  watchToken(tokenId: string, onRevoked: () => void): () => void;
+  // machines and sessions
+  listMachines(caller: Caller): MachineRecord[];
+  getMachine(caller: Caller, machineId: string): MachineRecord;
+  listSessions(caller: Caller, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
+  /** The last output time and last screen line its runner reported for a live session, if any. */
+  sessionActivity(session: Pick<HubSession, 'machineId' | 'id'>): SessionActivity | undefined;
+  /** Snapshot then live changes, until the signal aborts or the hub closes. */
+  watch(caller: Caller, filter: WatchFilter, signal?: AbortSignal): AsyncIterable<HubEvent>;
+  // runner streams
+  attachMachine(caller: Caller, hello: HelloInfo, sink: RunnerSink): MachineLink;
+  // relay
+  spawnSession(caller: Caller, machineId: string, spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome & { session?: HubSession }>;
+  stopSession(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<'stopped' | 'already-gone'>;
+  stopRunner(caller: Caller, machineId: string, signal?: AbortSignal): Promise<void>;
+  getRunnerStatus(caller: Caller, machineId: string, signal?: AbortSignal): Promise<RunnerStatusReportInfo>;
+  // terminals
+  /**
+   * Attaches a viewer to a session through its runner (`view`; a caller that may not `type` is
+   * attached read-only whatever its hello asks). NotFound: another namespace's or an unknown
+   * machine (an unknown session: the relay's `opened` rejects with the runner's NotFound).
+   */
+  attachSession(caller: Caller, machineId: string, sessionId: string, hello: AttachHello): ViewerRelay;
+  /** A runner opened an attach stream the hub asked for (MachineService.AttachStream). */
+  acceptAttachStream(caller: Caller, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
+  getSessionScreen(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
+  sendInput(caller: Caller, machineId: string, sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
+  /** Counts for logs and benchmarks. */
+  stats(): { connections: number; watchers: number; pendingRpcs: number; viewers: number };
+  /** Ends every runner stream and watcher and fails pending RPCs. */
+  close(): void;
+}
