@@ -7,7 +7,6 @@
  * runner's service facade (RunnerControl), and the versioned state updates through the state
  * publisher.
  */
-import { hostname, homedir } from 'node:os';
 import { ClientError, createClient, Metadata, Status, type Channel } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
@@ -18,7 +17,6 @@ import {
   openAttachFromProto,
   type ConnectRequest,
   type ConnectResponse,
-  type RpcRequest,
   sessionActivityMessage,
 } from '../../contract/machine-link.js';
 import { PROTOCOL_VERSION, type HubLinkStateName, type HubLinkStatus as HubLinkState, type MachineMetadataInfo, type SessionActivityInfo } from '../../contract/types.js';
@@ -28,12 +26,13 @@ import type { HubLinkConfig } from '../../shared/config.js';
 import { isHapiError } from '../../shared/errors.js';
 import { createHubChannel, readAuthFile, SEPARATE_CONNECTION } from '../../shared/hub-client.js';
 import type { HapiPaths } from '../../shared/paths.js';
-import { CLI_VERSION } from '../../shared/version.js';
 import type { SessionEvent } from '../domain.js';
 import type { RunnerControl } from '../runner-control.js';
 import { realClock, type HubLinkClock } from './clock.js';
 import { installFingerprint, loadOrCreateMachineId } from './machine-id.js';
 import { boundedHello, fitMessage, sessionEventMessage } from './outbound.js';
+import { createActivityReporter } from './activity-reporter.js';
+import { defaultMachineMetadata } from './machine-metadata.js';
 import { createAttachOpener } from './attach-opener.js';
 import { createRelayHandler } from './relay-handler.js';
 import { createStatePublisher } from './state-publisher.js';
@@ -91,19 +90,7 @@ export interface HubLink {
   close(reason: string): Promise<void>;
 }
 
-export function defaultMachineMetadata(partial: Partial<MachineMetadataInfo> = {}): MachineMetadataInfo {
-  const host = hostname();
-  return {
-    hostname: host,
-    platform: process.platform,
-    arch: process.arch,
-    cliVersion: CLI_VERSION,
-    displayName: host,
-    homeDir: homedir(),
-    agents: [],
-    ...partial,
-  };
-}
+export { defaultMachineMetadata } from './machine-metadata.js';
 
 export function createHubLink(opts: HubLinkOptions): HubLink {
   const log = opts.log.child({ c: 'hub-link' });
@@ -172,29 +159,15 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     }
   }
 
-  let activityBusy = false;
-  let activityFreshPending = false;
-  /** Sends what the live terminals showed since the last report (everything when `fresh`: a new link). */
-  async function reportActivity(fresh: boolean): Promise<void> {
-    if (!opts.sessionActivity) return;
-    if (activityBusy) {
-      activityFreshPending ||= fresh;
-      return;
-    }
-    activityBusy = true;
-    try {
-      const entries = await opts.sessionActivity(fresh);
-      if (entries.length > 0 && state === 'connected' && !closing) send(sessionActivityMessage(entries));
-    } catch (err) {
-      log.debug({ err }, "cannot look at the terminals' activity");
-    } finally {
-      activityBusy = false;
-    }
-    if (activityFreshPending) {
-      activityFreshPending = false;
-      await reportActivity(true);
-    }
-  }
+  const activity = opts.sessionActivity
+    ? createActivityReporter({
+        source: opts.sessionActivity,
+        send: (entries) => send(sessionActivityMessage(entries)),
+        canSend: () => state === 'connected' && !closing,
+        log,
+      })
+    : undefined;
+  const reportActivity = (fresh: boolean) => activity?.report(fresh);
 
   function onSessionEvent(e: SessionEvent): void {
     // Until welcome (and while closing) events are dropped: the hello carries the live list and
