@@ -124,6 +124,9 @@ describe('the page terminal in a real browser', () => {
   async function openTerminal(page: Page, sessionId: string): Promise<void> {
     await page.locator(`[data-session-id="${sessionId}"] a.session-open`).click();
     await page.locator('.conn[data-state="live"]').waitFor();
+    // The agent reads keys once its title is up (before, a paste may reach a terminal still in
+    // cooked mode, as it would for a person typing that early).
+    await waitForScreen(page, /fixture tui/, 'the agent');
   }
 
   const screenText = (page: Page) => page.locator('.term-host .xterm-rows').innerText();
