@@ -11,6 +11,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
+import { grpcFrame, trackGrpcStatus } from './grpc-wire.js';
 
 export interface BidiCallOptions<Req, Res> {
   /** The server: a Unix socket's path, or a URL (http://host:port, https://host:port). */
@@ -42,23 +43,6 @@ export interface BidiCall<Req, Res> {
 /** Messages read but not yet taken before the stream is paused. */
 const HIGH_WATER_MESSAGES = 64;
 
-function frame(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + payload.length);
-  out.writeUInt32BE(payload.length, 1);
-  out.set(payload, 5);
-  return out;
-}
-
-function grpcMessage(raw: unknown): string {
-  if (typeof raw !== 'string') return '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
-/** Opens the call at once; connection failures surface on `messages`. */
 export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<Req, Res> {
   const socketPath = o.socketPath;
   const session: ClientHttp2Session =
@@ -83,23 +67,8 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
     notify();
   };
 
-  let status: number | undefined;
-  let statusMessage = '';
-  const readStatus = (headers: Record<string, unknown>) => {
-    if (headers['grpc-status'] !== undefined) {
-      status = Number(headers['grpc-status']);
-      statusMessage = grpcMessage(headers['grpc-message']);
-    }
-  };
   const stream: ClientHttp2Stream = session.request({ ...o.headers, ':method': 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers' });
-  stream.on('response', (headers) => {
-    if (Number(headers[':status']) !== 200) {
-      status = Status.UNAVAILABLE;
-      statusMessage = `HTTP status ${headers[':status']}`;
-    }
-    readStatus(headers);
-  });
-  stream.on('trailers', readStatus);
+  const status = trackGrpcStatus(stream);
 
   let pending: Buffer = Buffer.alloc(0);
   stream.on('data', (chunk: Buffer) => {
@@ -127,20 +96,20 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
   // The server ended its side (its status came with the trailers): the call is over, even though
   // this side never half-closed (a viewer has no last message), so 'close' would not come yet.
   stream.on('end', () => {
-    if (status === undefined) return;
-    finish(status === Status.OK ? undefined : new ClientError(o.path, status, statusMessage));
+    if (status.code === undefined) return;
+    finish(status.code === Status.OK ? undefined : new ClientError(o.path, status.code, status.message));
     stream.close();
   });
   stream.on('error', (err: Error) => finish(new ClientError(o.path, Status.UNAVAILABLE, err.message)));
   stream.on('close', () => {
-    if (status === undefined) finish(new ClientError(o.path, Status.UNAVAILABLE, 'connection closed without a gRPC status'));
-    else if (status !== Status.OK) finish(new ClientError(o.path, status, statusMessage));
+    if (status.code === undefined) finish(new ClientError(o.path, Status.UNAVAILABLE, 'connection closed without a gRPC status'));
+    else if (status.code !== Status.OK) finish(new ClientError(o.path, status.code, status.message));
     else finish();
   });
 
   return {
     send(message) {
-      if (!done && !stream.destroyed && stream.writable) stream.write(frame(o.encode(message)));
+      if (!done && !stream.destroyed && stream.writable) stream.write(grpcFrame(o.encode(message)));
     },
     end() {
       if (!done && stream.writable) stream.end();

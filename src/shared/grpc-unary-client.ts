@@ -9,6 +9,7 @@
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
+import { grpcFrame, trackGrpcStatus } from './grpc-wire.js';
 
 interface MessageCodec<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -39,23 +40,6 @@ export type UnaryClient<D extends ServiceDef> = {
 
 export interface UnaryChannel {
   close(): void;
-}
-
-function frame(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + payload.length);
-  out.writeUInt8(0, 0);
-  out.writeUInt32BE(payload.length, 1);
-  out.set(payload, 5);
-  return out;
-}
-
-function decodeGrpcMessage(raw: unknown): string {
-  if (typeof raw !== 'string') return '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
 }
 
 function abortError(): Error {
@@ -103,8 +87,6 @@ export function createUnaryClient<D extends ServiceDef>(definition: D, socketPat
       const owner = session!;
       if (inFlight++ === 0) owner.ref();
       const chunks: Buffer[] = [];
-      let status: number | undefined;
-      let message = '';
       let settled = false;
       const finish = (fn: () => void) => {
         if (settled) return;
@@ -118,33 +100,19 @@ export function createUnaryClient<D extends ServiceDef>(definition: D, socketPat
         finish(() => reject(abortError()));
       };
       signal?.addEventListener('abort', onAbort);
-      const readStatus = (headers: Record<string, unknown>) => {
-        if (headers['grpc-status'] !== undefined) {
-          status = Number(headers['grpc-status']);
-          message = decodeGrpcMessage(headers['grpc-message']);
-        }
-      };
-      stream.on('response', (headers) => {
-        const httpStatus = Number(headers[':status']);
-        if (httpStatus !== 200) {
-          status = Status.UNAVAILABLE;
-          message = `HTTP status ${httpStatus}`;
-        }
-        readStatus(headers);
-      });
-      stream.on('trailers', readStatus);
+      const status = trackGrpcStatus(stream);
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', (err: NodeJS.ErrnoException) => {
         finish(() => reject(new ClientError(method.path, Status.UNAVAILABLE, err.message)));
       });
       stream.on('close', () => {
         finish(() => {
-          if (status === undefined) {
+          if (status.code === undefined) {
             reject(new ClientError(method.path, Status.UNAVAILABLE, 'connection closed without a gRPC status'));
             return;
           }
-          if (status !== Status.OK) {
-            reject(new ClientError(method.path, status, message));
+          if (status.code !== Status.OK) {
+            reject(new ClientError(method.path, status.code, status.message));
             return;
           }
           const body = Buffer.concat(chunks);
@@ -160,7 +128,7 @@ export function createUnaryClient<D extends ServiceDef>(definition: D, socketPat
           }
         });
       });
-      stream.end(frame(payload));
+      stream.end(grpcFrame(payload));
     });
 
   const client: Record<string, unknown> = {};

@@ -1,0 +1,53 @@
+/**
+ * The gRPC wire format as the node:http2 clients (grpc-unary-client.ts, grpc-bidi-client.ts)
+ * speak it: length-prefixed messages, and the call's status from the response headers or the
+ * trailers. Uncompressed only.
+ */
+import type { ClientHttp2Stream } from 'node:http2';
+import { Status } from 'nice-grpc-common';
+
+/** One uncompressed gRPC message: flag byte 0, 4-byte big-endian length, the payload. */
+export function grpcFrame(payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + payload.length);
+  out.writeUInt32BE(payload.length, 1);
+  out.set(payload, 5);
+  return out;
+}
+
+/** grpc-message is percent-encoded; a malformed one is shown as it came. */
+function decodeGrpcMessage(raw: unknown): string {
+  if (typeof raw !== 'string') return '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export interface GrpcStatus {
+  /** Undefined until the server sent one (headers-only response or trailers). */
+  code: number | undefined;
+  message: string;
+}
+
+/**
+ * Follows a call's status on `stream`: grpc-status from the response headers (a trailers-only
+ * answer) or the trailers; a non-200 HTTP answer counts as UNAVAILABLE.
+ */
+export function trackGrpcStatus(stream: ClientHttp2Stream): GrpcStatus {
+  const status: GrpcStatus = { code: undefined, message: '' };
+  const read = (headers: Record<string, unknown>) => {
+    if (headers['grpc-status'] === undefined) return;
+    status.code = Number(headers['grpc-status']);
+    status.message = decodeGrpcMessage(headers['grpc-message']);
+  };
+  stream.on('response', (headers) => {
+    if (Number(headers[':status']) !== 200) {
+      status.code = Status.UNAVAILABLE;
+      status.message = `HTTP status ${headers[':status']}`;
+    }
+    read(headers);
+  });
+  stream.on('trailers', read);
+  return status;
+}
