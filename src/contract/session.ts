@@ -7,17 +7,16 @@ import {
   AttachMode as ProtoAttachMode,
   type AttachRequest,
   type AttachResponse,
-  type ExitStatus as ProtoExitStatus,
   type GetInfoResponse,
   type GetScreenResponse,
   type SendInputRequest,
 } from '../../gen/hapi/session/v1/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { exitStatusToProto } from './session-viewer.js';
 import {
   MAX_INPUT_BYTES,
   MAX_TERMINAL_DIMENSION,
   SESSION_PROTOCOL_VERSION,
-  type ExitStatus,
   type ScreenText,
   type SessionInput,
   type TerminalInfo,
@@ -63,10 +62,6 @@ export function viewerMessageFromProto(req: AttachRequest): ViewerMessage {
     default:
       throw new InvalidArgumentError('empty Attach message');
   }
-}
-
-function exitStatusToProto(s: ExitStatus): ProtoExitStatus {
-  return { exitCode: s.exitCode, exitSignal: s.exitSignal ?? '' };
 }
 
 /** Domain -> proto for one Attach server message. */
