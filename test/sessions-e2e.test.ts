@@ -77,14 +77,14 @@ describe('terminal sessions', () => {
     expect(await exited).toBe(0);
     await waitFor(async () => !(await listJson(th)).some((s) => s.sessionId === listed.sessionId), 10_000, 'session gone from list');
 
-    expect((await th.cli(['--exit-now', '5'])).code).toBe(5);
-    expect((await th.cli(['--exit-signal', 'SIGKILL'])).code).toBe(128 + 9);
+    expect((await th.cli(['--', '--exit-now', '5'])).code).toBe(5);
+    expect((await th.cli(['--', '--exit-signal', 'SIGKILL'])).code).toBe(128 + 9);
   });
 
   it('runs the agent anyway, with a one-line note, when no runner can be started', async () => {
     // A bad runner setting makes `ensureRunner` fail before anything starts.
     const th = home({ HAPI_RUNNER_HEARTBEAT_INTERVAL: 'soon' });
-    const r = await th.cli(['--exit-now', '4']);
+    const r = await th.cli(['--', '--exit-now', '4']);
     expect(r.code).toBe(4);
     expect(r.stdout).toContain('fixture agent pid=');
     const notes = r.stderr.trim().split('\n').filter((l) => l.startsWith('hapi: runner not available'));

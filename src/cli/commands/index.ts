@@ -3,6 +3,7 @@
  * imported lazily in the actions so a command loads only the modules it uses.
  */
 import type { Command } from 'commander';
+import { CLI_VERSION } from '../../shared/version.js';
 import { registerRunnerCommands } from './runner.js';
 import { registerSessionCommand } from './session.js';
 import { registerHubCommands } from './hub.js';
@@ -13,9 +14,20 @@ export function registerCommands(program: Command): void {
   registerRunnerCommands(program);
   registerSessionTerminalCommands(program);
   registerHubCommands(program);
+  // The root has a default action (the agent session), so commander adds no `help` command by
+  // itself; `hapi help [command]` and `hapi version` are what people type.
+  program.helpCommand('help [command]', 'show help for hapi or for one command');
+  program
+    .command('version')
+    .description('print the hapi version (as hapi --version)')
+    .action(() => void process.stdout.write(`${CLI_VERSION}\n`));
   program.addHelpText(
     'after',
     `
-Run \`hapi\` with no command to start an agent session in the current directory.`,
+Run \`hapi\` with no command to start an agent session in the current directory.
+Arguments for the agent come after --:
+  hapi -- --resume
+  hapi --agent codex -- "fix the test"
+Any other word before -- is an error (exit 2) that suggests the command you may have meant.`,
   );
 }

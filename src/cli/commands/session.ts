@@ -1,11 +1,12 @@
 /**
- * `hapi [--agent <name>] [agent args...]`: a session in the current directory. It is the root
+ * `hapi [--agent <name>] [-- agent args...]`: a session in the current directory. It is the root
  * command's default action, so every registered subcommand (`runner`, `hub`, `auth`, ...)
- * still wins when named first. The runner spawns the same entry point with hidden options:
+ * wins when named first; any other word is an error (unknown-command.ts). The runner spawns the same entry point with hidden options:
  * `--hapi-starting-mode remote --started-by runner --hapi-session-id <id>`.
  */
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from '../../shared/errors.js';
+import { splitAgentArgs, unknownCommandError, type CommandChoice } from './unknown-command.js';
 
 interface SessionCliOptions {
   agent?: string;
@@ -17,19 +18,19 @@ interface SessionCliOptions {
 
 export function registerSessionCommand(program: Command): void {
   program
-    .argument('[agentArgs...]', 'arguments passed to the agent (put them after -- if they look like hapi options)')
+    .argument('[agentArgs...]', 'arguments for the agent, after -- (hapi -- --resume)')
     .option('--agent <name>', 'agent to run: claude (default), codex, gemini, opencode, or one configured in settings.json')
     .addOption(new Option('--hapi-starting-mode <mode>').choices(['local', 'remote']).hideHelp())
     .addOption(new Option('--started-by <who>').choices(['runner', 'terminal']).hideHelp())
     .addOption(new Option('--hapi-session-id <id>').hideHelp())
     .addOption(new Option('--hapi-terminal-size <cols>x<rows>').hideHelp())
-    // Subcommand options stay with their subcommand, and anything after the first agent
-    // argument (including unknown options such as --model) goes to the agent untouched.
+    // Subcommand options stay with their subcommand. Unknown options are let through to the
+    // action only so it can refuse them with the `--` hint (checkAgentArgsAfterDashDash).
     .enablePositionalOptions()
     .passThroughOptions()
     .allowUnknownOption()
     .action(async (agentArgs: string[], opts: SessionCliOptions, cmd: Command) => {
-      checkNotATypo(agentArgs, cmd);
+      checkAgentArgsAfterDashDash(agentArgs, cmd);
       const remote = opts.hapiStartingMode === 'remote';
       // In a terminal, the session runs detached and this terminal attaches to it. From a
       // script or a pipe (stdin or stdout not a terminal) the agent keeps the caller's stdin,
@@ -61,36 +62,27 @@ function parseTerminalSize(raw: string | undefined): { cols: number; rows: numbe
 }
 
 /**
- * `hapi runer list` would otherwise start an agent with the prompt "runer list". A first
- * argument one or two edits away from a subcommand is refused with a suggestion; `hapi --
- * runer` still passes it to the agent.
+ * Agent arguments come after `--`; anything the default action got before it (an unknown word
+ * such as `hapi status`, or an unknown option such as `hapi --resume`) is refused, exit 2, with
+ * suggestions, instead of starting an agent with it as a prompt.
  */
-function checkNotATypo(agentArgs: string[], cmd: Command): void {
-  const first = agentArgs[0];
-  if (!first || !/^[a-z][a-z-]{2,}$/.test(first)) return;
+function checkAgentArgsAfterDashDash(agentArgs: string[], cmd: Command): void {
   const raw = (cmd as unknown as { rawArgs?: string[] }).rawArgs ?? process.argv;
-  const at = raw.indexOf(first);
-  if (at > 0 && raw.slice(0, at).includes('--')) return;
-  for (const sub of cmd.commands) {
-    const name = sub.name();
-    // Short names tolerate one edit only, or ordinary words would collide ("hug" vs "hub").
-    const allowed = name.length <= 4 ? 1 : 2;
-    if (name !== first && editDistance(name, first) <= allowed) {
-      throw new InvalidArgumentError(`unknown command '${first}'; did you mean '${name}'? (to pass it to the agent: hapi -- ${first})`);
-    }
-  }
+  const { options, before, after } = splitAgentArgs(agentArgs, raw.slice(2));
+  if (before.length === 0) return;
+  throw unknownCommandError([...before, ...after], commandChoices(cmd), options);
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+/** Every command of the tree (nested ones too), for suggestions. */
+function commandChoices(program: Command): CommandChoice[] {
+  const out: CommandChoice[] = [];
+  const walk = (c: Command, path: string[]) => {
+    for (const sub of c.commands) {
+      const names = [sub.name(), ...sub.aliases()];
+      for (const word of names) out.push({ word, run: ['hapi', ...path, sub.name()].join(' ') });
+      walk(sub, [...path, sub.name()]);
     }
-  }
-  return row[b.length]!;
+  };
+  walk(program, []);
+  return out;
 }
