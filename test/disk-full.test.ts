@@ -152,7 +152,7 @@ interface Listed {
 async function listJson(th: TestHome): Promise<Listed[]> {
   const r = await th.cli(['runner', 'list', '--json']);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Listed[];
+  return JSON.parse(r.stdout).sessions as Listed[];
 }
 
 async function killRunner(th: TestHome): Promise<void> {

@@ -46,7 +46,7 @@ describe('hand-off to a build that cannot start', () => {
     const list = async (): Promise<Listed[]> => {
       const r = await run(['runner', 'list', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as Listed[];
+      return JSON.parse(r.stdout).sessions as Listed[];
     };
 
     const started = await run(['runner', 'start']);

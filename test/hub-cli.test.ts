@@ -52,7 +52,7 @@ describe('hub CLI', () => {
     const noUrl = { HAPI_API_URL: '' };
     const st = await user.cli(['auth', 'status', '--json'], { env: noUrl });
     expect(st.code, st.stderr).toBe(0);
-    expect(JSON.parse(st.stdout)).toMatchObject({ hubUrl: h.grpcUrl, accepted: true, namespace: 'team-a', owner: false, tokenSource: 'auth file' });
+    expect(JSON.parse(st.stdout)).toMatchObject({ hubUrl: h.grpcUrl, accepted: true, namespace: 'team-a', owner: false, tokenSource: 'auth-file' });
     const machines = await user.cli(['machines', '--json'], { env: noUrl });
     expect(JSON.parse(machines.stdout)).toEqual({ machines: [] });
     // Token management needs the owner token.
@@ -157,10 +157,10 @@ describe('hub CLI', () => {
     expect((await th.cli(['runner', 'start'])).code).toBe(0);
     const localPid = th.state()!.pid;
     const spawned = await th.cli(['runner', 'list', '--json']);
-    expect(JSON.parse(spawned.stdout)).toEqual([]);
+    expect(JSON.parse(spawned.stdout)).toEqual({ sessions: [] });
     // A terminal session of this runner, still running while the runner is replaced.
     const session = th.spawnCli([]);
-    await waitFor(async () => JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).length === 1, 10_000, 'the session to report');
+    await waitFor(async () => JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).sessions.length === 1, 10_000, 'the session to report');
 
     const proc = th.spawnCli(['up']);
     let out = '';

@@ -157,7 +157,7 @@ describe('real runner with the hub', () => {
 
     const cliEnv = { HAPI_API_URL: h.grpcUrl, CLI_API_TOKEN: h.ownerToken };
     const json = await m.th.cli(['machines', '--json'], { env: cliEnv });
-    expect(JSON.parse(json.stdout).machines[0].runnerState).toMatchObject({ status: 'RUNNER_STATUS_LOST', pid: m.pid });
+    expect(JSON.parse(json.stdout).machines[0].runnerState).toMatchObject({ status: 'lost', pid: m.pid });
     const table = await m.th.cli(['machines'], { env: cliEnv });
     expect(table.stdout).toMatch(new RegExp(`offline\\s+lost \\d+s ago, last pid ${m.pid}`));
 

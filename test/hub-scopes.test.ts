@@ -81,18 +81,18 @@ describe('token scopes and hub targets, real hub and runner', () => {
   });
 
   it('stores the scope with the token: create, list (--json too) and whoami show it; the owner is full', async () => {
-    expect(reader).toMatchObject({ scope: 'TOKEN_SCOPE_READ_ONLY', token: expect.stringMatching(/^hapi_/) });
+    expect(reader).toMatchObject({ scope: 'read-only', token: expect.stringMatching(/^hapi_/) });
     const list = await hubTh.cli(['hub', 'token', 'list', '--json'], { env: cliEnv() });
     const tokens = JSON.parse(list.stdout).tokens as { tokenId: string; owner: boolean; scope: string }[];
-    expect(tokens.find((t) => t.tokenId === reader.tokenId)?.scope).toBe('TOKEN_SCOPE_READ_ONLY');
-    expect(tokens.find((t) => t.owner)?.scope).toBe('TOKEN_SCOPE_FULL');
+    expect(tokens.find((t) => t.tokenId === reader.tokenId)?.scope).toBe('read-only');
+    expect(tokens.find((t) => t.owner)?.scope).toBe('full');
     const text = await hubTh.cli(['hub', 'token', 'list'], { env: cliEnv() });
     expect(text.stdout).toMatch(new RegExp(`${reader.tokenId}\\s+default\\s+read-only\\s+\\S+\\s+phone`));
 
     expect((await clients(reader.token).hub.whoAmI({})).scope).toBe(TokenScope.TOKEN_SCOPE_READ_ONLY);
     expect((await owner.hub.whoAmI({})).scope).toBe(TokenScope.TOKEN_SCOPE_FULL);
     const status = await hubTh.cli(['auth', 'status', '--json'], { env: { HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: reader.token } });
-    expect(JSON.parse(status.stdout)).toMatchObject({ accepted: true, namespace: 'default', owner: false, scope: 'TOKEN_SCOPE_READ_ONLY' });
+    expect(JSON.parse(status.stdout)).toMatchObject({ accepted: true, namespace: 'default', owner: false, scope: 'read-only' });
     expect((await rest(hub.httpUrl, reader.token, '/api/v1/whoami')).json).toEqual({ namespace: 'default', owner: false, scope: 'TOKEN_SCOPE_READ_ONLY' });
   });
 

@@ -103,7 +103,7 @@ describe('session reports name only hapi sessions of this HAPI_HOME', () => {
     const session = th.spawnCli([]);
     const listed = await waitFor(async () => {
       const r = await th.cli(['runner', 'list', '--json']);
-      return (JSON.parse(r.stdout) as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid);
+      return (JSON.parse(r.stdout).sessions as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid);
     }, 20_000, 'terminal session listed');
     const stop = await th.cli(['runner', 'stop-session', listed.sessionId]);
     expect(stop.stdout).toContain('stopped');

@@ -125,7 +125,7 @@ describe('the runner serves session terminals', () => {
     await waitFor(() => v.text().includes('got "a"'), 10_000, 'the echo through the runner');
 
     // Listed with its terminal: attachable, one viewer (this one), a time of last output.
-    const listed = JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout) as Record<string, unknown>[];
+    const listed = JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).sessions as Record<string, unknown>[];
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ sessionId: id, state: 'running', attachable: true, protocolVersion: 1, viewers: 1 });
     expect(Date.parse(listed[0]!.lastOutputAt as string)).toBeGreaterThan(0);
@@ -175,7 +175,7 @@ describe('the runner serves session terminals', () => {
     expect(v.current().error).toBeUndefined();
     const exited = v.current().messages.at(-1)!.kind;
     expect(exited?.$case === 'exited' && exited.value.status?.exitCode).toBe(7);
-    await waitFor(async () => JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).length === 0, 15_000, 'the session to end');
+    await waitFor(async () => JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).sessions.length === 0, 15_000, 'the session to end');
 
     for (let round = 0; round < 2; round++) {
       const screen = await runnerClient(th).getSessionScreen({ sessionId: id });
@@ -190,7 +190,7 @@ describe('the runner serves session terminals', () => {
       expect(late.current().messages.map((m) => m.kind?.$case)).toEqual(['snapshot', 'exited']);
       const snap = late.current().messages[0]!.kind;
       expect(snap?.$case === 'snapshot' && [snap.value.cols, snap.value.rows]).toEqual([90, 20]);
-      const listed = JSON.parse((await th.cli(['runner', 'list', '--json', '--all'])).stdout) as Record<string, unknown>[];
+      const listed = JSON.parse((await th.cli(['runner', 'list', '--json', '--all'])).stdout).sessions as Record<string, unknown>[];
       expect(listed).toEqual([expect.objectContaining({ sessionId: id, state: 'ended', exitCode: 7, attachable: true, viewers: 0 })]);
       // Kept on disk: a new runner still shows it.
       const stop = await th.cli(['runner', 'stop']);
@@ -228,7 +228,7 @@ describe('the runner serves session terminals', () => {
       metadata: { hostPid: old.pid!, startedBy: StartedBy.STARTED_BY_TERMINAL, directory: th.home, agent: 'claude', startedAt: new Date() },
     });
     for (let round = 0; round < 2; round++) {
-      const listed = JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout) as Record<string, unknown>[];
+      const listed = JSON.parse((await th.cli(['runner', 'list', '--json'])).stdout).sessions as Record<string, unknown>[];
       expect(listed).toEqual([expect.objectContaining({ sessionId: 'old-session', state: 'running', attachable: false, protocolVersion: 0, viewers: 0, lastOutputAt: null })]);
       const v = runnerViewer(th, 'old-session');
       await v.current().reading;

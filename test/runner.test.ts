@@ -153,7 +153,7 @@ describe('runner lifecycle', () => {
     }
     const json = await th.cli(['runner', 'status', '--json']);
     expect(json.code).toBe(3);
-    expect(JSON.parse(json.stdout)).toMatchObject({ running: false, state: 'none' });
+    expect(JSON.parse(json.stdout)).toMatchObject({ running: false, state: 'not-running' });
   });
 
   it('rejects a non-numeric heartbeat interval at start', async () => {

@@ -35,7 +35,7 @@ interface Listed {
 async function listJson(th: TestHome): Promise<Listed[]> {
   const r = await th.cli(['runner', 'list', '--json']);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Listed[];
+  return JSON.parse(r.stdout).sessions as Listed[];
 }
 
 async function startRunner(th: TestHome): Promise<void> {
@@ -219,7 +219,7 @@ describe('runner-spawned sessions', () => {
     const list = async (): Promise<Listed[]> => {
       const r = await cli(['runner', 'list', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as Listed[];
+      return JSON.parse(r.stdout).sessions as Listed[];
     };
     const same = (listed: Listed[], spawned: { id: string; pid: number; startTime: string }[]) => {
       expect(listed.map((l) => l.sessionId).sort()).toEqual(spawned.map((s) => s.id).sort());

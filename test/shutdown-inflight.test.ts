@@ -75,7 +75,7 @@ describe('runner stop while spawns wait for their session report', () => {
       // The next runner has nothing to re-adopt.
       const again = await t.cli(['runner', 'start']);
       expect(again.code, again.stderr).toBe(0);
-      expect(JSON.parse((await t.cli(['runner', 'list', '--json'])).stdout)).toEqual([]);
+      expect(JSON.parse((await t.cli(['runner', 'list', '--json'])).stdout)).toEqual({ sessions: [] });
     } finally {
       channel.close();
     }

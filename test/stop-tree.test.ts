@@ -87,7 +87,7 @@ describe('stop-session stops the whole process tree', () => {
     const child = await setsidChild(() => stdout);
     const listed = await waitFor(async () => {
       const r = await th.cli(['runner', 'list', '--json']);
-      return (JSON.parse(r.stdout) as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid);
+      return (JSON.parse(r.stdout).sessions as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid);
     }, 20_000, 'terminal session listed');
 
     const stop = await th.cli(['runner', 'stop-session', listed.sessionId]);
@@ -106,7 +106,7 @@ describe('stop-session stops the whole process tree', () => {
     const child = await setsidChild(() => stdout);
     const listed = await waitFor(async () => {
       const r = await th.cli(['runner', 'list', '--json']);
-      return r.code === 0 ? (JSON.parse(r.stdout) as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid) : undefined;
+      return r.code === 0 ? (JSON.parse(r.stdout).sessions as { sessionId: string; pid: number }[]).find((x) => x.pid === session.pid) : undefined;
     }, 20_000, 'terminal session listed');
     const runnerPid = th.state()!.pid;
     expect(readFileSync(`/proc/${runnerPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(session.pid));

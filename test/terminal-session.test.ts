@@ -92,7 +92,7 @@ interface Listed {
 async function listJson(th: TestHome): Promise<Listed[]> {
   const r = await th.cli(['runner', 'list', '--json']);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Listed[];
+  return JSON.parse(r.stdout).sessions as Listed[];
 }
 
 /** The id a detach message names. */

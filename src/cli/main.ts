@@ -8,24 +8,35 @@ import { CLI_VERSION } from '../shared/version.js';
 import { isHapiError } from '../shared/errors.js';
 import { EXIT_FAILURE, EXIT_USAGE, exitCodeOf } from '../shared/exit-codes.js';
 import { registerCommands } from './commands/index.js';
+import { errorJson, wantsJson } from './json-output.js';
 
 export async function main(argv: string[]): Promise<number> {
+  const json = wantsJson(argv);
   const program = new Command('hapi')
     .description('Run AI coding agents on your own machines and drive them from anywhere.')
     .version(CLI_VERSION, '-v, --version', 'print the hapi version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Under --json, commander's own usage errors are reported once, as JSON, by reportError.
+    .configureOutput({ writeErr: (s) => (json ? undefined : process.stderr.write(s)) });
   registerCommands(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    return reportError(err);
+    return reportError(err, json);
   }
 }
 
-/** The one top-level error handler: a clear message on stderr and an exit code. */
-export function reportError(err: unknown): number {
+/**
+ * The one top-level error handler: a clear message on stderr and an exit code; under `--json`,
+ * the same as one JSON object on stderr (json-output.ts).
+ */
+export function reportError(err: unknown, json = false): number {
+  if (json && !(err instanceof CommanderError && err.exitCode === 0)) {
+    const e = errorJson(err);
+    process.stderr.write(`${JSON.stringify(e)}\n`);
+    return e.exitCode;
+  }
   if (err instanceof CommanderError) {
     // --help and --version also end here, with exit code 0.
     return err.exitCode === 0 ? 0 : EXIT_USAGE;
@@ -55,6 +66,6 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err) => {
-    process.exitCode = reportError(err);
+    process.exitCode = reportError(err, wantsJson(process.argv));
   },
 );

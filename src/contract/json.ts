@@ -113,3 +113,33 @@ export function machineToJson(m: Machine): Record<string, unknown> {
 export function sessionToJson(s: Session): Record<string, unknown> {
   return withDefaults(Session.toJSON(s), SESSION);
 }
+
+/**
+ * A proto enum value's JSON name as the CLI's `--json` prints enums, a lower-case word:
+ * `STARTED_BY_RUNNER` -> `runner`, `RUNNER_STATUS_SHUTTING_DOWN` -> `shutting-down` (the same
+ * words as the contract's domain converters); the zero value (`*_UNSPECIFIED`) is unknown: null.
+ */
+export function enumWord(protoName: unknown, prefix: string): string | null {
+  if (typeof protoName !== 'string' || !protoName.startsWith(prefix)) return null;
+  const word = protoName.slice(prefix.length);
+  return word === 'UNSPECIFIED' || word === 'UNRECOGNIZED' ? null : word.toLowerCase().replace(/_/g, '-');
+}
+
+/**
+ * A machine as the CLI's `--json` prints it (docs/json/machine-list.schema.json): the REST
+ * view's fields, every one present, with enums as lower-case words.
+ */
+export function machineToCliJson(m: Machine): Record<string, unknown> {
+  const json = machineToJson(m);
+  const state = json.runnerState as Record<string, unknown> | null;
+  if (state) state.status = enumWord(state.status, 'RUNNER_STATUS_');
+  return json;
+}
+
+/** A session as the CLI's `--json` prints it: the REST view's fields, enums as lower-case words. */
+export function sessionToCliJson(s: Session): Record<string, unknown> {
+  const json = sessionToJson(s);
+  json.startedBy = enumWord(json.startedBy, 'STARTED_BY_');
+  json.state = enumWord(json.state, 'SESSION_STATE_');
+  return json;
+}

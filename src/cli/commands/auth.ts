@@ -5,7 +5,8 @@ import { InvalidArgumentError } from '../../shared/errors.js';
 import { writeJsonAtomic } from '../../shared/atomic-file.js';
 import { parseHubUrl } from '../../shared/config.js';
 import { readAuthFile, resolveHubCredentials, withHub, type AuthFile } from '../../shared/hub-client.js';
-import { tokenScopeFromProto, tokenScopeJson } from '../../contract/hub.js';
+import { tokenScopeFromProto } from '../../contract/hub.js';
+import { printJson, tokenSourceWord } from '../json-output.js';
 import type { TokenScope } from '../../contract/types.js';
 
 /** How a person reads a token's role: `(owner)`, `(read-only)` or nothing. */
@@ -48,9 +49,9 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   } else {
     error = 'no token: run `hapi auth login --token <token>` or set CLI_API_TOKEN';
   }
-  const result = { hubUrl: creds.url, tokenSource: creds.tokenSource, authFile: saved ? paths.authFile : null, accepted, namespace: namespace ?? null, owner, scope: scope ? tokenScopeJson(scope) : null, error: error ?? null };
+  const result = { hubUrl: creds.url, tokenSource: tokenSourceWord(creds.tokenSource), authFile: saved ? paths.authFile : null, accepted, namespace: namespace ?? null, owner, scope: scope ?? null, error: error ?? null };
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    printJson(result);
   } else {
     process.stdout.write(`hub:        ${creds.url}\n`);
     process.stdout.write(`token from: ${creds.tokenSource}\n`);

@@ -4,7 +4,8 @@
  */
 import { runnerStateFromProto, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
 import { tokenScopeFromProto, type HubServiceClient, type Machine } from '../../contract/hub.js';
-import { machineToJson, sessionToJson } from '../../contract/json.js';
+import { machineToCliJson, sessionToCliJson } from '../../contract/json.js';
+import { printJson, spawnJson } from '../json-output.js';
 import { sessionScreenFromProto } from '../../contract/runner.js';
 import type { SessionScreenInfo } from '../../contract/types.js';
 import { hapiPaths } from '../../shared/paths.js';
@@ -74,7 +75,7 @@ async function resolveSessionId(hub: HubServiceClient, machineId: string, arg: s
 
 export async function machines(opts: { json?: boolean }): Promise<void> {
   const r = await withHub(creds(), (c) => c.hub.listMachines({}, { signal: timeout() }));
-  if (opts.json) return void out(`${JSON.stringify({ machines: r.machines.map(machineToJson) })}\n`);
+  if (opts.json) return printJson({ machines: r.machines.map(machineToCliJson) });
   if (r.machines.length === 0) return void out('no machines (start a runner with HAPI_API_URL and CLI_API_TOKEN set, or `hapi up`)\n');
   out(
     table(
@@ -97,7 +98,7 @@ export async function sessions(opts: { machine?: string; all?: boolean; json?: b
     const machineId = opts.machine === undefined ? '' : (await resolveMachine(c.hub, opts.machine)).id;
     return c.hub.listSessions({ machineId, includeEnded: !!opts.all }, { signal: timeout() });
   });
-  if (opts.json) return void out(`${JSON.stringify({ sessions: r.sessions.map(sessionToJson) })}\n`);
+  if (opts.json) return printJson({ sessions: r.sessions.map(sessionToCliJson) });
   if (r.sessions.length === 0) return void out('no sessions\n');
   out(
     table(
@@ -129,14 +130,14 @@ export async function spawn(
   const where = machineLabel(machine);
   const result = r.outcome?.result;
   if (result?.$case === 'approvalRequired') {
-    if (opts.json) out(`${JSON.stringify({ requiresUserApproval: true, actionRequired: result.value.actionRequired, directory: result.value.directory })}\n`);
+    if (opts.json) printJson(spawnJson({ session: null, approval: result.value }));
     else out(`${result.value.directory} does not exist on ${where}; run again with --approve to create it\n`);
     process.exitCode = 1;
     return;
   }
   if (result?.$case !== 'session') throw new Error('hub returned an empty spawn outcome');
   const s = result.value;
-  if (opts.json) return void out(`${JSON.stringify({ session: sessionToJson(s) })}\n`);
+  if (opts.json) return printJson(spawnJson({ session: sessionToCliJson(s), approval: null }));
   out(`started session ${s.id} (pid ${s.pid}, agent ${s.agent}) in ${s.directory} on ${where}\n`);
 }
 
@@ -147,7 +148,7 @@ export async function stop(session: string, opts: { machine: string; json?: bool
     return { sessionId, r: await c.hub.stopSession({ machineId: machine.id, sessionId }, { signal: timeout() }) };
   });
   const result = stopResultFromProto(r.result);
-  if (opts.json) return void out(`${JSON.stringify({ result, sessionId })}\n`);
+  if (opts.json) return printJson({ result, sessionId });
   out(result === 'stopped' ? `stopped session ${sessionId}\n` : `session ${sessionId} had already exited\n`);
 }
 

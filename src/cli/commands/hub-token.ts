@@ -2,7 +2,8 @@
 import { hapiPaths } from '../../shared/paths.js';
 import { resolveOwnerCredentials, withHub } from '../../shared/hub-client.js';
 import { HapiError } from '../../shared/errors.js';
-import { tokenScopeFromProto, tokenScopeJson, tokenScopeToProto } from '../../contract/hub.js';
+import { tokenScopeFromProto, tokenScopeToProto } from '../../contract/hub.js';
+import { createdTokenJson, printJson, tokenJson } from '../json-output.js';
 
 function ownerCreds() {
   const paths = hapiPaths();
@@ -20,8 +21,7 @@ export async function create(opts: { namespace: string; label: string; readOnly?
   );
   const made = tokenScopeFromProto(r.scope);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ tokenId: r.tokenId, namespace: r.namespace, scope: tokenScopeJson(made), token: r.token })}\n`);
-    return;
+    return printJson(createdTokenJson({ tokenId: r.tokenId, namespace: r.namespace, label: opts.label, scope: made, token: r.token }));
   }
   process.stdout.write(`${made === 'read-only' ? 'read-only ' : ''}token ${r.tokenId} for namespace ${r.namespace} (shown once):\n${r.token}\n`);
 }
@@ -29,12 +29,7 @@ export async function create(opts: { namespace: string; label: string; readOnly?
 export async function list(opts: { json?: boolean }): Promise<void> {
   const r = await withHub(ownerCreds(), (c) => c.tokens.listTokens({}, { signal: AbortSignal.timeout(10_000) }));
   if (opts.json) {
-    process.stdout.write(
-      `${JSON.stringify({
-        tokens: r.tokens.map((t) => ({ ...t, createdAt: t.createdAt?.toISOString() ?? null, scope: tokenScopeJson(tokenScopeFromProto(t.scope)) })),
-      })}\n`,
-    );
-    return;
+    return printJson({ tokens: r.tokens.map((t) => tokenJson({ ...t, scope: tokenScopeFromProto(t.scope) })) });
   }
   const rows = r.tokens.map((t) => [t.tokenId, t.namespace, t.owner ? 'owner' : '', tokenScopeFromProto(t.scope), t.createdAt?.toISOString() ?? '', t.label]);
   process.stdout.write(table(['ID', 'NAMESPACE', 'OWNER', 'SCOPE', 'CREATED', 'LABEL'], rows));

@@ -3,30 +3,7 @@ import { sessionStateFromProto, startedByFromProto, stopResultFromProto } from '
 import { sessionTerminalFromProto, stopTargetToProto, type ListSessionsResponse } from '../../contract/runner.js';
 import { parseStopTarget, TERMINAL_LABEL } from '../../contract/types.js';
 import { withRunner, type RunnerClient } from '../../runner/client/connect.js';
-
-/** Sessions with their terminals as `runner list --json` and `runner status --json` print them. */
-export function sessionsJson(r: ListSessionsResponse): Record<string, unknown>[] {
-  return r.sessions.map((s) => {
-    const t = sessionTerminalFromProto(r.terminals[s.id]);
-    return {
-      sessionId: s.id,
-      pid: s.pid,
-      state: sessionStateFromProto(s.state),
-      startedBy: startedByFromProto(s.startedBy),
-      directory: s.directory,
-      agent: s.agent,
-      startedAt: s.startedAt?.toISOString() ?? null,
-      worktree: s.worktree ?? null,
-      attachable: t.attachable,
-      protocolVersion: t.protocolVersion,
-      viewers: t.viewers,
-      lastOutputAt: t.lastOutputAt?.toISOString() ?? null,
-      endedAt: s.endedAt?.toISOString() ?? null,
-      exitCode: s.exitCode ?? null,
-      exitSignal: s.exitSignal || null,
-    };
-  });
-}
+import { printJson, runnerListJson } from '../json-output.js';
 
 /** ListSessions, with the kept ended sessions when `all`. */
 export function listSessions(c: RunnerClient, signal: AbortSignal, all = false): Promise<ListSessionsResponse> {
@@ -35,10 +12,7 @@ export function listSessions(c: RunnerClient, signal: AbortSignal, all = false):
 
 export async function list(opts: { json?: boolean; all?: boolean }): Promise<void> {
   const r = await withRunner((c, signal) => listSessions(c, signal, opts.all));
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(sessionsJson(r))}\n`);
-    return;
-  }
+  if (opts.json) return printJson(runnerListJson(r));
   const { sessions } = r;
   const live = sessions.filter((s) => sessionStateFromProto(s.state) !== 'ended');
   if (live.length === 0 && sessions.length === 0) {

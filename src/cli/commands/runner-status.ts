@@ -7,6 +7,7 @@ import { inspectAndCleanStale } from '../../runner/client/stale.js';
 import { hubLinkStateFromProto } from '../../contract/runner.js';
 import { newestRunnerLog } from '../../runner/lifecycle/runner-logs.js';
 import { EXIT_UNAVAILABLE } from '../../shared/exit-codes.js';
+import { printJson, runnerSessionsJson, runnerStatusJson } from '../json-output.js';
 
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -39,7 +40,8 @@ export async function status(opts: { json?: boolean }): Promise<void> {
           ? `runner is not running (stale state left by dead runner${stale.pid ? ` PID ${stale.pid}` : ''}; cleaned up)`
           : 'runner is not running';
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ running: false, state: stale.kind, pid: ('pid' in stale ? stale.pid : undefined) ?? null, message })}\n`);
+      const state = stale.kind === 'none' ? 'not-running' : stale.kind;
+      printJson(runnerStatusJson(undefined, null, { state, pid: ('pid' in stale ? stale.pid : undefined) ?? null, message }));
       process.exitCode = EXIT_UNAVAILABLE;
       return;
     }
@@ -50,43 +52,10 @@ export async function status(opts: { json?: boolean }): Promise<void> {
   const uptimeMs = s.startedAt ? Date.now() - s.startedAt.getTime() : 0;
   if (opts.json) {
     // Each session's viewers and last output (one more call, made only for --json).
-    const { listSessions, sessionsJson } = await import('./runner-sessions.js');
+    const { listSessions } = await import('./runner-sessions.js');
     // A runner still starting would make the list wait: then none are shown.
-    const sessions = s.ready ? sessionsJson(await withRunner((c, signal) => listSessions(c, signal))) : [];
-    const out = {
-      running: true,
-      ready: s.ready,
-      pid: s.pid,
-      startedAt: s.startedAt?.toISOString() ?? null,
-      uptimeMs,
-      cliVersion: s.cliVersion,
-      cliPath: s.cliPath,
-      cliMtimeMs: s.cliMtimeMs,
-      httpPort: s.httpPort,
-      socketPath: s.socketPath,
-      lastHeartbeat: s.lastHeartbeat?.toISOString() ?? null,
-      logPath: s.logPath,
-      logWrites: {
-        failing: s.logWrites?.failing ?? false,
-        lastError: s.logWrites?.lastError || null,
-        droppedLines: s.logWrites?.droppedLines ?? 0,
-        lastFailureAt: s.logWrites?.lastFailureAt?.toISOString() ?? null,
-      },
-      sessionCount: s.sessionCount,
-      sessions,
-      hapiHome: s.hapiHome,
-      workspaceRoots: s.workspaceRoots,
-      hubLink: {
-        state: linkState,
-        hubUrl: link?.hubUrl || null,
-        lastError: link?.lastError || null,
-        machineId: link?.machineId || null,
-        namespace: link?.namespace || null,
-        connectedSince: link?.connectedSince?.toISOString() ?? null,
-      },
-    };
-    process.stdout.write(`${JSON.stringify(out)}\n`);
-    return;
+    const sessions = s.ready ? runnerSessionsJson(await withRunner((c, signal) => listSessions(c, signal))) : [];
+    return printJson(runnerStatusJson(s, sessions));
   }
   let hub: string = linkState;
   if (linkState === 'not-configured') hub = 'not configured (local only; see `hapi auth login`)';
