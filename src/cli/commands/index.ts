@@ -2,7 +2,7 @@
  * Registers every subcommand. Each area registers its own commands; implementations are
  * imported lazily in the actions so a command loads only the modules it uses.
  */
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { CLI_VERSION } from '../../shared/version.js';
 import { registerRunnerCommands } from './runner.js';
 import { registerSessionCommand } from './session.js';
@@ -21,6 +21,14 @@ export function registerCommands(program: Command): void {
     .command('version')
     .description('print the hapi version (as hapi --version)')
     .action(() => void process.stdout.write(`${CLI_VERSION}\n`));
+  program
+    .command('completion')
+    .description('print the shell completion script: source <(hapi completion bash), hapi completion fish | source')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .action(async (shell: string) => {
+      const { completionScript } = await import('../completion.js');
+      process.stdout.write(completionScript(program, shell));
+    });
   program.addHelpText(
     'after',
     `
