@@ -12,10 +12,11 @@ import { sessionStateFromProto } from '../contract/common.js';
 import type { ExitStatus } from '../contract/session-types.js';
 import { isValidSessionId, type SessionScreenInfo } from '../contract/types.js';
 import { clientConfig, type Env } from '../shared/config.js';
-import { DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError, isHapiError } from '../shared/errors.js';
+import { DeadlineExceededError, FailedPreconditionError, NotFoundError, UnavailableError, isHapiError } from '../shared/errors.js';
 import { fromClientError } from '../shared/grpc-errors.js';
 import { createUnaryClient, type UnaryClient } from '../shared/grpc-unary-client.js';
 import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
+import { pickSession } from '../shared/targets.js';
 import { withRunner } from '../runner/client/connect.js';
 
 export type SessionClient = UnaryClient<typeof SessionServiceDefinition>;
@@ -44,15 +45,21 @@ export async function findSession(ref: string, env: Env = process.env): Promise<
   // Not an exact id with a socket: ask the runner for prefixes, PIDs and ended sessions.
   const sessions = await listRunnerSessions(env, { includeEnded: true });
   const pid = /^PID-(\d+)$/.exec(ref);
-  const exactId = sessions.filter((s) => s.id === ref);
-  const matches = pid ? sessions.filter((s) => s.pid === Number(pid[1]) && !s.ended) : exactId.length > 0 ? exactId : sessions.filter((s) => s.id.startsWith(ref));
-  if (matches.length > 1) throw new InvalidArgumentError(`'${ref}' matches ${matches.length} sessions; give more of the id`);
-  const match = matches[0];
-  if (!match) throw new NotFoundError(`no session '${ref}' on this machine (see \`hapi runner list --all\`)`);
+  // The one session resolver (shared/targets.ts): an id, or a prefix unique among the live
+  // sessions (else among the ended ones); ambiguous lists the candidates.
+  const match = pid
+    ? sessions.find((s) => s.pid === Number(pid[1]) && !s.ended)
+    : pickSession(sessions.map((s) => ({ ...s, machineId: '', live: !s.ended, label: sessionLabel(s) })), ref);
+  if (!match) throw new NotFoundError(`no session '${ref}' on this machine (see \`hapi runner list --all\`)`, { session: ref });
   if (match.ended) return { id: match.id, ended: true };
   const socket = sessionSocketPathFor(home, match.id, env);
   if (!existsSync(socket)) throw new FailedPreconditionError(`session ${match.id} has no terminal to reach (it was started without a terminal, from a script or a pipe, or by an older hapi)`);
   return { id: match.id, ended: false, socket };
+}
+
+/** How a candidate reads in an "ambiguous" error: `running, pid 123, /home/me/app`. */
+function sessionLabel(s: ListedSession): string {
+  return `${s.ended ? 'ended' : 'running'}, pid ${s.pid}, ${s.directory}`;
 }
 
 export interface ListedSession {

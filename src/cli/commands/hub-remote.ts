@@ -1,6 +1,6 @@
 /**
  * `hapi machines|sessions|spawn|stop`: thin commands over HubService. `--machine` and session
- * arguments go through the one resolver (hub-targets.ts): ids, unique id prefixes, names.
+ * arguments go through the one resolver (shared/targets.ts): ids, unique id prefixes, names.
  */
 import { runnerStateFromProto, sessionStateFromProto, stopResultFromProto } from '../../contract/common.js';
 import { tokenScopeFromProto, type HubServiceClient, type Machine } from '../../contract/hub.js';
@@ -11,14 +11,14 @@ import type { SessionScreenInfo } from '../../contract/types.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { attachConfig, clientConfig } from '../../shared/config.js';
 import { hubConfig } from '../../shared/config.js';
-import { InvalidArgumentError, isHapiError } from '../../shared/errors.js';
+import { InvalidArgumentError, NotFoundError, isHapiError } from '../../shared/errors.js';
 import { exitCodeOfStatus } from '../../shared/exit-codes.js';
 import { resolveHubCredentials, withHub, type HubCredentials } from '../../shared/hub-client.js';
 import { endedLine } from '../../session/attach/attach-command.js';
 import { createHubTransport } from '../../session/attach/hub-transport.js';
 import { attachTerminal } from '../../session/attach/terminal-viewer.js';
 import { table } from './hub-token.js';
-import { pickMachine, pickSession } from './hub-targets.js';
+import { pickMachine, pickSession } from '../../shared/targets.js';
 
 const creds = () => resolveHubCredentials(hapiPaths());
 const timeout = () => AbortSignal.timeout(clientConfig().httpTimeoutMs);
@@ -71,6 +71,18 @@ async function resolveSessionId(hub: HubServiceClient, machineId: string, arg: s
     arg,
   );
   return picked?.id ?? arg.trim();
+}
+
+/** The session `arg` names among the sessions of every machine of the namespace; NotFound when none. */
+async function resolveSessionAnywhere(hub: HubServiceClient, arg: string): Promise<{ id: string; machineId: string }> {
+  const { sessions } = await hub.listSessions({ machineId: '', includeEnded: true }, { signal: timeout() });
+  const live = new Set(['starting', 'running']);
+  const picked = pickSession(
+    sessions.map((s) => ({ id: s.id, machineId: s.machineId, live: live.has(sessionStateFromProto(s.state)), label: sessionStateFromProto(s.state) })),
+    arg,
+  );
+  if (!picked) throw new NotFoundError(`no session matches ${JSON.stringify(arg.trim())} on any machine; see \`hapi sessions --all\``, { session: arg.trim() });
+  return picked;
 }
 
 export async function machines(opts: { json?: boolean }): Promise<void> {
@@ -141,11 +153,23 @@ export async function spawn(
   out(`started session ${s.id} (pid ${s.pid}, agent ${s.agent}) in ${s.directory} on ${where}\n`);
 }
 
-export async function stop(session: string, opts: { machine: string; json?: boolean }): Promise<void> {
+/**
+ * `hapi stop [--machine m] <session>`. Without --machine the session is looked up among every
+ * machine's sessions (a unique id prefix is enough); one the hub does not know is NOT_FOUND.
+ */
+export async function stop(session: string, opts: { machine?: string; json?: boolean }): Promise<void> {
   const { sessionId, r } = await withHub(creds(), async (c) => {
-    const machine = await resolveMachine(c.hub, opts.machine);
-    const sessionId = await resolveSessionId(c.hub, machine.id, session);
-    return { sessionId, r: await c.hub.stopSession({ machineId: machine.id, sessionId }, { signal: timeout() }) };
+    let machineId: string;
+    let sessionId: string;
+    if (opts.machine !== undefined) {
+      machineId = (await resolveMachine(c.hub, opts.machine)).id;
+      sessionId = await resolveSessionId(c.hub, machineId, session);
+    } else {
+      const found = await resolveSessionAnywhere(c.hub, session);
+      machineId = found.machineId;
+      sessionId = found.id;
+    }
+    return { sessionId, r: await c.hub.stopSession({ machineId, sessionId }, { signal: timeout() }) };
   });
   const result = stopResultFromProto(r.result);
   if (opts.json) return printJson({ result, sessionId });

@@ -73,10 +73,10 @@ export function registerHubCommands(program: Command): void {
   program
     .command('stop')
     .description('stop a session on a machine through the hub')
-    .requiredOption('--machine <machine>', 'machine id, unique id prefix or name')
+    .option('--machine <machine>', 'machine id, unique id prefix or name (default: whichever machine has the session)')
     .argument('<session>', 'session id or unique id prefix')
     .option('--json', 'print JSON')
-    .action(async (session: string, opts: { machine: string; json?: boolean }) => (await import('./hub-remote.js')).stop(session, opts));
+    .action(async (session: string, opts: { machine?: string; json?: boolean }) => (await import('./hub-remote.js')).stop(session, opts));
 
   program
     .command('up')

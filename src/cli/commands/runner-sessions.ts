@@ -4,6 +4,7 @@ import { sessionTerminalFromProto, stopTargetToProto, type ListSessionsResponse 
 import { parseStopTarget, TERMINAL_LABEL } from '../../contract/types.js';
 import { withRunner, type RunnerClient } from '../../runner/client/connect.js';
 import { printJson, runnerListJson } from '../json-output.js';
+import { pickSession } from '../../shared/targets.js';
 
 /** ListSessions, with the kept ended sessions when `all`. */
 export function listSessions(c: RunnerClient, signal: AbortSignal, all = false): Promise<ListSessionsResponse> {
@@ -35,9 +36,25 @@ export async function list(opts: { json?: boolean; all?: boolean }): Promise<voi
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-export async function stopSession(id: string): Promise<void> {
-  const parsed = parseStopTarget(id);
-  const r = await withRunner((c, signal) => c.stopSession({ target: stopTargetToProto(parsed) }, { signal }));
+/**
+ * `hapi runner stop-session <session>`: an id, a unique id prefix (the one session resolver,
+ * shared/targets.ts) or PID-<n>. Ambiguous: exit 2 with the candidates; unknown: the runner
+ * answers NOT_FOUND (exit 4).
+ */
+export async function stopSession(arg: string): Promise<void> {
+  const parsed = parseStopTarget(arg);
+  const r = await withRunner(async (c, signal) => {
+    let target = parsed;
+    if ('sessionId' in parsed) {
+      const { sessions } = await c.listSessions({ includeEnded: true }, { signal });
+      const choices = sessions.map((s) => {
+        const state = sessionStateFromProto(s.state);
+        return { id: s.id, machineId: '', live: state !== 'ended', label: `${state}, pid ${s.pid}, ${s.directory}` };
+      });
+      target = { sessionId: pickSession(choices, parsed.sessionId)?.id ?? parsed.sessionId };
+    }
+    return c.stopSession({ target: stopTargetToProto(target) }, { signal });
+  });
   const what = 'pid' in parsed ? `Session ${r.sessionId} (PID ${parsed.pid})` : `Session ${r.sessionId}`;
   process.stdout.write(stopResultFromProto(r.result) === 'stopped' ? `${what} stopped\n` : `${what} was already gone\n`);
 }

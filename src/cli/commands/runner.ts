@@ -40,8 +40,8 @@ export function registerRunnerCommands(program: Command): void {
 
   runner
     .command('stop-session')
-    .description('stop one session by id, or by PID as PID-<n>')
-    .argument('<sessionId>', 'session id, or PID-<n>')
+    .description('stop one session by id, unique id prefix, or PID as PID-<n>')
+    .argument('<session>', 'session id, unique id prefix, or PID-<n>')
     .action(async (id: string) => (await import('./runner-sessions.js')).stopSession(id));
 
   runner

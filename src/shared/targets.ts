@@ -1,12 +1,13 @@
 /**
- * What `--machine <m>` and a `<session>` argument of the hub commands name: the one resolver of
- * the hub CLI (spawn, stop, sessions, and the live-session commands to come). Pure functions over
- * what the hub lists, so the rules are unit-tested (hub-targets.test.ts):
+ * What a `--machine <m>` or `<session>` argument names: the one resolver per kind, for every
+ * command that takes one, on the hub (spawn, stop, sessions, attach/screen/send --machine) and on
+ * this machine (attach, screen, send, runner stop-session). Pure functions over what the hub or
+ * the runner lists, so the rules are unit-tested (targets.test.ts):
  * - a machine: its id, a unique id prefix, or its display name (or host name, any case);
  * - a session: its id, or a unique id prefix (the short ids the web page shows).
  * Ambiguous: InvalidArgumentError listing the candidates (exit 2). Unknown: NotFoundError (exit 4).
  */
-import { InvalidArgumentError, NotFoundError } from '../../shared/errors.js';
+import { InvalidArgumentError, NotFoundError } from './errors.js';
 
 /** What the resolver needs of a machine (HubService's Machine has these). */
 export interface MachineChoice {
@@ -15,12 +16,15 @@ export interface MachineChoice {
   metadata?: { displayName: string; hostname: string };
 }
 
-/** What the resolver needs of a session (HubService's Session has these). */
+/** What the resolver needs of a session (HubService's and RunnerService's sessions have these). */
 export interface SessionChoice {
   id: string;
+  /** The hub's machine id; '' for a session of this machine. */
   machineId: string;
   /** Still starting or running. */
   live: boolean;
+  /** What tells it apart in a list of candidates (`running, pid 123, ~/src/app`); optional. */
+  label?: string;
 }
 
 /** At most this many candidates are named in an error; the rest are counted. */
@@ -39,6 +43,11 @@ function listed(items: string[]): string {
   const shown = items.slice(0, LISTED).map((s) => `  ${s}`);
   if (items.length > LISTED) shown.push(`  ... and ${items.length - LISTED} more`);
   return shown.join('\n');
+}
+
+function describeSession(s: SessionChoice): string {
+  const about = [s.machineId && `machine ${s.machineId}`, s.label].filter(Boolean).join(', ');
+  return about ? `${s.id} (${about})` : s.id;
 }
 
 /** The machine `arg` names among `machines` (one namespace's, from ListMachines). */
@@ -77,7 +86,7 @@ export function pickSession<S extends SessionChoice>(sessions: readonly S[], arg
   const candidates = live.length > 0 ? live : matching;
   if (candidates.length <= 1) return candidates[0];
   throw new InvalidArgumentError(
-    `session ${JSON.stringify(wanted)} matches ${candidates.length} sessions; give a longer prefix:\n${listed(candidates.map((s) => `${s.id} (machine ${s.machineId})`))}`,
+    `session ${JSON.stringify(wanted)} matches ${candidates.length} sessions; give a longer prefix:\n${listed(candidates.map(describeSession))}`,
     { session: wanted, candidates: candidates.map((s) => s.id) },
   );
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isHapiError } from '../../shared/errors.js';
-import { exitCodeOf } from '../../shared/exit-codes.js';
-import { pickMachine, pickSession, type MachineChoice, type SessionChoice } from './hub-targets.js';
+import { isHapiError } from './errors.js';
+import { exitCodeOf } from './exit-codes.js';
+import { pickMachine, pickSession, type MachineChoice, type SessionChoice } from './targets.js';
 
 const m = (id: string, name: string, online = true, hostname = name): MachineChoice => ({ id, online, metadata: { displayName: name, hostname } });
 const MACHINES = [
@@ -90,5 +90,18 @@ describe('session resolution', () => {
     expect(f.message).toBe('session "a1b2" matches 2 sessions; give a longer prefix:\n  a1b2c3d4-1111 (machine m1)\n  a1b2ffff-2222 (machine m1)');
     expect(pickSession(SESSIONS, 'zz')).toBeUndefined();
     expect(failure(() => pickSession(SESSIONS, '')).exit).toBe(2);
+  });
+});
+
+describe('session candidates', () => {
+  it('name their machine and label when given, so an ambiguous prefix on this machine reads well', () => {
+    const local = [
+      { id: 'abc1', machineId: '', live: true, label: 'running, pid 10, /w' },
+      { id: 'abc2', machineId: '', live: true, label: 'running, pid 11, /w' },
+    ];
+    const f = failure(() => pickSession(local, 'abc'));
+    expect(f.exit).toBe(2);
+    expect(f.message).toBe('session "abc" matches 2 sessions; give a longer prefix:\n  abc1 (running, pid 10, /w)\n  abc2 (running, pid 11, /w)');
+    expect(f.details).toEqual({ session: 'abc', candidates: ['abc1', 'abc2'] });
   });
 });
