@@ -1,8 +1,9 @@
 /**
  * `hapi [--agent <name>] [-- agent args...]`: a session in the current directory. It is the root
  * command's default action, so every registered subcommand (`runner`, `hub`, `auth`, ...)
- * wins when named first; any other word is an error (unknown-command.ts). The runner spawns the same entry point with hidden options:
- * `--hapi-starting-mode remote --started-by runner --hapi-session-id <id>`.
+ * wins when named first; any other word is an error (unknown-command.ts). The runner spawns the
+ * same entry point with hidden options and the agent's arguments after `--`:
+ * `--hapi-starting-mode remote --started-by runner --hapi-session-id <id> --agent <a> -- ...`.
  */
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from '../../shared/errors.js';
