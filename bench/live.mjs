@@ -199,8 +199,9 @@ try {
     const none = await liveSession(runner);
     const tn = performance.now();
     await none.client.sendInput({ data: Buffer.from('F'), text: '', enter: false });
+    // no_wait: look without making the screen model catch up, which would set the agent's pace.
     const text = await until('the flood on the screen', async () => {
-      const t = (await none.client.getScreen({})).text;
+      const t = (await none.client.getScreen({ noWait: true })).text;
       return t.includes('flood done in') && t;
     }, 600_000);
     rounds.none.push(floodMs(text));

@@ -12,7 +12,9 @@ import { createLogger } from '../shared/logger.js';
 import { createStreamTerminator } from '../shared/stream-terminator.js';
 import { listenPrivately, prepareSocketPath } from '../runner/control-socket.js';
 import type { Env } from '../shared/config.js';
+import { hapiPaths } from '../shared/paths.js';
 import { createOutputRing } from './terminal/output-ring.js';
+import { openOutputSpool } from './terminal/output-spool.js';
 import type { PtyHost } from './terminal/pty-host.js';
 import { createScreenModel } from './terminal/screen-model.js';
 import { handoverPath, type EarlyListener } from './terminal/socket-handover.js';
@@ -32,6 +34,7 @@ export interface TerminalServerOptions {
   scrollback: number;
   ringBytes: number;
   viewerWindowBytes: number;
+  spoolMaxBytes: number;
   note: (message: string) => void;
 }
 
@@ -50,6 +53,10 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
     ring: createOutputRing(o.ringBytes),
     identity: o.identity,
     windowBytes: o.viewerWindowBytes,
+    maxBacklogBytes: o.spoolMaxBytes,
+    // Next to the session logs: on the disk that holds them, not in memory (a tmpfs runtime dir).
+    openSpool: () => openOutputSpool(hapiPaths(o.env).sessionLogsDir, o.identity.id),
+    onSpoolError: (err) => o.note(`the screen model parses in step with the output: its spool failed (${err instanceof Error ? err.message : String(err)})`),
   });
 
   const log = createLogger({ name: 'session', level: 'warn' });
@@ -85,6 +92,7 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
         o.early?.close();
         // The path is ours when we listened there or the early listener held it.
         if (listening || o.early) rmSync(o.socketPath, { force: true });
+        terminal.dispose();
         screen.dispose();
       })();
       return closing;

@@ -36,7 +36,7 @@ export interface LiveAgentOptions {
   sessionId: string;
   startedBy: 'runner' | 'terminal';
   socketPath: string;
-  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'cpuNice'>;
+  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'spoolMaxBytes' | 'cpuNice'>;
   /** The terminal's size at start (a terminal session's: its window's); default 120x40. */
   size?: { cols: number; rows: number };
   note: (message: string) => void;

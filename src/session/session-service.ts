@@ -50,8 +50,8 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
         viewer.close();
       }
     },
-    async getScreen() {
-      return screenToProto(await terminal.screen());
+    async getScreen(request) {
+      return screenToProto(await terminal.screen({ noWait: request.noWait }));
     },
     async sendInput(request) {
       terminal.sendInput(sessionInputFromProto(request));

@@ -97,6 +97,12 @@ export interface SessionConfig {
    */
   logMaxBytes: number;
   /**
+   * HAPI_SESSION_SPOOL_MAX_BYTES: how far (bytes) the screen model may lag the output during a
+   * flood, the part the ring cannot hold kept on disk, before reading the PTY pauses until it
+   * caught up; 0 keeps the lag in memory, at most 8 MiB.
+   */
+  spoolMaxBytes: number;
+  /**
    * HAPI_SESSION_CPU_NICE: the nice value (0-19) of a session process's own CPU share (its
    * autogroup on Linux), so that its terminal work yields to the runner and the hub; 0 leaves it.
    */
@@ -115,6 +121,7 @@ export function sessionConfig(env: Env = process.env): SessionConfig {
     ringBytes: envInt(env, 'HAPI_SESSION_RING_BYTES', 4 * MiB, { min: 64 * 1024, max: 1024 * MiB }),
     viewerWindowBytes: envInt(env, 'HAPI_SESSION_VIEWER_WINDOW_BYTES', 2 * MiB, { min: 64 * 1024, max: 1024 * MiB }),
     logMaxBytes: envInt(env, 'HAPI_SESSION_LOG_MAX_BYTES', 10 * MiB, { min: 64 * 1024, max: 1024 * 1024 * MiB }),
+    spoolMaxBytes: envInt(env, 'HAPI_SESSION_SPOOL_MAX_BYTES', 256 * MiB, { min: 0, max: 64 * 1024 * MiB }),
     cpuNice: envInt(env, 'HAPI_SESSION_CPU_NICE', 10, { min: 0, max: 19 }),
   };
 }

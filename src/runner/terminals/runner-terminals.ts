@@ -52,7 +52,13 @@ export interface RunnerTerminalsOptions {
 
 export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminals {
   const directory: TerminalDirectory = createTerminalDirectory({ socketFor: o.socketFor, getInfo: getTerminalInfo, log: o.log });
-  const activity = createSessionActivityWatch({ ids: () => directory.ids(), socketFor: (id) => directory.socket(id), getInfo: getTerminalInfo, getScreen: getTerminalScreen });
+  const activity = createSessionActivityWatch({
+    ids: () => directory.ids(),
+    socketFor: (id) => directory.socket(id),
+    getInfo: getTerminalInfo,
+    // The last line may lag a flood; waiting for the parser would slow the agent down.
+    getScreen: (socket, signal) => getTerminalScreen(socket, signal, { noWait: true }),
+  });
   const ended: EndedSessions = createEndedSessions({ dir: o.endedDir, keepMs: o.keepMs, log: o.log });
   ended.load();
   const pruner = setInterval(() => ended.prune(), Math.max(1_000, Math.min(PRUNE_INTERVAL_MS, o.keepMs)));

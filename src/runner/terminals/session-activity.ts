@@ -19,7 +19,8 @@ export interface SessionActivityWatchOptions {
   ids: () => string[];
   socketFor: (sessionId: string) => string;
   getInfo: (socket: string, signal: AbortSignal) => Promise<Pick<TerminalInfo, 'lastOutputAt' | 'outputOffset'>>;
-  getScreen: (socket: string, signal: AbortSignal) => Promise<Pick<ScreenText, 'text'>>;
+  /** The screen as parsed so far; `offset` (when given) the output it stands for. */
+  getScreen: (socket: string, signal: AbortSignal) => Promise<Pick<ScreenText, 'text'> & Partial<Pick<ScreenText, 'offset'>>>;
 }
 
 export interface SessionActivityWatch {
@@ -48,7 +49,8 @@ export function createSessionActivityWatch(o: SessionActivityWatchOptions): Sess
       const info = await o.getInfo(socket, AbortSignal.timeout(CALL_TIMEOUT_MS));
       if (reported.get(id) === info.outputOffset) return undefined;
       const screen = await o.getScreen(socket, AbortSignal.timeout(CALL_TIMEOUT_MS));
-      reported.set(id, info.outputOffset);
+      // A screen that lags the output is looked at again on the next poll.
+      reported.set(id, Math.min(info.outputOffset, screen.offset ?? info.outputOffset));
       return { sessionId: id, lastOutputAt: info.lastOutputAt, lastLine: lastLineOf(screen.text) };
     } catch {
       // Not answering now (ending, busy): asked again on the next poll.

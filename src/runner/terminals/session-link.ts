@@ -40,9 +40,9 @@ export function getTerminalInfo(socket: string, signal: AbortSignal): Promise<Se
   return unary(socket, async (c) => terminalInfoFromProto(await c.getInfo({}, { signal })));
 }
 
-/** The visible screen of the session at `socket`. */
-export function getTerminalScreen(socket: string, signal: AbortSignal): Promise<ScreenText> {
-  return unary(socket, async (c) => screenFromProto(await c.getScreen({}, { signal })));
+/** The visible screen of the session at `socket`; `noWait`: as parsed so far (GetScreenRequest.no_wait). */
+export function getTerminalScreen(socket: string, signal: AbortSignal, opts: { noWait?: boolean } = {}): Promise<ScreenText> {
+  return unary(socket, async (c) => screenFromProto(await c.getScreen({ noWait: opts.noWait ?? false }, { signal })));
 }
 
 /** SendInput to the session at `socket`. */

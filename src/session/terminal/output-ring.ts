@@ -45,7 +45,7 @@ export function createOutputRing(capacity: number): OutputRing {
       const start = Math.max(0, end - capacity);
       if (!Number.isSafeInteger(offset) || offset < start || offset > end) return undefined;
       const length = Math.min(end - offset, Math.max(0, maxBytes));
-      const out = Buffer.alloc(length);
+      const out = Buffer.allocUnsafe(length); // every byte is copied over below
       const at = offset % capacity;
       const first = Math.min(length, capacity - at);
       buf.copy(out, 0, at, at + first);

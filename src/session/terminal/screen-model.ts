@@ -33,8 +33,11 @@ export interface ScreenModel {
   readonly rows: number;
   /** True when the application enabled bracketed paste (CSI ? 2004 h). */
   readonly bracketedPaste: boolean;
-  /** Feeds output bytes; they count as parsed once xterm has processed them. */
-  write(data: Uint8Array): void;
+  /**
+   * Feeds output bytes; they count as parsed once xterm has processed them, and then `parsed`
+   * runs (in the order of the writes, before xterm parses the next one).
+   */
+  write(data: Uint8Array, parsed?: () => void): void;
   resize(cols: number, rows: number): void;
   /** Resolves once everything written so far has been parsed. */
   flush(): Promise<void>;
@@ -63,10 +66,11 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
     get bracketedPaste() {
       return term.modes.bracketedPasteMode;
     },
-    write(data) {
+    write(data, done) {
       const length = data.length;
       term.write(data, () => {
         parsed += length;
+        done?.();
       });
     },
     resize(cols, rows) {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ViewerEvent } from '../../contract/session-types.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createOutputRing } from './output-ring.js';
+import { openOutputSpool } from './output-spool.js';
 import type { PtyExit, PtyHost } from './pty-host.js';
 import { createScreenModel } from './screen-model.js';
 import { createTerminalSession } from './terminal-session.js';
@@ -12,14 +16,18 @@ function fakePty() {
   const written: string[] = [];
   const sizes: string[] = [];
   const flow: string[] = [];
-  const pty: PtyHost = {
+  const pty: PtyHost & { cols: number; rows: number } = {
     pid: 4242,
     cols: 80,
     rows: 24,
     onData: (l) => (listener = l),
     exited: new Promise((r) => (exit = r)),
     write: (d) => void written.push(d.toString()),
-    resize: (c, r) => void sizes.push(`${c}x${r}`),
+    resize: (c, r) => {
+      sizes.push(`${c}x${r}`);
+      pty.cols = c;
+      pty.rows = r;
+    },
     kill: () => {},
     pause: () => void flow.push('pause'),
     resume: () => void flow.push('resume'),
@@ -36,7 +44,8 @@ function setup(opts: { ring?: number; window?: number; parseBacklog?: number; co
     ring: createOutputRing(opts.ring ?? 1024),
     identity: { id: 's1', agent: 'fixture', directory: '/w', startedBy: 'runner', pid: 1 },
     windowBytes: opts.window ?? 512,
-    parseBacklogBytes: opts.parseBacklog,
+    maxBacklogBytes: opts.parseBacklog,
+    openSpool: opts.parseBacklog === undefined ? undefined : () => openOutputSpool(mkdtempSync(join(tmpdir(), 'hapi-spool-')), 's1'),
     coalesceMs: opts.coalesceMs,
     onOutput: (d) => logged.push(d.toString()),
     now: () => new Date(5_000),

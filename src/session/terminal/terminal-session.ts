@@ -20,7 +20,9 @@ import type {
   ViewerMessage,
 } from '../../contract/session-types.js';
 import type { OutputRing } from './output-ring.js';
+import type { OutputSpool } from './output-spool.js';
 import type { PtyHost } from './pty-host.js';
+import { createScreenFeeder } from './screen-feeder.js';
 import type { ScreenModel } from './screen-model.js';
 
 /** Largest output chunk handed to a viewer at once. */
@@ -32,8 +34,6 @@ const MAX_CHUNK_BYTES = 64 * 1024;
  * first output after anyone typed, goes at once: keystroke echo is never held.
  */
 export const COALESCE_MS = 4;
-/** Output the screen model may have left to parse before the PTY's reading pauses. */
-const PARSE_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 export interface Viewer {
   /** The next event for this viewer; waits for output. Undefined after `exited` or `close` (which also ends a wait). */
@@ -45,12 +45,15 @@ export interface Viewer {
 
 export interface TerminalSession {
   attach(hello: AttachHello): Viewer;
-  screen(): Promise<ScreenText>;
+  /** The visible screen; `noWait`: as parsed so far, at once (during a flood the model may lag: its offset says how far). */
+  screen(opts?: { noWait?: boolean }): Promise<ScreenText>;
   sendInput(input: SessionInput): void;
   resize(size: TerminalSize): void;
   info(): TerminalInfo;
   /** Resolves once the agent has exited and every viewer was told. */
   readonly exited: Promise<ExitStatus>;
+  /** Stops parsing and gives the spool back. */
+  dispose(): void;
 }
 
 export interface TerminalSessionOptions {
@@ -61,8 +64,16 @@ export interface TerminalSessionOptions {
   identity: Pick<TerminalInfo, 'id' | 'agent' | 'directory' | 'startedBy' | 'pid'>;
   /** How far (bytes) a viewer may fall behind before its backlog is dropped. */
   windowBytes: number;
-  /** Unparsed output (bytes) past which reading the PTY pauses until the screen model caught up. */
-  parseBacklogBytes?: number;
+  /**
+   * Unparsed output (bytes) the screen model may lag behind, on the spool, before reading the
+   * PTY pauses until it caught up (HAPI_SESSION_SPOOL_MAX_BYTES); 0: no spool, xterm holds the
+   * backlog in memory (MEMORY_BACKLOG_BYTES).
+   */
+  maxBacklogBytes?: number;
+  /** Opens the spool for output the model has not parsed when the ring would drop it. */
+  openSpool?: () => OutputSpool;
+  /** Told when the spool cannot be made or written (the model then parses in step). */
+  onSpoolError?: (err: unknown) => void;
   /** Every output byte, in order (the session log). */
   onOutput?: (data: Buffer) => void;
   /** Hold for gathering output into fewer events (COALESCE_MS); 0 sends every read at once. */
@@ -94,24 +105,20 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     notify(); // ends the viewers' holds
   };
 
-  let parsePaused = false;
+  const feeder = createScreenFeeder({
+    ring,
+    screen,
+    pause: () => pty.pause(),
+    resume: () => pty.resume(),
+    openSpool: o.openSpool,
+    maxBacklogBytes: o.openSpool ? (o.maxBacklogBytes ?? 0) : 0,
+    onSpoolError: o.onSpoolError,
+  });
   pty.onData((data) => {
-    ring.append(data);
-    screen.write(data);
+    feeder.append(data);
     lastOutputAt = now();
     o.onOutput?.(data);
     notify();
-    // The screen model parses slower than a flood arrives; its backlog is held in memory (and
-    // xterm throws away writes past 50 MB of it). Past the high mark, reading pauses until the
-    // model has caught up: the agent waits for the screen model, never for a viewer.
-    if (!parsePaused && ring.end - screen.offset > (o.parseBacklogBytes ?? PARSE_BACKLOG_BYTES)) {
-      parsePaused = true;
-      pty.pause();
-      void screen.flush().then(() => {
-        parsePaused = false;
-        pty.resume();
-      });
-    }
   });
   const exited = pty.exited.then((status) => {
     exitStatus = status;
@@ -122,11 +129,16 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
   function resize(size: TerminalSize): void {
     if (exitStatus) throw new FailedPreconditionError('the agent has exited');
     pty.resize(size.cols, size.rows);
-    screen.resize(size.cols, size.rows);
+    feeder.resize(size.cols, size.rows);
   }
 
+  /**
+   * The screen once the model parsed what was written so far. When the model lags further than
+   * the ring or half a viewer's window (a flood), the PTY's reading is held meanwhile: the parser
+   * could not overtake the flood otherwise, and the viewer would need another snapshot at once.
+   */
   async function snapshotEvent(): Promise<ViewerEvent & { kind: 'snapshot' }> {
-    await screen.flush();
+    await feeder.catchUp({ holdReading: screen.offset < ring.start || ring.end - screen.offset > o.windowBytes / 2 });
     return { kind: 'snapshot', snapshot: screen.snapshot() };
   }
 
@@ -207,7 +219,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
             case 'input':
               if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: input refused');
               if (exitStatus) throw new FailedPreconditionError('the agent has exited');
-              if (size && (size.cols !== screen.cols || size.rows !== screen.rows)) resize(size);
+              if (size && (size.cols !== pty.cols || size.rows !== pty.rows)) resize(size);
               write(message.data);
               return;
             case 'resize':
@@ -220,8 +232,8 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         close,
       };
     },
-    async screen() {
-      await screen.flush();
+    async screen({ noWait = false } = {}) {
+      if (!noWait) await feeder.catchUp();
       return { ...screen.snapshot({ visibleOnly: true }), text: screen.text() };
     },
     sendInput(input) {
@@ -232,8 +244,10 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     },
     resize,
     info() {
-      return { ...o.identity, cols: screen.cols, rows: screen.rows, viewers, lastOutputAt, exitStatus, outputOffset: ring.end };
+      // The PTY's size: the screen model takes a resize once it parsed the output before it.
+      return { ...o.identity, cols: pty.cols, rows: pty.rows, viewers, lastOutputAt, exitStatus, outputOffset: ring.end };
     },
     exited,
+    dispose: () => feeder.close(),
   };
 }

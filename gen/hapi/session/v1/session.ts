@@ -159,8 +159,15 @@ export interface ExitStatus {
   exitSignal: string;
 }
 
-/** GetScreenRequest has no fields. */
+/** GetScreenRequest asks for the visible screen. */
 export interface GetScreenRequest {
+  /**
+   * False (the default): the screen once everything the agent wrote before this call has been
+   * parsed (during a flood this may take a moment). True: the screen as parsed so far, at once;
+   * the response's offset says which output it stands for (for pollers that must not slow the
+   * agent, such as the runner's last-line reports).
+   */
+  noWait: boolean;
 }
 
 /** GetScreenResponse is the visible screen. */
@@ -1311,11 +1318,14 @@ export const ExitStatus: MessageFns<ExitStatus> = {
 };
 
 function createBaseGetScreenRequest(): GetScreenRequest {
-  return {};
+  return { noWait: false };
 }
 
 export const GetScreenRequest: MessageFns<GetScreenRequest> = {
-  encode(_: GetScreenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: GetScreenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.noWait !== false) {
+      writer.uint32(8).bool(message.noWait);
+    }
     return writer;
   },
 
@@ -1332,6 +1342,14 @@ export const GetScreenRequest: MessageFns<GetScreenRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.noWait = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1344,20 +1362,30 @@ export const GetScreenRequest: MessageFns<GetScreenRequest> = {
     }
   },
 
-  fromJSON(_: any): GetScreenRequest {
-    return {};
+  fromJSON(object: any): GetScreenRequest {
+    return {
+      noWait: isSet(object.noWait)
+        ? globalThis.Boolean(object.noWait)
+        : isSet(object.no_wait)
+        ? globalThis.Boolean(object.no_wait)
+        : false,
+    };
   },
 
-  toJSON(_: GetScreenRequest): unknown {
+  toJSON(message: GetScreenRequest): unknown {
     const obj: any = {};
+    if (message.noWait !== false) {
+      obj.noWait = message.noWait;
+    }
     return obj;
   },
 
   create(base?: DeepPartial<GetScreenRequest>): GetScreenRequest {
     return GetScreenRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<GetScreenRequest>): GetScreenRequest {
+  fromPartial(object: DeepPartial<GetScreenRequest>): GetScreenRequest {
     const message = createBaseGetScreenRequest();
+    message.noWait = object.noWait ?? false;
     return message;
   },
 };

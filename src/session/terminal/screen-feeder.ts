@@ -1,0 +1,233 @@
+/**
+ * Feeds the agent's output to the screen model without letting the model set the agent's pace.
+ *
+ * xterm parses this output at about half the speed a PTY delivers it, on the thread that reads
+ * the PTY. Viewers do not need the model (they get the raw bytes from the ring); only a snapshot
+ * or a GetScreen does. So during a burst the parser gets a small share of the thread (one slice
+ * every SHARE_MS, or whenever the output has been quiet for QUIET_MS), and what it has not
+ * parsed yet waits in the ring or, once the ring would overwrite it, in the spool on disk. After
+ * the burst it catches up at full speed. Whoever needs the model current (`catchUp`) gets it
+ * parsed back to back; a snapshot that must be within a viewer's window also holds the PTY's
+ * reading meanwhile, since the parser could never overtake a flood otherwise.
+ *
+ * Bounds: the backlog never exceeds `maxBacklogBytes` (past it, reading pauses until the parser
+ * is back under it, less RESUME_MARGIN); without a spool (0, or it cannot be written: a full
+ * disk) the backlog is held by xterm in memory, up to MEMORY_BACKLOG_BYTES, as before.
+ * Resizes are applied at the output offset they happened at, so the model never parses output
+ * with a size it was not written for.
+ */
+import type { OutputRing } from './output-ring.js';
+import type { OutputSpool } from './output-spool.js';
+import type { ScreenModel } from './screen-model.js';
+
+/** Bytes handed to the parser at once. */
+export const SLICE_BYTES = 256 * 1024;
+/** Output quiet this long counts as "the burst is over": the parser may run. */
+export const QUIET_MS = 2;
+/** During a burst the parser still gets one slice this often (about a tenth of the thread). */
+export const SHARE_MS = 50;
+/** Backlog xterm may hold in memory when there is no spool. */
+export const MEMORY_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Hysteresis: reading resumes once the backlog is this far under its bound. */
+const RESUME_MARGIN = 4 * 1024 * 1024;
+
+export interface ScreenFeeder {
+  /** Appends the output to the ring (spooling what the ring would drop unparsed) and schedules parsing. */
+  append(data: Uint8Array): void;
+  /** Resizes the model once everything written so far is parsed. */
+  resize(cols: number, rows: number): void;
+  /** Resolves once everything written so far is parsed; `holdReading` pauses the PTY meanwhile. */
+  catchUp(opts?: { holdReading?: boolean }): Promise<void>;
+  /** Output written but not parsed yet (bytes). */
+  readonly backlog: number;
+  /** Bytes currently on the spool. */
+  readonly spooled: number;
+  close(): void;
+}
+
+export interface ScreenFeederOptions {
+  ring: OutputRing;
+  screen: ScreenModel;
+  /** Pauses / resumes reading the PTY. */
+  pause(): void;
+  resume(): void;
+  /** Opens the spool; undefined when spooling is off. Throws when it cannot be made. */
+  openSpool?: () => OutputSpool;
+  /** Largest backlog with a spool; 0 disables the spool. */
+  maxBacklogBytes: number;
+  /** Told once per failure spell (cannot open or write the spool). */
+  onSpoolError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
+  const { ring, screen } = o;
+  const now = o.now ?? (() => performance.now());
+  let spool: OutputSpool | undefined;
+  let spoolBroken = !o.openSpool || o.maxBacklogBytes === 0;
+  /** Offset up to which output was handed to xterm (it may still be parsing it). */
+  let fed = 0;
+  /** Writes handed to xterm and not parsed yet (slices, and resizes queued behind them). */
+  let outstanding = 0;
+  let lastAppendAt = -Infinity;
+  let lastSliceAt = -Infinity;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const resizes: { offset: number; cols: number; rows: number }[] = [];
+  const waiters: { target: number; hold: boolean; resolve: () => void }[] = [];
+  let holding = false;
+  let pausedForBacklog = false;
+
+  const limit = () => (spoolBroken ? MEMORY_BACKLOG_BYTES : o.maxBacklogBytes);
+  const spooledFrom = () => (spool && spool.end > spool.start ? spool.end : fed);
+  function spoolFailed(err: unknown): void {
+    if (!spoolBroken) o.onSpoolError?.(err);
+    spoolBroken = true;
+  }
+
+  /** Hands `data` to xterm; `after` runs once xterm parsed it (and everything before it). */
+  function submit(data: Uint8Array, after?: () => void): void {
+    outstanding++;
+    screen.write(data, () => {
+      after?.();
+      outstanding--;
+      progressed();
+    });
+  }
+
+  /** Queues the resizes due at or before `offset` behind what xterm was handed. */
+  function queueResizes(offset: number): void {
+    while (resizes.length > 0 && resizes[0]!.offset <= offset) {
+      const r = resizes.shift()!;
+      submit(EMPTY, () => screen.resize(r.cols, r.rows));
+    }
+  }
+
+  /** Hands the next slice (`all`: everything) up to the ring's end to xterm, in order. */
+  function hand(all: boolean): void {
+    while (fed < ring.end) {
+      queueResizes(fed);
+      const stop = Math.min(ring.end, fed + SLICE_BYTES, resizes.length > 0 ? resizes[0]!.offset : Infinity);
+      let data: Uint8Array;
+      try {
+        data = fed < ring.start ? spool!.read(fed, stop - fed) : ring.readFrom(fed, stop - fed)!;
+      } catch (err) {
+        // The spool cannot be read back: what it held is lost to the model (not to viewers or
+        // the log). The model goes on from the oldest byte the ring holds.
+        spoolFailed(err);
+        fed = ring.start;
+        continue;
+      }
+      fed += data.length;
+      if (spool && fed >= spool.end) clearSpool();
+      submit(data);
+      if (!all) break;
+    }
+    queueResizes(fed);
+  }
+
+  function clearSpool(): void {
+    try {
+      spool?.clear();
+    } catch (err) {
+      spoolFailed(err);
+    }
+  }
+
+  /** Before the ring drops bytes the model has not been handed: onto the spool, or to xterm. */
+  function keep(): void {
+    if (!spoolBroken) {
+      try {
+        spool ??= o.openSpool!();
+        const from = spooledFrom();
+        // Everything the ring holds past `from`, in one write: the next one is a ring later.
+        if (from < ring.end) spool.append(from, ring.readFrom(from)!);
+        return;
+      } catch (err) {
+        spoolFailed(err);
+      }
+    }
+    hand(true);
+  }
+
+  function progressed(): void {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (outstanding === 0 && fed >= waiters[i]!.target) waiters.splice(i, 1)[0]!.resolve();
+    }
+    if (holding && !waiters.some((w) => w.hold)) {
+      holding = false;
+      if (!pausedForBacklog) o.resume();
+    }
+    if (pausedForBacklog && ring.end - screen.offset <= Math.max(0, limit() - RESUME_MARGIN)) {
+      pausedForBacklog = false;
+      if (!holding) o.resume();
+    }
+    if (outstanding === 0 && !closed) setImmediate(pump);
+  }
+
+  function pump(): void {
+    clearTimeout(timer);
+    timer = undefined;
+    if (closed || outstanding > 0 || fed >= ring.end) return;
+    const t = now();
+    const urgent = waiters.length > 0 || pausedForBacklog;
+    const quietFor = t - lastAppendAt;
+    if (!urgent && quietFor < QUIET_MS && t - lastSliceAt < SHARE_MS) {
+      timer = setTimeout(pump, Math.max(1, Math.min(QUIET_MS - quietFor, SHARE_MS - (t - lastSliceAt))));
+      return;
+    }
+    lastSliceAt = t;
+    hand(false);
+  }
+
+  function appendPiece(data: Uint8Array): void {
+    // The ring is about to drop bytes the model was not handed and the spool does not hold.
+    if (ring.end + data.length - ring.capacity > spooledFrom()) keep();
+    ring.append(data);
+  }
+
+  return {
+    append(data) {
+      // Pieces of at most half the ring, so a piece never pushes out bytes appended with it.
+      const piece = Math.max(1, Math.floor(ring.capacity / 2));
+      for (let at = 0; at < data.length; at += piece) appendPiece(data.length <= piece ? data : data.subarray(at, at + piece));
+      lastAppendAt = now();
+      if (!pausedForBacklog && ring.end - screen.offset > limit()) {
+        pausedForBacklog = true;
+        if (!holding) o.pause();
+      }
+      if (outstanding === 0 && !timer) pump();
+    },
+    resize(cols, rows) {
+      if (outstanding === 0 && fed >= ring.end && resizes.length === 0) return screen.resize(cols, rows);
+      resizes.push({ offset: ring.end, cols, rows });
+      if (fed >= ring.end) queueResizes(fed);
+    },
+    catchUp({ holdReading = false } = {}) {
+      const target = ring.end;
+      if (outstanding === 0 && fed >= target) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        waiters.push({ target, hold: holdReading, resolve });
+        if (holdReading && !holding) {
+          holding = true;
+          if (!pausedForBacklog) o.pause();
+        }
+        if (outstanding === 0) pump();
+      });
+    },
+    get backlog() {
+      return ring.end - screen.offset;
+    },
+    get spooled() {
+      return spool ? spool.end - spool.start : 0;
+    },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      spool?.close();
+      for (const w of waiters.splice(0)) w.resolve();
+    },
+  };
+}
