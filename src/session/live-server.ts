@@ -8,7 +8,6 @@ import { createServer } from 'nice-grpc';
 import { SessionServiceDefinition } from '../contract/session.js';
 import type { TerminalInfo } from '../contract/session-types.js';
 import { errorMappingMiddleware } from '../shared/grpc-errors.js';
-import { createLogger } from '../shared/logger.js';
 import { createStreamTerminator } from '../shared/stream-terminator.js';
 import { listenPrivately, prepareSocketPath } from '../runner/control-socket.js';
 import type { Env } from '../shared/config.js';
@@ -59,9 +58,13 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
     onSpoolError: (err) => o.note(`the screen model parses in step with the output: its spool failed (${err instanceof Error ? err.message : String(err)})`),
   });
 
-  const log = createLogger({ name: 'session', level: 'warn' });
   const terminator = createStreamTerminator();
-  const server = createServer().use(errorMappingMiddleware(log));
+  // The session's one log is its notes (stderr, into the session log): no pino in this process.
+  const server = createServer().use(
+    errorMappingMiddleware({
+      error: ({ err, method }, message) => o.note(`${message} (${method}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    }),
+  );
   server.add(SessionServiceDefinition, createSessionService(terminal, terminator));
   let listening = false;
   try {

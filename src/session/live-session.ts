@@ -96,6 +96,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
     fd: 1,
     path: sessionLogPath(hapiPaths(o.env).sessionLogsDir, o.sessionId),
     maxBytes: o.config.logMaxBytes,
+    batch: true,
     onError: (err) => o.note(`cannot write the session log: ${err instanceof Error ? err.message : String(err)}`),
   });
   const pty = holdOutput(

@@ -48,11 +48,16 @@ export function fromClientError(err: unknown): unknown {
   return err;
 }
 
+/** Where a server without pino (a session process: its notes) logs an unexpected handler error. */
+export interface UnexpectedErrorLog {
+  error(fields: { err: unknown; method: string }, message: string): void;
+}
+
 /**
  * Server middleware: maps domain errors to status codes and logs unexpected ones. Client
  * cancellations (AbortError) are passed through untouched.
  */
-export function errorMappingMiddleware(log: Logger) {
+export function errorMappingMiddleware(log: Pick<Logger, 'error'> | UnexpectedErrorLog) {
   return async function* errorMapping<Req, Res>(call: ServerMiddlewareCall<Req, Res>, context: CallContext) {
     try {
       return yield* call.next(call.request, context);

@@ -4,7 +4,8 @@
  *
  * It is one file, unlinked as soon as it is opened: only this process holds it, so a crash,
  * a kill -9 or a full disk can never leave it behind. It holds one contiguous range of output
- * offsets, [start, end); it is emptied (truncated) whenever the parser has caught up.
+ * offsets, [start, end); it is emptied whenever the parser has read it all, and its disk space is
+ * given back (truncated) once the parser has caught up with the output.
  */
 import { closeSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +19,10 @@ export interface OutputSpool {
   append(offset: number, data: Uint8Array): void;
   /** Up to `maxBytes` from `offset` (start <= offset < end), read from the file. */
   read(offset: number, maxBytes: number): Buffer;
-  /** Forgets everything and gives the disk space back. */
+  /** Forgets everything; the next append writes over the file from its start (no truncation: cheap). */
   clear(): void;
+  /** Forgets everything and gives the disk space back. */
+  release(): void;
   close(): void;
 }
 
@@ -31,6 +34,8 @@ export function openOutputSpool(dir: string, name: string): OutputSpool {
   let start = 0;
   let end = 0;
   let closed = false;
+  /** The file's size: the most it ever held since the last release. */
+  let fileBytes = 0;
 
   return {
     get start() {
@@ -47,6 +52,7 @@ export function openOutputSpool(dir: string, name: string): OutputSpool {
       let at = 0;
       while (at < data.length) at += writeSync(fd, data, at, data.length - at, end - start + at);
       end += data.length;
+      fileBytes = Math.max(fileBytes, end - start);
     },
     read(offset, maxBytes) {
       if (offset < start || offset >= end) throw new RangeError(`spool holds ${start}..${end}, not ${offset}`);
@@ -61,9 +67,13 @@ export function openOutputSpool(dir: string, name: string): OutputSpool {
       return out;
     },
     clear() {
-      if (closed || start === end) return;
       start = end;
+    },
+    release() {
+      start = end;
+      if (closed || fileBytes === 0) return;
       ftruncateSync(fd, 0);
+      fileBytes = 0;
     },
     close() {
       if (closed) return;

@@ -155,6 +155,7 @@ describe('output spool', () => {
     expect(() => spool.read(99, 1)).toThrow(RangeError);
     spool.clear();
     expect([spool.start, spool.end]).toEqual([108, 108]);
+    spool.release();
     spool.append(500, Buffer.from('new'));
     expect(spool.read(500, 3).toString()).toBe('new');
     spool.close();

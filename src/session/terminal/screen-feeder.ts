@@ -164,6 +164,14 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       pausedForBacklog = false;
       if (!holding) o.resume();
     }
+    if (outstanding === 0 && fed >= ring.end && spool) {
+      // Caught up: the spool's disk space goes back until the next flood.
+      try {
+        spool.release();
+      } catch (err) {
+        spoolFailed(err);
+      }
+    }
     if (outstanding === 0 && !closed) setImmediate(pump);
   }
 

@@ -1,8 +1,10 @@
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { buildSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSessionLog } from './session-log.js';
+import { spawnSync } from 'node:child_process';
+import { BATCH_BYTES, createSessionLog } from './session-log.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -60,5 +62,39 @@ describe('session log', () => {
     const pipeLog = createSessionLog({ fd: 99_999, path, maxBytes: 10, writeOther: (d) => void streamed.push(Buffer.from(d).toString()) });
     pipeLog.write(Buffer.from('hi'));
     expect(streamed).toEqual(['hi']);
+  });
+});
+
+describe('session log, batching', () => {
+  it('gathers reads into one write at the end of the turn, or at once when a batch is full, in order', async () => {
+    const { path, fd } = logFile();
+    const log = createSessionLog({ fd, path, maxBytes: 10 * BATCH_BYTES, batch: true });
+    log.write(Buffer.from('one '));
+    log.write(Buffer.from('two '));
+    expect(statSync(path).size).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(readFileSync(path, 'utf8')).toBe('one two ');
+    const big = Buffer.alloc(BATCH_BYTES - 2, 'x');
+    log.write(big);
+    log.write(Buffer.from('yz!')); // does not fit: the batch goes first, this one is held
+    expect(statSync(path).size).toBe(8 + big.length);
+    log.flush();
+    expect(readFileSync(path, 'utf8')).toBe(`one two ${big.toString()}yz!`);
+  });
+
+  it('writes what it holds when the process exits', () => {
+    const { path } = logFile();
+    // The module as a child process runs it: compiled to CommonJS next to the log.
+    const compiled = join(dirname(path), 'session-log.cjs');
+    buildSync({ entryPoints: [join(import.meta.dirname, 'session-log.ts')], outfile: compiled, format: 'cjs', platform: 'node', logLevel: 'error' });
+    const script = `
+      const { openSync } = require('node:fs');
+      const { createSessionLog } = require(${JSON.stringify(compiled)});
+      const log = createSessionLog({ fd: openSync(${JSON.stringify(path)}, 'a'), path: ${JSON.stringify(path)}, maxBytes: 1e6, batch: true });
+      log.write(Buffer.from('last words'));
+      process.exit(3);`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(3);
+    expect(readFileSync(path, 'utf8')).toBe('last words');
   });
 });
