@@ -79,4 +79,14 @@ describe('output ring', () => {
     expect(r.readFrom(-1)).toBeUndefined();
     expect(() => createOutputRing(0)).toThrow(RangeError);
   });
+
+  it('copies into a given buffer (at most its length) across the wrap', () => {
+    const r = createOutputRing(8);
+    r.append(bytes('0123456789')); // holds 2..9, wrapped
+    const into = Buffer.alloc(5, '-');
+    const view = r.readFrom(3, 100, into)!;
+    expect(view.toString()).toBe('34567');
+    expect(view.buffer).toBe(into.buffer);
+    expect(r.readFrom(8, 100, into)!.toString()).toBe('89');
+  });
 });

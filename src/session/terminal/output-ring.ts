@@ -13,9 +13,10 @@ export interface OutputRing {
   append(data: Uint8Array): void;
   /**
    * The bytes from `offset` to the end, at most `maxBytes` of them (a copy). Undefined when
-   * `offset` is no longer held (before `start`) or lies in the future (after `end`).
+   * `offset` is no longer held (before `start`) or lies in the future (after `end`). With `into`,
+   * copied there (at most its length) and a view of it returned, instead of a new buffer.
    */
-  readFrom(offset: number, maxBytes?: number): Buffer | undefined;
+  readFrom(offset: number, maxBytes?: number, into?: Buffer): Buffer | undefined;
 }
 
 export function createOutputRing(capacity: number): OutputRing {
@@ -41,11 +42,11 @@ export function createOutputRing(capacity: number): OutputRing {
       if (first < src.length) buf.set(src.subarray(first), 0);
       end += data.length;
     },
-    readFrom(offset, maxBytes = Number.MAX_SAFE_INTEGER) {
+    readFrom(offset, maxBytes = Number.MAX_SAFE_INTEGER, into) {
       const start = Math.max(0, end - capacity);
       if (!Number.isSafeInteger(offset) || offset < start || offset > end) return undefined;
-      const length = Math.min(end - offset, Math.max(0, maxBytes));
-      const out = Buffer.allocUnsafe(length); // every byte is copied over below
+      const length = Math.min(end - offset, Math.max(0, maxBytes), into ? into.length : Infinity);
+      const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length); // every byte is copied over below
       const at = offset % capacity;
       const first = Math.min(length, capacity - at);
       buf.copy(out, 0, at, at + first);

@@ -17,8 +17,8 @@ export interface OutputSpool {
   readonly end: number;
   /** Appends the bytes at offset `end` (the first append of an empty spool sets `start`). Throws on a write error (ENOSPC), keeping what it held. */
   append(offset: number, data: Uint8Array): void;
-  /** Up to `maxBytes` from `offset` (start <= offset < end), read from the file. */
-  read(offset: number, maxBytes: number): Buffer;
+  /** Up to `maxBytes` from `offset` (start <= offset < end), read from the file (into `into` when given: a view of it). */
+  read(offset: number, maxBytes: number, into?: Buffer): Buffer;
   /** Forgets everything; the next append writes over the file from its start (no truncation: cheap). */
   clear(): void;
   /** Forgets everything and gives the disk space back. */
@@ -54,10 +54,10 @@ export function openOutputSpool(dir: string, name: string): OutputSpool {
       end += data.length;
       fileBytes = Math.max(fileBytes, end - start);
     },
-    read(offset, maxBytes) {
+    read(offset, maxBytes, into) {
       if (offset < start || offset >= end) throw new RangeError(`spool holds ${start}..${end}, not ${offset}`);
-      const length = Math.min(maxBytes, end - offset);
-      const out = Buffer.allocUnsafe(length);
+      const length = Math.min(maxBytes, end - offset, into ? into.length : Infinity);
+      const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       let got = 0;
       while (got < length) {
         const n = readSync(fd, out, got, length - got, offset - start + got);

@@ -79,6 +79,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
   const waiters: { target: number; hold: boolean; resolve: () => void }[] = [];
   let holding = false;
   let pausedForBacklog = false;
+  let sliceBuffer: Buffer | undefined;
 
   const limit = () => (spoolBroken ? MEMORY_BACKLOG_BYTES : o.maxBacklogBytes);
   const spooledFrom = () => (spool && spool.end > spool.start ? spool.end : fed);
@@ -110,9 +111,12 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     while (fed < ring.end) {
       queueResizes(fed);
       const stop = Math.min(ring.end, fed + SLICE_BYTES, resizes.length > 0 ? resizes[0]!.offset : Infinity);
+      // One slice at a time is handed over and parsed before the next: the same buffer serves
+      // them all (no garbage per slice). `all` hands many at once: each needs its own.
+      const into = all ? undefined : (sliceBuffer ??= Buffer.allocUnsafe(SLICE_BYTES));
       let data: Uint8Array;
       try {
-        data = fed < ring.start ? spool!.read(fed, stop - fed) : ring.readFrom(fed, stop - fed)!;
+        data = fed < ring.start ? spool!.read(fed, stop - fed, into) : ring.readFrom(fed, stop - fed, into)!;
       } catch (err) {
         // The spool cannot be read back: what it held is lost to the model (not to viewers or
         // the log). The model goes on from the oldest byte the ring holds.
