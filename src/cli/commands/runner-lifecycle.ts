@@ -3,9 +3,10 @@ import { startRunner } from '../../runner/client/start.js';
 import { stopRunnerProcess } from '../../runner/client/stop.js';
 import { signalReadyAndAwaitGo } from '../../runner/lifecycle/takeover.js';
 
-export async function start(opts: { workspaceRoot: string[] }): Promise<void> {
+export async function start(opts: { workspaceRoot: string[]; handoffFrom?: string }): Promise<void> {
   const result = await startRunner({
     workspaceRoots: opts.workspaceRoot,
+    handoffFrom: opts.handoffFrom === undefined ? undefined : Number(opts.handoffFrom),
     onReplace: (pid, why) => process.stderr.write(`Runner PID ${pid} ${why}; stopping it first\n`),
   });
   const s = result.status;

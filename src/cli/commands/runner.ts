@@ -10,7 +10,9 @@ export function registerRunnerCommands(program: Command): void {
     .command('start')
     .description('start the runner in the background (returns once it answers)')
     .option('--workspace-root <dir>', 'only allow sessions under this directory (repeatable)', collect, [])
-    .action(async (opts: { workspaceRoot: string[] }) => (await import('./runner-lifecycle.js')).start(opts));
+    // Used by the version hand-off (src/runner/lifecycle/handoff.ts): replace that runner only.
+    .addOption(new Option('--handoff-from <pid>', 'only replace this runner; start none if it is gone').hideHelp())
+    .action(async (opts: { workspaceRoot: string[]; handoffFrom?: string }) => (await import('./runner-lifecycle.js')).start(opts));
 
   runner
     .command('start-sync')

@@ -44,7 +44,18 @@ function tailOfFile(path: string | undefined, lines = 20): string {
  * until it answers on its socket as ready (polling with a deadline, never a fixed sleep).
  */
 export async function startRunner(
-  opts: { env?: Env; workspaceRoots?: string[]; hubUrl?: string; onReplace?: (pid: number, why: string) => void } = {},
+  opts: {
+    env?: Env;
+    workspaceRoots?: string[];
+    hubUrl?: string;
+    onReplace?: (pid: number, why: string) => void;
+    /**
+     * The PID of the runner whose version hand-off launched this start: it only replaces that
+     * runner. When no runner runs any more, someone stopped it meanwhile (`hapi runner stop`),
+     * and starting one would undo that stop: nothing is started (FailedPrecondition).
+     */
+    handoffFrom?: number;
+  } = {},
 ): Promise<StartResult> {
   const env = opts.env ?? process.env;
   // Validate the daemon's configuration here, so a bad value is a clear error (exit 2).
@@ -72,6 +83,9 @@ export async function startRunner(
     replace = { pid: existing.pid, why };
   } else {
     const stale = await inspectAndCleanStale(paths);
+    if (opts.handoffFrom !== undefined && stale.kind !== 'alive-not-answering') {
+      throw new FailedPreconditionError(`runner PID ${opts.handoffFrom}, which asked for this hand-off, was stopped meanwhile: not starting another (the stop stands)`);
+    }
     if (stale.kind === 'alive-not-answering') {
       // A runner is starting right now (or hung): wait for it rather than racing it.
       const status = await waitForRunner(paths, deadline);

@@ -55,7 +55,7 @@ describe('version hand-off', () => {
     t.setMtime(200);
     expect(t.handoff.checkCliVersion()).toBe('launched');
     expect(t.launched.map((l) => [l.argv, l.outputFile])).toEqual([
-      [['/opt/hapi/hapi.cjs', 'runner', 'start', '--workspace-root', '/w'], '/tmp/runner-x.handoff.log'],
+      [['/opt/hapi/hapi.cjs', 'runner', 'start', '--handoff-from', String(process.pid), '--workspace-root', '/w'], '/tmp/runner-x.handoff.log'],
     ]);
     expect(t.handoff.inProgress()).toBe(true);
   });

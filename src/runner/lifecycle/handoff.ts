@@ -117,7 +117,8 @@ export function createHandoff(opts: HandoffOptions): Handoff {
       'version mismatch: CLI file changed; starting a new runner to hand over',
     );
     const outputFrom = fileSize(opts.outputFile);
-    const started = launch([opts.cliPath, 'runner', 'start', ...opts.startArgs], opts.outputFile);
+    // --handoff-from: if this runner is stopped meanwhile, the new one must not start in its place.
+    const started = launch([opts.cliPath, 'runner', 'start', '--handoff-from', String(process.pid), ...opts.startArgs], opts.outputFile);
     child = started;
     started.on('error', (err) => opts.log.error({ err }, 'could not start the new runner for hand-off'));
     started.on('exit', (code, signal) => {
