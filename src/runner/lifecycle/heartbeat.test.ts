@@ -161,7 +161,7 @@ describe('heartbeat with the real state file and hand-off', () => {
     t.setMtime(200);
     await t.hb.beatNow();
     t.hb.stop();
-    expect(t.launched).toEqual([['/opt/hapi/hapi.cjs', 'runner', 'start']]);
+    expect(t.launched).toEqual([['/opt/hapi/hapi.cjs', 'runner', 'start', '--handoff-from', String(process.pid)]]);
     expect(t.hb.lastBeat()).toBeDefined();
   });
 
