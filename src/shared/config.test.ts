@@ -19,10 +19,11 @@ describe('configuration', () => {
       ringBytes: 4 * 1024 * 1024,
       viewerWindowBytes: 2 * 1024 * 1024,
       logMaxBytes: 10 * 1024 * 1024,
+      spoolMaxBytes: 256 * 1024 * 1024,
       cpuNice: 10,
     });
     expect(sessionConfig({ HAPI_SESSION_SCROLLBACK: '0' }).scrollback).toBe(0);
-    expect(sessionConfig({ HAPI_SESSION_RING_BYTES: '1048576', HAPI_SESSION_LOG_MAX_BYTES: '65536' })).toMatchObject({ ringBytes: 1_048_576, logMaxBytes: 65_536 });
+    expect(sessionConfig({ HAPI_SESSION_RING_BYTES: '1048576', HAPI_SESSION_LOG_MAX_BYTES: '65536', HAPI_SESSION_SPOOL_MAX_BYTES: '0' })).toMatchObject({ ringBytes: 1_048_576, logMaxBytes: 65_536, spoolMaxBytes: 0 });
   });
 
   it('reads overrides', () => {
