@@ -96,7 +96,7 @@ const main = await build({
   format: 'cjs',
   plugins: [lazyImports],
 });
-const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino|node-pty|@xterm)\//.test(p) || /^src\/hub\//.test(p));
+const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino|pino-pretty|node-pty|@xterm|prom-client|tdigest|bintrees)\//.test(p) || /^src\/hub\//.test(p));
 if (heavy.length > 0) throw new Error(`dist/hapi.cjs must stay small but contains ${heavy.slice(0, 5).join(', ')}`);
 chmodSync(new URL('hapi.cjs', dist), 0o755);
 

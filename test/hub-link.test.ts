@@ -123,6 +123,7 @@ function link(hubUrl: string, token: string | undefined, home: string, sessions 
     workspaceRoots: [],
     ready: true,
     lastSpawnError: '',
+    counters: { spawns: 0, spawnFailures: 0, stops: 0, hubReconnects: 0, hubLinkFailures: 0, relayedCalls: 0, relayedCallFailures: 0, logWriteFailures: 0 },
   });
   const control = createRunnerControl({ readiness, sessions: () => sessions.manager, status, requestStop: (r) => stops.push(r) });
   const l: HubLink = createHubLink({

@@ -114,6 +114,18 @@ export function runnerStatusJson(s: GetStatusResponse | undefined, sessions: Jso
           lastFailureAt: iso(s.logWrites?.lastFailureAt),
         }
       : null,
+    counters: s
+      ? {
+          spawns: s.counters?.spawns ?? 0,
+          spawnFailures: s.counters?.spawnFailures ?? 0,
+          stops: s.counters?.stops ?? 0,
+          hubReconnects: s.counters?.hubReconnects ?? 0,
+          hubLinkFailures: s.counters?.hubLinkFailures ?? 0,
+          relayedCalls: s.counters?.relayedCalls ?? 0,
+          relayedCallFailures: s.counters?.relayedCallFailures ?? 0,
+          logWriteFailures: s.counters?.logWriteFailures ?? 0,
+        }
+      : null,
     sessionCount: s ? s.sessionCount : null,
     sessions: s ? sessions : null,
     hapiHome: s ? s.hapiHome : null,

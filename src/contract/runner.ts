@@ -119,6 +119,7 @@ export function statusToProto(s: RunnerStatusInfo): GetStatusResponse {
       droppedLines: s.logWrites.droppedLines,
       lastFailureAt: s.logWrites.lastFailureAt,
     },
+    counters: { ...s.counters },
     hubLink: {
       state: hubLinkStateToProto(s.hubLink.state),
       hubUrl: s.hubLink.hubUrl ?? '',

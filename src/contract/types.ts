@@ -183,6 +183,20 @@ export interface RunnerStatusInfo {
   workspaceRoots: string[];
   /** Finished starting and serving session calls. */
   ready: boolean;
+  /** What the runner process did since it started (src/runner/runner-counters.ts), plus its failed log writes. */
+  counters: RunnerCountersInfo;
+}
+
+/** GetStatusResponse.counters. */
+export interface RunnerCountersInfo {
+  spawns: number;
+  spawnFailures: number;
+  stops: number;
+  hubReconnects: number;
+  hubLinkFailures: number;
+  relayedCalls: number;
+  relayedCallFailures: number;
+  logWriteFailures: number;
 }
 
 // ------------------------------------------------------------------ machines (MachineService.Connect, HubService)

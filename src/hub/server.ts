@@ -29,6 +29,10 @@ import { createMachineService } from './grpc/machine-service.js';
 import { createHealthService, createReflectionServices } from './grpc/introspection.js';
 import type { HttpHandler } from '../shared/http/reply.js';
 import { bearerAuthenticator, createHubHttpHandler, type HubHttpHandler } from './http/rest.js';
+import { createOpsHandler } from './http/ops.js';
+import { createHubMetrics } from './metrics/hub-metrics.js';
+import { instrumentStore } from './store/instrumented-store.js';
+import { CLI_VERSION } from '../shared/version.js';
 
 export interface RunningHub {
   core: HubCore;
@@ -95,8 +99,10 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   const log = opts.log.child({ c: 'hub' });
   routeGrpcLogs(opts.log);
   const dbPath = config.dbPath ?? paths.hubDb;
-  const store = openHubStore(dbPath);
+  const metrics = createHubMetrics();
+  const store = instrumentStore(openHubStore(dbPath), metrics.observeStore);
   const core = createHubCore({
+    onRelay: metrics.observeRelay,
     store,
     log: opts.log,
     aliveTimeoutMs: config.aliveTimeoutMs,
@@ -105,6 +111,9 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     viewerBufferBytes: config.viewerBufferBytes,
     attachResumeMs: config.attachResumeMs,
   });
+
+  metrics.sampleFrom(() => core.stats());
+  let shuttingDown = false;
 
   let createdOwnerToken: string | undefined;
   const owner = core.bootstrapOwnerToken();
@@ -147,8 +156,18 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
 
   const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core), log });
   const handler: WrappedHttpHandler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
+  const ops = createOpsHandler({
+    core,
+    store,
+    notReady: () => (shuttingDown ? 'the hub is shutting down' : undefined),
+    metrics,
+    metricsOpen: config.metricsOpen,
+    restRoutes: rest.routes,
+    version: CLI_VERSION,
+    log,
+  });
   const onRequest = (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => {
-    handler(req, res).catch((err: unknown) => {
+    ops.handle(req, res).then((done) => (done ? undefined : handler(req, res))).catch((err: unknown) => {
       log.error({ err }, 'unhandled error in HTTP handler');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
@@ -193,6 +212,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     createdOwnerToken,
     close(reason = 'shutdown') {
       closing ??= (async () => {
+        shuttingDown = true;
         log.info({ reason }, 'hub shutting down');
         // Reverse order of start: stop accepting HTTP, end long-lived streams, then gRPC.
         http.close();

@@ -40,6 +40,7 @@ import { createReadiness, createRunnerControl, type RunnerControl, type RunnerSt
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { createRunnerTerminals, type RunnerTerminals } from './terminals/runner-terminals.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
+import { createRunnerCounters, type RunnerCounters } from './runner-counters.js';
 
 /** The self-check of a runner that takes over from a running one (lifecycle/takeover.ts). */
 export { preflightRunner } from './lifecycle/preflight.js';
@@ -111,6 +112,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   let socketBound = false;
   const grpcServer = createGrpcServer().use(errorMappingMiddleware(rootLog.child({ c: 'grpc' })));
 
+  const counters = createRunnerCounters();
   const status = (): RunnerStatus => ({
     pid: process.pid,
     startedAt,
@@ -128,9 +130,17 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     workspaceRoots,
     ready: readiness.phase() === 'ready',
     lastSpawnError: sessions?.lastSpawnError(),
+    counters: { ...counters.snapshot(), logWriteFailures: logWriteHealth(rootLog)?.droppedLines ?? 0 },
   });
   // Every transport (gRPC, the HTTP gateway, the hub link) calls this one facade.
-  const control = createRunnerControl({ readiness, sessions: () => sessions, terminals: () => terminals, status, requestStop: (reason) => void shutdown!.request(reason) });
+  const control = createRunnerControl({
+    readiness,
+    sessions: () => sessions,
+    terminals: () => terminals,
+    status,
+    counters,
+    requestStop: (reason) => void shutdown!.request(reason),
+  });
   const grpcService = createRunnerGrpcService(control);
 
   // The reverse of the start order, except that the session manager closes before the hub link
@@ -227,6 +237,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       agents: () => manager.availableAgents(),
       agentsRefreshMs: config.heartbeatIntervalMs,
       sessionActivity: (fresh) => liveTerminals.activity(fresh),
+      counters,
     });
     checkpoint();
     rootLog.info(
@@ -276,6 +287,7 @@ interface HubLinkArgs {
   agentsRefreshMs: number;
   /** The live terminals' last output and last line, reported to the hub for the page's list. */
   sessionActivity: (fresh: boolean) => Promise<SessionActivityInfo[]>;
+  counters: RunnerCounters;
 }
 
 /**
@@ -298,6 +310,7 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     agents: args.agents,
     agentsRefreshMs: args.agentsRefreshMs,
     sessionActivity: args.sessionActivity,
+    counters: args.counters,
   });
   return { status: () => link.status(), close: (reason) => link.close(reason) };
 }

@@ -14,6 +14,7 @@ import type {
 import type { AttachHello, SessionInput, ViewerEvent, ViewerMessage } from '../contract/session-types.js';
 import type { SessionEvent, SessionManager } from './domain.js';
 import type { RunnerTerminals } from './terminals/runner-terminals.js';
+import { NO_COUNTERS, type RunnerCounters } from './runner-counters.js';
 
 /** The runner's status as the facade reports it: what GetStatus answers, plus what the hub link publishes. */
 export interface RunnerStatus extends RunnerStatusInfo {
@@ -86,10 +87,13 @@ export interface RunnerControlDeps {
   terminals?: () => RunnerTerminals | undefined;
   status: () => RunnerStatus;
   requestStop: (reason: ShutdownReason) => void;
+  /** Spawns and stops are counted here, whichever transport asked. */
+  counters?: RunnerCounters;
 }
 
 export function createRunnerControl(deps: RunnerControlDeps): RunnerControlService {
   const inFlight = createInFlight();
+  const counters = deps.counters ?? NO_COUNTERS;
   const ready = async (signal?: AbortSignal): Promise<SessionManager> => {
     await deps.readiness.whenReady(signal);
     const manager = deps.sessions();
@@ -131,12 +135,22 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
     spawnSession: (spec, signal) =>
       inFlight.track(async () => {
         checkSpawnSpec(spec);
-        return (await ready(signal)).spawn(spec);
+        const manager = await ready(signal);
+        try {
+          const outcome = await manager.spawn(spec);
+          if (outcome.kind === 'session') counters.count('spawns');
+          return outcome;
+        } catch (err) {
+          counters.count('spawnFailures');
+          throw err;
+        }
       }),
     stopSession: (target, signal) =>
       inFlight.track(async () => {
         if ('sessionId' in target) checkSessionId(target.sessionId);
-        return (await ready(signal)).stop(target);
+        const result = await (await ready(signal)).stop(target);
+        if (result.result === 'stopped') counters.count('stops');
+        return result;
       }),
     sessionStarted: (report, signal) =>
       inFlight.track(async () => {

@@ -265,6 +265,8 @@ export interface HubConfig {
   viewerBufferBytes: number;
   /** How long a viewer's attach waits for its machine's runner to come back before it ends. */
   attachResumeMs: number;
+  /** HAPI_HUB_METRICS_OPEN: /metrics without the owner token (a scraper on a trusted network). */
+  metricsOpen: boolean;
   logLevel: LogLevel;
 }
 
@@ -287,6 +289,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),
     viewerBufferBytes: envInt(env, 'HAPI_HUB_VIEWER_BUFFER_BYTES', 4 * 1024 * 1024, { min: 64 * 1024 }),
     attachResumeMs: envInt(env, 'HAPI_HUB_ATTACH_RESUME_MS', 30_000, { min: 0 }),
+    metricsOpen: envBool(env, 'HAPI_HUB_METRICS_OPEN', false),
     logLevel: logLevel(env),
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { HapiError } from '../../shared/errors.js';
 import type {
   MachineMetadataInfo,
+  RelayCall,
   RelayResult,
   RunnerStateInfo,
   RunnerStatusReportInfo,
@@ -39,6 +40,11 @@ export interface HubCoreOptions {
   attachResumeMs?: number;
   /** Injectable clock (tests). */
   now?: () => Date;
+  /**
+   * Told when a relayed call settles: its method, `ok` or the error kind in snake case
+   * (`unavailable`, `deadline_exceeded`, ...), and how long it took (metrics).
+   */
+  onRelay?: (method: RelayCall['method'], outcome: string, seconds: number) => void;
 }
 
 /** The hub's handle on an attached runner stream; the transport feeds it what arrives. */
@@ -54,6 +60,19 @@ export interface MachineLink {
   sessionActivity(entries: SessionActivityInfo[]): void;
   /** The stream ended (either side). Idempotent. */
   detach(reason: string): void;
+}
+
+/** Counts for logs, benchmarks and metrics. */
+export interface HubStats {
+  /** Open runner streams (MachineService.Connect). */
+  connections: number;
+  /** Machines whose stream is open and not detached. */
+  machinesOnline: number;
+  /** Runner-opened attach streams, open or awaited. */
+  attachStreams: number;
+  watchers: number;
+  pendingRpcs: number;
+  viewers: number;
 }
 
 export interface HubCore {
@@ -96,7 +115,7 @@ export interface HubCore {
   getSessionScreen(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   sendInput(caller: Caller, machineId: string, sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
   /** Counts for logs and benchmarks. */
-  stats(): { connections: number; watchers: number; pendingRpcs: number; viewers: number };
+  stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */
   close(): void;
 }

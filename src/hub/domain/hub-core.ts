@@ -87,8 +87,18 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   async function relay(caller: Caller, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult> {
     requireMachineFor(caller, RELAY_ACTION[call.method], machineId);
     const conn = presence.get(machineId);
-    if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);
-    return conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
+    const started = performance.now();
+    const observe = (outcome: string) => opts.onRelay?.(call.method, outcome, (performance.now() - started) / 1000);
+    try {
+      if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);
+      const result = await conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
+      observe('ok');
+      return result;
+    } catch (err) {
+      // The kind in snake case, as gRPC status names read in lower case (`deadline_exceeded`).
+      observe(isHapiError(err) ? err.kind.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase() : 'internal');
+      throw err;
+    }
   }
 
   /**
@@ -277,7 +287,15 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     },
 
     stats() {
-      return { connections: presence.size, watchers: feed.size, pendingRpcs: presence.pendingRequests, viewers: terminals.viewers };
+      return {
+        // A detached stream leaves presence at once: one open stream per online machine.
+        connections: presence.size,
+        machinesOnline: presence.size,
+        attachStreams: presence.attachStreams,
+        watchers: feed.size,
+        pendingRpcs: presence.pendingRequests,
+        viewers: terminals.viewers,
+      };
     },
 
     close() {

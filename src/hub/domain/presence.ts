@@ -73,6 +73,8 @@ export interface Presence {
   /** The record with what memory knows better: the last-alive time when online, an offline mark not saved yet. */
   withLastAlive(m: MachineRecord): MachineRecord;
   readonly size: number;
+  /** Runner-opened attach streams of the open links, open or awaited. */
+  readonly attachStreams: number;
   /** Open streams' pending relayed requests. */
   readonly pendingRequests: number;
   /** Stops the sweeper, detaches every stream and closes it with Unavailable. */
@@ -269,6 +271,12 @@ export function createPresence(opts: PresenceOptions): Presence {
 
     get size() {
       return connections.size;
+    },
+
+    get attachStreams() {
+      let n = 0;
+      for (const c of connections.values()) n += c.attaches.size;
+      return n;
     },
 
     get pendingRequests() {

@@ -25,10 +25,11 @@ import { InvalidArgumentError, UnauthenticatedError } from '../../shared/errors.
 import { bearerToken } from '../../shared/http/bearer.js';
 import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, type HttpHandler, type JsonReply } from '../../shared/http/reply.js';
-import { createRouteTable } from '../../shared/http/routes.js';
+import { createRouteTable, type RouteTable } from '../../shared/http/routes.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Caller, HubEvent, HubSession } from '../domain/types.js';
 import type { HubCore } from '../domain/hub-core.js';
+import { REST_DOCS, SPAWN_BODY_SCHEMA } from './rest-docs.js';
 
 export interface HubHttpOptions {
   hub: HubCore;
@@ -44,7 +45,10 @@ export interface HubHttpOptions {
  * Handles one request; resolves when the response is finished (or handed to SSE). `caller` is
  * given by a layer in front that already knows who asks (the web page's cookie session).
  */
-export type HubHttpHandler = HttpHandler<[caller?: Caller]>;
+export type HubHttpHandler = HttpHandler<[caller?: Caller]> & {
+  /** The route table's routes with their docs (the OpenAPI document is built from them). */
+  routes: ReturnType<RouteTable<unknown>['routes']>;
+};
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -86,7 +90,7 @@ function optString(o: Record<string, unknown>, key: string, max = 4096): string 
   return v || undefined;
 }
 
-const SPAWN_KEYS = new Set(['directory', 'agent', 'sessionId', 'approveCreateDirectory', 'worktree', 'requestId', 'agentArgs']);
+const SPAWN_KEYS = new Set(Object.keys(SPAWN_BODY_SCHEMA.properties));
 
 /** Validates a spawn body; fromJSON would accept anything, so this is done by hand. */
 export function parseSpawnBody(body: unknown): SpawnSpec {
@@ -182,12 +186,14 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     {
       method: 'GET',
       path: '/api/v1/whoami',
+      doc: REST_DOCS.whoami,
       handler: ({ caller }) => [200, { namespace: caller.namespace, owner: caller.owner, scope: tokenScopeJson(caller.scope) }],
     },
-    { method: 'GET', path: '/api/v1/machines', handler: ({ caller }) => [200, { machines: hub.listMachines(caller).map(machineJson) }] },
+    { method: 'GET', path: '/api/v1/machines', doc: REST_DOCS.machines, handler: ({ caller }) => [200, { machines: hub.listMachines(caller).map(machineJson) }] },
     {
       method: 'GET',
       path: '/api/v1/sessions',
+      doc: REST_DOCS.sessions,
       handler: ({ caller, url }) => {
         const sessions = hub.listSessions(caller, {
           machineId: url.searchParams.get('machineId') || undefined,
@@ -196,10 +202,11 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         return [200, { sessions: sessions.map(withActivity) }];
       },
     },
-    { method: 'GET', path: '/api/v1/events', handler: ({ req, res, caller }) => events(req, res, caller) },
+    { method: 'GET', path: '/api/v1/events', doc: REST_DOCS.events, handler: ({ req, res, caller }) => events(req, res, caller) },
     {
       method: 'POST',
       path: '/api/v1/machines/:machineId/sessions',
+      doc: REST_DOCS.spawn,
       handler: async ({ req, res, params, caller }) => {
         const spec = parseSpawnBody(await readJson(req));
         const outcome = await hub.spawnSession(caller, params.machineId!, spec, requestSignal(req, res));
@@ -212,6 +219,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     {
       method: 'POST',
       path: '/api/v1/machines/:machineId/sessions/:sessionId/stop',
+      doc: REST_DOCS.stopSession,
       handler: async ({ req, res, params, caller }) => {
         await readJson(req);
         const result = await hub.stopSession(caller, params.machineId!, params.sessionId!, requestSignal(req, res));
@@ -221,6 +229,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     {
       method: 'POST',
       path: '/api/v1/machines/:machineId/stop-runner',
+      doc: REST_DOCS.stopRunner,
       handler: async ({ req, res, params, caller }) => {
         await readJson(req);
         await hub.stopRunner(caller, params.machineId!, requestSignal(req, res));
@@ -229,11 +238,12 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     },
   ]);
 
-  return jsonHandler(async (req, res, given?: Caller) => {
+  const handle = jsonHandler(async (req, res, given?: Caller) => {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     // Who asks comes first: an unauthenticated caller learns nothing, not even which routes exist.
     const caller = given ?? (await opts.authenticate(req));
     const { handler, params } = table.lookup(req.method, url.pathname);
     return handler({ req, res, url, params, caller });
   }, opts.log);
+  return Object.assign(handle, { routes: table.routes() });
 }

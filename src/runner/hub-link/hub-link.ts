@@ -34,6 +34,7 @@ import { boundedHello, fitMessage, sessionEventMessage } from './outbound.js';
 import { createActivityReporter } from './activity-reporter.js';
 import { defaultMachineMetadata } from './machine-metadata.js';
 import { createAttachOpener } from './attach-opener.js';
+import { NO_COUNTERS, type RunnerCounters } from '../runner-counters.js';
 import { createRelayHandler } from './relay-handler.js';
 import { createStatePublisher } from './state-publisher.js';
 
@@ -76,6 +77,8 @@ export interface HubLinkOptions {
   clock?: HubLinkClock;
   /** Override the alive cadence (ms); default is what the hub's welcome asks for (20 s). */
   aliveIntervalMs?: number;
+  /** Reconnects, broken streams and relayed calls are counted here (`hapi runner status --json`). */
+  counters?: RunnerCounters;
   /** For tests: build the channel yourself. */
   createChannel?: (url: string) => Channel;
 }
@@ -120,7 +123,8 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   // of alive messages and relayed calls on the link's connection.
   const attachChannel = opts.createChannel ? channel : createHubChannel(hubUrl, SEPARATE_CONNECTION);
   const callMetadata = Metadata({ authorization: `Bearer ${token}` });
-  const relay = createRelayHandler({ control, log, clock });
+  const counters = opts.counters ?? NO_COUNTERS;
+  const relay = createRelayHandler({ control, log, clock, counters });
   const publisher = createStatePublisher({
     metadata: initialMetadata,
     runnerState: () => {
@@ -137,6 +141,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   let lastError: string | undefined;
   let namespace: string | undefined;
   let connectedSince: Date | undefined;
+  let welcomes = 0;
   let closing = false;
   /** The current stream's outbound queue, while connected. */
   let out: AsyncQueue<ConnectRequest> | undefined;
@@ -235,6 +240,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         if (msg.message?.$case !== 'welcome') throw new Error('hub did not answer hello with welcome');
         const w = msg.message.value;
         welcomed = true;
+        if (welcomes++ > 0) counters.count('hubReconnects');
         namespace = w.namespace;
         linkId = w.linkId || undefined;
         out = queue;
@@ -293,6 +299,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         if (stopLoop.signal.aborted || closing) break;
         refused = err instanceof ClientError && err.code === Status.FAILED_PRECONDITION;
         lastError = describe(err);
+        counters.count('hubLinkFailures');
         log.warn({ hubUrl, err: lastError }, (state as HubLinkStateName) === 'connected' ? 'lost the hub link' : 'cannot connect to the hub');
       }
       if (stopLoop.signal.aborted || closing) break;

@@ -12,6 +12,7 @@ import { DeadlineExceededError, InvalidArgumentError, isHapiError } from '../../
 import { grpcStatusOf } from '../../shared/grpc-errors.js';
 import type { RunnerControl } from '../runner-control.js';
 import type { HubLinkClock } from './clock.js';
+import { NO_COUNTERS, type RunnerCounters } from '../runner-counters.js';
 
 /** Used when the hub sent no deadline. */
 export const DEFAULT_RELAY_DEADLINE_MS = 60_000;
@@ -27,6 +28,8 @@ export interface RelayHandlerOptions {
   control: RunnerControl;
   log: Logger;
   clock: HubLinkClock;
+  /** Relayed calls and their failures are counted here. */
+  counters?: RunnerCounters;
 }
 
 /** What the hub's status request gets: a summary of the runner's own status. */
@@ -36,6 +39,7 @@ export function statusReport(s: RunnerStatusInfo): RunnerStatusReportInfo {
 
 export function createRelayHandler(opts: RelayHandlerOptions): RelayHandler {
   const { control, log, clock } = opts;
+  const counters = opts.counters ?? NO_COUNTERS;
 
   async function run(call: RelayCall, signal: AbortSignal): Promise<RelayResult> {
     switch (call.method) {
@@ -76,6 +80,7 @@ export function createRelayHandler(opts: RelayHandlerOptions): RelayHandler {
   return {
     async handle(req) {
       const started = clock.now();
+      counters.count('relayedCalls');
       try {
         const call = relayCallFromProto(req);
         if (!call) throw new InvalidArgumentError('unknown relayed method');
@@ -85,6 +90,7 @@ export function createRelayHandler(opts: RelayHandlerOptions): RelayHandler {
         return relayResultToProto(req.requestId, result);
       } catch (err) {
         const known = isHapiError(err);
+        counters.count('relayedCallFailures');
         if (!known) log.error({ err, requestId: req.requestId }, 'relayed call failed unexpectedly');
         return {
           requestId: req.requestId,

@@ -10,6 +10,9 @@
  */
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { methodNotAllowed } from './errors.js';
+import type { RouteDoc } from './route-doc.js';
+
+export type { RouteDoc } from './route-doc.js';
 
 /** `*` as a method: any method. */
 export type RouteMethod = string;
@@ -19,6 +22,8 @@ export interface Route<H> {
   /** e.g. `/api/v1/machines/:machineId/sessions`, `/api/*`. */
   path: string;
   handler: H;
+  /** What the route does, for the OpenAPI document (route-doc.ts); mounts and catch-alls have none. */
+  doc?: RouteDoc;
 }
 
 export interface RouteMatch<H> {
@@ -32,6 +37,8 @@ export interface RouteTable<H> {
   lookup(method: string | undefined, pathname: string): RouteMatch<H>;
   /** The patterns in match order, each with its methods (for docs and tests). */
   patterns(): Array<{ path: string; methods: string[] }>;
+  /** Every route as declared, with its doc (the OpenAPI document is built from these). */
+  routes(): ReadonlyArray<Omit<Route<H>, 'handler'>>;
 }
 
 interface Pattern<H> {
@@ -117,6 +124,9 @@ export function createRouteTable<H>(routes: ReadonlyArray<Route<H>>): RouteTable
     },
     patterns() {
       return sorted.map((p) => ({ path: p.path, methods: [...p.byMethod.keys()].sort() }));
+    },
+    routes() {
+      return routes.map(({ method, path, doc }) => ({ method: method.toUpperCase(), path, doc }));
     },
   };
 }

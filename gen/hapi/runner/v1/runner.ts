@@ -185,7 +185,43 @@ export interface GetStatusResponse {
    */
   ready: boolean;
   /** Failed writes to the runner's log (see LogWriteHealth). */
-  logWrites?: LogWriteHealth | undefined;
+  logWrites?:
+    | LogWriteHealth
+    | undefined;
+  /**
+   * What this runner process has done since it started (see RunnerCounters). Added in a
+   * backward-compatible way: an older runner leaves it unset, which reads as all zero.
+   */
+  counters?: RunnerCounters | undefined;
+}
+
+/**
+ * Counters of one runner process, from its start (they restart at zero with a new runner,
+ * e.g. after a hand-off). Each only grows while the process lives.
+ */
+export interface RunnerCounters {
+  /**
+   * Sessions started by the runner (any transport: gRPC, the HTTP gateway, the hub) that
+   * reported themselves.
+   */
+  spawns: number;
+  /**
+   * Spawns that failed (a bad directory, an unknown agent, no report in time, ...); a spawn
+   * answered with "approval required" is not a failure.
+   */
+  spawnFailures: number;
+  /** Stop-session calls that stopped a session (not those that found it already gone). */
+  stops: number;
+  /** Times the hub link was welcomed by the hub after the first time (reconnects). */
+  hubReconnects: number;
+  /** Times the hub link's stream to the hub broke or was refused. */
+  hubLinkFailures: number;
+  /** Calls the hub relayed to this runner (spawn, stop, status, screen, input, stop-runner). */
+  relayedCalls: number;
+  /** Relayed calls answered with an error. */
+  relayedCallFailures: number;
+  /** Log writes that failed (lines dropped; the same count as LogWriteHealth.dropped_lines). */
+  logWriteFailures: number;
 }
 
 /** ListSessionsRequest selects what to list. */
@@ -740,6 +776,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     cliPath: "",
     ready: false,
     logWrites: undefined,
+    counters: undefined,
   };
 }
 
@@ -789,6 +826,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
     if (message.logWrites !== undefined) {
       LogWriteHealth.encode(message.logWrites, writer.uint32(122).fork()).join();
+    }
+    if (message.counters !== undefined) {
+      RunnerCounters.encode(message.counters, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -926,6 +966,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.logWrites = LogWriteHealth.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.counters = RunnerCounters.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1007,6 +1055,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.log_writes)
         ? LogWriteHealth.fromJSON(object.log_writes)
         : undefined,
+      counters: isSet(object.counters) ? RunnerCounters.fromJSON(object.counters) : undefined,
     };
   },
 
@@ -1057,6 +1106,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.logWrites !== undefined) {
       obj.logWrites = LogWriteHealth.toJSON(message.logWrites);
     }
+    if (message.counters !== undefined) {
+      obj.counters = RunnerCounters.toJSON(message.counters);
+    }
     return obj;
   },
 
@@ -1084,6 +1136,223 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.logWrites = (object.logWrites !== undefined && object.logWrites !== null)
       ? LogWriteHealth.fromPartial(object.logWrites)
       : undefined;
+    message.counters = (object.counters !== undefined && object.counters !== null)
+      ? RunnerCounters.fromPartial(object.counters)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRunnerCounters(): RunnerCounters {
+  return {
+    spawns: 0,
+    spawnFailures: 0,
+    stops: 0,
+    hubReconnects: 0,
+    hubLinkFailures: 0,
+    relayedCalls: 0,
+    relayedCallFailures: 0,
+    logWriteFailures: 0,
+  };
+}
+
+export const RunnerCounters: MessageFns<RunnerCounters> = {
+  encode(message: RunnerCounters, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spawns !== 0) {
+      writer.uint32(8).int64(message.spawns);
+    }
+    if (message.spawnFailures !== 0) {
+      writer.uint32(16).int64(message.spawnFailures);
+    }
+    if (message.stops !== 0) {
+      writer.uint32(24).int64(message.stops);
+    }
+    if (message.hubReconnects !== 0) {
+      writer.uint32(32).int64(message.hubReconnects);
+    }
+    if (message.hubLinkFailures !== 0) {
+      writer.uint32(40).int64(message.hubLinkFailures);
+    }
+    if (message.relayedCalls !== 0) {
+      writer.uint32(48).int64(message.relayedCalls);
+    }
+    if (message.relayedCallFailures !== 0) {
+      writer.uint32(56).int64(message.relayedCallFailures);
+    }
+    if (message.logWriteFailures !== 0) {
+      writer.uint32(64).int64(message.logWriteFailures);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunnerCounters {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunnerCounters();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.spawns = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.spawnFailures = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stops = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hubReconnects = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hubLinkFailures = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.relayedCalls = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.relayedCallFailures = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.logWriteFailures = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunnerCounters {
+    return {
+      spawns: isSet(object.spawns) ? globalThis.Number(object.spawns) : 0,
+      spawnFailures: isSet(object.spawnFailures)
+        ? globalThis.Number(object.spawnFailures)
+        : isSet(object.spawn_failures)
+        ? globalThis.Number(object.spawn_failures)
+        : 0,
+      stops: isSet(object.stops) ? globalThis.Number(object.stops) : 0,
+      hubReconnects: isSet(object.hubReconnects)
+        ? globalThis.Number(object.hubReconnects)
+        : isSet(object.hub_reconnects)
+        ? globalThis.Number(object.hub_reconnects)
+        : 0,
+      hubLinkFailures: isSet(object.hubLinkFailures)
+        ? globalThis.Number(object.hubLinkFailures)
+        : isSet(object.hub_link_failures)
+        ? globalThis.Number(object.hub_link_failures)
+        : 0,
+      relayedCalls: isSet(object.relayedCalls)
+        ? globalThis.Number(object.relayedCalls)
+        : isSet(object.relayed_calls)
+        ? globalThis.Number(object.relayed_calls)
+        : 0,
+      relayedCallFailures: isSet(object.relayedCallFailures)
+        ? globalThis.Number(object.relayedCallFailures)
+        : isSet(object.relayed_call_failures)
+        ? globalThis.Number(object.relayed_call_failures)
+        : 0,
+      logWriteFailures: isSet(object.logWriteFailures)
+        ? globalThis.Number(object.logWriteFailures)
+        : isSet(object.log_write_failures)
+        ? globalThis.Number(object.log_write_failures)
+        : 0,
+    };
+  },
+
+  toJSON(message: RunnerCounters): unknown {
+    const obj: any = {};
+    if (message.spawns !== 0) {
+      obj.spawns = Math.round(message.spawns);
+    }
+    if (message.spawnFailures !== 0) {
+      obj.spawnFailures = Math.round(message.spawnFailures);
+    }
+    if (message.stops !== 0) {
+      obj.stops = Math.round(message.stops);
+    }
+    if (message.hubReconnects !== 0) {
+      obj.hubReconnects = Math.round(message.hubReconnects);
+    }
+    if (message.hubLinkFailures !== 0) {
+      obj.hubLinkFailures = Math.round(message.hubLinkFailures);
+    }
+    if (message.relayedCalls !== 0) {
+      obj.relayedCalls = Math.round(message.relayedCalls);
+    }
+    if (message.relayedCallFailures !== 0) {
+      obj.relayedCallFailures = Math.round(message.relayedCallFailures);
+    }
+    if (message.logWriteFailures !== 0) {
+      obj.logWriteFailures = Math.round(message.logWriteFailures);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunnerCounters>): RunnerCounters {
+    return RunnerCounters.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunnerCounters>): RunnerCounters {
+    const message = createBaseRunnerCounters();
+    message.spawns = object.spawns ?? 0;
+    message.spawnFailures = object.spawnFailures ?? 0;
+    message.stops = object.stops ?? 0;
+    message.hubReconnects = object.hubReconnects ?? 0;
+    message.hubLinkFailures = object.hubLinkFailures ?? 0;
+    message.relayedCalls = object.relayedCalls ?? 0;
+    message.relayedCallFailures = object.relayedCallFailures ?? 0;
+    message.logWriteFailures = object.logWriteFailures ?? 0;
     return message;
   },
 };
