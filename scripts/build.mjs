@@ -40,6 +40,8 @@ const LAZY = {
   'session-client': 'src/session/session-client.ts',
   // hapi in a terminal / hapi attach: the attach client (SessionService messages, the stream).
   attach: 'src/session/attach/index.ts',
+  // hapi runner logs / hapi hub logs: pino-pretty for --pretty.
+  logs: 'src/cli/commands/logs.ts',
 };
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 

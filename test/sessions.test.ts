@@ -428,7 +428,7 @@ describe('reports, pruning and re-adoption', () => {
     expect(f.events.filter((e) => e.kind === 'started')).toHaveLength(1);
     expect(hapiErrorSync(() => m.reportStarted({ sessionId: 'term-1', hostPid: process.pid, startedBy: 'terminal' })).kind).toBe('AlreadyExists');
     expect(m.list().map((s) => s.id)).toEqual(['term-1']);
-    expect(readFileSync(f.logFile, 'utf8')).toMatch(/"sessionId":"term-1","pid":\d+,"startedBy":"terminal","msg":"Session reported"/);
+    expect(readFileSync(f.logFile, 'utf8')).toMatch(/"sessionId":"term-1","sessionPid":\d+,"startedBy":"terminal","msg":"Session reported"/);
 
     // Claims to be runner-spawned, but no spawn of ours waits for it: stopped, not adopted.
     const orphan = startLoneAgent(th, ['--hapi-session-id', 'orphan-1']);

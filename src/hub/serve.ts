@@ -11,6 +11,7 @@ import { hapiPaths, type HapiPaths } from '../shared/paths.js';
 import type { HubStateFile } from '../shared/hub-client.js';
 import { startHub, type RunningHub, type StartHubOptions } from './server.js';
 import { webPage } from './web/index.js';
+import { newLogPath, pruneLogs } from '../shared/log-files.js';
 
 export interface ServeOptions {
   env?: Env;
@@ -21,13 +22,26 @@ export interface ServeOptions {
   out?: (line: string) => void;
 }
 
+/**
+ * The hub's logger: JSON lines to a new logs/hub-<YYYYMMDD-HHMMSS>.log (`hapi hub logs`; the
+ * newest HAPI_HUB_LOG_KEEP are kept) and human-readable lines on stderr.
+ */
+export function hubLogger(name: string, env: Env = process.env): Logger {
+  const config = hubConfig(env);
+  const paths = hapiPaths(env);
+  ensurePrivateDir(paths.home);
+  const file = newLogPath('hub', paths.logsDir);
+  pruneLogs('hub', paths.logsDir, config.logKeep, file);
+  return createLogger({ name, level: config.logLevel, file, pretty: true });
+}
+
 /** Starts the hub and records it in paths.hubStateFile; the caller owns shutdown. */
 export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: RunningHub; paths: HapiPaths; stop(reason: string): Promise<void> }> {
   const env = opts.env ?? process.env;
   const config = hubConfig(env);
   const paths = hapiPaths(env);
   ensurePrivateDir(paths.home);
-  const log = opts.log ?? createLogger({ name: 'hub', level: config.logLevel });
+  const log = opts.log ?? hubLogger('hub', env);
   const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   // Read before the hub starts, so a bad web setting stops it with the variable's name.
   const wrapHttpHandler = opts.wrapHttpHandler ?? webPage({ config: webConfig(env), log });

@@ -241,7 +241,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     });
     checkpoint();
     rootLog.info(
-      { pid: process.pid, socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
+      { socket: paths.socket, httpPort: gateway.port, adoptedSessions: adopted.length, workspaceRoots },
       'runner started',
     );
     readiness.set('ready');

@@ -267,6 +267,8 @@ export interface HubConfig {
   attachResumeMs: number;
   /** HAPI_HUB_METRICS_OPEN: /metrics without the owner token (a scraper on a trusted network). */
   metricsOpen: boolean;
+  /** HAPI_HUB_LOG_KEEP: how many hub log files to keep. */
+  logKeep: number;
   logLevel: LogLevel;
 }
 
@@ -290,6 +292,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     viewerBufferBytes: envInt(env, 'HAPI_HUB_VIEWER_BUFFER_BYTES', 4 * 1024 * 1024, { min: 64 * 1024 }),
     attachResumeMs: envInt(env, 'HAPI_HUB_ATTACH_RESUME_MS', 30_000, { min: 0 }),
     metricsOpen: envBool(env, 'HAPI_HUB_METRICS_OPEN', false),
+    logKeep: envInt(env, 'HAPI_HUB_LOG_KEEP', 10, { min: 1, max: 1000 }),
     logLevel: logLevel(env),
   };
 }

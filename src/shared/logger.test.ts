@@ -17,3 +17,25 @@ describe.skipIf(!existsSync('/dev/full'))('logger on a full disk', () => {
     expect(h.lastFailureAt).toBeInstanceOf(Date);
   });
 });
+
+describe('one key once per line', () => {
+  it('a child re-binding a key replaces it; a call repeating a bound key drops or renames it', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { duplicateKeys } = await import('../../test/log-keys.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'hapi-log-')), 'x.log');
+    const log = createLogger({ name: 't', file });
+    const inner = log.child({ c: 'outer', machineId: 'm' }).child({ c: 'inner' });
+    inner.info({ pid: process.pid, machineId: 'm' }, 'same values');
+    inner.info({ pid: 1, machineId: 'other' }, 'other values');
+    inner.child({ machineId: 'n' }).info('rebound');
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines.flatMap(duplicateKeys)).toEqual([]);
+    const [same, other, rebound] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(same).toMatchObject({ pid: process.pid, c: 'inner', machineId: 'm', msg: 'same values' });
+    expect(Object.keys(same!).filter((k) => k.startsWith('dup_'))).toEqual([]);
+    expect(other).toMatchObject({ pid: process.pid, machineId: 'm', dup_pid: 1, dup_machineId: 'other' });
+    expect(rebound).toMatchObject({ c: 'inner', machineId: 'n' });
+  });
+});

@@ -136,6 +136,53 @@ function prettyStream(out: NodeJS.WritableStream, health: Health): Writable {
   });
 }
 
+/*
+ * One key once per line. pino writes a line as base fields and child bindings (a string it
+ * appends to per child) followed by the call's object, and never merges them: a child that
+ * re-binds a key (`log.child({ c: 'hub-core' }).child({ c: 'hub-terminals' })`) or a call that
+ * names a bound key again (`log.info({ sessionPid: process.pid })`, or a session's pid under the
+ * runner's `pid`) wrote that key twice, and JSON readers keep only one of them.
+ * - a child's bindings replace the parent's of the same key (the innermost component wins);
+ * - a call's key that is bound already is dropped when it says the same, else renamed `dup_<key>`
+ *   (a name to fix at the call site: log another process's pid as `sessionPid`, not `pid`).
+ */
+const { chindingsSym } = pino.symbols;
+type WithChindings = Logger & { [chindingsSym]: string };
+
+/** The bound fields of a logger (base and child bindings) as one object; chindings is `,"k":v,...`. */
+function boundFields(log: Logger): Record<string, unknown> {
+  const chindings = (log as WithChindings)[chindingsSym];
+  let cached = boundCache.get(log);
+  if (cached?.chindings !== chindings) boundCache.set(log, (cached = { chindings, fields: JSON.parse(`{${chindings.slice(1)}}`) as Record<string, unknown> }));
+  return cached.fields;
+}
+const boundCache = new WeakMap<Logger, { chindings: string; fields: Record<string, unknown> }>();
+
+function dedupeChildBindings(child: Logger): void {
+  const fields = boundFields(child);
+  const text = JSON.stringify(fields);
+  (child as WithChindings)[chindingsSym] = text === '{}' ? '' : `,${text.slice(1, -1)}`;
+}
+
+/** pino's mixin: hands the merge below the logger's bound fields. */
+function bindingsOf(_obj: object, _level: number, log: Logger): object {
+  return { [BOUND]: boundFields(log) };
+}
+const BOUND = Symbol('bound fields');
+
+function withoutBoundKeys(obj: object, mixed: object): object {
+  const bound = (mixed as { [BOUND]: Record<string, unknown> })[BOUND];
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(obj)) {
+    if (!(key in bound)) continue;
+    out ??= { ...(obj as Record<string, unknown>) };
+    const value = out[key];
+    delete out[key];
+    if (JSON.stringify(value) !== JSON.stringify(bound[key])) out[`dup_${key}`] = value;
+  }
+  return out ?? obj;
+}
+
 const healthOf = new WeakMap<Logger, Health>();
 
 /** Write health of a logger made by createLogger (undefined for other loggers). */
@@ -154,6 +201,9 @@ export function createLogger(opts: LoggerOptions): Logger {
       level: opts.level ?? 'info',
       base: { pid: process.pid },
       serializers: { err: pino.stdSerializers.err },
+      onChild: dedupeChildBindings,
+      mixin: bindingsOf,
+      mixinMergeStrategy: withoutBoundKeys,
     },
     pino.multistream(streams.map((s) => ({ ...s, level: 'trace' as const }))),
   );

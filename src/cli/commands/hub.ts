@@ -1,5 +1,6 @@
 /** `hapi hub`, `hapi hub token ...`, `hapi auth ...`, `hapi up`, and the thin commands over HubService. */
 import type { Command } from 'commander';
+import { registerLogsCommand } from './runner.js';
 
 export function registerHubCommands(program: Command): void {
   const hub = program
@@ -8,6 +9,8 @@ export function registerHubCommands(program: Command): void {
     .action(async () => {
       process.exitCode = await (await import('../../hub/serve.js')).serveHub();
     });
+
+  registerLogsCommand(hub, 'hub');
 
   const token = hub.command('token').description('manage namespace tokens (needs the owner token)');
   token

@@ -1,11 +1,10 @@
-/** `hapi runner status` and `hapi runner logs`. */
+/** `hapi runner status`. */
 import { clientConfig } from '../../shared/config.js';
-import { NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { UnavailableError } from '../../shared/errors.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { probeRunner, withRunner } from '../../runner/client/connect.js';
 import { inspectAndCleanStale } from '../../runner/client/stale.js';
 import { hubLinkStateFromProto } from '../../contract/runner.js';
-import { newestRunnerLog } from '../../runner/lifecycle/runner-logs.js';
 import { EXIT_UNAVAILABLE } from '../../shared/exit-codes.js';
 import { printJson, runnerSessionsJson, runnerStatusJson } from '../json-output.js';
 
@@ -87,11 +86,4 @@ export function logWritesNote(w: { failing: boolean; lastError: string; droppedL
   if (w.failing) return ` (log writes failing: ${w.lastError || 'unknown error'}; ${dropped})`;
   const when = w.lastFailureAt ? ` at ${formatLocalTime(w.lastFailureAt)}` : '';
   return ` (${dropped}; last failure ${w.lastError || 'unknown error'}${when})`;
-}
-
-export async function logs(): Promise<void> {
-  const paths = hapiPaths();
-  const log = newestRunnerLog(paths.logsDir);
-  if (!log) throw new NotFoundError(`no runner logs in ${paths.logsDir}`);
-  process.stdout.write(`${log}\n`);
 }

@@ -3,6 +3,17 @@ import { Option, type Command } from 'commander';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** `hapi runner logs` / `hapi hub logs`. */
+export function registerLogsCommand(parent: Command, program: 'runner' | 'hub'): void {
+  parent
+    .command('logs')
+    .description(`the newest ${program} log: its path (tail -f $(hapi ${program} logs)), or its last lines with -n, --follow or --pretty`)
+    .option('-n, --lines <n>', 'print the last <n> lines (default 10 with --follow or --pretty)')
+    .option('-f, --follow', 'keep printing new lines (and those of a newer log after a restart) until Ctrl+C')
+    .option('--pretty', 'human-readable lines (pino-pretty) instead of JSON')
+    .action(async (opts: { lines?: string; follow?: boolean; pretty?: boolean }) => (await import('./logs.js')).logs(program, opts));
+}
+
 export function registerRunnerCommands(program: Command): void {
   const runner = program.command('runner').description('manage the background runner daemon of this machine');
 
@@ -46,10 +57,7 @@ export function registerRunnerCommands(program: Command): void {
     .argument('<session>', 'session id, unique id prefix, or PID-<n>')
     .action(async (id: string) => (await import('./runner-sessions.js')).stopSession(id));
 
-  runner
-    .command('logs')
-    .description('print the path of the newest runner log (tail -f $(hapi runner logs))')
-    .action(async () => (await import('./runner-status.js')).logs());
+  registerLogsCommand(runner, 'runner');
 
   runner
     .command('reset-machine-id')

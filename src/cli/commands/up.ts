@@ -6,11 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../../shared/atomic-file.js';
-import { hubConfig } from '../../shared/config.js';
-import { createLogger } from '../../shared/logger.js';
 import { FailedPreconditionError } from '../../shared/errors.js';
 import { readAuthFile } from '../../shared/hub-client.js';
-import { startLocalHub } from '../../hub/serve.js';
+import { hubLogger, startLocalHub } from '../../hub/serve.js';
 
 export async function up(): Promise<number> {
   let resolveStop: ((why: string) => void) | undefined;
@@ -18,7 +16,7 @@ export async function up(): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => (resolveStop ? resolveStop(`signal ${sig}`) : early.push(sig));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const log = createLogger({ name: 'hapi-up', level: hubConfig().logLevel });
+  const log = hubLogger('hapi-up');
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const running = await startLocalHub({ log, out });
   const { hub, paths } = running;

@@ -30,7 +30,7 @@ const HELLO_SLACK_BYTES = 16;
 function sendable(sessions: SessionInfo[], log: Logger): SessionInfo[] {
   return sessions.filter((s) => {
     const problem = sessionProblem(s);
-    if (problem) log.error({ sessionId: quoteValue(s.id), pid: s.pid, problem }, 'not telling the hub about a session that breaks the session rules');
+    if (problem) log.error({ sessionId: quoteValue(s.id), sessionPid: s.pid, problem }, 'not telling the hub about a session that breaks the session rules');
     return !problem;
   });
 }

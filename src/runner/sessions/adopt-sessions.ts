@@ -20,12 +20,12 @@ export async function adoptSessions(state: SessionState): Promise<SessionInfo[]>
   for (const entry of entries) {
     const alive = entry.processStartTime !== undefined && isSameProcess(entry.pid, entry.processStartTime);
     if (!alive) {
-      log.info({ sessionId: entry.id, pid: entry.pid }, 'forgetting session whose process is gone (or whose PID was reused)');
+      log.info({ sessionId: entry.id, sessionPid: entry.pid }, 'forgetting session whose process is gone (or whose PID was reused)');
       continue;
     }
     if (entry.state === 'starting') {
       // Its spawner (a previous runner) is gone and nobody waits for it: no ghosts.
-      log.warn({ sessionId: entry.id, pid: entry.pid }, 'stopping a session that never reported to the runner that spawned it');
+      log.warn({ sessionId: entry.id, sessionPid: entry.pid }, 'stopping a session that never reported to the runner that spawned it');
       track(state, terminateProcess({ pid: entry.pid, startTime: entry.processStartTime, group: true, ...treeOf(state, entry.id) }));
       continue;
     }
@@ -35,7 +35,7 @@ export async function adoptSessions(state: SessionState): Promise<SessionInfo[]>
   }
   registry.replaceAll(adopted);
   for (const session of adopted) {
-    log.info({ sessionId: session.id, pid: session.pid, startedBy: session.startedBy }, 'session adopted');
+    log.info({ sessionId: session.id, sessionPid: session.pid, startedBy: session.startedBy }, 'session adopted');
     emit(state, 'adopted', session);
   }
   return adopted.map((s) => ({ ...s }));

@@ -116,7 +116,7 @@ export function createSessionRegistry(opts: SessionRegistryOptions): SessionRegi
     if (trusted || !opts.discover) return entries;
     const known = new Set(entries.map((e) => e.id));
     const found = opts.discover().filter((e) => !known.has(e.id));
-    log.info({ found: found.map((e) => ({ sessionId: e.id, pid: e.pid })) }, `looked for live sessions of this HAPI_HOME in their processes: found ${found.length}`);
+    log.info({ found: found.map((e) => ({ sessionId: e.id, sessionPid: e.pid })) }, `looked for live sessions of this HAPI_HOME in their processes: found ${found.length}`);
     return [...entries, ...found];
   }
 
@@ -235,7 +235,7 @@ function parseRegistry(value: unknown, file: string, log: Logger): { entries: Re
     // Written by an older runner that accepted any id or text: such a session is not kept.
     const problem = sessionProblem(fromEntry(raw));
     if (problem) {
-      log.warn({ file, sessionId: quoteValue(raw.id), pid: raw.pid, problem }, 'ignoring session registry entry that breaks the session rules');
+      log.warn({ file, sessionId: quoteValue(raw.id), sessionPid: raw.pid, problem }, 'ignoring session registry entry that breaks the session rules');
       continue;
     }
     entries.push(raw);

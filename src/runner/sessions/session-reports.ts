@@ -41,7 +41,7 @@ export function reportStarted(state: SessionState, report: SessionReport): Sessi
       throw err;
     }
     state.pending.delete(id);
-    log.info({ sessionId: id, pid, startedBy: report.startedBy }, 'Session reported');
+    log.info({ sessionId: id, sessionPid: pid, startedBy: report.startedBy }, 'Session reported');
     emit(state, 'started', running);
     waiting.resolve(running);
     return { ...running };
@@ -50,7 +50,7 @@ export function reportStarted(state: SessionState, report: SessionReport): Sessi
   const known = registry.get(id);
   if (known) {
     if (known.pid === pid || isSelfOrDescendant(pid, known.pid)) {
-      log.info({ sessionId: id, pid, startedBy: known.startedBy }, 'Session reported');
+      log.info({ sessionId: id, sessionPid: pid, startedBy: known.startedBy }, 'Session reported');
       return { ...known };
     }
     throw new AlreadyExistsError(`session id ${id} is already in use by PID ${known.pid}`, { sessionId: id });
@@ -62,7 +62,7 @@ export function reportStarted(state: SessionState, report: SessionReport): Sessi
     // ever stop it otherwise.
     // Only a process that is that session of this HAPI_HOME is ever signalled.
     const startTime = verifyReportedProcess({ pid, sessionId: id, startedBy: 'runner', hapiHome: state.paths.home });
-    log.warn({ sessionId: id, pid }, 'orphan session report: not spawned by this runner; stopping it');
+    log.warn({ sessionId: id, sessionPid: pid }, 'orphan session report: not spawned by this runner; stopping it');
     track(state, terminateProcess({ pid, startTime, group: leadsOwnGroup(pid), ...treeOf(state, id) }));
     throw new FailedPreconditionError(`session ${id} was not spawned by this runner (its spawn is over); it is being stopped`, {
       sessionId: id,
@@ -83,7 +83,7 @@ export function reportStarted(state: SessionState, report: SessionReport): Sessi
     state: 'running',
   };
   registry.put(session);
-  log.info({ sessionId: id, pid, startedBy: 'terminal' }, 'Session reported');
+  log.info({ sessionId: id, sessionPid: pid, startedBy: 'terminal' }, 'Session reported');
   emit(state, 'started', session);
   return { ...session };
 }

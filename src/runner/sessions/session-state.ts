@@ -125,7 +125,7 @@ export function finishEnded(state: SessionState, session: SessionInfo, end: Sess
   if (session.requestId) remember(state.requestIndex, session.requestId, session.id);
   // A spawn that never reported was never announced as started, so it does not "end" either.
   if (session.state === 'running') {
-    state.log.info({ sessionId: session.id, pid: session.pid, exitCode: end.exitCode, exitSignal: end.exitSignal }, 'session ended');
+    state.log.info({ sessionId: session.id, sessionPid: session.pid, exitCode: end.exitCode, exitSignal: end.exitSignal }, 'session ended');
     emit(state, 'ended', ended);
   }
   return ended;

@@ -142,7 +142,7 @@ async function doSpawn(state: SessionState, ctx: SpawnContext, spec: SpawnSpec, 
     };
     registry.put(session);
     state.reserved.delete(sessionId);
-    log.info({ sessionId, pid: started.pid, agent: agent.name, directory }, 'session process spawned; waiting for its report');
+    log.info({ sessionId, sessionPid: started.pid, agent: agent.name, directory }, 'session process spawned; waiting for its report');
 
     const result = await waitForReport({
       sessionId,
@@ -163,7 +163,7 @@ async function doSpawn(state: SessionState, ctx: SpawnContext, spec: SpawnSpec, 
     if (launched) {
       // Belt and braces: every failure path after launch leaves nothing running.
       const r = await killTree(state, sessionId, launched);
-      if (r === 'still-alive') log.error({ sessionId, pid: launched.pid }, 'failed spawn: process survived SIGKILL');
+      if (r === 'still-alive') log.error({ sessionId, sessionPid: launched.pid }, 'failed spawn: process survived SIGKILL');
       if (!state.closed) registry.remove(sessionId);
     }
     if (worktree) await removeWorktreeIfUnused(worktree, log).catch((e) => log.warn({ err: e }, 'worktree cleanup failed'));

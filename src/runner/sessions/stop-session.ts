@@ -40,7 +40,7 @@ export function stopSession(state: SessionState, target: StopTarget): Promise<St
   const found = session;
   const p = (async (): Promise<StopResult> => {
     const group = isSameProcess(found.pid, found.processStartTime) ? stopGroupOf(found) : found.startedBy === 'runner';
-    state.log.info({ sessionId: found.id, pid: found.pid, group }, 'stopping session');
+    state.log.info({ sessionId: found.id, sessionPid: found.pid, group }, 'stopping session');
     const r = await terminateProcess({ pid: found.pid, startTime: found.processStartTime, group, ...treeOf(state, found.id) });
     if (r === 'still-alive') throw new InternalError(`session ${found.id} (PID ${found.pid}) is still alive after SIGKILL`);
     // The exit watcher may already have recorded the exact exit status.
