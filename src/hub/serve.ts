@@ -2,7 +2,8 @@
  * `hapi hub` in the foreground: signal handlers first, then the hub, then a line per
  * listening address on stdout. Resolves with the exit code when a signal stops it.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { signInUrl } from './domain/sign-in-links.js';
 import { hubConfig, type Env } from '../shared/config.js';
 import { webConfig } from '../shared/config-web.js';
 import { writeJsonAtomic, ensurePrivateDir } from '../shared/atomic-file.js';
@@ -51,10 +52,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   out(`hub gRPC listening on ${hub.grpcUrl}  (runners and clients: HAPI_API_URL=${hub.grpcUrl})`);
   out(`hub HTTP listening on ${hub.httpUrl}  (REST: ${hub.httpUrl}/api/v1/machines)`);
   out(`hub database: ${hub.store.path}`);
-  if (hub.createdOwnerToken) {
-    out(`owner token (shown once; saved 0600 in ${paths.hubOwnerTokenFile}):`);
-    out(`  ${hub.createdOwnerToken}`);
-  }
+  for (const line of ownerLines(hub, paths)) out(line);
   return {
     hub,
     paths,
@@ -63,6 +61,27 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
       rmSync(paths.hubStateFile, { force: true });
     },
   };
+}
+
+/**
+ * What every start says about the owner token: the token itself on the start that made it;
+ * afterwards where it is and how to show it; and a fresh one-time sign-in link for the page.
+ */
+export function ownerLines(hub: RunningHub, paths: HapiPaths): string[] {
+  const lines: string[] = [];
+  if (hub.createdOwnerToken) {
+    lines.push(`owner token (shown once; saved 0600 in ${paths.hubOwnerTokenFile}):`, `  ${hub.createdOwnerToken}`);
+  } else if (existsSync(paths.hubOwnerTokenFile)) {
+    lines.push(`owner token: in ${paths.hubOwnerTokenFile}; show it with \`hapi hub token owner\``);
+  } else {
+    lines.push(`owner token: ${paths.hubOwnerTokenFile} is missing (the hub keeps only its hash); sign in with the link below`);
+  }
+  const link = hub.core.ownerSignInLink();
+  if (link) {
+    const minutes = Math.round((link.expiresAt.getTime() - Date.now()) / 60_000);
+    lines.push(`sign in on the web page (one-time link, expires in ${minutes} min): ${signInUrl(hub.httpUrl, link.code)}`);
+  }
+  return lines;
 }
 
 /** Runs the hub until SIGINT/SIGTERM; resolves with the exit code. */

@@ -115,12 +115,6 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   metrics.sampleFrom(() => core.stats());
   let shuttingDown = false;
 
-  let createdOwnerToken: string | undefined;
-  const owner = core.bootstrapOwnerToken();
-  if (owner) {
-    writeFileAtomic(paths.hubOwnerTokenFile, `${owner.token}\n`, 0o600);
-    createdOwnerToken = owner.token;
-  }
 
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   const cert = tls ? readFileSync(config.tlsCert!) : undefined;
@@ -195,6 +189,15 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     throw new UnavailableError(
       `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`,
     );
+  }
+
+  // The owner token is made once both ports listen: a start that fails (a port in use) leaves no
+  // token that nobody was shown.
+  let createdOwnerToken: string | undefined;
+  const owner = core.bootstrapOwnerToken();
+  if (owner) {
+    writeFileAtomic(paths.hubOwnerTokenFile, `${owner.token}\n`, 0o600);
+    createdOwnerToken = owner.token;
   }
 
   const scheme = tls ? 'https' : 'http';

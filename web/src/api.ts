@@ -84,6 +84,22 @@ export async function signInWithToken(token: string): Promise<SignedIn> {
   return remember(await request<SignedIn>('POST', '/auth/login', { token }));
 }
 
+/** A one-time sign-in link's code (from `#sign-in=<code>`): used up by this call. */
+export async function signInWithLink(code: string): Promise<SignedIn> {
+  return remember(await request<SignedIn>('POST', '/auth/login', { code }));
+}
+
+/**
+ * The code of a sign-in link in the URL's fragment, removed from the address bar and history at
+ * once (it is used up anyway, and must not be bookmarked or shared from there).
+ */
+export function takeSignInCode(): string | undefined {
+  const m = /(?:^#|&)sign-in=([^&]+)/.exec(location.hash);
+  if (!m) return undefined;
+  history.replaceState(null, '', location.pathname + location.search);
+  return decodeURIComponent(m[1]!);
+}
+
 /** `embedded`: the page runs in another site's iframe (Telegram Web) and needs the session header. */
 export async function signInWithTelegram(initData: string, embedded: boolean): Promise<SignedIn> {
   return remember(await request<SignedIn>('POST', '/auth/telegram', { initData, embedded }));

@@ -1,6 +1,6 @@
 import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, currentSession, setSignedOutHandler, signInWithTelegram, signOut } from './api.js';
+import { ApiError, currentSession, setSignedOutHandler, signInWithLink, signInWithTelegram, signOut, takeSignInCode } from './api.js';
 import { MachineCard } from './components/machine-card.js';
 import { SignIn } from './components/sign-in.js';
 import { StartSession } from './components/start-session.js';
@@ -34,6 +34,18 @@ export function App() {
           setAuth({ status: 'signed-out', notice: `Telegram sign-in failed: ${message(err)}` });
         }
         return;
+      }
+      const code = takeSignInCode();
+      if (code) {
+        try {
+          setAuth({ status: 'signed-in', who: await signInWithLink(code) });
+          return;
+        } catch (err) {
+          // An already signed-in page keeps its sign-in; otherwise say why the link did not work.
+          const who = await currentSession().catch(() => undefined);
+          setAuth(who ? { status: 'signed-in', who } : { status: 'signed-out', notice: `Sign-in link: ${message(err)}` });
+          return;
+        }
       }
       try {
         const who = await currentSession();

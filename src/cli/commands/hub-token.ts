@@ -1,7 +1,8 @@
 /** `hapi hub token create|list|revoke` over TokenService with the owner token. */
 import { hapiPaths } from '../../shared/paths.js';
 import { resolveOwnerCredentials, withHub } from '../../shared/hub-client.js';
-import { HapiError } from '../../shared/errors.js';
+import { readFileSync } from 'node:fs';
+import { errnoCode, HapiError, NotFoundError } from '../../shared/errors.js';
 import { tokenScopeFromProto, tokenScopeToProto } from '../../contract/hub.js';
 import { createdTokenJson, printJson, tokenJson } from '../json-output.js';
 
@@ -38,6 +39,23 @@ export async function list(opts: { json?: boolean }): Promise<void> {
 export async function revoke(id: string): Promise<void> {
   await withHub(ownerCreds(), (c) => c.tokens.revokeToken({ tokenId: id }, { signal: AbortSignal.timeout(10_000) }));
   process.stdout.write(`revoked ${id}\n`);
+}
+
+/** `hapi hub token owner`: the owner token the local hub saved when it made it. */
+export async function owner(opts: { json?: boolean }): Promise<void> {
+  const file = hapiPaths().hubOwnerTokenFile;
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    throw new NotFoundError(
+      `no owner token in ${file}: the hub makes it on its first start (\`hapi hub\` or \`hapi up\` with this HAPI_HOME); ` +
+        'if the file was deleted, the hub keeps only its hash: sign in with the one-time link the hub prints at start',
+    );
+  }
+  if (opts.json) return printJson({ token, file });
+  process.stdout.write(`${token}\n`);
 }
 
 /** Left-aligned columns, two spaces apart. */

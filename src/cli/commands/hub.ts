@@ -22,6 +22,11 @@ export function registerHubCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { namespace: string; label: string; readOnly?: boolean; json?: boolean }) => (await import('./hub-token.js')).create(opts));
   token
+    .command('owner')
+    .description("print this machine's hub owner token (from $HAPI_HOME/hub-owner-token, written when the hub made it)")
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => (await import('./hub-token.js')).owner(opts));
+  token
     .command('list')
     .description('list tokens (never their secrets)')
     .option('--json', 'print JSON')

@@ -26,6 +26,7 @@ import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
 import type { AttachStreamOpenInfo } from './hub-terminals.js';
 import type { ViewerRelay } from './viewer-relay.js';
 import type { IssuedToken } from './tokens.js';
+import type { SignInLink } from './sign-in-links.js';
 import type { Caller, HelloInfo, HubEvent, HubSession, MachineRecord, RunnerSink, TokenRecord, WatchFilter } from './types.js';
 
 export interface HubCoreOptions {
@@ -88,6 +89,12 @@ export interface HubCore {
   revokeToken(caller: Caller, tokenId: string): void;
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
   watchToken(tokenId: string, onRevoked: () => void): () => void;
+  /** A one-time sign-in link for the caller's own token (sign-in-links.ts). */
+  createSignInLink(caller: Caller): SignInLink;
+  /** A one-time sign-in link for the owner token (the hub's start lines, `hapi up`); undefined when there is none. */
+  ownerSignInLink(): SignInLink | undefined;
+  /** Uses up a sign-in link's code: its token's caller. UnauthenticatedError: unknown, used, expired, or its token revoked. */
+  redeemSignInLink(code: string): Caller;
   // machines and sessions
   listMachines(caller: Caller): MachineRecord[];
   getMachine(caller: Caller, machineId: string): MachineRecord;

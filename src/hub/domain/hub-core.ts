@@ -12,7 +12,9 @@
  * - hub-terminals.ts: viewers attached to sessions through the hub, and runner-opened attach streams.
  * The interface it implements is declared in hub-core-api.ts.
  */
-import { FailedPreconditionError, HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import {
+  FailedPreconditionError, HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnauthenticatedError, UnavailableError,
+} from '../../shared/errors.js';
 import { PROTOCOL_VERSION, type RelayCall, type RelayResult, type SessionInfo } from '../../contract/types.js';
 import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../../contract/limits.js';
 import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
@@ -21,6 +23,7 @@ import { createSessionBook } from './session-book.js';
 import { allows, requireScope, type HubAction } from './scopes.js';
 import { createHubTerminals } from './hub-terminals.js';
 import { createTokens } from './tokens.js';
+import { createSignInLinks } from './sign-in-links.js';
 import type { Caller, HubEvent, MachineRecord, RunnerBound } from './types.js';
 import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from './versioned.js';
 import { createWatchFeed } from './watch-feed.js';
@@ -46,6 +49,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     attachResumeMs: opts.attachResumeMs ?? 30_000,
   });
   const activity = createActivityBook({ store, publish });
+  const signInLinks = createSignInLinks({ now: () => now().getTime() });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -125,6 +129,17 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     listTokens: tokens.list,
     revokeToken: tokens.revoke,
     watchToken: tokens.watch,
+
+    createSignInLink: (caller) => signInLinks.issue(caller.tokenId),
+    ownerSignInLink() {
+      const owner = store.listTokens().find((t) => t.owner);
+      return owner && signInLinks.issue(owner.id);
+    },
+    redeemSignInLink(code) {
+      const tokenId = signInLinks.redeem(code);
+      if (!tokenId) throw new UnauthenticatedError('this sign-in link is invalid, used already or expired: ask for a new one (restart the hub, or `hapi hub token owner`)');
+      return tokens.authenticateTokenId(tokenId);
+    },
 
     listMachines(caller) {
       requireScope(caller, 'list');

@@ -34,6 +34,7 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
     const web = createWebLayer({
       verifyToken: (token) => core.authenticate(token),
       verifyTokenId: (tokenId) => core.authenticateTokenId(tokenId),
+      redeemSignInLink: (code) => core.redeemSignInLink(code),
       // Sign-ins live in the hub database: a hub restart signs nobody out.
       sessions: { persistence: tablePersistence(store) },
       telegram,

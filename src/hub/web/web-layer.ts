@@ -57,6 +57,8 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   verifyToken: (token: string) => C | Promise<C>;
   /** The same for the id of a token (what a stored sign-in keeps instead of the secret). */
   verifyTokenId: (tokenId: string) => C | Promise<C>;
+  /** Uses up a one-time sign-in link's code (POST /auth/login {code}); off when undefined. */
+  redeemSignInLink?: (code: string) => C | Promise<C>;
   /** Telegram Mini App sign-in; off when undefined. */
   telegram?: TelegramConfig;
   /** The built page (default: defaultWebRoot()). */
@@ -183,14 +185,16 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     guard.checkAddress(req);
     const body = await readJson(req);
     const token = typeof body.token === 'string' ? body.token.trim() : '';
-    if (!token) throw new InvalidArgumentError('enter a token');
+    // Or a one-time sign-in link's code (the page found it in its URL's fragment).
+    const code = typeof body.code === 'string' ? body.code.trim() : '';
+    if (!token && !(code && opts.redeemSignInLink)) throw new InvalidArgumentError('enter a token');
     let caller: WebCaller;
     try {
-      caller = await opts.verifyToken(token);
+      caller = await (token ? opts.verifyToken(token) : opts.redeemSignInLink!(code));
     } catch (err) {
       if (isHapiError(err) && err.kind === 'Unauthenticated') {
-        log.info('web sign-in refused: invalid token');
-        throw new UnauthenticatedError('invalid token');
+        log.info(token ? 'web sign-in refused: invalid token' : 'web sign-in refused: invalid, used or expired sign-in link');
+        throw token ? new UnauthenticatedError('invalid token') : err;
       }
       throw err;
     }
