@@ -42,6 +42,8 @@ const LAZY = {
   attach: 'src/session/attach/index.ts',
   // hapi runner logs / hapi hub logs: pino-pretty for --pretty.
   logs: 'src/cli/commands/logs.ts',
+  // hapi doctor: the hub client and the native modules it checks.
+  doctor: 'src/cli/commands/doctor.ts',
 };
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 

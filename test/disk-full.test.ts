@@ -98,6 +98,10 @@ describe.skipIf(!isRoot)('a full log disk', () => {
     const text = await th.cli(['runner', 'status']);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain('log writes failing: ENOSPC');
+    // hapi doctor names the failing log writes and what to do.
+    const doctor = await th.cli(['doctor', '--json']);
+    expect(doctor.code).toBe(1);
+    expect(JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'log-writes')).toMatchObject({ status: 'fail', fix: expect.stringContaining('df -h') });
     // The runner keeps serving every call.
     const b = loneProcess(th, 'disk-full-b');
     expect((await post(th, '/session-started', { sessionId: 'disk-full-b', metadata: { hostPid: b, startedBy: 'terminal' } })).status).toBe(200);

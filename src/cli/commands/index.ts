@@ -29,6 +29,11 @@ export function registerCommands(program: Command): void {
       const { completionScript } = await import('../completion.js');
       process.stdout.write(completionScript(program, shell));
     });
+  program
+    .command('doctor')
+    .description('check the runner, its files and logs, agents, native modules, the hub, the clock and the service; says how to fix each problem')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => (await import('./doctor.js')).doctor(opts));
   program.addHelpText(
     'after',
     `

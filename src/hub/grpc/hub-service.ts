@@ -22,7 +22,7 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
   return {
     async whoAmI(_req, ctx: Ctx) {
       const { namespace, owner, tokenId, scope } = ctx.caller;
-      return { namespace, owner, tokenId, scope: tokenScopeToProto(scope) };
+      return { namespace, owner, tokenId, scope: tokenScopeToProto(scope), serverTime: new Date() };
     },
     async listMachines(_req, ctx: Ctx) {
       return { machines: core.listMachines(ctx.caller).map(machineToProto) };

@@ -104,6 +104,11 @@ export interface WhoAmIResponse {
    * UNSPECIFIED, which means FULL (scopes did not exist).
    */
   scope: TokenScope;
+  /**
+   * The hub's clock when it answered, so a client can tell its own clock's skew (`hapi doctor`
+   * compares it with the middle of the call). Unset from a hub older than this field.
+   */
+  serverTime?: Date | undefined;
 }
 
 /** ListMachinesRequest has no fields. */
@@ -545,7 +550,7 @@ export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
 };
 
 function createBaseWhoAmIResponse(): WhoAmIResponse {
-  return { namespace: "", owner: false, tokenId: "", scope: 0 };
+  return { namespace: "", owner: false, tokenId: "", scope: 0, serverTime: undefined };
 }
 
 export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
@@ -561,6 +566,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     }
     if (message.scope !== 0) {
       writer.uint32(32).int32(message.scope);
+    }
+    if (message.serverTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.serverTime), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -610,6 +618,14 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
             message.scope = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serverTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -632,6 +648,11 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
         ? globalThis.String(object.token_id)
         : "",
       scope: isSet(object.scope) ? tokenScopeFromJSON(object.scope) : 0,
+      serverTime: isSet(object.serverTime)
+        ? fromJsonTimestamp(object.serverTime)
+        : isSet(object.server_time)
+        ? fromJsonTimestamp(object.server_time)
+        : undefined,
     };
   },
 
@@ -649,6 +670,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     if (message.scope !== 0) {
       obj.scope = tokenScopeToJSON(message.scope);
     }
+    if (message.serverTime !== undefined) {
+      obj.serverTime = message.serverTime.toISOString();
+    }
     return obj;
   },
 
@@ -661,6 +685,7 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     message.owner = object.owner ?? false;
     message.tokenId = object.tokenId ?? "";
     message.scope = object.scope ?? 0;
+    message.serverTime = object.serverTime ?? undefined;
     return message;
   },
 };
