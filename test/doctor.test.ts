@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, waitFor, type TestHome } from './harness.js';
 import { startHubProcess, type HubProcess } from './hub-helpers.js';
+import { validate } from './json-schema.js';
 
 interface Check {
   id: string;
@@ -53,6 +54,7 @@ function home(env: NodeJS.ProcessEnv = {}): TestHome {
 async function doctor(th: TestHome, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; report: Report; text: string }> {
   const r = await th.cli(['doctor', '--json'], { env });
   const report = JSON.parse(r.stdout) as Report;
+  expect(validate('doctor.schema.json', report)).toEqual([]);
   const text = await th.cli(['doctor'], { env });
   expect(text.code).toBe(r.code);
   return { code: r.code, report, text: text.stdout };

@@ -7,6 +7,7 @@ import { Status } from 'nice-grpc';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, isAlive, waitFor, type TestHome } from './harness.js';
 import { machineIdOf } from './runner-calls.js';
 import { rest, startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
+import { validate } from './json-schema.js';
 
 const homes: TestHome[] = [];
 const hubs: HubProcess[] = [];
@@ -109,7 +110,9 @@ describe('hub operations endpoints', () => {
     const status = await th.cli(['runner', 'status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     const counters = await waitFor(async () => {
-      const j = JSON.parse((await th.cli(['runner', 'status', '--json'])).stdout).counters;
+      const out = JSON.parse((await th.cli(['runner', 'status', '--json'])).stdout);
+      expect(validate('runner-status.schema.json', out)).toEqual([]);
+      const j = out.counters;
       return j.hubReconnects >= 1 ? j : undefined;
     }, 10_000, 'the reconnect counted');
     expect(counters).toMatchObject({ spawns: 1, spawnFailures: 1, stops: 1, relayedCalls: 5, relayedCallFailures: 2, logWriteFailures: 0 });

@@ -13,7 +13,7 @@ import { InvalidArgumentError } from '../../shared/errors.js';
  */
 export const RESERVED_WORDS: Readonly<Record<string, readonly string[]>> = {
   status: ['hapi runner status', 'hapi auth status'],
-  logs: ['hapi runner logs'],
+  logs: ['hapi runner logs', 'hapi hub logs'],
   list: ['hapi runner list', 'hapi sessions'],
   ls: ['hapi runner list', 'hapi sessions'],
   ps: ['hapi runner list', 'hapi sessions'],
@@ -53,13 +53,19 @@ export interface CommandChoice {
  */
 export function suggestCommands(word: string, choices: readonly CommandChoice[]): string[] {
   const lower = word.toLowerCase();
-  const scored: { run: string; d: number; depth: number }[] = [];
+  const scored: { run: string; d: number; depth: number; prefix: boolean }[] = [];
   for (const c of choices) {
     const d = editDistance(c.word, lower);
     const allowed = c.word.length <= 4 ? 1 : 2;
-    if (d <= allowed || (lower.length >= 3 && c.word.startsWith(lower))) scored.push({ run: c.run, d, depth: c.run.split(' ').length });
+    const prefix = lower.length >= 3 && c.word.startsWith(lower);
+    if (d <= allowed || prefix) scored.push({ run: c.run, d, depth: c.run.split(' ').length, prefix });
   }
-  const sorted = scored.sort((x, y) => x.d - y.d || x.depth - y.depth || x.run.localeCompare(y.run)).map((s) => s.run);
+  // Only the closest: `runer` means `hapi runner` (one edit), not also `hapi hub token owner` (two).
+  const best = Math.min(...scored.filter((s) => !s.prefix).map((s) => s.d));
+  const sorted = scored
+    .filter((s) => s.prefix || s.d <= best)
+    .sort((x, y) => x.d - y.d || x.depth - y.depth || x.run.localeCompare(y.run))
+    .map((s) => s.run);
   return [...new Set(sorted)];
 }
 
