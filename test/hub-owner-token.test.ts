@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { cleanupAllHomes, createTestHome, REPO_ROOT, waitFor, type TestHome } from './harness.js';
 import { startHubProcess, type HubProcess } from './hub-helpers.js';
+import { validate } from './json-schema.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const homes: TestHome[] = [];
@@ -63,7 +64,9 @@ describe('the owner token and sign-in links', () => {
     expect(h.stdout()).toContain('owner token (shown once; saved 0600 in');
     const shown = await th.cli(['hub', 'token', 'owner']);
     expect(shown.stdout.trim()).toBe(h.ownerToken);
-    expect(JSON.parse((await th.cli(['hub', 'token', 'owner', '--json'])).stdout)).toEqual({ token: h.ownerToken, file: join(th.home, 'hub-owner-token') });
+    const ownerJson = JSON.parse((await th.cli(['hub', 'token', 'owner', '--json'])).stdout);
+    expect(ownerJson).toEqual({ token: h.ownerToken, file: join(th.home, 'hub-owner-token') });
+    expect(validate('hub-token-owner.schema.json', ownerJson)).toEqual([]);
     await waitFor(() => /sign in on the web page/.test(h.stdout()), 10_000, 'the start lines');
     const firstLink = linkOf(h.stdout());
     expect(firstLink).not.toContain(h.ownerToken);
@@ -87,8 +90,23 @@ describe('the owner token and sign-in links', () => {
     expect(h.stdout()).toContain(`owner token: in ${join(th.home, 'hub-owner-token')}; show it with \`hapi hub token owner\``);
     const secondLink = linkOf(h.stdout());
     expect(secondLink).not.toBe(firstLink);
-    // The old link died with the hub that made it.
     expect((await redeem(h.httpUrl, new URL(secondLink).hash.slice('#sign-in='.length))).status).toBe(200);
+
+    // A fresh link from a running hub, for the CLI's own token: a read-only token's link signs in read-only.
+    const created = await th.cli(['hub', 'token', 'create', '--namespace', 'team', '--read-only', '--json'], { env: { HAPI_API_URL: h.grpcUrl } });
+    expect(created.code, created.stderr).toBe(0);
+    const ro = JSON.parse(created.stdout).token as string;
+    const made = await th.cli(['hub', 'token', 'sign-in-link', '--json'], { env: { HAPI_API_URL: h.grpcUrl, CLI_API_TOKEN: ro } });
+    expect(made.code, made.stderr).toBe(0);
+    const out = JSON.parse(made.stdout);
+    expect(validate('hub-sign-in-link.schema.json', out)).toEqual([]);
+    expect(out.url.startsWith(`${h.httpUrl}/#sign-in=`)).toBe(true);
+    expect(out.url).not.toContain(ro);
+    expect(new Date(out.expiresAt).getTime() - Date.now()).toBeGreaterThan(9 * 60_000);
+    const signed = await redeem(h.httpUrl, new URL(out.url).hash.slice('#sign-in='.length));
+    expect(signed.body).toMatchObject({ namespace: 'team', owner: false, scope: 'TOKEN_SCOPE_READ_ONLY' });
+    const bad = await th.cli(['hub', 'token', 'sign-in-link'], { env: { HAPI_API_URL: h.grpcUrl, CLI_API_TOKEN: 'hapi_nope' } });
+    expect(bad.code).not.toBe(0);
   });
 
   it('the page signs in with the link and drops the code from its address', async () => {

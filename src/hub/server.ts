@@ -131,7 +131,9 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   const authed = server.with(errors).with(authMiddleware(core));
   authed.add(MachineServiceDefinition, createMachineService(core, opts.log));
   authed.add(HubServiceDefinition, createHubService(core));
-  authed.add(TokenServiceDefinition, createTokenService(core));
+  // Sign-in links point at the HTTP port, known once it listens (calls come after that).
+  let signInBase = '';
+  authed.add(TokenServiceDefinition, createTokenService(core, () => signInBase));
   server.with(errors).add(health.definition, health.implementation as never);
   for (const r of reflection?.services ?? []) server.with(errors).add(r.definition, r.implementation as never);
 
@@ -202,6 +204,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
 
   const scheme = tls ? 'https' : 'http';
   const urlHost = hostForUrl(config.host);
+  signInBase = `${scheme}://${urlHost}:${httpPort}`;
   let closing: Promise<void> | undefined;
   const hub: RunningHub = {
     core,

@@ -1,6 +1,6 @@
 /** `hapi hub token create|list|revoke` over TokenService with the owner token. */
 import { hapiPaths } from '../../shared/paths.js';
-import { resolveOwnerCredentials, withHub } from '../../shared/hub-client.js';
+import { resolveHubCredentials, resolveOwnerCredentials, withHub } from '../../shared/hub-client.js';
 import { readFileSync } from 'node:fs';
 import { errnoCode, HapiError, NotFoundError } from '../../shared/errors.js';
 import { tokenScopeFromProto, tokenScopeToProto } from '../../contract/hub.js';
@@ -56,6 +56,16 @@ export async function owner(opts: { json?: boolean }): Promise<void> {
   }
   if (opts.json) return printJson({ token, file });
   process.stdout.write(`${token}\n`);
+}
+
+/** `hapi hub token sign-in-link`: a fresh one-time link for the web page, for this CLI's own token. */
+export async function signInLink(opts: { json?: boolean }): Promise<void> {
+  const creds = resolveHubCredentials(hapiPaths());
+  const r = await withHub(creds, (c) => c.tokens.createSignInLink({}, { signal: AbortSignal.timeout(10_000) }));
+  const expiresAt = r.expiresAt?.toISOString() ?? null;
+  if (opts.json) return printJson({ url: r.url, expiresAt });
+  process.stdout.write(`${r.url}\n`);
+  process.stderr.write(`one-time link: works once, until ${expiresAt ?? 'it expires'}; it signs in with the token from ${creds.tokenSource}\n`);
 }
 
 /** Left-aligned columns, two spaces apart. */

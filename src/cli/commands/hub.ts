@@ -27,6 +27,11 @@ export function registerHubCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => (await import('./hub-token.js')).owner(opts));
   token
+    .command('sign-in-link')
+    .description("a one-time link (10 min) that signs a browser in to the hub's web page with this CLI's token (never the token in the URL)")
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => (await import('./hub-token.js')).signInLink(opts));
+  token
     .command('list')
     .description('list tokens (never their secrets)')
     .option('--json', 'print JSON')

@@ -12,8 +12,9 @@ import {
   type TokenServiceImplementation,
 } from '../../contract/hub.js';
 import { statusReportToProto } from '../../contract/machine-link.js';
-import { InvalidArgumentError, isHapiError, type HapiError } from '../../shared/errors.js';
+import { InvalidArgumentError, isHapiError, UnavailableError, type HapiError } from '../../shared/errors.js';
 import type { HubCore } from '../domain/hub-core.js';
+import { signInUrl } from '../domain/sign-in-links.js';
 import type { CallerContext } from './auth.js';
 
 type Ctx = CallContext & CallerContext;
@@ -111,8 +112,15 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
   };
 }
 
-export function createTokenService(core: HubCore): TokenServiceImplementation<CallerContext> {
+/** `signInBase`: the hub's HTTP URL, where sign-in links point. */
+export function createTokenService(core: HubCore, signInBase: () => string): TokenServiceImplementation<CallerContext> {
   return {
+    async createSignInLink(_req, ctx: Ctx) {
+      const base = signInBase();
+      if (!base) throw new UnavailableError('the hub is still starting: ask again');
+      const link = core.createSignInLink(ctx.caller);
+      return { url: signInUrl(base, link.code), code: link.code, expiresAt: link.expiresAt };
+    },
     async createToken(req, ctx: Ctx) {
       const t = core.createToken(ctx.caller, req.namespace, req.label, tokenScopeFromProto(req.scope));
       return { ...t, scope: tokenScopeToProto(t.scope) };

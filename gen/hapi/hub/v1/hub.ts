@@ -283,6 +283,17 @@ export interface RevokeTokenRequest {
 export interface RevokeTokenResponse {
 }
 
+export interface CreateSignInLinkRequest {
+}
+
+export interface CreateSignInLinkResponse {
+  /** The page's URL with the code in its fragment: `<hub HTTP URL>/#sign-in=<code>`. */
+  url: string;
+  /** The code alone (the page posts it to /auth/login as {"code": ...}). */
+  code: string;
+  expiresAt?: Date | undefined;
+}
+
 function createBaseMachine(): Machine {
   return {
     id: "",
@@ -3013,6 +3024,163 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
   },
 };
 
+function createBaseCreateSignInLinkRequest(): CreateSignInLinkRequest {
+  return {};
+}
+
+export const CreateSignInLinkRequest: MessageFns<CreateSignInLinkRequest> = {
+  encode(_: CreateSignInLinkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSignInLinkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSignInLinkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CreateSignInLinkRequest {
+    return {};
+  },
+
+  toJSON(_: CreateSignInLinkRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateSignInLinkRequest>): CreateSignInLinkRequest {
+    return CreateSignInLinkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CreateSignInLinkRequest>): CreateSignInLinkRequest {
+    const message = createBaseCreateSignInLinkRequest();
+    return message;
+  },
+};
+
+function createBaseCreateSignInLinkResponse(): CreateSignInLinkResponse {
+  return { url: "", code: "", expiresAt: undefined };
+}
+
+export const CreateSignInLinkResponse: MessageFns<CreateSignInLinkResponse> = {
+  encode(message: CreateSignInLinkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.code !== "") {
+      writer.uint32(18).string(message.code);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSignInLinkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSignInLinkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateSignInLinkResponse {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CreateSignInLinkResponse): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateSignInLinkResponse>): CreateSignInLinkResponse {
+    return CreateSignInLinkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateSignInLinkResponse>): CreateSignInLinkResponse {
+    const message = createBaseCreateSignInLinkResponse();
+    message.url = object.url ?? "";
+    message.code = object.code ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
 /** HubService lists machines and sessions and relays control to runners. */
 export type HubServiceDefinition = typeof HubServiceDefinition;
 export const HubServiceDefinition = {
@@ -3400,6 +3568,20 @@ export const TokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Makes a one-time sign-in link for the web page that signs in with the caller's own token
+     * (its namespace and scope; any token may ask, not only the owner). The link holds a fresh
+     * random code, never the token; it works once, until expires_at (10 minutes), and only against
+     * the hub process that made it. Never fails for a valid caller.
+     */
+    createSignInLink: {
+      name: "CreateSignInLink",
+      requestType: CreateSignInLinkRequest as typeof CreateSignInLinkRequest,
+      requestStream: false,
+      responseType: CreateSignInLinkResponse as typeof CreateSignInLinkResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -3422,6 +3604,16 @@ export interface TokenServiceImplementation<CallContextExt = {}> {
     request: RevokeTokenRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<RevokeTokenResponse>>;
+  /**
+   * Makes a one-time sign-in link for the web page that signs in with the caller's own token
+   * (its namespace and scope; any token may ask, not only the owner). The link holds a fresh
+   * random code, never the token; it works once, until expires_at (10 minutes), and only against
+   * the hub process that made it. Never fails for a valid caller.
+   */
+  createSignInLink(
+    request: CreateSignInLinkRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<CreateSignInLinkResponse>>;
 }
 
 export interface TokenServiceClient<CallOptionsExt = {}> {
@@ -3443,6 +3635,16 @@ export interface TokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<RevokeTokenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<RevokeTokenResponse>;
+  /**
+   * Makes a one-time sign-in link for the web page that signs in with the caller's own token
+   * (its namespace and scope; any token may ask, not only the owner). The link holds a fresh
+   * random code, never the token; it works once, until expires_at (10 minutes), and only against
+   * the hub process that made it. Never fails for a valid caller.
+   */
+  createSignInLink(
+    request: DeepPartial<CreateSignInLinkRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<CreateSignInLinkResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
