@@ -12,12 +12,7 @@ import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
 import { clipText } from '../../contract/limits.js';
 import {
-  ATTACH_STREAM_CAPABILITY,
-  MachineServiceDefinition,
-  openAttachFromProto,
-  type ConnectRequest,
-  type ConnectResponse,
-  sessionActivityMessage,
+  ATTACH_STREAM_CAPABILITY, MachineServiceDefinition, openAttachFromProto, type ConnectRequest, type ConnectResponse, sessionActivityMessage,
 } from '../../contract/machine-link.js';
 import { PROTOCOL_VERSION, type HubLinkStateName, type HubLinkStatus as HubLinkState, type MachineMetadataInfo, type SessionActivityInfo } from '../../contract/types.js';
 import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
