@@ -3,16 +3,10 @@
  * `hapi runner status --json`): plain numbers that only grow, counted where the work happens
  * (the service facade for spawns and stops, the hub link for its streams and relayed calls).
  */
+import type { RunnerCountersInfo } from '../contract/types.js';
 
-export interface RunnerCountValues {
-  spawns: number;
-  spawnFailures: number;
-  stops: number;
-  hubReconnects: number;
-  hubLinkFailures: number;
-  relayedCalls: number;
-  relayedCallFailures: number;
-}
+/** The contract's counters, less the failed log writes (the logger counts those). */
+export type RunnerCountValues = Omit<RunnerCountersInfo, 'logWriteFailures'>;
 
 export type RunnerCounterName = keyof RunnerCountValues;
 
