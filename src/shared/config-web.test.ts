@@ -73,6 +73,30 @@ describe('telegramConfig', () => {
   });
 });
 
+describe('notification settings', () => {
+  it('reads the Bot API URL, the public URL and the coalescing window, with defaults', () => {
+    const t = telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN })!;
+    expect(t.apiUrl).toBe('https://api.telegram.org');
+    expect(t.notify).toBe(true);
+    expect(telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_API_URL: 'http://127.0.0.1:8081/', HAPI_TELEGRAM_NOTIFY: 'false' })).toMatchObject({
+      apiUrl: 'http://127.0.0.1:8081',
+      notify: false,
+    });
+    expect(webConfig({})).toMatchObject({ publicUrl: undefined, notifyCoalesceMs: 2000 });
+    expect(webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/team/', HAPI_NOTIFY_COALESCE_MS: '0' })).toMatchObject({
+      publicUrl: 'https://hapi.example.com/team',
+      notifyCoalesceMs: 0,
+    });
+  });
+
+  it('refuses what is not a plain http(s) URL', () => {
+    expect(() => webConfig({ HAPI_HUB_PUBLIC_URL: 'hapi.example.com' })).toThrow(/HAPI_HUB_PUBLIC_URL/);
+    expect(() => webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/?x=1' })).toThrow(/without credentials, query or fragment/);
+    expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_API_URL: 'ftp://x' })).toThrow(/HAPI_TELEGRAM_API_URL/);
+    expect(() => webConfig({ HAPI_NOTIFY_COALESCE_MS: '-1' })).toThrow(/HAPI_NOTIFY_COALESCE_MS/);
+  });
+});
+
 describe('HAPI_WEB_ORIGINS', () => {
   it('is empty by default and lists normalised origins', () => {
     expect(webOrigins({})).toEqual([]);
@@ -105,7 +129,7 @@ describe('HAPI_WEB_FRAME_ANCESTORS', () => {
 
 describe('webConfig', () => {
   it('gathers the web settings, framing by Telegram Web when Telegram sign-in is on', () => {
-    expect(webConfig({})).toEqual({ telegram: undefined, allowedOrigins: [], frameAncestors: [], webRoot: undefined, trustedProxies: [] });
+    expect(webConfig({})).toEqual({ telegram: undefined, allowedOrigins: [], frameAncestors: [], webRoot: undefined, trustedProxies: [], publicUrl: undefined, notifyCoalesceMs: 2000 });
     const config = webConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_WEB_ROOT: ' /srv/hapi-web ', HAPI_WEB_ORIGINS: 'https://hapi.example.com' });
     expect(config).toMatchObject({ allowedOrigins: ['https://hapi.example.com'], frameAncestors: ['https://web.telegram.org'], webRoot: '/srv/hapi-web' });
     expect(config.telegram?.botToken).toBe(BOT_TOKEN);

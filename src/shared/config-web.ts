@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { NAMESPACE_PATTERN } from '../contract/types.js';
 import { ConfigError } from './errors.js';
-import { envInt, envOptional, type Env } from './config.js';
+import { envBool, envInt, envOptional, type Env } from './config.js';
 
 export const DEFAULT_TELEGRAM_AUTH_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -40,6 +40,28 @@ export interface TelegramConfig {
   users: Map<number, string>;
   /** HAPI_TELEGRAM_AUTH_MAX_AGE_MS: oldest initData accepted (default 24 h). */
   maxAgeMs: number;
+  /** HAPI_TELEGRAM_API_URL: the Bot API's base URL (default https://api.telegram.org; tests run their own). */
+  apiUrl: string;
+  /** HAPI_TELEGRAM_NOTIFY: the bot sends notifications and takes Approve / Deny (default on). */
+  notify: boolean;
+}
+
+export const DEFAULT_TELEGRAM_API_URL = 'https://api.telegram.org';
+
+/** An http(s) base URL without query or fragment, returned without its trailing slash. */
+function baseUrl(env: Env, name: string): string | undefined {
+  const text = envOptional(env, name);
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${name}: ${JSON.stringify(text)} is not a URL such as https://hapi.example.com`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`${name}: ${JSON.stringify(text)} must be an http(s) URL without credentials, query or fragment`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 /** Reads the Telegram settings; undefined when HAPI_TELEGRAM_BOT_TOKEN is not set. */
@@ -70,7 +92,8 @@ export function telegramConfig(env: Env = process.env): TelegramConfig | undefin
       users.set(id, namespace);
     }
   }
-  return { botToken, users, maxAgeMs };
+  const apiUrl = baseUrl(env, 'HAPI_TELEGRAM_API_URL') ?? DEFAULT_TELEGRAM_API_URL;
+  return { botToken, users, maxAgeMs, apiUrl, notify: envBool(env, 'HAPI_TELEGRAM_NOTIFY', true) };
 }
 
 function originList(env: Env, name: string): string[] {
@@ -133,7 +156,14 @@ export interface WebConfig {
   webRoot?: string;
   /** HAPI_WEB_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the client (sign-in rate limits). */
   trustedProxies: string[];
+  /** HAPI_HUB_PUBLIC_URL: where people reach the page (links in notifications, the Mini App). */
+  publicUrl?: string;
+  /** HAPI_NOTIFY_COALESCE_MS: changes of a session within this window make one notification. */
+  notifyCoalesceMs: number;
 }
+
+/** Default HAPI_NOTIFY_COALESCE_MS. */
+export const DEFAULT_NOTIFY_COALESCE_MS = 2_000;
 
 export function webConfig(env: Env = process.env): WebConfig {
   const telegram = telegramConfig(env);
@@ -143,5 +173,7 @@ export function webConfig(env: Env = process.env): WebConfig {
     frameAncestors: frameAncestors(env, telegram !== undefined),
     webRoot: envOptional(env, 'HAPI_WEB_ROOT'),
     trustedProxies: trustedProxies(env),
+    publicUrl: baseUrl(env, 'HAPI_HUB_PUBLIC_URL'),
+    notifyCoalesceMs: envInt(env, 'HAPI_NOTIFY_COALESCE_MS', DEFAULT_NOTIFY_COALESCE_MS, { min: 0, max: 600_000 }),
   };
 }

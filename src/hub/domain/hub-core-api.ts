@@ -121,6 +121,11 @@ export interface HubCore {
   acceptAttachStream(caller: Caller, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
   getSessionScreen(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   sendInput(caller: Caller, machineId: string, sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
+  /**
+   * Someone has the session's terminal open through the hub now (a viewer attached). For the
+   * notifier, not a caller: the machine ids it asks about come from its own namespace's events.
+   */
+  isSessionViewed(machineId: string, sessionId: string): boolean;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */

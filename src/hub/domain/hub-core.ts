@@ -301,6 +301,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       if (r.method !== 'send-input') unexpected();
     },
 
+    isSessionViewed: (machineId, sessionId) => terminals.isViewing(machineId, sessionId),
+
     stats() {
       return {
         // A detached stream leaves presence at once: one open stream per online machine.

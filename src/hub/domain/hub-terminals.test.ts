@@ -43,6 +43,20 @@ describe('terminals through the hub (domain)', () => {
     return out;
   }
 
+  it('knows which sessions are being viewed, until their last viewer leaves', () => {
+    runner();
+    expect(core.isSessionViewed('m1', 's1')).toBe(false);
+    const a = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
+    const b = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only' });
+    expect(core.isSessionViewed('m1', 's1')).toBe(true);
+    expect(core.isSessionViewed('m1', 's2')).toBe(false);
+    a.close();
+    a.close();
+    expect(core.isSessionViewed('m1', 's1')).toBe(true);
+    b.close();
+    expect(core.isSessionViewed('m1', 's1')).toBe(false);
+  });
+
   it('binds an attach stream to its link: another link id, another namespace or a replaced link is refused', async () => {
     const r = runner();
     core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });

@@ -35,6 +35,8 @@ export interface HubTerminals {
   /** A runner opened an attach stream on `namespace`'s link. FailedPrecondition: not the live link, or not asked for. */
   accept(namespace: string, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
   readonly viewers: number;
+  /** Someone has this session's terminal open through the hub now (the notifier stays quiet). */
+  isViewing(machineId: string, sessionId: string): boolean;
   /** Ends every viewer with `err` (the hub is shutting down). */
   close(err: HapiError): void;
 }
@@ -42,6 +44,9 @@ export interface HubTerminals {
 export function createHubTerminals(o: HubTerminalsOptions): HubTerminals {
   const log = o.log.child({ c: 'hub-terminals' });
   const relays = new Set<ViewerRelay>();
+  /** Open viewers per `machineId\0sessionId`. */
+  const perSession = new Map<string, number>();
+  const keyOf = (machineId: string, sessionId: string) => `${machineId}\0${sessionId}`;
   let closedWith: HapiError | undefined;
 
   return {
@@ -67,10 +72,16 @@ export function createHubTerminals(o: HubTerminalsOptions): HubTerminals {
         },
       });
       relays.add(relay);
+      const key = keyOf(machineId, sessionId);
+      perSession.set(key, (perSession.get(key) ?? 0) + 1);
       // Transports always close the relay when the viewer's stream ends: it is forgotten then.
       const close = relay.close;
       relay.close = (err) => {
-        relays.delete(relay);
+        if (relays.delete(relay)) {
+          const n = (perSession.get(key) ?? 1) - 1;
+          if (n > 0) perSession.set(key, n);
+          else perSession.delete(key);
+        }
         close(err);
       };
       if (closedWith) relay.close(closedWith);
@@ -88,6 +99,8 @@ export function createHubTerminals(o: HubTerminalsOptions): HubTerminals {
     get viewers() {
       return relays.size;
     },
+
+    isViewing: (machineId, sessionId) => perSession.has(keyOf(machineId, sessionId)),
 
     close(err) {
       closedWith ??= err;

@@ -8,6 +8,7 @@
  * reaches the store through these ports, and work that must be atomic goes through
  * `UnitOfWork.transaction`, which hands the work its own transaction-bound ports.
  */
+import type { NotifyStore } from './notify/notify-store.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './types.js';
 
 /** Namespaces exist once something (a token, a machine) belongs to them. */
@@ -80,7 +81,7 @@ export interface UnitOfWork {
 }
 
 /** Everything one hub database provides. */
-export interface HubStore extends TransactionStores, WebSessionTable, UnitOfWork {
+export interface HubStore extends TransactionStores, WebSessionTable, NotifyStore, UnitOfWork {
   /** Where the data lives (a file path, or a URL without credentials). */
   readonly path: string;
   close(): void;

@@ -249,6 +249,29 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
       });
     });
 
+    describe('notification settings', () => {
+      it('mutes and unmutes a session of one namespace only, kept across a reopen', () => {
+        expect(store.isSessionMuted('a', 'm1', 's1')).toBe(false);
+        store.setSessionMuted('a', 'm1', 's1', true, T0);
+        store.setSessionMuted('a', 'm1', 's1', true, at(5));
+        expect(store.isSessionMuted('a', 'm1', 's1')).toBe(true);
+        expect(store.isSessionMuted('b', 'm1', 's1')).toBe(false);
+        store = h.reopen();
+        expect(store.listMutedSessions('a')).toEqual([{ machineId: 'm1', sessionId: 's1' }]);
+        expect(store.listMutedSessions('b')).toEqual([]);
+        store.setSessionMuted('a', 'm1', 's1', false, at(10));
+        expect(store.isSessionMuted('a', 'm1', 's1')).toBe(false);
+      });
+
+      it('keeps per-namespace preferences, off by default', () => {
+        expect(store.getNotifySettings('a')).toEqual({ notifyOnExit: false });
+        store.setNotifySettings('a', { notifyOnExit: true });
+        store = h.reopen();
+        expect(store.getNotifySettings('a')).toEqual({ notifyOnExit: true });
+        expect(store.getNotifySettings('b')).toEqual({ notifyOnExit: false });
+      });
+    });
+
     describe('transactions', () => {
       it('commits when the work returns, and returns its value', () => {
         const v = store.transaction((tx) => {

@@ -79,6 +79,25 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'full' CHECK (scope IN ('full', 'read-only'));
     `,
   },
+  {
+    version: 4,
+    name: 'notifications',
+    // The notifier's settings (src/hub/domain/notify): muted sessions, per-namespace preferences.
+    // Mutes outlive their session's row on purpose: a session id is only reused by a resume.
+    sql: `
+      CREATE TABLE notify_mutes (
+        namespace TEXT NOT NULL,
+        machine_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        muted_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, machine_id, session_id)
+      );
+      CREATE TABLE notify_settings (
+        namespace TEXT PRIMARY KEY,
+        notify_on_exit INTEGER NOT NULL DEFAULT 0 CHECK (notify_on_exit IN (0, 1))
+      );
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the schema version. */

@@ -12,6 +12,7 @@ import { errnoCode, UnavailableError } from '../../../shared/errors.js';
 import type { HubStore } from '../../domain/ports.js';
 import type { MachineRecord } from '../../domain/types.js';
 import { migrate } from './migrations.js';
+import { sqliteNotifyTables } from './notify-tables.js';
 import {
   machineFromRow,
   ms,
@@ -167,6 +168,7 @@ export function openHubStore(path: string): HubStore {
   });
 
   const store: HubStore = {
+    ...sqliteNotifyTables(db),
     path,
     ensureNamespace(name) {
       q.ensureNs.run(name, Date.now());
