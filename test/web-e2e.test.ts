@@ -104,6 +104,8 @@ describe('web page in a real browser against the real hub', () => {
     hubHome = createTestHome();
     hub = await startHub(hubHome, {
       HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+      // Sign-in only: nothing here may reach Telegram.
+      HAPI_TELEGRAM_NOTIFY: 'false',
       HAPI_TELEGRAM_USERS: `${TG_DEFAULT_USER}:default,${TG_TEAMB_USER}:teamb`,
       HAPI_WEB_FRAME_ANCESTORS: framerUrl,
     });

@@ -52,7 +52,7 @@ describe('web layer', () => {
         if (!caller) throw new UnauthenticatedError();
         return caller;
       },
-      telegram: { botToken: BOT_TOKEN, users: new Map([[1001, 'teamb']]), maxAgeMs: 3600_000 },
+      telegram: { botToken: BOT_TOKEN, users: new Map([[1001, 'teamb']]), maxAgeMs: 3600_000, apiUrl: 'http://127.0.0.1:9', notify: false },
     });
     server = createServer(
       web.handler(async (req, res, given?: WebCaller) => {

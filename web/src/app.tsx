@@ -5,7 +5,7 @@ import { MachineCard } from './components/machine-card.js';
 import { SignIn } from './components/sign-in.js';
 import { StartSession } from './components/start-session.js';
 import { compareMachines } from './format.js';
-import { closeTerminal, onRouteChange, terminalRoute } from './route.js';
+import { closeTerminal, onRouteChange, openFromLaunchLink, terminalRoute } from './route.js';
 import { useHubData, useNow } from './hub-data.js';
 import { applyTelegramTheme, postTelegramEvent, readTelegramLaunch } from './telegram.js';
 import type { TerminalViewProps } from './terminal/terminal-view.js';
@@ -23,6 +23,7 @@ export function App() {
   useEffect(() => {
     setSignedOutHandler(() => setAuth({ status: 'signed-out', notice: 'Your sign-in has ended; sign in again.' }));
     const launch = readTelegramLaunch();
+    openFromLaunchLink();
     void (async () => {
       if (launch) {
         applyTelegramTheme(launch.themeParams);

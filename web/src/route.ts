@@ -37,6 +37,21 @@ export function closeTerminal(): void {
   else history.replaceState(null, '', location.pathname + location.search);
 }
 
+/**
+ * A notification's Open link (`/?open=<machine id>/<session id>`, see src/hub/notify/
+ * telegram-format.ts): a query rather than a fragment, because Telegram puts its launch
+ * parameters in the fragment. Turned into the terminal route, and the query dropped.
+ */
+export function openFromLaunchLink(): void {
+  const params = new URLSearchParams(location.search);
+  const m = /^([^/]+)\/([^/]+)$/.exec(params.get('open') ?? '');
+  if (!m) return;
+  params.delete('open');
+  const search = params.toString();
+  history.replaceState(null, '', `${location.pathname}${search ? `?${search}` : ''}${terminalHref(m[1]!, m[2]!)}`);
+  window.dispatchEvent(new Event(ROUTE_EVENT));
+}
+
 /** Calls `fn` whenever the route may have changed (Back, Forward, a link, openTerminal); returns the unsubscribe. */
 export function onRouteChange(fn: () => void): () => void {
   for (const type of ['hashchange', 'popstate', ROUTE_EVENT]) window.addEventListener(type, fn);

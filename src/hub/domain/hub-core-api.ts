@@ -19,6 +19,8 @@ import type {
 } from '../../contract/types.js';
 import type { AttachHello, SessionInput } from '../../contract/session-types.js';
 import type { HubStore } from './ports.js';
+import type { NotifySettingsView } from './notify/notify-settings.js';
+import type { NamespaceNotifySettings } from './notify/notify-store.js';
 import type { SessionActivity } from './session-activity.js';
 import type { SessionEventKind } from './session-book.js';
 import type { TokenScope } from './scopes.js';
@@ -126,6 +128,13 @@ export interface HubCore {
    * notifier, not a caller: the machine ids it asks about come from its own namespace's events.
    */
   isSessionViewed(machineId: string, sessionId: string): boolean;
+  // notification settings (notify/notify-settings.ts)
+  /** The caller's namespace's settings and muted sessions (scope list). */
+  getNotifySettings(caller: Caller): NotifySettingsView;
+  /** Changes them (full tokens only). */
+  setNotifySettings(caller: Caller, settings: NamespaceNotifySettings): NotifySettingsView;
+  /** Mutes or unmutes a session of the caller's namespace (full tokens only; NotFound across namespaces). */
+  muteSession(caller: Caller, machineId: string, sessionId: string, muted: boolean): void;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */

@@ -22,6 +22,7 @@ import { createActivityBook } from './session-activity.js';
 import { createSessionBook } from './session-book.js';
 import { allows, requireScope, type HubAction } from './scopes.js';
 import { createHubTerminals } from './hub-terminals.js';
+import { createNotifySettings } from './notify/notify-settings.js';
 import { createTokens } from './tokens.js';
 import { createSignInLinks } from './sign-in-links.js';
 import type { Caller, HubEvent, MachineRecord, RunnerBound } from './types.js';
@@ -41,6 +42,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   const publish = feed.publish;
   const tokens = createTokens({ store, log, now });
   const presence = createPresence({ store, publish, log, now, aliveTimeoutMs });
+  const notifySettings = createNotifySettings({ store, now });
   const sessions = createSessionBook({ store, publish });
   const terminals = createHubTerminals({
     presence,
@@ -302,6 +304,9 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     },
 
     isSessionViewed: (machineId, sessionId) => terminals.isViewing(machineId, sessionId),
+    getNotifySettings: notifySettings.get,
+    setNotifySettings: notifySettings.set,
+    muteSession: notifySettings.mute,
 
     stats() {
       return {

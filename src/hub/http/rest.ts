@@ -11,6 +11,9 @@
  *   POST /api/v1/machines/:machineId/sessions/:id/stop     -> {result: "stopped"|"already-gone"}
  *   POST /api/v1/machines/:machineId/stop-runner           -> {status: "stopping"}
  *   GET  /api/v1/events                                    -> text/event-stream (`machine`, `session`)
+ *   GET  /api/v1/notifications/settings                    -> {notifyOnExit, mutedSessions: [{machineId, sessionId}]}
+ *   POST /api/v1/notifications/settings  {notifyOnExit}    -> the same (full tokens)
+ *   POST /api/v1/machines/:machineId/sessions/:id/mute {muted} -> {muted} (full tokens)
  *
  * The web page mounts this handler under `/api/` and hands it the caller of a cookie session;
  * without one the caller comes from `authenticate` (a bearer token). Routing, bodies and error
@@ -124,6 +127,13 @@ export function parseSpawnBody(body: unknown): SpawnSpec {
   };
 }
 
+/** A body of exactly `{<name>: boolean}`. */
+function requiredBool(body: Record<string, unknown>, name: string): boolean {
+  for (const key of Object.keys(body)) if (key !== name) throw new InvalidArgumentError(`unknown field ${JSON.stringify(key)}`);
+  if (typeof body[name] !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`);
+  return body[name] as boolean;
+}
+
 function parseBool(v: string | null, name: string): boolean {
   if (v === null || v === '') return false;
   if (v === 'true' || v === '1') return true;
@@ -234,6 +244,21 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         await readJson(req);
         await hub.stopRunner(caller, params.machineId!, requestSignal(req, res));
         return [200, { status: 'stopping' }];
+      },
+    },
+    { method: 'GET', path: '/api/v1/notifications/settings', handler: ({ caller }) => [200, hub.getNotifySettings(caller)] },
+    {
+      method: 'POST',
+      path: '/api/v1/notifications/settings',
+      handler: async ({ req, caller }) => [200, hub.setNotifySettings(caller, { notifyOnExit: requiredBool(await readJson(req), 'notifyOnExit') })],
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/machines/:machineId/sessions/:sessionId/mute',
+      handler: async ({ req, params, caller }) => {
+        const muted = requiredBool(await readJson(req), 'muted');
+        hub.muteSession(caller, params.machineId!, params.sessionId!, muted);
+        return [200, { muted }];
       },
     },
   ]);

@@ -7,13 +7,14 @@
  * before the hub starts listening.
  */
 import type { WebConfig } from '../../shared/config-web.js';
-import type { Logger } from '../../shared/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { StartHubOptions } from '../server.js';
 import { createWebLayer } from './web-layer.js';
 import type { HubCore } from '../domain/hub-core.js';
 import type { Caller } from '../domain/types.js';
 import type { AttachBackend } from './attach-socket.js';
 import { tablePersistence } from './web-sessions.js';
+import { attentionOf, startHubNotifications } from '../notify/hub-notify.js';
 
 export interface WebPageOptions {
   config: WebConfig;
@@ -45,7 +46,15 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
       logger: log,
       attach: (caller, machineId, sessionId) => attachBackend(core, caller, machineId, sessionId),
     });
-    return Object.assign(web.handler(rest), { upgrade: web.upgrade, close: web.close });
+    // Notifications go where the page is: their Open buttons and sign-ins lead here.
+    const notifications = startHubNotifications({ core, store, config, log: log ?? silentLogger(), ...attentionOf(core) });
+    return Object.assign(web.handler(rest), {
+      upgrade: web.upgrade,
+      close() {
+        void notifications.close();
+        web.close();
+      },
+    });
   };
 }
 

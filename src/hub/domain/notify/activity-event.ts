@@ -73,3 +73,23 @@ export interface NotificationChannel {
   /** Delivers to every recipient of `n.namespace`; rejects only on a failure worth logging. */
   send(n: Notification): Promise<void>;
 }
+
+/** A decision on an approval request made from a notification (a Telegram button, a push action). */
+export interface NotificationDecision {
+  namespace: string;
+  machineId: string;
+  sessionId: string;
+  requestId: string;
+  allow: boolean;
+  /** Who decided, as the decision record names them (`telegram:<user id>`, a token id). */
+  who: string;
+  /** What they pressed it in. */
+  via: 'telegram' | 'push';
+}
+
+/**
+ * Applies a decision through the hub's approvals (scopes, namespaces, the relay to the session):
+ * resolves when the agent has it; rejects with the hub's typed errors (FailedPrecondition for a
+ * request no longer pending, PermissionDenied for a read-only caller, NotFound across namespaces).
+ */
+export type DecideApproval = (d: NotificationDecision) => Promise<void>;
