@@ -110,6 +110,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     rpcDeadlineMs: config.rpcDeadlineMs,
     viewerBufferBytes: config.viewerBufferBytes,
     attachResumeMs: config.attachResumeMs,
+    pushAllowLoopbackHttp: config.pushAllowLoopbackHttp,
   });
 
   metrics.sampleFrom(() => core.stats());

@@ -269,6 +269,11 @@ export interface HubConfig {
   metricsOpen: boolean;
   /** HAPI_HUB_LOG_KEEP: how many hub log files to keep. */
   logKeep: number;
+  /**
+   * HAPI_PUSH_ALLOW_LOOPBACK_HTTP: accept Web Push endpoints over plain http on 127.0.0.1 / ::1 /
+   * localhost (a local push service under development, the tests). Off: https only.
+   */
+  pushAllowLoopbackHttp: boolean;
   logLevel: LogLevel;
 }
 
@@ -293,6 +298,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     attachResumeMs: envInt(env, 'HAPI_HUB_ATTACH_RESUME_MS', 30_000, { min: 0 }),
     metricsOpen: envBool(env, 'HAPI_HUB_METRICS_OPEN', false),
     logKeep: envInt(env, 'HAPI_HUB_LOG_KEEP', 10, { min: 1, max: 1000 }),
+    pushAllowLoopbackHttp: envBool(env, 'HAPI_PUSH_ALLOW_LOOPBACK_HTTP', false),
     logLevel: logLevel(env),
   };
 }

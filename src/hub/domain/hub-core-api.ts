@@ -20,6 +20,7 @@ import type {
 import type { AttachHello, SessionInput } from '../../contract/session-types.js';
 import type { HubStore } from './ports.js';
 import type { NotifySettingsView } from './notify/notify-settings.js';
+import type { PushSubscriptions } from './notify/push-subscriptions.js';
 import type { NamespaceNotifySettings } from './notify/notify-store.js';
 import type { SessionActivity } from './session-activity.js';
 import type { SessionEventKind } from './session-book.js';
@@ -41,6 +42,8 @@ export interface HubCoreOptions {
   viewerBufferBytes?: number;
   /** How long an attached viewer waits for its runner to come back (default 30 s). */
   attachResumeMs?: number;
+  /** Accept Web Push endpoints over http on loopback (HAPI_PUSH_ALLOW_LOOPBACK_HTTP). */
+  pushAllowLoopbackHttp?: boolean;
   /** Injectable clock (tests). */
   now?: () => Date;
   /**
@@ -135,6 +138,8 @@ export interface HubCore {
   setNotifySettings(caller: Caller, settings: NamespaceNotifySettings): NotifySettingsView;
   /** Mutes or unmutes a session of the caller's namespace (full tokens only; NotFound across namespaces). */
   muteSession(caller: Caller, machineId: string, sessionId: string, muted: boolean): void;
+  /** Web Push (notify/push-subscriptions.ts): the VAPID key pair, subscriptions of any signed-in scope. */
+  push: PushSubscriptions;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */

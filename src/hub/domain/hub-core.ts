@@ -23,6 +23,7 @@ import { createSessionBook } from './session-book.js';
 import { allows, requireScope, type HubAction } from './scopes.js';
 import { createHubTerminals } from './hub-terminals.js';
 import { createNotifySettings } from './notify/notify-settings.js';
+import { createPushSubscriptions } from './notify/push-subscriptions.js';
 import { createTokens } from './tokens.js';
 import { createSignInLinks } from './sign-in-links.js';
 import type { Caller, HubEvent, MachineRecord, RunnerBound } from './types.js';
@@ -43,6 +44,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   const tokens = createTokens({ store, log, now });
   const presence = createPresence({ store, publish, log, now, aliveTimeoutMs });
   const notifySettings = createNotifySettings({ store, now });
+  const push = createPushSubscriptions({ store, now, allowLoopbackHttp: opts.pushAllowLoopbackHttp ?? false });
   const sessions = createSessionBook({ store, publish });
   const terminals = createHubTerminals({
     presence,
@@ -307,6 +309,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     getNotifySettings: notifySettings.get,
     setNotifySettings: notifySettings.set,
     muteSession: notifySettings.mute,
+    push,
 
     stats() {
       return {

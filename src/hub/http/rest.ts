@@ -14,6 +14,9 @@
  *   GET  /api/v1/notifications/settings                    -> {notifyOnExit, mutedSessions: [{machineId, sessionId}]}
  *   POST /api/v1/notifications/settings  {notifyOnExit}    -> the same (full tokens)
  *   POST /api/v1/machines/:machineId/sessions/:id/mute {muted} -> {muted} (full tokens)
+ *   GET  /api/v1/push/key                                  -> {publicKey} (VAPID applicationServerKey)
+ *   POST /api/v1/push/subscriptions {endpoint, keys: {p256dh, auth}} -> {subscribed: true} (any scope)
+ *   POST /api/v1/push/subscriptions/delete {endpoint}      -> {deleted}
  *
  * The web page mounts this handler under `/api/` and hands it the caller of a cookie session;
  * without one the caller comes from `authenticate` (a bearer token). Routing, bodies and error
@@ -125,6 +128,15 @@ export function parseSpawnBody(body: unknown): SpawnSpec {
     requestId: optString(body, 'requestId', 200),
     agentArgs: args as string[],
   };
+}
+
+/** A browser's PushSubscription JSON (expirationTime is ignored). */
+function parsePushSubscription(body: Record<string, unknown>): { endpoint: string; keys: { p256dh: string; auth: string } } {
+  const keys = body.keys;
+  if (typeof body.endpoint !== 'string' || !isObject(keys) || typeof keys.p256dh !== 'string' || typeof keys.auth !== 'string') {
+    throw new InvalidArgumentError('expected a push subscription {endpoint, keys: {p256dh, auth}}');
+  }
+  return { endpoint: body.endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } };
 }
 
 /** A body of exactly `{<name>: boolean}`. */
@@ -244,6 +256,25 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         await readJson(req);
         await hub.stopRunner(caller, params.machineId!, requestSignal(req, res));
         return [200, { status: 'stopping' }];
+      },
+    },
+    { method: 'GET', path: '/api/v1/push/key', handler: () => [200, { publicKey: hub.push.publicKey() }] },
+    {
+      method: 'POST',
+      path: '/api/v1/push/subscriptions',
+      handler: async ({ req, caller }) => {
+        hub.push.subscribe(caller, parsePushSubscription(await readJson(req)));
+        return [200, { subscribed: true }];
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/push/subscriptions/delete',
+      handler: async ({ req, caller }) => {
+        const body = await readJson(req);
+        const endpoint = optString(body, 'endpoint', 2048);
+        if (!endpoint) throw new InvalidArgumentError('endpoint is required');
+        return [200, { deleted: hub.push.unsubscribe(caller, endpoint) }];
       },
     },
     { method: 'GET', path: '/api/v1/notifications/settings', handler: ({ caller }) => [200, hub.getNotifySettings(caller)] },

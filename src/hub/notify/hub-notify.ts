@@ -1,7 +1,7 @@
 /**
  * Notifications wired into a running hub: the notifier (domain) fed by the hub's attention
  * events, asking the hub who is viewing and the store what is muted, with its channels
- * (Telegram when the bot is configured; more to come) and the Telegram button poller.
+ * (Web Push always; Telegram when the bot is configured) and the Telegram button poller.
  * Started by the web page's mount (src/hub/web/index.ts), closed with it.
  */
 import { basename } from 'node:path';
@@ -15,6 +15,7 @@ import { createNotifier, type Notifier, type NotifierOptions } from '../domain/n
 import { createTelegramApi } from './telegram-api.js';
 import { createTelegramChannel } from './telegram-channel.js';
 import { startTelegramPoller, type TelegramPoller } from './telegram-poller.js';
+import { createWebPushChannel } from './web-push-channel.js';
 
 /** How long a notification waits for the session's screen before going with its last line. */
 const SCREEN_TIMEOUT_MS = 1_500;
@@ -100,6 +101,18 @@ export function startHubNotifications(o: HubNotificationsOptions): HubNotificati
     if (o.decide) poller = startTelegramPoller({ api, onCallback: channel.onCallback, log });
     log.info({ users: telegram.users.size, buttons: o.decide !== undefined, open: o.config.publicUrl !== undefined }, 'Telegram notifications enabled');
   }
+  // VAPID keys are made on the hub's first start and kept in its store.
+  o.core.push.vapidKeys();
+  const publicUrl = o.config.publicUrl;
+  channels.push(
+    createWebPushChannel({
+      store: o.store,
+      vapid: () => o.core.push.vapidKeys(),
+      // Push services (Apple's among them) want a way to reach the sender: the hub's https address.
+      subject: publicUrl?.startsWith('https://') ? publicUrl : 'mailto:hapi-hub@localhost.invalid',
+      log,
+    }),
+  );
   const notifier = createNotifier({
     source: o.source,
     channels,

@@ -263,6 +263,23 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
         expect(store.isSessionMuted('a', 'm1', 's1')).toBe(false);
       });
 
+      it('keeps one VAPID key pair (the first saved) and push subscriptions per namespace', () => {
+        expect(store.getVapidKeys()).toBeUndefined();
+        expect(store.saveVapidKeys({ publicKey: 'pub1', privateKey: 'priv1' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
+        expect(store.saveVapidKeys({ publicKey: 'pub2', privateKey: 'priv2' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
+        const sub = { endpoint: 'https://push.example/1', p256dh: 'k', auth: 'a', namespace: 'a', tokenId: 't', canDecide: true, createdAt: T0 };
+        store.savePushSubscription(sub);
+        store.savePushSubscription({ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false });
+        store.savePushSubscription({ ...sub, auth: 'a2' });
+        store = h.reopen();
+        expect(store.getVapidKeys()).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
+        expect(store.listPushSubscriptions('a')).toEqual([{ ...sub, auth: 'a2' }]);
+        expect(store.listPushSubscriptions('b')).toEqual([{ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false }]);
+        expect(store.deletePushSubscription('https://push.example/2', 'a')).toBe(false);
+        expect(store.deletePushSubscription('https://push.example/2')).toBe(true);
+        expect(store.listPushSubscriptions('b')).toEqual([]);
+      });
+
       it('keeps per-namespace preferences, off by default', () => {
         expect(store.getNotifySettings('a')).toEqual({ notifyOnExit: false });
         store.setNotifySettings('a', { notifyOnExit: true });

@@ -82,7 +82,8 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   {
     version: 4,
     name: 'notifications',
-    // The notifier's settings (src/hub/domain/notify): muted sessions, per-namespace preferences.
+    // The notifier's settings (src/hub/domain/notify): muted sessions, per-namespace preferences,
+    // Web Push keys and subscriptions (the private key is as secret as the tokens' hashes: 0600 file).
     // Mutes outlive their session's row on purpose: a session id is only reused by a resume.
     sql: `
       CREATE TABLE notify_mutes (
@@ -96,6 +97,22 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         namespace TEXT PRIMARY KEY,
         notify_on_exit INTEGER NOT NULL DEFAULT 0 CHECK (notify_on_exit IN (0, 1))
       );
+      -- The hub's VAPID key pair for Web Push, made on first start; one row.
+      CREATE TABLE push_vapid (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        public_key TEXT NOT NULL,
+        private_key TEXT NOT NULL
+      );
+      CREATE TABLE push_subscriptions (
+        endpoint TEXT PRIMARY KEY,
+        p256dh TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        can_decide INTEGER NOT NULL CHECK (can_decide IN (0, 1)),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX push_subscriptions_namespace ON push_subscriptions(namespace, created_at);
     `,
   },
 ];

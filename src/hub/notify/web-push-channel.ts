@@ -1,0 +1,109 @@
+/**
+ * Web Push as a notification channel: every push subscription of the notification's namespace
+ * gets it, encrypted for that browser (aes128gcm, RFC 8291) and signed with the hub's VAPID key
+ * (RFC 8292) by the `web-push` package; the request itself goes out with node's fetch (so a
+ * local push service in development works too). A subscription the push service says is gone
+ * (404 / 410) is deleted. The payload is what the service worker (web/public/sw.js) shows:
+ * title, body, the session to open, and for a request the Approve / Deny actions it posts back
+ * with the request id (only to subscriptions of sign-ins that may decide).
+ */
+import { createHash } from 'node:crypto';
+import webpush from 'web-push';
+import type { Logger } from '../../shared/logger.js';
+import type { Notification, NotificationChannel } from '../domain/notify/activity-event.js';
+import type { NotifyStore, PushSubscriptionRecord, VapidKeys } from '../domain/notify/notify-store.js';
+
+/** A push message must stay under 4 KB once encrypted: keep the text short. */
+const MAX_BODY_CHARS = 600;
+/** A notification older than this is not worth showing. */
+const TTL_S = 60 * 60;
+
+/** What the service worker receives (JSON). */
+export interface PushPayload {
+  v: 1;
+  title: string;
+  body: string;
+  /** One notification per session on the device: a newer one replaces it. */
+  tag: string;
+  machineId: string;
+  sessionId: string;
+  state: Notification['state'];
+  /** Set with actions: what Approve / Deny answer. */
+  requestId?: string;
+  actions: { action: 'approve' | 'deny'; title: string }[];
+}
+
+const TITLE: Record<Notification['state'], string> = {
+  needs_approval: 'Needs your approval',
+  waiting_for_input: 'Waiting for your input',
+  working: 'Working',
+  exited: 'Exited',
+};
+
+export function pushPayload(n: Notification, canDecide: boolean): PushPayload {
+  const request = n.requests.at(-1);
+  const asks = n.requests.map((r) => `${r.tool || 'request'}: ${r.command || r.file || r.description}`);
+  const body = [...asks, n.message, ...n.screen.slice(-3)].filter(Boolean).join('\n');
+  const decides = canDecide && n.state === 'needs_approval' && request !== undefined;
+  return {
+    v: 1,
+    title: `${TITLE[n.state]}: ${n.sessionName} on ${n.machineName}`.slice(0, 200),
+    body: body.length > MAX_BODY_CHARS ? `${body.slice(0, MAX_BODY_CHARS - 1)}…` : body,
+    tag: `hapi:${n.machineId}/${n.sessionId}`,
+    machineId: n.machineId,
+    sessionId: n.sessionId,
+    state: n.state,
+    ...(decides ? { requestId: request.id } : {}),
+    actions: decides ? [{ action: 'approve', title: 'Approve' }, { action: 'deny', title: 'Deny' }] : [],
+  };
+}
+
+export interface WebPushChannelOptions {
+  store: NotifyStore;
+  vapid: () => VapidKeys;
+  /** VAPID subject: an https URL (HAPI_HUB_PUBLIC_URL) or a mailto: address. */
+  subject: string;
+  log: Logger;
+  timeoutMs?: number;
+}
+
+export function createWebPushChannel(o: WebPushChannelOptions): NotificationChannel {
+  async function deliver(sub: PushSubscriptionRecord, n: Notification): Promise<void> {
+    const keys = o.vapid();
+    const payload = JSON.stringify(pushPayload(n, sub.canDecide));
+    // The Topic header lets the push service replace an undelivered message of the same session.
+    const topic = createHash('sha256').update(`${n.machineId}\0${n.sessionId}`).digest('base64url').slice(0, 32);
+    const req = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, payload, {
+      vapidDetails: { subject: o.subject, publicKey: keys.publicKey, privateKey: keys.privateKey },
+      TTL: TTL_S,
+      urgency: n.state === 'needs_approval' ? 'high' : 'normal',
+      topic,
+      contentEncoding: 'aes128gcm',
+    });
+    const res = await fetch(req.endpoint, {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      body: req.body ? new Uint8Array(req.body) : undefined,
+      redirect: 'error',
+      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status === 404 || res.status === 410) {
+      o.store.deletePushSubscription(sub.endpoint);
+      o.log.info({ status: res.status }, 'a push subscription expired; deleted');
+      return;
+    }
+    if (!res.ok) throw new Error(`push service answered HTTP ${res.status}`);
+  }
+
+  return {
+    name: 'web-push',
+    async send(n) {
+      const subs = o.store.listPushSubscriptions(n.namespace);
+      const results = await Promise.allSettled(subs.map((s) => deliver(s, n)));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length > 0 && failed.length === results.length) throw failed[0]!.reason;
+      for (const f of failed) o.log.warn({ err: f.reason }, 'a push notification was not delivered');
+    },
+  };
+}
