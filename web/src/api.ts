@@ -163,3 +163,30 @@ export async function attachUrl(machineId: string, sessionId: string): Promise<s
   if (!ticket) throw new ApiError(0, 'the hub gave no attach ticket', {});
   return `${url}?ticket=${encodeURIComponent(ticket)}`;
 }
+
+/** The namespace's notification settings (GET /api/v1/notifications/settings). */
+export interface NotifySettings {
+  notifyOnExit: boolean;
+  mutedSessions: { machineId: string; sessionId: string }[];
+}
+
+export function getNotifySettings(): Promise<NotifySettings> {
+  return request<NotifySettings>('GET', '/api/v1/notifications/settings');
+}
+
+export async function muteSession(machineId: string, sessionId: string, muted: boolean): Promise<void> {
+  await request('POST', `/api/v1/machines/${encodeURIComponent(machineId)}/sessions/${encodeURIComponent(sessionId)}/mute`, { muted });
+}
+
+/** The hub's VAPID public key (base64url), the push subscription's applicationServerKey. */
+export async function pushKey(): Promise<string> {
+  return String((await request<{ publicKey?: string }>('GET', '/api/v1/push/key')).publicKey ?? '');
+}
+
+export async function savePushSubscription(sub: PushSubscriptionJSON): Promise<void> {
+  await request('POST', '/api/v1/push/subscriptions', sub);
+}
+
+export async function deletePushSubscription(endpoint: string): Promise<void> {
+  await request('POST', '/api/v1/push/subscriptions/delete', { endpoint });
+}

@@ -5,6 +5,7 @@ import { MachineCard } from './components/machine-card.js';
 import { SignIn } from './components/sign-in.js';
 import { StartSession } from './components/start-session.js';
 import { compareMachines } from './format.js';
+import { MutesContext, PushToggle, useMutes } from './notifications.js';
 import { closeTerminal, onRouteChange, openFromLaunchLink, terminalRoute } from './route.js';
 import { useHubData, useNow } from './hub-data.js';
 import { applyTelegramTheme, postTelegramEvent, readTelegramLaunch } from './telegram.js';
@@ -106,6 +107,7 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
   const terminal = useTerminalRoute();
   const { data, live, error } = useHubData(true, () => props.onSignedOut('Your sign-in has ended; sign in again.'));
   const now = useNow(1000);
+  const mutes = useMutes(!readOnly);
   const machines = [...data.machines.values()].sort(compareMachines);
   const byMachine = new Map<string, Session[]>();
   for (const s of data.sessions.values()) {
@@ -123,7 +125,7 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
   };
 
   return (
-    <>
+    <MutesContext.Provider value={mutes}>
       <header class="topbar">
         <span class="brand">hapi</span>
         <span class="namespace" title="namespace">
@@ -134,6 +136,7 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
         <span class={`live live-${live}`} role="status" aria-live="polite">
           {live === 'live' ? 'live' : live === 'connecting' ? 'connecting…' : 'reconnecting…'}
         </span>
+        <PushToggle />
         <button type="button" class="link" onClick={leave}>
           Sign out
         </button>
@@ -173,6 +176,6 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
           onClose={terminal.close}
         />
       )}
-    </>
+    </MutesContext.Provider>
   );
 }

@@ -23,6 +23,8 @@ export function contentSecurityPolicy(frameAncestors: readonly string[] = []): s
     "img-src 'self'",
     "connect-src 'self'",
     "manifest-src 'self'",
+    // The page's service worker (/sw.js: installable page, Web Push).
+    "worker-src 'self'",
     "base-uri 'none'",
     "form-action 'self'",
     `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(' ') : "'none'"}`,

@@ -3,6 +3,7 @@ import { ApiError, stopSession } from '../api.js';
 import { ago, exitLabel, isActive, localTime, sessionAge, sessionStateName, shortId, startedByLabel } from '../format.js';
 import { openTerminal, terminalHref } from '../route.js';
 import type { Session } from '../types.js';
+import { MuteButton } from '../notifications.js';
 
 /**
  * One session: state, id, agent, who started it, age, directory, and what its terminal last
@@ -73,6 +74,7 @@ export function SessionRow(props: { session: Session; machineId: string; machine
       </a>
       {active && !props.readOnly && (
         <div class="actions">
+          <MuteButton machineId={props.machineId} sessionId={s.id} />
           <button type="button" onClick={stop} disabled={stopping || !props.machineOnline} aria-label={`Stop session ${shortId(s.id)}`}>
             {stopping ? 'Stopping…' : 'Stop'}
           </button>
