@@ -67,14 +67,30 @@ export interface WebPushChannelOptions {
   timeoutMs?: number;
 }
 
+/** A VAPID token is good for up to 24 h; signing one (ES256) costs milliseconds, so reuse it an hour. */
+const VAPID_REUSE_MS = 60 * 60 * 1000;
+const VAPID_VALID_S = 2 * 60 * 60;
+
 export function createWebPushChannel(o: WebPushChannelOptions): NotificationChannel {
-  async function deliver(sub: PushSubscriptionRecord, n: Notification): Promise<void> {
+  /** The Authorization header per push service origin (the JWT's audience), reused while fresh. */
+  const vapidHeaders = new Map<string, { headers: Record<string, string>; until: number; publicKey: string }>();
+  function vapidFor(endpoint: string): Record<string, string> {
     const keys = o.vapid();
+    const audience = new URL(endpoint).origin;
+    const cached = vapidHeaders.get(audience);
+    if (cached && cached.until > Date.now() && cached.publicKey === keys.publicKey) return cached.headers;
+    const headers = webpush.getVapidHeaders(audience, o.subject, keys.publicKey, keys.privateKey, 'aes128gcm', Math.floor(Date.now() / 1000) + VAPID_VALID_S) as Record<string, string>;
+    if (vapidHeaders.size > 100) vapidHeaders.clear();
+    vapidHeaders.set(audience, { headers, until: Date.now() + VAPID_REUSE_MS, publicKey: keys.publicKey });
+    return headers;
+  }
+
+  async function deliver(sub: PushSubscriptionRecord, n: Notification): Promise<void> {
     const payload = JSON.stringify(pushPayload(n, sub.canDecide));
     // The Topic header lets the push service replace an undelivered message of the same session.
     const topic = createHash('sha256').update(`${n.machineId}\0${n.sessionId}`).digest('base64url').slice(0, 32);
     const req = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, payload, {
-      vapidDetails: { subject: o.subject, publicKey: keys.publicKey, privateKey: keys.privateKey },
+      headers: vapidFor(sub.endpoint),
       TTL: TTL_S,
       urgency: n.state === 'needs_approval' ? 'high' : 'normal',
       topic,
