@@ -71,8 +71,9 @@ describe.skipIf(!existsSync(CHROMIUM))('installable page and service worker', ()
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: { registrationId: string; scopeURL: string }[] }) => registrations.push(...e.registrations));
     await cdp.send('ServiceWorker.enable');
     await page.evaluate(() => navigator.serviceWorker.register('/sw.js', { scope: '/' }).then(() => undefined));
-    await waitFor(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state === 'activated'));
-    const reg = await waitFor(() => registrations.find((r) => r.scopeURL === `${hub.hub.httpUrl}/`));
+    // Generous waits: on a loaded machine a worker's start and a notification take seconds.
+    await waitFor(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state === 'activated'), 45_000, 'the worker to activate');
+    const reg = await waitFor(() => registrations.find((r) => r.scopeURL === `${hub.hub.httpUrl}/`), 45_000, 'the worker registration');
 
     const payload = {
       v: 1,
@@ -92,7 +93,7 @@ describe.skipIf(!existsSync(CHROMIUM))('installable page and service worker', ()
         return (await r.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown, actions: (n as unknown as { actions: { action: string }[] }).actions.map((a) => a.action) }));
       });
       return list.length > 0 ? list : undefined;
-    });
+    }, 45_000, 'the notification');
     expect(shown).toEqual([
       { title: payload.title, body: payload.body, tag: 'hapi:m1/s1', data: { machineId: 'm1', sessionId: 's1', requestId: 'req-7', tag: 'hapi:m1/s1' }, actions: ['approve', 'deny'] },
     ]);

@@ -18,6 +18,10 @@ function allRequired(properties: Record<string, JsonSchema>, description?: strin
 }
 
 export const REST_SCHEMAS: Record<string, JsonSchema> = {
+  NotifySettings: allRequired(
+    { notifyOnExit: { type: 'boolean' }, mutedSessions: { type: 'array', items: allRequired({ machineId: str, sessionId: str }) } },
+    'a namespace\'s notification settings',
+  ),
   Machine: allRequired(
     {
       id: str,
@@ -146,5 +150,46 @@ export const REST_DOCS = {
     auth: 'bearer',
     params: { machineId: MACHINE_ID },
     responses: { 200: { description: 'the runner is stopping', schema: allRequired({ status: { const: 'stopping' } }) }, 401: unauthenticated, ...relayErrors },
+  },
+  pushKey: {
+    summary: 'the hub\'s VAPID public key: the applicationServerKey of a push subscription',
+    tag: 'notifications',
+    auth: 'bearer',
+    responses: { 200: { description: 'the key (base64url)', schema: allRequired({ publicKey: str }) }, 401: unauthenticated },
+  },
+  pushSubscribe: {
+    summary: 'subscribe a browser to this namespace\'s notifications (any scope)',
+    tag: 'notifications',
+    auth: 'bearer',
+    body: { type: 'object', required: ['endpoint', 'keys'], properties: { endpoint: str, expirationTime: {}, keys: allRequired({ p256dh: str, auth: str }) } },
+    responses: { 200: { description: 'subscribed', schema: allRequired({ subscribed: { const: true } }) }, 400: { description: 'not an https push endpoint, or keys that are not P-256 / 16 bytes' }, 401: unauthenticated },
+  },
+  pushUnsubscribe: {
+    summary: 'remove a push subscription of this namespace',
+    tag: 'notifications',
+    auth: 'bearer',
+    body: allRequired({ endpoint: str }),
+    responses: { 200: { description: 'whether one was removed', schema: allRequired({ deleted: { type: 'boolean' } }) }, 401: unauthenticated },
+  },
+  notifySettings: {
+    summary: 'this namespace\'s notification settings and muted sessions',
+    tag: 'notifications',
+    auth: 'bearer',
+    responses: { 200: { description: 'settings', schema: ref('NotifySettings') }, 401: unauthenticated },
+  },
+  setNotifySettings: {
+    summary: 'change this namespace\'s notification settings (full tokens)',
+    tag: 'notifications',
+    auth: 'bearer',
+    body: allRequired({ notifyOnExit: { type: 'boolean' } }),
+    responses: { 200: { description: 'settings', schema: ref('NotifySettings') }, 400: { description: 'a bad body' }, 401: unauthenticated, 403: { description: 'a read-only token' } },
+  },
+  muteSession: {
+    summary: 'mute or unmute a session\'s notifications (full tokens)',
+    tag: 'notifications',
+    auth: 'bearer',
+    params: { machineId: MACHINE_ID, sessionId: 'the session id' },
+    body: allRequired({ muted: { type: 'boolean' } }),
+    responses: { 200: { description: 'done', schema: allRequired({ muted: { type: 'boolean' } }) }, 400: { description: 'a bad body' }, 401: unauthenticated, 403: { description: 'a read-only token' }, 404: { description: 'no such session in this namespace' } },
   },
 } satisfies Record<string, RouteDoc>;

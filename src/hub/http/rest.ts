@@ -258,10 +258,11 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         return [200, { status: 'stopping' }];
       },
     },
-    { method: 'GET', path: '/api/v1/push/key', handler: () => [200, { publicKey: hub.push.publicKey() }] },
+    { method: 'GET', path: '/api/v1/push/key', doc: REST_DOCS.pushKey, handler: () => [200, { publicKey: hub.push.publicKey() }] },
     {
       method: 'POST',
       path: '/api/v1/push/subscriptions',
+      doc: REST_DOCS.pushSubscribe,
       handler: async ({ req, caller }) => {
         hub.push.subscribe(caller, parsePushSubscription(await readJson(req)));
         return [200, { subscribed: true }];
@@ -270,6 +271,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     {
       method: 'POST',
       path: '/api/v1/push/subscriptions/delete',
+      doc: REST_DOCS.pushUnsubscribe,
       handler: async ({ req, caller }) => {
         const body = await readJson(req);
         const endpoint = optString(body, 'endpoint', 2048);
@@ -277,15 +279,17 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         return [200, { deleted: hub.push.unsubscribe(caller, endpoint) }];
       },
     },
-    { method: 'GET', path: '/api/v1/notifications/settings', handler: ({ caller }) => [200, hub.getNotifySettings(caller)] },
+    { method: 'GET', path: '/api/v1/notifications/settings', doc: REST_DOCS.notifySettings, handler: ({ caller }) => [200, hub.getNotifySettings(caller)] },
     {
       method: 'POST',
       path: '/api/v1/notifications/settings',
+      doc: REST_DOCS.setNotifySettings,
       handler: async ({ req, caller }) => [200, hub.setNotifySettings(caller, { notifyOnExit: requiredBool(await readJson(req), 'notifyOnExit') })],
     },
     {
       method: 'POST',
       path: '/api/v1/machines/:machineId/sessions/:sessionId/mute',
+      doc: REST_DOCS.muteSession,
       handler: async ({ req, params, caller }) => {
         const muted = requiredBool(await readJson(req), 'muted');
         hub.muteSession(caller, params.machineId!, params.sessionId!, muted);
