@@ -55,6 +55,7 @@ export interface RunnerOptions {
 /** Interface the hub link offers the daemon (implemented in src/runner/hub-link). */
 export interface DaemonHubLink {
   status(): HubLinkStatus;
+  activityChanged(): void;
   close(reason: ShutdownReason): Promise<void>;
 }
 
@@ -140,6 +141,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     status,
     counters,
     requestStop: (reason) => void shutdown!.request(reason),
+    onActivityChanged: () => hubLink?.activityChanged(),
   });
   const grpcService = createRunnerGrpcService(control);
 
@@ -299,7 +301,7 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
   // token may be configured: an idle runner without a hub stays small (bench/idle.mjs).
   if (!args.linkConfig.token && !existsSync(args.paths.authFile)) {
     args.log.child({ c: 'hub-link' }).info('no hub token (CLI_API_TOKEN or `hapi auth login`): not connecting to a hub');
-    return { status: () => ({ state: 'not-configured' }), close: async () => undefined };
+    return { status: () => ({ state: 'not-configured' }), activityChanged: () => undefined, close: async () => undefined };
   }
   const { createHubLink } = await import('./hub-link/index.js');
   const link = createHubLink({
@@ -312,5 +314,5 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     sessionActivity: args.sessionActivity,
     counters: args.counters,
   });
-  return { status: () => link.status(), close: (reason) => link.close(reason) };
+  return { status: () => link.status(), activityChanged: () => link.activityChanged(), close: (reason) => link.close(reason) };
 }

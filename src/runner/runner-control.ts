@@ -12,6 +12,8 @@ import type {
   RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SessionScreenInfo, SessionTerminalInfo, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
 } from '../contract/types.js';
 import type { AttachHello, SessionInput, ViewerEvent, ViewerMessage } from '../contract/session-types.js';
+import type { ApprovalRequestInfo } from '../contract/activity-types.js';
+import { isValidSessionId, type ApprovalDecisionCall } from '../contract/types.js';
 import type { SessionEvent, SessionManager } from './domain.js';
 import type { RunnerTerminals } from './terminals/runner-terminals.js';
 import { NO_COUNTERS, type RunnerCounters } from './runner-counters.js';
@@ -56,6 +58,10 @@ export interface RunnerControl {
   getSessionScreen(sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   /** Types into a live session's terminal (its SendInput). NotFound / FailedPrecondition as for the screen. */
   sendSessionInput(sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
+  /** A session says its activity changed: read again, and told to the hub at once. */
+  sessionActivityChanged(sessionId: string): void;
+  /** Answers an approval request of a live session (its DecideApproval). */
+  decideApproval(sessionId: string, call: ApprovalDecisionCall, signal?: AbortSignal): Promise<ApprovalRequestInfo>;
   /** The one spawn path. Blocks until the session reported itself or failed. */
   spawnSession(spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome>;
   stopSession(target: StopTarget, signal?: AbortSignal): Promise<StopResult>;
@@ -89,6 +95,8 @@ export interface RunnerControlDeps {
   requestStop: (reason: ShutdownReason) => void;
   /** Spawns and stops are counted here, whichever transport asked. */
   counters?: RunnerCounters;
+  /** A session's activity changed (the hub link reports at once). */
+  onActivityChanged?: (sessionId: string) => void;
 }
 
 export function createRunnerControl(deps: RunnerControlDeps): RunnerControlService {
@@ -131,6 +139,17 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
         checkSessionId(sessionId);
         const manager = await ready(signal);
         await terminals().send(manager.find(sessionId), sessionId, input, signal ?? AbortSignal.timeout(10_000));
+      }),
+    sessionActivityChanged(sessionId) {
+      if (!isValidSessionId(sessionId)) return;
+      deps.terminals?.()?.activityChanged(sessionId);
+      deps.onActivityChanged?.(sessionId);
+    },
+    decideApproval: (sessionId, call, signal) =>
+      inFlight.track(async () => {
+        checkSessionId(sessionId);
+        const manager = await ready(signal);
+        return terminals().decide(manager.find(sessionId), sessionId, call, signal ?? AbortSignal.timeout(10_000));
       }),
     spawnSession: (spec, signal) =>
       inFlight.track(async () => {

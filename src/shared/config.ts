@@ -107,6 +107,22 @@ export interface SessionConfig {
    * autogroup on Linux), so that its terminal work yields to the runner and the hub; 0 leaves it.
    */
   cpuNice: number;
+  /**
+   * HAPI_IDLE_MS: for agents without hooks, how long the terminal must stay quiet after output
+   * before the session guesses the agent waits for input (and output again means working).
+   */
+  idleMs: number;
+  /**
+   * HAPI_APPROVAL_TIMEOUT_MS: how long an agent's permission request waits for a decision from
+   * the page, the CLI or an API client before the agent's own prompt in its terminal takes over.
+   */
+  approvalTimeoutMs: number;
+  /**
+   * HAPI_TERMINAL_ACTIVE_MS: a person's own terminal (hapi in a terminal, a local hapi attach)
+   * counts as in use while attached and typed in (or attached) within this long; then
+   * permission requests are left to the agent's prompt there at once.
+   */
+  terminalActiveMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -123,6 +139,11 @@ export function sessionConfig(env: Env = process.env): SessionConfig {
     logMaxBytes: envInt(env, 'HAPI_SESSION_LOG_MAX_BYTES', 10 * MiB, { min: 64 * 1024, max: 1024 * 1024 * MiB }),
     spoolMaxBytes: envInt(env, 'HAPI_SESSION_SPOOL_MAX_BYTES', 256 * MiB, { min: 0, max: 64 * 1024 * MiB }),
     cpuNice: envInt(env, 'HAPI_SESSION_CPU_NICE', 10, { min: 0, max: 19 }),
+    // Agents redraw a spinner or a timer at least every second while they work; 5 s of silence
+    // is a finished turn, not a pause in one.
+    idleMs: envInt(env, 'HAPI_IDLE_MS', 5_000, { min: 50, max: 3_600_000 }),
+    approvalTimeoutMs: envInt(env, 'HAPI_APPROVAL_TIMEOUT_MS', 600_000, { min: 100, max: 86_400_000 }),
+    terminalActiveMs: envInt(env, 'HAPI_TERMINAL_ACTIVE_MS', 120_000, { min: 0, max: 86_400_000 }),
   };
 }
 

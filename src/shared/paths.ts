@@ -39,6 +39,8 @@ export interface HapiPaths {
   hubOwnerTokenFile: string;
   /** Where a running hub records its pid and listening addresses (for local CLI commands). */
   hubStateFile: string;
+  /** Per-session agent hook settings (Claude Code's `--settings` file): `<id>.claude.json`, 0600. */
+  sessionHooksDir: string;
 }
 
 /** HAPI_HOME of an environment; `userHome` is that environment's home directory (default: ours). */
@@ -68,6 +70,7 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
     hubDb: join(home, 'hub.db'),
     hubOwnerTokenFile: join(home, 'hub-owner-token'),
     hubStateFile: join(home, 'hub.state.json'),
+    sessionHooksDir: join(home, 'session-hooks'),
   };
 }
 

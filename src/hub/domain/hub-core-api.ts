@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { HapiError } from '../../shared/errors.js';
 import type {
+  ApprovalDecisionCall,
   MachineMetadataInfo,
   RelayCall,
   RelayResult,
@@ -19,7 +20,8 @@ import type {
 } from '../../contract/types.js';
 import type { AttachHello, SessionInput } from '../../contract/session-types.js';
 import type { HubStore } from './ports.js';
-import type { SessionActivity } from './session-activity.js';
+import type { AttentionEvent, SessionActivity } from './session-activity.js';
+import type { ApprovalDecisionRecordInfo, DecisionOriginName } from '../../contract/activity-types.js';
 import type { SessionEventKind } from './session-book.js';
 import type { TokenScope } from './scopes.js';
 import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
@@ -121,6 +123,16 @@ export interface HubCore {
   acceptAttachStream(caller: Caller, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
   getSessionScreen(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   sendInput(caller: Caller, machineId: string, sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
+  // approvals (hub-approvals.ts)
+  /** Answers a session's approval request; recorded. PermissionDenied / NotFound / FailedPrecondition as in hub.proto. */
+  decideApproval(caller: Caller, machineId: string, sessionId: string, call: ApprovalDecisionCall, origin: DecisionOriginName, signal?: AbortSignal): Promise<ApprovalDecisionRecordInfo>;
+  /** A session's recorded decisions, oldest first. */
+  listApprovalDecisions(caller: Caller, machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+  /**
+   * "A session needs you / waits / exited" (session-activity.ts, AttentionEvent), for every
+   * namespace: the event notifications subscribe to. Returns the unsubscribe.
+   */
+  onAttention(listener: (e: AttentionEvent) => void): () => void;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */

@@ -9,6 +9,7 @@
  * `UnitOfWork.transaction`, which hands the work its own transaction-bound ports.
  */
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './types.js';
+import type { ApprovalDecisionRecordInfo } from '../../contract/activity-types.js';
 
 /** Namespaces exist once something (a token, a machine) belongs to them. */
 export interface NamespaceStore {
@@ -70,6 +71,13 @@ export interface WebSessionTable {
   deleteWebSessions(keys: string[]): void;
 }
 
+/** Decisions on agents' approval requests (who, from where, when, what); append-only. */
+export interface ApprovalDecisionStore {
+  insertDecision(rec: ApprovalDecisionRecordInfo & { namespace: string }): void;
+  /** A session's decisions, oldest first. */
+  listDecisions(machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+}
+
 /** The ports a unit of work may use; all of them see the same transaction. */
 export type TransactionStores = NamespaceStore & TokenStore & MachineStore & SessionStore;
 
@@ -80,7 +88,7 @@ export interface UnitOfWork {
 }
 
 /** Everything one hub database provides. */
-export interface HubStore extends TransactionStores, WebSessionTable, UnitOfWork {
+export interface HubStore extends TransactionStores, WebSessionTable, ApprovalDecisionStore, UnitOfWork {
   /** Where the data lives (a file path, or a URL without credentials). */
   readonly path: string;
   close(): void;

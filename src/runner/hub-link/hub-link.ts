@@ -84,6 +84,8 @@ export const SESSION_ACTIVITY_MS = 2_000;
 export interface HubLink {
   /** For `hapi runner status`. */
   status(): HubLinkState;
+  /** A session's activity changed: report the terminals' activity now, not at the next poll. */
+  activityChanged(): void;
   /** Publishes shutting-down (with the reason), ends the stream and stops reconnecting. */
   close(reason: string): Promise<void>;
 }
@@ -102,6 +104,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     log.info('no hub token (CLI_API_TOKEN or `hapi auth login`): not connecting to a hub');
     return {
       status: () => ({ state: 'not-configured' }),
+      activityChanged: () => undefined,
       close: async () => undefined,
     };
   }
@@ -322,6 +325,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
 
   return {
     status: () => ({ state, hubUrl, lastError, machineId, namespace, connectedSince }),
+    activityChanged: () => void reportActivity(false),
     async close(reason) {
       if (closing) return;
       closing = true;
