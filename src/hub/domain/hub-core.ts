@@ -277,7 +277,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       checkSessionId(sessionId);
       requireMachine(caller, machineId);
       const mode = hello.mode === 'interactive' && allows(caller.scope, 'type') ? 'interactive' : 'read-only';
-      return terminals.attach(machineId, sessionId, { ...hello, mode });
+      // Through the hub is never a person's own terminal on that machine.
+      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined });
     },
 
     acceptAttachStream(caller, open, sink) {
