@@ -3,6 +3,7 @@ import { ApiError, stopSession } from '../api.js';
 import { ago, exitLabel, isActive, localTime, sessionAge, sessionStateName, shortId, startedByLabel } from '../format.js';
 import { openTerminal, terminalHref } from '../route.js';
 import type { Session } from '../types.js';
+import { ActivityBadge, ApprovalPanel } from './approvals.js';
 
 /**
  * One session: state, id, agent, who started it, age, directory, and what its terminal last
@@ -41,6 +42,7 @@ export function SessionRow(props: { session: Session; machineId: string; machine
       >
       <div class="session-head">
         <span class={`pill state-${state}`}>{state}</span>
+        {active && <ActivityBadge activity={s.activity} />}
         <code class="session-id" title={s.id}>
           {shortId(s.id)}
         </code>
@@ -71,6 +73,7 @@ export function SessionRow(props: { session: Session; machineId: string; machine
         </div>
       )}
       </a>
+      {active && <ApprovalPanel session={s} machineId={props.machineId} readOnly={props.readOnly} />}
       {active && !props.readOnly && (
         <div class="actions">
           <button type="button" onClick={stop} disabled={stopping || !props.machineOnline} aria-label={`Stop session ${shortId(s.id)}`}>
