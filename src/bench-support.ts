@@ -4,3 +4,4 @@ export { createUdsChannel } from './shared/grpc-channel.js';
 export { HubServiceDefinition } from './contract/hub.js';
 export { MachineServiceDefinition } from './contract/machine-link.js';
 export { SessionServiceDefinition } from './contract/session.js';
+export { sessionSocketPathFor } from './shared/paths.js';
