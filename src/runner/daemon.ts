@@ -55,7 +55,7 @@ export interface RunnerOptions {
 /** Interface the hub link offers the daemon (implemented in src/runner/hub-link). */
 export interface DaemonHubLink {
   status(): HubLinkStatus;
-  activityChanged(): void;
+  activityChanged(sessionId: string): void;
   close(reason: ShutdownReason): Promise<void>;
 }
 
@@ -141,7 +141,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     status,
     counters,
     requestStop: (reason) => void shutdown!.request(reason),
-    onActivityChanged: () => hubLink?.activityChanged(),
+    onActivityChanged: (sessionId) => hubLink?.activityChanged(sessionId),
   });
   const grpcService = createRunnerGrpcService(control);
 
@@ -238,7 +238,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       control,
       agents: () => manager.availableAgents(),
       agentsRefreshMs: config.heartbeatIntervalMs,
-      sessionActivity: (fresh) => liveTerminals.activity(fresh),
+      sessionActivity: (fresh, only) => liveTerminals.activity(fresh, only),
       counters,
     });
     checkpoint();
@@ -288,7 +288,7 @@ interface HubLinkArgs {
   agents: () => string[];
   agentsRefreshMs: number;
   /** The live terminals' last output and last line, reported to the hub for the page's list. */
-  sessionActivity: (fresh: boolean) => Promise<SessionActivityInfo[]>;
+  sessionActivity: (fresh: boolean, only?: string[]) => Promise<SessionActivityInfo[]>;
   counters: RunnerCounters;
 }
 
@@ -314,5 +314,5 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     sessionActivity: args.sessionActivity,
     counters: args.counters,
   });
-  return { status: () => link.status(), activityChanged: () => link.activityChanged(), close: (reason) => link.close(reason) };
+  return { status: () => link.status(), activityChanged: (sessionId) => link.activityChanged(sessionId), close: (reason) => link.close(reason) };
 }

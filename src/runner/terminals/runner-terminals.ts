@@ -44,7 +44,7 @@ export interface RunnerTerminals {
   /** A session said its activity changed: the next list reads it again. */
   activityChanged(sessionId: string): void;
   /** Live terminals' last output time and last line, for the hub (session-activity.ts). */
-  activity(fresh: boolean): Promise<SessionActivityInfo[]>;
+  activity(fresh: boolean, only?: string[]): Promise<SessionActivityInfo[]>;
   close(): void;
 }
 
@@ -174,7 +174,7 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
       return request;
     },
     activityChanged: (sessionId) => directory.invalidate(sessionId),
-    activity: (fresh) => activity.poll(fresh),
+    activity: (fresh, only) => activity.poll(fresh, only),
     close() {
       clearInterval(pruner);
     },

@@ -25,8 +25,8 @@ export interface SessionActivityWatchOptions {
 }
 
 export interface SessionActivityWatch {
-  /** The sessions whose activity changed since the last poll (all of them when `fresh`). */
-  poll(fresh: boolean): Promise<SessionActivityInfo[]>;
+  /** The sessions whose activity changed since the last poll (all of them when `fresh`; among `only` when given). */
+  poll(fresh: boolean, only?: string[]): Promise<SessionActivityInfo[]>;
 }
 
 /** The last non-blank line of a screen's text, trailing blanks removed, at most MAX_LAST_LINE_CHARS. */
@@ -65,11 +65,12 @@ export function createSessionActivityWatch(o: SessionActivityWatchOptions): Sess
   }
 
   return {
-    async poll(fresh) {
+    async poll(fresh, only) {
       if (fresh) reported.clear();
-      const ids = o.ids();
-      const live = new Set(ids);
+      const all = o.ids();
+      const live = new Set(all);
       for (const id of reported.keys()) if (!live.has(id)) reported.delete(id);
+      const ids = only ? only.filter((id) => live.has(id)) : all;
       const out: SessionActivityInfo[] = [];
       for (let i = 0; i < ids.length; i += CONCURRENCY) {
         for (const a of await Promise.all(ids.slice(i, i + CONCURRENCY).map(look))) if (a) out.push(a);
