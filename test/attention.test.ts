@@ -152,7 +152,8 @@ describe('approvals nobody answers', () => {
     await type(rig, id, 'ask terraform apply');
     await watchedState(rig, id, ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL, (s) => s.activity!.requests[0]?.atTerminal === false);
     await screenShows(rig, id, /Allow Bash terraform apply\? \[y\/n\]/);
-    const s = await watchedState(rig, id, ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL, (x) => x.activity!.requests[0]?.atTerminal === true);
+    // The agent's notification that its dialog waits leaves the request shown, with the message.
+    const s = await watchedState(rig, id, ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL, (x) => x.activity!.requests[0]?.atTerminal === true && x.activity!.message === 'Claude needs your permission to use Bash');
     expect(await code(rig.owner.hub.decideApproval({ machineId: rig.machineId, sessionId: id, requestId: s.activity!.requests[0]!.id, decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, message: '', origin: 0 }))).toBe('FAILED_PRECONDITION');
     await type(rig, id, 'n');
     await screenShows(rig, id, /DENIED at the terminal/);

@@ -67,7 +67,7 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
       return terminalInfoToProto(terminal.info());
     },
     async reportActivity(request) {
-      activity.report(activityStateFromProto(request.state), request.message, request.source);
+      activity.report(activityStateFromProto(request.state), request.message, request.source, request.notification);
       return {};
     },
     async requestApproval(request, context: CallContext) {

@@ -55,6 +55,9 @@ describe('activity tracker', () => {
     atTerminal = false;
     expect(await t.requestApproval(ask, new AbortController().signal)).toMatchObject({ decision: 'none', reason: 'timeout' });
     expect(t.current().requests).toHaveLength(2);
+    // Claude Code's notification that its dialog waits: nothing moved on.
+    t.report('waiting_for_input', 'Claude needs your permission to use Bash', 'claude-hooks', true);
+    expect(t.current()).toMatchObject({ state: 'needs_approval', message: 'Claude needs your permission to use Bash' });
     t.report('working', '', 'claude-hooks');
     expect(t.current()).toMatchObject({ state: 'working', requests: [] });
     t.close();

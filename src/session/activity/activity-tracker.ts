@@ -43,8 +43,8 @@ export interface ActivityTracker {
   output(): void;
   /** Someone typed into the terminal. */
   input(): void;
-  /** A hook's report: working or waiting_for_input, with a notification message. */
-  report(state: ActivityStateName, message: string, source: string): void;
+  /** A hook's report: working or waiting_for_input, with a notification message (`notification`: the agent did not move on). */
+  report(state: ActivityStateName, message: string, source: string, notification?: boolean): void;
   /** A hook asks; resolves with its outcome. `signal`: the hook went (the request is withdrawn). */
   requestApproval(ask: ApprovalAsk, signal: AbortSignal): Promise<ApprovalOutcome>;
   /** Answers a pending request. FailedPrecondition when it is not pending or the decision is not offered. */
@@ -135,12 +135,12 @@ export function createActivityTracker(o: ActivityTrackerOptions): ActivityTracke
     input() {
       lastInputAt = performance.now();
     },
-    report(state, note, from) {
+    report(state, note, from, notification = false) {
       if (state !== 'working' && state !== 'waiting_for_input') throw new InvalidArgumentError('a hook reports working or waiting_for_input');
       hooksSpoke = true;
       clearTimeout(idleTimer);
       // The agent moved on: whatever its terminal prompt asked has been answered there.
-      const cleared = clearAtTerminal();
+      const cleared = !notification && clearAtTerminal();
       const before = last;
       setBase(state, false, from, clipActivityText(note));
       if (cleared && before === last) changed();

@@ -71,12 +71,12 @@ export async function runHook(event: string, o: { source: string; env?: Env; std
     switch (event as HookEvent) {
       case 'user-prompt-submit':
       case 'post-tool-use':
-        await client.reportActivity({ state: ProtoActivityState.ACTIVITY_STATE_WORKING, message: '', source }, { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) });
+        await client.reportActivity({ state: ProtoActivityState.ACTIVITY_STATE_WORKING, message: '', source, notification: false }, { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) });
         return 0;
       case 'stop':
       case 'notification':
         await client.reportActivity(
-          { state: ProtoActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT, message: event === 'notification' ? str(input.message) : '', source },
+          { state: ProtoActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT, message: event === 'notification' ? str(input.message) : '', source, notification: event === 'notification' },
           { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) },
         );
         return 0;

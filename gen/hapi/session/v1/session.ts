@@ -273,6 +273,11 @@ export interface ReportActivityRequest {
   message: string;
   /** "claude-hooks" or "codex-hooks". */
   source: string;
+  /**
+   * A notification (Claude Code's Notification hook): the agent has not moved on, so requests
+   * left to its terminal stay listed. Any other report means it moved on and clears them.
+   */
+  notification: boolean;
 }
 
 /** ReportActivityResponse has no fields. */
@@ -2276,7 +2281,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
 };
 
 function createBaseReportActivityRequest(): ReportActivityRequest {
-  return { state: 0, message: "", source: "" };
+  return { state: 0, message: "", source: "", notification: false };
 }
 
 export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
@@ -2289,6 +2294,9 @@ export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
     }
     if (message.source !== "") {
       writer.uint32(26).string(message.source);
+    }
+    if (message.notification !== false) {
+      writer.uint32(32).bool(message.notification);
     }
     return writer;
   },
@@ -2330,6 +2338,14 @@ export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
             message.source = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.notification = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2347,6 +2363,7 @@ export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
       state: isSet(object.state) ? activityStateFromJSON(object.state) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       source: isSet(object.source) ? globalThis.String(object.source) : "",
+      notification: isSet(object.notification) ? globalThis.Boolean(object.notification) : false,
     };
   },
 
@@ -2361,6 +2378,9 @@ export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
     if (message.source !== "") {
       obj.source = message.source;
     }
+    if (message.notification !== false) {
+      obj.notification = message.notification;
+    }
     return obj;
   },
 
@@ -2372,6 +2392,7 @@ export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
     message.state = object.state ?? 0;
     message.message = object.message ?? "";
     message.source = object.source ?? "";
+    message.notification = object.notification ?? false;
     return message;
   },
 };
