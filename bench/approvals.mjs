@@ -64,7 +64,7 @@ async function main() {
     await waitUntil(() => /owner token[^\n]*:\n\s+\S+/.test(out), 20_000, 'the hub');
     const url = /hub gRPC listening on (\S+)/.exec(out)[1];
     const token = /owner token[^\n]*:\n\s+(\S+)/.exec(out)[1];
-    runnerHome = tempHome({ HAPI_API_URL: url, CLI_API_TOKEN: token, HAPI_AGENT_PLAIN_COMMAND: `${process.execPath} ${join(ROOT, 'test', 'fixtures', 'tui-agent.mjs')}`, HAPI_LOG_LEVEL: 'warn' });
+    runnerHome = tempHome({ HAPI_API_URL: url, CLI_API_TOKEN: token, HAPI_AGENT_PLAIN_COMMAND: `${process.execPath} ${join(ROOT, 'test', 'fixtures', 'tui-agent.mjs')}`, HAPI_LOG_LEVEL: 'warn', ...(process.env.HAPI_SESSION_CPU_NICE ? { HAPI_SESSION_CPU_NICE: process.env.HAPI_SESSION_CPU_NICE } : {}) });
     runnerHome.cli(['runner', 'start']);
     const channel = createChannel(new URL(url).host, ChannelCredentials.createInsecure());
     const hubClient = createClient(HubServiceDefinition, channel, { '*': { metadata: Metadata({ authorization: `Bearer ${token}` }) } });
@@ -96,6 +96,7 @@ async function main() {
     const input = JSON.stringify({ session_id: 'bench', hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'ls', description: 'list' } });
     const toWatch = [];
     const toHook = [];
+    const rpc = [];
     for (let i = 0; i < ROUNDS + 3; i++) {
       const before = new Set(seen.keys());
       const t0 = performance.now();
@@ -108,11 +109,13 @@ async function main() {
       const shown = seen.get(requestId);
       const t1 = performance.now();
       await hubClient.decideApproval({ machineId, sessionId, requestId, decision: 1, message: '', origin: 3 });
+      const answered = performance.now();
       const done = await exited;
       if (!/"behavior":"allow"/.test(stdout)) throw new Error(`the hook printed ${JSON.stringify(stdout)}`);
       if (i >= 3) {
         toWatch.push(shown - t0);
         toHook.push(done - t1);
+        rpc.push(answered - t1);
       }
     }
     watching.abort();
@@ -122,16 +125,27 @@ async function main() {
     kids.push(echo);
     const { port } = await new Promise((r) => echo.once('message', r));
     const unary = await floorUnary(port, 500);
+    // The hub's relay to this runner alone (no session): GetRunnerStatus.
+    const relayed = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await hubClient.getRunnerStatus({ machineId });
+      if (i >= 20) relayed.push(performance.now() - t0);
+    }
+    const relay = summarize(relayed);
     const hookStart = [];
     for (let i = 0; i < 15; i++) hookStart.push(await timeCommand(process.execPath, [CLI, 'hook', 'stop'], { ...runnerHome.env, HAPI_SESSION_SOCKET: '' }));
     const start = summarize(hookStart.slice(3));
     const w = summarize(toWatch);
     const h = summarize(toHook);
+    const d = summarize(rpc);
     console.log(`rounds: ${toWatch.length} (after 3 warm-up), loopback, 2-core machine`);
     console.log(`floor: bare grpc-js unary call (TCP loopback)      p50 ${fmt(unary.p50)}  p99 ${fmt(unary.p99)}`);
+    console.log(`floor: relayed GetRunnerStatus (hub->runner->hub) p50 ${fmt(relay.p50)}  p99 ${fmt(relay.p99)}`);
     console.log(`floor: hapi hook process start (nothing to tell)   p50 ${fmt(start.p50)}  p99 ${fmt(start.p99)}`);
     console.log(`hook call -> request on the hub's watch stream     p50 ${fmt(w.p50)}  p99 ${fmt(w.p99)}  (${(w.p50 / unary.p50).toFixed(0)}x the unary floor; ${fmt(w.p50 - start.p50)} past the hook's own start)`);
     console.log(`DecideApproval -> the hook returns its decision    p50 ${fmt(h.p50)}  p99 ${fmt(h.p99)}  (${(h.p50 / unary.p50).toFixed(1)}x the unary floor)`);
+    console.log(`  of which the DecideApproval call itself          p50 ${fmt(d.p50)}  p99 ${fmt(d.p99)}  (${(d.p50 / unary.p50).toFixed(1)}x; the rest is the hook printing and its process exiting)`);
     channel.close();
   } finally {
     for (const k of kids) k.kill('SIGKILL');

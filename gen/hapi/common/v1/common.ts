@@ -348,7 +348,8 @@ export interface Session {
   machineId: string;
   /**
    * When the session's agent last wrote output to its terminal. Filled in by the hub's REST
-   * view and event stream from the runner's SessionActivity (hapi.hub.v1); unset before the
+   * view, its event stream and HubService's ListSessions / WatchSessions from the runner's
+   * SessionActivity (hapi.hub.v1); unset before the
    * first output, when the runner has not said yet (it says within a few seconds of output),
    * for sessions without a terminal, and everywhere else (runners never set it here).
    */
