@@ -36,7 +36,9 @@ describe('approvals through the hub (default timeout)', () => {
 
     // The runner's own list shows it too.
     const listed = await rig.th.cli(['runner', 'list', '--json']);
-    expect(JSON.parse(listed.stdout)[0].activity).toMatchObject({ state: 'needs_approval', requests: [{ id: req.id, command: 'ls -la' }] });
+    expect(JSON.parse(listed.stdout).sessions[0].activity).toMatchObject({ state: 'needs-approval', requests: [{ id: req.id, command: 'ls -la', choices: ['allow', 'allow-session', 'deny'] }] });
+    const hubList = await rig.hubTh.cli(['sessions', '--json'], { env: rig.cliEnv() });
+    expect(JSON.parse(hubList.stdout).sessions.find((s: { id: string }) => s.id === id).activity).toMatchObject({ state: 'needs-approval', guess: false, source: 'claude-hooks' });
 
     const r = await owner.hub.decideApproval({ machineId, sessionId: id, requestId: req.id, decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, message: '', origin: DecisionOrigin.DECISION_ORIGIN_API });
     expect(r.record).toMatchObject({ decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, origin: DecisionOrigin.DECISION_ORIGIN_API, request: { id: req.id } });

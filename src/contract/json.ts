@@ -13,7 +13,7 @@
 import {
   ActivityState,
   activityStateToJSON,
-  type AgentActivity,
+  AgentActivity,
   type ApprovalRequest,
   RunnerStatus,
   SessionState,
@@ -178,5 +178,22 @@ export function sessionToCliJson(s: Session): Record<string, unknown> {
   const json = sessionToJson(s);
   json.startedBy = enumWord(json.startedBy, 'STARTED_BY_');
   json.state = enumWord(json.state, 'SESSION_STATE_');
+  json.activity = activityWords(json.activity as Record<string, unknown> | null);
+  return json;
+}
+
+/**
+ * An agent's activity as the CLI's `--json` prints it (`hapi sessions`, `hapi runner list`):
+ * every field present, `state` and each request's `choices` as lower-case words
+ * (`needs-approval`, `allow-session`); null when unknown.
+ */
+export function activityToCliJson(a: AgentActivity | undefined): Record<string, unknown> | null {
+  return a ? activityWords(withDefaults(AgentActivity.toJSON(a), AGENT_ACTIVITY)) : null;
+}
+
+function activityWords(json: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (!json) return null;
+  json.state = enumWord(json.state, 'ACTIVITY_STATE_');
+  for (const r of (json.requests ?? []) as Record<string, unknown>[]) r.choices = ((r.choices ?? []) as unknown[]).map((c) => enumWord(c, 'APPROVAL_DECISION_'));
   return json;
 }

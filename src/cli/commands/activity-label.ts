@@ -1,5 +1,5 @@
 /** How the CLI shows a session's activity (`hapi sessions`, `hapi runner list`, `hapi approve`). */
-import { activityFromProto, activityJson } from '../../contract/activity.js';
+import { activityFromProto } from '../../contract/activity.js';
 import type { AgentActivityInfo, ApprovalRequestInfo } from '../../contract/activity-types.js';
 
 type ProtoActivity = Parameters<typeof activityFromProto>[0];
@@ -34,10 +34,4 @@ export function activityLabel(a: AgentActivityInfo | undefined): string {
     default:
       return `${a.state}${guess}`;
   }
-}
-
-/** The JSON of an activity (null when unknown), for `--json` outputs that are not proto JSON. */
-export function activityJsonOrNull(a: ProtoActivity): Record<string, unknown> | null {
-  const info = readActivity(a);
-  return info ? activityJson(info) : null;
 }

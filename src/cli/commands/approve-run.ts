@@ -59,7 +59,10 @@ export async function approve(session: string, requestId: string | undefined, op
     request = approvalRequestFromProto(r.request);
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ sessionId, decision, message, request: approvalRequestJson(request) })}\n`);
+    // The CLI's --json words: lower case with dashes (allow-session), as every --json output.
+    const word = (d: string) => d.replace(/_/g, '-');
+    const json = { ...approvalRequestJson(request), choices: request.choices.map(word) };
+    process.stdout.write(`${JSON.stringify({ sessionId, decision: word(decision), message, request: json })}\n`);
     return;
   }
   process.stdout.write(`${VERB[decision]} ${request.id} (${requestLabel(request)}) in session ${sessionId}\n`);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 
 export function registerHookCommand(program: Command): void {
   program
-    .command('hook')
+    .command('hook', { hidden: true })
     .description("used by an agent's hooks in a hapi session: tell the session what the agent does (reads the hook JSON on stdin)")
     .argument('<event>', 'user-prompt-submit, post-tool-use, stop, notification or permission-request')
     .option('--source <source>', 'claude-hooks or codex-hooks', 'claude-hooks')
