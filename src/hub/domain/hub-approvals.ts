@@ -14,6 +14,7 @@ import type { ActivityBook } from './session-activity.js';
 import type { ApprovalDecisionStore, SessionStore, TokenStore } from './ports.js';
 import { requireScope } from './scopes.js';
 import type { Caller } from './types.js';
+import type { Logger } from 'pino';
 
 export interface HubApprovals {
   decide(caller: Caller, machineId: string, sessionId: string, call: ApprovalDecisionCall, origin: DecisionOriginName, signal?: AbortSignal): Promise<ApprovalDecisionRecordInfo>;
@@ -26,6 +27,7 @@ export interface HubApprovalsOptions {
   /** The hub's relay (checks the machine is the caller's, and online). */
   relay(caller: Caller, machineId: string, call: RelayCall, signal?: AbortSignal): Promise<RelayResult>;
   now: () => Date;
+  log: Pick<Logger, 'error'>;
 }
 
 export function createHubApprovals(o: HubApprovalsOptions): HubApprovals {
@@ -57,8 +59,13 @@ export function createHubApprovals(o: HubApprovalsOptions): HubApprovals {
         origin,
         decidedAt: o.now(),
       };
-      // Applied by the agent already: the record follows even if the store is busy for a moment.
-      o.store.insertDecision({ ...record, namespace: caller.namespace });
+      // The agent has it already: a store that refuses the record (busy, full) must not turn an
+      // applied decision into a failed call (the caller would decide again, on nothing): logged.
+      try {
+        o.store.insertDecision({ ...record, namespace: caller.namespace });
+      } catch (err) {
+        o.log.error({ err, machineId, sessionId, requestId: call.requestId, decision: call.decision }, 'an applied approval decision could not be recorded');
+      }
       o.activity.settled(caller.namespace, machineId, sessionId, call.requestId);
       return record;
     },

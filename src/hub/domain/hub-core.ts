@@ -51,7 +51,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   });
   const signInLinks = createSignInLinks({ now: () => now().getTime() });
   const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
-  const approvals = createHubApprovals({ store, activity, now, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
+  const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
