@@ -21,7 +21,6 @@ describe('configuration', () => {
       logMaxBytes: 10 * 1024 * 1024,
       spoolMaxBytes: 256 * 1024 * 1024,
       cpuNice: 10,
-      spoolMaxBytes: 256 * 1024 * 1024,
       idleMs: 5_000,
       approvalTimeoutMs: 600_000,
       terminalActiveMs: 120_000,
