@@ -243,6 +243,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     {
       method: 'POST',
       path: '/api/v1/machines/:machineId/sessions/:sessionId/approvals/:requestId',
+      doc: REST_DOCS.decideApproval,
       handler: async ({ req, res, params, caller, fromPage }) => {
         const body = await readJson(req);
         const decision = body.decision;
@@ -257,6 +258,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     {
       method: 'GET',
       path: '/api/v1/machines/:machineId/sessions/:sessionId/approvals',
+      doc: REST_DOCS.listApprovals,
       handler: ({ params, caller }) => [200, { decisions: hub.listApprovalDecisions(caller, params.machineId!, params.sessionId!).map(decisionRecordJson) }],
     },
   ]);
