@@ -39,6 +39,7 @@ import type { HubLinkStatus, SessionActivityInfo } from '../contract/types.js';
 import { createReadiness, createRunnerControl, type RunnerControl, type RunnerStatus, type ShutdownReason } from './runner-control.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { createRunnerTerminals, type RunnerTerminals } from './terminals/runner-terminals.js';
+import { createSessionScopes } from './service/session-scope.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 import { createRunnerCounters, type RunnerCounters } from './runner-counters.js';
 
@@ -97,7 +98,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   const myCliPath = cliPath();
   const startMtime = cliMtimeMs(myCliPath);
   rootLog.info(
-    { version: CLI_VERSION, cliPath: myCliPath, cliMtimeMs: startMtime, home: paths.home, prunedLogs: pruned, heartbeatMs: config.heartbeatIntervalMs },
+    { version: CLI_VERSION, cliPath: myCliPath, cliMtimeMs: startMtime, home: paths.home, prunedLogs: pruned, heartbeatMs: config.heartbeatIntervalMs, serviceManager: config.serviceManager ?? null },
     'runner starting',
   );
   for (const w of config.warnings) rootLog.warn(w);
@@ -204,7 +205,14 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     checkpoint();
     gateway = await startGateway({ control, token: controlToken, log: rootLog.child({ c: 'http' }) });
     checkpoint();
-    const manager = createSessionManager({ paths, config, workspaceRoots, log: rootLog.child({ c: 'sessions' }) });
+    const manager = createSessionManager({
+      paths,
+      config,
+      workspaceRoots,
+      log: rootLog.child({ c: 'sessions' }),
+      // Under systemd, each session in its own scope: stopping the unit never reaches it.
+      launchPrefix: createSessionScopes({ enabled: config.serviceManager === 'systemd', log: rootLog.child({ c: 'sessions' }) }),
+    });
     // Before the sessions are re-adopted, so each adopted one is looked at (its terminal).
     const liveTerminals = createRunnerTerminals({
       endedDir: paths.endedSessionsDir,
@@ -253,6 +261,8 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       startArgs: opts.workspaceRoots.flatMap((r) => ['--workspace-root', r]),
       outputFile: logPath.replace(/\.log$/, '.handoff.log'),
       log: rootLog.child({ c: 'handoff' }),
+      // The service manager owns this runner: it hands off by exiting, and the unit restarts it.
+      serviceRestart: config.serviceManager ? () => void shutdown!.request('service-restart') : undefined,
     });
     heartbeat = startHeartbeat(config.heartbeatIntervalMs, {
       sessions: manager,

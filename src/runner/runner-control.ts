@@ -24,8 +24,11 @@ export interface RunnerStatus extends RunnerStatusInfo {
   lastSpawnError?: string;
 }
 
-/** Why the runner shuts down; logged, and it picks the exit code. */
-export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'superseded' | 'startup-failure';
+/**
+ * Why the runner shuts down; logged, and it picks the exit code. 'service-restart' is the
+ * hand-off of a runner under a service manager (the unit restarts it with the new build).
+ */
+export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'service-restart' | 'superseded' | 'startup-failure';
 
 /** A subscription to session events, with the live sessions at the moment it began. */
 export interface SessionWatch {

@@ -200,6 +200,17 @@ export interface RunnerConfig extends ClientConfig {
    * exit status (default 24 h; 0 keeps none).
    */
   endedSessionKeepMs: number;
+  /**
+   * HAPI_RUNNER_SERVICE: set by the unit `hapi runner install-service` writes (systemd or
+   * launchd); the service manager owns this runner (it hands off by exiting, see handoff.ts).
+   */
+  serviceManager?: 'systemd' | 'launchd';
+}
+
+function serviceManager(env: Env): RunnerConfig['serviceManager'] {
+  const value = envOptional(env, 'HAPI_RUNNER_SERVICE');
+  if (value === undefined || value === 'systemd' || value === 'launchd') return value;
+  throw new ConfigError(`HAPI_RUNNER_SERVICE must be systemd or launchd, got ${JSON.stringify(value)}`);
 }
 
 export function runnerConfig(env: Env = process.env): RunnerConfig {
@@ -220,6 +231,7 @@ export function runnerConfig(env: Env = process.env): RunnerConfig {
     logKeep: envInt(env, 'HAPI_RUNNER_LOG_KEEP', 10, { min: 1, max: 1000 }),
     logLevel: logLevel(env),
     endedSessionKeepMs: envInt(env, 'HAPI_ENDED_SESSION_KEEP_MS', 86_400_000, { min: 0, max: 30 * 86_400_000 }),
+    serviceManager: serviceManager(env),
   };
 }
 

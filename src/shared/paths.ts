@@ -125,3 +125,40 @@ function runtimeBase(env: Env): string {
   if (xdg && isAbsolute(xdg) && Buffer.byteLength(xdg) < 60) return xdg;
   return tmpdir().length < 60 ? tmpdir() : '/tmp';
 }
+
+/** A service manager that can run the runner at boot (`hapi runner install-service`). */
+export type ServiceManagerKind = 'systemd' | 'launchd';
+
+/** Where the runner's service is installed for one HAPI_HOME, and under which name. */
+export interface ServicePaths {
+  kind: ServiceManagerKind;
+  /** systemd unit name (`hapi-runner.service`) or launchd label (`dev.hapi.runner`). */
+  name: string;
+  /** The unit file or the LaunchAgent's plist. */
+  file: string;
+  /** launchd only: where the service's stdout and stderr go (systemd has the journal). */
+  stdoutLog: string;
+  stderrLog: string;
+}
+
+/**
+ * The service of `home`. The default HAPI_HOME gets the plain name; any other one a name with a
+ * hash of its path, so a second HAPI_HOME (a test's, a separate profile) never replaces the
+ * first one's service. systemd user units live in `$XDG_CONFIG_HOME/systemd/user` (default
+ * ~/.config), LaunchAgents in `~/Library/LaunchAgents`: where each manager looks for them.
+ */
+export function servicePathsFor(kind: ServiceManagerKind, env: Env = process.env, userHome: string = env.HOME || homedir()): ServicePaths {
+  const home = resolveHapiHome(env, userHome);
+  const isDefault = home === join(userHome, '.hapi');
+  const suffix = isDefault ? '' : createHash('sha256').update(home).digest('hex').slice(0, 8);
+  const logs = join(home, 'logs');
+  const stdoutLog = join(logs, 'service.out.log');
+  const stderrLog = join(logs, 'service.err.log');
+  if (kind === 'launchd') {
+    const name = suffix ? `dev.hapi.runner.${suffix}` : 'dev.hapi.runner';
+    return { kind, name, file: join(userHome, 'Library', 'LaunchAgents', `${name}.plist`), stdoutLog, stderrLog };
+  }
+  const xdg = env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(userHome, '.config');
+  const name = suffix ? `hapi-runner-${suffix}.service` : 'hapi-runner.service';
+  return { kind, name, file: join(xdg, 'systemd', 'user', name), stdoutLog, stderrLog };
+}
