@@ -279,6 +279,15 @@ export function parseHubUrl(url: string): HubAddress {
   return { host, port, tls, target };
 }
 
+/**
+ * Extra CA certificates clients trust for a hub's TLS: NODE_EXTRA_CA_CERTS (a PEM file, as
+ * Node reads it for its own TLS; grpc-js does not, so the hub client passes it on) and
+ * GRPC_DEFAULT_SSL_ROOTS_FILE_PATH (grpc-js's own variable, kept working).
+ */
+export function extraCaFiles(env: Env = process.env): string[] {
+  return [envOptional(env, 'NODE_EXTRA_CA_CERTS'), envOptional(env, 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH')].filter((f): f is string => f !== undefined);
+}
+
 /** Settings of the hub server. */
 export interface HubConfig {
   host: string;
@@ -303,6 +312,28 @@ export interface HubConfig {
   /** HAPI_HUB_LOG_KEEP: how many hub log files to keep. */
   logKeep: number;
   logLevel: LogLevel;
+  /**
+   * HAPI_HUB_PUBLIC_URL: the address people and phones open (`https://hub.example.com`), used in
+   * every link the hub makes (printed URLs, sign-in links); unset: derived from where it listens.
+   */
+  publicUrl?: string;
+}
+
+/** HAPI_HUB_PUBLIC_URL: an http(s) origin (no path, query or fragment), without a trailing slash. */
+export function parsePublicUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`HAPI_HUB_PUBLIC_URL is not a valid URL: ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`HAPI_HUB_PUBLIC_URL must use http:// or https://, got ${url.protocol}`);
+  // The page and its API live at the origin's root: a path prefix would break every link.
+  if (url.pathname !== '/' || url.search || url.hash || url.username) {
+    throw new ConfigError(`HAPI_HUB_PUBLIC_URL must be an origin like https://hub.example.com (no path, query or user), got ${JSON.stringify(raw)}`);
+  }
+  return url.origin;
 }
 
 export function hubConfig(env: Env = process.env): HubConfig {
@@ -327,5 +358,6 @@ export function hubConfig(env: Env = process.env): HubConfig {
     metricsOpen: envBool(env, 'HAPI_HUB_METRICS_OPEN', false),
     logKeep: envInt(env, 'HAPI_HUB_LOG_KEEP', 10, { min: 1, max: 1000 }),
     logLevel: logLevel(env),
+    publicUrl: parsePublicUrl(env.HAPI_HUB_PUBLIC_URL),
   };
 }

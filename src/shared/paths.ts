@@ -41,6 +41,10 @@ export interface HapiPaths {
   hubStateFile: string;
   /** Per-session agent hook settings (Claude Code's `--settings` file): `<id>.claude.json`, 0600. */
   sessionHooksDir: string;
+  /** The hub's private CA and TLS certificate (`hapi up --host`): ca.pem, ca-key.pem, hub.pem, hub-key.pem. */
+  hubTlsDir: string;
+  /** The private CA's certificate, which clients of this HAPI_HOME trust (src/shared/tls-trust.ts). */
+  hubCaCert: string;
 }
 
 /** HAPI_HOME of an environment; `userHome` is that environment's home directory (default: ours). */
@@ -71,6 +75,8 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
     hubOwnerTokenFile: join(home, 'hub-owner-token'),
     hubStateFile: join(home, 'hub.state.json'),
     sessionHooksDir: join(home, 'session-hooks'),
+    hubTlsDir: join(home, 'tls'),
+    hubCaCert: join(home, 'tls', 'ca.pem'),
   };
 }
 
