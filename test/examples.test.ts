@@ -31,7 +31,7 @@ describe('examples', () => {
     expect(r.stdout).toContain(`${machineId}  `);
     const sessionId = /started session (\S+) on (\S+)/.exec(r.stdout)!;
     expect(sessionId[2]).toBe(machineId);
-    const listed = JSON.parse((await t.cli(['runner', 'list', '--json'])).stdout) as { sessionId: string; pid: number }[];
+    const listed = (JSON.parse((await t.cli(['runner', 'list', '--json'])).stdout) as { sessions: { sessionId: string; pid: number }[] }).sessions;
     const session = listed.find((s) => s.sessionId === sessionId[1]);
     expect(session && isAlive(session.pid)).toBe(true);
     // An unknown example: usage and exit 2.

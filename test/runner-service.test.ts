@@ -155,7 +155,7 @@ describe('runner under a service manager', () => {
     const second = start();
     await waitFor(() => t.state()?.pid === second.child.pid, 15_000, 'the restarted runner');
     const list = await t.cli(['runner', 'list', '--json'], { cliPath: cli });
-    expect((JSON.parse(list.stdout) as { sessionId: string; pid: number }[]).map((s) => s.pid)).toContain(session!.pid);
+    expect((JSON.parse(list.stdout) as { sessions: { sessionId: string; pid: number }[] }).sessions.map((s) => s.pid)).toContain(session!.pid);
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
   });
