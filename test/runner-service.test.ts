@@ -182,7 +182,8 @@ describe('runner under a service manager', () => {
     expect(inst.code, inst.stderr).toBe(0);
     expect(inst.stdout).toContain(`Stopped runner PID ${manual}, which ran outside the service`);
     expect(inst.stdout).toContain('loginctl enable-linger someone');
-    expect(inst.stdout).toContain('Undo with: hapi runner uninstall-service');
+    // hapi is not on this PATH: the printed command names node and the CLI file, and runs as printed.
+    expect(inst.stdout).toContain(`Undo with: node ${CLI} runner uninstall-service`);
     expect(existsSync(join(t.home, 'config', 'systemd', 'user', name))).toBe(true);
     const unitPid = t.state()!.pid;
     expect(unitPid).not.toBe(manual);

@@ -8,6 +8,7 @@ import { cliPath } from '../../shared/version.js';
 import { commandText, defaultManager, installedService, lingerEnabled, runManager, runManagerCommand } from '../../runner/service/service-control.js';
 import { serviceFile, START_LIMIT_BURST, START_LIMIT_INTERVAL_S } from '../../runner/service/service-files.js';
 import { startThroughService } from '../../runner/service/service-runner.js';
+import { selfCommand } from '../self-command.js';
 
 function managerOf(name: string | undefined): ServiceManagerKind {
   if (name === undefined) return defaultManager();
@@ -18,7 +19,7 @@ function managerOf(name: string | undefined): ServiceManagerKind {
 const out = (s: string) => process.stdout.write(s);
 
 function undoText(paths: ServicePaths): string {
-  return `Undo with: hapi runner uninstall-service (removes ${paths.file})`;
+  return `Undo with: ${selfCommand()} runner uninstall-service (removes ${paths.file})`;
 }
 
 export async function installService(opts: { print?: boolean; manager?: string; workspaceRoot: string[] }): Promise<void> {
@@ -53,9 +54,10 @@ export async function installService(opts: { print?: boolean; manager?: string; 
   });
   if (started.replacedPid) out(`Stopped runner PID ${started.replacedPid}, which ran outside the service (its sessions keep running)\n`);
   out(`Runner running under ${kind} as ${paths.name} (PID ${started.status.pid}); it starts at ${kind === 'systemd' ? 'boot or login' : 'login'} and restarts after a crash\n`);
-  out(`\`hapi runner stop\` and \`hapi runner start\` now act through ${kind}.\n`);
+  const hapi = selfCommand();
+  out(`\`${hapi} runner stop\` and \`${hapi} runner start\` now act through ${kind}.\n`);
   if (kind === 'systemd') {
-    out(`A build that cannot start is retried at most ${START_LIMIT_BURST} times in ${START_LIMIT_INTERVAL_S} s, then the unit stays failed until \`hapi runner start\`.\n`);
+    out(`A build that cannot start is retried at most ${START_LIMIT_BURST} times in ${START_LIMIT_INTERVAL_S} s, then the unit stays failed until \`${hapi} runner start\`.\n`);
     const linger = await lingerEnabled(env);
     if (linger !== true) {
       out(
@@ -83,5 +85,5 @@ export async function uninstallService(opts: { manager?: string }): Promise<void
     out(`  $ ${commandText(reload)}\n`);
     await runManagerCommand(reload, env);
   }
-  out('The runner is stopped (its sessions keep running); `hapi runner start` starts it without a service manager.\n');
+  out(`The runner is stopped (its sessions keep running); \`${selfCommand()} runner start\` starts it without a service manager.\n`);
 }

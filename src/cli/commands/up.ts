@@ -82,7 +82,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
       machine = hub.core.listMachines(owner).find((m) => m.online && m.runnerState.pid === started.status.pid);
     }
     if (machine) out(`machine ${machine.id} (${machine.metadata.displayName}) is online`);
-    else out('the runner has not registered with this hub yet; check `hapi runner status` and its log (`hapi runner logs`)');
+    else out(`the runner has not registered with this hub yet; check \`${hapi} runner status\` and its log (\`${hapi} runner logs\`)`);
     out('');
     // The QR code's link is one of the hub's own (sign-in-links.ts), at the public address.
     const link = hub.core.createSignInLink(owner);
