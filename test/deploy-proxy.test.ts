@@ -86,7 +86,9 @@ const nginx: Proxy = {
         `http {\naccess_log off;\nclient_body_temp_path ${dir}/tmp/body;\nproxy_temp_path ${dir}/tmp/proxy;\nfastcgi_temp_path ${dir}/tmp/fcgi;\n` +
         `uwsgi_temp_path ${dir}/tmp/uwsgi;\nscgi_temp_path ${dir}/tmp/scgi;\n${block}\n}\n`,
     );
-    return { cmd: 'nginx', args: ['-p', dir, '-c', conf], check: ['nginx', '-t', '-p', dir, '-c', conf] };
+    // -e: the start-up error log too is ours (as a non-root user nginx cannot open the default one).
+    const log = join(dir, 'error.log');
+    return { cmd: 'nginx', args: ['-e', log, '-p', dir, '-c', conf], check: ['nginx', '-t', '-e', log, '-p', dir, '-c', conf] };
   },
 };
 
