@@ -195,6 +195,8 @@ describe('runner under a service manager', () => {
       'loginctl show-user someone --property=Linger',
     ]);
 
+    const status = await t.cli(['runner', 'status'], { env });
+    expect(status.stdout).toContain(`  Service:        systemd ${name} (`);
     const stop = await t.cli(['runner', 'stop'], { env });
     expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toContain(`Runner stopped through systemd (${name}), PID ${unitPid}`);
