@@ -22,8 +22,18 @@ const home = (env: NodeJS.ProcessEnv = {}) => {
   homes.push(t);
   return t;
 };
+/** Stops a proxy the way its manager would (SIGTERM: nginx's master then ends its workers; a SIGKILL would orphan them). */
+async function stopProxy(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 afterEach(async () => {
-  for (const p of procs.splice(0)) p.kill('SIGKILL');
+  await Promise.all(procs.splice(0).map(stopProxy));
   await Promise.all(homes.splice(0).map((t) => t.cleanup()));
 });
 afterAll(cleanupAllHomes);
