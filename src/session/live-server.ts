@@ -4,10 +4,9 @@
  * live-session.ts loads it once the session has reported itself to the runner.
  */
 import { rmSync } from 'node:fs';
-import { createServer } from 'nice-grpc';
 import { SessionServiceDefinition } from '../contract/session.js';
 import type { TerminalInfo } from '../contract/session-types.js';
-import { errorMappingMiddleware } from '../shared/grpc-errors.js';
+import { createGrpcHttp2Server } from '../shared/grpc-http2-server.js';
 import { createStreamTerminator } from '../shared/stream-terminator.js';
 import { listenPrivately, prepareSocketPath } from '../runner/control-socket.js';
 import type { Env } from '../shared/config.js';
@@ -75,23 +74,21 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
   void terminal.exited.then(() => activity.exited());
 
   const terminator = createStreamTerminator();
-  // The session's one log is its notes (stderr, into the session log): no pino in this process.
-  const server = createServer().use(
-    errorMappingMiddleware({
-      error: ({ err, method }, message) => o.note(`${message} (${method}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
-    }),
-  );
-  server.add(SessionServiceDefinition, createSessionService(terminal, terminator, activity));
+  // node:http2, not grpc-js (grpc-http2-server.ts says why). The session's one log is its notes
+  // (stderr, into the session log): no pino in this process either.
+  const server = createGrpcHttp2Server(SessionServiceDefinition, createSessionService(terminal, terminator, activity), {
+    onUnexpectedError: (err, method) => o.note(`unexpected error in gRPC handler (${method}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  });
   let listening = false;
   try {
     const privateName = o.early && handoverPath(o.socketPath, 's');
     if (o.early && privateName) {
       rmSync(privateName, { force: true });
-      await listenPrivately(privateName, () => server.listen(`unix://${privateName}`));
+      await listenPrivately(privateName, () => server.listen(privateName));
       o.early.handOver(privateName);
     } else {
       await prepareSocketPath(o.socketPath, o.env);
-      await listenPrivately(o.socketPath, () => server.listen(`unix://${o.socketPath}`));
+      await listenPrivately(o.socketPath, () => server.listen(o.socketPath));
     }
     listening = true;
   } catch (err) {

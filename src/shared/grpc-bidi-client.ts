@@ -11,7 +11,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, isIP } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
-import { grpcFrame, trackGrpcStatus } from './grpc-wire.js';
+import { createFrameReader, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
 import { hubTrustedCas } from './tls-trust.js';
 
 export interface BidiCallOptions<Req, Res> {
@@ -80,26 +80,23 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
   const stream: ClientHttp2Stream = session.request({ ...o.headers, ':method': 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers' });
   const status = trackGrpcStatus(stream);
 
-  let pending: Buffer = Buffer.alloc(0);
-  stream.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 5) {
-      const length = pending.readUInt32BE(1);
-      if (pending.length < 5 + length) break;
-      if (pending[0] !== 0) {
-        stream.close();
-        finish(new ClientError(o.path, Status.INTERNAL, 'compressed message without negotiated compression'));
-        return;
-      }
+  const reader = createFrameReader({
+    onMessage(payload) {
+      if (done) return;
       try {
-        queue.push(o.decode(pending.subarray(5, 5 + length)));
+        queue.push(o.decode(payload));
       } catch (err) {
         stream.close();
         finish(new ClientError(o.path, Status.INTERNAL, `bad message: ${(err as Error).message}`));
-        return;
       }
-      pending = pending.subarray(5 + length);
-    }
+    },
+    onError(code, message) {
+      stream.close();
+      finish(new ClientError(o.path, code, message));
+    },
+  });
+  stream.on('data', (chunk: Buffer) => {
+    reader.push(chunk);
     if (queue.length >= HIGH_WATER_MESSAGES) stream.pause();
     notify();
   });
