@@ -44,6 +44,10 @@ const LAZY = {
   logs: 'src/cli/commands/logs.ts',
   // hapi doctor: the hub client and the native modules it checks.
   doctor: 'src/cli/commands/doctor.ts',
+  // hapi hook (run on every agent hook): SessionService messages and the node:http2 client only.
+  hook: 'src/session/activity/hook-command.ts',
+  // hapi approve: the hub's and the session's messages.
+  approve: 'src/cli/commands/approve-run.ts',
 };
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 

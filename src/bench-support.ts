@@ -10,3 +10,4 @@ export { createHubCore } from './hub/domain/hub-core.js';
 export { startHubNotifications } from './hub/notify/hub-notify.js';
 export { webConfig } from './shared/config-web.js';
 export { silentLogger } from './shared/logger.js';
+export { sessionSocketPathFor } from './shared/paths.js';

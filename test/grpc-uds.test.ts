@@ -29,6 +29,8 @@ describe('generated RunnerService over a Unix socket', () => {
       sessionStarted: unimplemented,
       sessionEnded: unimplemented,
       getSessionScreen: unimplemented,
+      sessionActivityChanged: unimplemented,
+      decideApproval: unimplemented,
       // eslint-disable-next-line require-yield
       async *attachSession() {
         throw new ServerError(Status.UNIMPLEMENTED, 'not in this test');

@@ -77,7 +77,7 @@ export function hubViewer(t: Tracked, clients: () => HubClients, machineId: stri
   function open(lastOffset?: number) {
     const mine = (pending = []);
     async function* requests(): AsyncIterable<AttachSessionRequest> {
-      yield { machineId, sessionId, request: { kind: { $case: 'hello', value: { mode, cols: 0, rows: 0, lastOffset } } } };
+      yield { machineId, sessionId, request: { kind: { $case: 'hello', value: { mode, cols: 0, rows: 0, lastOffset, localTerminal: false } } } };
       while (!closed && pending === mine) {
         const next = mine.shift();
         if (next) yield { machineId: '', sessionId: '', request: { kind: next } };

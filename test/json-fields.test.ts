@@ -12,7 +12,7 @@ import { loadSchema } from './json-schema.js';
 const MACHINE_KEYS = ['id', 'metadata', 'metadataVersion', 'runnerState', 'runnerStateVersion', 'online', 'lastAlive', 'onlineSince'];
 const METADATA_KEYS = ['hostname', 'platform', 'arch', 'cliVersion', 'displayName', 'homeDir', 'agents'];
 const RUNNER_STATE_KEYS = ['status', 'pid', 'startedAt', 'shutdownReason', 'lastSpawnError', 'httpPort', 'lostAt'];
-const SESSION_KEYS = ['id', 'pid', 'startedBy', 'directory', 'agent', 'startedAt', 'state', 'endedAt', 'exitCode', 'exitSignal', 'worktree', 'machineId', 'lastOutputAt', 'lastLine'];
+const SESSION_KEYS = ['id', 'pid', 'startedBy', 'directory', 'agent', 'startedAt', 'state', 'endedAt', 'exitCode', 'exitSignal', 'worktree', 'machineId', 'lastOutputAt', 'lastLine', 'activity'];
 
 const homes: TestHome[] = [];
 const hubs: HubProcess[] = [];
@@ -53,7 +53,7 @@ function expectOfflineMachine(m: Record<string, any>, what: string): void {
 
 function expectEndedSession(s: Record<string, any>, what: string, ended = 'SESSION_STATE_ENDED'): void {
   expect(Object.keys(s).sort(), what).toEqual([...SESSION_KEYS].sort());
-  expect(s, what).toMatchObject({ id: 's-ended', state: ended, exitCode: 0, exitSignal: '', worktree: null, pid: 1000 });
+  expect(s, what).toMatchObject({ id: 's-ended', state: ended, exitCode: 0, exitSignal: '', worktree: null, pid: 1000, activity: null });
 }
 
 /** The first `event: machine` of the hub's event stream whose machine satisfies `pred`. */

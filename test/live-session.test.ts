@@ -58,7 +58,7 @@ function viewer(live: Live, hello: { mode: AttachMode; lastOffset?: number; cols
   let ended = false;
   const abort = new AbortController();
   async function* requests(): AsyncIterable<AttachRequest> {
-    yield { kind: { $case: 'hello', value: { cols: 0, rows: 0, ...hello } } };
+    yield { kind: { $case: 'hello', value: { cols: 0, rows: 0, localTerminal: false, ...hello } } };
     while (!ended) {
       const next = pending.shift();
       if (next) yield next;
@@ -276,7 +276,7 @@ describe('runner-spawned sessions run in a terminal of their own', () => {
     await bad.reading;
     expect((bad.state.error as ClientError).code).toBe(Status.INVALID_ARGUMENT);
     const twice = viewer(live, { mode: AttachMode.ATTACH_MODE_INTERACTIVE });
-    twice.send({ $case: 'hello', value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 0, rows: 0 } });
+    twice.send({ $case: 'hello', value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 0, rows: 0, localTerminal: false } });
     await twice.reading;
     expect((twice.state.error as ClientError).code).toBe(Status.INVALID_ARGUMENT);
     const badResize = viewer(live, { mode: AttachMode.ATTACH_MODE_INTERACTIVE });

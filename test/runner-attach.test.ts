@@ -78,7 +78,7 @@ function runnerViewer(th: TestHome, sessionId: string, mode = AttachMode.ATTACH_
   function open(lastOffset?: number) {
     const mine = pending = [];
     async function* requests(): AsyncIterable<AttachSessionRequest> {
-      yield { sessionId, request: { kind: { $case: 'hello', value: { mode, cols: 0, rows: 0, lastOffset } } } };
+      yield { sessionId, request: { kind: { $case: 'hello', value: { mode, cols: 0, rows: 0, lastOffset, localTerminal: false } } } };
       while (!closed && pending === mine) {
         const next = mine.shift();
         if (next) yield { sessionId: '', request: { kind: next } };

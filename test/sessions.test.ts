@@ -111,7 +111,8 @@ describe('spawn and stop', () => {
     expect(statSync(session.logPath!).mode & 0o777).toBe(0o600);
     const agentPid = await agentPidOf(session);
     expect(readFileSync(session.logPath!, 'utf8')).toContain(`session=${session.id}`);
-    expect(readFileSync(session.logPath!, 'utf8')).toContain('args=["--marker","x y"]');
+    // The session's own hooks settings come first (agent 'claude'), then the caller's arguments.
+    expect(readFileSync(session.logPath!, 'utf8')).toMatch(/args=\["--settings","[^"]+\/session-hooks\/[^"]+\.claude\.json","--marker","x y"\]/);
 
     const stopped = await f.manager.stop({ sessionId: session.id });
     expect(stopped).toEqual({ result: 'stopped', sessionId: session.id });

@@ -14,6 +14,7 @@ import type { GetStatusResponse, ListSessionsResponse } from '../contract/runner
 import { sessionStateFromProto, startedByFromProto } from '../contract/common.js';
 import { sessionTerminalFromProto, hubLinkStateFromProto } from '../contract/runner.js';
 import type { TokenScope } from '../contract/types.js';
+import { activityToCliJson } from '../contract/json.js';
 import { isHapiError, type ErrorKind } from '../shared/errors.js';
 import { EXIT_FAILURE, EXIT_USAGE, exitCodeOf } from '../shared/exit-codes.js';
 
@@ -66,6 +67,7 @@ export function runnerSessionsJson(r: ListSessionsResponse): Json[] {
       protocolVersion: t.protocolVersion,
       viewers: t.viewers,
       lastOutputAt: iso(t.lastOutputAt),
+      activity: activityToCliJson(s.activity),
       endedAt: iso(s.endedAt),
       exitCode: s.exitCode ?? null,
       exitSignal: orNull(s.exitSignal),

@@ -27,6 +27,8 @@ import {
   type SpawnSessionSpec,
 } from '../../gen/hapi/common/v1/common.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import type { AgentActivityInfo } from './activity-types.js';
+import { activityToProto } from './activity.js';
 import type {
   MachineMetadataInfo,
   RunnerStateInfo,
@@ -96,7 +98,7 @@ const runnerStatus = /* @__PURE__ */ enumConverters<RunnerStateInfo['status'], R
  * A session; `machineId` is set where the hub knows the machine it runs on, the terminal's
  * activity (last output, last line) where the hub knows it (SessionActivity).
  */
-export function sessionToProto(s: SessionInfo & { machineId?: string; lastOutputAt?: Date; lastLine?: string }): Session {
+export function sessionToProto(s: SessionInfo & { machineId?: string; lastOutputAt?: Date; lastLine?: string; activity?: AgentActivityInfo }): Session {
   return {
     id: s.id,
     pid: s.pid,
@@ -112,6 +114,7 @@ export function sessionToProto(s: SessionInfo & { machineId?: string; lastOutput
     machineId: s.machineId ?? '',
     lastOutputAt: s.lastOutputAt,
     lastLine: s.lastLine ?? '',
+    activity: s.activity && activityToProto(s.activity),
   };
 }
 

@@ -14,7 +14,12 @@ import {
 } from '../../gen/hapi/hub/v1/hub.js';
 import type { AttachResponse } from '../../gen/hapi/session/v1/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { DecisionOrigin as ProtoDecisionOrigin, decisionOriginToJSON, type ApprovalDecisionRecord } from '../../gen/hapi/hub/v1/hub.js';
+import type { ApprovalDecisionRecordInfo, DecisionOriginName } from './activity-types.js';
+import { approvalRequestJson, approvalRequestToProto, decisionToProto } from './activity.js';
+import { enumConverters } from './common.js';
 import { metadataToProto, runnerStateToProto } from './common.js';
+export { DecisionOrigin as ProtoDecisionOrigin } from '../../gen/hapi/hub/v1/hub.js';
 import type { MachineInfo, TokenScope } from './types.js';
 import type { ViewerMessage } from './session-types.js';
 import { viewerMessageToProto } from './session-viewer.js';
@@ -89,3 +94,44 @@ export const hubAttachCodec = {
   /** The session's Attach response inside; an empty one decodes as an empty AttachResponse (refused by viewerEventFromProto). */
   decodeResponse: (bytes: Uint8Array): AttachResponse => AttachSessionResponseCodec.decode(bytes).response ?? {},
 };
+
+const decisionOrigin = /* @__PURE__ */ enumConverters<DecisionOriginName, ProtoDecisionOrigin>('decision origin', {
+  page: ProtoDecisionOrigin.DECISION_ORIGIN_PAGE,
+  cli: ProtoDecisionOrigin.DECISION_ORIGIN_CLI,
+  api: ProtoDecisionOrigin.DECISION_ORIGIN_API,
+}, decisionOriginToJSON);
+export const decisionOriginToProto = decisionOrigin.toProto;
+
+/** Where a caller says it decides from: CLI or API (UNSPECIFIED is API). PAGE only from the page's own requests. */
+export function callerOriginFromProto(o: ProtoDecisionOrigin): DecisionOriginName {
+  return o === ProtoDecisionOrigin.DECISION_ORIGIN_CLI ? 'cli' : 'api';
+}
+
+export function decisionRecordToProto(r: ApprovalDecisionRecordInfo): ApprovalDecisionRecord {
+  return {
+    machineId: r.machineId,
+    sessionId: r.sessionId,
+    request: approvalRequestToProto(r.request),
+    decision: decisionToProto(r.decision),
+    message: r.message,
+    tokenId: r.tokenId,
+    decidedBy: r.decidedBy,
+    origin: decisionOriginToProto(r.origin),
+    decidedAt: r.decidedAt,
+  };
+}
+
+/** The JSON shape of a recorded decision (REST view, `hapi approve --json`). */
+export function decisionRecordJson(r: ApprovalDecisionRecordInfo): Record<string, unknown> {
+  return {
+    machineId: r.machineId,
+    sessionId: r.sessionId,
+    request: approvalRequestJson(r.request),
+    decision: r.decision,
+    message: r.message,
+    tokenId: r.tokenId,
+    decidedBy: r.decidedBy,
+    origin: r.origin,
+    decidedAt: r.decidedAt.toISOString(),
+  };
+}

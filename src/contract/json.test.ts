@@ -48,10 +48,22 @@ describe('contract JSON', () => {
       machineId: '',
       lastOutputAt: null,
       lastLine: '',
+      activity: null,
     });
     expect(sessionToJson({ ...base, exitCode: 0, worktree: { path: '/w', branch: '', repository: '' } })).toMatchObject({
       exitCode: 0,
       worktree: { path: '/w', branch: '', repository: '' },
+    });
+    // A pending approval request: every field of the activity and of each request is there.
+    const activity = { state: 3, guess: false, message: '', requests: [{ id: 'r', tool: 'Bash', command: 'ls', file: '', choices: [1, 2], description: '', atTerminal: false }], source: 'claude-hooks' };
+    expect(sessionToJson({ ...base, activity } as never)).toMatchObject({
+      activity: {
+        state: 'ACTIVITY_STATE_NEEDS_APPROVAL',
+        guess: false,
+        message: '',
+        since: null,
+        requests: [{ id: 'r', tool: 'Bash', command: 'ls', file: '', choices: ['APPROVAL_DECISION_ALLOW', 'APPROVAL_DECISION_DENY'], requestedAt: null, description: '', atTerminal: false }],
+      },
     });
   });
 });

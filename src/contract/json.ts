@@ -11,6 +11,10 @@
  * message, so a field added to the proto does not compile until it has its default here.
  */
 import {
+  ActivityState,
+  activityStateToJSON,
+  AgentActivity,
+  type ApprovalRequest,
   RunnerStatus,
   SessionState,
   StartedBy,
@@ -32,9 +36,16 @@ interface Nested {
 }
 
 /** The JSON default of every field of message T. */
-type Defaults<T> = { readonly [K in keyof Required<T>]: JsonValue | Nested };
+type Defaults<T> = { readonly [K in keyof Required<T>]: JsonValue | Nested | NestedList };
 
 const nested = <T>(defaults: Defaults<T>): Nested => ({ nested: defaults as Defaults<object> });
+
+/** A repeated sub-message field: absent gives [], each element gets its own defaults filled in. */
+interface NestedList {
+  readonly nestedList: Defaults<object>;
+}
+
+const nestedList = <T>(defaults: Defaults<T>): NestedList => ({ nestedList: defaults as Defaults<object> });
 
 const WORKTREE: Defaults<Worktree> = { path: '', branch: '', repository: '' };
 
@@ -58,6 +69,26 @@ const RUNNER_STATE: Defaults<RunnerState> = {
   lostAt: null,
 };
 
+const APPROVAL_REQUEST: Defaults<ApprovalRequest> = {
+  id: '',
+  tool: '',
+  command: '',
+  file: '',
+  choices: [],
+  requestedAt: null,
+  description: '',
+  atTerminal: false,
+};
+
+const AGENT_ACTIVITY: Defaults<AgentActivity> = {
+  state: activityStateToJSON(ActivityState.ACTIVITY_STATE_UNSPECIFIED),
+  guess: false,
+  message: '',
+  requests: nestedList(APPROVAL_REQUEST),
+  since: null,
+  source: '',
+};
+
 const SESSION: Defaults<Session> = {
   id: '',
   pid: 0,
@@ -73,6 +104,7 @@ const SESSION: Defaults<Session> = {
   machineId: '',
   lastOutputAt: null,
   lastLine: '',
+  activity: nested(AGENT_ACTIVITY),
 };
 
 const MACHINE: Defaults<Machine> = {
@@ -86,17 +118,22 @@ const MACHINE: Defaults<Machine> = {
   onlineSince: null,
 };
 
-function isNested(v: JsonValue | Nested): v is Nested {
+function isNested(v: JsonValue | Nested | NestedList): v is Nested {
   return typeof v === 'object' && v !== null && 'nested' in v;
+}
+
+function isNestedList(v: JsonValue | Nested | NestedList): v is NestedList {
+  return typeof v === 'object' && v !== null && 'nestedList' in v;
 }
 
 /** Fills every field `json` (from a generated toJSON) left out with its default, in the field order of `defaults`. */
 function withDefaults(json: unknown, defaults: Defaults<object>): Record<string, unknown> {
   const given = (json ?? {}) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [key, fallback] of Object.entries(defaults) as [string, JsonValue | Nested][]) {
+  for (const [key, fallback] of Object.entries(defaults) as [string, JsonValue | Nested | NestedList][]) {
     const value = given[key];
-    if (isNested(fallback)) out[key] = value === undefined ? null : withDefaults(value, fallback.nested);
+    if (isNestedList(fallback)) out[key] = Array.isArray(value) ? value.map((v) => withDefaults(v, fallback.nestedList)) : [];
+    else if (isNested(fallback)) out[key] = value === undefined ? null : withDefaults(value, fallback.nested);
     else out[key] = value === undefined ? fallback : value;
   }
   // Fields this build does not list (none today) are kept as they are.
@@ -141,5 +178,22 @@ export function sessionToCliJson(s: Session): Record<string, unknown> {
   const json = sessionToJson(s);
   json.startedBy = enumWord(json.startedBy, 'STARTED_BY_');
   json.state = enumWord(json.state, 'SESSION_STATE_');
+  json.activity = activityWords(json.activity as Record<string, unknown> | null);
+  return json;
+}
+
+/**
+ * An agent's activity as the CLI's `--json` prints it (`hapi sessions`, `hapi runner list`):
+ * every field present, `state` and each request's `choices` as lower-case words
+ * (`needs-approval`, `allow-session`); null when unknown.
+ */
+export function activityToCliJson(a: AgentActivity | undefined): Record<string, unknown> | null {
+  return a ? activityWords(withDefaults(AgentActivity.toJSON(a), AGENT_ACTIVITY)) : null;
+}
+
+function activityWords(json: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (!json) return null;
+  json.state = enumWord(json.state, 'ACTIVITY_STATE_');
+  for (const r of (json.requests ?? []) as Record<string, unknown>[]) r.choices = ((r.choices ?? []) as unknown[]).map((c) => enumWord(c, 'APPROVAL_DECISION_'));
   return json;
 }

@@ -5,6 +5,7 @@
  * kinds). Both ends use these same functions, so they agree on every message. Enum rule: see
  * common.ts.
  */
+import { activityFromProto, activityToProto, approvalDecisionCallFromProto, approvalDecisionCallToProto, approvalRequestFromProto, approvalRequestToProto } from './activity.js';
 import { Session } from '../../gen/hapi/common/v1/common.js';
 import {
   ConnectRequest,
@@ -107,6 +108,8 @@ export function relayCallToProto(requestId: string, deadline: Date, call: RelayC
       return { requestId, deadline, method: { $case: 'getSessionScreen', value: { sessionId: call.sessionId } } };
     case 'send-input':
       return { requestId, deadline, method: { $case: 'sendInput', value: { sessionId: call.sessionId, input: sessionInputToProto(call.input) } } };
+    case 'decide-approval':
+      return { requestId, deadline, method: { $case: 'decideApproval', value: { sessionId: call.sessionId, decision: approvalDecisionCallToProto(call.decision) } } };
   }
 }
 
@@ -128,6 +131,8 @@ export function relayCallFromProto(r: RpcRequest): RelayCall | undefined {
       if (!input) throw new InvalidArgumentError('send_input without input');
       return { method: 'send-input', sessionId: r.method.value.sessionId, input: sessionInputFromProto(input) };
     }
+    case 'decideApproval':
+      return { method: 'decide-approval', sessionId: r.method.value.sessionId, decision: approvalDecisionCallFromProto(r.method.value.decision) };
     default:
       return undefined;
   }
@@ -148,6 +153,8 @@ export function relayResultFromProto(r: RpcResponse): RelayResult | undefined {
       return { method: 'session-screen', screen: sessionScreenFromProto(r.result.value) };
     case 'sendInput':
       return { method: 'send-input' };
+    case 'decideApproval':
+      return { method: 'decide-approval', request: approvalRequestFromProto(r.result.value) };
     default:
       return undefined;
   }
@@ -167,6 +174,8 @@ export function relayResultToProto(requestId: string, r: RelayResult): RpcRespon
       return { requestId, result: { $case: 'sessionScreen', value: sessionScreenToProto(r.screen) } };
     case 'send-input':
       return { requestId, result: { $case: 'sendInput', value: true } };
+    case 'decide-approval':
+      return { requestId, result: { $case: 'decideApproval', value: approvalRequestToProto(r.request) } };
   }
 }
 
@@ -189,7 +198,8 @@ export function openAttachFromProto(o: OpenAttach): OpenAttachInfo {
   if (!o.hello) throw new InvalidArgumentError('open_attach without a hello');
   const m = viewerMessageFromProto({ kind: { $case: 'hello', value: o.hello } });
   if (m.kind !== 'hello') throw new InvalidArgumentError('open_attach without a hello');
-  return { attachId: o.attachId, sessionId: o.sessionId, hello: m.hello };
+  // A viewer through the hub is never a person's own terminal on this machine.
+  return { attachId: o.attachId, sessionId: o.sessionId, hello: { ...m.hello, localTerminal: undefined } };
 }
 
 /** Runner -> hub on an attach stream: one of the session's answers. */
@@ -213,7 +223,7 @@ export function sessionActivityMessage(entries: SessionActivityInfo[]): ConnectR
   return {
     message: {
       $case: 'sessionActivity',
-      value: { sessions: entries.map((e) => ({ sessionId: e.sessionId, lastOutputAt: e.lastOutputAt, lastLine: e.lastLine })) },
+      value: { sessions: entries.map((e) => ({ sessionId: e.sessionId, lastOutputAt: e.lastOutputAt, lastLine: e.lastLine, activity: e.activity && activityToProto(e.activity) })) },
     },
   };
 }
@@ -222,5 +232,14 @@ export function sessionActivityMessage(entries: SessionActivityInfo[]): ConnectR
 export function sessionActivityFromProto(m: SessionActivity): SessionActivityInfo[] {
   return m.sessions
     .filter((e) => e.sessionId)
-    .map((e) => ({ sessionId: e.sessionId, lastOutputAt: e.lastOutputAt, lastLine: e.lastLine.slice(0, MAX_ACTIVITY_LINE_CHARS) }));
+    .map((e) => ({ sessionId: e.sessionId, lastOutputAt: e.lastOutputAt, lastLine: e.lastLine.slice(0, MAX_ACTIVITY_LINE_CHARS), activity: readActivity(e.activity) }));
+}
+
+/** A malformed activity (an enum this build does not know) is dropped, the rest of the entry kept. */
+function readActivity(a: SessionActivity['sessions'][number]['activity']) {
+  try {
+    return activityFromProto(a);
+  } catch {
+    return undefined;
+  }
 }

@@ -3,6 +3,8 @@
  * process's terminal domain and the CLI use, without depending on gen/.
  */
 
+import type { AgentActivityInfo } from './activity-types.js';
+
 /** Protocol version of SessionService that this build serves (GetInfo). */
 export const SESSION_PROTOCOL_VERSION = 1;
 
@@ -25,6 +27,8 @@ export interface AttachHello {
   size?: TerminalSize;
   /** Offset just past the last output byte the viewer holds. */
   lastOffset?: number;
+  /** A person's own terminal on this machine (hello.local_terminal); cleared for viewers through the hub. */
+  localTerminal?: boolean;
 }
 
 /** A client message of an Attach stream after validation. */
@@ -74,4 +78,6 @@ export interface TerminalInfo {
   lastOutputAt?: Date;
   exitStatus?: ExitStatus;
   outputOffset: number;
+  /** What the agent is doing; undefined when the session does not say. */
+  activity?: AgentActivityInfo;
 }

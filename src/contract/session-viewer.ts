@@ -17,6 +17,7 @@ import {
   type SendInputRequest,
 } from '../../gen/hapi/session/v1/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { activityFromProto } from './activity.js';
 import type { AttachHello, ExitStatus, ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from './session-types.js';
 
 /** Domain -> proto for SendInput (the session validates it again). */
@@ -27,7 +28,7 @@ export function sessionInputToProto(i: SessionInput): SendInputRequest {
 /** Domain -> proto for an Attach hello. */
 export function attachHelloToProto(h: AttachHello) {
   const mode = h.mode === 'interactive' ? ProtoAttachMode.ATTACH_MODE_INTERACTIVE : ProtoAttachMode.ATTACH_MODE_READ_ONLY;
-  return { mode, cols: h.size?.cols ?? 0, rows: h.size?.rows ?? 0, lastOffset: h.lastOffset };
+  return { mode, cols: h.size?.cols ?? 0, rows: h.size?.rows ?? 0, lastOffset: h.lastOffset, localTerminal: h.localTerminal === true };
 }
 
 /** Full gRPC method path of SessionService.Attach. */
@@ -98,5 +99,6 @@ export function terminalInfoFromProto(i: GetInfoResponse): TerminalInfo & { prot
     exitStatus: i.exitStatus && exitStatusFromProto(i.exitStatus),
     outputOffset: i.outputOffset,
     protocolVersion: i.protocolVersion,
+    activity: activityFromProto(i.activity),
   };
 }

@@ -7,11 +7,11 @@ const invalid = expect.objectContaining({ kind: 'InvalidArgument' });
 
 describe('SessionService converters', () => {
   it('reads a hello: mode, optional size, optional offset', () => {
-    expect(viewerMessageFromProto({ kind: { $case: 'hello', value: { mode: AttachMode.ATTACH_MODE_READ_ONLY, cols: 0, rows: 0 } } })).toEqual({
+    expect(viewerMessageFromProto({ kind: { $case: 'hello', value: { mode: AttachMode.ATTACH_MODE_READ_ONLY, cols: 0, rows: 0, localTerminal: false } } })).toEqual({
       kind: 'hello',
       hello: { mode: 'read-only', size: undefined, lastOffset: undefined },
     });
-    expect(viewerMessageFromProto({ kind: { $case: 'hello', value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 80, rows: 24, lastOffset: 9 } } })).toEqual({
+    expect(viewerMessageFromProto({ kind: { $case: 'hello', value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 80, rows: 24, lastOffset: 9, localTerminal: false } } })).toEqual({
       kind: 'hello',
       hello: { mode: 'interactive', size: { cols: 80, rows: 24 }, lastOffset: 9 },
     });
@@ -20,9 +20,9 @@ describe('SessionService converters', () => {
   it('refuses malformed messages with InvalidArgument', () => {
     const bad = [
       {},
-      { kind: { $case: 'hello' as const, value: { mode: AttachMode.ATTACH_MODE_UNSPECIFIED, cols: 0, rows: 0 } } },
-      { kind: { $case: 'hello' as const, value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 80, rows: 0 } } },
-      { kind: { $case: 'hello' as const, value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 0, rows: 0, lastOffset: -1 } } },
+      { kind: { $case: 'hello' as const, value: { mode: AttachMode.ATTACH_MODE_UNSPECIFIED, cols: 0, rows: 0, localTerminal: false } } },
+      { kind: { $case: 'hello' as const, value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 80, rows: 0, localTerminal: false } } },
+      { kind: { $case: 'hello' as const, value: { mode: AttachMode.ATTACH_MODE_INTERACTIVE, cols: 0, rows: 0, lastOffset: -1, localTerminal: false } } },
       { kind: { $case: 'resize' as const, value: { cols: 1001, rows: 10 } } },
       { kind: { $case: 'input' as const, value: { data: Buffer.alloc(MAX_INPUT_BYTES + 1) } } },
     ];

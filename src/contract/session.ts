@@ -13,6 +13,7 @@ import {
 } from '../../gen/hapi/session/v1/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
 import { exitStatusToProto } from './session-viewer.js';
+import { activityToProto } from './activity.js';
 import {
   MAX_INPUT_BYTES,
   MAX_TERMINAL_DIMENSION,
@@ -51,7 +52,7 @@ export function viewerMessageFromProto(req: AttachRequest): ViewerMessage {
       if (!mode) throw new InvalidArgumentError('hello.mode must be interactive or read-only');
       const size = h.cols === 0 && h.rows === 0 ? undefined : terminalSizeFromProto(h.cols, h.rows, 'hello size');
       if (h.lastOffset !== undefined && (!Number.isSafeInteger(h.lastOffset) || h.lastOffset < 0)) throw new InvalidArgumentError('hello.last_offset is out of range');
-      return { kind: 'hello', hello: { mode, size, lastOffset: h.lastOffset } };
+      return { kind: 'hello', hello: { mode, size, lastOffset: h.lastOffset, localTerminal: h.localTerminal || undefined } };
     }
     case 'input':
       return { kind: 'input', data: inputBytes(kind.value.data) };
@@ -106,5 +107,6 @@ export function terminalInfoToProto(i: TerminalInfo): GetInfoResponse {
     exitStatus: i.exitStatus && exitStatusToProto(i.exitStatus),
     protocolVersion: SESSION_PROTOCOL_VERSION,
     outputOffset: i.outputOffset,
+    activity: i.activity && activityToProto(i.activity),
   };
 }

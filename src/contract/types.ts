@@ -8,6 +8,14 @@
 import { InvalidArgumentError } from '../shared/errors.js';
 import type { LogWriteHealth } from '../shared/logger.js';
 import type { ExitStatus, ScreenText, SessionInput } from './session-types.js';
+import type { AgentActivityInfo, ApprovalDecisionName, ApprovalRequestInfo } from './activity-types.js';
+
+/** A decision on one request of a session (hapi.session.v1.DecideApprovalRequest). */
+export interface ApprovalDecisionCall {
+  requestId: string;
+  decision: Exclude<ApprovalDecisionName, 'none'>;
+  message: string;
+}
 
 /** Protocol version of MachineService.Connect that this build speaks (hello and welcome). */
 export const PROTOCOL_VERSION = 1;
@@ -51,6 +59,8 @@ export interface SessionActivityInfo {
   sessionId: string;
   lastOutputAt?: Date;
   lastLine: string;
+  /** What the agent is doing; undefined when the session does not say. */
+  activity?: AgentActivityInfo;
 }
 
 export interface SessionInfo {
@@ -138,6 +148,8 @@ export interface SessionTerminalInfo {
   checkedAt?: Date;
   /** Why it is not attachable; undefined when attachable. */
   detail?: string;
+  /** What the agent is doing, from the session's GetInfo. */
+  activity?: AgentActivityInfo;
 }
 
 /** A session's screen as the runner answers it (RunnerService.GetSessionScreen). */
@@ -258,7 +270,8 @@ export type RelayCall =
   | { method: 'stop-runner' }
   | { method: 'status' }
   | { method: 'session-screen'; sessionId: string }
-  | { method: 'send-input'; sessionId: string; input: SessionInput };
+  | { method: 'send-input'; sessionId: string; input: SessionInput }
+  | { method: 'decide-approval'; sessionId: string; decision: ApprovalDecisionCall };
 
 /** The runner's successful answer, by method. */
 export type RelayResult =
@@ -267,7 +280,8 @@ export type RelayResult =
   | { method: 'stop-runner' }
   | { method: 'status'; report: RunnerStatusReportInfo }
   | { method: 'session-screen'; screen: SessionScreenInfo }
-  | { method: 'send-input' };
+  | { method: 'send-input' }
+  | { method: 'decide-approval'; request: ApprovalRequestInfo };
 
 /** What a hub token may do (hapi.hub.v1.TokenScope): `full`, or `read-only` (look, never change). */
 export type TokenScope = 'full' | 'read-only';

@@ -51,6 +51,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   writeJsonAtomic(paths.hubStateFile, state);
   out(`hub gRPC listening on ${hub.grpcUrl}  (runners and clients: HAPI_API_URL=${hub.grpcUrl})`);
   out(`hub HTTP listening on ${hub.httpUrl}  (REST: ${hub.httpUrl}/api/v1/machines)`);
+  out(`hub web page for people and phones: ${hub.publicUrl}/`);
   out(`hub database: ${hub.store.path}`);
   for (const line of ownerLines(hub, paths)) out(line);
   return {
@@ -79,7 +80,7 @@ export function ownerLines(hub: RunningHub, paths: HapiPaths): string[] {
   const link = hub.core.ownerSignInLink();
   if (link) {
     const minutes = Math.round((link.expiresAt.getTime() - Date.now()) / 60_000);
-    lines.push(`sign in on the web page (one-time link, expires in ${minutes} min): ${signInUrl(hub.httpUrl, link.code)}`);
+    lines.push(`sign in on the web page (one-time link, expires in ${minutes} min): ${signInUrl(hub.publicUrl, link.code)}`);
   }
   return lines;
 }

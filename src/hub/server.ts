@@ -21,6 +21,7 @@ import { UnavailableError } from '../shared/errors.js';
 import { pendingTimers } from '../shared/event-loop.js';
 import type { HapiPaths } from '../shared/paths.js';
 import { createHubCore, type HubCore } from './domain/hub-core.js';
+import { publicHubUrl } from './public-url.js';
 import type { HubStore } from './domain/ports.js';
 import { openHubStore } from './store/sqlite/sqlite-store.js';
 import { authMiddleware } from './grpc/auth.js';
@@ -44,6 +45,8 @@ export interface RunningHub {
   /** URL runners and clients use (HAPI_API_URL). */
   grpcUrl: string;
   httpUrl: string;
+  /** The web page's address for people and phones (HAPI_HUB_PUBLIC_URL, or derived): every link the hub makes starts with it. */
+  publicUrl: string;
   /** Set when this start created the owner token (printed once). */
   createdOwnerToken?: string;
   /** Stops everything; resolves when done. Idempotent. */
@@ -205,7 +208,8 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
 
   const scheme = tls ? 'https' : 'http';
   const urlHost = hostForUrl(config.host);
-  signInBase = `${scheme}://${urlHost}:${httpPort}`;
+  // Links start with the address people open (HAPI_HUB_PUBLIC_URL, or derived from the listen address).
+  signInBase = publicHubUrl({ publicUrl: config.publicUrl, host: config.host, httpPort, tls });
   let closing: Promise<void> | undefined;
   const hub: RunningHub = {
     core,
@@ -216,6 +220,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     tls,
     grpcUrl: `${scheme}://${urlHost}:${grpcPort}`,
     httpUrl: `${scheme}://${urlHost}:${httpPort}`,
+    publicUrl: signInBase,
     createdOwnerToken,
     close(reason = 'shutdown') {
       closing ??= (async () => {

@@ -39,6 +39,7 @@ import type { HubLinkStatus, SessionActivityInfo } from '../contract/types.js';
 import { createReadiness, createRunnerControl, type RunnerControl, type RunnerStatus, type ShutdownReason } from './runner-control.js';
 import { createSessionManager, type RunnerSessionManager } from './sessions/session-manager.js';
 import { createRunnerTerminals, type RunnerTerminals } from './terminals/runner-terminals.js';
+import { createSessionScopes } from './service/session-scope.js';
 import { resolveWorkspaceRoots } from './workspace-roots.js';
 import { createRunnerCounters, type RunnerCounters } from './runner-counters.js';
 
@@ -55,6 +56,7 @@ export interface RunnerOptions {
 /** Interface the hub link offers the daemon (implemented in src/runner/hub-link). */
 export interface DaemonHubLink {
   status(): HubLinkStatus;
+  activityChanged(sessionId: string): void;
   close(reason: ShutdownReason): Promise<void>;
 }
 
@@ -96,7 +98,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
   const myCliPath = cliPath();
   const startMtime = cliMtimeMs(myCliPath);
   rootLog.info(
-    { version: CLI_VERSION, cliPath: myCliPath, cliMtimeMs: startMtime, home: paths.home, prunedLogs: pruned, heartbeatMs: config.heartbeatIntervalMs },
+    { version: CLI_VERSION, cliPath: myCliPath, cliMtimeMs: startMtime, home: paths.home, prunedLogs: pruned, heartbeatMs: config.heartbeatIntervalMs, serviceManager: config.serviceManager ?? null },
     'runner starting',
   );
   for (const w of config.warnings) rootLog.warn(w);
@@ -140,6 +142,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     status,
     counters,
     requestStop: (reason) => void shutdown!.request(reason),
+    onActivityChanged: (sessionId) => hubLink?.activityChanged(sessionId),
   });
   const grpcService = createRunnerGrpcService(control);
 
@@ -202,7 +205,14 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     checkpoint();
     gateway = await startGateway({ control, token: controlToken, log: rootLog.child({ c: 'http' }) });
     checkpoint();
-    const manager = createSessionManager({ paths, config, workspaceRoots, log: rootLog.child({ c: 'sessions' }) });
+    const manager = createSessionManager({
+      paths,
+      config,
+      workspaceRoots,
+      log: rootLog.child({ c: 'sessions' }),
+      // Under systemd, each session in its own scope: stopping the unit never reaches it.
+      launchPrefix: createSessionScopes({ enabled: config.serviceManager === 'systemd', log: rootLog.child({ c: 'sessions' }) }),
+    });
     // Before the sessions are re-adopted, so each adopted one is looked at (its terminal).
     const liveTerminals = createRunnerTerminals({
       endedDir: paths.endedSessionsDir,
@@ -236,7 +246,7 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       control,
       agents: () => manager.availableAgents(),
       agentsRefreshMs: config.heartbeatIntervalMs,
-      sessionActivity: (fresh) => liveTerminals.activity(fresh),
+      sessionActivity: (fresh, only) => liveTerminals.activity(fresh, only),
       counters,
     });
     checkpoint();
@@ -251,6 +261,8 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
       startArgs: opts.workspaceRoots.flatMap((r) => ['--workspace-root', r]),
       outputFile: logPath.replace(/\.log$/, '.handoff.log'),
       log: rootLog.child({ c: 'handoff' }),
+      // The service manager owns this runner: it hands off by exiting, and the unit restarts it.
+      serviceRestart: config.serviceManager ? () => void shutdown!.request('service-restart') : undefined,
     });
     heartbeat = startHeartbeat(config.heartbeatIntervalMs, {
       sessions: manager,
@@ -286,7 +298,7 @@ interface HubLinkArgs {
   agents: () => string[];
   agentsRefreshMs: number;
   /** The live terminals' last output and last line, reported to the hub for the page's list. */
-  sessionActivity: (fresh: boolean) => Promise<SessionActivityInfo[]>;
+  sessionActivity: (fresh: boolean, only?: string[]) => Promise<SessionActivityInfo[]>;
   counters: RunnerCounters;
 }
 
@@ -299,7 +311,7 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
   // token may be configured: an idle runner without a hub stays small (bench/idle.mjs).
   if (!args.linkConfig.token && !existsSync(args.paths.authFile)) {
     args.log.child({ c: 'hub-link' }).info('no hub token (CLI_API_TOKEN or `hapi auth login`): not connecting to a hub');
-    return { status: () => ({ state: 'not-configured' }), close: async () => undefined };
+    return { status: () => ({ state: 'not-configured' }), activityChanged: () => undefined, close: async () => undefined };
   }
   const { createHubLink } = await import('./hub-link/index.js');
   const link = createHubLink({
@@ -312,5 +324,5 @@ async function startHubLink(args: HubLinkArgs): Promise<DaemonHubLink> {
     sessionActivity: args.sessionActivity,
     counters: args.counters,
   });
-  return { status: () => link.status(), close: (reason) => link.close(reason) };
+  return { status: () => link.status(), activityChanged: (sessionId) => link.activityChanged(sessionId), close: (reason) => link.close(reason) };
 }

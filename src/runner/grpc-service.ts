@@ -20,6 +20,7 @@ import {
   type WatchSessionsResponse,
 } from '../contract/runner.js';
 import type { ViewerMessage } from '../contract/session-types.js';
+import { approvalDecisionCallFromProto, approvalRequestToProto } from '../contract/activity.js';
 import { createAsyncQueue } from '../shared/async-queue.js';
 import { InvalidArgumentError, UnavailableError } from '../shared/errors.js';
 import { createStreamTerminator } from '../shared/stream-terminator.js';
@@ -44,7 +45,7 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
     },
     async listSessions(req, context) {
       const { sessions, terminals } = await control.listSessionTerminals({ includeEnded: req.includeEnded }, context.signal);
-      return { sessions: sessions.map(sessionToProto), terminals: Object.fromEntries([...terminals].map(([id, t]) => [id, sessionTerminalToProto(t)])) };
+      return { sessions: sessions.map((s) => sessionToProto({ ...s, activity: terminals.get(s.id)?.activity })), terminals: Object.fromEntries([...terminals].map(([id, t]) => [id, sessionTerminalToProto(t)])) };
     },
     async spawnSession(req, context) {
       return { outcome: spawnOutcomeToProto(await control.spawnSession(spawnSpecFromProto(req.spec), context.signal)) };
@@ -99,6 +100,15 @@ export function createRunnerGrpcService(control: RunnerControl): RunnerGrpcServi
         signal.removeEventListener('abort', onAbort);
         abort.abort();
       }
+    },
+    async sessionActivityChanged(req) {
+      if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
+      control.sessionActivityChanged(req.sessionId);
+      return {};
+    },
+    async decideApproval(req, context) {
+      if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');
+      return { request: approvalRequestToProto(await control.decideApproval(req.sessionId, approvalDecisionCallFromProto(req.decision), context.signal)) };
     },
     async getSessionScreen(req, context) {
       if (!req.sessionId) throw new InvalidArgumentError('sessionId is required');

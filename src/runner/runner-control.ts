@@ -12,6 +12,8 @@ import type {
   RunnerStatusInfo, SessionEnd, SessionInfo, SessionReport, SessionScreenInfo, SessionTerminalInfo, SpawnOutcome, SpawnSpec, StopResult, StopTarget,
 } from '../contract/types.js';
 import type { AttachHello, SessionInput, ViewerEvent, ViewerMessage } from '../contract/session-types.js';
+import type { ApprovalRequestInfo } from '../contract/activity-types.js';
+import { isValidSessionId, type ApprovalDecisionCall } from '../contract/types.js';
 import type { SessionEvent, SessionManager } from './domain.js';
 import type { RunnerTerminals } from './terminals/runner-terminals.js';
 import { NO_COUNTERS, type RunnerCounters } from './runner-counters.js';
@@ -22,8 +24,11 @@ export interface RunnerStatus extends RunnerStatusInfo {
   lastSpawnError?: string;
 }
 
-/** Why the runner shuts down; logged, and it picks the exit code. */
-export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'superseded' | 'startup-failure';
+/**
+ * Why the runner shuts down; logged, and it picks the exit code. 'service-restart' is the
+ * hand-off of a runner under a service manager (the unit restarts it with the new build).
+ */
+export type ShutdownReason = 'os-signal' | 'cli' | 'hub' | 'exception' | 'handoff' | 'service-restart' | 'superseded' | 'startup-failure';
 
 /** A subscription to session events, with the live sessions at the moment it began. */
 export interface SessionWatch {
@@ -56,6 +61,10 @@ export interface RunnerControl {
   getSessionScreen(sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   /** Types into a live session's terminal (its SendInput). NotFound / FailedPrecondition as for the screen. */
   sendSessionInput(sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
+  /** A session says its activity changed: read again, and told to the hub at once. */
+  sessionActivityChanged(sessionId: string): void;
+  /** Answers an approval request of a live session (its DecideApproval). */
+  decideApproval(sessionId: string, call: ApprovalDecisionCall, signal?: AbortSignal): Promise<ApprovalRequestInfo>;
   /** The one spawn path. Blocks until the session reported itself or failed. */
   spawnSession(spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome>;
   stopSession(target: StopTarget, signal?: AbortSignal): Promise<StopResult>;
@@ -89,6 +98,8 @@ export interface RunnerControlDeps {
   requestStop: (reason: ShutdownReason) => void;
   /** Spawns and stops are counted here, whichever transport asked. */
   counters?: RunnerCounters;
+  /** A session's activity changed (the hub link reports at once). */
+  onActivityChanged?: (sessionId: string) => void;
 }
 
 export function createRunnerControl(deps: RunnerControlDeps): RunnerControlService {
@@ -131,6 +142,17 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
         checkSessionId(sessionId);
         const manager = await ready(signal);
         await terminals().send(manager.find(sessionId), sessionId, input, signal ?? AbortSignal.timeout(10_000));
+      }),
+    sessionActivityChanged(sessionId) {
+      if (!isValidSessionId(sessionId)) return;
+      deps.terminals?.()?.activityChanged(sessionId);
+      deps.onActivityChanged?.(sessionId);
+    },
+    decideApproval: (sessionId, call, signal) =>
+      inFlight.track(async () => {
+        checkSessionId(sessionId);
+        const manager = await ready(signal);
+        return terminals().decide(manager.find(sessionId), sessionId, call, signal ?? AbortSignal.timeout(10_000));
       }),
     spawnSession: (spec, signal) =>
       inFlight.track(async () => {

@@ -4,10 +4,9 @@
  * live-session.ts loads it once the session has reported itself to the runner.
  */
 import { rmSync } from 'node:fs';
-import { createServer } from 'nice-grpc';
 import { SessionServiceDefinition } from '../contract/session.js';
 import type { TerminalInfo } from '../contract/session-types.js';
-import { errorMappingMiddleware } from '../shared/grpc-errors.js';
+import { createGrpcHttp2Server } from '../shared/grpc-http2-server.js';
 import { createStreamTerminator } from '../shared/stream-terminator.js';
 import { listenPrivately, prepareSocketPath } from '../runner/control-socket.js';
 import type { Env } from '../shared/config.js';
@@ -19,6 +18,7 @@ import { createScreenModel } from './terminal/screen-model.js';
 import { handoverPath, type EarlyListener } from './terminal/socket-handover.js';
 import { createTerminalSession, type TerminalSession } from './terminal/terminal-session.js';
 import { createSessionService } from './session-service.js';
+import { createActivityTracker } from './activity/activity-tracker.js';
 
 /** How long viewers get to read the final output and exit status once the agent exited. */
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -34,6 +34,10 @@ export interface TerminalServerOptions {
   ringBytes: number;
   viewerWindowBytes: number;
   spoolMaxBytes: number;
+  idleMs: number;
+  approvalTimeoutMs: number;
+  terminalActiveMs: number;
+  onActivityChange?: () => void;
   note: (message: string) => void;
 }
 
@@ -46,6 +50,14 @@ export interface TerminalServer {
 /** Builds the terminal over the (held) PTY and serves it; a socket that cannot be served is only noted. */
 export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalServer> {
   const screen = createScreenModel({ cols: o.pty.cols, rows: o.pty.rows, scrollback: o.scrollback });
+  // The tracker asks the terminal whether a person is at it; the terminal tells the tracker of output.
+  let personAtTerminal = () => false;
+  const activity = createActivityTracker({
+    idleMs: o.idleMs,
+    approvalTimeoutMs: o.approvalTimeoutMs,
+    personAtTerminal: () => personAtTerminal(),
+    onChange: () => o.onActivityChange?.(),
+  });
   const terminal = createTerminalSession({
     pty: o.pty,
     screen,
@@ -56,26 +68,27 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
     // Next to the session logs: on the disk that holds them, not in memory (a tmpfs runtime dir).
     openSpool: () => openOutputSpool(hapiPaths(o.env).sessionLogsDir, o.identity.id),
     onSpoolError: (err) => o.note(`the screen model parses in step with the output: its spool failed (${err instanceof Error ? err.message : String(err)})`),
+    activity,
   });
+  personAtTerminal = () => terminal.personAtTerminal(o.terminalActiveMs);
+  void terminal.exited.then(() => activity.exited());
 
   const terminator = createStreamTerminator();
-  // The session's one log is its notes (stderr, into the session log): no pino in this process.
-  const server = createServer().use(
-    errorMappingMiddleware({
-      error: ({ err, method }, message) => o.note(`${message} (${method}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
-    }),
-  );
-  server.add(SessionServiceDefinition, createSessionService(terminal, terminator));
+  // node:http2, not grpc-js (grpc-http2-server.ts says why). The session's one log is its notes
+  // (stderr, into the session log): no pino in this process either.
+  const server = createGrpcHttp2Server(SessionServiceDefinition, createSessionService(terminal, terminator, activity), {
+    onUnexpectedError: (err, method) => o.note(`unexpected error in gRPC handler (${method}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  });
   let listening = false;
   try {
     const privateName = o.early && handoverPath(o.socketPath, 's');
     if (o.early && privateName) {
       rmSync(privateName, { force: true });
-      await listenPrivately(privateName, () => server.listen(`unix://${privateName}`));
+      await listenPrivately(privateName, () => server.listen(privateName));
       o.early.handOver(privateName);
     } else {
       await prepareSocketPath(o.socketPath, o.env);
-      await listenPrivately(o.socketPath, () => server.listen(`unix://${o.socketPath}`));
+      await listenPrivately(o.socketPath, () => server.listen(o.socketPath));
     }
     listening = true;
   } catch (err) {
@@ -92,6 +105,7 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
         await Promise.race([server.shutdown(), grace]);
         terminator.terminate();
         server.forceShutdown();
+        activity.close();
         o.early?.close();
         // The path is ours when we listened there or the early listener held it.
         if (listening || o.early) rmSync(o.socketPath, { force: true });

@@ -23,6 +23,7 @@ import { holdOutput, spawnPty } from './terminal/pty-host.js';
 import { createSessionLog } from './terminal/session-log.js';
 import { listenEarly, type EarlyListener } from './terminal/socket-handover.js';
 import type { TerminalServer } from './live-server.js';
+import { registerAgentHooks, type AgentHooks } from './activity/agent-hooks.js';
 
 /** Size of a runner-spawned terminal until a viewer sets one. */
 export const DEFAULT_COLS = 120;
@@ -36,7 +37,9 @@ export interface LiveAgentOptions {
   sessionId: string;
   startedBy: 'runner' | 'terminal';
   socketPath: string;
-  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'spoolMaxBytes' | 'cpuNice'>;
+  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'spoolMaxBytes' | 'cpuNice' | 'idleMs' | 'approvalTimeoutMs' | 'terminalActiveMs'>;
+  /** Called when the agent's activity changed (the runner is told). */
+  onActivityChange?: () => void;
   /** The terminal's size at start (a terminal session's: its window's); default 120x40. */
   size?: { cols: number; rows: number };
   note: (message: string) => void;
@@ -99,12 +102,19 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
     batch: true,
     onError: (err) => o.note(`cannot write the session log: ${err instanceof Error ? err.message : String(err)}`),
   });
+  let hooks: AgentHooks = { args: [], cleanup: () => undefined };
+  try {
+    hooks = registerAgentHooks({ agentName: o.agent.name, sessionId: o.sessionId, hooksDir: hapiPaths(o.env).sessionHooksDir, approvalTimeoutMs: o.config.approvalTimeoutMs });
+  } catch (err) {
+    // The agent runs anyway, its activity then guessed from the terminal.
+    o.note(`cannot register the agent's hooks: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const pty = holdOutput(
     spawnPty({
       command: o.agent.command,
-      args: [...o.agent.args, ...o.agentArgs],
+      args: [...o.agent.args, ...hooks.args, ...o.agentArgs],
       cwd: o.cwd,
-      env: terminalEnv(o.env, o.sessionId, o.startedBy),
+      env: { ...terminalEnv(o.env, o.sessionId, o.startedBy), HAPI_SESSION_SOCKET: o.socketPath },
       cols: o.size?.cols ?? DEFAULT_COLS,
       rows: o.size?.rows ?? DEFAULT_ROWS,
     }),
@@ -124,6 +134,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
           env: o.env,
           early,
           ...o.config,
+          onActivityChange: o.onActivityChange,
           note: o.note,
         }),
       (err: unknown) => {
@@ -151,6 +162,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
         // Viewers get the last output and the exit status before their streams end.
         if (server) await server.terminal.exited;
         await server?.close();
+        hooks.cleanup();
       })();
       return closing;
     },

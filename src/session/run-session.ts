@@ -80,14 +80,25 @@ export async function runSession(opts: SessionOptions): Promise<number> {
     note(`session ${sessionId}: running agent '${agent.name}' (${agent.command}) in ${cwd}`);
   }
 
+  const reporter = createRunnerReporter({ env });
   const child = live
-    ? await startLiveAgent(agent, opts, { cwd, env, sessionId, socketPath: sessionSocketPathFor(paths.home, sessionId, env), config, size: opts.terminalSize })
+    ? await startLiveAgent(agent, opts, {
+        cwd,
+        env,
+        sessionId,
+        socketPath: sessionSocketPathFor(paths.home, sessionId, env),
+        config,
+        size: opts.terminalSize,
+        onActivityChange: () => reporter.activityChanged(sessionId),
+      })
     : await startAgent(agent, opts.agentArgs, { cwd, env, sessionId });
-  if (typeof child === 'number') return child;
+  if (typeof child === 'number') {
+    reporter.close();
+    return child;
+  }
   const exited = child.exited;
   const removeForwarding = forwardSignals(child, live);
 
-  const reporter = createRunnerReporter({ env });
   const reportTimeoutMs = config.reportTimeoutMs;
   const report: StartedReport = { sessionId, pid: process.pid, startedBy: opts.startedBy, directory: cwd, agent: agent.name, startedAt: new Date() };
   // Tests only (test/shutdown-inflight.test.ts): a session that reports late, so a spawn is
@@ -197,7 +208,7 @@ interface RunningAgent {
 async function startLiveAgent(
   agent: ResolvedAgent,
   opts: SessionOptions,
-  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig; size?: { cols: number; rows: number } },
+  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig; size?: { cols: number; rows: number }; onActivityChange: () => void },
 ): Promise<RunningAgent | number> {
   const live = await import('./live-session.js');
   const started = await live.startLiveAgent({ agent, agentArgs: opts.agentArgs, startedBy: opts.startedBy, note, ...o });

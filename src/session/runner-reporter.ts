@@ -25,10 +25,18 @@ export interface RunnerReporter {
    * restarting) until `deadlineMs` from now; any other error is final. Throws the last error.
    */
   reportStarted(report: StartedReport, deadlineMs: number, opts?: { stopRetrying?: AbortSignal }): Promise<void>;
+  /**
+   * Tells the runner the session's activity changed (it reads it from the session's socket and
+   * tells its hub). Best effort, never throws: one call at a time, changes meanwhile folded into
+   * one more; a runner that is away reads the activity again when it adopts the session.
+   */
+  activityChanged(sessionId: string): void;
   /** Best effort, one attempt: the runner also learns about the end from the process exit. */
   reportEnded(end: SessionEnd, timeoutMs: number): Promise<void>;
   close(): void;
 }
+
+const ACTIVITY_CALL_TIMEOUT_MS = 2_000;
 
 function isUnavailable(err: unknown): boolean {
   return isHapiError(err) && err.kind === 'Unavailable';
@@ -43,7 +51,30 @@ export function createRunnerReporter(opts: { env?: Env } = {}): RunnerReporter {
     return conn;
   }
 
+  let telling = false;
+  let again = false;
+  async function tell(sessionId: string): Promise<void> {
+    if (telling) {
+      again = true;
+      return;
+    }
+    telling = true;
+    try {
+      do {
+        again = false;
+        await connection()
+          .call((c, signal) => c.sessionActivityChanged({ sessionId }, { signal }), ACTIVITY_CALL_TIMEOUT_MS)
+          .catch(() => undefined);
+      } while (again);
+    } catch {
+      // No runner socket yet: the runner reads the activity when it learns of the session.
+    } finally {
+      telling = false;
+    }
+  }
+
   return {
+    activityChanged: (sessionId) => void tell(sessionId),
     async reportStarted(report, deadlineMs, { stopRetrying } = {}) {
       const request = sessionReportToProto({
         sessionId: report.sessionId,

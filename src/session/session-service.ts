@@ -16,10 +16,12 @@ import {
   type SessionServiceImplementation,
 } from '../contract/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { activityStateFromProto, approvalRequestToProto, clientDecisionFromProto, decisionToProto } from '../contract/activity.js';
 import type { StreamTerminator } from '../shared/stream-terminator.js';
 import type { TerminalSession } from './terminal/terminal-session.js';
+import type { ActivityTracker } from './activity/activity-tracker.js';
 
-export function createSessionService(terminal: TerminalSession, terminator: StreamTerminator): SessionServiceImplementation {
+export function createSessionService(terminal: TerminalSession, terminator: StreamTerminator, activity: ActivityTracker): SessionServiceImplementation {
   return {
     async *attach(requests: AsyncIterable<AttachRequest>, context: CallContext): AsyncIterable<AttachResponse> {
       const incoming = requests[Symbol.asyncIterator]();
@@ -63,6 +65,29 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
     },
     async getInfo() {
       return terminalInfoToProto(terminal.info());
+    },
+    async reportActivity(request) {
+      activity.report(activityStateFromProto(request.state), request.message, request.source, request.notification);
+      return {};
+    },
+    async requestApproval(request, context: CallContext) {
+      const outcome = await activity.requestApproval(
+        {
+          tool: request.tool,
+          command: request.command,
+          file: request.file,
+          description: request.description,
+          sessionAllowSupported: request.sessionAllowSupported,
+          source: request.source,
+        },
+        terminator.signal(context.signal),
+      );
+      return { requestId: outcome.requestId, decision: decisionToProto(outcome.decision), message: outcome.message, reason: outcome.reason };
+    },
+    async decideApproval(request) {
+      if (!request.requestId) throw new InvalidArgumentError('request_id is required');
+      const decided = activity.decide(request.requestId, clientDecisionFromProto(request.decision), request.message);
+      return { request: approvalRequestToProto(decided) };
     },
   };
 }

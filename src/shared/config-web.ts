@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { NAMESPACE_PATTERN } from '../contract/types.js';
 import { ConfigError } from './errors.js';
-import { envBool, envInt, envOptional, type Env } from './config.js';
+import { envBool, envInt, envOptional, parsePublicUrl, type Env } from './config.js';
 
 export const DEFAULT_TELEGRAM_AUTH_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -173,7 +173,8 @@ export function webConfig(env: Env = process.env): WebConfig {
     frameAncestors: frameAncestors(env, telegram !== undefined),
     webRoot: envOptional(env, 'HAPI_WEB_ROOT'),
     trustedProxies: trustedProxies(env),
-    publicUrl: baseUrl(env, 'HAPI_HUB_PUBLIC_URL'),
+    // One reading of the variable for the whole hub (config.ts: an http(s) origin).
+    publicUrl: parsePublicUrl(env.HAPI_HUB_PUBLIC_URL),
     notifyCoalesceMs: envInt(env, 'HAPI_NOTIFY_COALESCE_MS', DEFAULT_NOTIFY_COALESCE_MS, { min: 0, max: 600_000 }),
   };
 }

@@ -21,6 +21,9 @@ describe('configuration', () => {
       logMaxBytes: 10 * 1024 * 1024,
       spoolMaxBytes: 256 * 1024 * 1024,
       cpuNice: 10,
+      idleMs: 5_000,
+      approvalTimeoutMs: 600_000,
+      terminalActiveMs: 120_000,
     });
     expect(sessionConfig({ HAPI_SESSION_SCROLLBACK: '0' }).scrollback).toBe(0);
     expect(sessionConfig({ HAPI_SESSION_RING_BYTES: '1048576', HAPI_SESSION_LOG_MAX_BYTES: '65536', HAPI_SESSION_SPOOL_MAX_BYTES: '0' })).toMatchObject({ ringBytes: 1_048_576, logMaxBytes: 65_536, spoolMaxBytes: 0 });

@@ -107,6 +107,22 @@ export interface SessionConfig {
    * autogroup on Linux), so that its terminal work yields to the runner and the hub; 0 leaves it.
    */
   cpuNice: number;
+  /**
+   * HAPI_IDLE_MS: for agents without hooks, how long the terminal must stay quiet after output
+   * before the session guesses the agent waits for input (and output again means working).
+   */
+  idleMs: number;
+  /**
+   * HAPI_APPROVAL_TIMEOUT_MS: how long an agent's permission request waits for a decision from
+   * the page, the CLI or an API client before the agent's own prompt in its terminal takes over.
+   */
+  approvalTimeoutMs: number;
+  /**
+   * HAPI_TERMINAL_ACTIVE_MS: a person's own terminal (hapi in a terminal, a local hapi attach)
+   * counts as in use while attached and typed in (or attached) within this long; then
+   * permission requests are left to the agent's prompt there at once.
+   */
+  terminalActiveMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -123,6 +139,11 @@ export function sessionConfig(env: Env = process.env): SessionConfig {
     logMaxBytes: envInt(env, 'HAPI_SESSION_LOG_MAX_BYTES', 10 * MiB, { min: 64 * 1024, max: 1024 * 1024 * MiB }),
     spoolMaxBytes: envInt(env, 'HAPI_SESSION_SPOOL_MAX_BYTES', 256 * MiB, { min: 0, max: 64 * 1024 * MiB }),
     cpuNice: envInt(env, 'HAPI_SESSION_CPU_NICE', 10, { min: 0, max: 19 }),
+    // Agents redraw a spinner or a timer at least every second while they work; 5 s of silence
+    // is a finished turn, not a pause in one.
+    idleMs: envInt(env, 'HAPI_IDLE_MS', 5_000, { min: 50, max: 3_600_000 }),
+    approvalTimeoutMs: envInt(env, 'HAPI_APPROVAL_TIMEOUT_MS', 600_000, { min: 100, max: 86_400_000 }),
+    terminalActiveMs: envInt(env, 'HAPI_TERMINAL_ACTIVE_MS', 120_000, { min: 0, max: 86_400_000 }),
   };
 }
 
@@ -179,6 +200,17 @@ export interface RunnerConfig extends ClientConfig {
    * exit status (default 24 h; 0 keeps none).
    */
   endedSessionKeepMs: number;
+  /**
+   * HAPI_RUNNER_SERVICE: set by the unit `hapi runner install-service` writes (systemd or
+   * launchd); the service manager owns this runner (it hands off by exiting, see handoff.ts).
+   */
+  serviceManager?: 'systemd' | 'launchd';
+}
+
+function serviceManager(env: Env): RunnerConfig['serviceManager'] {
+  const value = envOptional(env, 'HAPI_RUNNER_SERVICE');
+  if (value === undefined || value === 'systemd' || value === 'launchd') return value;
+  throw new ConfigError(`HAPI_RUNNER_SERVICE must be systemd or launchd, got ${JSON.stringify(value)}`);
 }
 
 export function runnerConfig(env: Env = process.env): RunnerConfig {
@@ -199,6 +231,7 @@ export function runnerConfig(env: Env = process.env): RunnerConfig {
     logKeep: envInt(env, 'HAPI_RUNNER_LOG_KEEP', 10, { min: 1, max: 1000 }),
     logLevel: logLevel(env),
     endedSessionKeepMs: envInt(env, 'HAPI_ENDED_SESSION_KEEP_MS', 86_400_000, { min: 0, max: 30 * 86_400_000 }),
+    serviceManager: serviceManager(env),
   };
 }
 
@@ -246,6 +279,15 @@ export function parseHubUrl(url: string): HubAddress {
   return { host, port, tls, target };
 }
 
+/**
+ * Extra CA certificates clients trust for a hub's TLS: NODE_EXTRA_CA_CERTS (a PEM file, as
+ * Node reads it for its own TLS; grpc-js does not, so the hub client passes it on) and
+ * GRPC_DEFAULT_SSL_ROOTS_FILE_PATH (grpc-js's own variable, kept working).
+ */
+export function extraCaFiles(env: Env = process.env): string[] {
+  return [envOptional(env, 'NODE_EXTRA_CA_CERTS'), envOptional(env, 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH')].filter((f): f is string => f !== undefined);
+}
+
 /** Settings of the hub server. */
 export interface HubConfig {
   host: string;
@@ -275,6 +317,28 @@ export interface HubConfig {
    */
   pushAllowLoopbackHttp: boolean;
   logLevel: LogLevel;
+  /**
+   * HAPI_HUB_PUBLIC_URL: the address people and phones open (`https://hub.example.com`), used in
+   * every link the hub makes (printed URLs, sign-in links); unset: derived from where it listens.
+   */
+  publicUrl?: string;
+}
+
+/** HAPI_HUB_PUBLIC_URL: an http(s) origin (no path, query or fragment), without a trailing slash. */
+export function parsePublicUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`HAPI_HUB_PUBLIC_URL is not a valid URL: ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`HAPI_HUB_PUBLIC_URL must use http:// or https://, got ${url.protocol}`);
+  // The page and its API live at the origin's root: a path prefix would break every link.
+  if (url.pathname !== '/' || url.search || url.hash || url.username) {
+    throw new ConfigError(`HAPI_HUB_PUBLIC_URL must be an origin like https://hub.example.com (no path, query or user), got ${JSON.stringify(raw)}`);
+  }
+  return url.origin;
 }
 
 export function hubConfig(env: Env = process.env): HubConfig {
@@ -300,5 +364,6 @@ export function hubConfig(env: Env = process.env): HubConfig {
     logKeep: envInt(env, 'HAPI_HUB_LOG_KEEP', 10, { min: 1, max: 1000 }),
     pushAllowLoopbackHttp: envBool(env, 'HAPI_PUSH_ALLOW_LOOPBACK_HTTP', false),
     logLevel: logLevel(env),
+    publicUrl: parsePublicUrl(env.HAPI_HUB_PUBLIC_URL),
   };
 }

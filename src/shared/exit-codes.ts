@@ -22,6 +22,14 @@ export const EXIT_UNAVAILABLE = 3;
 export const EXIT_ALREADY_RUNNING = EXIT_UNAVAILABLE;
 /** The named thing (session, machine, token) does not exist. */
 export const EXIT_NOT_FOUND = 4;
+/**
+ * A runner under a service manager (systemd, launchd) that hands off to an upgraded build: it
+ * exits with this status after the new build passed its self-check, and the unit restarts on it
+ * (`RestartForceExitStatus=`, launchd's KeepAlive on a non-zero exit), since Node cannot exec the
+ * new build in place. 75 is EX_TEMPFAIL of sysexits.h ("try again later"); hapi uses it for
+ * nothing else, so the unit can tell a hand-off from a crash in its logs.
+ */
+export const EXIT_SERVICE_RESTART = 75;
 
 export function exitCodeOf(kind: ErrorKind): number {
   switch (kind) {

@@ -9,9 +9,10 @@
  * stream is paused, so the server sees a slow reader as a full window.
  */
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
-import { grpcFrame, trackGrpcStatus } from './grpc-wire.js';
+import { createFrameReader, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
+import { hubTrustedCas } from './tls-trust.js';
 
 export interface BidiCallOptions<Req, Res> {
   /** The server: a Unix socket's path, or a URL (http://host:port, https://host:port). */
@@ -40,13 +41,22 @@ export interface BidiCall<Req, Res> {
   readonly messages: AsyncIterable<Res>;
 }
 
+/** TLS to a hub: the trusted CAs, and no SNI for an IP address (RFC 6066 allows host names only). */
+function tlsOptions(url: string): { ca?: Buffer; servername?: string } {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return { ca: hubTrustedCas(), ...(isIP(host) ? { servername: '' } : {}) };
+}
+
 /** Messages read but not yet taken before the stream is paused. */
 const HIGH_WATER_MESSAGES = 64;
 
 export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<Req, Res> {
   const socketPath = o.socketPath;
   const session: ClientHttp2Session =
-    socketPath !== undefined ? connect('http://localhost', { createConnection: () => netConnect(socketPath) }) : connect(o.url ?? 'http://localhost');
+    socketPath !== undefined
+      ? connect('http://localhost', { createConnection: () => netConnect(socketPath) })
+      : // Node's TLS reads NODE_EXTRA_CA_CERTS itself; this HAPI_HOME's private hub CA is added here.
+        connect(o.url ?? 'http://localhost', o.url?.startsWith('https:') ? tlsOptions(o.url) : {});
   session.on('error', () => {
     // Surfaces on the stream.
   });
@@ -70,26 +80,23 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
   const stream: ClientHttp2Stream = session.request({ ...o.headers, ':method': 'POST', ':path': o.path, 'content-type': 'application/grpc', te: 'trailers' });
   const status = trackGrpcStatus(stream);
 
-  let pending: Buffer = Buffer.alloc(0);
-  stream.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 5) {
-      const length = pending.readUInt32BE(1);
-      if (pending.length < 5 + length) break;
-      if (pending[0] !== 0) {
-        stream.close();
-        finish(new ClientError(o.path, Status.INTERNAL, 'compressed message without negotiated compression'));
-        return;
-      }
+  const reader = createFrameReader({
+    onMessage(payload) {
+      if (done) return;
       try {
-        queue.push(o.decode(pending.subarray(5, 5 + length)));
+        queue.push(o.decode(payload));
       } catch (err) {
         stream.close();
         finish(new ClientError(o.path, Status.INTERNAL, `bad message: ${(err as Error).message}`));
-        return;
       }
-      pending = pending.subarray(5 + length);
-    }
+    },
+    onError(code, message) {
+      stream.close();
+      finish(new ClientError(o.path, code, message));
+    },
+  });
+  stream.on('data', (chunk: Buffer) => {
+    reader.push(chunk);
     if (queue.length >= HIGH_WATER_MESSAGES) stream.pause();
     notify();
   });

@@ -51,3 +51,49 @@ export function trackGrpcStatus(stream: ClientHttp2Stream): GrpcStatus {
   stream.on('trailers', read);
   return status;
 }
+
+export interface FrameReaderOptions {
+  /** A whole message's payload (a view: copy it to keep it past the call). */
+  onMessage(payload: Buffer): void;
+  /** A frame that cannot be read (compressed, or larger than maxBytes); nothing more is read. */
+  onError(code: Status, message: string): void;
+  maxBytes?: number;
+}
+
+/**
+ * Splits a stream's data into gRPC messages, however the chunks fall: a message split over many
+ * chunks is joined once, when whole; several in one chunk come out one by one.
+ */
+export function createFrameReader(o: FrameReaderOptions): { push(chunk: Buffer): void } {
+  const maxBytes = o.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  let chunks: Buffer[] = [];
+  let buffered = 0;
+  let failed = false;
+  const take = (n: number): Buffer => {
+    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+    chunks = all.length > n ? [all.subarray(n)] : [];
+    buffered -= n;
+    return all.subarray(0, n);
+  };
+  return {
+    push(chunk) {
+      if (failed) return;
+      chunks.push(chunk);
+      buffered += chunk.length;
+      while (buffered >= 5) {
+        const head = chunks[0]!.length >= 5 ? chunks[0]! : (chunks = [Buffer.concat(chunks, buffered)])[0]!;
+        const length = head.readUInt32BE(1);
+        if (head[0] !== 0) {
+          failed = true;
+          return o.onError(Status.INTERNAL, 'compressed message without negotiated compression');
+        }
+        if (length > maxBytes) {
+          failed = true;
+          return o.onError(Status.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds the limit of ${maxBytes}`);
+        }
+        if (buffered < 5 + length) return;
+        o.onMessage(take(5 + length).subarray(5));
+      }
+    },
+  };
+}

@@ -13,6 +13,7 @@ import { fromClientError } from './grpc-errors.js';
 import { readJsonFile } from './atomic-file.js';
 import type { HapiPaths } from './paths.js';
 import { isProcessAlive } from './proc.js';
+import { hubTrustedCas } from './tls-trust.js';
 
 /**
  * Client keepalive: a ping every 15 s on an idle connection, 10 s to answer. The hub permits
@@ -34,7 +35,8 @@ export const SEPARATE_CONNECTION = { 'grpc.use_local_subchannel_pool': 1 } as co
 
 export function createHubChannel(url: string, extraOptions: Record<string, string | number> = {}): Channel {
   const addr = parseHubUrl(url);
-  const credentials = addr.tls ? ChannelCredentials.createSsl() : ChannelCredentials.createInsecure();
+  // grpc-js ignores NODE_EXTRA_CA_CERTS: the roots it should trust are handed over here.
+  const credentials = addr.tls ? ChannelCredentials.createSsl(hubTrustedCas() ?? null) : ChannelCredentials.createInsecure();
   return createChannel(addr.target, credentials, { ...HUB_CLIENT_CHANNEL_OPTIONS, ...extraOptions });
 }
 

@@ -39,6 +39,12 @@ export interface HapiPaths {
   hubOwnerTokenFile: string;
   /** Where a running hub records its pid and listening addresses (for local CLI commands). */
   hubStateFile: string;
+  /** Per-session agent hook settings (Claude Code's `--settings` file): `<id>.claude.json`, 0600. */
+  sessionHooksDir: string;
+  /** The hub's private CA and TLS certificate (`hapi up --host`): ca.pem, ca-key.pem, hub.pem, hub-key.pem. */
+  hubTlsDir: string;
+  /** The private CA's certificate, which clients of this HAPI_HOME trust (src/shared/tls-trust.ts). */
+  hubCaCert: string;
 }
 
 /** HAPI_HOME of an environment; `userHome` is that environment's home directory (default: ours). */
@@ -68,6 +74,9 @@ export function hapiPaths(env: Env = process.env): HapiPaths {
     hubDb: join(home, 'hub.db'),
     hubOwnerTokenFile: join(home, 'hub-owner-token'),
     hubStateFile: join(home, 'hub.state.json'),
+    sessionHooksDir: join(home, 'session-hooks'),
+    hubTlsDir: join(home, 'tls'),
+    hubCaCert: join(home, 'tls', 'ca.pem'),
   };
 }
 
@@ -121,4 +130,41 @@ function runtimeBase(env: Env): string {
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && isAbsolute(xdg) && Buffer.byteLength(xdg) < 60) return xdg;
   return tmpdir().length < 60 ? tmpdir() : '/tmp';
+}
+
+/** A service manager that can run the runner at boot (`hapi runner install-service`). */
+export type ServiceManagerKind = 'systemd' | 'launchd';
+
+/** Where the runner's service is installed for one HAPI_HOME, and under which name. */
+export interface ServicePaths {
+  kind: ServiceManagerKind;
+  /** systemd unit name (`hapi-runner.service`) or launchd label (`dev.hapi.runner`). */
+  name: string;
+  /** The unit file or the LaunchAgent's plist. */
+  file: string;
+  /** launchd only: where the service's stdout and stderr go (systemd has the journal). */
+  stdoutLog: string;
+  stderrLog: string;
+}
+
+/**
+ * The service of `home`. The default HAPI_HOME gets the plain name; any other one a name with a
+ * hash of its path, so a second HAPI_HOME (a test's, a separate profile) never replaces the
+ * first one's service. systemd user units live in `$XDG_CONFIG_HOME/systemd/user` (default
+ * ~/.config), LaunchAgents in `~/Library/LaunchAgents`: where each manager looks for them.
+ */
+export function servicePathsFor(kind: ServiceManagerKind, env: Env = process.env, userHome: string = env.HOME || homedir()): ServicePaths {
+  const home = resolveHapiHome(env, userHome);
+  const isDefault = home === join(userHome, '.hapi');
+  const suffix = isDefault ? '' : createHash('sha256').update(home).digest('hex').slice(0, 8);
+  const logs = join(home, 'logs');
+  const stdoutLog = join(logs, 'service.out.log');
+  const stderrLog = join(logs, 'service.err.log');
+  if (kind === 'launchd') {
+    const name = suffix ? `dev.hapi.runner.${suffix}` : 'dev.hapi.runner';
+    return { kind, name, file: join(userHome, 'Library', 'LaunchAgents', `${name}.plist`), stdoutLog, stderrLog };
+  }
+  const xdg = env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(userHome, '.config');
+  const name = suffix ? `hapi-runner-${suffix}.service` : 'hapi-runner.service';
+  return { kind, name, file: join(xdg, 'systemd', 'user', name), stdoutLog, stderrLog };
 }

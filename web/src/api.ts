@@ -5,7 +5,7 @@
  * site's iframe (Telegram Web) the browser never sends the SameSite=Strict cookie, so there the
  * hub hands over the session id, which is kept in memory and sent in the X-Hapi-Session header.
  */
-import type { Machine, Session, SignedIn, SpawnRequest, SpawnResult } from './types.js';
+import type { DecisionRecord, Machine, Session, SignedIn, SpawnRequest, SpawnResult } from './types.js';
 
 /** A refused request, with the hub's (or runner's) own message. */
 export class ApiError extends Error {
@@ -135,6 +135,18 @@ export async function spawnSession(machineId: string, spec: SpawnRequest): Promi
 export async function stopSession(machineId: string, sessionId: string): Promise<string> {
   const path = `/api/v1/machines/${encodeURIComponent(machineId)}/sessions/${encodeURIComponent(sessionId)}/stop`;
   return String((await request<{ result?: string }>('POST', path, {})).result ?? '');
+}
+
+/** Answers an agent's approval request; the hub refuses one that is no longer pending (409). */
+export async function decideApproval(machineId: string, sessionId: string, requestId: string, decision: 'allow' | 'deny' | 'allow_session', message = ''): Promise<void> {
+  const path = `/api/v1/machines/${encodeURIComponent(machineId)}/sessions/${encodeURIComponent(sessionId)}/approvals/${encodeURIComponent(requestId)}`;
+  await request('POST', path, { decision, message });
+}
+
+/** The session's recorded decisions, oldest first. */
+export async function listDecisions(machineId: string, sessionId: string): Promise<DecisionRecord[]> {
+  const path = `/api/v1/machines/${encodeURIComponent(machineId)}/sessions/${encodeURIComponent(sessionId)}/approvals`;
+  return (await request<{ decisions?: DecisionRecord[] }>('GET', path)).decisions ?? [];
 }
 
 export async function stopRunner(machineId: string): Promise<void> {

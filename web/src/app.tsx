@@ -2,6 +2,8 @@ import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, currentSession, setSignedOutHandler, signInWithLink, signInWithTelegram, signOut, takeSignInCode } from './api.js';
 import { MachineCard } from './components/machine-card.js';
+import { needsYou } from './components/approvals.js';
+import { SessionRow } from './components/session-row.js';
 import { SignIn } from './components/sign-in.js';
 import { StartSession } from './components/start-session.js';
 import { compareMachines } from './format.js';
@@ -116,6 +118,11 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
     byMachine.set(s.machineId ?? '', list);
   }
 
+  // Sessions asking for a decision, oldest request first: shown above everything else.
+  const needing = [...data.sessions.values()]
+    .filter(needsYou)
+    .sort((a, b) => String(a.activity?.requests?.[0]?.requestedAt ?? '').localeCompare(String(b.activity?.requests?.[0]?.requestedAt ?? '')));
+
   const leave = async () => {
     try {
       await signOut();
@@ -146,6 +153,25 @@ function Dashboard(props: { who: SignedIn; onSignedOut: (notice?: string) => voi
           <p class="error" role="alert">
             {error}
           </p>
+        )}
+        {needing.length > 0 && (
+          <section class="needs-you" aria-label="Sessions that need you">
+            <h2 class="section-title">
+              Needs you <span class="muted">({needing.length})</span>
+            </h2>
+            <ul class="sessions">
+              {needing.map((s) => (
+                <SessionRow
+                  key={s.id}
+                  session={s}
+                  machineId={s.machineId ?? ''}
+                  machineOnline={data.machines.get(s.machineId ?? '')?.online ?? false}
+                  now={now}
+                  readOnly={readOnly}
+                />
+              ))}
+            </ul>
+          </section>
         )}
         {!readOnly && <StartSession machines={machines} />}
         <h2 class="section-title">

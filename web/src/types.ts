@@ -64,6 +64,44 @@ export interface Session {
   lastOutputAt?: string | null;
   /** The last non-blank line of its terminal's screen, as text ("" when unknown). */
   lastLine?: string;
+  /** What the agent is doing (null when unknown). */
+  activity?: AgentActivity | null;
+}
+
+export type ActivityState = 'ACTIVITY_STATE_UNSPECIFIED' | 'ACTIVITY_STATE_WORKING' | 'ACTIVITY_STATE_WAITING_FOR_INPUT' | 'ACTIVITY_STATE_NEEDS_APPROVAL' | 'ACTIVITY_STATE_EXITED';
+export type ApprovalDecision = 'APPROVAL_DECISION_ALLOW' | 'APPROVAL_DECISION_DENY' | 'APPROVAL_DECISION_ALLOW_SESSION' | 'APPROVAL_DECISION_NONE';
+
+/** hapi.common.v1.ApprovalRequest. */
+export interface ApprovalRequest {
+  id: string;
+  tool?: string;
+  command?: string;
+  file?: string;
+  choices?: ApprovalDecision[];
+  requestedAt?: string | null;
+  description?: string;
+  /** Left to the agent's own prompt in its terminal: answer there. */
+  atTerminal?: boolean;
+}
+
+/** hapi.common.v1.AgentActivity. */
+export interface AgentActivity {
+  state?: ActivityState;
+  guess?: boolean;
+  message?: string;
+  requests?: ApprovalRequest[];
+  since?: string | null;
+  source?: string;
+}
+
+/** A recorded decision (GET .../approvals). */
+export interface DecisionRecord {
+  request: { id: string; tool: string; command: string; file: string };
+  decision: 'allow' | 'deny' | 'allow_session';
+  message: string;
+  decidedBy: string;
+  origin: 'page' | 'cli' | 'api';
+  decidedAt: string;
 }
 
 /** Who is signed in (from /auth/session or a sign-in). */

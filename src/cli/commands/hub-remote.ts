@@ -19,6 +19,7 @@ import { createHubTransport } from '../../session/attach/hub-transport.js';
 import { attachTerminal } from '../../session/attach/terminal-viewer.js';
 import { table } from './hub-token.js';
 import { pickMachine, pickSession } from '../../shared/targets.js';
+import { activityLabel, readActivity } from './activity-label.js';
 
 const creds = () => resolveHubCredentials(hapiPaths());
 const timeout = () => AbortSignal.timeout(clientConfig().httpTimeoutMs);
@@ -57,13 +58,13 @@ function runnerLabel(m: Machine): string {
 }
 
 /** The machine `--machine <arg>` names (id, unique id prefix or name) in the caller's namespace. */
-async function resolveMachine(hub: HubServiceClient, arg: string): Promise<Machine> {
+export async function resolveMachine(hub: HubServiceClient, arg: string): Promise<Machine> {
   const { machines } = await hub.listMachines({}, { signal: timeout() });
   return pickMachine(machines, arg);
 }
 
 /** The id of the session `arg` names on a machine (id or unique prefix); `arg` itself when the hub knows none. */
-async function resolveSessionId(hub: HubServiceClient, machineId: string, arg: string): Promise<string> {
+export async function resolveSessionId(hub: HubServiceClient, machineId: string, arg: string): Promise<string> {
   const { sessions } = await hub.listSessions({ machineId, includeEnded: true }, { signal: timeout() });
   const live = new Set(['starting', 'running']);
   const picked = pickSession(
@@ -114,8 +115,8 @@ export async function sessions(opts: { machine?: string; all?: boolean; json?: b
   if (r.sessions.length === 0) return void out('no sessions\n');
   out(
     table(
-      ['ID', 'MACHINE', 'STATE', 'AGENT', 'PID', 'STARTED', 'DIRECTORY'],
-      r.sessions.map((s) => [s.id, s.machineId, sessionStateFromProto(s.state), s.agent, String(s.pid), ago(s.startedAt), s.directory]),
+      ['ID', 'MACHINE', 'STATE', 'ACTIVITY', 'AGENT', 'PID', 'STARTED', 'DIRECTORY'],
+      r.sessions.map((s) => [s.id, s.machineId, sessionStateFromProto(s.state), activityLabel(readActivity(s.activity)), s.agent, String(s.pid), ago(s.startedAt), s.directory]),
     ),
   );
 }

@@ -94,7 +94,10 @@ export function registerHubCommands(program: Command): void {
   program
     .command('up')
     .description('run hapi on its embedded default: a local hub plus this machine\'s runner connected to it (Ctrl+C stops both)')
-    .action(async () => {
-      process.exitCode = await (await import('./up.js')).up();
+    .option('--host <addr>', 'address the hub listens on (default 127.0.0.1; 0.0.0.0 or a LAN address for phones: TLS from a private CA)')
+    .option('--tls', 'serve TLS with the hub\'s private CA even on loopback')
+    .option('--no-tls', 'no TLS even off loopback (behind a TLS-terminating proxy on this machine)')
+    .action(async (opts: { host?: string; tls?: boolean }) => {
+      process.exitCode = await (await import('./up.js')).up(opts);
     });
 }

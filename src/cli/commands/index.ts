@@ -8,12 +8,16 @@ import { registerRunnerCommands } from './runner.js';
 import { registerSessionCommand } from './session.js';
 import { registerHubCommands } from './hub.js';
 import { registerSessionTerminalCommands } from './session-terminal.js';
+import { registerHookCommand } from './hook.js';
+import { registerApproveCommand } from './approve.js';
 
 export function registerCommands(program: Command): void {
   registerSessionCommand(program);
   registerRunnerCommands(program);
   registerSessionTerminalCommands(program);
   registerHubCommands(program);
+  registerApproveCommand(program);
+  registerHookCommand(program);
   // The root has a default action (the agent session), so commander adds no `help` command by
   // itself; `hapi help [command]` and `hapi version` are what people type.
   program.helpCommand('help [command]', 'show help for hapi or for one command');

@@ -5,6 +5,7 @@ import { parseStopTarget, TERMINAL_LABEL } from '../../contract/types.js';
 import { withRunner, type RunnerClient } from '../../runner/client/connect.js';
 import { printJson, runnerListJson } from '../json-output.js';
 import { pickSession } from '../../shared/targets.js';
+import { activityLabel, readActivity } from './activity-label.js';
 
 /** ListSessions, with the kept ended sessions when `all`. */
 export function listSessions(c: RunnerClient, signal: AbortSignal, all = false): Promise<ListSessionsResponse> {
@@ -30,7 +31,7 @@ export async function list(opts: { json?: boolean; all?: boolean }): Promise<voi
       lines.push(`  - Session: ${s.id}  PID: ${s.pid}  Ended: ${how}`);
       continue;
     }
-    const term = t.attachable ? `  Viewers: ${t.viewers}  Last output: ${t.lastOutputAt?.toISOString() ?? 'none'}` : '';
+    const term = t.attachable ? `  Viewers: ${t.viewers}  Last output: ${t.lastOutputAt?.toISOString() ?? 'none'}  Activity: ${activityLabel(readActivity(s.activity))}` : '';
     lines.push(`  - Session: ${s.id}  PID: ${s.pid}  Started by: ${by}${term}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);

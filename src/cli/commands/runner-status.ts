@@ -5,6 +5,7 @@ import { hapiPaths } from '../../shared/paths.js';
 import { probeRunner, withRunner } from '../../runner/client/connect.js';
 import { inspectAndCleanStale } from '../../runner/client/stale.js';
 import { hubLinkStateFromProto } from '../../contract/runner.js';
+import { installedService } from '../../runner/service/service-control.js';
 import { EXIT_UNAVAILABLE } from '../../shared/exit-codes.js';
 import { printJson, runnerSessionsJson, runnerStatusJson } from '../json-output.js';
 
@@ -76,6 +77,9 @@ export async function status(opts: { json?: boolean }): Promise<void> {
     `  Workspace roots: ${s.workspaceRoots.length ? s.workspaceRoots.join(', ') : 'unrestricted'}`,
     `  Hub link:       ${hub}`,
   ];
+  // Who starts and stops it (`hapi runner install-service`): then start/stop go through it.
+  const service = installedService();
+  if (service) lines.push(`  Service:        ${service.kind} ${service.name} (${service.file})`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

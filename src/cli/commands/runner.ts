@@ -1,4 +1,4 @@
-/** `hapi runner start|start-sync|stop|status|list|stop-session|logs|reset-machine-id`. */
+/** `hapi runner start|start-sync|stop|install-service|uninstall-service|status|list|stop-session|logs|reset-machine-id`. */
 import { Option, type Command } from 'commander';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -37,6 +37,20 @@ export function registerRunnerCommands(program: Command): void {
     .command('stop')
     .description('stop the runner gracefully (sessions keep running)')
     .action(async () => (await import('./runner-lifecycle.js')).stop());
+
+  runner
+    .command('install-service')
+    .description('run the runner at boot/login under systemd (user unit) or launchd (LaunchAgent)')
+    .option('--print', 'print the unit or plist instead of installing it')
+    .option('--manager <name>', 'systemd or launchd (default: launchd on macOS, systemd elsewhere)')
+    .option('--workspace-root <dir>', 'only allow sessions under this directory (repeatable)', collect, [])
+    .action(async (opts: { print?: boolean; manager?: string; workspaceRoot: string[] }) => (await import('./runner-service.js')).installService(opts));
+
+  runner
+    .command('uninstall-service')
+    .description('stop and remove the runner service (sessions keep running)')
+    .option('--manager <name>', 'systemd or launchd (default: the one installed)')
+    .action(async (opts: { manager?: string }) => (await import('./runner-service.js')).uninstallService(opts));
 
   runner
     .command('status')

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { HapiError } from '../../shared/errors.js';
 import type {
+  ApprovalDecisionCall,
   MachineMetadataInfo,
   RelayCall,
   RelayResult,
@@ -22,7 +23,8 @@ import type { HubStore } from './ports.js';
 import type { NotifySettingsView } from './notify/notify-settings.js';
 import type { PushSubscriptions } from './notify/push-subscriptions.js';
 import type { NamespaceNotifySettings } from './notify/notify-store.js';
-import type { SessionActivity } from './session-activity.js';
+import type { AttentionEvent, SessionActivity } from './session-activity.js';
+import type { ApprovalDecisionRecordInfo, DecisionOriginName } from '../../contract/activity-types.js';
 import type { SessionEventKind } from './session-book.js';
 import type { TokenScope } from './scopes.js';
 import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
@@ -140,6 +142,16 @@ export interface HubCore {
   muteSession(caller: Caller, machineId: string, sessionId: string, muted: boolean): void;
   /** Web Push (notify/push-subscriptions.ts): the VAPID key pair, subscriptions of any signed-in scope. */
   push: PushSubscriptions;
+  // approvals (hub-approvals.ts)
+  /** Answers a session's approval request; recorded. PermissionDenied / NotFound / FailedPrecondition as in hub.proto. */
+  decideApproval(caller: Caller, machineId: string, sessionId: string, call: ApprovalDecisionCall, origin: DecisionOriginName, signal?: AbortSignal): Promise<ApprovalDecisionRecordInfo>;
+  /** A session's recorded decisions, oldest first. */
+  listApprovalDecisions(caller: Caller, machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+  /**
+   * "A session needs you / waits / exited" (session-activity.ts, AttentionEvent), for every
+   * namespace: the event notifications subscribe to. Returns the unsubscribe.
+   */
+  onAttention(listener: (e: AttentionEvent) => void): () => void;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */

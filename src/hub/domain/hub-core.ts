@@ -19,6 +19,7 @@ import { PROTOCOL_VERSION, type RelayCall, type RelayResult, type SessionInfo } 
 import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../../contract/limits.js';
 import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
 import { createActivityBook } from './session-activity.js';
+import { createHubApprovals } from './hub-approvals.js';
 import { createSessionBook } from './session-book.js';
 import { allows, requireScope, type HubAction } from './scopes.js';
 import { createHubTerminals } from './hub-terminals.js';
@@ -52,8 +53,9 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     viewerBufferBytes: opts.viewerBufferBytes ?? 4 * 1024 * 1024,
     attachResumeMs: opts.attachResumeMs ?? 30_000,
   });
-  const activity = createActivityBook({ store, publish });
   const signInLinks = createSignInLinks({ now: () => now().getTime() });
+  const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
+  const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -90,6 +92,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     status: 'runner-status',
     'session-screen': 'view',
     'send-input': 'type',
+    'decide-approval': 'decide',
   };
 
   async function relay(caller: Caller, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult> {
@@ -219,7 +222,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         rpcResult: (requestId, result) => conn.pending.answer(requestId, result),
         sessionEvent(kind, session) {
           if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
-          if (kind === 'ended') activity.forget(conn.machineId, session.id);
+          if (kind === 'ended') activity.forget(conn.namespace, conn.machineId, session.id);
           sessions.event(conn.namespace, conn.machineId, kind, session, now());
         },
         sessionActivity(entries) {
@@ -278,7 +281,8 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       checkSessionId(sessionId);
       requireMachine(caller, machineId);
       const mode = hello.mode === 'interactive' && allows(caller.scope, 'type') ? 'interactive' : 'read-only';
-      return terminals.attach(machineId, sessionId, { ...hello, mode });
+      // Through the hub is never a person's own terminal on that machine.
+      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined });
     },
 
     acceptAttachStream(caller, open, sink) {
@@ -310,6 +314,9 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     setNotifySettings: notifySettings.set,
     muteSession: notifySettings.mute,
     push,
+    decideApproval: approvals.decide,
+    listApprovalDecisions: approvals.list,
+    onAttention: activity.onAttention,
 
     stats() {
       return {

@@ -10,6 +10,7 @@
  */
 import type { NotifyStore } from './notify/notify-store.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './types.js';
+import type { ApprovalDecisionRecordInfo } from '../../contract/activity-types.js';
 
 /** Namespaces exist once something (a token, a machine) belongs to them. */
 export interface NamespaceStore {
@@ -71,6 +72,13 @@ export interface WebSessionTable {
   deleteWebSessions(keys: string[]): void;
 }
 
+/** Decisions on agents' approval requests (who, from where, when, what); append-only. */
+export interface ApprovalDecisionStore {
+  insertDecision(rec: ApprovalDecisionRecordInfo & { namespace: string }): void;
+  /** A session's decisions, oldest first. */
+  listDecisions(machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+}
+
 /** The ports a unit of work may use; all of them see the same transaction. */
 export type TransactionStores = NamespaceStore & TokenStore & MachineStore & SessionStore;
 
@@ -81,7 +89,7 @@ export interface UnitOfWork {
 }
 
 /** Everything one hub database provides. */
-export interface HubStore extends TransactionStores, WebSessionTable, NotifyStore, UnitOfWork {
+export interface HubStore extends TransactionStores, WebSessionTable, ApprovalDecisionStore, NotifyStore, UnitOfWork {
   /** Where the data lives (a file path, or a URL without credentials). */
   readonly path: string;
   close(): void;

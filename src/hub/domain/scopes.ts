@@ -15,7 +15,7 @@ export const TOKEN_SCOPES: readonly TokenScope[] = ['full', 'read-only'];
  * feeds), `runner-status` (a relayed status round trip) and `view` (a read-only terminal attach,
  * for the live sessions to come). Writes: the rest.
  */
-export type HubAction = 'list' | 'watch' | 'runner-status' | 'view' | 'spawn' | 'stop-session' | 'stop-runner' | 'connect-runner' | 'type' | 'notify-settings';
+export type HubAction = 'list' | 'watch' | 'runner-status' | 'view' | 'spawn' | 'stop-session' | 'stop-runner' | 'connect-runner' | 'type' | 'notify-settings' | 'decide';
 
 /** The actions a read-only token may take; everything else needs `full`. */
 const READ_ONLY_ACTIONS: ReadonlySet<HubAction> = new Set(['list', 'watch', 'runner-status', 'view']);
@@ -32,6 +32,7 @@ const WHAT: Record<HubAction, string> = {
   'connect-runner': 'connect a runner',
   type: 'type into a session',
   'notify-settings': 'change notification settings',
+  decide: 'answer approval requests',
 };
 
 /** Whether a caller with `scope` may take `action`. */

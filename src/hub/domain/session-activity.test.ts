@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createActivityBook } from './session-activity.js';
+import { createActivityBook, type AttentionEvent } from './session-activity.js';
+import type { AgentActivityInfo, ApprovalDecisionName } from '../../contract/activity-types.js';
 import type { HubEvent, HubSession } from './types.js';
 
 const session = (id: string, state: HubSession['state'] = 'running'): HubSession => ({
@@ -21,7 +22,32 @@ describe('activity book', () => {
     // Another namespace's report about this session changes nothing.
     book.record('other', 'm', [{ sessionId: 's1', lastLine: 'spoofed' }]);
     expect(book.of('m', 's1')?.lastLine).toBe('> ready');
-    book.forget('m', 's1');
+    book.forget('ns', 'm', 's1');
     expect(book.of('m', 's1')).toBeUndefined();
+  });
+
+  it('tells attention listeners of state changes, new requests, settled requests and the end', () => {
+    const sessions = new Map([['s1', session('s1')]]);
+    const book = createActivityBook({ store: { getSession: (_m, id) => sessions.get(id) }, publish: () => undefined, now: () => new Date(9) });
+    const seen: AttentionEvent[] = [];
+    const stop = book.onAttention((e) => seen.push(e));
+    const request = { id: 'r1', tool: 'Bash', command: 'ls', file: '', description: '', choices: ['allow', 'deny'] as ApprovalDecisionName[], requestedAt: new Date(1), atTerminal: false };
+    const act = (state: AgentActivityInfo['state'], requests = [] as AgentActivityInfo['requests']): AgentActivityInfo => ({ state, guess: false, message: '', requests, since: new Date(1), source: 'claude-hooks' });
+    book.record('ns', 'm', [{ sessionId: 's1', lastLine: 'a', activity: act('working') }]);
+    book.record('ns', 'm', [{ sessionId: 's1', lastLine: 'b', activity: act('working') }]);
+    book.record('ns', 'm', [{ sessionId: 's1', lastLine: 'b', activity: act('needs_approval', [request]) }]);
+    book.settled('ns', 'm', 's1', 'r1');
+    book.settled('ns', 'm', 's1', 'r1');
+    book.forget('ns', 'm', 's1');
+    expect(seen.map((e) => [e.state, e.previous, e.newRequests.map((r) => r.id)])).toEqual([
+      ['working', undefined, []],
+      ['needs_approval', 'working', ['r1']],
+      ['working', 'needs_approval', []],
+      ['exited', 'working', []],
+    ]);
+    expect(seen[1]).toMatchObject({ namespace: 'ns', machineId: 'm', sessionId: 's1', requests: [{ id: 'r1', command: 'ls' }] });
+    stop();
+    book.record('ns', 'm', [{ sessionId: 's1', lastLine: 'c', activity: act('waiting_for_input') }]);
+    expect(seen).toHaveLength(4);
   });
 });

@@ -1,10 +1,16 @@
 /**
  * What runners report of their live terminals (machine.proto, SessionActivity): when each agent
- * last wrote output and the last line of its screen, for the page's session list. Held in memory
- * only (it changes every few seconds and a runner reports it all again on every new link), never
- * stored; an entry goes when its session ends. Each change is published as the session's event,
- * and the REST view adds the activity to the session it sends.
+ * last wrote output, the last line of its screen, and what the agent is doing (working, waiting
+ * for input, asking for approval: hapi.common.v1.AgentActivity). Held in memory only (it changes
+ * every few seconds and a runner reports it all again on every new link), never stored; an entry
+ * goes when its session ends. Each change is published as the session's event, and the views add
+ * the activity to the session they send.
+ *
+ * It is also where "a session needs you" starts: every change of a session's state, every new
+ * approval request, and a session's end are told to the attention listeners (AttentionEvent),
+ * the one subscribable event notifications build on (coalescing and rate limits are theirs).
  */
+import { sameActivity, type ActivityStateName, type AgentActivityInfo, type ApprovalRequestInfo } from '../../contract/activity-types.js';
 import type { SessionActivityInfo } from '../../contract/types.js';
 import type { SessionStore } from './ports.js';
 import type { HubEvent } from './types.js';
@@ -12,18 +18,85 @@ import type { HubEvent } from './types.js';
 export interface SessionActivity {
   lastOutputAt?: Date;
   lastLine: string;
+  activity?: AgentActivityInfo;
+}
+
+/**
+ * A session needs someone, waits, or has exited. Told once per change of state, and again for
+ * every new approval request while it needs approval. Never crosses namespaces: listeners filter
+ * by `namespace` themselves (the hub holds all of them).
+ */
+export interface AttentionEvent {
+  namespace: string;
+  machineId: string;
+  sessionId: string;
+  state: ActivityStateName;
+  /** The state before (undefined: the hub had none, e.g. after its restart). */
+  previous?: ActivityStateName;
+  /** A guess from terminal silence, not the agent's hooks. */
+  guess: boolean;
+  /** The agent's notification message, if any. */
+  message: string;
+  /** Pending requests (state needs_approval). */
+  requests: ApprovalRequestInfo[];
+  /** Requests new since the last event (what a notification would be about). */
+  newRequests: ApprovalRequestInfo[];
+  at: Date;
 }
 
 export interface ActivityBook {
   /** A runner's report: entries of sessions this machine does not have live are ignored. */
   record(namespace: string, machineId: string, entries: SessionActivityInfo[]): void;
   of(machineId: string, sessionId: string): SessionActivity | undefined;
-  forget(machineId: string, sessionId: string): void;
+  /** A decision went through: the request clears from every view now, not at the runner's next report. */
+  settled(namespace: string, machineId: string, sessionId: string, requestId: string): void;
+  /** The session ended (told as `exited` when the hub knew its activity). */
+  forget(namespace: string, machineId: string, sessionId: string): void;
+  /** Subscribes to attention events; returns the unsubscribe. */
+  onAttention(listener: (e: AttentionEvent) => void): () => void;
 }
 
-export function createActivityBook(opts: { store: Pick<SessionStore, 'getSession'>; publish(namespace: string, event: HubEvent): void }): ActivityBook {
+export function createActivityBook(opts: {
+  store: Pick<SessionStore, 'getSession'>;
+  publish(namespace: string, event: HubEvent): void;
+  now?: () => Date;
+  onListenerError?: (err: unknown) => void;
+}): ActivityBook {
+  const now = opts.now ?? (() => new Date());
   const held = new Map<string, SessionActivity>();
+  const listeners = new Set<(e: AttentionEvent) => void>();
   const key = (machineId: string, sessionId: string) => `${machineId}\0${sessionId}`;
+
+  function tell(namespace: string, machineId: string, sessionId: string, prev: AgentActivityInfo | undefined, next: AgentActivityInfo): void {
+    const known = new Set(prev?.requests.map((r) => r.id));
+    const newRequests = next.requests.filter((r) => !known.has(r.id));
+    if (prev?.state === next.state && newRequests.length === 0) return;
+    const e: AttentionEvent = {
+      namespace,
+      machineId,
+      sessionId,
+      state: next.state,
+      previous: prev?.state,
+      guess: next.guess,
+      message: next.message,
+      requests: next.requests,
+      newRequests,
+      at: now(),
+    };
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        opts.onListenerError?.(err);
+      }
+    }
+  }
+
+  function publishSession(namespace: string, machineId: string, sessionId: string): void {
+    const session = opts.store.getSession(machineId, sessionId);
+    if (session) opts.publish(namespace, { type: 'session', session });
+  }
+
   return {
     record(namespace, machineId, entries) {
       for (const e of entries) {
@@ -31,14 +104,38 @@ export function createActivityBook(opts: { store: Pick<SessionStore, 'getSession
         if (!session || session.namespace !== namespace || session.state === 'ended') continue;
         const k = key(machineId, e.sessionId);
         const prev = held.get(k);
-        if (prev && prev.lastLine === e.lastLine && prev.lastOutputAt?.getTime() === e.lastOutputAt?.getTime()) continue;
-        held.set(k, { lastOutputAt: e.lastOutputAt, lastLine: e.lastLine });
+        if (prev && prev.lastLine === e.lastLine && prev.lastOutputAt?.getTime() === e.lastOutputAt?.getTime() && sameActivity(prev.activity, e.activity)) continue;
+        held.set(k, { lastOutputAt: e.lastOutputAt, lastLine: e.lastLine, activity: e.activity });
+        if (e.activity) tell(namespace, machineId, e.sessionId, prev?.activity, e.activity);
         opts.publish(namespace, { type: 'session', session });
       }
     },
     of: (machineId, sessionId) => held.get(key(machineId, sessionId)),
-    forget(machineId, sessionId) {
-      held.delete(key(machineId, sessionId));
+    settled(namespace, machineId, sessionId, requestId) {
+      const k = key(machineId, sessionId);
+      const prev = held.get(k);
+      if (!prev?.activity || !prev.activity.requests.some((r) => r.id === requestId)) return;
+      const requests = prev.activity.requests.filter((r) => r.id !== requestId);
+      const activity: AgentActivityInfo = {
+        ...prev.activity,
+        requests,
+        state: requests.length > 0 ? 'needs_approval' : 'working',
+        guess: false,
+        since: requests.length > 0 ? prev.activity.since : now(),
+      };
+      held.set(k, { ...prev, activity });
+      tell(namespace, machineId, sessionId, prev.activity, activity);
+      publishSession(namespace, machineId, sessionId);
+    },
+    forget(namespace, machineId, sessionId) {
+      const k = key(machineId, sessionId);
+      const prev = held.get(k);
+      held.delete(k);
+      if (prev?.activity) tell(namespace, machineId, sessionId, prev.activity, { ...prev.activity, state: 'exited', requests: [], guess: false, since: now() });
+    },
+    onAttention(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

@@ -3,7 +3,10 @@ import type { CallContext } from 'nice-grpc';
 import { sessionScreenToProto } from '../../contract/runner.js';
 import { sessionInputFromProto, viewerEventToProto, viewerMessageFromProto } from '../../contract/session.js';
 import { sessionToProto, spawnOutcomeToProto, spawnSpecFromProto, stopResultToProto } from '../../contract/common.js';
+import { approvalDecisionCallFromProto } from '../../contract/activity.js';
 import {
+  callerOriginFromProto,
+  decisionRecordToProto,
   machineToProto,
   tokenScopeFromProto,
   tokenScopeToProto,
@@ -35,11 +38,11 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
     },
     async listSessions(req, ctx: Ctx) {
       const sessions = core.listSessions(ctx.caller, { machineId: req.machineId || undefined, includeEnded: req.includeEnded });
-      return { sessions: sessions.map(sessionToProto) };
+      return { sessions: sessions.map((s) => sessionToProto({ ...s, ...core.sessionActivity(s) })) };
     },
     async *watchSessions(req, ctx: Ctx) {
       for await (const e of core.watch(ctx.caller, { sessions: true, machineId: req.machineId || undefined }, ctx.signal)) {
-        if (e.type === 'session') yield { session: sessionToProto(e.session) };
+        if (e.type === 'session') yield { session: sessionToProto({ ...e.session, ...core.sessionActivity(e.session) }) };
       }
     },
     async spawnSession(req, ctx: Ctx) {
@@ -102,6 +105,15 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
     async getSessionScreen(req, ctx: Ctx) {
       if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
       return { screen: sessionScreenToProto(await core.getSessionScreen(ctx.caller, req.machineId, req.sessionId, ctx.signal)) };
+    },
+    async decideApproval(req, ctx: Ctx) {
+      if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
+      const call = approvalDecisionCallFromProto(req);
+      const record = await core.decideApproval(ctx.caller, req.machineId, req.sessionId, call, callerOriginFromProto(req.origin), ctx.signal);
+      return { record: decisionRecordToProto(record) };
+    },
+    async listApprovalDecisions(req, ctx: Ctx) {
+      return { records: core.listApprovalDecisions(ctx.caller, req.machineId, req.sessionId).map(decisionRecordToProto) };
     },
     async sendInput(req, ctx: Ctx) {
       if (!req.machineId) throw new InvalidArgumentError('machine_id is required');

@@ -17,6 +17,18 @@ function allRequired(properties: Record<string, JsonSchema>, description?: strin
   return { type: 'object', ...(description ? { description } : {}), required: Object.keys(properties), properties };
 }
 
+/** An approval request (hapi.common.v1.ApprovalRequest) as the REST view writes it. */
+const APPROVAL_REQUEST = allRequired({
+  id: str,
+  tool: str,
+  command: str,
+  file: str,
+  description: str,
+  choices: { type: 'array', items: str },
+  requestedAt: time,
+  atTerminal: { type: 'boolean' },
+});
+
 export const REST_SCHEMAS: Record<string, JsonSchema> = {
   NotifySettings: allRequired(
     { notifyOnExit: { type: 'boolean' }, mutedSessions: { type: 'array', items: allRequired({ machineId: str, sessionId: str }) } },
@@ -55,8 +67,13 @@ export const REST_SCHEMAS: Record<string, JsonSchema> = {
       machineId: str,
       lastOutputAt: time,
       lastLine: str,
+      activity: nullable(allRequired({ state: str, guess: { type: 'boolean' }, message: str, requests: { type: 'array', items: APPROVAL_REQUEST }, since: time, source: str })),
     },
     'hapi.common.v1.Session as proto3 JSON, every field present; lastOutputAt and lastLine from the terminal its runner reports',
+  ),
+  ApprovalDecision: allRequired(
+    { machineId: str, sessionId: str, request: APPROVAL_REQUEST, decision: str, message: str, tokenId: str, decidedBy: str, origin: str, decidedAt: { type: 'string', format: 'date-time' } },
+    'a recorded decision: who (token id and its name), from where (page, cli, api), when, what',
   ),
 };
 
@@ -191,5 +208,34 @@ export const REST_DOCS = {
     params: { machineId: MACHINE_ID, sessionId: 'the session id' },
     body: allRequired({ muted: { type: 'boolean' } }),
     responses: { 200: { description: 'done', schema: allRequired({ muted: { type: 'boolean' } }) }, 400: { description: 'a bad body' }, 401: unauthenticated, 403: { description: 'a read-only token' }, 404: { description: 'no such session in this namespace' } },
+  },
+  decideApproval: {
+    summary: 'answer a session\'s pending approval request (relayed to its runner, then to the waiting hook)',
+    tag: 'sessions',
+    auth: 'bearer',
+    params: { machineId: MACHINE_ID, sessionId: 'the session id', requestId: 'the request id (from the session\'s activity)' },
+    body: {
+      type: 'object',
+      required: ['decision'],
+      properties: {
+        decision: { type: 'string', enum: ['allow', 'deny', 'allow_session'] },
+        message: { type: 'string', description: 'shown to the agent on deny' },
+        origin: { type: 'string', enum: ['cli', 'api'], description: 'where the decision was made (default api)' },
+      },
+    },
+    responses: {
+      200: { description: 'applied and recorded', schema: allRequired({ decision: ref('ApprovalDecision') }) },
+      400: { description: 'a bad body' },
+      401: unauthenticated,
+      412: { description: 'the request is no longer pending (FAILED_PRECONDITION); the decision was not applied' },
+      ...relayErrors,
+    },
+  },
+  listApprovals: {
+    summary: 'the decisions recorded for a session, oldest first',
+    tag: 'sessions',
+    auth: 'bearer',
+    params: { machineId: MACHINE_ID, sessionId: 'the session id' },
+    responses: { 200: { description: 'decisions', schema: allRequired({ decisions: { type: 'array', items: ref('ApprovalDecision') } }) }, 401: unauthenticated, 404: { description: 'no such session in the token\'s namespace' } },
   },
 } satisfies Record<string, RouteDoc>;

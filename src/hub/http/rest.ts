@@ -22,6 +22,8 @@
  * without one the caller comes from `authenticate` (a bearer token). Routing, bodies and error
  * bodies are the shared JSON HTTP layer's (src/shared/http/).
  */
+import { clipActivityText } from '../../contract/activity-types.js';
+import { decisionRecordJson } from '../../contract/hub.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sessionToProto } from '../../contract/common.js';
 import { machineToProto, tokenScopeJson } from '../../contract/hub.js';
@@ -201,6 +203,8 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     url: URL;
     params: Record<string, string>;
     caller: Caller;
+    /** Asked by the hub's own page (a signed-in browser), not with a bearer token. */
+    fromPage: boolean;
   }
   type Route = (r: Request) => Promise<JsonReply | void> | JsonReply | void;
 
@@ -296,6 +300,27 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         return [200, { muted }];
       },
     },
+    {
+      method: 'POST',
+      path: '/api/v1/machines/:machineId/sessions/:sessionId/approvals/:requestId',
+      doc: REST_DOCS.decideApproval,
+      handler: async ({ req, res, params, caller, fromPage }) => {
+        const body = await readJson(req);
+        const decision = body.decision;
+        if (decision !== 'allow' && decision !== 'deny' && decision !== 'allow_session') throw new InvalidArgumentError('decision must be "allow", "deny" or "allow_session"');
+        if (body.message !== undefined && typeof body.message !== 'string') throw new InvalidArgumentError('message must be a string');
+        const origin = fromPage ? 'page' : body.origin === 'cli' ? 'cli' : 'api';
+        const call = { requestId: params.requestId!, decision, message: clipActivityText((body.message as string | undefined) ?? '') } as const;
+        const record = await hub.decideApproval(caller, params.machineId!, params.sessionId!, call, origin, requestSignal(req, res));
+        return [200, { decision: decisionRecordJson(record) }];
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/machines/:machineId/sessions/:sessionId/approvals',
+      doc: REST_DOCS.listApprovals,
+      handler: ({ params, caller }) => [200, { decisions: hub.listApprovalDecisions(caller, params.machineId!, params.sessionId!).map(decisionRecordJson) }],
+    },
   ]);
 
   const handle = jsonHandler(async (req, res, given?: Caller) => {
@@ -303,7 +328,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
     // Who asks comes first: an unauthenticated caller learns nothing, not even which routes exist.
     const caller = given ?? (await opts.authenticate(req));
     const { handler, params } = table.lookup(req.method, url.pathname);
-    return handler({ req, res, url, params, caller });
+    return handler({ req, res, url, params, caller, fromPage: given !== undefined });
   }, opts.log);
   return Object.assign(handle, { routes: table.routes() });
 }

@@ -289,6 +289,29 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
       });
     });
 
+    describe('approval decisions', () => {
+      it('appends and lists a session\'s decisions oldest first, every field kept, sessions apart', () => {
+        const request = { id: 'r1', tool: 'Bash', command: 'ls', file: '', description: 'list', choices: ['allow', 'deny'] as ('allow' | 'deny')[], requestedAt: new Date(1_000), atTerminal: false };
+        const rec = (id: string, decision: 'allow' | 'deny', at: number) => ({
+          machineId: 'm1',
+          sessionId: 's1',
+          request: { ...request, id },
+          decision,
+          message: decision === 'deny' ? 'no' : '',
+          tokenId: 't1',
+          decidedBy: 'phone',
+          origin: 'page' as const,
+          decidedAt: new Date(at),
+        });
+        expect(store.listDecisions('m1', 's1')).toEqual([]);
+        store.insertDecision({ ...rec('r1', 'allow', 2_000), namespace: 'default' });
+        store.insertDecision({ ...rec('r2', 'deny', 3_000), namespace: 'default' });
+        store.insertDecision({ ...rec('r3', 'allow', 4_000), sessionId: 's2', namespace: 'default' });
+        expect(store.listDecisions('m1', 's1')).toEqual([rec('r1', 'allow', 2_000), rec('r2', 'deny', 3_000)]);
+        expect(store.listDecisions('m1', 's2')).toHaveLength(1);
+      });
+    });
+
     describe('transactions', () => {
       it('commits when the work returns, and returns its value', () => {
         const v = store.transaction((tx) => {

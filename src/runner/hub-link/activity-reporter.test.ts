@@ -47,4 +47,26 @@ describe('activity reporter', () => {
     await reporter.report(true);
     expect(sent).toEqual([]);
   });
+
+  it('never drops a report for sessions whose activity changed while a look runs: they are looked at next', async () => {
+    const asked: (string[] | undefined)[] = [];
+    let release!: () => void;
+    const firstDone = new Promise<void>((r) => (release = r));
+    const reporter = createActivityReporter({
+      source: async (_fresh, only) => {
+        asked.push(only);
+        if (asked.length === 1) await firstDone;
+        return [];
+      },
+      send: () => undefined,
+      canSend: () => true,
+      log: silentLogger(),
+    });
+    const first = reporter.report(false);
+    await reporter.report(false, ['a']);
+    await reporter.report(false, ['b']);
+    release();
+    await first;
+    expect(asked).toEqual([undefined, ['a', 'b']]);
+  });
 });

@@ -66,7 +66,7 @@ export interface HubLinkOptions {
    * after each welcome with `fresh` (the hub keeps it in memory only), then every
    * `sessionActivityMs` (default SESSION_ACTIVITY_MS); what changed is sent as SessionActivity.
    */
-  sessionActivity?: (fresh: boolean) => Promise<SessionActivityInfo[]>;
+  sessionActivity?: (fresh: boolean, only?: string[]) => Promise<SessionActivityInfo[]>;
   sessionActivityMs?: number;
   backoff?: Partial<Omit<BackoffOptions, 'now'>>;
   clock?: HubLinkClock;
@@ -84,6 +84,8 @@ export const SESSION_ACTIVITY_MS = 2_000;
 export interface HubLink {
   /** For `hapi runner status`. */
   status(): HubLinkState;
+  /** A session's activity changed: report it now, not at the next poll. */
+  activityChanged(sessionId: string): void;
   /** Publishes shutting-down (with the reason), ends the stream and stops reconnecting. */
   close(reason: string): Promise<void>;
 }
@@ -102,6 +104,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     log.info('no hub token (CLI_API_TOKEN or `hapi auth login`): not connecting to a hub');
     return {
       status: () => ({ state: 'not-configured' }),
+      activityChanged: () => undefined,
       close: async () => undefined,
     };
   }
@@ -167,7 +170,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         log,
       })
     : undefined;
-  const reportActivity = (fresh: boolean) => activity?.report(fresh);
+  const reportActivity = (fresh: boolean, only?: string[]) => activity?.report(fresh, only);
 
   function onSessionEvent(e: SessionEvent): void {
     // Until welcome (and while closing) events are dropped: the hello carries the live list and
@@ -322,6 +325,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
 
   return {
     status: () => ({ state, hubUrl, lastError, machineId, namespace, connectedSince }),
+    activityChanged: (sessionId) => void reportActivity(false, [sessionId]),
     async close(reason) {
       if (closing) return;
       closing = true;

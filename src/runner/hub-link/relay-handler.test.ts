@@ -43,6 +43,10 @@ function fakeControl(overrides: Partial<RunnerControl> = {}) {
     sessionEnded: async () => undefined,
     watchSessions: async () => ({ sessions: [], unsubscribe: () => undefined }),
     listSessionTerminals: async () => ({ sessions: [session], terminals: new Map() }),
+    sessionActivityChanged: () => undefined,
+    decideApproval: async () => {
+      throw new NotFoundError('no request');
+    },
     attachSession: async () => (async function* () {})(),
     getSessionScreen: async () => ({ ended: false }),
     sendSessionInput: async () => undefined,

@@ -58,6 +58,8 @@ export function createRelayHandler(opts: RelayHandlerOptions): RelayHandler {
       case 'send-input':
         await control.sendSessionInput(call.sessionId, call.input, signal);
         return { method: 'send-input' };
+      case 'decide-approval':
+        return { method: 'decide-approval', request: await control.decideApproval(call.sessionId, call.decision, signal) };
     }
   }
 

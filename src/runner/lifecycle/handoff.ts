@@ -12,12 +12,21 @@
  *    with the command's own output and retried with the project's backoff
  *    (src/shared/backoff.ts: capped, exponential, jittered), never in a tight loop; every step
  *    is logged ("version mismatch ...", "hand-off failed ...").
+ *
+ * Under a service manager (systemd, launchd: `serviceRestart` set) the manager owns the runner,
+ * so a runner launched beside it would run outside the unit. There, step 2 launches the new
+ * build as a candidate only for its self-check (takeover.ts: it loads everything, then exits
+ * when its stdin closes without GO), and once it passed, this runner shuts down with exit status
+ * EXIT_SERVICE_RESTART, on which the unit restarts it with the new build (Node has no in-place
+ * exec). A new build that fails its self-check never stops this runner: same backoff as above.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { createBackoff } from '../../shared/backoff.js';
+import { EXIT_SERVICE_RESTART } from '../../shared/exit-codes.js';
 import type { Logger } from '../../shared/logger.js';
 import { CLI_VERSION, cliMtimeMs } from '../../shared/version.js';
+import { awaitCandidateReady } from './takeover.js';
 
 /** The launched `hapi runner start`, as far as the hand-off watches it. */
 export interface LaunchedStart {
@@ -47,6 +56,13 @@ export interface HandoffOptions {
   random?: () => number;
   /** Injected in tests: launches `node <argv...>` detached with output to `outputFile`. */
   launch?: (argv: string[], outputFile: string) => LaunchedStart;
+  /**
+   * Set when a service manager owns this runner: called once the new build passed its
+   * self-check; the runner then exits with EXIT_SERVICE_RESTART and the manager restarts it.
+   */
+  serviceRestart?: () => void;
+  /** How long the new build's self-check may take (ms; default 30 s). */
+  selfCheckTimeoutMs?: number;
 }
 
 /** What one version check did. */
@@ -110,12 +126,49 @@ export function createHandoff(opts: HandoffOptions): Handoff {
   let notBefore = 0;
   let child: LaunchedStart | undefined;
 
+  function failed(code: number | null, signal: NodeJS.Signals | null, output: string): void {
+    child = undefined;
+    const delay = backoff.failed();
+    notBefore = now() + delay;
+    opts.log.warn(
+      { code, signal, retryInMs: delay, attempt: attempts, output, outputFile: opts.outputFile },
+      `hand-off failed; this runner keeps running and retries with backoff${output ? `: ${output.split('\n').slice(-3).join(' | ')}` : ''}`,
+    );
+  }
+
+  /** Under a service manager: the new build's self-check, then exit for the manager's restart. */
+  function checkThenRestart(restart: () => void): void {
+    let candidate: ChildProcess;
+    let stderr = '';
+    try {
+      candidate = spawn(process.execPath, [opts.cliPath, 'runner', 'start-sync', '--candidate', ...opts.startArgs], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
+    } catch (err) {
+      return failed(null, null, (err as Error).message);
+    }
+    child = candidate;
+    candidate.stderr!.on('data', (d) => (stderr += d));
+    awaitCandidateReady(candidate, () => stderr, opts.selfCheckTimeoutMs ?? 30_000).then(
+      () => {
+        // No GO: the candidate exits; the manager starts the new build in this runner's place.
+        candidate.stdin!.end();
+        candidate.stdout!.destroy();
+        candidate.stderr!.destroy();
+        opts.log.info({ exitCode: EXIT_SERVICE_RESTART }, 'the new build passed its self-check; exiting so that the service manager restarts the runner with it');
+        restart();
+      },
+      (err: Error) => failed(candidate.exitCode, candidate.signalCode, err.message),
+    );
+  }
+
   function start(current: number): void {
     attempts++;
     opts.log.info(
-      { recordedMtimeMs: opts.startMtimeMs, currentMtimeMs: current, attempt: attempts },
-      'version mismatch: CLI file changed; starting a new runner to hand over',
+      { recordedMtimeMs: opts.startMtimeMs, currentMtimeMs: current, attempt: attempts, service: opts.serviceRestart !== undefined },
+      opts.serviceRestart
+        ? 'version mismatch: CLI file changed; checking the new build before the service manager restarts the runner with it'
+        : 'version mismatch: CLI file changed; starting a new runner to hand over',
     );
+    if (opts.serviceRestart) return checkThenRestart(opts.serviceRestart);
     const outputFrom = fileSize(opts.outputFile);
     // --handoff-from: if this runner is stopped meanwhile, the new one must not start in its place.
     const started = launch([opts.cliPath, 'runner', 'start', '--handoff-from', String(process.pid), ...opts.startArgs], opts.outputFile);
@@ -127,13 +180,7 @@ export function createHandoff(opts: HandoffOptions): Handoff {
         opts.log.info('hand-off command finished');
         return;
       }
-      const delay = backoff.failed();
-      notBefore = now() + delay;
-      const output = readTail(opts.outputFile, outputFrom);
-      opts.log.warn(
-        { code, signal, retryInMs: delay, attempt: attempts, output, outputFile: opts.outputFile },
-        `hand-off failed; this runner keeps running and retries with backoff${output ? `: ${output.split('\n').slice(-3).join(' | ')}` : ''}`,
-      );
+      failed(code, signal, readTail(opts.outputFile, outputFrom));
     });
     started.unref();
   }

@@ -8,7 +8,7 @@
  * logged and becomes the exit code, which is what the daemon awaits.
  */
 import { pendingTimers } from '../../shared/event-loop.js';
-import { EXIT_FAILURE, EXIT_OK } from '../../shared/exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_SERVICE_RESTART } from '../../shared/exit-codes.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ShutdownReason } from '../runner-control.js';
 
@@ -17,6 +17,8 @@ const EXIT_BY_REASON: Record<ShutdownReason, number> = {
   cli: EXIT_OK,
   hub: EXIT_OK,
   handoff: EXIT_OK,
+  // The service manager restarts the unit on this status, with the new build.
+  'service-restart': EXIT_SERVICE_RESTART,
   superseded: EXIT_OK,
   exception: EXIT_FAILURE,
   'startup-failure': EXIT_FAILURE,

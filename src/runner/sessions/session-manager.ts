@@ -39,6 +39,8 @@ export interface SessionManagerOptions {
   cliPath?: string;
   /** Base for relative spawn directories (default: the user's home directory). */
   homeDir?: string;
+  /** What runs a session process (systemd scopes under a systemd unit); default: node directly. */
+  launchPrefix?: (sessionId: string) => Promise<string[]>;
 }
 
 /** The SessionManager plus what the runner's status and machine metadata need. */
@@ -54,7 +56,10 @@ export interface RunnerSessionManager extends SessionManager {
 export function createSessionManager(opts: SessionManagerOptions): RunnerSessionManager {
   // The caller passes a component logger (the daemon's child({ c: 'sessions' })).
   const log = opts.log;
-  const env = { ...(opts.env ?? process.env), HAPI_HOME: opts.paths.home };
+  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), HAPI_HOME: opts.paths.home };
+  // Only the unit's own runner is owned by the service manager; a runner that a session's agent
+  // starts (`hapi` in it) must not believe it is, or its hand-off would exit with nobody to restart it.
+  delete env.HAPI_RUNNER_SERVICE;
   const homeDir = opts.homeDir ?? homedir();
   const registry = createSessionRegistry({ file: opts.paths.sessionsFile, log, discover: () => discoverSessions({ home: opts.paths.home }) });
   const state = createSessionState({ log, paths: opts.paths, config: opts.config, registry });
@@ -66,6 +71,7 @@ export function createSessionManager(opts: SessionManagerOptions): RunnerSession
     homeDir,
     cliPath: opts.cliPath ?? defaultCliPath(),
     workspaceRoots,
+    launchPrefix: opts.launchPrefix,
   };
 
   return {

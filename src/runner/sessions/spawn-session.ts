@@ -34,6 +34,8 @@ export interface SpawnContext {
   cliPath: string;
   /** Allowed workspace roots; empty = unrestricted. */
   workspaceRoots(): string[];
+  /** What runs the session process (service/session-scope.ts); default: node directly. */
+  launchPrefix?: (sessionId: string) => Promise<string[]>;
 }
 
 /**
@@ -124,6 +126,7 @@ async function doSpawn(state: SessionState, ctx: SpawnContext, spec: SpawnSpec, 
       cliPath: ctx.cliPath,
       logsDir: state.paths.sessionLogsDir,
       env: ctx.env,
+      prefix: await ctx.launchPrefix?.(sessionId),
     });
     launched = started;
     state.pending.get(sessionId)!.launched = started;

@@ -22,6 +22,11 @@ export interface LaunchOptions {
   cliPath: string;
   logsDir: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Words that run the session (e.g. systemd-run's scope prefix, service/session-scope.ts); the
+   * prefix must exec the session in place, so the PID seen here stays the session's.
+   */
+  prefix?: string[];
 }
 
 export interface LaunchedSession {
@@ -54,7 +59,9 @@ export async function launchSession(opts: LaunchOptions): Promise<LaunchedSessio
   const fd = openSync(logPath, 'a', 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(opts.nodePath ?? process.execPath, [...SESSION_NODE_FLAGS, opts.cliPath, ...sessionArgv(opts.sessionId, opts.agent, opts.agentArgs)], {
+    const argv = [opts.nodePath ?? process.execPath, ...SESSION_NODE_FLAGS, opts.cliPath, ...sessionArgv(opts.sessionId, opts.agent, opts.agentArgs)];
+    const [command, ...args] = [...(opts.prefix ?? []), ...argv];
+    child = spawn(command!, args, {
       cwd: opts.directory,
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -6,12 +6,13 @@
  * ended one is kept with the final screen its SessionEnded report carried.
  */
 import type { ScreenText, SessionInput, ViewerEvent, ViewerMessage, AttachHello } from '../../contract/session-types.js';
-import type { SessionActivityInfo, SessionEnd, SessionInfo, SessionScreenInfo, SessionTerminalInfo } from '../../contract/types.js';
+import type { ApprovalDecisionCall, SessionActivityInfo, SessionEnd, SessionInfo, SessionScreenInfo, SessionTerminalInfo } from '../../contract/types.js';
 import { FailedPreconditionError, NotFoundError, isHapiError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { SessionEvent } from '../domain.js';
 import { createEndedSessions, type EndedSessions, type KeptSession } from './ended-sessions.js';
-import { attachTerminal, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
+import { attachTerminal, decideTerminalApproval, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
+import type { ApprovalRequestInfo } from '../../contract/activity-types.js';
 import { createSessionActivityWatch } from './session-activity.js';
 import { createTerminalDirectory, NO_SOCKET_DETAIL, type TerminalDirectory } from './terminal-directory.js';
 import { existsSync } from 'node:fs';
@@ -38,8 +39,12 @@ export interface RunnerTerminals {
   screen(live: SessionInfo | undefined, sessionId: string, signal: AbortSignal): Promise<SessionScreenInfo>;
   /** Types into a live session. NotFound: unknown or ended; FailedPrecondition: no terminal. */
   send(live: SessionInfo | undefined, sessionId: string, input: SessionInput, signal: AbortSignal): Promise<void>;
+  /** Answers an approval request of a live session. NotFound: unknown; FailedPrecondition: ended or not pending. */
+  decide(live: SessionInfo | undefined, sessionId: string, call: ApprovalDecisionCall, signal: AbortSignal): Promise<ApprovalRequestInfo>;
+  /** A session said its activity changed: the next list reads it again. */
+  activityChanged(sessionId: string): void;
   /** Live terminals' last output time and last line, for the hub (session-activity.ts). */
-  activity(fresh: boolean): Promise<SessionActivityInfo[]>;
+  activity(fresh: boolean, only?: string[]): Promise<SessionActivityInfo[]>;
   close(): void;
 }
 
@@ -159,7 +164,17 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
       }
       await sendTerminalInput(liveSocket(live), input, signal);
     },
-    activity: (fresh) => activity.poll(fresh),
+    async decide(live, sessionId, call, signal) {
+      if (!live) {
+        if (ended.get(sessionId)) throw new FailedPreconditionError(`session ${sessionId} has ended`, { sessionId });
+        throw new NotFoundError(`no session ${sessionId} on this machine`, { sessionId });
+      }
+      const request = await decideTerminalApproval(liveSocket(live), call, signal);
+      directory.invalidate(sessionId);
+      return request;
+    },
+    activityChanged: (sessionId) => directory.invalidate(sessionId),
+    activity: (fresh, only) => activity.poll(fresh, only),
     close() {
       clearInterval(pruner);
     },

@@ -11,6 +11,9 @@ import { SessionServiceDefinition } from '../../contract/session.js';
 import type { ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { screenFromProto, sessionInputToProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import { UnavailableError } from '../../shared/errors.js';
+import { approvalDecisionCallToProto, approvalRequestFromProto } from '../../contract/activity.js';
+import type { ApprovalRequestInfo } from '../../contract/activity-types.js';
+import type { ApprovalDecisionCall } from '../../contract/types.js';
 import { createUdsChannel } from '../../shared/grpc-channel.js';
 import { fromClientError } from '../../shared/grpc-errors.js';
 import { createUnaryClient } from '../../shared/grpc-unary-client.js';
@@ -48,6 +51,15 @@ export function getTerminalScreen(socket: string, signal: AbortSignal, opts: { n
 /** SendInput to the session at `socket`. */
 export async function sendTerminalInput(socket: string, input: SessionInput, signal: AbortSignal): Promise<void> {
   await unary(socket, (c) => c.sendInput(sessionInputToProto(input), { signal }));
+}
+
+/** DecideApproval on the session at `socket`: the request that was answered. */
+export async function decideTerminalApproval(socket: string, call: ApprovalDecisionCall, signal: AbortSignal): Promise<ApprovalRequestInfo> {
+  return unary(socket, async (c) => approvalRequestFromProto((await c.decideApproval(approvalDecisionCallToProto(call), { signal })).request ?? missingRequest()));
+}
+
+function missingRequest(): never {
+  throw new UnavailableError("the session's answer to DecideApproval carried no request");
 }
 
 /**

@@ -81,6 +81,7 @@ export function createTerminalDirectory(o: TerminalDirectoryOptions): TerminalDi
         protocolVersion: info.protocolVersion,
         viewers: info.viewers,
         lastOutputAt: info.lastOutputAt,
+        activity: info.activity,
         ended: false,
         checkedAt: new Date(now()),
         detail: attachable ? undefined : 'its socket answers without a protocol version',

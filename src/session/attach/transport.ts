@@ -49,7 +49,8 @@ export function createSessionSocketTransport(socketPath: string): AttachTranspor
   return {
     open(hello) {
       const call = openBidiCall({ socketPath, path: ATTACH_METHOD_PATH, encode: attachCodec.encodeRequest, decode: attachCodec.decodeResponse });
-      call.send(viewerMessageToProto({ kind: 'hello', hello }));
+      // A terminal on the session's own machine: a person there answers the agent's prompts.
+      call.send(viewerMessageToProto({ kind: 'hello', hello: { ...hello, localTerminal: true } }));
       return attachStreamOf(call, viewerMessageToProto);
     },
   };

@@ -50,6 +50,8 @@ export interface TerminalSession {
   sendInput(input: SessionInput): void;
   resize(size: TerminalSize): void;
   info(): TerminalInfo;
+  /** True while a local-terminal viewer (AttachHello.localTerminal) is attached and typed within `windowMs`. */
+  personAtTerminal(windowMs: number): boolean;
   /** Resolves once the agent has exited and every viewer was told. */
   readonly exited: Promise<ExitStatus>;
   /** Stops parsing and gives the spool back. */
@@ -79,6 +81,8 @@ export interface TerminalSessionOptions {
   /** Hold for gathering output into fewer events (COALESCE_MS); 0 sends every read at once. */
   coalesceMs?: number;
   now?: () => Date;
+  /** Told of output and input (the activity guess), and asked for the activity GetInfo shows. */
+  activity?: { output(): void; input(): void; current(): TerminalInfo['activity'] };
 }
 
 export function createTerminalSession(o: TerminalSessionOptions): TerminalSession {
@@ -99,8 +103,12 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
   const coalesceMs = o.coalesceMs ?? COALESCE_MS;
   // Counts inputs from anyone: a viewer that saw a new one since its last output skips the hold.
   let inputs = 0;
+  // Local-terminal viewers attached, and when one of them last typed (monotonic ms).
+  let localViewers = 0;
+  let localInputAt = -Infinity;
   const write = (data: Buffer | string) => {
     inputs++;
+    o.activity?.input();
     pty.write(data);
     notify(); // ends the viewers' holds
   };
@@ -118,6 +126,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     feeder.append(data);
     lastOutputAt = now();
     o.onOutput?.(data);
+    o.activity?.output();
     notify();
   });
   const exited = pty.exited.then((status) => {
@@ -146,6 +155,12 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     attach(hello) {
       if (hello.size && hello.mode === 'interactive' && !exitStatus) resize(hello.size);
       viewers++;
+      const local = hello.localTerminal === true && hello.mode === 'interactive';
+      if (local) {
+        localViewers++;
+        // Attaching is using it: the person just sat down at it.
+        localInputAt = performance.now();
+      }
       // This viewer's own size: the one it sets again when it types (the viewer that last typed
       // or resized sets the terminal's size, DESIGN.md).
       let size = hello.mode === 'interactive' ? hello.size : undefined;
@@ -174,6 +189,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         if (closed) return;
         closed = true;
         viewers--;
+        if (local) localViewers--;
         wakeClosed();
       };
       return {
@@ -220,6 +236,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: input refused');
               if (exitStatus) throw new FailedPreconditionError('the agent has exited');
               if (size && (size.cols !== pty.cols || size.rows !== pty.rows)) resize(size);
+              if (local) localInputAt = performance.now();
               write(message.data);
               return;
             case 'resize':
@@ -245,8 +262,9 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     resize,
     info() {
       // The PTY's size: the screen model takes a resize once it parsed the output before it.
-      return { ...o.identity, cols: pty.cols, rows: pty.rows, viewers, lastOutputAt, exitStatus, outputOffset: ring.end };
+      return { ...o.identity, cols: pty.cols, rows: pty.rows, viewers, lastOutputAt, exitStatus, outputOffset: ring.end, activity: o.activity?.current() };
     },
+    personAtTerminal: (windowMs) => localViewers > 0 && performance.now() - localInputAt <= windowMs,
     exited,
     dispose: () => feeder.close(),
   };

@@ -4,6 +4,7 @@ import { ago, exitLabel, isActive, localTime, sessionAge, sessionStateName, shor
 import { openTerminal, terminalHref } from '../route.js';
 import type { Session } from '../types.js';
 import { MuteButton } from '../notifications.js';
+import { ActivityBadge, ApprovalPanel } from './approvals.js';
 
 /**
  * One session: state, id, agent, who started it, age, directory, and what its terminal last
@@ -42,6 +43,7 @@ export function SessionRow(props: { session: Session; machineId: string; machine
       >
       <div class="session-head">
         <span class={`pill state-${state}`}>{state}</span>
+        {active && <ActivityBadge activity={s.activity} />}
         <code class="session-id" title={s.id}>
           {shortId(s.id)}
         </code>
@@ -72,6 +74,7 @@ export function SessionRow(props: { session: Session; machineId: string; machine
         </div>
       )}
       </a>
+      {active && <ApprovalPanel session={s} machineId={props.machineId} readOnly={props.readOnly} />}
       {active && !props.readOnly && (
         <div class="actions">
           <MuteButton machineId={props.machineId} sessionId={s.id} />

@@ -5,6 +5,7 @@
  * viewport, so the soft keyboard shrinks the terminal instead of pushing the page around.
  * A read-only sign-in watches only; a full one can switch to read-only (and back).
  */
+import { ActivityBadge, ApprovalPanel, DecisionHistory } from '../components/approvals.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { shortId } from '../format.js';
 import type { Session } from '../types.js';
@@ -75,6 +76,7 @@ export function TerminalView(props: TerminalViewProps) {
         <span class="term-title" title={props.session?.directory}>
           {title}
         </span>
+        <ActivityBadge activity={props.session?.activity} />
         <span class={`conn conn-${link.state}`} role="status" data-state={link.state} title={link.detail}>
           {STATE_LABEL[link.state]}
           {link.viewers !== undefined && link.viewers > 1 ? ` · ${link.viewers} viewers` : ''}
@@ -98,6 +100,8 @@ export function TerminalView(props: TerminalViewProps) {
           </button>
         )}
       </div>
+      {props.session && <ApprovalPanel session={props.session} machineId={props.machineId} readOnly={props.scopeReadOnly} />}
+      <DecisionHistory machineId={props.machineId} sessionId={props.sessionId} now={Date.now()} refresh={props.session?.activity?.requests?.length} />
       {link.problem && (
         <p class="error term-problem" role="alert">
           {link.problem.message || link.problem.code}

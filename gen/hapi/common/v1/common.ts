@@ -103,6 +103,125 @@ export function sessionStateToJSON(object: SessionState): string {
   }
 }
 
+/** What an agent is doing, as its session process sees it. */
+export enum ActivityState {
+  /** ACTIVITY_STATE_UNSPECIFIED - Unknown. */
+  ACTIVITY_STATE_UNSPECIFIED = 0,
+  /** ACTIVITY_STATE_WORKING - Working on a turn (a prompt was submitted, or the terminal is writing). */
+  ACTIVITY_STATE_WORKING = 1,
+  /** ACTIVITY_STATE_WAITING_FOR_INPUT - Its turn ended: it waits for the next prompt (or shows a notification, see `message`). */
+  ACTIVITY_STATE_WAITING_FOR_INPUT = 2,
+  /** ACTIVITY_STATE_NEEDS_APPROVAL - It asks for permission: see AgentActivity.requests. */
+  ACTIVITY_STATE_NEEDS_APPROVAL = 3,
+  /** ACTIVITY_STATE_EXITED - The agent has exited. */
+  ACTIVITY_STATE_EXITED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function activityStateFromJSON(object: any): ActivityState {
+  switch (object) {
+    case 0:
+    case "ACTIVITY_STATE_UNSPECIFIED":
+      return ActivityState.ACTIVITY_STATE_UNSPECIFIED;
+    case 1:
+    case "ACTIVITY_STATE_WORKING":
+      return ActivityState.ACTIVITY_STATE_WORKING;
+    case 2:
+    case "ACTIVITY_STATE_WAITING_FOR_INPUT":
+      return ActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT;
+    case 3:
+    case "ACTIVITY_STATE_NEEDS_APPROVAL":
+      return ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL;
+    case 4:
+    case "ACTIVITY_STATE_EXITED":
+      return ActivityState.ACTIVITY_STATE_EXITED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ActivityState.UNRECOGNIZED;
+  }
+}
+
+export function activityStateToJSON(object: ActivityState): string {
+  switch (object) {
+    case ActivityState.ACTIVITY_STATE_UNSPECIFIED:
+      return "ACTIVITY_STATE_UNSPECIFIED";
+    case ActivityState.ACTIVITY_STATE_WORKING:
+      return "ACTIVITY_STATE_WORKING";
+    case ActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT:
+      return "ACTIVITY_STATE_WAITING_FOR_INPUT";
+    case ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL:
+      return "ACTIVITY_STATE_NEEDS_APPROVAL";
+    case ActivityState.ACTIVITY_STATE_EXITED:
+      return "ACTIVITY_STATE_EXITED";
+    case ActivityState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** An answer to an approval request, and the choices a request offers. */
+export enum ApprovalDecision {
+  APPROVAL_DECISION_UNSPECIFIED = 0,
+  /** APPROVAL_DECISION_ALLOW - Let the tool run this once. */
+  APPROVAL_DECISION_ALLOW = 1,
+  /** APPROVAL_DECISION_DENY - Refuse it (with an optional message the agent sees). */
+  APPROVAL_DECISION_DENY = 2,
+  /**
+   * APPROVAL_DECISION_ALLOW_SESSION - Let it run, and let the same kind of call run for the rest of the session without asking
+   * (offered only where the agent supports it: Claude Code's permission suggestions).
+   */
+  APPROVAL_DECISION_ALLOW_SESSION = 3,
+  /**
+   * APPROVAL_DECISION_NONE - No decision: the agent's own prompt in its terminal takes over (a person at the terminal,
+   * or nobody answered in time). Never a choice a client may send.
+   */
+  APPROVAL_DECISION_NONE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function approvalDecisionFromJSON(object: any): ApprovalDecision {
+  switch (object) {
+    case 0:
+    case "APPROVAL_DECISION_UNSPECIFIED":
+      return ApprovalDecision.APPROVAL_DECISION_UNSPECIFIED;
+    case 1:
+    case "APPROVAL_DECISION_ALLOW":
+      return ApprovalDecision.APPROVAL_DECISION_ALLOW;
+    case 2:
+    case "APPROVAL_DECISION_DENY":
+      return ApprovalDecision.APPROVAL_DECISION_DENY;
+    case 3:
+    case "APPROVAL_DECISION_ALLOW_SESSION":
+      return ApprovalDecision.APPROVAL_DECISION_ALLOW_SESSION;
+    case 4:
+    case "APPROVAL_DECISION_NONE":
+      return ApprovalDecision.APPROVAL_DECISION_NONE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ApprovalDecision.UNRECOGNIZED;
+  }
+}
+
+export function approvalDecisionToJSON(object: ApprovalDecision): string {
+  switch (object) {
+    case ApprovalDecision.APPROVAL_DECISION_UNSPECIFIED:
+      return "APPROVAL_DECISION_UNSPECIFIED";
+    case ApprovalDecision.APPROVAL_DECISION_ALLOW:
+      return "APPROVAL_DECISION_ALLOW";
+    case ApprovalDecision.APPROVAL_DECISION_DENY:
+      return "APPROVAL_DECISION_DENY";
+    case ApprovalDecision.APPROVAL_DECISION_ALLOW_SESSION:
+      return "APPROVAL_DECISION_ALLOW_SESSION";
+    case ApprovalDecision.APPROVAL_DECISION_NONE:
+      return "APPROVAL_DECISION_NONE";
+    case ApprovalDecision.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** What a stop request found. */
 export enum StopSessionResult {
   STOP_SESSION_RESULT_UNSPECIFIED = 0,
@@ -229,7 +348,8 @@ export interface Session {
   machineId: string;
   /**
    * When the session's agent last wrote output to its terminal. Filled in by the hub's REST
-   * view and event stream from the runner's SessionActivity (hapi.hub.v1); unset before the
+   * view, its event stream and HubService's ListSessions / WatchSessions from the runner's
+   * SessionActivity (hapi.hub.v1); unset before the
    * first output, when the runner has not said yet (it says within a few seconds of output),
    * for sessions without a terminal, and everywhere else (runners never set it here).
    */
@@ -242,6 +362,62 @@ export interface Session {
    * `last_output_at`; empty when unknown.
    */
   lastLine: string;
+  /**
+   * What the agent is doing (working, waiting for input, asking for approval, exited) and the
+   * approval requests it waits on. Filled in by the runner (ListSessions, from the session's
+   * GetInfo) and by the hub (REST view, event stream, ListSessions and WatchSessions of
+   * HubService, from the runner's SessionActivity); unset when unknown (a session without a
+   * terminal, a hapi older than this field, a hub that has not heard yet).
+   */
+  activity?: AgentActivity | undefined;
+}
+
+/** One pending permission request of an agent. */
+export interface ApprovalRequest {
+  /** Unique within the session, never reused; every decision names it. */
+  id: string;
+  /** The tool asking, as the agent names it (e.g. "Bash", "Edit", "WebFetch"). */
+  tool: string;
+  /** The command it wants to run (shell tools); empty otherwise. */
+  command: string;
+  /** The file it wants to touch (file tools); empty otherwise. */
+  file: string;
+  /** What a decision may be: ALLOW, DENY, and ALLOW_SESSION where supported. */
+  choices: ApprovalDecision[];
+  requestedAt?:
+    | Date
+    | undefined;
+  /** The agent's own description of the call, when it gives one; at most 1000 characters. */
+  description: string;
+  /**
+   * True once the request is for the terminal to answer (a person was at it when it came, or
+   * nobody decided in time): the agent shows its own prompt there; decisions through the hub
+   * are refused (FAILED_PRECONDITION). It stays listed until the agent moves on.
+   */
+  atTerminal: boolean;
+}
+
+/** A session's activity. */
+export interface AgentActivity {
+  state: ActivityState;
+  /**
+   * True when the state is a guess from the terminal (output, then quiet for HAPI_IDLE_MS),
+   * not something the agent said through its hooks.
+   */
+  guess: boolean;
+  /**
+   * The agent's last notification (Claude Code's Notification hook), shown with the state;
+   * empty when none since the state changed. At most 1000 characters.
+   */
+  message: string;
+  /** Pending approval requests, oldest first; non-empty exactly when state is NEEDS_APPROVAL. */
+  requests: ApprovalRequest[];
+  /** When the state last changed. */
+  since?:
+    | Date
+    | undefined;
+  /** Where the state came from: "claude-hooks", "codex-hooks" or "terminal". */
+  source: string;
 }
 
 /** A git worktree created by the runner for a session. */
@@ -370,6 +546,7 @@ function createBaseSession(): Session {
     machineId: "",
     lastOutputAt: undefined,
     lastLine: "",
+    activity: undefined,
   };
 }
 
@@ -416,6 +593,9 @@ export const Session: MessageFns<Session> = {
     }
     if (message.lastLine !== "") {
       writer.uint32(114).string(message.lastLine);
+    }
+    if (message.activity !== undefined) {
+      AgentActivity.encode(message.activity, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -545,6 +725,14 @@ export const Session: MessageFns<Session> = {
             message.lastLine = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.activity = AgentActivity.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -605,6 +793,7 @@ export const Session: MessageFns<Session> = {
         : isSet(object.last_line)
         ? globalThis.String(object.last_line)
         : "",
+      activity: isSet(object.activity) ? AgentActivity.fromJSON(object.activity) : undefined,
     };
   },
 
@@ -652,6 +841,9 @@ export const Session: MessageFns<Session> = {
     if (message.lastLine !== "") {
       obj.lastLine = message.lastLine;
     }
+    if (message.activity !== undefined) {
+      obj.activity = AgentActivity.toJSON(message.activity);
+    }
     return obj;
   },
 
@@ -676,6 +868,374 @@ export const Session: MessageFns<Session> = {
     message.machineId = object.machineId ?? "";
     message.lastOutputAt = object.lastOutputAt ?? undefined;
     message.lastLine = object.lastLine ?? "";
+    message.activity = (object.activity !== undefined && object.activity !== null)
+      ? AgentActivity.fromPartial(object.activity)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseApprovalRequest(): ApprovalRequest {
+  return {
+    id: "",
+    tool: "",
+    command: "",
+    file: "",
+    choices: [],
+    requestedAt: undefined,
+    description: "",
+    atTerminal: false,
+  };
+}
+
+export const ApprovalRequest: MessageFns<ApprovalRequest> = {
+  encode(message: ApprovalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.tool !== "") {
+      writer.uint32(18).string(message.tool);
+    }
+    if (message.command !== "") {
+      writer.uint32(26).string(message.command);
+    }
+    if (message.file !== "") {
+      writer.uint32(34).string(message.file);
+    }
+    if (message.choices.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.choices) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.requestedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.requestedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.description !== "") {
+      writer.uint32(58).string(message.description);
+    }
+    if (message.atTerminal !== false) {
+      writer.uint32(64).bool(message.atTerminal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApprovalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApprovalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.command = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.choices.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.choices.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.requestedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.atTerminal = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApprovalRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      command: isSet(object.command) ? globalThis.String(object.command) : "",
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      choices: globalThis.Array.isArray(object?.choices)
+        ? object.choices.map((e: any) => approvalDecisionFromJSON(e))
+        : [],
+      requestedAt: isSet(object.requestedAt)
+        ? fromJsonTimestamp(object.requestedAt)
+        : isSet(object.requested_at)
+        ? fromJsonTimestamp(object.requested_at)
+        : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      atTerminal: isSet(object.atTerminal)
+        ? globalThis.Boolean(object.atTerminal)
+        : isSet(object.at_terminal)
+        ? globalThis.Boolean(object.at_terminal)
+        : false,
+    };
+  },
+
+  toJSON(message: ApprovalRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.command !== "") {
+      obj.command = message.command;
+    }
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.choices?.length) {
+      obj.choices = message.choices.map((e) => approvalDecisionToJSON(e));
+    }
+    if (message.requestedAt !== undefined) {
+      obj.requestedAt = message.requestedAt.toISOString();
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.atTerminal !== false) {
+      obj.atTerminal = message.atTerminal;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApprovalRequest>): ApprovalRequest {
+    return ApprovalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApprovalRequest>): ApprovalRequest {
+    const message = createBaseApprovalRequest();
+    message.id = object.id ?? "";
+    message.tool = object.tool ?? "";
+    message.command = object.command ?? "";
+    message.file = object.file ?? "";
+    message.choices = object.choices?.map((e) => e) || [];
+    message.requestedAt = object.requestedAt ?? undefined;
+    message.description = object.description ?? "";
+    message.atTerminal = object.atTerminal ?? false;
+    return message;
+  },
+};
+
+function createBaseAgentActivity(): AgentActivity {
+  return { state: 0, guess: false, message: "", requests: [], since: undefined, source: "" };
+}
+
+export const AgentActivity: MessageFns<AgentActivity> = {
+  encode(message: AgentActivity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== 0) {
+      writer.uint32(8).int32(message.state);
+    }
+    if (message.guess !== false) {
+      writer.uint32(16).bool(message.guess);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    for (const v of message.requests) {
+      ApprovalRequest.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(42).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(50).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentActivity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentActivity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.guess = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requests.push(ApprovalRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentActivity {
+    return {
+      state: isSet(object.state) ? activityStateFromJSON(object.state) : 0,
+      guess: isSet(object.guess) ? globalThis.Boolean(object.guess) : false,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => ApprovalRequest.fromJSON(e))
+        : [],
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: AgentActivity): unknown {
+    const obj: any = {};
+    if (message.state !== 0) {
+      obj.state = activityStateToJSON(message.state);
+    }
+    if (message.guess !== false) {
+      obj.guess = message.guess;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => ApprovalRequest.toJSON(e));
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentActivity>): AgentActivity {
+    return AgentActivity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentActivity>): AgentActivity {
+    const message = createBaseAgentActivity();
+    message.state = object.state ?? 0;
+    message.guess = object.guess ?? false;
+    message.message = object.message ?? "";
+    message.requests = object.requests?.map((e) => ApprovalRequest.fromPartial(e)) || [];
+    message.since = object.since ?? undefined;
+    message.source = object.source ?? "";
     return message;
   },
 };

@@ -9,6 +9,10 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import {
+  ApprovalDecision,
+  approvalDecisionFromJSON,
+  approvalDecisionToJSON,
+  ApprovalRequest,
   MachineMetadata,
   RunnerState,
   Session,
@@ -70,6 +74,56 @@ export function tokenScopeToJSON(object: TokenScope): string {
     case TokenScope.TOKEN_SCOPE_READ_ONLY:
       return "TOKEN_SCOPE_READ_ONLY";
     case TokenScope.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where a decision was made. */
+export enum DecisionOrigin {
+  /** DECISION_ORIGIN_UNSPECIFIED - Read as API. */
+  DECISION_ORIGIN_UNSPECIFIED = 0,
+  /** DECISION_ORIGIN_PAGE - The hub's web page. */
+  DECISION_ORIGIN_PAGE = 1,
+  /** DECISION_ORIGIN_CLI - `hapi approve`. */
+  DECISION_ORIGIN_CLI = 2,
+  /** DECISION_ORIGIN_API - Any other client of HubService or the REST view. */
+  DECISION_ORIGIN_API = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function decisionOriginFromJSON(object: any): DecisionOrigin {
+  switch (object) {
+    case 0:
+    case "DECISION_ORIGIN_UNSPECIFIED":
+      return DecisionOrigin.DECISION_ORIGIN_UNSPECIFIED;
+    case 1:
+    case "DECISION_ORIGIN_PAGE":
+      return DecisionOrigin.DECISION_ORIGIN_PAGE;
+    case 2:
+    case "DECISION_ORIGIN_CLI":
+      return DecisionOrigin.DECISION_ORIGIN_CLI;
+    case 3:
+    case "DECISION_ORIGIN_API":
+      return DecisionOrigin.DECISION_ORIGIN_API;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DecisionOrigin.UNRECOGNIZED;
+  }
+}
+
+export function decisionOriginToJSON(object: DecisionOrigin): string {
+  switch (object) {
+    case DecisionOrigin.DECISION_ORIGIN_UNSPECIFIED:
+      return "DECISION_ORIGIN_UNSPECIFIED";
+    case DecisionOrigin.DECISION_ORIGIN_PAGE:
+      return "DECISION_ORIGIN_PAGE";
+    case DecisionOrigin.DECISION_ORIGIN_CLI:
+      return "DECISION_ORIGIN_CLI";
+    case DecisionOrigin.DECISION_ORIGIN_API:
+      return "DECISION_ORIGIN_API";
+    case DecisionOrigin.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -234,6 +288,51 @@ export interface SendInputRequest {
 
 /** SendInputResponse has no fields. */
 export interface SendInputResponse {
+}
+
+/** DecideApprovalRequest answers one request. */
+export interface DecideApprovalRequest {
+  machineId: string;
+  sessionId: string;
+  /** Required: the request's id (ApprovalRequest.id). */
+  requestId: string;
+  /** ALLOW, DENY or ALLOW_SESSION; it must be one of the request's choices. */
+  decision: ApprovalDecision;
+  /** With DENY: what the agent is told (at most 1000 characters). */
+  message: string;
+  /** Where the caller decides from (informational; the page's own requests are PAGE). */
+  origin: DecisionOrigin;
+}
+
+/** A recorded decision. */
+export interface ApprovalDecisionRecord {
+  machineId: string;
+  sessionId: string;
+  /** The request as it was when answered. */
+  request?: ApprovalRequest | undefined;
+  decision: ApprovalDecision;
+  message: string;
+  /** Who: the token's id, and its label (or the signed-in user's name). */
+  tokenId: string;
+  decidedBy: string;
+  origin: DecisionOrigin;
+  decidedAt?: Date | undefined;
+}
+
+/** DecideApprovalResponse is the recorded decision. */
+export interface DecideApprovalResponse {
+  record?: ApprovalDecisionRecord | undefined;
+}
+
+/** ListApprovalDecisionsRequest names the session. */
+export interface ListApprovalDecisionsRequest {
+  machineId: string;
+  sessionId: string;
+}
+
+/** ListApprovalDecisionsResponse lists decisions, oldest first. */
+export interface ListApprovalDecisionsResponse {
+  records: ApprovalDecisionRecord[];
 }
 
 /** CreateTokenRequest names the namespace. */
@@ -2399,6 +2498,629 @@ export const SendInputResponse: MessageFns<SendInputResponse> = {
   },
 };
 
+function createBaseDecideApprovalRequest(): DecideApprovalRequest {
+  return { machineId: "", sessionId: "", requestId: "", decision: 0, message: "", origin: 0 };
+}
+
+export const DecideApprovalRequest: MessageFns<DecideApprovalRequest> = {
+  encode(message: DecideApprovalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(32).int32(message.decision);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.origin !== 0) {
+      writer.uint32(48).int32(message.origin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.origin = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalRequest {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      decision: isSet(object.decision) ? approvalDecisionFromJSON(object.decision) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      origin: isSet(object.origin) ? decisionOriginFromJSON(object.origin) : 0,
+    };
+  },
+
+  toJSON(message: DecideApprovalRequest): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.decision !== 0) {
+      obj.decision = approvalDecisionToJSON(message.decision);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.origin !== 0) {
+      obj.origin = decisionOriginToJSON(message.origin);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalRequest>): DecideApprovalRequest {
+    return DecideApprovalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalRequest>): DecideApprovalRequest {
+    const message = createBaseDecideApprovalRequest();
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.requestId = object.requestId ?? "";
+    message.decision = object.decision ?? 0;
+    message.message = object.message ?? "";
+    message.origin = object.origin ?? 0;
+    return message;
+  },
+};
+
+function createBaseApprovalDecisionRecord(): ApprovalDecisionRecord {
+  return {
+    machineId: "",
+    sessionId: "",
+    request: undefined,
+    decision: 0,
+    message: "",
+    tokenId: "",
+    decidedBy: "",
+    origin: 0,
+    decidedAt: undefined,
+  };
+}
+
+export const ApprovalDecisionRecord: MessageFns<ApprovalDecisionRecord> = {
+  encode(message: ApprovalDecisionRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.request !== undefined) {
+      ApprovalRequest.encode(message.request, writer.uint32(26).fork()).join();
+    }
+    if (message.decision !== 0) {
+      writer.uint32(32).int32(message.decision);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.tokenId !== "") {
+      writer.uint32(50).string(message.tokenId);
+    }
+    if (message.decidedBy !== "") {
+      writer.uint32(58).string(message.decidedBy);
+    }
+    if (message.origin !== 0) {
+      writer.uint32(64).int32(message.origin);
+    }
+    if (message.decidedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApprovalDecisionRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApprovalDecisionRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = ApprovalRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.decidedBy = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.origin = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApprovalDecisionRecord {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      request: isSet(object.request) ? ApprovalRequest.fromJSON(object.request) : undefined,
+      decision: isSet(object.decision) ? approvalDecisionFromJSON(object.decision) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      decidedBy: isSet(object.decidedBy)
+        ? globalThis.String(object.decidedBy)
+        : isSet(object.decided_by)
+        ? globalThis.String(object.decided_by)
+        : "",
+      origin: isSet(object.origin) ? decisionOriginFromJSON(object.origin) : 0,
+      decidedAt: isSet(object.decidedAt)
+        ? fromJsonTimestamp(object.decidedAt)
+        : isSet(object.decided_at)
+        ? fromJsonTimestamp(object.decided_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ApprovalDecisionRecord): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.request !== undefined) {
+      obj.request = ApprovalRequest.toJSON(message.request);
+    }
+    if (message.decision !== 0) {
+      obj.decision = approvalDecisionToJSON(message.decision);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.decidedBy !== "") {
+      obj.decidedBy = message.decidedBy;
+    }
+    if (message.origin !== 0) {
+      obj.origin = decisionOriginToJSON(message.origin);
+    }
+    if (message.decidedAt !== undefined) {
+      obj.decidedAt = message.decidedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApprovalDecisionRecord>): ApprovalDecisionRecord {
+    return ApprovalDecisionRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApprovalDecisionRecord>): ApprovalDecisionRecord {
+    const message = createBaseApprovalDecisionRecord();
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.request = (object.request !== undefined && object.request !== null)
+      ? ApprovalRequest.fromPartial(object.request)
+      : undefined;
+    message.decision = object.decision ?? 0;
+    message.message = object.message ?? "";
+    message.tokenId = object.tokenId ?? "";
+    message.decidedBy = object.decidedBy ?? "";
+    message.origin = object.origin ?? 0;
+    message.decidedAt = object.decidedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDecideApprovalResponse(): DecideApprovalResponse {
+  return { record: undefined };
+}
+
+export const DecideApprovalResponse: MessageFns<DecideApprovalResponse> = {
+  encode(message: DecideApprovalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.record !== undefined) {
+      ApprovalDecisionRecord.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.record = ApprovalDecisionRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalResponse {
+    return { record: isSet(object.record) ? ApprovalDecisionRecord.fromJSON(object.record) : undefined };
+  },
+
+  toJSON(message: DecideApprovalResponse): unknown {
+    const obj: any = {};
+    if (message.record !== undefined) {
+      obj.record = ApprovalDecisionRecord.toJSON(message.record);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalResponse>): DecideApprovalResponse {
+    return DecideApprovalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalResponse>): DecideApprovalResponse {
+    const message = createBaseDecideApprovalResponse();
+    message.record = (object.record !== undefined && object.record !== null)
+      ? ApprovalDecisionRecord.fromPartial(object.record)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListApprovalDecisionsRequest(): ListApprovalDecisionsRequest {
+  return { machineId: "", sessionId: "" };
+}
+
+export const ListApprovalDecisionsRequest: MessageFns<ListApprovalDecisionsRequest> = {
+  encode(message: ListApprovalDecisionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machineId !== "") {
+      writer.uint32(10).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApprovalDecisionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApprovalDecisionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListApprovalDecisionsRequest {
+    return {
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListApprovalDecisionsRequest): unknown {
+    const obj: any = {};
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListApprovalDecisionsRequest>): ListApprovalDecisionsRequest {
+    return ListApprovalDecisionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListApprovalDecisionsRequest>): ListApprovalDecisionsRequest {
+    const message = createBaseListApprovalDecisionsRequest();
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseListApprovalDecisionsResponse(): ListApprovalDecisionsResponse {
+  return { records: [] };
+}
+
+export const ListApprovalDecisionsResponse: MessageFns<ListApprovalDecisionsResponse> = {
+  encode(message: ListApprovalDecisionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      ApprovalDecisionRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApprovalDecisionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApprovalDecisionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(ApprovalDecisionRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListApprovalDecisionsResponse {
+    return {
+      records: globalThis.Array.isArray(object?.records)
+        ? object.records.map((e: any) => ApprovalDecisionRecord.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListApprovalDecisionsResponse): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => ApprovalDecisionRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListApprovalDecisionsResponse>): ListApprovalDecisionsResponse {
+    return ListApprovalDecisionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListApprovalDecisionsResponse>): ListApprovalDecisionsResponse {
+    const message = createBaseListApprovalDecisionsResponse();
+    message.records = object.records?.map((e) => ApprovalDecisionRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCreateTokenRequest(): CreateTokenRequest {
   return { namespace: "", label: "", scope: 0 };
 }
@@ -3335,6 +4057,33 @@ export const HubServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Answers a session's pending approval request (Session.activity.requests): relayed to the
+     * runner, which passes it to the session, which hands it to the agent's waiting hook. The
+     * decision is recorded (who, from where, when, what) and the request clears from every view
+     * with the session's next event. PERMISSION_DENIED: a read-only token. NOT_FOUND: a machine
+     * or session not in the caller's namespace. FAILED_PRECONDITION: that request is not pending
+     * (already answered, withdrawn, timed out, left to the terminal); it is never applied to
+     * another request. INVALID_ARGUMENT: no request id, or a decision other than ALLOW, DENY,
+     * ALLOW_SESSION. UNAVAILABLE: the machine is offline.
+     */
+    decideApproval: {
+      name: "DecideApproval",
+      requestType: DecideApprovalRequest as typeof DecideApprovalRequest,
+      requestStream: false,
+      responseType: DecideApprovalResponse as typeof DecideApprovalResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** The decisions recorded for a session, oldest first. NOT_FOUND as for DecideApproval. */
+    listApprovalDecisions: {
+      name: "ListApprovalDecisions",
+      requestType: ListApprovalDecisionsRequest as typeof ListApprovalDecisionsRequest,
+      requestStream: false,
+      responseType: ListApprovalDecisionsResponse as typeof ListApprovalDecisionsResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -3433,6 +4182,25 @@ export interface HubServiceImplementation<CallContextExt = {}> {
    * INVALID_ARGUMENT for neither or both of data and text, FAILED_PRECONDITION once the agent exited.
    */
   sendInput(request: SendInputRequest, context: CallContext & CallContextExt): Promise<DeepPartial<SendInputResponse>>;
+  /**
+   * Answers a session's pending approval request (Session.activity.requests): relayed to the
+   * runner, which passes it to the session, which hands it to the agent's waiting hook. The
+   * decision is recorded (who, from where, when, what) and the request clears from every view
+   * with the session's next event. PERMISSION_DENIED: a read-only token. NOT_FOUND: a machine
+   * or session not in the caller's namespace. FAILED_PRECONDITION: that request is not pending
+   * (already answered, withdrawn, timed out, left to the terminal); it is never applied to
+   * another request. INVALID_ARGUMENT: no request id, or a decision other than ALLOW, DENY,
+   * ALLOW_SESSION. UNAVAILABLE: the machine is offline.
+   */
+  decideApproval(
+    request: DecideApprovalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DecideApprovalResponse>>;
+  /** The decisions recorded for a session, oldest first. NOT_FOUND as for DecideApproval. */
+  listApprovalDecisions(
+    request: ListApprovalDecisionsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListApprovalDecisionsResponse>>;
 }
 
 export interface HubServiceClient<CallOptionsExt = {}> {
@@ -3530,6 +4298,25 @@ export interface HubServiceClient<CallOptionsExt = {}> {
    * INVALID_ARGUMENT for neither or both of data and text, FAILED_PRECONDITION once the agent exited.
    */
   sendInput(request: DeepPartial<SendInputRequest>, options?: CallOptions & CallOptionsExt): Promise<SendInputResponse>;
+  /**
+   * Answers a session's pending approval request (Session.activity.requests): relayed to the
+   * runner, which passes it to the session, which hands it to the agent's waiting hook. The
+   * decision is recorded (who, from where, when, what) and the request clears from every view
+   * with the session's next event. PERMISSION_DENIED: a read-only token. NOT_FOUND: a machine
+   * or session not in the caller's namespace. FAILED_PRECONDITION: that request is not pending
+   * (already answered, withdrawn, timed out, left to the terminal); it is never applied to
+   * another request. INVALID_ARGUMENT: no request id, or a decision other than ALLOW, DENY,
+   * ALLOW_SESSION. UNAVAILABLE: the machine is offline.
+   */
+  decideApproval(
+    request: DeepPartial<DecideApprovalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DecideApprovalResponse>;
+  /** The decisions recorded for a session, oldest first. NOT_FOUND as for DecideApproval. */
+  listApprovalDecisions(
+    request: DeepPartial<ListApprovalDecisionsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListApprovalDecisionsResponse>;
 }
 
 /** TokenService manages namespace tokens. Owner token only (PERMISSION_DENIED otherwise). */

@@ -9,6 +9,8 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import {
+  AgentActivity,
+  ApprovalRequest,
   MachineMetadata,
   RunnerState,
   Session,
@@ -19,7 +21,13 @@ import {
   stopSessionResultToJSON,
 } from "../../common/v1/common.js";
 import { GetSessionScreenResponse } from "../../runner/v1/runner.js";
-import { AttachHello, AttachRequest, AttachResponse, SendInputRequest } from "../../session/v1/session.js";
+import {
+  AttachHello,
+  AttachRequest,
+  AttachResponse,
+  DecideApprovalRequest,
+  SendInputRequest,
+} from "../../session/v1/session.js";
 
 export const protobufPackage = "hapi.hub.v1";
 
@@ -286,7 +294,20 @@ export interface RpcRequest {
     | //
     /** Types into a session's terminal (its SendInput); answered with `send_input`. */
     { $case: "sendInput"; value: SendInputCall }
+    | //
+    /**
+     * Answers an approval request of a session (the runner's DecideApproval); answered with
+     * `decide_approval`.
+     */
+    { $case: "decideApproval"; value: DecideApprovalCall }
     | undefined;
+}
+
+/** DecideApproval of one session. */
+export interface DecideApprovalCall {
+  sessionId: string;
+  /** As hapi.session.v1.DecideApprovalRequest. */
+  decision?: DecideApprovalRequest | undefined;
 }
 
 /** GetSessionScreen of one session. */
@@ -341,6 +362,9 @@ export interface RpcResponse {
     | //
     /** Answer to send_input (typed). */
     { $case: "sendInput"; value: boolean }
+    | //
+    /** Answer to decide_approval: the request that was answered. */
+    { $case: "decideApproval"; value: ApprovalRequest }
     | undefined;
 }
 
@@ -382,6 +406,11 @@ export interface SessionActivityEntry {
    * longer one is cut by the hub).
    */
   lastLine: string;
+  /**
+   * What the agent is doing (see hapi.common.v1.AgentActivity); unset when the session does
+   * not say (an older hapi). The runner sends an entry at once when it changes.
+   */
+  activity?: AgentActivity | undefined;
 }
 
 function createBaseConnectRequest(): ConnectRequest {
@@ -2059,6 +2088,9 @@ export const RpcRequest: MessageFns<RpcRequest> = {
       case "sendInput":
         SendInputCall.encode(message.method.value, writer.uint32(66).fork()).join();
         break;
+      case "decideApproval":
+        DecideApprovalCall.encode(message.method.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2140,6 +2172,14 @@ export const RpcRequest: MessageFns<RpcRequest> = {
             message.method = { $case: "sendInput", value: SendInputCall.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.method = { $case: "decideApproval", value: DecideApprovalCall.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2184,6 +2224,10 @@ export const RpcRequest: MessageFns<RpcRequest> = {
         ? { $case: "sendInput", value: SendInputCall.fromJSON(object.sendInput) }
         : isSet(object.send_input)
         ? { $case: "sendInput", value: SendInputCall.fromJSON(object.send_input) }
+        : isSet(object.decideApproval)
+        ? { $case: "decideApproval", value: DecideApprovalCall.fromJSON(object.decideApproval) }
+        : isSet(object.decide_approval)
+        ? { $case: "decideApproval", value: DecideApprovalCall.fromJSON(object.decide_approval) }
         : undefined,
     };
   },
@@ -2208,6 +2252,8 @@ export const RpcRequest: MessageFns<RpcRequest> = {
       obj.getSessionScreen = GetSessionScreenCall.toJSON(message.method.value);
     } else if (message.method?.$case === "sendInput") {
       obj.sendInput = SendInputCall.toJSON(message.method.value);
+    } else if (message.method?.$case === "decideApproval") {
+      obj.decideApproval = DecideApprovalCall.toJSON(message.method.value);
     }
     return obj;
   },
@@ -2256,7 +2302,104 @@ export const RpcRequest: MessageFns<RpcRequest> = {
         }
         break;
       }
+      case "decideApproval": {
+        if (object.method?.value !== undefined && object.method?.value !== null) {
+          message.method = { $case: "decideApproval", value: DecideApprovalCall.fromPartial(object.method.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseDecideApprovalCall(): DecideApprovalCall {
+  return { sessionId: "", decision: undefined };
+}
+
+export const DecideApprovalCall: MessageFns<DecideApprovalCall> = {
+  encode(message: DecideApprovalCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.decision !== undefined) {
+      DecideApprovalRequest.encode(message.decision, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.decision = DecideApprovalRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalCall {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      decision: isSet(object.decision) ? DecideApprovalRequest.fromJSON(object.decision) : undefined,
+    };
+  },
+
+  toJSON(message: DecideApprovalCall): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.decision !== undefined) {
+      obj.decision = DecideApprovalRequest.toJSON(message.decision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalCall>): DecideApprovalCall {
+    return DecideApprovalCall.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalCall>): DecideApprovalCall {
+    const message = createBaseDecideApprovalCall();
+    message.sessionId = object.sessionId ?? "";
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? DecideApprovalRequest.fromPartial(object.decision)
+      : undefined;
     return message;
   },
 };
@@ -2762,6 +2905,9 @@ export const RpcResponse: MessageFns<RpcResponse> = {
       case "sendInput":
         writer.uint32(64).bool(message.result.value);
         break;
+      case "decideApproval":
+        ApprovalRequest.encode(message.result.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2846,6 +2992,14 @@ export const RpcResponse: MessageFns<RpcResponse> = {
             message.result = { $case: "sendInput", value: reader.bool() };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.result = { $case: "decideApproval", value: ApprovalRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2891,6 +3045,10 @@ export const RpcResponse: MessageFns<RpcResponse> = {
         ? { $case: "sendInput", value: globalThis.Boolean(object.sendInput) }
         : isSet(object.send_input)
         ? { $case: "sendInput", value: globalThis.Boolean(object.send_input) }
+        : isSet(object.decideApproval)
+        ? { $case: "decideApproval", value: ApprovalRequest.fromJSON(object.decideApproval) }
+        : isSet(object.decide_approval)
+        ? { $case: "decideApproval", value: ApprovalRequest.fromJSON(object.decide_approval) }
         : undefined,
     };
   },
@@ -2914,6 +3072,8 @@ export const RpcResponse: MessageFns<RpcResponse> = {
       obj.sessionScreen = GetSessionScreenResponse.toJSON(message.result.value);
     } else if (message.result?.$case === "sendInput") {
       obj.sendInput = message.result.value;
+    } else if (message.result?.$case === "decideApproval") {
+      obj.decideApproval = ApprovalRequest.toJSON(message.result.value);
     }
     return obj;
   },
@@ -2964,6 +3124,12 @@ export const RpcResponse: MessageFns<RpcResponse> = {
       case "sendInput": {
         if (object.result?.value !== undefined && object.result?.value !== null) {
           message.result = { $case: "sendInput", value: object.result.value };
+        }
+        break;
+      }
+      case "decideApproval": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "decideApproval", value: ApprovalRequest.fromPartial(object.result.value) };
         }
         break;
       }
@@ -3216,7 +3382,7 @@ export const SessionActivity: MessageFns<SessionActivity> = {
 };
 
 function createBaseSessionActivityEntry(): SessionActivityEntry {
-  return { sessionId: "", lastOutputAt: undefined, lastLine: "" };
+  return { sessionId: "", lastOutputAt: undefined, lastLine: "", activity: undefined };
 }
 
 export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
@@ -3229,6 +3395,9 @@ export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
     }
     if (message.lastLine !== "") {
       writer.uint32(26).string(message.lastLine);
+    }
+    if (message.activity !== undefined) {
+      AgentActivity.encode(message.activity, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3270,6 +3439,14 @@ export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
             message.lastLine = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.activity = AgentActivity.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3299,6 +3476,7 @@ export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
         : isSet(object.last_line)
         ? globalThis.String(object.last_line)
         : "",
+      activity: isSet(object.activity) ? AgentActivity.fromJSON(object.activity) : undefined,
     };
   },
 
@@ -3313,6 +3491,9 @@ export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
     if (message.lastLine !== "") {
       obj.lastLine = message.lastLine;
     }
+    if (message.activity !== undefined) {
+      obj.activity = AgentActivity.toJSON(message.activity);
+    }
     return obj;
   },
 
@@ -3324,6 +3505,9 @@ export const SessionActivityEntry: MessageFns<SessionActivityEntry> = {
     message.sessionId = object.sessionId ?? "";
     message.lastOutputAt = object.lastOutputAt ?? undefined;
     message.lastLine = object.lastLine ?? "";
+    message.activity = (object.activity !== undefined && object.activity !== null)
+      ? AgentActivity.fromPartial(object.activity)
+      : undefined;
     return message;
   },
 };

@@ -9,6 +9,7 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import {
+  ApprovalRequest,
   Session,
   SpawnSessionOutcome,
   SpawnSessionSpec,
@@ -19,7 +20,13 @@ import {
   stopSessionResultFromJSON,
   stopSessionResultToJSON,
 } from "../../common/v1/common.js";
-import { AttachRequest, AttachResponse, ExitStatus, GetScreenResponse } from "../../session/v1/session.js";
+import {
+  AttachRequest,
+  AttachResponse,
+  DecideApprovalRequest as DecideApprovalRequest1,
+  ExitStatus,
+  GetScreenResponse,
+} from "../../session/v1/session.js";
 
 export const protobufPackage = "hapi.runner.v1";
 
@@ -124,6 +131,26 @@ export function sessionEventKindToJSON(object: SessionEventKind): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+/** SessionActivityChangedRequest names the session. */
+export interface SessionActivityChangedRequest {
+  sessionId: string;
+}
+
+/** SessionActivityChangedResponse has no fields. */
+export interface SessionActivityChangedResponse {
+}
+
+/** DecideApprovalRequest answers one request of one session. */
+export interface DecideApprovalRequest {
+  sessionId: string;
+  decision?: DecideApprovalRequest1 | undefined;
+}
+
+/** DecideApprovalResponse is the request that was answered. */
+export interface DecideApprovalResponse {
+  request?: ApprovalRequest | undefined;
 }
 
 /** GetStatusRequest has no fields. */
@@ -412,6 +439,291 @@ export interface GetSessionScreenResponse {
   /** When the session ended; set when `ended`. */
   endedAt?: Date | undefined;
 }
+
+function createBaseSessionActivityChangedRequest(): SessionActivityChangedRequest {
+  return { sessionId: "" };
+}
+
+export const SessionActivityChangedRequest: MessageFns<SessionActivityChangedRequest> = {
+  encode(message: SessionActivityChangedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionActivityChangedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionActivityChangedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionActivityChangedRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SessionActivityChangedRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionActivityChangedRequest>): SessionActivityChangedRequest {
+    return SessionActivityChangedRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionActivityChangedRequest>): SessionActivityChangedRequest {
+    const message = createBaseSessionActivityChangedRequest();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseSessionActivityChangedResponse(): SessionActivityChangedResponse {
+  return {};
+}
+
+export const SessionActivityChangedResponse: MessageFns<SessionActivityChangedResponse> = {
+  encode(_: SessionActivityChangedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionActivityChangedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionActivityChangedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SessionActivityChangedResponse {
+    return {};
+  },
+
+  toJSON(_: SessionActivityChangedResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionActivityChangedResponse>): SessionActivityChangedResponse {
+    return SessionActivityChangedResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SessionActivityChangedResponse>): SessionActivityChangedResponse {
+    const message = createBaseSessionActivityChangedResponse();
+    return message;
+  },
+};
+
+function createBaseDecideApprovalRequest(): DecideApprovalRequest {
+  return { sessionId: "", decision: undefined };
+}
+
+export const DecideApprovalRequest: MessageFns<DecideApprovalRequest> = {
+  encode(message: DecideApprovalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.decision !== undefined) {
+      DecideApprovalRequest1.encode(message.decision, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.decision = DecideApprovalRequest1.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      decision: isSet(object.decision) ? DecideApprovalRequest1.fromJSON(object.decision) : undefined,
+    };
+  },
+
+  toJSON(message: DecideApprovalRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.decision !== undefined) {
+      obj.decision = DecideApprovalRequest1.toJSON(message.decision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalRequest>): DecideApprovalRequest {
+    return DecideApprovalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalRequest>): DecideApprovalRequest {
+    const message = createBaseDecideApprovalRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? DecideApprovalRequest1.fromPartial(object.decision)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDecideApprovalResponse(): DecideApprovalResponse {
+  return { request: undefined };
+}
+
+export const DecideApprovalResponse: MessageFns<DecideApprovalResponse> = {
+  encode(message: DecideApprovalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      ApprovalRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = ApprovalRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalResponse {
+    return { request: isSet(object.request) ? ApprovalRequest.fromJSON(object.request) : undefined };
+  },
+
+  toJSON(message: DecideApprovalResponse): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = ApprovalRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalResponse>): DecideApprovalResponse {
+    return DecideApprovalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalResponse>): DecideApprovalResponse {
+    const message = createBaseDecideApprovalResponse();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? ApprovalRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseGetStatusRequest(): GetStatusRequest {
   return {};
@@ -3420,6 +3732,32 @@ export const RunnerServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Called by a session process when its activity (hapi.common.v1.AgentActivity) changed: the
+     * runner reads it from the session's socket and tells its hub at once. Unknown ids are
+     * ignored (OK). Never blocks on the hub.
+     */
+    sessionActivityChanged: {
+      name: "SessionActivityChanged",
+      requestType: SessionActivityChangedRequest as typeof SessionActivityChangedRequest,
+      requestStream: false,
+      responseType: SessionActivityChangedResponse as typeof SessionActivityChangedResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Answers an approval request of a live session (hapi.session.v1.SessionService.DecideApproval
+     * on its socket; its status codes pass through). NOT_FOUND: unknown session;
+     * FAILED_PRECONDITION: ended, no terminal, or the request is not pending.
+     */
+    decideApproval: {
+      name: "DecideApproval",
+      requestType: DecideApprovalRequest as typeof DecideApprovalRequest,
+      requestStream: false,
+      responseType: DecideApprovalResponse as typeof DecideApprovalResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -3515,6 +3853,24 @@ export interface RunnerServiceImplementation<CallContextExt = {}> {
     request: GetSessionScreenRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<GetSessionScreenResponse>>;
+  /**
+   * Called by a session process when its activity (hapi.common.v1.AgentActivity) changed: the
+   * runner reads it from the session's socket and tells its hub at once. Unknown ids are
+   * ignored (OK). Never blocks on the hub.
+   */
+  sessionActivityChanged(
+    request: SessionActivityChangedRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<SessionActivityChangedResponse>>;
+  /**
+   * Answers an approval request of a live session (hapi.session.v1.SessionService.DecideApproval
+   * on its socket; its status codes pass through). NOT_FOUND: unknown session;
+   * FAILED_PRECONDITION: ended, no terminal, or the request is not pending.
+   */
+  decideApproval(
+    request: DecideApprovalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DecideApprovalResponse>>;
 }
 
 export interface RunnerServiceClient<CallOptionsExt = {}> {
@@ -3609,6 +3965,24 @@ export interface RunnerServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<GetSessionScreenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<GetSessionScreenResponse>;
+  /**
+   * Called by a session process when its activity (hapi.common.v1.AgentActivity) changed: the
+   * runner reads it from the session's socket and tells its hub at once. Unknown ids are
+   * ignored (OK). Never blocks on the hub.
+   */
+  sessionActivityChanged(
+    request: DeepPartial<SessionActivityChangedRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<SessionActivityChangedResponse>;
+  /**
+   * Answers an approval request of a live session (hapi.session.v1.SessionService.DecideApproval
+   * on its socket; its status codes pass through). NOT_FOUND: unknown session;
+   * FAILED_PRECONDITION: ended, no terminal, or the request is not pending.
+   */
+  decideApproval(
+    request: DeepPartial<DecideApprovalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DecideApprovalResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -8,6 +8,16 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import {
+  ActivityState,
+  activityStateFromJSON,
+  activityStateToJSON,
+  AgentActivity,
+  ApprovalDecision,
+  approvalDecisionFromJSON,
+  approvalDecisionToJSON,
+  ApprovalRequest,
+} from "../../common/v1/common.js";
 
 export const protobufPackage = "hapi.session.v1";
 
@@ -70,7 +80,15 @@ export interface AttachHello {
    * The offset just past the last output byte this viewer holds (from an earlier Attach of
    * the same session). Unset: the viewer holds nothing and gets a snapshot.
    */
-  lastOffset?: number | undefined;
+  lastOffset?:
+    | number
+    | undefined;
+  /**
+   * The viewer is a person's own terminal on this machine (`hapi` in a terminal, a local
+   * `hapi attach`): while one is attached and was typed in lately, approval requests are left
+   * to the agent's prompt there. The runner clears it for viewers coming through the hub.
+   */
+  localTerminal: boolean;
 }
 
 /** Bytes typed by a viewer. */
@@ -243,10 +261,70 @@ export interface GetInfoResponse {
   protocolVersion: number;
   /** The offset just past the agent's last output byte. */
   outputOffset: number;
+  /** What the agent is doing, and its pending approval requests. */
+  activity?: AgentActivity | undefined;
+}
+
+/** ReportActivityRequest is what a hook says. */
+export interface ReportActivityRequest {
+  /** WORKING or WAITING_FOR_INPUT. */
+  state: ActivityState;
+  /** A notification to show with the state (at most 1000 characters kept). */
+  message: string;
+  /** "claude-hooks" or "codex-hooks". */
+  source: string;
+  /**
+   * A notification (Claude Code's Notification hook): the agent has not moved on, so requests
+   * left to its terminal stay listed. Any other report means it moved on and clears them.
+   */
+  notification: boolean;
+}
+
+/** ReportActivityResponse has no fields. */
+export interface ReportActivityResponse {
+}
+
+/** RequestApprovalRequest describes what the agent wants to do. */
+export interface RequestApprovalRequest {
+  /** Required. */
+  tool: string;
+  command: string;
+  file: string;
+  description: string;
+  /** Whether ALLOW_SESSION may be offered. */
+  sessionAllowSupported: boolean;
+  /** "claude-hooks" or "codex-hooks". */
+  source: string;
+}
+
+/** RequestApprovalResponse is the outcome. */
+export interface RequestApprovalResponse {
+  /** The request's id. */
+  requestId: string;
+  /** ALLOW, DENY, ALLOW_SESSION, or NONE (leave it to the agent's own prompt). */
+  decision: ApprovalDecision;
+  /** With DENY: what the agent is told. */
+  message: string;
+  /** With NONE: "terminal" (a person is at the terminal) or "timeout". */
+  reason: string;
+}
+
+/** DecideApprovalRequest answers one request. */
+export interface DecideApprovalRequest {
+  requestId: string;
+  /** ALLOW, DENY or ALLOW_SESSION (INVALID_ARGUMENT otherwise). */
+  decision: ApprovalDecision;
+  /** With DENY: what the agent is told (at most 1000 characters). */
+  message: string;
+}
+
+/** DecideApprovalResponse is the request that was answered. */
+export interface DecideApprovalResponse {
+  request?: ApprovalRequest | undefined;
 }
 
 function createBaseAttachHello(): AttachHello {
-  return { mode: 0, cols: 0, rows: 0, lastOffset: undefined };
+  return { mode: 0, cols: 0, rows: 0, lastOffset: undefined, localTerminal: false };
 }
 
 export const AttachHello: MessageFns<AttachHello> = {
@@ -262,6 +340,9 @@ export const AttachHello: MessageFns<AttachHello> = {
     }
     if (message.lastOffset !== undefined) {
       writer.uint32(32).uint64(message.lastOffset);
+    }
+    if (message.localTerminal !== false) {
+      writer.uint32(40).bool(message.localTerminal);
     }
     return writer;
   },
@@ -311,6 +392,14 @@ export const AttachHello: MessageFns<AttachHello> = {
             message.lastOffset = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.localTerminal = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -333,6 +422,11 @@ export const AttachHello: MessageFns<AttachHello> = {
         : isSet(object.last_offset)
         ? globalThis.Number(object.last_offset)
         : undefined,
+      localTerminal: isSet(object.localTerminal)
+        ? globalThis.Boolean(object.localTerminal)
+        : isSet(object.local_terminal)
+        ? globalThis.Boolean(object.local_terminal)
+        : false,
     };
   },
 
@@ -350,6 +444,9 @@ export const AttachHello: MessageFns<AttachHello> = {
     if (message.lastOffset !== undefined) {
       obj.lastOffset = Math.round(message.lastOffset);
     }
+    if (message.localTerminal !== false) {
+      obj.localTerminal = message.localTerminal;
+    }
     return obj;
   },
 
@@ -362,6 +459,7 @@ export const AttachHello: MessageFns<AttachHello> = {
     message.cols = object.cols ?? 0;
     message.rows = object.rows ?? 0;
     message.lastOffset = object.lastOffset ?? undefined;
+    message.localTerminal = object.localTerminal ?? false;
     return message;
   },
 };
@@ -1897,6 +1995,7 @@ function createBaseGetInfoResponse(): GetInfoResponse {
     exitStatus: undefined,
     protocolVersion: 0,
     outputOffset: 0,
+    activity: undefined,
   };
 }
 
@@ -1937,6 +2036,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     }
     if (message.outputOffset !== 0) {
       writer.uint32(96).uint64(message.outputOffset);
+    }
+    if (message.activity !== undefined) {
+      AgentActivity.encode(message.activity, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2050,6 +2152,14 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
             message.outputOffset = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.activity = AgentActivity.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2096,6 +2206,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         : isSet(object.output_offset)
         ? globalThis.Number(object.output_offset)
         : 0,
+      activity: isSet(object.activity) ? AgentActivity.fromJSON(object.activity) : undefined,
     };
   },
 
@@ -2137,6 +2248,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     if (message.outputOffset !== 0) {
       obj.outputOffset = Math.round(message.outputOffset);
     }
+    if (message.activity !== undefined) {
+      obj.activity = AgentActivity.toJSON(message.activity);
+    }
     return obj;
   },
 
@@ -2159,6 +2273,626 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
       : undefined;
     message.protocolVersion = object.protocolVersion ?? 0;
     message.outputOffset = object.outputOffset ?? 0;
+    message.activity = (object.activity !== undefined && object.activity !== null)
+      ? AgentActivity.fromPartial(object.activity)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReportActivityRequest(): ReportActivityRequest {
+  return { state: 0, message: "", source: "", notification: false };
+}
+
+export const ReportActivityRequest: MessageFns<ReportActivityRequest> = {
+  encode(message: ReportActivityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== 0) {
+      writer.uint32(8).int32(message.state);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    if (message.notification !== false) {
+      writer.uint32(32).bool(message.notification);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportActivityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportActivityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.notification = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportActivityRequest {
+    return {
+      state: isSet(object.state) ? activityStateFromJSON(object.state) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      notification: isSet(object.notification) ? globalThis.Boolean(object.notification) : false,
+    };
+  },
+
+  toJSON(message: ReportActivityRequest): unknown {
+    const obj: any = {};
+    if (message.state !== 0) {
+      obj.state = activityStateToJSON(message.state);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.notification !== false) {
+      obj.notification = message.notification;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReportActivityRequest>): ReportActivityRequest {
+    return ReportActivityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReportActivityRequest>): ReportActivityRequest {
+    const message = createBaseReportActivityRequest();
+    message.state = object.state ?? 0;
+    message.message = object.message ?? "";
+    message.source = object.source ?? "";
+    message.notification = object.notification ?? false;
+    return message;
+  },
+};
+
+function createBaseReportActivityResponse(): ReportActivityResponse {
+  return {};
+}
+
+export const ReportActivityResponse: MessageFns<ReportActivityResponse> = {
+  encode(_: ReportActivityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportActivityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportActivityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReportActivityResponse {
+    return {};
+  },
+
+  toJSON(_: ReportActivityResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReportActivityResponse>): ReportActivityResponse {
+    return ReportActivityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ReportActivityResponse>): ReportActivityResponse {
+    const message = createBaseReportActivityResponse();
+    return message;
+  },
+};
+
+function createBaseRequestApprovalRequest(): RequestApprovalRequest {
+  return { tool: "", command: "", file: "", description: "", sessionAllowSupported: false, source: "" };
+}
+
+export const RequestApprovalRequest: MessageFns<RequestApprovalRequest> = {
+  encode(message: RequestApprovalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tool !== "") {
+      writer.uint32(10).string(message.tool);
+    }
+    if (message.command !== "") {
+      writer.uint32(18).string(message.command);
+    }
+    if (message.file !== "") {
+      writer.uint32(26).string(message.file);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.sessionAllowSupported !== false) {
+      writer.uint32(40).bool(message.sessionAllowSupported);
+    }
+    if (message.source !== "") {
+      writer.uint32(50).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestApprovalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestApprovalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.command = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sessionAllowSupported = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestApprovalRequest {
+    return {
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      command: isSet(object.command) ? globalThis.String(object.command) : "",
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      sessionAllowSupported: isSet(object.sessionAllowSupported)
+        ? globalThis.Boolean(object.sessionAllowSupported)
+        : isSet(object.session_allow_supported)
+        ? globalThis.Boolean(object.session_allow_supported)
+        : false,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: RequestApprovalRequest): unknown {
+    const obj: any = {};
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.command !== "") {
+      obj.command = message.command;
+    }
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.sessionAllowSupported !== false) {
+      obj.sessionAllowSupported = message.sessionAllowSupported;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestApprovalRequest>): RequestApprovalRequest {
+    return RequestApprovalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestApprovalRequest>): RequestApprovalRequest {
+    const message = createBaseRequestApprovalRequest();
+    message.tool = object.tool ?? "";
+    message.command = object.command ?? "";
+    message.file = object.file ?? "";
+    message.description = object.description ?? "";
+    message.sessionAllowSupported = object.sessionAllowSupported ?? false;
+    message.source = object.source ?? "";
+    return message;
+  },
+};
+
+function createBaseRequestApprovalResponse(): RequestApprovalResponse {
+  return { requestId: "", decision: 0, message: "", reason: "" };
+}
+
+export const RequestApprovalResponse: MessageFns<RequestApprovalResponse> = {
+  encode(message: RequestApprovalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(16).int32(message.decision);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestApprovalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestApprovalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestApprovalResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      decision: isSet(object.decision) ? approvalDecisionFromJSON(object.decision) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RequestApprovalResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.decision !== 0) {
+      obj.decision = approvalDecisionToJSON(message.decision);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RequestApprovalResponse>): RequestApprovalResponse {
+    return RequestApprovalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestApprovalResponse>): RequestApprovalResponse {
+    const message = createBaseRequestApprovalResponse();
+    message.requestId = object.requestId ?? "";
+    message.decision = object.decision ?? 0;
+    message.message = object.message ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseDecideApprovalRequest(): DecideApprovalRequest {
+  return { requestId: "", decision: 0, message: "" };
+}
+
+export const DecideApprovalRequest: MessageFns<DecideApprovalRequest> = {
+  encode(message: DecideApprovalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(16).int32(message.decision);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      decision: isSet(object.decision) ? approvalDecisionFromJSON(object.decision) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: DecideApprovalRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.decision !== 0) {
+      obj.decision = approvalDecisionToJSON(message.decision);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalRequest>): DecideApprovalRequest {
+    return DecideApprovalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalRequest>): DecideApprovalRequest {
+    const message = createBaseDecideApprovalRequest();
+    message.requestId = object.requestId ?? "";
+    message.decision = object.decision ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseDecideApprovalResponse(): DecideApprovalResponse {
+  return { request: undefined };
+}
+
+export const DecideApprovalResponse: MessageFns<DecideApprovalResponse> = {
+  encode(message: DecideApprovalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      ApprovalRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecideApprovalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecideApprovalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = ApprovalRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecideApprovalResponse {
+    return { request: isSet(object.request) ? ApprovalRequest.fromJSON(object.request) : undefined };
+  },
+
+  toJSON(message: DecideApprovalResponse): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = ApprovalRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecideApprovalResponse>): DecideApprovalResponse {
+    return DecideApprovalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DecideApprovalResponse>): DecideApprovalResponse {
+    const message = createBaseDecideApprovalResponse();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? ApprovalRequest.fromPartial(object.request)
+      : undefined;
     return message;
   },
 };
@@ -2232,6 +2966,47 @@ export const SessionServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * The agent's hooks report what it does (`hapi hook`): WORKING or WAITING_FOR_INPUT, with a
+     * notification message. Once a hook reported, the terminal guess stops for this session.
+     * INVALID_ARGUMENT for another state. A report clears requests answered at the terminal.
+     */
+    reportActivity: {
+      name: "ReportActivity",
+      requestType: ReportActivityRequest as typeof ReportActivityRequest,
+      requestStream: false,
+      responseType: ReportActivityResponse as typeof ReportActivityResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * The agent asks for permission (its PermissionRequest hook). Answers at once with NONE when
+     * a person's own terminal is attached and was typed in lately (they answer the agent's own
+     * prompt); otherwise BLOCKS until DecideApproval answers it, or HAPI_APPROVAL_TIMEOUT_MS
+     * passed (NONE), or the caller goes (the request is withdrawn). The request shows in
+     * GetInfo's activity meanwhile. INVALID_ARGUMENT: no tool.
+     */
+    requestApproval: {
+      name: "RequestApproval",
+      requestType: RequestApprovalRequest as typeof RequestApprovalRequest,
+      requestStream: false,
+      responseType: RequestApprovalResponse as typeof RequestApprovalResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Answers a pending request (from the runner: hub, CLI). FAILED_PRECONDITION when that
+     * request is not pending (answered, withdrawn, timed out, at the terminal) or the decision
+     * is not one of its choices; never applied to another request.
+     */
+    decideApproval: {
+      name: "DecideApproval",
+      requestType: DecideApprovalRequest as typeof DecideApprovalRequest,
+      requestStream: false,
+      responseType: DecideApprovalResponse as typeof DecideApprovalResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -2267,6 +3042,35 @@ export interface SessionServiceImplementation<CallContextExt = {}> {
   resize(request: ResizeRequest, context: CallContext & CallContextExt): Promise<DeepPartial<ResizeResponse>>;
   /** Describes the session. Never blocks; never fails while the process is up. */
   getInfo(request: GetInfoRequest, context: CallContext & CallContextExt): Promise<DeepPartial<GetInfoResponse>>;
+  /**
+   * The agent's hooks report what it does (`hapi hook`): WORKING or WAITING_FOR_INPUT, with a
+   * notification message. Once a hook reported, the terminal guess stops for this session.
+   * INVALID_ARGUMENT for another state. A report clears requests answered at the terminal.
+   */
+  reportActivity(
+    request: ReportActivityRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ReportActivityResponse>>;
+  /**
+   * The agent asks for permission (its PermissionRequest hook). Answers at once with NONE when
+   * a person's own terminal is attached and was typed in lately (they answer the agent's own
+   * prompt); otherwise BLOCKS until DecideApproval answers it, or HAPI_APPROVAL_TIMEOUT_MS
+   * passed (NONE), or the caller goes (the request is withdrawn). The request shows in
+   * GetInfo's activity meanwhile. INVALID_ARGUMENT: no tool.
+   */
+  requestApproval(
+    request: RequestApprovalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RequestApprovalResponse>>;
+  /**
+   * Answers a pending request (from the runner: hub, CLI). FAILED_PRECONDITION when that
+   * request is not pending (answered, withdrawn, timed out, at the terminal) or the decision
+   * is not one of its choices; never applied to another request.
+   */
+  decideApproval(
+    request: DecideApprovalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DecideApprovalResponse>>;
 }
 
 export interface SessionServiceClient<CallOptionsExt = {}> {
@@ -2301,6 +3105,35 @@ export interface SessionServiceClient<CallOptionsExt = {}> {
   resize(request: DeepPartial<ResizeRequest>, options?: CallOptions & CallOptionsExt): Promise<ResizeResponse>;
   /** Describes the session. Never blocks; never fails while the process is up. */
   getInfo(request: DeepPartial<GetInfoRequest>, options?: CallOptions & CallOptionsExt): Promise<GetInfoResponse>;
+  /**
+   * The agent's hooks report what it does (`hapi hook`): WORKING or WAITING_FOR_INPUT, with a
+   * notification message. Once a hook reported, the terminal guess stops for this session.
+   * INVALID_ARGUMENT for another state. A report clears requests answered at the terminal.
+   */
+  reportActivity(
+    request: DeepPartial<ReportActivityRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ReportActivityResponse>;
+  /**
+   * The agent asks for permission (its PermissionRequest hook). Answers at once with NONE when
+   * a person's own terminal is attached and was typed in lately (they answer the agent's own
+   * prompt); otherwise BLOCKS until DecideApproval answers it, or HAPI_APPROVAL_TIMEOUT_MS
+   * passed (NONE), or the caller goes (the request is withdrawn). The request shows in
+   * GetInfo's activity meanwhile. INVALID_ARGUMENT: no tool.
+   */
+  requestApproval(
+    request: DeepPartial<RequestApprovalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RequestApprovalResponse>;
+  /**
+   * Answers a pending request (from the runner: hub, CLI). FAILED_PRECONDITION when that
+   * request is not pending (answered, withdrawn, timed out, at the terminal) or the decision
+   * is not one of its choices; never applied to another request.
+   */
+  decideApproval(
+    request: DeepPartial<DecideApprovalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DecideApprovalResponse>;
 }
 
 function bytesFromBase64(b64: string): Uint8Array {

@@ -81,6 +81,29 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   },
   {
     version: 4,
+    name: 'approval decisions',
+    // One row per decision on an agent's approval request; `request` is the request as it was
+    // when answered (JSON). Kept with the session's history; never updated.
+    sql: `
+      CREATE TABLE approval_decisions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL,
+        machine_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny', 'allow_session')),
+        message TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('page', 'cli', 'api')),
+        decided_at INTEGER NOT NULL
+      );
+      CREATE INDEX approval_decisions_session ON approval_decisions(machine_id, session_id, seq);
+    `,
+  },
+  {
+    version: 5,
     name: 'notifications',
     // The notifier's settings (src/hub/domain/notify): muted sessions, per-namespace preferences,
     // Web Push keys and subscriptions (the private key is as secret as the tokens' hashes: 0600 file).

@@ -4,6 +4,7 @@
  * sessions and web sign-ins. Schema: migrations.ts. Synchronous by design: better-sqlite3
  * calls are microseconds and keep the hub's state transitions atomic without locks.
  */
+import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../../contract/activity-types.js';
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -143,6 +144,11 @@ export function openHubStore(path: string): HubStore {
     ),
     touchWebSession: db.prepare('UPDATE web_sessions SET last_seen_at = ? WHERE key = ?'),
     deleteWebSession: db.prepare('DELETE FROM web_sessions WHERE key = ?'),
+    insertDecision: db.prepare(
+      `INSERT INTO approval_decisions (namespace, machine_id, session_id, request_id, request, decision, message, token_id, decided_by, origin, decided_at)
+       VALUES (@namespace, @machine_id, @session_id, @request_id, @request, @decision, @message, @token_id, @decided_by, @origin, @decided_at)`,
+    ),
+    decisions: db.prepare('SELECT * FROM approval_decisions WHERE machine_id = ? AND session_id = ? ORDER BY seq'),
   };
 
   function machineParams(m: MachineRecord) {
@@ -273,6 +279,24 @@ export function openHubStore(path: string): HubStore {
     deleteWebSessions(keys) {
       deleteWebSessions(keys);
     },
+    insertDecision(d) {
+      q.insertDecision.run({
+        namespace: d.namespace,
+        machine_id: d.machineId,
+        session_id: d.sessionId,
+        request_id: d.request.id,
+        request: JSON.stringify({ ...d.request, requestedAt: d.request.requestedAt.getTime() }),
+        decision: d.decision,
+        message: d.message,
+        token_id: d.tokenId,
+        decided_by: d.decidedBy,
+        origin: d.origin,
+        decided_at: d.decidedAt.getTime(),
+      });
+    },
+    listDecisions(machineId, sessionId) {
+      return (q.decisions.all(machineId, sessionId) as DecisionRow[]).map(decisionFromRow);
+    },
     transaction(work) {
       // One connection: the transaction's ports are the store itself. IMMEDIATE takes the
       // write lock up front (waiting up to the busy timeout) rather than failing at once with
@@ -284,4 +308,31 @@ export function openHubStore(path: string): HubStore {
     },
   };
   return mapStoreErrors(store);
+}
+
+interface DecisionRow {
+  machine_id: string;
+  session_id: string;
+  request: string;
+  decision: string;
+  message: string;
+  token_id: string;
+  decided_by: string;
+  origin: string;
+  decided_at: number;
+}
+
+function decisionFromRow(r: DecisionRow): ApprovalDecisionRecordInfo {
+  const request = JSON.parse(r.request) as ApprovalRequestInfo & { requestedAt: number };
+  return {
+    machineId: r.machine_id,
+    sessionId: r.session_id,
+    request: { ...request, requestedAt: new Date(request.requestedAt) },
+    decision: r.decision as ApprovalDecisionRecordInfo['decision'],
+    message: r.message,
+    tokenId: r.token_id,
+    decidedBy: r.decided_by,
+    origin: r.origin as ApprovalDecisionRecordInfo['origin'],
+    decidedAt: new Date(r.decided_at),
+  };
 }
