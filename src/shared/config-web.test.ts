@@ -83,15 +83,17 @@ describe('notification settings', () => {
       notify: false,
     });
     expect(webConfig({})).toMatchObject({ publicUrl: undefined, notifyCoalesceMs: 2000 });
-    expect(webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/team/', HAPI_NOTIFY_COALESCE_MS: '0' })).toMatchObject({
-      publicUrl: 'https://hapi.example.com/team',
+    expect(webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/', HAPI_NOTIFY_COALESCE_MS: '0' })).toMatchObject({
+      publicUrl: 'https://hapi.example.com',
       notifyCoalesceMs: 0,
     });
   });
 
   it('refuses what is not a plain http(s) URL', () => {
     expect(() => webConfig({ HAPI_HUB_PUBLIC_URL: 'hapi.example.com' })).toThrow(/HAPI_HUB_PUBLIC_URL/);
-    expect(() => webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/?x=1' })).toThrow(/without credentials, query or fragment/);
+    expect(() => webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/?x=1' })).toThrow(/must be an origin/);
+    // The page and its API live at the origin's root: a path prefix would break every link.
+    expect(() => webConfig({ HAPI_HUB_PUBLIC_URL: 'https://hapi.example.com/team/' })).toThrow(/must be an origin/);
     expect(() => telegramConfig({ HAPI_TELEGRAM_BOT_TOKEN: BOT_TOKEN, HAPI_TELEGRAM_API_URL: 'ftp://x' })).toThrow(/HAPI_TELEGRAM_API_URL/);
     expect(() => webConfig({ HAPI_NOTIFY_COALESCE_MS: '-1' })).toThrow(/HAPI_NOTIFY_COALESCE_MS/);
   });
