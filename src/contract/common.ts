@@ -146,6 +146,7 @@ export function spawnSpecFromProto(spec: SpawnSessionSpec | undefined): SpawnSpe
     worktree: spec.worktree ? { branch: spec.worktree.branch || undefined } : undefined,
     requestId: spec.requestId || undefined,
     agentArgs: [...spec.agentArgs],
+    prompt: spec.prompt || undefined,
   };
 }
 
@@ -158,6 +159,7 @@ export function spawnSpecToProto(spec: SpawnSpec): SpawnSessionSpec {
     worktree: spec.worktree ? { branch: spec.worktree.branch ?? '' } : undefined,
     requestId: spec.requestId ?? '',
     agentArgs: spec.agentArgs,
+    prompt: spec.prompt ?? '',
   };
 }
 

@@ -22,6 +22,35 @@ export const SESSION_FIELD_LIMITS = {
   exitSignal: 32,
 } as const;
 
+/**
+ * Upper bound (in characters) of a spawn's prompt. It may travel as one command-line argument
+ * or environment string, which Linux caps at 128 KiB (MAX_ARG_STRLEN): 16384 characters of up
+ * to 4 UTF-8 bytes each stay below that.
+ */
+export const PROMPT_MAX_CHARS = 16_384;
+
+/** C0 controls but tab and newline, DEL, and C1 controls: what a prompt may not contain. */
+const PROMPT_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+/**
+ * A spawn's prompt: undefined or empty is none (proto3 cannot tell them apart; the JSON and CLI
+ * paths refuse an explicitly empty one themselves). A prompt is typed into a terminal or passed
+ * as an argument, so it holds no terminal controls (an escape sequence would reach the terminal
+ * as keys); blank and overlong ones are mistakes.
+ */
+export function checkPrompt(prompt: unknown): void {
+  if (prompt === undefined || prompt === '') return;
+  if (typeof prompt !== 'string') throw new InvalidArgumentError('prompt must be a string');
+  const length = [...prompt].length;
+  if (length > PROMPT_MAX_CHARS) throw new InvalidArgumentError(`prompt is longer than ${PROMPT_MAX_CHARS} characters (${length})`);
+  if (prompt.trim() === '') throw new InvalidArgumentError('prompt must not be blank (omit it for none)');
+  const bad = PROMPT_CONTROL.exec(prompt);
+  if (bad) {
+    const code = bad[0].charCodeAt(0).toString(16).padStart(2, '0');
+    throw new InvalidArgumentError(`prompt contains a control character (0x${code} at ${bad.index}); only newline and tab are allowed`);
+  }
+}
+
 /** How much of a rejected value an error message or a log line quotes. */
 const QUOTE_CHARS = 64;
 
@@ -78,6 +107,7 @@ export function checkSpawnSpec(spec: SpawnSpec): void {
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && !a.includes('\0'))) {
     throw new InvalidArgumentError('agentArgs must be strings without NUL bytes');
   }
+  checkPrompt(spec.prompt);
   const L = SESSION_FIELD_LIMITS;
   check(
     tooLong('directory', spec.directory, L.directory) ??

@@ -93,6 +93,8 @@ export interface SpawnSpec {
   worktree?: { branch?: string };
   requestId?: string;
   agentArgs: string[];
+  /** The agent's first input (limits.ts checkPrompt); undefined or empty = none. */
+  prompt?: string;
 }
 
 export type SpawnOutcome =

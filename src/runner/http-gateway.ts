@@ -88,6 +88,8 @@ function routes(control: RunnerControl): Record<string, Handler> {
       if (args !== undefined && (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))) {
         throw new InvalidArgumentError('field "agentArgs" must be an array of strings');
       }
+      const prompt = field<string>(body, 'prompt', 'string', false);
+      if (prompt === '') throw new InvalidArgumentError('field "prompt" must not be empty (omit it for none)');
       const approve =
         field<boolean>(body, 'approvedNewDirectoryCreation', 'boolean', false) ??
         field<boolean>(body, 'approveCreateDirectory', 'boolean', false) ?? false;
@@ -99,6 +101,7 @@ function routes(control: RunnerControl): Record<string, Handler> {
         approveCreateDirectory: approve,
         worktree: wt,
         agentArgs: (args as string[] | undefined) ?? [],
+        prompt,
       });
       if (outcome.kind === 'approval-required') {
         return [409, { success: false, requiresUserApproval: true, actionRequired: 'CREATE_DIRECTORY', directory: outcome.directory }];

@@ -14,7 +14,7 @@ import { hapiPaths } from '../shared/paths.js';
 import { createOutputRing } from './terminal/output-ring.js';
 import { openOutputSpool } from './terminal/output-spool.js';
 import type { PtyHost } from './terminal/pty-host.js';
-import { createScreenModel } from './terminal/screen-model.js';
+import { createScreenModel, type ScreenModel } from './terminal/screen-model.js';
 import { handoverPath, type EarlyListener } from './terminal/socket-handover.js';
 import { createTerminalSession, type TerminalSession } from './terminal/terminal-session.js';
 import { createSessionService } from './session-service.js';
@@ -43,6 +43,8 @@ export interface TerminalServerOptions {
 
 export interface TerminalServer {
   readonly terminal: TerminalSession;
+  /** The model of the screen (what a typed prompt waits on). */
+  readonly screen: ScreenModel;
   /** Ends the viewers' streams (after a grace to read the end) and removes the socket. */
   close(): Promise<void>;
 }
@@ -99,6 +101,7 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
   let closing: Promise<void> | undefined;
   return {
     terminal,
+    screen,
     close() {
       closing ??= (async () => {
         const grace = new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());

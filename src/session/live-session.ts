@@ -24,6 +24,7 @@ import { createSessionLog } from './terminal/session-log.js';
 import { listenEarly, type EarlyListener } from './terminal/socket-handover.js';
 import type { TerminalServer } from './live-server.js';
 import { registerAgentHooks, type AgentHooks } from './activity/agent-hooks.js';
+import { typeInitialPrompt } from './initial-prompt.js';
 
 /** Size of a runner-spawned terminal until a viewer sets one. */
 export const DEFAULT_COLS = 120;
@@ -37,9 +38,11 @@ export interface LiveAgentOptions {
   sessionId: string;
   startedBy: 'runner' | 'terminal';
   socketPath: string;
-  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'spoolMaxBytes' | 'cpuNice' | 'idleMs' | 'approvalTimeoutMs' | 'terminalActiveMs'>;
+  config: Pick<SessionConfig, 'scrollback' | 'ringBytes' | 'viewerWindowBytes' | 'logMaxBytes' | 'spoolMaxBytes' | 'cpuNice' | 'idleMs' | 'approvalTimeoutMs' | 'terminalActiveMs' | 'promptWaitMs'>;
   /** Called when the agent's activity changed (the runner is told). */
   onActivityChange?: () => void;
+  /** Typed into the terminal once the agent's screen settles (initial-prompt.ts), after serve(). */
+  typedPrompt?: string;
   /** The terminal's size at start (a terminal session's: its window's); default 120x40. */
   size?: { cols: number; rows: number };
   note: (message: string) => void;
@@ -146,6 +149,30 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
         return undefined;
       },
     ));
+  if (o.typedPrompt !== undefined) {
+    const text = o.typedPrompt;
+    // Once served: the screen model exists from then on, and the agent has had its start.
+    void serve().then((server) => {
+      if (!server) return o.note('the prompt was not typed: the terminal could not be loaded');
+      void typeInitialPrompt({
+        prompt: text,
+        sample: async () => {
+          await server.screen.flush();
+          return { text: server.screen.text(), cursor: server.screen.snapshot({ visibleOnly: true }).cursor, bracketedPaste: server.screen.bracketedPaste };
+        },
+        type: (t) => {
+          try {
+            server.terminal.sendInput({ text: t, enter: true });
+          } catch (err) {
+            o.note(`the prompt was not typed: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        },
+        exited: pty.exited,
+        maxWaitMs: o.config.promptWaitMs,
+        note: o.note,
+      });
+    });
+  }
   let closing: Promise<void> | undefined;
   return {
     exited: pty.exited,

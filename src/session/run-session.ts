@@ -30,6 +30,8 @@ import { sessionConfig, type Env, type SessionConfig } from '../shared/config.js
 import { InvalidArgumentError, errnoCode, isHapiError } from '../shared/errors.js';
 import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
 import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agents.js';
+import { SESSION_PROMPT_ENV } from '../runner/sessions/spawner.js';
+import { checkPrompt } from '../contract/limits.js';
 import { createRunnerReporter, type RunnerReporter, type StartedReport } from './runner-reporter.js';
 
 export interface SessionOptions {
@@ -55,7 +57,8 @@ function note(message: string): void {
 
 /** Runs the session to completion; resolves with the exit code for the process. */
 export async function runSession(opts: SessionOptions): Promise<number> {
-  const env = opts.env ?? process.env;
+  // The runner hands a spawn's prompt over in the environment; the agent never sees it there.
+  const { [SESSION_PROMPT_ENV]: promptFromRunner, ...env } = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   // live: the agent runs in a PTY this process owns; strict: a runner waits for the report.
   const live = opts.startingMode === 'remote';
@@ -65,6 +68,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   const paths = hapiPaths(env);
   const config = sessionConfig(env);
   const agent = createAgentResolver({ env, settingsFile: paths.settingsFile, cwd }).resolve(opts.agent);
+  const prompt = strict ? initialPrompt(promptFromRunner) : undefined;
 
   let runnerAvailable = true;
   if (!live) {
@@ -90,6 +94,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
         config,
         size: opts.terminalSize,
         onActivityChange: () => reporter.activityChanged(sessionId),
+        prompt,
       })
     : await startAgent(agent, opts.agentArgs, { cwd, env, sessionId });
   if (typeof child === 'number') {
@@ -166,6 +171,18 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1);
 }
 
+/** The prompt the runner handed over, checked again (the runner checked it): undefined when none or unusable. */
+function initialPrompt(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  try {
+    checkPrompt(raw);
+    return raw;
+  } catch (err) {
+    note(`ignoring the spawn's prompt: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
 /**
  * Polls for a runner socket every `intervalMs` (a stat, no connection) and reports the session
  * once one answers. Resolves true when reported; false when `stop` fires or the runner refuses
@@ -208,10 +225,16 @@ interface RunningAgent {
 async function startLiveAgent(
   agent: ResolvedAgent,
   opts: SessionOptions,
-  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig; size?: { cols: number; rows: number }; onActivityChange: () => void },
+  o: { cwd: string; env: Env; sessionId: string; socketPath: string; config: SessionConfig; size?: { cols: number; rows: number }; onActivityChange: () => void; prompt?: string },
 ): Promise<RunningAgent | number> {
   const live = await import('./live-session.js');
-  const started = await live.startLiveAgent({ agent, agentArgs: opts.agentArgs, startedBy: opts.startedBy, note, ...o });
+  // An agent that takes its task as an argument gets it last, after the spawn's own arguments
+  // (`claude [options] [prompt]`, `codex [options] [prompt]`); the others get it typed.
+  const { prompt, ...rest } = o;
+  const asArgument = prompt !== undefined && agent.promptMode === 'argument';
+  const agentArgs = asArgument ? [...opts.agentArgs, prompt] : opts.agentArgs;
+  const typedPrompt = asArgument ? undefined : prompt;
+  const started = await live.startLiveAgent({ agent, agentArgs, startedBy: opts.startedBy, note, typedPrompt, ...rest });
   if (typeof started === 'number') return started;
   let running = true;
   const exited = started.exited.then((s) => {

@@ -24,6 +24,7 @@ describe('configuration', () => {
       idleMs: 5_000,
       approvalTimeoutMs: 600_000,
       terminalActiveMs: 120_000,
+      promptWaitMs: 30_000,
     });
     expect(sessionConfig({ HAPI_SESSION_SCROLLBACK: '0' }).scrollback).toBe(0);
     expect(sessionConfig({ HAPI_SESSION_RING_BYTES: '1048576', HAPI_SESSION_LOG_MAX_BYTES: '65536', HAPI_SESSION_SPOOL_MAX_BYTES: '0' })).toMatchObject({ ringBytes: 1_048_576, logMaxBytes: 65_536, spoolMaxBytes: 0 });

@@ -103,6 +103,11 @@ export interface SessionConfig {
    */
   spoolMaxBytes: number;
   /**
+   * HAPI_SESSION_PROMPT_WAIT_MS: the longest a typed prompt waits for the agent's screen to
+   * settle (src/session/initial-prompt.ts) before it is typed anyway.
+   */
+  promptWaitMs: number;
+  /**
    * HAPI_SESSION_CPU_NICE: the nice value (0-19) of a session process's own CPU share (its
    * autogroup on Linux), so that its terminal work yields to the runner and the hub; 0 leaves it.
    */
@@ -144,6 +149,7 @@ export function sessionConfig(env: Env = process.env): SessionConfig {
     idleMs: envInt(env, 'HAPI_IDLE_MS', 5_000, { min: 50, max: 3_600_000 }),
     approvalTimeoutMs: envInt(env, 'HAPI_APPROVAL_TIMEOUT_MS', 600_000, { min: 100, max: 86_400_000 }),
     terminalActiveMs: envInt(env, 'HAPI_TERMINAL_ACTIVE_MS', 120_000, { min: 0, max: 86_400_000 }),
+    promptWaitMs: envInt(env, 'HAPI_SESSION_PROMPT_WAIT_MS', 30_000, { min: 1_000, max: 600_000 }),
   };
 }
 

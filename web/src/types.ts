@@ -122,6 +122,10 @@ export interface SpawnRequest {
   approveCreateDirectory?: boolean;
   worktree?: { branch?: string };
   requestId?: string;
+  /** Extra arguments for the agent. */
+  agentArgs?: string[];
+  /** The agent's first input, its task. */
+  prompt?: string;
 }
 
 export type SpawnResult =

@@ -7,6 +7,7 @@ import { tokenScopeFromProto, type HubServiceClient, type Machine } from '../../
 import { machineToCliJson, sessionToCliJson } from '../../contract/json.js';
 import { printJson, spawnJson } from '../json-output.js';
 import { sessionScreenFromProto } from '../../contract/runner.js';
+import { checkPrompt } from '../../contract/limits.js';
 import type { SessionScreenInfo } from '../../contract/types.js';
 import { hapiPaths } from '../../shared/paths.js';
 import { attachConfig, clientConfig } from '../../shared/config.js';
@@ -123,8 +124,14 @@ export async function sessions(opts: { machine?: string; all?: boolean; json?: b
 
 export async function spawn(
   directory: string,
-  opts: { machine: string; agent?: string; approve?: boolean; worktree?: string | boolean; json?: boolean },
+  agentArgs: string[],
+  opts: { machine: string; agent?: string; prompt?: string; approve?: boolean; worktree?: string | boolean; json?: boolean },
 ): Promise<void> {
+  // Checked here too, so a bad prompt costs no round trip and exits 2 before anything is asked.
+  if (opts.prompt !== undefined) {
+    if (opts.prompt === '') throw new InvalidArgumentError('--prompt must not be empty');
+    checkPrompt(opts.prompt);
+  }
   const spec = {
     directory,
     agent: opts.agent ?? '',
@@ -132,7 +139,8 @@ export async function spawn(
     approveCreateDirectory: !!opts.approve,
     worktree: opts.worktree ? { branch: typeof opts.worktree === 'string' ? opts.worktree : '' } : undefined,
     requestId: '',
-    agentArgs: [],
+    agentArgs,
+    prompt: opts.prompt ?? '',
   };
   // Spawns wait for the session to report itself: use the hub's spawn deadline plus slack.
   const ms = hubConfig().spawnDeadlineMs + 5_000;

@@ -2,6 +2,15 @@
 import type { Command } from 'commander';
 import { registerLogsCommand } from './runner.js';
 
+interface SpawnCliOptions {
+  machine: string;
+  agent?: string;
+  prompt?: string;
+  approve?: boolean;
+  worktree?: string | boolean;
+  json?: boolean;
+}
+
 export function registerHubCommands(program: Command): void {
   const hub = program
     .command('hub')
@@ -76,13 +85,16 @@ export function registerHubCommands(program: Command): void {
     .description('start a session on a machine through the hub')
     .requiredOption('--machine <machine>', 'machine id, unique id prefix or name (see `hapi machines`)')
     .argument('<directory>', 'directory on that machine')
+    .argument('[agentArgs...]', 'arguments passed to the agent, after -- (e.g. -- --model opus)')
     .option('--agent <name>', 'agent to run (default: claude)')
+    .option(
+      '--prompt <text>',
+      "the agent's first input, its task: an argument for agents that take one (claude, codex), else typed into its terminal once its screen settles (settings.json promptMode)",
+    )
     .option('--approve', 'create the directory if it does not exist')
     .option('--worktree [branch]', 'run in a new git worktree (optional branch name)')
     .option('--json', 'print JSON')
-    .action(async (directory: string, opts: { machine: string; agent?: string; approve?: boolean; worktree?: string | boolean; json?: boolean }) =>
-      (await import('./hub-remote.js')).spawn(directory, opts),
-    );
+    .action(async (directory: string, agentArgs: string[], opts: SpawnCliOptions) => (await import('./hub-remote.js')).spawn(directory, agentArgs, opts));
   program
     .command('stop')
     .description('stop a session on a machine through the hub')

@@ -90,6 +90,12 @@ export const SPAWN_BODY_SCHEMA = {
     worktree: { type: 'object', additionalProperties: false, properties: { branch: { type: 'string', maxLength: 200 } } },
     requestId: { type: 'string', maxLength: 200, description: 'idempotency key' },
     agentArgs: { type: 'array', maxItems: 256, items: { type: 'string' } },
+    prompt: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 16384,
+      description: "the agent's first input (its task): an argument or typed into its terminal (settings.json promptMode); no control characters but newline and tab",
+    },
   },
 } as const;
 

@@ -121,6 +121,10 @@ export function parseSpawnBody(body: unknown): SpawnSpec {
   const args = body.agentArgs ?? [];
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new InvalidArgumentError('agentArgs must be an array of strings');
   if (args.length > 256) throw new InvalidArgumentError('agentArgs has too many entries');
+  const prompt = body.prompt;
+  if (prompt !== undefined && prompt !== null && typeof prompt !== 'string') throw new InvalidArgumentError('prompt must be a string');
+  // Present but empty is a mistake (an empty form field sends nothing); the domain checks the rest.
+  if (prompt === '') throw new InvalidArgumentError('prompt must not be empty (omit it for none)');
   return {
     directory,
     agent: optString(body, 'agent', 200),
@@ -129,6 +133,7 @@ export function parseSpawnBody(body: unknown): SpawnSpec {
     worktree,
     requestId: optString(body, 'requestId', 200),
     agentArgs: args as string[],
+    prompt: (prompt as string | null | undefined) ?? undefined,
   };
 }
 

@@ -59,7 +59,7 @@ function fakeControl(overrides: Partial<RunnerControl> = {}) {
   return { control, stops, signals };
 }
 
-const spec = { directory: '/w', agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [] };
+const spec = { directory: '/w', agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [], prompt: '' };
 const deadline = new Date(NOW + 5_000);
 /** `null`: no deadline at all. */
 const req = (method: RpcRequest['method'], d: Date | null = deadline): RpcRequest => ({ requestId: 'r-1', deadline: d ?? undefined, method });

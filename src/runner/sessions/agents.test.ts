@@ -33,20 +33,34 @@ describe('agent resolution', () => {
   it('resolves built-ins on PATH, env overrides and settings, in that precedence', () => {
     const { bin, settings } = setup();
     const r = createAgentResolver({ env: { PATH: bin }, settingsFile: settings });
-    expect(r.resolve()).toEqual({ name: 'claude', command: join(bin, 'claude'), args: [], source: 'builtin' });
+    expect(r.resolve()).toEqual({ name: 'claude', command: join(bin, 'claude'), args: [], source: 'builtin', promptMode: 'argument' });
     expect(r.resolve('').name).toBe('claude');
     // A non-executable file does not count.
     expect(() => r.resolve('codex')).toThrow(`agent 'codex' not found on PATH; set HAPI_AGENT_CODEX_COMMAND or agents.codex.command in ${settings}`);
     expect(() => r.resolve('bad name')).toThrow(/invalid agent name/);
 
     writeFileSync(settings, JSON.stringify({ agents: { codex: { command: 'mine-bin', args: ['--s'] }, gemini: { args: ['--only-args'] } } }));
-    expect(r.resolve('codex')).toEqual({ name: 'codex', command: join(bin, 'mine-bin'), args: ['--s'], source: 'settings' });
-    expect(r.resolve('gemini')).toEqual({ name: 'gemini', command: join(bin, 'gemini'), args: ['--only-args'], source: 'settings' });
+    expect(r.resolve('codex')).toEqual({ name: 'codex', command: join(bin, 'mine-bin'), args: ['--s'], source: 'settings', promptMode: 'argument' });
+    expect(r.resolve('gemini')).toEqual({ name: 'gemini', command: join(bin, 'gemini'), args: ['--only-args'], source: 'settings', promptMode: 'typed' });
 
     const withEnv = createAgentResolver({ env: { PATH: bin, HAPI_AGENT_CODEX_COMMAND: `${join(bin, 'claude')} --flag "two words"` }, settingsFile: settings });
-    expect(withEnv.resolve('codex')).toEqual({ name: 'codex', command: join(bin, 'claude'), args: ['--flag', 'two words'], source: 'env' });
+    expect(withEnv.resolve('codex')).toEqual({ name: 'codex', command: join(bin, 'claude'), args: ['--flag', 'two words'], source: 'env', promptMode: 'argument' });
     expect(withEnv.knownAgents()).toEqual(['claude', 'codex', 'gemini', 'opencode']);
     expect(withEnv.availableAgents()).toEqual(['claude', 'codex', 'gemini']);
+  });
+
+  it('gives each agent its prompt mode: settings.json, else argument for claude and codex, typed for the others', () => {
+    const { bin, settings } = setup();
+    writeFileSync(settings, JSON.stringify({ agents: { claude: { promptMode: 'typed' }, gemini: { promptMode: 'argument' }, aider: { command: 'claude' } } }));
+    const r = createAgentResolver({ env: { PATH: bin, HAPI_AGENT_OPENCODE_COMMAND: join(bin, 'claude') }, settingsFile: settings });
+    expect(r.resolve('claude').promptMode).toBe('typed');
+    expect(r.resolve('gemini').promptMode).toBe('argument');
+    expect(r.resolve('aider').promptMode).toBe('typed');
+    expect(r.resolve('opencode').promptMode).toBe('typed');
+    writeFileSync(settings, JSON.stringify({ agents: { x: { promptMode: 'stdin' } } }));
+    expect(() => r.resolve('x')).toThrow(`settings file ${settings}: agents.x.promptMode must be "argument" or "typed"`);
+    // An agent the environment configures alone keeps the built-in default over a broken file.
+    expect(r.resolve('opencode').promptMode).toBe('typed');
   });
 
   it('maps names to env vars', () => {

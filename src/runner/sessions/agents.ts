@@ -11,7 +11,9 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../../shared/errors.js';
 import type { Env } from '../../shared/config.js';
-import { readSettings } from './settings.js';
+import { readSettings, type PromptMode } from './settings.js';
+
+export type { PromptMode } from './settings.js';
 
 /** The agent used when a spawn request or `hapi` names none. */
 export const DEFAULT_AGENT = 'claude';
@@ -24,6 +26,9 @@ export const BUILTIN_AGENTS: Readonly<Record<string, string>> = {
   opencode: 'opencode',
 };
 
+/** Built-in agents that take an initial prompt as a positional argument; the others get it typed. */
+const ARGUMENT_PROMPT_AGENTS = new Set(['claude', 'codex']);
+
 /** Agent names end up in env var names, file names and logs: keep them plain. */
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -35,6 +40,8 @@ export interface ResolvedAgent {
   args: string[];
   /** Where the command came from, for messages and logs. */
   source: 'env' | 'settings' | 'builtin';
+  /** How a spawn's prompt reaches it: settings.json's promptMode, else the built-in default. */
+  promptMode: PromptMode;
 }
 
 export interface AgentResolverOptions {
@@ -81,7 +88,7 @@ export function createAgentResolver(opts: AgentResolverOptions): AgentResolver {
     const fromEnv = env[envVar]?.trim();
     if (fromEnv) {
       const [command, ...args] = splitCommandLine(fromEnv, envVar);
-      return { name, command: findExecutable(name, command!, `${envVar}=${JSON.stringify(fromEnv)}`), args, source: 'env' };
+      return { name, command: findExecutable(name, command!, `${envVar}=${JSON.stringify(fromEnv)}`), args, source: 'env', promptMode: promptModeOf(name, () => readSettings(opts.settingsFile).agents[name]) };
     }
     // Settings are only read when the env does not decide, so a broken settings.json does
     // not block an agent that is fully configured by the environment.
@@ -93,6 +100,7 @@ export function createAgentResolver(opts: AgentResolverOptions): AgentResolver {
         command: findExecutable(name, configured.command, `agents.${name}.command in ${opts.settingsFile}`),
         args: configured.args ?? [],
         source: 'settings',
+        promptMode: promptModeOf(name, () => configured),
       };
     }
     const builtin = BUILTIN_AGENTS[name];
@@ -109,7 +117,7 @@ export function createAgentResolver(opts: AgentResolverOptions): AgentResolver {
         { agent: name },
       );
     }
-    return { name, command, args: configured?.args ?? [], source: configured ? 'settings' : 'builtin' };
+    return { name, command, args: configured?.args ?? [], source: configured ? 'settings' : 'builtin', promptMode: promptModeOf(name, () => configured) };
   }
 
   function findExecutable(name: string, command: string, origin: string): string {
@@ -143,6 +151,21 @@ export function createAgentResolver(opts: AgentResolverOptions): AgentResolver {
       });
     },
   };
+}
+
+/**
+ * An agent's prompt mode: its settings entry's, else "argument" for the built-in agents that
+ * take an initial prompt (claude, codex), else "typed". An agent configured by the environment
+ * alone reads it from settings.json too, where a broken file does not block it.
+ */
+function promptModeOf(name: string, setting: () => { promptMode?: PromptMode } | undefined): PromptMode {
+  let configured: PromptMode | undefined;
+  try {
+    configured = setting()?.promptMode;
+  } catch {
+    configured = undefined;
+  }
+  return configured ?? (ARGUMENT_PROMPT_AGENTS.has(name) ? 'argument' : 'typed');
 }
 
 /** Finds an executable file on PATH (like `which`); undefined when absent. */

@@ -1,7 +1,8 @@
 /**
  * User settings in $HAPI_HOME/settings.json: agent commands and allowed workspace roots.
  *
- *   { "agents": { "<name>": { "command": "...", "args": ["..."] } }, "workspaceRoots": ["..."] }
+ *   { "agents": { "<name>": { "command": "...", "args": ["..."], "promptMode": "argument" | "typed" } },
+ *     "workspaceRoots": ["..."] }
  *
  * Read on every use (it is a small file) so an edit applies to the next spawn without a
  * runner restart. A missing file is an empty configuration; a malformed one is a ConfigError
@@ -17,7 +18,16 @@ import { ConfigError } from '../../shared/errors.js';
 export interface AgentSetting {
   command?: string;
   args?: string[];
+  /** How a spawn's prompt reaches the agent (agents.ts PromptMode); unset: the built-in default. */
+  promptMode?: PromptMode;
 }
+
+/**
+ * How a spawn's prompt reaches an agent: `argument` appends it to the agent's arguments (claude
+ * and codex take an initial prompt that way); `typed` types it into the agent's terminal once
+ * its output has settled (src/session/initial-prompt.ts).
+ */
+export type PromptMode = 'argument' | 'typed';
 
 export interface HapiSettings {
   agents: Record<string, AgentSetting>;
@@ -50,7 +60,10 @@ export function parseSettings(value: unknown, file: string): HapiSettings {
       if (raw.args !== undefined && !(Array.isArray(raw.args) && raw.args.every((a) => typeof a === 'string'))) {
         throw new ConfigError(`${where}.args must be an array of strings`);
       }
-      agents[name] = { command: raw.command as string | undefined, args: raw.args as string[] | undefined };
+      if (raw.promptMode !== undefined && raw.promptMode !== 'argument' && raw.promptMode !== 'typed') {
+        throw new ConfigError(`${where}.promptMode must be "argument" or "typed"`);
+      }
+      agents[name] = { command: raw.command as string | undefined, args: raw.args as string[] | undefined, promptMode: raw.promptMode };
     }
   }
   const workspaceRoots: string[] = [];

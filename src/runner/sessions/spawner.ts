@@ -11,10 +11,19 @@ import { AbortedError, errnoCode } from '../../shared/errors.js';
 import { SESSION_NODE_FLAGS } from '../../shared/node-flags.js';
 import { processStartTime } from '../../shared/proc.js';
 
+/**
+ * The environment variable that hands a spawn's prompt to the session process. Not an argument:
+ * a command line is visible to every user of the machine (ps), an environment only to its owner;
+ * the session removes it before it starts the agent.
+ */
+export const SESSION_PROMPT_ENV = 'HAPI_SESSION_PROMPT';
+
 export interface LaunchOptions {
   sessionId: string;
   agent: string;
   agentArgs: string[];
+  /** The agent's first input: handed to the session process in SESSION_PROMPT_ENV. */
+  prompt?: string;
   directory: string;
   /** Node executable (default process.execPath). */
   nodePath?: string;
@@ -65,7 +74,7 @@ export async function launchSession(opts: LaunchOptions): Promise<LaunchedSessio
       cwd: opts.directory,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: opts.env ?? process.env,
+      env: { ...(opts.env ?? process.env), [SESSION_PROMPT_ENV]: opts.prompt || undefined },
     });
   } finally {
     // The child holds its own copy of the descriptor.

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, newRequestId, spawnSession } from '../api.js';
+import { splitAgentArgs } from '../agent-args.js';
 import { machineName, shortId } from '../format.js';
 import type { Machine, SpawnRequest } from '../types.js';
 
@@ -11,7 +12,8 @@ type Phase =
   | { kind: 'failed'; message: string };
 
 /**
- * Starts a session: machine, directory, agent, optional git worktree. A missing directory is
+ * Starts a session: machine, directory, agent, optional git worktree, the agent's first input
+ * (its task) and extra agent arguments. A missing directory is
  * created only after the person approves it; the runner's errors are shown as it wrote them.
  */
 export function StartSession(props: { machines: Machine[] }) {
@@ -21,6 +23,8 @@ export function StartSession(props: { machines: Machine[] }) {
   const [agent, setAgent] = useState('');
   const [useWorktree, setUseWorktree] = useState(false);
   const [branch, setBranch] = useState('');
+  const [prompt, setPrompt] = useState('');
+  const [argsLine, setArgsLine] = useState('');
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
   // Folded by default, so that on a phone the machines come first.
   const [open, setOpen] = useState(false);
@@ -59,8 +63,13 @@ export function StartSession(props: { machines: Machine[] }) {
   const submit = (e: Event) => {
     e.preventDefault();
     if (!machine || !directory.trim()) return;
+    const args = splitAgentArgs(argsLine);
+    if (!args.ok) return setPhase({ kind: 'failed', message: args.error });
     const request: SpawnRequest = { directory: directory.trim(), requestId: newRequestId() };
     if (agent) request.agent = agent;
+    if (args.args.length > 0) request.agentArgs = args.args;
+    // A blank prompt is no prompt (the hub refuses an empty one).
+    if (prompt.trim()) request.prompt = prompt;
     if (useWorktree) request.worktree = branch.trim() ? { branch: branch.trim() } : {};
     void run(machine.id, request);
   };
@@ -117,6 +126,31 @@ export function StartSession(props: { machines: Machine[] }) {
                 </option>
               ))}
             </select>
+          </div>
+          <div class="field">
+            <label for="spawn-prompt">Prompt (optional)</label>
+            <textarea
+              id="spawn-prompt"
+              rows={3}
+              value={prompt}
+              onInput={(e) => setPrompt(e.currentTarget.value)}
+              placeholder="The agent's task, e.g. fix the failing test"
+              disabled={busy}
+            />
+          </div>
+          <div class="field">
+            <label for="spawn-args">Agent arguments (optional)</label>
+            <input
+              id="spawn-args"
+              type="text"
+              value={argsLine}
+              onInput={(e) => setArgsLine(e.currentTarget.value)}
+              placeholder='e.g. --model "opus"'
+              autocapitalize="off"
+              autocomplete="off"
+              spellcheck={false}
+              disabled={busy}
+            />
           </div>
           <div class="field checkbox">
             <input

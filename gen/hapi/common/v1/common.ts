@@ -475,6 +475,17 @@ export interface SpawnSessionSpec {
   requestId: string;
   /** Extra arguments passed to the agent. */
   agentArgs: string[];
+  /**
+   * The agent's first input (its task), optional; empty means none. How it reaches the agent
+   * depends on the agent's prompt mode on the runner's machine (settings.json
+   * `agents.<name>.promptMode`; built-in: "argument" for claude and codex, "typed" for the
+   * others): "argument" appends it to the agent's arguments, after agent_args; "typed" types it
+   * into the agent's terminal once its output has settled (a bracketed paste when the agent
+   * enabled it, then Enter), at most once. The spawn returns when the session reported itself,
+   * not when the prompt was typed. At most 16384 characters; INVALID_ARGUMENT for a longer one,
+   * for one of only whitespace, and for control characters other than newline and tab.
+   */
+  prompt: string;
 }
 
 /** The directory does not exist and the caller did not approve creating it. */
@@ -1417,6 +1428,7 @@ function createBaseSpawnSessionSpec(): SpawnSessionSpec {
     worktree: undefined,
     requestId: "",
     agentArgs: [],
+    prompt: "",
   };
 }
 
@@ -1442,6 +1454,9 @@ export const SpawnSessionSpec: MessageFns<SpawnSessionSpec> = {
     }
     for (const v of message.agentArgs) {
       writer.uint32(58).string(v!);
+    }
+    if (message.prompt !== "") {
+      writer.uint32(66).string(message.prompt);
     }
     return writer;
   },
@@ -1515,6 +1530,14 @@ export const SpawnSessionSpec: MessageFns<SpawnSessionSpec> = {
             message.agentArgs.push(reader.string());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.prompt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1552,6 +1575,7 @@ export const SpawnSessionSpec: MessageFns<SpawnSessionSpec> = {
         : globalThis.Array.isArray(object?.agent_args)
         ? object.agent_args.map((e: any) => globalThis.String(e))
         : [],
+      prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
     };
   },
 
@@ -1578,6 +1602,9 @@ export const SpawnSessionSpec: MessageFns<SpawnSessionSpec> = {
     if (message.agentArgs?.length) {
       obj.agentArgs = message.agentArgs;
     }
+    if (message.prompt !== "") {
+      obj.prompt = message.prompt;
+    }
     return obj;
   },
 
@@ -1595,6 +1622,7 @@ export const SpawnSessionSpec: MessageFns<SpawnSessionSpec> = {
       : undefined;
     message.requestId = object.requestId ?? "";
     message.agentArgs = object.agentArgs?.map((e) => e) || [];
+    message.prompt = object.prompt ?? "";
     return message;
   },
 };
