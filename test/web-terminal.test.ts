@@ -1,50 +1,57 @@
 // The page's terminal in Debian's chromium (playwright-core) at phone size, against a real hub,
-// a real runner and runner-spawned sessions of the fixture TUI agent. Most tests open the page
-// through test/web-attach-bridge.ts (the real hub for everything, its own attach endpoint speaking
-// the agreed protocol), which records each hello and can drop every viewer at once; the last one
-// goes through the hub's own attach endpoint. `npm run build` first.
+// a real runner and runner-spawned sessions of the fixture TUI agent, through the hub's own
+// attach WebSocket. What the page sends is read off the wire (playwright's WebSocket events):
+// each hello, and whether any input went out. A hub restart (same HAPI_HOME and ports) and a
+// runner killed with -9 and started again are ridden out by the page. `npm run build` first.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { sessionSocketPathFor } from '../src/shared/paths.js';
-import { REPO_ROOT, cleanupAllHomes, createTestHome, waitFor, type TestHome } from './harness.js';
-import { startAttachBridge, type AttachBridge } from './web-attach-bridge.js';
+import { chromium, type Browser, type BrowserContext, type Page, type WebSocket } from 'playwright-core';
+import { REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
+import { startHubProcess, type HubProcess } from './hub-helpers.js';
+import { machineIdOf } from './runner-calls.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TUI_AGENT = join(REPO_ROOT, 'test', 'fixtures', 'tui-agent.mjs');
+const SPINNER_AGENT = join(REPO_ROOT, 'test', 'fixtures', 'spinner-agent.mjs');
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
-interface Hub {
-  httpUrl: string;
-  grpcUrl: string;
-  ownerToken: string;
+/** A port nobody listens on right now (the hub must come back on the same one). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }
 
-async function startHub(th: TestHome): Promise<Hub> {
-  const proc = th.spawnCli(['hub'], { env: { HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0' } });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`hub exited (${proc.exitCode}):\n${out}`);
-    return /hub HTTP listening on/.test(out) && /owner token[^\n]*:\n\s+\S+/.test(out);
-  }, 20_000, 'the hub to listen');
-  return {
-    httpUrl: /hub HTTP listening on (\S+)/.exec(out)![1]!,
-    grpcUrl: /hub gRPC listening on (\S+)/.exec(out)![1]!,
-    ownerToken: /owner token[^\n]*:\n\s+(\S+)/.exec(out)![1]!,
-  };
+interface Hello {
+  type: 'hello';
+  mode: string;
+  cols?: number;
+  rows?: number;
+  lastOffset?: string;
 }
 
-describe('the page terminal in a real browser', () => {
+/** What one page sent on its attach sockets. */
+interface Wire {
+  sockets: WebSocket[];
+  hellos: Hello[];
+  /** Input frames (binary keystrokes or composer input). */
+  inputs: number;
+}
+
+describe('the page terminal in a real browser, through the hub', () => {
   let hubHome: TestHome;
   let machine: TestHome;
   let machineId: string;
-  let hub: Hub;
-  let bridge: AttachBridge;
+  let hub: HubProcess;
+  let hubEnv: NodeJS.ProcessEnv;
   let browser: Browser;
   let viewerToken: string;
   const contexts: BrowserContext[] = [];
+  const wires = new Map<Page, Wire>();
   let problems: string[] = [];
 
   beforeAll(async () => {
@@ -52,39 +59,38 @@ describe('the page terminal in a real browser', () => {
     expect(existsSync(join(REPO_ROOT, 'dist', 'web', 'index.html')), 'dist/web is missing: run npm run build').toBe(true);
     mkdirSync(ARTIFACTS, { recursive: true });
     hubHome = createTestHome();
-    hub = await startHub(hubHome);
+    // Fixed ports: a restarted hub comes back where the runner and the page look for it.
+    hubEnv = { HAPI_HUB_GRPC_PORT: String(await freePort()), HAPI_HUB_HTTP_PORT: String(await freePort()) };
+    hub = await startHubProcess(hubHome, hubEnv);
     const created = await hubHome.cli(['hub', 'token', 'create', '--namespace', 'default', '--read-only', '--json'], {
       env: { HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: hub.ownerToken },
     });
     expect(created.code, created.stderr).toBe(0);
     viewerToken = (JSON.parse(created.stdout) as { token: string }).token;
     machine = createTestHome({ HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: hub.ownerToken });
-    writeFileSync(join(machine.home, 'settings.json'), JSON.stringify({ agents: { tui: { command: process.execPath, args: [TUI_AGENT] } } }));
+    writeFileSync(
+      join(machine.home, 'settings.json'),
+      JSON.stringify({ agents: { tui: { command: process.execPath, args: [TUI_AGENT] }, spin: { command: process.execPath, args: [SPINNER_AGENT, '--spin-ms', '1500'] } } }),
+    );
     const started = await machine.cli(['runner', 'start']);
     expect(started.code, started.stderr).toBe(0);
-    machineId = await waitFor(() => {
-      try {
-        return readFileSync(join(machine.home, 'machine-id'), 'utf8').trim();
-      } catch {
-        return '';
-      }
-    }, 10_000, 'the machine id');
-    bridge = await startAttachBridge({
-      hubUrl: hub.httpUrl,
-      socketFor: (m, s) => (m === machineId ? sessionSocketPathFor(machine.home, s, machine.env) : undefined),
-    });
+    machineId = await machineIdOf(machine.home);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   }, 60_000);
 
   afterEach(async () => {
+    // A hub that died under a test would fail every later one: say why, once.
+    const died = hub.proc.exitCode !== null || hub.proc.signalCode !== null;
+    expect(died ? `hub exited (${hub.proc.exitCode ?? hub.proc.signalCode}):\n${hub.stderr().slice(-4000)}` : '').toBe('');
     for (const c of contexts.splice(0)) await c.close();
+    wires.clear();
     expect(problems, 'page errors or CSP violations').toEqual([]);
     problems = [];
   });
 
   afterAll(async () => {
     await browser?.close();
-    await bridge?.close();
+    await hub?.stop('SIGKILL');
     await cleanupAllHomes();
   });
 
@@ -97,11 +103,26 @@ describe('the page terminal in a real browser', () => {
     page.on('console', (m) => {
       if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
     });
+    const wire: Wire = { sockets: [], hellos: [], inputs: 0 };
+    wires.set(page, wire);
+    page.on('websocket', (ws) => {
+      if (!ws.url().includes('/attach')) return;
+      wire.sockets.push(ws);
+      ws.on('framesent', (f) => {
+        if (typeof f.payload !== 'string') return void wire.inputs++;
+        const m = JSON.parse(f.payload) as { type: string };
+        if (m.type === 'hello') wire.hellos.push(m as Hello);
+        else if (m.type === 'input') wire.inputs++;
+      });
+    });
     return page;
   }
 
-  async function signIn(page: Page, token = hub.ownerToken, origin = bridge.url): Promise<void> {
-    await page.goto(origin);
+  const wire = (page: Page) => wires.get(page)!;
+  const openSockets = (page: Page) => wire(page).sockets.filter((ws) => !ws.isClosed()).length;
+
+  async function signIn(page: Page, token = hub.ownerToken): Promise<void> {
+    await page.goto(hub.httpUrl);
     await page.getByLabel('Hub token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('.live-live').waitFor();
@@ -140,16 +161,16 @@ describe('the page terminal in a real browser', () => {
     await openTerminal(page, sessionId);
     await waitForScreen(page, /fixture tui pid=\d+ size \d+x\d+/);
     // The phone-sized terminal took the page's size (a fit, sent in the hello).
-    const hello = bridge.hellos.at(-1)!;
-    expect(hello).toMatchObject({ sessionId, mode: 'interactive' });
+    const hello = wire(page).hellos.at(-1)!;
+    expect(hello).toMatchObject({ mode: 'interactive' });
     expect(hello.cols).toBeGreaterThan(30);
     expect(hello.cols).toBeLessThan(60);
     expect(await page.locator('.copy-sheet').count()).toBe(0);
 
-    await page.getByLabel('Prompt').fill('fix the failing test');
+    await page.getByLabel('Prompt', { exact: true }).fill('fix the failing test');
     await page.getByRole('button', { name: 'Send' }).click();
     await waitForScreen(page, /pasted "fix the failing test"\s+got "\\r"/, 'the paste and Enter');
-    expect(await page.getByLabel('Prompt').inputValue()).toBe('');
+    expect(await page.getByLabel('Prompt', { exact: true }).inputValue()).toBe('');
 
     await page.getByRole('button', { name: 'Ctrl-C' }).click();
     await waitForScreen(page, /got "\\u0003"/, 'Ctrl-C');
@@ -180,37 +201,76 @@ describe('the page terminal in a real browser', () => {
     const row = page.locator(`[data-session-id="${sessionId}"]`);
     await row.waitFor();
     // The page closed its WebSocket; the close reaches the server a moment later.
-    await waitFor(() => bridge.openCount() === 0, 10_000, 'the terminal socket closed');
+    await waitFor(() => openSockets(page) === 0, 10_000, 'the terminal socket closed');
     // The list shows the terminal's last line and how long ago it wrote, reported by the runner, live.
     await waitFor(async () => /got "\\u001a"/.test((await row.locator('.last-line').textContent().catch(() => '')) ?? ''), 15_000, 'the last line in the list');
     expect(await row.locator('.last-output').textContent()).toMatch(/^output \d+ s ago$/);
     await page.screenshot({ path: join(ARTIFACTS, 'web-terminal-list-phone.png') });
   });
 
-  it('reconnects with its last offset after the hub goes away: the same screen, no duplicate, then live again', async () => {
+  /** Types through the composer and waits for the agent's answer. */
+  async function send(page: Page, text: string): Promise<void> {
+    await page.getByLabel('Prompt', { exact: true }).fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await waitForScreen(page, new RegExp(`pasted "${text}"\\s+got "\\\\r"`), `the answer to ${JSON.stringify(text)}`);
+  }
+
+  /** After a drop: the page attached again with the offset it holds, and shows what it showed. */
+  async function resumed(page: Page, hellos: number, before: string): Promise<void> {
+    await waitFor(() => wire(page).hellos.length > hellos, 30_000, 'the page to attach again');
+    await page.locator('.conn[data-state="live"]').waitFor({ timeout: 30_000 });
+    const hello = wire(page).hellos.at(-1)!;
+    expect(hello.lastOffset, 'the reconnect names the offset it holds').toMatch(/^[1-9]\d*$/);
+    expect(await screenText(page)).toBe(before);
+  }
+
+  it('rides out a hub restart and a hub crash (same HAPI_HOME and port): the same screen again, no gap, no duplicate, then live', async () => {
     const sessionId = await spawn();
     const page = await openPage();
     await signIn(page);
     await openTerminal(page, sessionId);
-    await page.getByLabel('Prompt').fill('before');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await waitForScreen(page, /pasted "before"\s+got "\\r"/);
+    await send(page, 'before');
     const before = await screenText(page);
-    const hellos = bridge.hellos.length;
+    const hellos = wire(page).hellos.length;
 
-    bridge.dropAll(1012);
-    await waitFor(() => bridge.hellos.length > hellos, 15_000, 'the page to reconnect');
-    await page.locator('.conn[data-state="live"]').waitFor();
-    const resumed = bridge.hellos.at(-1)!;
-    expect(resumed.lastOffset, 'the reconnect names the offset it holds').toMatch(/^[1-9]\d*$/);
-    expect(await screenText(page)).toBe(before);
-
-    await page.getByLabel('Prompt').fill('after');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await waitForScreen(page, /pasted "after"/);
+    expect(await hub.stop('SIGTERM')).toBe(0);
+    // Output while the hub is away reaches the page after it is back, exactly once.
+    hub = await startHubProcess(hubHome, hubEnv, hub.ownerToken);
+    await resumed(page, hellos, before);
+    await send(page, 'after');
+    // A hub that crashes (kill -9: the page sees 1006, not 1012) comes back the same way.
+    const between = await screenText(page);
+    const hellos2 = wire(page).hellos.length;
+    await hub.stop('SIGKILL');
+    hub = await startHubProcess(hubHome, hubEnv, hub.ownerToken);
+    await resumed(page, hellos2, between);
+    await send(page, 'last');
     const after = await screenText(page);
-    expect(after.match(/pasted "before"/g)).toHaveLength(1);
-    expect(after.match(/pasted "after"/g)).toHaveLength(1);
+    for (const word of ['before', 'after', 'last']) expect(after.match(new RegExp(`pasted "${word}"`, 'g'))).toHaveLength(1);
+    expect(openSockets(page)).toBe(1);
+  });
+
+  it('rides out its runner killed with -9 and started again: reconnects, and typing works', async () => {
+    const sessionId = await spawn();
+    const page = await openPage();
+    await signIn(page);
+    await openTerminal(page, sessionId);
+    await send(page, 'one');
+    const before = await screenText(page);
+
+    const pid = machine.state()!.pid;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !isAlive(pid), 10_000, 'the runner to die');
+    const started = await machine.cli(['runner', 'start']);
+    expect(started.code, started.stderr).toBe(0);
+    // The hub held the page's stream open (HAPI_HUB_ATTACH_RESUME_MS) or the page attached
+    // again: either way the screen is the same and typing reaches the agent.
+    await page.locator('.conn[data-state="live"]').waitFor({ timeout: 30_000 });
+    expect(await screenText(page)).toBe(before);
+    await send(page, 'two');
+    const after = await screenText(page);
+    expect(after.match(/pasted "one"/g)).toHaveLength(1);
+    expect(after.match(/pasted "two"/g)).toHaveLength(1);
   });
 
   it('two browsers on one session see each other typing', async () => {
@@ -221,7 +281,7 @@ describe('the page terminal in a real browser', () => {
     await signIn(b);
     await openTerminal(a, sessionId);
     await openTerminal(b, sessionId);
-    await a.getByLabel('Prompt').fill('from a');
+    await a.getByLabel('Prompt', { exact: true }).fill('from a');
     await a.getByRole('button', { name: 'Send' }).click();
     await waitForScreen(b, /pasted "from a"/);
     await b.getByRole('button', { name: 'Ctrl-C' }).click();
@@ -234,9 +294,9 @@ describe('the page terminal in a real browser', () => {
     await signIn(page, viewerToken);
     await openTerminal(page, sessionId);
     await waitForScreen(page, /fixture tui/);
-    expect(bridge.hellos.at(-1)).toMatchObject({ sessionId, mode: 'read-only' });
+    expect(wire(page).hellos.at(-1)).toMatchObject({ mode: 'read-only' });
     expect(await page.locator('.term-tools .pill.read-only').textContent()).toBe('read-only');
-    expect(await page.getByLabel('Prompt').count()).toBe(0);
+    expect(await page.getByLabel('Prompt', { exact: true }).count()).toBe(0);
     expect(await page.getByRole('toolbar', { name: 'Keys' }).count()).toBe(0);
     expect(await page.getByRole('checkbox', { name: 'Read-only' }).count()).toBe(0);
     // Typing on a keyboard into the terminal sends nothing.
@@ -246,10 +306,10 @@ describe('the page terminal in a real browser', () => {
     const full = await openPage();
     await signIn(full);
     await openTerminal(full, sessionId);
-    await full.getByLabel('Prompt').fill('typed by the owner');
+    await full.getByLabel('Prompt', { exact: true }).fill('typed by the owner');
     await full.getByRole('button', { name: 'Send' }).click();
     await waitForScreen(page, /pasted "typed by the owner"/);
-    expect(bridge.refusedInputs).toBe(0);
+    expect(wire(page).inputs, 'input frames sent by a read-only page').toBe(0);
     expect(await screenText(page)).not.toMatch(/got "x"/);
   });
 
@@ -260,14 +320,16 @@ describe('the page terminal in a real browser', () => {
     await openTerminal(page, sessionId);
     await waitForScreen(page, /fixture tui/);
     await page.getByRole('checkbox', { name: 'Read-only' }).check();
-    await waitFor(() => bridge.hellos.at(-1)?.mode === 'read-only', 10_000, 'a read-only hello');
-    expect(bridge.hellos.at(-1)!.lastOffset).toMatch(/^\d+$/);
-    expect(await page.getByLabel('Prompt').count()).toBe(0);
+    await waitFor(() => wire(page).hellos.at(-1)?.mode === 'read-only', 10_000, 'a read-only hello');
+    expect(wire(page).hellos.at(-1)!.lastOffset).toMatch(/^\d+$/);
+    const inputsBefore = wire(page).inputs;
+    expect(await page.getByLabel('Prompt', { exact: true }).count()).toBe(0);
     await page.locator('.term-host .xterm').click();
     await page.keyboard.type('q');
 
     await page.getByRole('checkbox', { name: 'Read-only' }).uncheck();
-    await waitFor(() => bridge.hellos.at(-1)?.mode === 'interactive', 10_000, 'an interactive hello');
+    expect(wire(page).inputs, 'keys typed while read-only').toBe(inputsBefore);
+    await waitFor(() => wire(page).hellos.at(-1)?.mode === 'interactive', 10_000, 'an interactive hello');
     await page.locator('.conn[data-state="live"]').waitFor();
     await page.getByRole('button', { name: 'Ctrl-C' }).click();
     await waitForScreen(page, /got "\\u0003"/);
@@ -298,28 +360,35 @@ describe('the page terminal in a real browser', () => {
     await waitForScreen(page, /flood 00000001 /, 'the first flood lines after scrolling back');
   });
 
-  it("through the hub's own attach endpoint: the screen, the composer and Ctrl-C, and a read-only token that only watches", async () => {
-    const sessionId = await spawn();
+  it('starts a session with its task from the start form: the prompt is typed once the agent is ready, the arguments passed', async () => {
     const page = await openPage();
-    await signIn(page, hub.ownerToken, hub.httpUrl);
-    await openTerminal(page, sessionId);
-    await waitForScreen(page, /fixture tui pid=\d+/);
-    await page.getByLabel('Prompt').fill('through the hub');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await waitForScreen(page, /pasted "through the hub"\s+got "\\r"/);
-    await page.getByRole('button', { name: 'Ctrl-C' }).click();
-    await waitForScreen(page, /got "\\u0003"/);
+    await signIn(page);
+    const form = page.locator('details.start-session');
+    await form.locator('summary').click();
+    const dir = join(machine.home, 'work');
+    mkdirSync(dir, { recursive: true });
+    await page.getByLabel('Directory', { exact: true }).fill(dir);
+    await page.getByLabel('Agent', { exact: true }).selectOption('spin');
+    await page.getByLabel('Prompt (optional)').fill('fix the failing test');
+    await page.getByLabel('Agent arguments (optional)').fill('--model "opus 4"');
+    await page.getByRole('button', { name: 'Start session' }).click();
+    const notice = await page.locator('.start-session [role="status"]').textContent();
+    const shortId = /Started session (\S+)/.exec(notice ?? '')?.[1];
+    expect(shortId, notice ?? '').toBeTruthy();
+    const row = page.locator(`[data-session-id^="${shortId}"]`);
+    await row.waitFor();
+    await row.locator('a.session-open').click();
+    await page.locator('.conn[data-state="live"]').waitFor();
+    await waitForScreen(page, /echo #1 "fix the failing test"/, 'the prompt, typed after the spinner');
+    const text = await screenText(page);
+    expect(text).toContain('argv ["--spin-ms","1500","--model","opus 4"]');
+    expect(text).not.toContain('early input');
 
-    const viewer = await openPage();
-    await signIn(viewer, viewerToken, hub.httpUrl);
-    await openTerminal(viewer, sessionId);
-    await waitForScreen(viewer, /got "\\u0003"/);
-    expect(await viewer.getByLabel('Prompt').count()).toBe(0);
-    expect(await viewer.getByRole('toolbar', { name: 'Keys' }).count()).toBe(0);
-    await viewer.locator('.term-host .xterm').click();
-    await viewer.keyboard.type('v');
-    await page.getByRole('button', { name: 'Escape' }).click();
-    await waitForScreen(viewer, /got "\\u001b"/);
-    expect(await screenText(page)).not.toMatch(/got "v"/);
+    // An unbalanced quote is refused in the page, before anything is sent.
+    await page.getByRole('button', { name: 'Back to sessions' }).click();
+    if ((await form.getAttribute('open')) === null) await form.locator('summary').click();
+    await page.getByLabel('Agent arguments (optional)').fill('--model "opus');
+    await page.getByRole('button', { name: 'Start session' }).click();
+    expect(await page.locator('.start-session [role="alert"]').textContent()).toBe('unterminated " quote in the agent arguments');
   });
 });
