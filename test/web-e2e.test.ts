@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { WebSocket as NodeWebSocket } from 'ws';
 import { signInitData } from '../src/hub/web/telegram.js';
 import { FIXTURE_AGENT, REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
 
@@ -16,6 +17,7 @@ const TG_DEFAULT_USER = 777001;
 const TG_TEAMB_USER = 777002;
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 const XSS = '<img src=x onerror=alert(1)>';
+const TUI_AGENT = join(REPO_ROOT, 'test', 'fixtures', 'tui-agent.mjs');
 
 interface Hub {
   httpUrl: string;
@@ -55,7 +57,7 @@ async function startHub(th: TestHome, env: NodeJS.ProcessEnv): Promise<Hub> {
 /** A machine: its own HAPI_HOME and runner, linked to the hub with `token`, with the fixture agent configured. */
 async function startMachine(hub: Hub, token: string): Promise<Machine> {
   const th = createTestHome({ HAPI_API_URL: hub.grpcUrl, CLI_API_TOKEN: token });
-  writeFileSync(join(th.home, 'settings.json'), JSON.stringify({ agents: { fixture: { command: FIXTURE_AGENT } } }));
+  writeFileSync(join(th.home, 'settings.json'), JSON.stringify({ agents: { fixture: { command: FIXTURE_AGENT }, tui: { command: process.execPath, args: [TUI_AGENT] } } }));
   const started = await th.cli(['runner', 'start']);
   expect(started.code, started.stderr).toBe(0);
   const id = await waitFor(() => {
@@ -477,6 +479,53 @@ describe('web page in a real browser against the real hub', () => {
     const stopped = await api(hub, teambToken, 'POST', `/api/v1/machines/${m.id}/sessions/${sessionId}/stop`, {});
     expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
     await frame.locator(`[data-session-id="${sessionId}"][data-state="ended"]`).waitFor();
+
+    // The terminal in the iframe: no cookie goes with its WebSocket either, so each connection
+    // gets a one-time ticket first (POST /api/v1/attach-tickets with the session header and CSRF
+    // token) and names it in the URL.
+    const tickets: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/v1/attach-tickets') tickets.push(r.headers()['x-hapi-session'] ? 'with-session' : 'without');
+    });
+    const sockets: { url: string; closed: () => boolean; sent: string[] }[] = [];
+    page.on('websocket', (ws) => {
+      const entry = { url: ws.url(), closed: () => ws.isClosed(), sent: [] as string[] };
+      ws.on('framesent', (f) => entry.sent.push(typeof f.payload === 'string' ? f.payload : `<${f.payload.length} bytes>`));
+      sockets.push(entry);
+    });
+    const tui = await api(hub, teambToken, 'POST', `/api/v1/machines/${m.id}/sessions`, { directory: dir, agent: 'tui' });
+    expect(tui.status, JSON.stringify(tui.body)).toBe(200);
+    const tuiId = tui.body.session.id as string;
+    await frame.locator(`[data-session-id="${tuiId}"] a.session-open`).click();
+    await frame.locator('.conn[data-state="live"]').waitFor();
+    const frameScreen = () => frame.locator('.term-host .xterm-rows').innerText();
+    const framed = (pattern: RegExp, what: string) => waitFor(async () => pattern.test(await frameScreen()), 15_000, what);
+    await framed(/fixture tui/, 'the terminal in the iframe');
+    expect(tickets).toEqual(['with-session']);
+    const attach = sockets.filter((w) => w.url.includes('/attach'));
+    expect(attach).toHaveLength(1);
+    expect(attach[0]!.url).toMatch(new RegExp(`/api/v1/machines/${m.id}/sessions/${tuiId}/attach\\?ticket=[^&]+$`));
+    await frame.getByLabel('Prompt', { exact: true }).fill('typed in a frame');
+    await frame.getByRole('button', { name: 'Send' }).click();
+    await framed(/pasted "typed in a frame"\s+got "\\r"/, 'the composer through a ticket-authenticated socket');
+    // A ticket is single use: re-attaching (read-only and back) gets a fresh one each time.
+    await frame.getByRole('checkbox', { name: 'Read-only' }).check();
+    await waitFor(() => tickets.length === 2 && sockets.filter((w) => w.url.includes('/attach')).length === 2, 10_000, 'a read-only attach with a new ticket');
+    await frame.getByRole('checkbox', { name: 'Read-only' }).uncheck();
+    await waitFor(() => sockets.filter((w) => w.url.includes('/attach')).length === 3, 10_000, 'an interactive attach with a new ticket');
+    await frame.locator('.conn[data-state="live"]').waitFor();
+    const urls = sockets.filter((w) => w.url.includes('/attach')).map((w) => w.url);
+    expect(new Set(urls).size).toBe(3);
+    expect(tickets).toEqual(['with-session', 'with-session', 'with-session']);
+    await frame.getByRole('button', { name: 'Ctrl-C' }).click();
+    await framed(/got "\\u0003"/, 'Ctrl-C through the third ticket');
+    // A used ticket is refused when replayed, even from the page's own origin.
+    const replay = await new Promise<number>((resolve) => {
+      const ws = new NodeWebSocket(urls[0]!, { origin: hub.httpUrl });
+      ws.on('close', (code) => resolve(code));
+      ws.on('error', () => undefined);
+    });
+    expect(replay).toBe(4401);
 
     expect(problems.errors, 'page errors or CSP violations in the iframe').toEqual([]);
 
