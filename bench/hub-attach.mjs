@@ -24,8 +24,12 @@ const ECHOES = Number(process.env.BENCH_ECHOES ?? 200);
 const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 50);
 const STREAMING = Number(process.env.BENCH_STREAMING ?? 20);
 // BENCH_PARTS=1,4 runs only those parts (while profiling); BENCH_GRACEFUL=1 ends every process with
-// SIGTERM first, so that NODE_OPTIONS=--cpu-prof gets each one's profile written.
+// SIGTERM first, so that profiles get written. BENCH_PROFILE_DIR=<dir> runs the hub and the runner
+// (in the foreground: `runner start-sync`) with --cpu-prof into that directory (Node 20 does not
+// take --cpu-prof from NODE_OPTIONS) and implies BENCH_GRACEFUL.
 const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3,4').split(',').map(Number));
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const profiling = (name) => (PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
 const until = async (check, ms = 30_000, what = 'condition') => {
   const end = Date.now() + ms;
   for (;;) {
@@ -63,7 +67,7 @@ const hubHome = tempHome({ HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0' });
 const runnerHome = tempHome();
 const cleanups = [() => hubHome.cleanup(), () => runnerHome.cleanup()];
 process.on('exit', () => cleanups.forEach((c) => c()));
-const hubProc = spawn(process.execPath, [CLI, 'hub'], { env: hubHome.env, stdio: ['ignore', 'pipe', 'inherit'] });
+const hubProc = spawn(process.execPath, [...profiling('hub'), CLI, 'hub'], { env: hubHome.env, stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 hubProc.stdout.on('data', (d) => (out += d));
 await until(() => /hub HTTP listening on/.test(out) && /owner token[^\n]*:\n\s+\S+/.test(out), 20_000, 'the hub');
@@ -74,7 +78,12 @@ const hubPid = hubProc.pid;
 const hub = createClient(HubServiceDefinition, createChannel(new URL(grpcUrl).host, ChannelCredentials.createInsecure()), { '*': { metadata: Metadata({ authorization: `Bearer ${token}` }) } });
 
 writeFileSync(join(runnerHome.home, 'settings.json'), JSON.stringify({ agents: { stream: { command: process.execPath, args: [STREAM] } } }));
-runnerHome.cli(['runner', 'start'], { env: { HAPI_API_URL: grpcUrl, CLI_API_TOKEN: token, HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${TUI}` } });
+const runnerEnv = { HAPI_API_URL: grpcUrl, CLI_API_TOKEN: token, HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${TUI}` };
+if (PROFILE_DIR) {
+  spawn(process.execPath, [...profiling('runner'), CLI, 'runner', 'start-sync'], { env: { ...runnerHome.env, ...runnerEnv }, stdio: 'ignore', detached: true }).unref();
+} else {
+  runnerHome.cli(['runner', 'start'], { env: runnerEnv });
+}
 const machineId = await until(async () => (await hub.listMachines({})).machines.find((m) => m.online)?.id, 20_000, 'the machine');
 async function spawnSession(agent, agentArgs) {
   const r = await hub.spawnSession({ machineId, spec: { directory: runnerHome.home, agent, sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs } });
@@ -84,7 +93,7 @@ async function spawnSession(agent, agentArgs) {
 /** A WebSocket viewer with a bearer token (a tool; the page uses its cookie). */
 function viewer(sessionId, mode = 'interactive') {
   const ws = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/v1/machines/${machineId}/sessions/${sessionId}/attach`, { headers: { authorization: `Bearer ${token}` } });
-  const v = { ws, bytes: 0, snapshots: 0, next: undefined, inOrder: true, tail: '', onData: undefined, open: new Promise((r) => ws.on('open', r)) };
+  const v = { ws, bytes: 0, frames: 0, snapshots: 0, next: undefined, inOrder: true, tail: '', onData: undefined, open: new Promise((r) => ws.on('open', r)) };
   ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', mode, cols: 120, rows: 40 })));
   ws.on('message', (data, isBinary) => {
     if (!isBinary) {
@@ -100,6 +109,7 @@ function viewer(sessionId, mode = 'interactive') {
     if (offset !== v.next) v.inOrder = false;
     v.next = offset + data.length - 8;
     v.bytes += data.length - 8;
+    v.frames++;
     v.tail = (v.tail + data.subarray(Math.max(8, data.length - 64)).toString('latin1')).slice(-64);
     v.onData?.(data);
   });
@@ -189,6 +199,7 @@ const floodGroups = { runner: pidsOf(runnerHome.home, /hapi\.cjs runner/), sessi
 const floodCpu0 = Object.fromEntries(Object.entries(floodGroups).map(([k, p]) => [k, cpuOf(p)]));
 let t0 = process.hrtime.bigint();
 const bytes0 = fv.bytes;
+const frames0 = fv.frames;
 fv.ws.send(Buffer.from('F'));
 // A viewer that fell behind at the very end sees "flood done" only in its fresh snapshot (then the figure does not count).
 await until(() => fv.tail.includes('flood done') || (fv.snapshots > 1 && fv.screen.includes('flood done')), 600_000, 'the flood through the hub');
@@ -216,6 +227,7 @@ const mbps = (b, s) => b / 1024 / 1024 / s;
 console.log(`\nthroughput (${FLOOD_MB} MB)`);
 console.log(`  bare PTY                       ${mbps(bareBytes, bareSecs).toFixed(1)} MB/s`);
 console.log(`  WebSocket viewer via hub       ${mbps(relayed, hubSecs).toFixed(1)} MB/s  (${(bareSecs / hubSecs).toFixed(2)}x bare, goal >= 0.5x; every byte in order, one snapshot: ${counts ? 'yes' : 'NO - figure does not count'})`);
+console.log(`  output messages                ${fv.frames - frames0}, ${((relayed / Math.max(1, fv.frames - frames0)) / 1024).toFixed(1)} KiB each on average`);
 console.log(`  hub CPU per MB relayed         ${(hubCpu / (relayed / 1024 / 1024)).toFixed(2)} ms`);
 console.log(`  other CPU ms per MB            ${floodCpu} (the session with its agent: pty, screen model, Attach)`);
 }
@@ -289,7 +301,7 @@ console.log(`  CPU ms/s while measured, no output:   ${quiet.cpu}`);
 console.log(`  CPU ms/s while measured, streaming:   ${loaded.cpu}   (${groups.sessions.length} session processes)`);
 for (const v of sv) v.ws.close();
 }
-if (process.env.BENCH_GRACEFUL) {
+if (process.env.BENCH_GRACEFUL || PROFILE_DIR) {
   const all = [...pidsOf(runnerHome.home, /./), ...pidsOf(hubHome.home, /./)];
   for (const p of all) {
     try {

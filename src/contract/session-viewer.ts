@@ -72,7 +72,8 @@ export function viewerEventFromProto(r: AttachResponse): ViewerEvent {
       return { kind: 'snapshot', snapshot };
     }
     case 'output':
-      return { kind: 'output', offset: kind.value.offset, data: Buffer.from(kind.value.data) };
+      // A view, not a copy: the decoded bytes belong to this message alone (the transport's buffer).
+      return { kind: 'output', offset: kind.value.offset, data: Buffer.from(kind.value.data.buffer, kind.value.data.byteOffset, kind.value.data.byteLength) };
     case 'exited':
       return { kind: 'exited', status: exitStatusFromProto(kind.value.status) };
     default:

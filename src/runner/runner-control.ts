@@ -57,6 +57,11 @@ export interface RunnerControl {
    * FailedPrecondition: no terminal; the session's own errors pass through).
    */
   attachSession(sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): Promise<AsyncIterable<ViewerEvent>>;
+  /**
+   * The same, each answer as the session encoded it (hapi.session.v1.AttachResponse bytes): the
+   * hub link passes them on without decoding them (contract/attach-passthrough.ts).
+   */
+  attachSessionEncoded(sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
   /** A live session's current screen, or an ended one's final screen and exit status. */
   getSessionScreen(sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   /** Types into a live session's terminal (its SendInput). NotFound / FailedPrecondition as for the screen. */
@@ -130,6 +135,11 @@ export function createRunnerControl(deps: RunnerControlDeps): RunnerControlServi
       // Not tracked as a call in flight: a stream lasts; shutdown ends it through its signal.
       const manager = await ready(signal);
       return terminals().attach(manager.find(sessionId), sessionId, hello, rest, signal);
+    },
+    async attachSessionEncoded(sessionId, hello, rest, signal) {
+      checkSessionId(sessionId);
+      const manager = await ready(signal);
+      return terminals().attachEncoded(manager.find(sessionId), sessionId, hello, rest, signal);
     },
     getSessionScreen: (sessionId, signal) =>
       inFlight.track(async () => {

@@ -12,6 +12,7 @@ export function createUdsChannel(socketPath: string): Channel {
   });
 }
 
+
 /** Routes grpc-js's own diagnostics into our logger instead of stderr. */
 export function routeGrpcLogs(log: Logger): void {
   grpc.setLogger({

@@ -2,20 +2,16 @@
  * The runner's side of attaching through the hub: when the hub asks on the link (OpenAttach),
  * the runner opens MachineService.AttachStream naming the link and the attach, and proxies it
  * to the runner's own AttachSession (RunnerControl, exactly as a local viewer's): the session's
- * answers go up, the viewer's input, resizes and acks come down. Backpressure is the
+ * answers go up as the session encoded them (contract/attach-passthrough.ts), the viewer's
+ * input, resizes and acks come down. Backpressure is the
  * transport's: the session's answers are read only as fast as the hub takes them, so a slow
  * stream holds back only itself (the session drops its backlog for a snapshot past its window).
  * Every stream asked for on a link is ended when that link ends: it would be refused anyway.
  */
 import type { Logger } from 'pino';
 import type { Metadata } from 'nice-grpc';
-import {
-  attachStreamEventToProto,
-  attachStreamMessageFromProto,
-  type AttachStreamRequest,
-  type AttachStreamResponse,
-  type OpenAttachInfo,
-} from '../../contract/machine-link.js';
+import { attachStreamMessageFromProto, type AttachStreamResponse, type OpenAttachInfo } from '../../contract/machine-link.js';
+import { attachStreamRequestBytes, attachStreamResponseBytes } from '../../contract/attach-passthrough.js';
 import { clipText } from '../../contract/limits.js';
 import type { ViewerMessage } from '../../contract/session-types.js';
 import { createAsyncQueue } from '../../shared/async-queue.js';
@@ -25,7 +21,8 @@ import type { RunnerControl } from '../runner-control.js';
 
 /** The one call the opener needs from a MachineService client. */
 export interface AttachStreamClient {
-  attachStream(requests: AsyncIterable<AttachStreamRequest>, options: { metadata: Metadata; signal: AbortSignal }): AsyncIterable<AttachStreamResponse>;
+  /** Requests go as encoded AttachStreamRequest bytes (AttachStreamPassthroughDefinition). */
+  attachStream(requests: AsyncIterable<Uint8Array>, options: { metadata: Metadata; signal: AbortSignal }): AsyncIterable<AttachStreamResponse>;
 }
 
 export interface AttachOpenerOptions {
@@ -51,16 +48,17 @@ export function createAttachOpener(o: AttachOpenerOptions): AttachOpener {
   async function run(linkId: string, req: OpenAttachInfo, abort: AbortController): Promise<void> {
     const down = createAsyncQueue<ViewerMessage>({ limit: 10_000, signal: abort.signal });
     const { control, machineId } = o;
-    async function* up(): AsyncIterable<AttachStreamRequest> {
-      yield { message: { $case: 'open', value: { machineId, linkId, attachId: req.attachId } } };
+    async function* up(): AsyncIterable<Uint8Array> {
+      yield attachStreamRequestBytes({ message: { $case: 'open', value: { machineId, linkId, attachId: req.attachId } } });
       try {
-        for await (const e of await control.attachSession(req.sessionId, req.hello, down, abort.signal)) yield attachStreamEventToProto(e);
+        // The session's answers go up as it encoded them: no decode and encode again here.
+        for await (const bytes of await control.attachSessionEncoded(req.sessionId, req.hello, down, abort.signal)) yield attachStreamResponseBytes(bytes);
       } catch (err) {
         if (abort.signal.aborted) return;
         const known = isHapiError(err);
         if (!known) log.error({ err, sessionId: req.sessionId }, 'attach through the hub failed unexpectedly');
         const code = grpcStatusOf(known ? err.kind : 'Internal');
-        yield { message: { $case: 'error', value: { code, message: known ? clipText(err.message, 4096) : 'internal error' } } };
+        yield attachStreamRequestBytes({ message: { $case: 'error', value: { code, message: known ? clipText(err.message, 4096) : 'internal error' } } });
       }
     }
     try {

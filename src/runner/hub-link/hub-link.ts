@@ -19,6 +19,7 @@ import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
 import { createBackoff, type BackoffOptions } from '../../shared/backoff.js';
 import type { HubLinkConfig } from '../../shared/config.js';
 import { isHapiError } from '../../shared/errors.js';
+import { AttachStreamPassthroughDefinition } from '../../contract/attach-passthrough.js';
 import { createHubChannel, readAuthFile, SEPARATE_CONNECTION } from '../../shared/hub-client.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import type { SessionEvent } from '../domain.js';
@@ -131,7 +132,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     },
   });
 
-  const attaches = createAttachOpener({ control, client: createClient(MachineServiceDefinition, attachChannel), metadata: callMetadata, machineId, log });
+  const attaches = createAttachOpener({ control, client: createClient(AttachStreamPassthroughDefinition, attachChannel), metadata: callMetadata, machineId, log });
   /** Welcome.link_id of the current stream: attach streams name it. */
   let linkId: string | undefined;
 

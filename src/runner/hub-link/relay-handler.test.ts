@@ -48,6 +48,7 @@ function fakeControl(overrides: Partial<RunnerControl> = {}) {
       throw new NotFoundError('no request');
     },
     attachSession: async () => (async function* () {})(),
+    attachSessionEncoded: async () => (async function* () {})(),
     getSessionScreen: async () => ({ ended: false }),
     sendSessionInput: async () => undefined,
     stopRunner: (reason) => {

@@ -11,7 +11,8 @@ import { FailedPreconditionError, NotFoundError, isHapiError } from '../../share
 import type { Logger } from '../../shared/logger.js';
 import type { SessionEvent } from '../domain.js';
 import { createEndedSessions, type EndedSessions, type KeptSession } from './ended-sessions.js';
-import { attachTerminal, decideTerminalApproval, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
+import { encodedViewerEvent } from '../../contract/attach-passthrough.js';
+import { attachTerminal, attachTerminalEncoded, decideTerminalApproval, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
 import type { ApprovalRequestInfo } from '../../contract/activity-types.js';
 import { createSessionActivityWatch } from './session-activity.js';
 import { createTerminalDirectory, NO_SOCKET_DETAIL, type TerminalDirectory } from './terminal-directory.js';
@@ -36,6 +37,8 @@ export interface RunnerTerminals {
    * then `exited`. NotFound / FailedPrecondition as documented in runner.proto.
    */
   attach(live: SessionInfo | undefined, sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<ViewerEvent>;
+  /** The same, each answer as the session encoded it (AttachResponse bytes): the hub link's pass-through. */
+  attachEncoded(live: SessionInfo | undefined, sessionId: string, hello: AttachHello, rest: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<Uint8Array>;
   screen(live: SessionInfo | undefined, sessionId: string, signal: AbortSignal): Promise<SessionScreenInfo>;
   /** Types into a live session. NotFound: unknown or ended; FailedPrecondition: no terminal. */
   send(live: SessionInfo | undefined, sessionId: string, input: SessionInput, signal: AbortSignal): Promise<void>;
@@ -86,6 +89,45 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
     return socket;
   }
 
+
+  /** AttachSession over `link` (decoded events, or the session's encoded answers); `fromEvent` shapes the ended-session path alike. */
+  async function* attachWith<T>(
+    live: SessionInfo | undefined,
+    sessionId: string,
+    hello: AttachHello,
+    rest: AsyncIterable<ViewerMessage>,
+    signal: AbortSignal,
+    link: (socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal) => AsyncIterable<T>,
+    fromEvent: (e: ViewerEvent) => T,
+  ): AsyncIterable<T> {
+    if (live) {
+      const socket = liveSocket(live);
+      async function* messages() {
+        yield { kind: 'hello', hello } as ViewerMessage;
+        yield* rest;
+      }
+      let sent = false;
+      try {
+        for await (const event of link(socket, messages(), signal)) {
+          // Its viewer count changed: the next list asks the session again.
+          if (!sent) directory.invalidate(sessionId);
+          sent = true;
+          yield event;
+        }
+        return;
+      } catch (err) {
+        // The session ended between the lookup and the call: show how it ended.
+        if (sent || !isHapiError(err) || err.kind !== 'Unavailable' || !ended.session(sessionId)) throw err;
+      } finally {
+        directory.invalidate(sessionId);
+      }
+    }
+    const kept = ended.get(sessionId);
+    if (!kept) throw new NotFoundError(`no session ${sessionId} on this machine`, { sessionId });
+    yield fromEvent(keptScreen(kept, hello));
+    yield fromEvent({ kind: 'exited', status: exitOf(kept.session) });
+  }
+
   return {
     onSessionEvent(e) {
       if (e.kind === 'started' || e.kind === 'adopted') directory.track(e.session.id);
@@ -117,34 +159,8 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
       for (const s of endedSessions) terminals.set(s.id, { attachable: true, protocolVersion: 0, viewers: 0, ended: true, exitStatus: exitOf(s) });
       return { ended: endedSessions, terminals };
     },
-    async *attach(live, sessionId, hello, rest, signal) {
-      if (live) {
-        const socket = liveSocket(live);
-        async function* messages() {
-          yield { kind: 'hello', hello } as ViewerMessage;
-          yield* rest;
-        }
-        let sent = false;
-        try {
-          for await (const event of attachTerminal(socket, messages(), signal)) {
-            // Its viewer count changed: the next list asks the session again.
-            if (!sent) directory.invalidate(sessionId);
-            sent = true;
-            yield event;
-          }
-          return;
-        } catch (err) {
-          // The session ended between the lookup and the call: show how it ended.
-          if (sent || !isHapiError(err) || err.kind !== 'Unavailable' || !ended.session(sessionId)) throw err;
-        } finally {
-          directory.invalidate(sessionId);
-        }
-      }
-      const kept = ended.get(sessionId);
-      if (!kept) throw new NotFoundError(`no session ${sessionId} on this machine`, { sessionId });
-      yield keptScreen(kept, hello);
-      yield { kind: 'exited', status: exitOf(kept.session) };
-    },
+    attach: (live, sessionId, hello, rest, signal) => attachWith(live, sessionId, hello, rest, signal, attachTerminal, (e) => e),
+    attachEncoded: (live, sessionId, hello, rest, signal) => attachWith(live, sessionId, hello, rest, signal, attachTerminalEncoded, encodedViewerEvent),
     async screen(live, sessionId, signal) {
       if (live) {
         try {

@@ -8,6 +8,7 @@
 import { ClientError, Status } from 'nice-grpc-common';
 import { createClient } from 'nice-grpc';
 import { SessionServiceDefinition } from '../../contract/session.js';
+import { SessionAttachPassthroughDefinition } from '../../contract/attach-passthrough.js';
 import type { ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { screenFromProto, sessionInputToProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import { UnavailableError } from '../../shared/errors.js';
@@ -67,14 +68,29 @@ function missingRequest(): never {
  * come back in order. Ends when the session ends the stream, when `signal` aborts, or with the
  * session's error. The channel is closed when the iteration ends, however it ends.
  */
-export async function* attachTerminal(socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<ViewerEvent> {
+export function attachTerminal(socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<ViewerEvent> {
+  return attachWith(socket, messages, signal, SessionServiceDefinition, viewerEventFromProto);
+}
+
+/** The same, with the session's answers as it encoded them (AttachResponse bytes), for the hub's pass-through. */
+export function attachTerminalEncoded(socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  return attachWith(socket, messages, signal, SessionAttachPassthroughDefinition, (bytes: Uint8Array) => bytes);
+}
+
+async function* attachWith<R, T>(
+  socket: string,
+  messages: AsyncIterable<ViewerMessage>,
+  signal: AbortSignal,
+  definition: typeof SessionServiceDefinition | typeof SessionAttachPassthroughDefinition,
+  convert: (r: R) => T,
+): AsyncIterable<T> {
   const channel = createUdsChannel(socket);
-  const client = createClient(SessionServiceDefinition, channel);
+  const client = createClient(definition as typeof SessionServiceDefinition, channel);
   async function* requests() {
     for await (const m of messages) yield viewerMessageToProto(m);
   }
   try {
-    for await (const r of client.attach(requests(), { signal })) yield viewerEventFromProto(r);
+    for await (const r of client.attach(requests(), { signal })) yield convert(r as unknown as R);
   } catch (err) {
     if (signal.aborted) return;
     throw mapError(err, socket);
