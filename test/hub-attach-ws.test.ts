@@ -5,7 +5,7 @@
 // no duplicate), and a stalled viewer does not stall a second one. `npm run build` first.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { cleanupAllHomes, waitFor } from './harness.js';
+import { cleanupAllHomes, isAlive, waitFor } from './harness.js';
 import { startHubProcess } from './hub-helpers.js';
 import { hubSession, type Tracked } from './hub-viewer.js';
 
@@ -159,6 +159,25 @@ describe('the hub’s WebSocket attach endpoint', () => {
     const both = [...v1.outputs, ...v2.outputs];
     expect(contiguous(both)).toBe(true);
     expect(Buffer.concat(both.map((x) => x.data)).toString('utf8').match(/got "a"/g)).toHaveLength(1);
+  });
+
+  it('a paste typed while the runner is away waits for it and arrives once, on the same socket', async () => {
+    const { h, th, machineId, sessionId } = await hubSession(t);
+    const { cookie } = await signIn(h.httpUrl, h.ownerToken);
+    const v = wsViewer(h.httpUrl, machineId, sessionId, { cookie });
+    await waitFor(() => v.texts.find((x) => x.type === 'snapshot'), 10_000, 'the snapshot');
+    const pid = th.state()!.pid;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !isAlive(pid), 10_000, 'the runner to die');
+    // The machine is offline now: before, this paste failed (UNAVAILABLE) and closed the socket.
+    v.ws.send(JSON.stringify({ type: 'input', text: 'while away', paste: true, enter: true }));
+    v.type('k');
+    expect((await th.cli(['runner', 'start'])).code).toBe(0);
+    await waitFor(() => v.text().includes('pasted "while away"'), 30_000, 'the paste once the runner is back');
+    await waitFor(() => v.text().includes('got "k"'), 10_000, 'the keystroke kept meanwhile');
+    expect(v.text().match(/pasted "while away"/g)).toHaveLength(1);
+    expect(v.closeCode()).toBeUndefined();
+    expect(v.texts.filter((x) => x.type === 'error')).toEqual([]);
   });
 
   it('a stalled viewer does not stall a second one; it gets a fresh snapshot when it reads again', async () => {

@@ -40,6 +40,12 @@ export interface ViewerRelay extends AsyncIterable<ViewerEvent> {
   close(err?: HapiError): void;
   /** Resolves once the first upstream answered (or rejects with why it could not open). */
   readonly opened: Promise<void>;
+  /**
+   * Resolves when an upstream is open: at once, or once a resume found the machine again. Rejects
+   * when the relay ends first. What goes beside the stream (a paste through SendInput) waits on it
+   * rather than fail while the runner or the hub's link to it comes back.
+   */
+  ready(): Promise<void>;
   /** Snapshots sent because the viewer fell behind (for tests and benchmarks). */
   readonly resyncs: number;
 }
@@ -68,6 +74,7 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
   let resyncs = 0;
   let pending: ViewerMessage[] = [];
   let pendingBytes = 0;
+  let readyWaiters: { resolve: () => void; reject: (err: HapiError) => void }[] = [];
   const typing = o.hello.mode === 'interactive';
 
   const notify = () => {
@@ -85,6 +92,9 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
     upstream?.close();
     upstream = undefined;
     notify();
+    const waiters = readyWaiters;
+    readyWaiters = [];
+    for (const w of waiters) w.reject(err ?? new UnavailableError('the terminal was closed'));
   }
 
   function enqueue(e: ViewerEvent): void {
@@ -143,6 +153,9 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
     pending = [];
     pendingBytes = 0;
     for (const m of waiting) up.send(m);
+    const waiters = readyWaiters;
+    readyWaiters = [];
+    for (const w of waiters) w.resolve();
   }
 
   /** The upstream went away: attach again through the machine's next link, for up to resumeMs. */
@@ -174,6 +187,11 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
     opened,
     get resyncs() {
       return resyncs;
+    },
+    ready() {
+      if (ended) return Promise.reject(failure ?? new UnavailableError('the terminal was closed'));
+      if (upstream) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => readyWaiters.push({ resolve, reject }));
     },
     send(m) {
       if (ended) return;

@@ -31,6 +31,9 @@ export interface AttachSocketOptions {
   log: Logger;
 }
 
+/** How often a paste is tried when the runner's link drops right as it is sent. */
+const PASTE_ATTEMPTS = 5;
+
 /** Close codes of the protocol. */
 export const CLOSE = { exited: 1000, invalid: 4400, unauthenticated: 4401, forbidden: 4403, notFound: 4404, replaced: 4409, runnerGone: 1011, hubRestart: 1012 } as const;
 
@@ -108,6 +111,22 @@ export function eventFrame(e: ViewerEvent): string | Buffer {
 export function serveAttachSocket(ws: WebSocket, backend: AttachBackend, o: AttachSocketOptions): void {
   let relay: ViewerRelay | undefined;
   let hello: AttachHello | undefined;
+  // Pastes go one after the other (through SendInput, beside the stream), each once the relay
+  // has an upstream: typed while the runner or the hub's link to it comes back (a hub restart,
+  // a runner restart), a paste waits for it instead of failing, as keystrokes are kept.
+  let pastes: Promise<void> = Promise.resolve();
+  async function paste(r: ViewerRelay, text: string, enter: boolean): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await r.ready();
+      try {
+        return await backend.sendText(text, enter);
+      } catch (err) {
+        // The link went away between the two: wait for the next one, a few times at most.
+        if (!isHapiError(err) || err.kind !== 'Unavailable' || attempt >= PASTE_ATTEMPTS) throw err;
+        await new Promise((res) => setTimeout(res, 100 * attempt));
+      }
+    }
+  }
   const helloTimer = setTimeout(() => refuse(ws, new InvalidArgumentError('no hello in time')), o.helloTimeoutMs ?? 10_000);
 
   async function pump(r: ViewerRelay): Promise<void> {
@@ -156,7 +175,9 @@ export function serveAttachSocket(ws: WebSocket, backend: AttachBackend, o: Atta
     const enter = m.enter === true;
     if (hello.mode === 'read-only') throw new PermissionDeniedError('this viewer is read-only: it cannot type');
     if (m.paste === true) {
-      backend.sendText(m.text, enter).catch((err: unknown) => refuse(ws, err));
+      const r = relay;
+      const text = m.text;
+      pastes = pastes.then(() => paste(r, text, enter)).catch((err: unknown) => refuse(ws, err));
       return;
     }
     const bytes = Buffer.from(m.text + (enter ? '\r' : ''), 'utf8');
