@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { cleanupAllHomes, isAlive, waitFor } from './harness.js';
-import { startHubProcess } from './hub-helpers.js';
+import { startHubProcess, waitMachine } from './hub-helpers.js';
 import { hubSession, type Tracked } from './hub-viewer.js';
 
 const t: Tracked = { homes: [], hubs: [], closers: [] };
@@ -162,13 +162,15 @@ describe('the hub’s WebSocket attach endpoint', () => {
   });
 
   it('a paste typed while the runner is away waits for it and arrives once, on the same socket', async () => {
-    const { h, th, machineId, sessionId } = await hubSession(t);
+    const { h, th, c, machineId, sessionId } = await hubSession(t);
     const { cookie } = await signIn(h.httpUrl, h.ownerToken);
     const v = wsViewer(h.httpUrl, machineId, sessionId, { cookie });
     await waitFor(() => v.texts.find((x) => x.type === 'snapshot'), 10_000, 'the snapshot');
     const pid = th.state()!.pid;
     process.kill(pid, 'SIGKILL');
     await waitFor(() => !isAlive(pid), 10_000, 'the runner to die');
+    // Once the hub knows (what reaches a runner that is gone, unknowing, is lost with it).
+    await waitMachine(c, machineId, (m) => !m.online);
     // The machine is offline now: before, this paste failed (UNAVAILABLE) and closed the socket.
     v.ws.send(JSON.stringify({ type: 'input', text: 'while away', paste: true, enter: true }));
     v.type('k');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AttachStreamRequest } from '../../gen/hapi/hub/v1/machine.js';
 import { AttachResponse } from '../../gen/hapi/session/v1/session.js';
-import { attachStreamRequestBytes, attachStreamResponseBytes, encodedViewerEvent } from './attach-passthrough.js';
+import { attachStreamRequestBytes, attachStreamResponseBytes } from './attach-passthrough.js';
+import { encodedViewerEvent } from './session-passthrough.js';
 
 describe('attach pass-through', () => {
   it("wraps a session's encoded answer as the AttachStreamRequest the generated encoder would write", () => {

@@ -6,30 +6,13 @@
  * saves, per output message, a decode, a copy of the output into a domain object, an encode and
  * the encoder's copy (bench/hub-attach.mjs, runner CPU per MB).
  *
+ * This file is the hub half (loaded by the hub link only); session-passthrough.ts the session half.
  * Both definitions are shaped as ts-proto's, so nice-grpc takes them as it takes the generated
  * ones; only the encoded side differs. The wire format is the contract's, byte for byte.
  */
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { AttachRequest, AttachResponse } from '../../gen/hapi/session/v1/session.js';
 import { AttachStreamRequest, AttachStreamResponse } from '../../gen/hapi/hub/v1/machine.js';
-import type { ViewerEvent } from './session-types.js';
-import { viewerEventToProto } from './session.js';
-
-/** A message type whose encoded form is the value itself (already encoded bytes). */
-const encodedBytes = {
-  encode: (bytes: Uint8Array) => ({ finish: () => bytes }),
-  decode: (bytes: Uint8Array) => bytes,
-  fromPartial: (bytes: Uint8Array) => bytes,
-};
-
-/** SessionService.Attach with the session's answers left encoded (AttachResponse bytes). */
-export const SessionAttachPassthroughDefinition = {
-  name: 'SessionService',
-  fullName: 'hapi.session.v1.SessionService',
-  methods: {
-    attach: { name: 'Attach', requestType: AttachRequest, requestStream: true, responseType: encodedBytes, responseStream: true, options: {} },
-  },
-} as const;
+import { encodedBytes } from './session-passthrough.js';
 
 /** MachineService.AttachStream whose requests are sent as already encoded AttachStreamRequest bytes. */
 export const AttachStreamPassthroughDefinition = {
@@ -53,9 +36,4 @@ export function attachStreamResponseBytes(encodedResponse: Uint8Array): Uint8Arr
 /** Any other AttachStreamRequest (open, error), encoded. */
 export function attachStreamRequestBytes(request: AttachStreamRequest): Uint8Array {
   return AttachStreamRequest.encode(request).finish();
-}
-
-/** A domain event as the session would have encoded it (an ended session's kept screen and exit). */
-export function encodedViewerEvent(e: ViewerEvent): Uint8Array {
-  return AttachResponse.encode(viewerEventToProto(e)).finish();
 }

@@ -11,7 +11,7 @@ import { FailedPreconditionError, NotFoundError, isHapiError } from '../../share
 import type { Logger } from '../../shared/logger.js';
 import type { SessionEvent } from '../domain.js';
 import { createEndedSessions, type EndedSessions, type KeptSession } from './ended-sessions.js';
-import { encodedViewerEvent } from '../../contract/attach-passthrough.js';
+import { encodedViewerEvent } from '../../contract/session-passthrough.js';
 import { attachTerminal, attachTerminalEncoded, decideTerminalApproval, getTerminalInfo, getTerminalScreen, sendTerminalInput } from './session-link.js';
 import type { ApprovalRequestInfo } from '../../contract/activity-types.js';
 import { createSessionActivityWatch } from './session-activity.js';

@@ -8,7 +8,7 @@
 import { ClientError, Status } from 'nice-grpc-common';
 import { createClient } from 'nice-grpc';
 import { SessionServiceDefinition } from '../../contract/session.js';
-import { SessionAttachPassthroughDefinition } from '../../contract/attach-passthrough.js';
+import { SessionAttachPassthroughDefinition } from '../../contract/session-passthrough.js';
 import type { ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { screenFromProto, sessionInputToProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import { UnavailableError } from '../../shared/errors.js';
