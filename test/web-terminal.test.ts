@@ -152,7 +152,7 @@ describe('the page terminal in a real browser, through the hub', () => {
 
   const screenText = (page: Page) => page.locator('.term-host .xterm-rows').innerText();
   const waitForScreen = (page: Page, pattern: RegExp, what = String(pattern)) =>
-    waitFor(async () => pattern.test(await screenText(page)), 15_000, `the screen to show ${what}`);
+    waitFor(async () => pattern.test(await screenText(page)), 30_000, `the screen to show ${what}`);
 
   it('opens a session by tapping it: the screen at once, then typing through the composer and the key bar', async () => {
     const sessionId = await spawn();
