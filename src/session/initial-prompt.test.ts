@@ -38,7 +38,7 @@ describe('typeInitialPrompt', () => {
     );
     expect(r.outcome).toBe('quiet');
     expect(r.typed).toHaveLength(1);
-    expect(r.typed[0]!.at).toBeGreaterThanOrEqual(3_700);
+    expect(r.typed[0]!.at).toBeGreaterThanOrEqual(4_000);
     expect(r.typed[0]!.text).toBe('fix the failing test');
   });
 
@@ -52,6 +52,20 @@ describe('typeInitialPrompt', () => {
     expect(r.typed).toHaveLength(1);
     expect(r.typed[0]!.at).toBeGreaterThanOrEqual(2_300);
     expect(r.typed[0]!.at).toBeLessThan(2_700);
+  });
+
+  it('on a busy machine, waits out a spinner that stutters, not only one that turns evenly', async () => {
+    // Frames every 80 ms, but the agent is starved now and then: pauses of 400 ms, then one of 1.1 s.
+    const frameAt = (ms: number) => {
+      if (ms < 1_000) return Math.floor(ms / 80);
+      if (ms < 1_400) return 100;
+      if (ms < 2_000) return 101 + Math.floor((ms - 1_400) / 80);
+      if (ms < 3_100) return 200;
+      return 201 + Math.floor((ms - 3_100) / 80);
+    };
+    const r = await run((ms) => (ms < 4_000 ? screen(`${SPIN[frameAt(ms) % SPIN.length]} starting ${frameAt(ms) % 2}`) : screen('ready\n> ', false, { x: 2, y: 1 })));
+    expect(r.outcome).toBe('quiet');
+    expect(r.typed[0]!.at).toBeGreaterThanOrEqual(4_000);
   });
 
   it('does not take bracketed paste alone for readiness while the screen is still being drawn', async () => {

@@ -10,9 +10,12 @@
  * visible text, the cursor and whether the application enabled bracketed paste) taken every
  * SAMPLE_MS:
  *
- * 1. quiet: the visible text and the cursor have not changed at all for QUIET_MS and the screen
- *    is not blank. A running spinner changes the text at every frame, so it never counts as
- *    quiet, however small it is; its end does.
+ * 1. quiet: the visible text and the cursor have not changed at all for QUIET_MS, or for three
+ *    times the longest pause seen between two changes if that is longer (at most
+ *    MAX_QUIET_MS), and the screen is not blank. A running spinner changes the text at every
+ *    frame, so it never counts as quiet, however small it is; its end does. The pause rule is
+ *    for a busy machine, where a starved agent's spinner stutters: a stall has to be much
+ *    longer than the stutter seen so far to count as the end.
  * 2. input-ready: the application enabled bracketed paste (CSI ? 2004 h: it reads keys and
  *    wants pastes marked, which programs do when their line editor or input box is up) and,
  *    for READY_MS, every change stayed inside one small region (one row, at most
@@ -54,11 +57,12 @@ export interface InitialPromptOptions {
 export interface PromptTiming {
   sampleMs: number;
   quietMs: number;
+  maxQuietMs: number;
   readyMs: number;
   smallRegionCols: number;
 }
 
-export const DEFAULT_PROMPT_TIMING: PromptTiming = { sampleMs: 50, quietMs: 700, readyMs: 300, smallRegionCols: 10 };
+export const DEFAULT_PROMPT_TIMING: PromptTiming = { sampleMs: 50, quietMs: 1_000, maxQuietMs: 5_000, readyMs: 300, smallRegionCols: 10 };
 
 export type PromptOutcome = 'quiet' | 'input-ready' | 'timeout' | 'exited';
 
@@ -101,6 +105,9 @@ export async function typeInitialPrompt(o: InitialPromptOptions): Promise<Prompt
   // When the last change of any kind, and the last change beyond the small region, were seen.
   let lastChangeAt = start;
   let lastLargeChangeAt = start;
+  // The longest pause between two changes so far (the agent's stutter).
+  let longestPause = 0;
+  let changes = 0;
   // The region the small changes since the last large one fell in: one row, a column span.
   let region: { y: number; from: number; to: number } | undefined;
   /**
@@ -131,13 +138,17 @@ export async function typeInitialPrompt(o: InitialPromptOptions): Promise<Prompt
     if (previous) {
       const change = textChange(previous.text, sample.text);
       const cursorMoved = previous.cursor.x !== sample.cursor.x || previous.cursor.y !== sample.cursor.y;
-      if (change.kind !== 'none' || cursorMoved) lastChangeAt = at;
+      if (change.kind !== 'none' || cursorMoved) {
+        if (changes++ > 0) longestPause = Math.max(longestPause, at - lastChangeAt);
+        lastChangeAt = at;
+      }
       if (!staysSmall(change)) lastLargeChangeAt = at;
     }
     if (blank) lastChangeAt = at;
     previous = sample;
 
-    if (!blank && at - lastChangeAt >= t.quietMs) outcome = 'quiet';
+    const quietFor = Math.max(t.quietMs, Math.min(t.maxQuietMs, 3 * longestPause));
+    if (!blank && at - lastChangeAt >= quietFor) outcome = 'quiet';
     else if (sample.bracketedPaste && at - lastLargeChangeAt >= t.readyMs) outcome = 'input-ready';
     else if (at - start >= o.maxWaitMs) outcome = 'timeout';
     else await sleep(t.sampleMs);

@@ -156,9 +156,11 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
       if (!server) return o.note('the prompt was not typed: the terminal could not be loaded');
       void typeInitialPrompt({
         prompt: text,
+        // The terminal's screen waits for the model to catch up with the output (it may be fed
+        // in slices); the model itself may show a screen some output behind.
         sample: async () => {
-          await server.screen.flush();
-          return { text: server.screen.text(), cursor: server.screen.snapshot({ visibleOnly: true }).cursor, bracketedPaste: server.screen.bracketedPaste };
+          const { text, cursor } = await server.terminal.screen();
+          return { text, cursor, bracketedPaste: server.screen.bracketedPaste };
         },
         type: (t) => {
           try {
