@@ -215,6 +215,19 @@ describe('the page terminal in a real browser, through the hub', () => {
     await waitForScreen(page, new RegExp(`pasted "${text}"\\s+got "\\\\r"`), `the answer to ${JSON.stringify(text)}`);
   }
 
+  /**
+   * The runner is linked to the (restarted) hub again. Its reconnect backoff (HUB_LINK_BACKOFF,
+   * up to 30 s) may outlast a hub that is slow to start on a loaded machine; typing before then
+   * waits in the hub, up to HAPI_HUB_ATTACH_RESUME_MS.
+   */
+  async function machineBack(): Promise<void> {
+    await waitFor(async () => {
+      const res = await fetch(`${hub.httpUrl}/api/v1/machines`, { headers: { authorization: `Bearer ${hub.ownerToken}` } }).catch(() => undefined);
+      const body = res?.ok ? ((await res.json()) as { machines: { id: string; online: boolean }[] }) : undefined;
+      return body?.machines.some((m) => m.id === machineId && m.online);
+    }, 60_000, 'the runner linked to the hub again');
+  }
+
   /** After a drop: the page attached again with the offset it holds, and shows what it showed. */
   async function resumed(page: Page, hellos: number, before: string): Promise<void> {
     await waitFor(() => wire(page).hellos.length > hellos, 30_000, 'the page to attach again');
@@ -237,6 +250,7 @@ describe('the page terminal in a real browser, through the hub', () => {
     // Output while the hub is away reaches the page after it is back, exactly once.
     hub = await startHubProcess(hubHome, hubEnv, hub.ownerToken);
     await resumed(page, hellos, before);
+    await machineBack();
     await send(page, 'after');
     // A hub that crashes (kill -9: the page sees 1006, not 1012) comes back the same way.
     const between = await screenText(page);
@@ -244,6 +258,7 @@ describe('the page terminal in a real browser, through the hub', () => {
     await hub.stop('SIGKILL');
     hub = await startHubProcess(hubHome, hubEnv, hub.ownerToken);
     await resumed(page, hellos2, between);
+    await machineBack();
     await send(page, 'last');
     const after = await screenText(page);
     for (const word of ['before', 'after', 'last']) expect(after.match(new RegExp(`pasted "${word}"`, 'g'))).toHaveLength(1);
