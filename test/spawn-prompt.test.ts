@@ -87,7 +87,7 @@ describe('hapi spawn --prompt', () => {
     expect(await screen(arg)).toContain('argv ["--spin-ms","100","--model","opus","explain this repo"]');
     await waitFor(async () => (await screen(claude)).includes('ready'), 20_000, 'claude');
     // Last, after whatever hapi itself passes to claude (its hook settings).
-    expect(await screen(claude)).toMatch(/argv \["--spin-ms","100",(.*,)?"hello claude"\]/);
+    expect((await screen(claude)).replace(/\n/g, '')).toMatch(/argv \["--spin-ms","100",(.*,)?"hello claude"\]/);
 
     // Exactly once: nothing else arrives later (a second typing would be echoed as #2).
     const more = await c.hub.sendInput({ machineId, sessionId: typed, input: { data: Buffer.alloc(0), text: 'next', enter: true } });
