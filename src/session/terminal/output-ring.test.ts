@@ -89,4 +89,13 @@ describe('output ring', () => {
     expect(view.buffer).toBe(into.buffer);
     expect(r.readFrom(8, 100, into)!.toString()).toBe('89');
   });
+
+  it('hands out views of itself across the wrap, without a copy', () => {
+    const r = createOutputRing(8);
+    r.append(bytes('0123456789')); // holds 2..9, wrapped after 7
+    expect(Buffer.concat(r.viewsFrom(3)!).toString()).toBe('3456789');
+    expect(r.viewsFrom(3)!).toHaveLength(2);
+    expect(r.viewsFrom(9)!.map(String)).toEqual(['9']);
+    expect(r.viewsFrom(1)).toBeUndefined();
+  });
 });

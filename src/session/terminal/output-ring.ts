@@ -17,6 +17,11 @@ export interface OutputRing {
    * copied there (at most its length) and a view of it returned, instead of a new buffer.
    */
   readFrom(offset: number, maxBytes?: number, into?: Buffer): Buffer | undefined;
+  /**
+   * The bytes from `offset` to the end as views of the ring itself (one or two, across the
+   * wrap), without a copy: valid only until the next append. Undefined as readFrom.
+   */
+  viewsFrom(offset: number): Buffer[] | undefined;
 }
 
 export function createOutputRing(capacity: number): OutputRing {
@@ -52,6 +57,14 @@ export function createOutputRing(capacity: number): OutputRing {
       buf.copy(out, 0, at, at + first);
       if (first < length) buf.copy(out, first, 0, length - first);
       return out;
+    },
+    viewsFrom(offset) {
+      const start = Math.max(0, end - capacity);
+      if (!Number.isSafeInteger(offset) || offset < start || offset > end) return undefined;
+      const length = end - offset;
+      const at = offset % capacity;
+      const first = Math.min(length, capacity - at);
+      return first < length ? [buf.subarray(at, at + first), buf.subarray(0, length - first)] : [buf.subarray(at, at + first)];
     },
   };
 }

@@ -16,7 +16,7 @@ export interface OutputSpool {
   /** Offset just past the last byte held. */
   readonly end: number;
   /** Appends the bytes at offset `end` (the first append of an empty spool sets `start`). Throws on a write error (ENOSPC), keeping what it held. */
-  append(offset: number, data: Uint8Array): void;
+  append(offset: number, data: Uint8Array | Uint8Array[]): void;
   /** Up to `maxBytes` from `offset` (start <= offset < end), read from the file (into `into` when given: a view of it). */
   read(offset: number, maxBytes: number, into?: Buffer): Buffer;
   /** Forgets everything; the next append writes over the file from its start (no truncation: cheap). */
@@ -49,9 +49,13 @@ export function openOutputSpool(dir: string, name: string): OutputSpool {
       if (start === end) start = end = offset;
       else if (offset !== end) throw new RangeError(`spool append at ${offset}, expected ${end}`);
       // A failed write (ENOSPC) throws before `end` moves: a partial write is not held.
-      let at = 0;
-      while (at < data.length) at += writeSync(fd, data, at, data.length - at, end - start + at);
-      end += data.length;
+      let written = 0;
+      for (const part of Array.isArray(data) ? data : [data]) {
+        let at = 0;
+        while (at < part.length) at += writeSync(fd, part, at, part.length - at, end - start + written + at);
+        written += part.length;
+      }
+      end += written;
       fileBytes = Math.max(fileBytes, end - start);
     },
     read(offset, maxBytes, into) {

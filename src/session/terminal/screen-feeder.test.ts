@@ -147,7 +147,7 @@ describe('output spool', () => {
   it('holds one contiguous range, reads it back, and refuses a gap', () => {
     const spool = openOutputSpool(mkdtempSync(join(tmpdir(), 'hapi-spool-')), 'x');
     spool.append(100, Buffer.from('abcdef'));
-    spool.append(106, Buffer.from('gh'));
+    spool.append(106, [Buffer.from('g'), Buffer.from('h')]);
     expect([spool.start, spool.end]).toEqual([100, 108]);
     expect(spool.read(102, 4).toString()).toBe('cdef');
     expect(spool.read(106, 100).toString()).toBe('gh');

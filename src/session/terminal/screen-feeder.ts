@@ -146,8 +146,9 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       try {
         spool ??= o.openSpool!();
         const from = spooledFrom();
-        // Everything the ring holds past `from`, in one write: the next one is a ring later.
-        if (from < ring.end) spool.append(from, ring.readFrom(from)!);
+        // Everything the ring holds past `from`, written straight from the ring (no copy): the
+        // next such write is a ring later.
+        if (from < ring.end) spool.append(from, ring.viewsFrom(from)!);
         return;
       } catch (err) {
         spoolFailed(err);
