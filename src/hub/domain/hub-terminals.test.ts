@@ -122,6 +122,27 @@ describe('terminals through the hub (domain)', () => {
     relay.close();
   });
 
+  it('while resuming keeps the newest resize (and the input) for the next upstream, resize first', async () => {
+    const r = runner();
+    const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive', size: { cols: 48, rows: 43 } });
+    r.accept();
+    await relay.opened;
+    r.link.detach('runner died');
+    relay.send({ kind: 'resize', size: { cols: 48, rows: 40 } });
+    relay.send({ kind: 'input', data: Buffer.from('k') });
+    relay.send({ kind: 'resize', size: { cols: 48, rows: 43 } });
+    const next = runner();
+    await new Promise((res) => setTimeout(res, 400));
+    const down: ViewerMessage[] = [];
+    next.accept(down);
+    await relay.ready();
+    expect(down).toEqual([
+      { kind: 'resize', size: { cols: 48, rows: 43 } },
+      { kind: 'input', data: Buffer.from('k') },
+    ]);
+    relay.close();
+  });
+
   it('a viewer whose machine does not come back ends UNAVAILABLE', async () => {
     const r = runner();
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only' });

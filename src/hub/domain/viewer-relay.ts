@@ -74,6 +74,8 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
   let resyncs = 0;
   let pending: ViewerMessage[] = [];
   let pendingBytes = 0;
+  /** The newest resize asked for while resuming: the next upstream gets it first. */
+  let pendingResize: ViewerMessage | undefined;
   let readyWaiters: { resolve: () => void; reject: (err: HapiError) => void }[] = [];
   const typing = o.hello.mode === 'interactive';
 
@@ -149,9 +151,10 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
     const up = await o.openUpstream(hello, { event: (e) => gen === generation && !ended && onEvent(e), end: (err) => onEnd(gen, err) }, abort.signal);
     if (gen !== generation || ended) return up.close();
     upstream = up;
-    const waiting = pending;
+    const waiting = pendingResize ? [pendingResize, ...pending] : pending;
     pending = [];
     pendingBytes = 0;
+    pendingResize = undefined;
     for (const m of waiting) up.send(m);
     const waiters = readyWaiters;
     readyWaiters = [];
@@ -198,6 +201,9 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
       if (m.kind === 'hello') throw new InvalidArgumentError('a second hello');
       if ((m.kind === 'input' || m.kind === 'resize') && !typing) throw new PermissionDeniedError('this viewer is read-only: it cannot type or resize');
       if (upstream) return upstream.send(m);
+      // Resuming: a page refits while it reconnects; its last size must reach the terminal (a
+      // dropped resize left it rows short after a hub restart).
+      if (m.kind === 'resize') return void (pendingResize = m);
       if (m.kind !== 'input') return;
       // Resuming: keep a little input for the next upstream rather than lose it.
       if (pendingBytes + m.data.length > PENDING_INPUT_BYTES) return;
