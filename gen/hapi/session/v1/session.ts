@@ -2922,7 +2922,10 @@ export const SessionServiceDefinition = {
       responseStream: true,
       options: {},
     },
-    /** The current screen (visible rows only), as plain text and as ANSI. Never blocks. */
+    /**
+     * The current screen (visible rows only), as plain text and as ANSI: once the screen model has
+     * parsed what the agent wrote before the call (a moment during a flood), or at once with no_wait.
+     */
     getScreen: {
       name: "GetScreen",
       requestType: GetScreenRequest as typeof GetScreenRequest,
@@ -3026,7 +3029,10 @@ export interface SessionServiceImplementation<CallContextExt = {}> {
     request: AsyncIterable<AttachRequest>,
     context: CallContext & CallContextExt,
   ): ServerStreamingMethodResult<DeepPartial<AttachResponse>>;
-  /** The current screen (visible rows only), as plain text and as ANSI. Never blocks. */
+  /**
+   * The current screen (visible rows only), as plain text and as ANSI: once the screen model has
+   * parsed what the agent wrote before the call (a moment during a flood), or at once with no_wait.
+   */
   getScreen(request: GetScreenRequest, context: CallContext & CallContextExt): Promise<DeepPartial<GetScreenResponse>>;
   /**
    * Types into the terminal. INVALID_ARGUMENT: neither bytes nor text, or both.
@@ -3089,7 +3095,10 @@ export interface SessionServiceClient<CallOptionsExt = {}> {
     request: AsyncIterable<DeepPartial<AttachRequest>>,
     options?: CallOptions & CallOptionsExt,
   ): AsyncIterable<AttachResponse>;
-  /** The current screen (visible rows only), as plain text and as ANSI. Never blocks. */
+  /**
+   * The current screen (visible rows only), as plain text and as ANSI: once the screen model has
+   * parsed what the agent wrote before the call (a moment during a flood), or at once with no_wait.
+   */
   getScreen(request: DeepPartial<GetScreenRequest>, options?: CallOptions & CallOptionsExt): Promise<GetScreenResponse>;
   /**
    * Types into the terminal. INVALID_ARGUMENT: neither bytes nor text, or both.
