@@ -165,14 +165,16 @@ describe('approvals nobody answers', () => {
   it('guesses from the terminal for an agent without hooks: quiet after output is waiting, output again is working (guesses)', async () => {
     const r = await rig.owner.hub.spawnSession({
       machineId: rig.machineId,
-      spec: { directory: rig.th.home, agent: 'plain', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: ['--no-alt', '--flood', '3000000'] },
+      spec: { directory: rig.th.home, agent: 'plain', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: ['--no-alt', '--work-ms', '1500'] },
     });
     const id = r.outcome?.result?.$case === 'session' ? r.outcome.result.value.id : '';
     const waiting = await watchedState(rig, id, ActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT);
     expect(waiting.activity).toMatchObject({ guess: true, source: 'terminal' });
     const seen = rig.watched.length;
-    await rig.owner.hub.sendInput({ machineId: rig.machineId, sessionId: id, input: { data: Buffer.from('F'), text: '', enter: false } });
-    await waitFor(() => rig.watched.slice(seen).some((s) => s.id === id && s.activity?.state === ActivityState.ACTIVITY_STATE_WORKING && s.activity.guess), 20_000, 'working (guess) while it floods');
-    await waitFor(() => rig.watched.slice(seen).some((s) => s.id === id && s.activity?.state === ActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT), 30_000, 'waiting (guess) after the flood');
+    await rig.owner.hub.sendInput({ machineId: rig.machineId, sessionId: id, input: { data: Buffer.from('W'), text: '', enter: false } });
+    // Output for 1.5 s, well past the echo window (250 ms) after the key: working, a guess.
+    await waitFor(() => rig.watched.slice(seen).some((s) => s.id === id && s.activity?.state === ActivityState.ACTIVITY_STATE_WORKING && s.activity.guess), 20_000, 'working (guess) while it works');
+    const working = rig.watched.slice(seen).findIndex((s) => s.id === id && s.activity?.state === ActivityState.ACTIVITY_STATE_WORKING);
+    await waitFor(() => rig.watched.slice(seen + working).some((s) => s.id === id && s.activity?.state === ActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT && s.activity.guess), 30_000, 'waiting (guess) after the work');
   }, 90_000);
 });
