@@ -151,4 +151,38 @@ describe('terminals through the hub (domain)', () => {
     r.link.detach('gone');
     await expect(collect(relay, 1)).rejects.toBeInstanceOf(UnavailableError);
   });
+
+  it('a viewer coming back with an offset while the machine has no link yet (the hub restarted) is held until it has, with its input; one without is refused', async () => {
+    const r = runner();
+    r.link.detach('the hub restarted; the runner is not back yet');
+    // A fresh attach is refused at once: nothing to resume.
+    const fresh = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
+    await expect(fresh.opened).rejects.toBeInstanceOf(UnavailableError);
+    const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive', size: { cols: 48, rows: 43 }, lastOffset: 20 });
+    relay.send({ kind: 'input', data: Buffer.from('typed meanwhile') });
+    let ready = false;
+    void relay.ready().then(() => (ready = true));
+    await new Promise((res) => setTimeout(res, 300));
+    expect(ready).toBe(false);
+    const next = runner();
+    await new Promise((res) => setTimeout(res, 400));
+    // The first upstream it gets imposes the viewer's size and resumes from its offset.
+    expect(next.opens()[0]!.hello).toEqual({ mode: 'interactive', size: { cols: 48, rows: 43 }, lastOffset: 20 });
+    const down: ViewerMessage[] = [];
+    const feed = next.accept(down);
+    await relay.opened;
+    await relay.ready();
+    expect(down).toEqual([{ kind: 'input', data: Buffer.from('typed meanwhile') }]);
+    feed.event(output(20, 'after'));
+    expect(await collect(relay, 1)).toEqual([output(20, 'after')]);
+    relay.close();
+  });
+
+  it('a viewer coming back with an offset to a machine that never links again ends UNAVAILABLE after the resume time', async () => {
+    const r = runner();
+    r.link.detach('gone');
+    const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only', lastOffset: 5 });
+    await expect(relay.opened).rejects.toBeInstanceOf(UnavailableError);
+    await expect(collect(relay, 1)).rejects.toBeInstanceOf(UnavailableError);
+  });
 });

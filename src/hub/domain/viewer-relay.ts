@@ -12,6 +12,10 @@
  *   goes away (the runner restarted or reconnected), the relay keeps the viewer and opens a new
  *   upstream through the machine's next link with `held` as last_offset, for up to `resumeMs`:
  *   the session sends exactly what came after it, so the viewer sees no gap and no duplicate.
+ *   A viewer that comes back with an offset (its hello's last_offset: the hub restarted and the
+ *   page reconnected before the runner did) is held the same way when the machine has no link
+ *   yet, rather than refused: a refusal closes the page's socket, and what it types meanwhile
+ *   would have nowhere to go.
  */
 import type { AttachHello, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { HapiError, InvalidArgumentError, PermissionDeniedError, UnavailableError, isHapiError } from '../../shared/errors.js';
@@ -70,6 +74,8 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
   let resyncing = false;
   let exited = false;
   let upstream: Upstream | undefined;
+  /** An upstream has been open at least once (the viewer's size was imposed then). */
+  let everOpened = false;
   let generation = 0;
   let resyncs = 0;
   let pending: ViewerMessage[] = [];
@@ -140,17 +146,18 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
   }
 
   /** Opens an upstream; the hello resumes from `held` unless a fresh snapshot is wanted. */
-  async function connect(first: boolean): Promise<void> {
+  async function connect(): Promise<void> {
     const gen = ++generation;
     const hello: AttachHello = {
       mode: o.hello.mode,
       // Only the first attach imposes the viewer's size; a reopen must not take it from another viewer.
-      size: first ? o.hello.size : undefined,
+      size: everOpened ? undefined : o.hello.size,
       lastOffset: resyncing ? undefined : held,
     };
     const up = await o.openUpstream(hello, { event: (e) => gen === generation && !ended && onEvent(e), end: (err) => onEnd(gen, err) }, abort.signal);
     if (gen !== generation || ended) return up.close();
     upstream = up;
+    everOpened = true;
     const waiting = pendingResize ? [pendingResize, ...pending] : pending;
     pending = [];
     pendingBytes = 0;
@@ -168,7 +175,7 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
     for (;;) {
       if (ended) return;
       try {
-        await connect(false);
+        await connect();
         return;
       } catch (err) {
         if (ended) return;
@@ -179,11 +186,21 @@ export function createViewerRelay(o: ViewerRelayOptions): ViewerRelay {
     }
   }
 
-  const opened = connect(true).catch((err: unknown) => {
-    const e = isHapiError(err) ? err : new HapiError('Internal', 'attach failed');
-    finish(e);
-    throw e;
-  });
+  async function open(): Promise<void> {
+    try {
+      await connect();
+    } catch (err) {
+      const e = isHapiError(err) ? err : new HapiError('Internal', 'attach failed');
+      if (o.hello.lastOffset === undefined || e.kind !== 'Unavailable' || ended) {
+        finish(e);
+        throw e;
+      }
+      // Coming back with an offset while the machine has no link here yet: held, as a resume.
+      await resume(e);
+      if (!everOpened) throw failure ?? new UnavailableError('the terminal was closed');
+    }
+  }
+  const opened = open();
   opened.catch(() => undefined);
 
   const relay: ViewerRelay = {
