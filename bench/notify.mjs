@@ -40,13 +40,13 @@ const push = await listen(async (req, res) => {
 });
 
 const store = openHubStore(':memory:');
-const core = createHubCore({ store, log: silentLogger(), aliveTimeoutMs: 60_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 5_000, pushAllowLoopbackHttp: true });
+const core = await createHubCore({ store, log: silentLogger(), aliveTimeoutMs: 60_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 5_000, pushAllowLoopbackHttp: true });
 const caller = { namespace: 'default', owner: false, tokenId: 'bench', scope: 'full' };
 const T0 = new Date();
 const sessions = Array.from({ length: N }, (_, i) => ({ id: `s${i}`, pid: 100 + i, startedBy: 'runner', directory: `/work/s${i}`, agent: 'claude', startedAt: T0, state: 'running' }));
 // A runner link that answers the hub's session-screen relay at once.
 let link;
-link = core.attachMachine(caller, {
+link = await core.attachMachine(caller, {
   machineId: 'm1',
   metadata: { hostname: 'bench', platform: 'linux', arch: 'x64', cliVersion: '1.0.0', displayName: 'bench', homeDir: '/home/u', agents: ['claude'] },
   runnerState: { status: 'running', pid: 42, startedAt: T0, shutdownReason: '', lastSpawnError: '', httpPort: 0 },
@@ -62,13 +62,13 @@ link = core.attachMachine(caller, {
 
 const ecdh = createECDH('prime256v1');
 ecdh.generateKeys();
-core.push.subscribe(caller, { endpoint: `http://127.0.0.1:${push.address().port}/placeholder`, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') } });
+await core.push.subscribe(caller, { endpoint: `http://127.0.0.1:${push.address().port}/placeholder`, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') } });
 // One subscription; which session a push was for is read from a per-event endpoint below.
-const subs = store.listPushSubscriptions('default');
-store.deletePushSubscription(subs[0].endpoint);
+const subs = await store.listPushSubscriptions('default');
+await store.deletePushSubscription(subs[0].endpoint);
 
 const listeners = new Set();
-const notifications = startHubNotifications({
+const notifications = await startHubNotifications({
   core, store, log: silentLogger(),
   config: webConfig({ HAPI_TELEGRAM_BOT_TOKEN: '7000003:AAH_bench-bot-token-not-real', HAPI_TELEGRAM_USERS: '1001:default', HAPI_TELEGRAM_API_URL: `http://127.0.0.1:${telegram.address().port}`, HAPI_NOTIFY_COALESCE_MS: COALESCE }),
   source: { subscribe: (l) => (listeners.add(l), () => listeners.delete(l)) },
@@ -81,12 +81,12 @@ const waitFor = async (check) => { while (!check()) await new Promise((r) => set
 for (let i = 0; i < N; i++) {
   const id = `s${i}`;
   // The push endpoint path names the session, so arrival is matched per event.
-  store.savePushSubscription({ ...subs[0], endpoint: `http://127.0.0.1:${push.address().port}/${id}`, createdAt: new Date() });
+  await store.savePushSubscription({ ...subs[0], endpoint: `http://127.0.0.1:${push.address().port}/${id}`, createdAt: new Date() });
   const t = performance.now();
   sent.set(id, t);
   for (const l of listeners) l({ namespace: 'default', machineId: 'm1', sessionId: id, state: 'needs_approval', requests: [{ id: `r${i}`, tool: 'Bash', command: 'npm publish', file: '', description: '', choices: ['allow', 'deny'] }], at: new Date() });
   await waitFor(() => arrivedTelegram.has(id) && arrivedPush.has(id));
-  store.deletePushSubscription(`http://127.0.0.1:${push.address().port}/${id}`);
+  await store.deletePushSubscription(`http://127.0.0.1:${push.address().port}/${id}`);
 }
 const tg = summarize([...sent].map(([id, t]) => arrivedTelegram.get(id) - t));
 const wp = summarize([...sent].map(([id, t]) => arrivedPush.get(id) - t));
@@ -95,6 +95,6 @@ console.log(`  Telegram sendMessage  p50 ${fmt(tg.p50)}  p99 ${fmt(tg.p99)}  mea
 console.log(`  Web Push POST         p50 ${fmt(wp.p50)}  p99 ${fmt(wp.p99)}  mean ${fmt(wp.mean)}`);
 await notifications.close();
 core.close();
-store.close();
+await store.close();
 telegram.close();
 push.close();

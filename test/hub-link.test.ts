@@ -209,12 +209,12 @@ describe('hub link', () => {
     await waitFor(() => l.status().state === 'connected');
     const machineId = l.status().machineId!;
     // Someone else moved the stored version on: the link's next update is stale.
-    const m = hub.store.getMachine(machineId)!;
-    hub.store.saveMachine({ ...m, runnerStateVersion: m.runnerStateVersion + 5, runnerState: { ...m.runnerState, lastSpawnError: 'other writer' } });
+    const m = (await hub.store.getMachine(machineId))!;
+    await hub.store.saveMachine({ ...m, runnerStateVersion: m.runnerStateVersion + 5, runnerState: { ...m.runnerState, lastSpawnError: 'other writer' } });
     const t0 = Date.now();
     await l.close('cli');
     expect(Date.now() - t0).toBeLessThan(1_500);
-    const after = hub.store.getMachine(machineId)!;
+    const after = (await hub.store.getMachine(machineId))!;
     expect(after.runnerState).toMatchObject({ status: 'shutting-down', shutdownReason: 'cli', lastSpawnError: '' });
     expect(after.runnerStateVersion).toBe(m.runnerStateVersion + 6);
     expect(after.online).toBe(false);
@@ -228,7 +228,7 @@ describe('hub link', () => {
     await waitFor(() => l.status().state === 'connected');
     const machineId = l.status().machineId!;
     await l.close('cli');
-    expect(hub.store.getMachine(machineId)!.runnerState).toMatchObject({ status: 'shutting-down', shutdownReason: 'cli' });
+    expect((await hub.store.getMachine(machineId))!.runnerState).toMatchObject({ status: 'shutting-down', shutdownReason: 'cli' });
     // A pending sleep is a live timer: it would keep the runner's process alive after its shutdown.
     expect(pending.size).toBe(0);
   });

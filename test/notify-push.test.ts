@@ -82,12 +82,12 @@ describe('Web Push notifications', () => {
     home = mkdtempSync(join(tmpdir(), 'hapi-notify-push-'));
     const e = { HAPI_HOME: home, HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0', HAPI_PUSH_ALLOW_LOOPBACK_HTTP: 'true' };
     hub = await startHub({ config: hubConfig(e), paths: hapiPaths(e), log: silentLogger(), shutdownGraceMs: 500 });
-    tokens.full = hub.core.createToken(owner, 'default', 'phone').token;
-    tokens.reader = hub.core.createToken(owner, 'default', 'watcher', 'read-only').token;
-    tokens.other = hub.core.createToken(owner, 'teamb', 'other').token;
+    tokens.full = (await hub.core.createToken(owner, 'default', 'phone')).token;
+    tokens.reader = (await hub.core.createToken(owner, 'default', 'watcher', 'read-only')).token;
+    tokens.other = (await hub.core.createToken(owner, 'teamb', 'other')).token;
     const sink = { send: () => undefined, close: () => undefined };
-    hub.core.attachMachine({ namespace: 'default', owner: false, tokenId: 'x', scope: 'full' }, hello('m1', { sessions: [session('s1', { directory: '/src/app' })] }), sink);
-    notifications = startHubNotifications({
+    await hub.core.attachMachine({ namespace: 'default', owner: false, tokenId: 'x', scope: 'full' }, hello('m1', { sessions: [session('s1', { directory: '/src/app' })] }), sink);
+    notifications = await startHubNotifications({
       core: hub.core,
       store: hub.store,
       log: silentLogger(),
@@ -162,12 +162,12 @@ describe('Web Push notifications', () => {
   it('deletes a subscription the push service says is gone, and refuses endpoints that are not push services', async () => {
     const old = browser();
     expect((await call(tokens.full!, 'POST', '/api/v1/push/subscriptions', subscription(old, '/gone/1'))).status).toBe(200);
-    expect(hub.store.listPushSubscriptions('default').map((s) => s.endpoint)).toContain(`${pushUrl}/gone/1`);
+    expect((await hub.store.listPushSubscriptions('default')).map((s) => s.endpoint)).toContain(`${pushUrl}/gone/1`);
     received.length = 0;
     emit({ namespace: 'default', machineId: 'm1', sessionId: 's1', state: 'waiting_for_input', requests: [], at: new Date() });
     await waitFor(() => received.some((r) => r.path === '/gone/1'));
     await notifications.notifier.idle();
-    expect(hub.store.listPushSubscriptions('default').map((s) => s.endpoint)).not.toContain(`${pushUrl}/gone/1`);
+    expect((await hub.store.listPushSubscriptions('default')).map((s) => s.endpoint)).not.toContain(`${pushUrl}/gone/1`);
 
     const b = browser();
     for (const endpoint of ['http://10.0.0.1/push', 'file:///etc/passwd', 'https://user:pw@push.example/x']) {

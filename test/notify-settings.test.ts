@@ -22,11 +22,11 @@ describe('notification settings (REST)', () => {
     home = mkdtempSync(join(tmpdir(), 'hapi-notify-settings-'));
     const e = { HAPI_HOME: home, HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0', HAPI_HUB_HOST: '127.0.0.1' };
     hub = await startHub({ config: hubConfig(e), paths: hapiPaths(e), log: silentLogger(), shutdownGraceMs: 500 });
-    tokens.full = hub.core.createToken(owner, 'default', 'full').token;
-    tokens.reader = hub.core.createToken(owner, 'default', 'reader', 'read-only').token;
-    tokens.other = hub.core.createToken(owner, 'teamb', 'other').token;
+    tokens.full = (await hub.core.createToken(owner, 'default', 'full')).token;
+    tokens.reader = (await hub.core.createToken(owner, 'default', 'reader', 'read-only')).token;
+    tokens.other = (await hub.core.createToken(owner, 'teamb', 'other')).token;
     const sink = { send: () => undefined, close: () => undefined };
-    hub.core.attachMachine({ namespace: 'default', owner: false, tokenId: 'x', scope: 'full' }, hello('m1', { sessions: [session('s1')] }), sink);
+    await hub.core.attachMachine({ namespace: 'default', owner: false, tokenId: 'x', scope: 'full' }, hello('m1', { sessions: [session('s1')] }), sink);
   });
   afterAll(async () => {
     await hub?.close();
@@ -45,7 +45,7 @@ describe('notification settings (REST)', () => {
   it('mutes a session and keeps exit notifications per namespace; read-only reads, never writes', async () => {
     expect(await call(tokens.full!, 'GET', '/api/v1/notifications/settings')).toEqual({ status: 200, body: { notifyOnExit: false, mutedSessions: [] } });
     expect(await call(tokens.full!, 'POST', '/api/v1/machines/m1/sessions/s1/mute', { muted: true })).toEqual({ status: 200, body: { muted: true } });
-    expect(hub.store.isSessionMuted('default', 'm1', 's1')).toBe(true);
+    expect(await hub.store.isSessionMuted('default', 'm1', 's1')).toBe(true);
     expect((await call(tokens.full!, 'POST', '/api/v1/notifications/settings', { notifyOnExit: true })).body).toEqual({
       notifyOnExit: true,
       mutedSessions: [{ machineId: 'm1', sessionId: 's1' }],
@@ -54,13 +54,13 @@ describe('notification settings (REST)', () => {
     expect(read.body).toMatchObject({ notifyOnExit: true });
     expect((await call(tokens.reader!, 'POST', '/api/v1/machines/m1/sessions/s1/mute', { muted: false })).status).toBe(403);
     expect((await call(tokens.reader!, 'POST', '/api/v1/notifications/settings', { notifyOnExit: false })).status).toBe(403);
-    expect(hub.store.isSessionMuted('default', 'm1', 's1')).toBe(true);
+    expect(await hub.store.isSessionMuted('default', 'm1', 's1')).toBe(true);
     // Another namespace sees its own (empty) settings and cannot touch this session.
     expect((await call(tokens.other!, 'GET', '/api/v1/notifications/settings')).body).toEqual({ notifyOnExit: false, mutedSessions: [] });
     expect((await call(tokens.other!, 'POST', '/api/v1/machines/m1/sessions/s1/mute', { muted: false })).status).toBe(404);
     expect((await call(tokens.full!, 'POST', '/api/v1/machines/m1/sessions/s1/mute', { muted: 'yes' })).status).toBe(400);
     expect((await call(tokens.full!, 'POST', '/api/v1/notifications/settings', { notifyOnExit: true, extra: 1 })).status).toBe(400);
     expect((await call(tokens.full!, 'POST', '/api/v1/machines/m1/sessions/s1/mute', { muted: false })).body).toEqual({ muted: false });
-    expect(hub.store.isSessionMuted('default', 'm1', 's1')).toBe(false);
+    expect(await hub.store.isSessionMuted('default', 'm1', 's1')).toBe(false);
   });
 });

@@ -33,16 +33,16 @@ describe('Telegram notifications', () => {
   beforeEach(async () => {
     tg = await startFakeTelegram();
     store = memoryStore();
-    core = createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 100 });
+    core = await createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 100 });
     const sink = { send: () => undefined, close: () => undefined };
-    const a = core.attachMachine(caller('default'), hello('m1', { metadata: { ...hello('m1').metadata, displayName: 'laptop <a>' }, sessions: [session('s1', { directory: '/src/app' })] }), sink);
-    a.sessionActivity([{ sessionId: 's1', lastLine: 'Run `rm -rf <build> && ls`?', lastOutputAt: new Date() }]);
-    core.attachMachine(caller('teamb'), hello('m2', { sessions: [session('s2')] }), sink);
+    const a = await core.attachMachine(caller('default'), hello('m1', { metadata: { ...hello('m1').metadata, displayName: 'laptop <a>' }, sessions: [session('s1', { directory: '/src/app' })] }), sink);
+    await a.sessionActivity([{ sessionId: 's1', lastLine: 'Run `rm -rf <build> && ls`?', lastOutputAt: new Date() }]);
+    await core.attachMachine(caller('teamb'), hello('m2', { sessions: [session('s2')] }), sink);
     decisions = [];
     settled = new Set();
     const listeners = new Set<(e: ActivityEvent) => void>();
     emit = (e) => listeners.forEach((l) => l(e));
-    notifications = startHubNotifications({
+    notifications = await startHubNotifications({
       core,
       store,
       log,
@@ -66,7 +66,7 @@ describe('Telegram notifications', () => {
   afterEach(async () => {
     await notifications.close();
     core.close();
-    store.close();
+    await store.close();
     await tg.close();
   });
 
@@ -143,14 +143,14 @@ describe('Telegram notifications', () => {
   });
 
   it('a muted or viewed session sends nothing; waiting for input has no decision buttons', async () => {
-    store.setSessionMuted('default', 'm1', 's1', true, new Date());
+    await store.setSessionMuted('default', 'm1', 's1', true, new Date());
     emit(ask('default', 'm1', 's1', 'r1'));
     const viewer = core.attachSession(caller('teamb'), 'm2', 's2', { mode: 'read-only' });
     emit(ask('teamb', 'm2', 's2', 'r2'));
     await waitFor(() => notifications.notifier.pending === 0);
     await notifications.notifier.idle();
     viewer.close();
-    store.setSessionMuted('default', 'm1', 's1', false, new Date());
+    await store.setSessionMuted('default', 'm1', 's1', false, new Date());
     emit({ namespace: 'default', machineId: 'm1', sessionId: 's1', state: 'waiting_for_input', requests: [], at: new Date() });
     await waitFor(() => tg.callsOf('sendMessage').length === 1);
     const only = tg.callsOf('sendMessage')[0]!.body;

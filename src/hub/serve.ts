@@ -53,7 +53,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   out(`hub HTTP listening on ${hub.httpUrl}  (REST: ${hub.httpUrl}/api/v1/machines)`);
   out(`hub web page for people and phones: ${hub.publicUrl}/`);
   out(`hub database: ${hub.store.path}`);
-  for (const line of ownerLines(hub, paths)) out(line);
+  for (const line of await ownerLines(hub, paths)) out(line);
   return {
     hub,
     paths,
@@ -68,7 +68,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
  * What every start says about the owner token: the token itself on the start that made it;
  * afterwards where it is and how to show it; and a fresh one-time sign-in link for the page.
  */
-export function ownerLines(hub: RunningHub, paths: HapiPaths): string[] {
+export async function ownerLines(hub: RunningHub, paths: HapiPaths): Promise<string[]> {
   const lines: string[] = [];
   if (hub.createdOwnerToken) {
     lines.push(`owner token (shown once; saved 0600 in ${paths.hubOwnerTokenFile}):`, `  ${hub.createdOwnerToken}`);
@@ -77,7 +77,7 @@ export function ownerLines(hub: RunningHub, paths: HapiPaths): string[] {
   } else {
     lines.push(`owner token: ${paths.hubOwnerTokenFile} is missing (the hub keeps only its hash); sign in with the link below`);
   }
-  const link = hub.core.ownerSignInLink();
+  const link = await hub.core.ownerSignInLink();
   if (link) {
     const minutes = Math.round((link.expiresAt.getTime() - Date.now()) / 60_000);
     lines.push(`sign in on the web page (one-time link, expires in ${minutes} min): ${signInUrl(hub.publicUrl, link.code)}`);

@@ -70,7 +70,7 @@ export interface StartHubOptions {
    * Mounts the REST handler behind another one (the web page: static files and cookie sign-in in
    * front, the REST handler under `/api/`). One chain: `rest` is the handler to mount, not rebuilt.
    */
-  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => WrappedHttpHandler;
+  wrapHttpHandler?: (rest: HubHttpHandler, core: HubCore, store: HubStore) => WrappedHttpHandler | Promise<WrappedHttpHandler>;
   /** How long close() waits for calls to finish before cancelling them. */
   shutdownGraceMs?: number;
 }
@@ -104,7 +104,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   const dbPath = config.dbPath ?? paths.hubDb;
   const metrics = createHubMetrics();
   const store = instrumentStore(openHubStore(dbPath), metrics.observeStore);
-  const core = createHubCore({
+  const core = await createHubCore({
     onRelay: metrics.observeRelay,
     store,
     log: opts.log,
@@ -155,7 +155,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   }
 
   const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core), log });
-  const handler: WrappedHttpHandler = opts.wrapHttpHandler ? opts.wrapHttpHandler(rest, core, store) : rest;
+  const handler: WrappedHttpHandler = opts.wrapHttpHandler ? await opts.wrapHttpHandler(rest, core, store) : rest;
   const ops = createOpsHandler({
     core,
     store,
@@ -200,7 +200,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   // The owner token is made once both ports listen: a start that fails (a port in use) leaves no
   // token that nobody was shown.
   let createdOwnerToken: string | undefined;
-  const owner = core.bootstrapOwnerToken();
+  const owner = await core.bootstrapOwnerToken();
   if (owner) {
     writeFileAtomic(paths.hubOwnerTokenFile, `${owner.token}\n`, 0o600);
     createdOwnerToken = owner.token;

@@ -56,7 +56,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   try {
     const ownerToken = readFileSync(paths.hubOwnerTokenFile, 'utf8').trim();
     if (!ownerToken) throw new FailedPreconditionError(`owner token file ${paths.hubOwnerTokenFile} is empty`);
-    const owner = hub.core.authenticate(ownerToken);
+    const owner = await hub.core.authenticate(ownerToken);
     if (!readAuthFile(paths)) {
       writeJsonAtomic(paths.authFile, { hubUrl: hub.grpcUrl, token: ownerToken }, 0o600);
       out(`saved this hub and the owner token for hapi commands in ${paths.authFile}`);
@@ -76,10 +76,10 @@ export async function up(opts: UpOptions = {}): Promise<number> {
 
     // Wait (bounded) for the runner to register, so we can name its machine.
     const deadline = Date.now() + 10_000;
-    let machine = hub.core.listMachines(owner).find((m) => m.online && m.runnerState.pid === started.status.pid);
+    let machine = (await hub.core.listMachines(owner)).find((m) => m.online && m.runnerState.pid === started.status.pid);
     while (!machine && Date.now() < deadline && early.length === 0) {
       await new Promise((r) => setTimeout(r, 100));
-      machine = hub.core.listMachines(owner).find((m) => m.online && m.runnerState.pid === started.status.pid);
+      machine = (await hub.core.listMachines(owner)).find((m) => m.online && m.runnerState.pid === started.status.pid);
     }
     if (machine) out(`machine ${machine.id} (${machine.metadata.displayName}) is online`);
     else out(`the runner has not registered with this hub yet; check \`${hapi} runner status\` and its log (\`${hapi} runner logs\`)`);

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 
 export interface HubApprovals {
   decide(caller: Caller, machineId: string, sessionId: string, call: ApprovalDecisionCall, origin: DecisionOriginName, signal?: AbortSignal): Promise<ApprovalDecisionRecordInfo>;
-  list(caller: Caller, machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+  list(caller: Caller, machineId: string, sessionId: string): Promise<ApprovalDecisionRecordInfo[]>;
 }
 
 export interface HubApprovalsOptions {
@@ -32,11 +32,11 @@ export interface HubApprovalsOptions {
 
 export function createHubApprovals(o: HubApprovalsOptions): HubApprovals {
   /** The caller's namespace's session; another namespace's is indistinguishable from a missing one. */
-  function sessionOf(caller: Caller, machineId: string, sessionId: string) {
+  async function sessionOf(caller: Caller, machineId: string, sessionId: string) {
     if (!machineId) throw new InvalidArgumentError('machine id is required');
     if (!sessionId) throw new InvalidArgumentError('session id is required');
     checkSessionId(sessionId);
-    const s = o.store.getSession(machineId, sessionId);
+    const s = await o.store.getSession(machineId, sessionId);
     if (!s || s.namespace !== caller.namespace) throw new NotFoundError(`session ${sessionId} not found on machine ${machineId}`);
     return s;
   }
@@ -44,8 +44,10 @@ export function createHubApprovals(o: HubApprovalsOptions): HubApprovals {
   return {
     async decide(caller, machineId, sessionId, call, origin, signal) {
       requireScope(caller, 'decide');
-      sessionOf(caller, machineId, sessionId);
+      await sessionOf(caller, machineId, sessionId);
       if (!call.requestId) throw new InvalidArgumentError('request id is required');
+      // Read before the relay: once the agent has the decision, only the record's insert may fail (logged).
+      const label = (await o.store.getToken(caller.tokenId))?.label;
       const r = await o.relay(caller, machineId, { method: 'decide-approval', sessionId, decision: call }, signal);
       if (r.method !== 'decide-approval') throw new InvalidArgumentError('unexpected relay result');
       const record: ApprovalDecisionRecordInfo = {
@@ -55,23 +57,23 @@ export function createHubApprovals(o: HubApprovalsOptions): HubApprovals {
         decision: call.decision,
         message: call.message,
         tokenId: caller.tokenId,
-        decidedBy: o.store.getToken(caller.tokenId)?.label || (caller.owner ? 'owner' : caller.tokenId),
+        decidedBy: label || (caller.owner ? 'owner' : caller.tokenId),
         origin,
         decidedAt: o.now(),
       };
       // The agent has it already: a store that refuses the record (busy, full) must not turn an
       // applied decision into a failed call (the caller would decide again, on nothing): logged.
       try {
-        o.store.insertDecision({ ...record, namespace: caller.namespace });
+        await o.store.insertDecision({ ...record, namespace: caller.namespace });
       } catch (err) {
         o.log.error({ err, machineId, sessionId, requestId: call.requestId, decision: call.decision }, 'an applied approval decision could not be recorded');
       }
-      o.activity.settled(caller.namespace, machineId, sessionId, call.requestId);
+      await o.activity.settled(caller.namespace, machineId, sessionId, call.requestId);
       return record;
     },
-    list(caller, machineId, sessionId) {
+    async list(caller, machineId, sessionId) {
       requireScope(caller, 'list');
-      sessionOf(caller, machineId, sessionId);
+      await sessionOf(caller, machineId, sessionId);
       return o.store.listDecisions(machineId, sessionId);
     },
   };

@@ -60,12 +60,12 @@ export interface MachineLink {
   readonly machineId: string;
   readonly namespace: string;
   alive(): void;
-  updateMetadata(expectedVersion: number, metadata: MachineMetadataInfo): void;
-  updateRunnerState(expectedVersion: number, state: RunnerStateInfo): void;
+  updateMetadata(expectedVersion: number, metadata: MachineMetadataInfo): Promise<void>;
+  updateRunnerState(expectedVersion: number, state: RunnerStateInfo): Promise<void>;
   rpcResult(requestId: string, result: RelayResult | HapiError): void;
-  sessionEvent(kind: SessionEventKind, session: SessionInfo): void;
+  sessionEvent(kind: SessionEventKind, session: SessionInfo): Promise<void>;
   /** What the runner's live terminals showed lately (session-activity.ts). */
-  sessionActivity(entries: SessionActivityInfo[]): void;
+  sessionActivity(entries: SessionActivityInfo[]): Promise<void>;
   /** The stream ended (either side). Idempotent. */
   detach(reason: string): void;
 }
@@ -86,32 +86,32 @@ export interface HubStats {
 export interface HubCore {
   // tokens
   /** Resolves a bearer token; UnauthenticatedError (no detail) for anything else. */
-  authenticate(token: string | undefined): Caller;
+  authenticate(token: string | undefined): Promise<Caller>;
   /** The caller of a token by its id (a stored web sign-in); UnauthenticatedError once revoked. */
-  authenticateTokenId(tokenId: string): Caller;
+  authenticateTokenId(tokenId: string): Promise<Caller>;
   /** Creates the first owner token when none exists; returns its secret, or undefined. */
-  bootstrapOwnerToken(): { tokenId: string; token: string } | undefined;
-  createToken(caller: Caller, namespace: string, label: string, scope?: TokenScope): IssuedToken;
-  listTokens(caller: Caller): TokenRecord[];
-  revokeToken(caller: Caller, tokenId: string): void;
+  bootstrapOwnerToken(): Promise<{ tokenId: string; token: string } | undefined>;
+  createToken(caller: Caller, namespace: string, label: string, scope?: TokenScope): Promise<IssuedToken>;
+  listTokens(caller: Caller): Promise<TokenRecord[]>;
+  revokeToken(caller: Caller, tokenId: string): Promise<void>;
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
   watchToken(tokenId: string, onRevoked: () => void): () => void;
   /** A one-time sign-in link for the caller's own token (sign-in-links.ts). */
   createSignInLink(caller: Caller): SignInLink;
   /** A one-time sign-in link for the owner token (the hub's start lines, `hapi up`); undefined when there is none. */
-  ownerSignInLink(): SignInLink | undefined;
+  ownerSignInLink(): Promise<SignInLink | undefined>;
   /** Uses up a sign-in link's code: its token's caller. UnauthenticatedError: unknown, used, expired, or its token revoked. */
-  redeemSignInLink(code: string): Caller;
+  redeemSignInLink(code: string): Promise<Caller>;
   // machines and sessions
-  listMachines(caller: Caller): MachineRecord[];
-  getMachine(caller: Caller, machineId: string): MachineRecord;
-  listSessions(caller: Caller, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
+  listMachines(caller: Caller): Promise<MachineRecord[]>;
+  getMachine(caller: Caller, machineId: string): Promise<MachineRecord>;
+  listSessions(caller: Caller, opts: { machineId?: string; includeEnded?: boolean }): Promise<HubSession[]>;
   /** The last output time and last screen line its runner reported for a live session, if any. */
   sessionActivity(session: Pick<HubSession, 'machineId' | 'id'>): SessionActivity | undefined;
   /** Snapshot then live changes, until the signal aborts or the hub closes. */
   watch(caller: Caller, filter: WatchFilter, signal?: AbortSignal): AsyncIterable<HubEvent>;
   // runner streams
-  attachMachine(caller: Caller, hello: HelloInfo, sink: RunnerSink): MachineLink;
+  attachMachine(caller: Caller, hello: HelloInfo, sink: RunnerSink): Promise<MachineLink>;
   // relay
   spawnSession(caller: Caller, machineId: string, spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome & { session?: HubSession }>;
   stopSession(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<'stopped' | 'already-gone'>;
@@ -121,11 +121,11 @@ export interface HubCore {
   /**
    * Attaches a viewer to a session through its runner (`view`; a caller that may not `type` is
    * attached read-only whatever its hello asks). NotFound: another namespace's or an unknown
-   * machine (an unknown session: the relay's `opened` rejects with the runner's NotFound).
+   * machine (the relay ends with it; an unknown session: `opened` rejects with the runner's NotFound).
    */
   attachSession(caller: Caller, machineId: string, sessionId: string, hello: AttachHello): ViewerRelay;
   /** A runner opened an attach stream the hub asked for (MachineService.AttachStream). */
-  acceptAttachStream(caller: Caller, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
+  acceptAttachStream(caller: Caller, open: AttachStreamOpenInfo, sink: AttachStreamSink): Promise<AttachStreamFeed>;
   getSessionScreen(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<SessionScreenInfo>;
   sendInput(caller: Caller, machineId: string, sessionId: string, input: SessionInput, signal?: AbortSignal): Promise<void>;
   /**
@@ -135,18 +135,18 @@ export interface HubCore {
   isSessionViewed(machineId: string, sessionId: string): boolean;
   // notification settings (notify/notify-settings.ts)
   /** The caller's namespace's settings and muted sessions (scope list). */
-  getNotifySettings(caller: Caller): NotifySettingsView;
+  getNotifySettings(caller: Caller): Promise<NotifySettingsView>;
   /** Changes them (full tokens only). */
-  setNotifySettings(caller: Caller, settings: NamespaceNotifySettings): NotifySettingsView;
+  setNotifySettings(caller: Caller, settings: NamespaceNotifySettings): Promise<NotifySettingsView>;
   /** Mutes or unmutes a session of the caller's namespace (full tokens only; NotFound across namespaces). */
-  muteSession(caller: Caller, machineId: string, sessionId: string, muted: boolean): void;
+  muteSession(caller: Caller, machineId: string, sessionId: string, muted: boolean): Promise<void>;
   /** Web Push (notify/push-subscriptions.ts): the VAPID key pair, subscriptions of any signed-in scope. */
   push: PushSubscriptions;
   // approvals (hub-approvals.ts)
   /** Answers a session's approval request; recorded. PermissionDenied / NotFound / FailedPrecondition as in hub.proto. */
   decideApproval(caller: Caller, machineId: string, sessionId: string, call: ApprovalDecisionCall, origin: DecisionOriginName, signal?: AbortSignal): Promise<ApprovalDecisionRecordInfo>;
   /** A session's recorded decisions, oldest first. */
-  listApprovalDecisions(caller: Caller, machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+  listApprovalDecisions(caller: Caller, machineId: string, sessionId: string): Promise<ApprovalDecisionRecordInfo[]>;
   /**
    * "A session needs you / waits / exited" (session-activity.ts, AttentionEvent), for every
    * namespace: the event notifications subscribe to. Returns the unsubscribe.

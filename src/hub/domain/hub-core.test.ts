@@ -2,18 +2,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NotFoundError, PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
 import { createHubCore, type HubCore } from './hub-core.js';
 import type { HubStore } from './ports.js';
-import { caller, hello, log, memoryStore, reader, recordingSink, session, T0 } from './test-support.js';
+import { caller, hello, log, memoryStore, reader, recordingSink, session, settle, T0 } from './test-support.js';
 import type { HubEvent, RunnerBound } from './types.js';
 
 describe('hub core facade', () => {
   let store: HubStore;
   let core: HubCore;
-  beforeEach(() => {
+  beforeEach(async () => {
     vi.useFakeTimers({ now: T0 });
     store = memoryStore();
-    core = createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 1_000 });
+    core = await createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 1_000 });
   });
-  afterEach(() => {
+  afterEach(async () => {
     core.close();
     store.close();
     vi.useRealTimers();
@@ -21,57 +21,58 @@ describe('hub core facade', () => {
 
   const rpcOf = (sent: RunnerBound[]) => sent.filter((m) => m.type === 'rpc').at(-1) as Extract<RunnerBound, { type: 'rpc' }>;
 
-  it('welcomes a runner with the versions and the alive interval, and reconciles its sessions', () => {
+  it('welcomes a runner with the versions and the alive interval, and reconciles its sessions', async () => {
     const sink = recordingSink();
-    core.attachMachine(caller(), hello('m1', { sessions: [session('s1')] }), sink);
+    await core.attachMachine(caller(), hello('m1', { sessions: [session('s1')] }), sink);
     expect(sink.sent[0]).toEqual({ type: 'welcome', namespace: 'default', metadataVersion: 1, runnerStateVersion: 1, aliveIntervalMs: 20_000, protocolVersion: 1, linkId: expect.any(String) });
-    expect(core.listSessions(caller(), { machineId: 'm1' }).map((s) => s.id)).toEqual(['s1']);
-    expect(() => core.attachMachine(caller(), hello('m2', { protocolVersion: 99 }), recordingSink())).toThrow(/protocol version/);
+    expect((await core.listSessions(caller(), { machineId: 'm1' })).map((s) => s.id)).toEqual(['s1']);
+    await expect(core.attachMachine(caller(), hello('m2', { protocolVersion: 99 }), recordingSink())).rejects.toThrow(/protocol version/);
   });
 
-  it('answers both versioned updates on the stream: applied, or the current value for a stale version', () => {
+  it('answers both versioned updates on the stream: applied, or the current value for a stale version', async () => {
     const sink = recordingSink();
-    const link = core.attachMachine(caller(), hello('m1'), sink);
+    const link = await core.attachMachine(caller(), hello('m1'), sink);
     const h = hello('m1');
-    link.updateMetadata(1, { ...h.metadata, displayName: 'renamed' });
-    link.updateMetadata(1, { ...h.metadata, displayName: 'stale' });
-    link.updateRunnerState(1, { ...h.runnerState, lastSpawnError: 'x' });
+    await link.updateMetadata(1, { ...h.metadata, displayName: 'renamed' });
+    await link.updateMetadata(1, { ...h.metadata, displayName: 'stale' });
+    await link.updateRunnerState(1, { ...h.runnerState, lastSpawnError: 'x' });
     expect(sink.sent.slice(1)).toEqual([
       { type: 'update-result', kind: 'metadata', outcome: { applied: true, version: 2 } },
       { type: 'update-result', kind: 'metadata', outcome: { applied: false, currentVersion: 2, current: { ...h.metadata, displayName: 'renamed' } } },
       { type: 'update-result', kind: 'runner-state', outcome: { applied: true, version: 2 } },
     ]);
     link.detach('gone');
-    link.updateMetadata(2, h.metadata);
+    await link.updateMetadata(2, h.metadata);
     expect(sink.sent).toHaveLength(4);
   });
 
   it('relays a spawn to the machine and records the session it started', async () => {
     const sink = recordingSink();
-    const link = core.attachMachine(caller(), hello('m1'), sink);
+    const link = await core.attachMachine(caller(), hello('m1'), sink);
     const spawned = core.spawnSession(caller(), 'm1', { directory: '/w', approveCreateDirectory: false, agentArgs: [] });
+    await settle();
     const rpc = rpcOf(sink.sent);
     expect(rpc.call).toEqual({ method: 'spawn', spec: { directory: '/w', approveCreateDirectory: false, agentArgs: [] } });
     expect(rpc.deadline).toEqual(new Date(T0.getTime() + 5_000));
     link.rpcResult(rpc.requestId, { method: 'spawn', outcome: { kind: 'session', session: session('s9') } });
     expect((await spawned).session).toMatchObject({ id: 's9', machineId: 'm1', namespace: 'default' });
-    expect(core.listSessions(caller(), {}).map((s) => s.id)).toEqual(['s9']);
+    expect((await core.listSessions(caller(), {})).map((s) => s.id)).toEqual(['s9']);
   });
 
   it('fails fast for an offline machine, and hides another namespace\'s machines', async () => {
-    const link = core.attachMachine(caller(), hello('m1'), recordingSink());
+    const link = await core.attachMachine(caller(), hello('m1'), recordingSink());
     await expect(core.stopRunner(caller('team'), 'm1')).rejects.toBeInstanceOf(NotFoundError);
-    expect(() => core.getMachine(caller('team'), 'm1')).toThrow(NotFoundError);
+    await expect(core.getMachine(caller('team'), 'm1')).rejects.toThrow(NotFoundError);
     link.detach('gone');
     await expect(core.getRunnerStatus(caller(), 'm1')).rejects.toBeInstanceOf(UnavailableError);
   });
 
   it('watch sends the snapshot, then changes; close ends watchers and streams', async () => {
-    core.attachMachine(caller(), hello('m1'), recordingSink());
+    await core.attachMachine(caller(), hello('m1'), recordingSink());
     const it = core.watch(caller(), { machines: true, sessions: true })[Symbol.asyncIterator]();
     const sink = recordingSink();
-    const link = core.attachMachine(caller(), hello('m2'), sink);
-    link.sessionEvent('started', session('s1'));
+    const link = await core.attachMachine(caller(), hello('m2'), sink);
+    await link.sessionEvent('started', session('s1'));
     const seen: HubEvent[] = [];
     for (let i = 0; i < 3; i++) seen.push((await it.next()).value as HubEvent);
     expect(seen.map((e) => (e.type === 'machine' ? `machine ${e.machine.id}` : `session ${e.session.id}`))).toEqual(['machine m1', 'machine m2', 'session s1']);
@@ -84,13 +85,14 @@ describe('hub core facade', () => {
 
   it('a read-only caller lists, watches and asks for status; every write is PERMISSION_DENIED before anything reaches the runner', async () => {
     const sink = recordingSink();
-    const link = core.attachMachine(caller(), hello('m1', { sessions: [session('s1')] }), sink);
-    expect(core.listMachines(reader()).map((m) => m.id)).toEqual(['m1']);
-    expect(core.getMachine(reader(), 'm1').id).toBe('m1');
-    expect(core.listSessions(reader(), { machineId: 'm1' }).map((s) => s.id)).toEqual(['s1']);
+    const link = await core.attachMachine(caller(), hello('m1', { sessions: [session('s1')] }), sink);
+    expect((await core.listMachines(reader())).map((m) => m.id)).toEqual(['m1']);
+    expect((await core.getMachine(reader(), 'm1')).id).toBe('m1');
+    expect((await core.listSessions(reader(), { machineId: 'm1' })).map((s) => s.id)).toEqual(['s1']);
     const it = core.watch(reader(), { machines: true })[Symbol.asyncIterator]();
     expect((await it.next()).value).toMatchObject({ type: 'machine', machine: { id: 'm1' } });
     const status = core.getRunnerStatus(reader(), 'm1');
+    await settle();
     const rpc = rpcOf(sink.sent);
     expect(rpc.call).toEqual({ method: 'status' });
     link.rpcResult(rpc.requestId, { method: 'status', report: { pid: 42, cliVersion: '1', sessionCount: 1, startedAt: T0 } });
@@ -100,11 +102,11 @@ describe('hub core facade', () => {
     await expect(core.spawnSession(reader(), 'm1', { directory: '/w', approveCreateDirectory: false, agentArgs: [] })).rejects.toBeInstanceOf(PermissionDeniedError);
     await expect(core.stopSession(reader(), 'm1', 's1')).rejects.toBeInstanceOf(PermissionDeniedError);
     await expect(core.stopRunner(reader(), 'm1')).rejects.toBeInstanceOf(PermissionDeniedError);
-    expect(() => core.attachMachine(reader(), hello('m2'), recordingSink())).toThrow(PermissionDeniedError);
+    await expect(core.attachMachine(reader(), hello('m2'), recordingSink())).rejects.toThrow(PermissionDeniedError);
     expect(sink.sent.length).toBe(before);
-    expect(core.listMachines(caller()).map((m) => m.id)).toEqual(['m1']);
+    expect((await core.listMachines(caller())).map((m) => m.id)).toEqual(['m1']);
     // Namespaces still isolate a read-only caller.
-    expect(core.listMachines(reader('team'))).toEqual([]);
-    expect(() => core.getMachine(reader('team'), 'm1')).toThrow(NotFoundError);
+    expect(await core.listMachines(reader('team'))).toEqual([]);
+    await expect(core.getMachine(reader('team'), 'm1')).rejects.toThrow(NotFoundError);
   });
 });

@@ -36,14 +36,15 @@ export type { HelloInfo, RunnerBound, RunnerSink, WatchFilter } from './types.js
 
 export type { HubCore, HubCoreOptions, MachineLink } from './hub-core-api.js';
 
-export function createHubCore(opts: HubCoreOptions): HubCore {
+/** Creates the facade; presence first marks every stored machine offline (nobody is connected yet). */
+export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   const { store, aliveTimeoutMs } = opts;
   const log = opts.log.child({ c: 'hub-core' });
   const now = opts.now ?? (() => new Date());
   const feed = createWatchFeed();
   const publish = feed.publish;
   const tokens = createTokens({ store, log, now });
-  const presence = createPresence({ store, publish, log, now, aliveTimeoutMs });
+  const presence = await createPresence({ store, publish, log, now, aliveTimeoutMs });
   const notifySettings = createNotifySettings({ store, now });
   const push = createPushSubscriptions({ store, now, allowLoopbackHttp: opts.pushAllowLoopbackHttp ?? false });
   const sessions = createSessionBook({ store, publish });
@@ -59,26 +60,26 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
-  function requireMachineFor(caller: Caller, action: HubAction, machineId: string): MachineRecord {
+  async function requireMachineFor(caller: Caller, action: HubAction, machineId: string): Promise<MachineRecord> {
     requireScope(caller, action);
     return requireMachine(caller, machineId);
   }
 
-  function requireMachine(caller: Caller, machineId: string): MachineRecord {
+  async function requireMachine(caller: Caller, machineId: string): Promise<MachineRecord> {
     if (!machineId) throw new InvalidArgumentError('machine id is required');
-    const m = store.getMachine(machineId);
+    const m = await store.getMachine(machineId);
     // Another namespace's machine is indistinguishable from a missing one.
     if (!m || m.namespace !== caller.namespace) throw new NotFoundError(`machine ${machineId} not found`);
     return presence.withLastAlive(m);
   }
 
   /** The one versioned update of a machine's value, answered on the runner's stream. */
-  function updateVersioned<K extends VersionedKind>(conn: Connection, kind: K, expectedVersion: number, value: VersionedValues[K]): void {
-    const m = conn.detached ? undefined : store.getMachine(conn.machineId);
+  async function updateVersioned<K extends VersionedKind>(conn: Connection, kind: K, expectedVersion: number, value: VersionedValues[K]): Promise<void> {
+    const m = conn.detached ? undefined : await store.getMachine(conn.machineId);
     if (!m) return;
     const outcome = applyVersionedUpdate(m, kind, expectedVersion, value);
     if (outcome.applied) {
-      store.saveMachine(m);
+      await store.saveMachine(m);
       publish(m.namespace, { type: 'machine', machine: m });
     }
     conn.sink.send({ type: 'update-result', kind, outcome } as RunnerBound);
@@ -96,7 +97,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
   };
 
   async function relay(caller: Caller, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult> {
-    requireMachineFor(caller, RELAY_ACTION[call.method], machineId);
+    await requireMachineFor(caller, RELAY_ACTION[call.method], machineId);
     const conn = presence.get(machineId);
     const started = performance.now();
     const observe = (outcome: string) => opts.onRelay?.(call.method, outcome, (performance.now() - started) / 1000);
@@ -138,26 +139,26 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
     watchToken: tokens.watch,
 
     createSignInLink: (caller) => signInLinks.issue(caller.tokenId),
-    ownerSignInLink() {
-      const owner = store.listTokens().find((t) => t.owner);
+    async ownerSignInLink() {
+      const owner = (await store.listTokens()).find((t) => t.owner);
       return owner && signInLinks.issue(owner.id);
     },
-    redeemSignInLink(code) {
+    async redeemSignInLink(code) {
       const tokenId = signInLinks.redeem(code);
       if (!tokenId) throw new UnauthenticatedError('this sign-in link is invalid, used already or expired: ask for a new one (restart the hub, or `hapi hub token owner`)');
       return tokens.authenticateTokenId(tokenId);
     },
 
-    listMachines(caller) {
+    async listMachines(caller) {
       requireScope(caller, 'list');
-      return store.listMachines(caller.namespace).map(presence.withLastAlive);
+      return (await store.listMachines(caller.namespace)).map(presence.withLastAlive);
     },
 
     getMachine: (caller, machineId) => requireMachineFor(caller, 'list', machineId),
 
-    listSessions(caller, o) {
+    async listSessions(caller, o) {
       requireScope(caller, 'list');
-      if (o.machineId) requireMachine(caller, o.machineId);
+      if (o.machineId) await requireMachine(caller, o.machineId);
       return store.listSessions(caller.namespace, o);
     },
 
@@ -168,12 +169,12 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       return feed.watch(
         caller.namespace,
         filter,
-        () => {
-          if (filter.machineId) requireMachine(caller, filter.machineId);
+        async () => {
+          if (filter.machineId) await requireMachine(caller, filter.machineId);
           const snapshot: HubEvent[] = [];
-          if (filter.machines) for (const m of core.listMachines(caller)) snapshot.push({ type: 'machine', machine: m });
+          if (filter.machines) for (const m of await core.listMachines(caller)) snapshot.push({ type: 'machine', machine: m });
           if (filter.sessions) {
-            for (const s of store.listSessions(caller.namespace, { machineId: filter.machineId, includeEnded: false })) {
+            for (const s of await store.listSessions(caller.namespace, { machineId: filter.machineId, includeEnded: false })) {
               snapshot.push({ type: 'session', session: s });
             }
           }
@@ -183,7 +184,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       );
     },
 
-    attachMachine(caller, hello, sink) {
+    async attachMachine(caller, hello, sink) {
       if (closed) throw new UnavailableError('hub is shutting down');
       // Registering a machine and answering for it is a write: a read-only token only looks.
       requireScope(caller, 'connect-runner');
@@ -193,10 +194,10 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         throw new FailedPreconditionError(`unsupported protocol version ${hello.protocolVersion}; this hub speaks ${PROTOCOL_VERSION}`);
       }
       const reported = acceptable(hello.machineId, hello.sessions, 'hello');
-      const { conn, machine } = presence.connect(caller, hello, sink);
+      const { conn, machine } = await presence.connect(caller, hello, sink);
       try {
         // What the runner has now is the truth for this machine.
-        sessions.reconcile(caller.namespace, hello.machineId, reported, conn.lastAlive);
+        await sessions.reconcile(caller.namespace, hello.machineId, reported, conn.lastAlive);
       } catch (err) {
         // Not recorded (e.g. the store is busy): refuse the stream; the runner's next hello retries.
         presence.detach(conn, 'hello not recorded');
@@ -220,13 +221,13 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
         updateMetadata: (expectedVersion, metadata) => updateVersioned(conn, 'metadata', expectedVersion, metadata),
         updateRunnerState: (expectedVersion, state) => updateVersioned(conn, 'runner-state', expectedVersion, state),
         rpcResult: (requestId, result) => conn.pending.answer(requestId, result),
-        sessionEvent(kind, session) {
+        async sessionEvent(kind, session) {
           if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
           if (kind === 'ended') activity.forget(conn.namespace, conn.machineId, session.id);
-          sessions.event(conn.namespace, conn.machineId, kind, session, now());
+          await sessions.event(conn.namespace, conn.machineId, kind, session, now());
         },
-        sessionActivity(entries) {
-          if (!conn.detached) activity.record(conn.namespace, conn.machineId, entries);
+        async sessionActivity(entries) {
+          if (!conn.detached) await activity.record(conn.namespace, conn.machineId, entries);
         },
         detach: (reason) => presence.detach(conn, reason),
       };
@@ -243,7 +244,7 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
           throw new HapiError('Internal', 'the runner answered with a session that breaks the session rules');
         }
         try {
-          const session = sessions.upsert(caller.namespace, machineId, r.outcome.session);
+          const session = await sessions.upsert(caller.namespace, machineId, r.outcome.session);
           return { ...r.outcome, session };
         } catch (err) {
           // The session runs: say so. The record follows with the runner's next hello.
@@ -279,17 +280,19 @@ export function createHubCore(opts: HubCoreOptions): HubCore {
       requireScope(caller, 'view');
       if (!sessionId) throw new InvalidArgumentError('session id is required');
       checkSessionId(sessionId);
-      requireMachine(caller, machineId);
+      // The namespace check reads the store: the relay waits for it before asking the runner.
+      const allowed = requireMachine(caller, machineId).then(() => undefined);
+      allowed.catch(() => undefined);
       const mode = hello.mode === 'interactive' && allows(caller.scope, 'type') ? 'interactive' : 'read-only';
       // Through the hub is never a person's own terminal on that machine.
-      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined });
+      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined }, allowed);
     },
 
-    acceptAttachStream(caller, open, sink) {
+    async acceptAttachStream(caller, open, sink) {
       if (closed) throw new UnavailableError('hub is shutting down');
       requireScope(caller, 'connect-runner');
       if (!open.machineId || !open.linkId || !open.attachId) throw new InvalidArgumentError('open needs machine_id, link_id and attach_id');
-      requireMachine(caller, open.machineId);
+      await requireMachine(caller, open.machineId);
       return terminals.accept(caller.namespace, open, sink);
     },
 

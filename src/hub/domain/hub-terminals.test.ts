@@ -4,7 +4,7 @@ import { UnavailableError } from '../../shared/errors.js';
 import type { AttachStreamFeed } from './attach-streams.js';
 import { createHubCore, type HubCore } from './hub-core.js';
 import type { HubStore } from './ports.js';
-import { caller, hello, log, memoryStore, reader, recordingSink } from './test-support.js';
+import { caller, hello, log, memoryStore, reader, recordingSink, settle } from './test-support.js';
 import type { RunnerBound } from './types.js';
 
 type OpenAttach = Extract<RunnerBound, { type: 'open-attach' }>;
@@ -14,18 +14,18 @@ const snapshot = (offset: number): ViewerEvent => ({ kind: 'snapshot', snapshot:
 describe('terminals through the hub (domain)', () => {
   let store: HubStore;
   let core: HubCore;
-  beforeEach(() => {
+  beforeEach(async () => {
     store = memoryStore();
-    core = createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 1_000, viewerBufferBytes: 100, attachResumeMs: 2_000 });
+    core = await createHubCore({ store, log, aliveTimeoutMs: 45_000, spawnDeadlineMs: 5_000, rpcDeadlineMs: 1_000, viewerBufferBytes: 100, attachResumeMs: 2_000 });
   });
-  afterEach(() => {
+  afterEach(async () => {
     core.close();
     store.close();
   });
 
-  function runner(machineId = 'm1', namespace = 'default') {
+  async function runner(machineId = 'm1', namespace = 'default') {
     const sink = recordingSink();
-    const link = core.attachMachine(caller(namespace), hello(machineId, { capabilities: ['attach-stream'] }), sink);
+    const link = await core.attachMachine(caller(namespace), hello(machineId, { capabilities: ['attach-stream'] }), sink);
     const welcome = sink.sent[0] as Extract<RunnerBound, { type: 'welcome' }>;
     const opens = () => sink.sent.filter((m): m is OpenAttach => m.type === 'open-attach');
     /** Opens the stream the hub asked for last, as the runner would. */
@@ -58,32 +58,37 @@ describe('terminals through the hub (domain)', () => {
   });
 
   it('binds an attach stream to its link: another link id, another namespace or a replaced link is refused', async () => {
-    const r = runner();
+    const r = await runner();
     core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
+    await settle();
     const open = r.opens()[0]!;
     expect(open).toMatchObject({ sessionId: 's1', hello: { mode: 'interactive' } });
     const sink = { send: () => undefined, close: () => undefined };
-    expect(() => core.acceptAttachStream(caller(), { machineId: 'm1', linkId: 'not-the-link', attachId: open.attachId }, sink)).toThrow(/not the live link/);
-    expect(() => core.acceptAttachStream(caller('other'), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).toThrow(/not found/);
-    expect(() => core.acceptAttachStream(reader(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).toThrow(/read-only/);
-    expect(() => core.acceptAttachStream(caller(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: 'made-up' }, sink)).toThrow(/no such attach/);
+    await expect(core.acceptAttachStream(caller(), { machineId: 'm1', linkId: 'not-the-link', attachId: open.attachId }, sink)).rejects.toThrow(/not the live link/);
+    await expect(core.acceptAttachStream(caller('other'), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).rejects.toThrow(/not found/);
+    await expect(core.acceptAttachStream(reader(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).rejects.toThrow(/read-only/);
+    await expect(core.acceptAttachStream(caller(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: 'made-up' }, sink)).rejects.toThrow(/no such attach/);
     // The runner reconnects: the old link's id no longer opens anything.
-    const again = runner();
-    expect(() => core.acceptAttachStream(caller(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).toThrow(/not the live link/);
+    const again = await runner();
+    await expect(core.acceptAttachStream(caller(), { machineId: 'm1', linkId: r.welcome.linkId, attachId: open.attachId }, sink)).rejects.toThrow(/not the live link/);
     expect(again.welcome.linkId).not.toBe(r.welcome.linkId);
   });
 
-  it('a read-only caller is attached read-only; its input is refused', () => {
-    runner();
+  it('a read-only caller is attached read-only; its input is refused', async () => {
+    await runner();
     const relay = core.attachSession(reader(), 'm1', 's1', { mode: 'interactive' });
+    await settle();
     expect(() => relay.send({ kind: 'input', data: Buffer.from('x') })).toThrow(/read-only/);
-    expect(() => core.attachSession(caller('other'), 'm1', 's1', { mode: 'read-only' })).toThrow(/not found/);
+    // Another namespace's machine: the relay ends NotFound, and nothing reaches the runner.
+    const theirs = core.attachSession(caller('other'), 'm1', 's1', { mode: 'read-only' });
+    await expect(theirs.opened).rejects.toThrow(/not found/);
   });
 
   it('a viewer past its buffer gets its backlog dropped and a fresh snapshot; the upstream is never paused', async () => {
-    const r = runner();
+    const r = await runner();
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive', lastOffset: 0 });
-    const feed: AttachStreamFeed = r.accept();
+    await settle();
+    const feed: AttachStreamFeed = await r.accept();
     await relay.opened;
     feed.event(output(0, 'x'.repeat(60)));
     feed.event(output(60, 'y'.repeat(60)));
@@ -92,7 +97,8 @@ describe('terminals through the hub (domain)', () => {
     expect(relay.resyncs).toBe(1);
     expect(r.opens()).toHaveLength(2);
     expect(r.opens()[1]!.hello.lastOffset).toBeUndefined();
-    const fresh = r.accept();
+    await settle();
+    const fresh = await r.accept();
     await new Promise((res) => setTimeout(res, 10));
     fresh.event(output(120, 'late'));
     fresh.event(snapshot(124));
@@ -102,20 +108,21 @@ describe('terminals through the hub (domain)', () => {
   });
 
   it('resumes through the runner’s next link from the offset the viewer holds, without duplicates', async () => {
-    const r = runner();
+    const r = await runner();
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
+    await settle();
     const down: ViewerMessage[] = [];
-    const feed = r.accept(down);
+    const feed = await r.accept(down);
     await relay.opened;
     feed.event(snapshot(10));
     feed.event(output(10, 'abc'));
     relay.send({ kind: 'input', data: Buffer.from('k') });
     expect(down).toEqual([{ kind: 'input', data: Buffer.from('k') }]);
     r.link.detach('runner died');
-    const next = runner();
+    const next = await runner();
     await new Promise((res) => setTimeout(res, 400));
     expect(next.opens()[0]!.hello).toEqual({ mode: 'interactive', size: undefined, lastOffset: 13 });
-    const feed2 = next.accept();
+    const feed2 = await next.accept();
     feed2.event(output(12, 'cd'));
     // Contiguous output waiting for the viewer comes as one chunk.
     expect(await collect(relay, 2)).toEqual([snapshot(10), output(10, 'abcd')]);
@@ -123,7 +130,7 @@ describe('terminals through the hub (domain)', () => {
   });
 
   it('while resuming keeps the newest resize (and the input) for the next upstream, resize first', async () => {
-    const r = runner();
+    const r = await runner();
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive', size: { cols: 48, rows: 43 } });
     r.accept();
     await relay.opened;
@@ -131,7 +138,7 @@ describe('terminals through the hub (domain)', () => {
     relay.send({ kind: 'resize', size: { cols: 48, rows: 40 } });
     relay.send({ kind: 'input', data: Buffer.from('k') });
     relay.send({ kind: 'resize', size: { cols: 48, rows: 43 } });
-    const next = runner();
+    const next = await runner();
     await new Promise((res) => setTimeout(res, 400));
     const down: ViewerMessage[] = [];
     next.accept(down);
@@ -144,9 +151,10 @@ describe('terminals through the hub (domain)', () => {
   });
 
   it('a viewer whose machine does not come back ends UNAVAILABLE', async () => {
-    const r = runner();
+    const r = await runner();
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only' });
-    r.accept();
+    await settle();
+    await r.accept();
     await relay.opened;
     r.link.detach('gone');
     await expect(collect(relay, 1)).rejects.toBeInstanceOf(UnavailableError);

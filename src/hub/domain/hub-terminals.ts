@@ -30,8 +30,12 @@ export interface AttachStreamOpenInfo {
 }
 
 export interface HubTerminals {
-  /** A viewer of `sessionId` on `machineId` (namespace and scope checked by the caller). */
-  attach(machineId: string, sessionId: string, hello: AttachHello): ViewerRelay;
+  /**
+   * A viewer of `sessionId` on `machineId`. The caller checks scope and namespace; `allowed`
+   * is that namespace check (a store read): nothing is asked of a runner before it resolves,
+   * and the relay ends with its error when it rejects.
+   */
+  attach(machineId: string, sessionId: string, hello: AttachHello, allowed?: Promise<void>): ViewerRelay;
   /** A runner opened an attach stream on `namespace`'s link. FailedPrecondition: not the live link, or not asked for. */
   accept(namespace: string, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
   readonly viewers: number;
@@ -50,13 +54,14 @@ export function createHubTerminals(o: HubTerminalsOptions): HubTerminals {
   let closedWith: HapiError | undefined;
 
   return {
-    attach(machineId, sessionId, hello) {
+    attach(machineId, sessionId, hello, allowed) {
       const relay = createViewerRelay({
         hello,
         bufferBytes: o.viewerBufferBytes,
         resumeMs: o.attachResumeMs,
         log: log.child({ machineId, sessionId }),
-        openUpstream(h, handlers, signal) {
+        async openUpstream(h, handlers, signal) {
+          await allowed;
           if (closedWith) throw closedWith;
           const conn = o.presence.get(machineId);
           if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);

@@ -3,10 +3,11 @@
  * implemented by the adapters (src/hub/store/sqlite/ today; PostgreSQL later). Every adapter
  * runs through the one contract suite, src/hub/store/store-suite.ts.
  *
- * The methods are synchronous because the only adapter (better-sqlite3) is. A networked
- * database needs them async; the split is kept so that change is mechanical: the domain only
- * reaches the store through these ports, and work that must be atomic goes through
- * `UnitOfWork.transaction`, which hands the work its own transaction-bound ports.
+ * Every method returns a Promise: a networked database (PostgreSQL) answers later, and SQLite's
+ * adapter answers with values already resolved. The domain only reaches the store through
+ * these ports; work that must be atomic goes through `UnitOfWork.transaction`, which hands the
+ * work its own transaction-bound ports. Errors a caller may retry (a busy or unreachable
+ * database) reject with the domain's UnavailableError, mapped in each adapter.
  */
 import type { NotifyStore } from './notify/notify-store.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './types.js';
@@ -15,68 +16,68 @@ import type { ApprovalDecisionRecordInfo } from '../../contract/activity-types.j
 /** Namespaces exist once something (a token, a machine) belongs to them. */
 export interface NamespaceStore {
   /** Creates the namespace unless it exists. */
-  ensureNamespace(name: string): void;
+  ensureNamespace(name: string): Promise<void>;
 }
 
 /** Tokens; the secret is never stored, only its hash. */
 export interface TokenStore {
   /** Inserts a token under the hash of its secret; its namespace must exist. */
-  insertToken(rec: TokenRecord, hash: string): void;
+  insertToken(rec: TokenRecord, hash: string): Promise<void>;
   /** The token with this secret hash, revoked or not. */
-  findTokenByHash(hash: string): TokenRecord | undefined;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   /** Tokens that are not revoked, oldest first. */
-  listTokens(): TokenRecord[];
+  listTokens(): Promise<TokenRecord[]>;
   /** The token with this id, revoked or not. */
-  getToken(id: string): TokenRecord | undefined;
+  getToken(id: string): Promise<TokenRecord | undefined>;
   /** Marks the token revoked; false when it is unknown or already revoked. */
-  revokeToken(id: string, at: Date): boolean;
+  revokeToken(id: string, at: Date): Promise<boolean>;
   /** Owner tokens that are not revoked. */
-  countOwnerTokens(): number;
+  countOwnerTokens(): Promise<number>;
 }
 
 /** Machines with their versioned metadata and runner state. */
 export interface MachineStore {
-  getMachine(id: string): MachineRecord | undefined;
+  getMachine(id: string): Promise<MachineRecord | undefined>;
   /** A namespace's machines, online ones first, then by id. */
-  listMachines(namespace: string): MachineRecord[];
+  listMachines(namespace: string): Promise<MachineRecord[]>;
   /** Inserts a new machine; its namespace must exist. */
-  insertMachine(m: MachineRecord): void;
+  insertMachine(m: MachineRecord): Promise<void>;
   /** Saves every field of an existing machine except its id and namespace. */
-  saveMachine(m: MachineRecord): void;
+  saveMachine(m: MachineRecord): Promise<void>;
   /** Updates only the last-alive times (batched by the presence sweeper). */
-  saveLastAlive(entries: { id: string; lastAlive: Date }[]): void;
+  saveLastAlive(entries: { id: string; lastAlive: Date }[]): Promise<void>;
   /**
    * Marks every machine offline (hub start): nobody is connected yet. A runner state that said
    * running becomes lost since `at` (lostRunnerState, its version bumped). Returns how many were online.
    */
-  markAllOffline(at: Date): number;
+  markAllOffline(at: Date): Promise<number>;
 }
 
 /** Sessions as runners report them, keyed by (machine id, session id). */
 export interface SessionStore {
   /** Inserts or replaces the session (its machine must exist). */
-  upsertSession(s: HubSession): void;
-  getSession(machineId: string, id: string): HubSession | undefined;
+  upsertSession(s: HubSession): Promise<void>;
+  getSession(machineId: string, id: string): Promise<HubSession | undefined>;
   /** A namespace's sessions, newest first; ended ones only with `includeEnded`. */
-  listSessions(namespace: string, opts: { machineId?: string; includeEnded?: boolean }): HubSession[];
+  listSessions(namespace: string, opts: { machineId?: string; includeEnded?: boolean }): Promise<HubSession[]>;
   /** Live (starting/running) sessions of a machine. */
-  liveSessionsOf(machineId: string): HubSession[];
+  liveSessionsOf(machineId: string): Promise<HubSession[]>;
 }
 
 /** Web sign-in sessions (the web page's cookie sessions), so a hub restart signs nobody out. */
 export interface WebSessionTable {
-  listWebSessions(): WebSessionRecord[];
+  listWebSessions(): Promise<WebSessionRecord[]>;
   /** Inserts the row, replacing one with the same key. */
-  insertWebSession(row: WebSessionRecord): void;
-  touchWebSession(key: string, lastSeenAt: number): void;
-  deleteWebSessions(keys: string[]): void;
+  insertWebSession(row: WebSessionRecord): Promise<void>;
+  touchWebSession(key: string, lastSeenAt: number): Promise<void>;
+  deleteWebSessions(keys: string[]): Promise<void>;
 }
 
 /** Decisions on agents' approval requests (who, from where, when, what); append-only. */
 export interface ApprovalDecisionStore {
-  insertDecision(rec: ApprovalDecisionRecordInfo & { namespace: string }): void;
+  insertDecision(rec: ApprovalDecisionRecordInfo & { namespace: string }): Promise<void>;
   /** A session's decisions, oldest first. */
-  listDecisions(machineId: string, sessionId: string): ApprovalDecisionRecordInfo[];
+  listDecisions(machineId: string, sessionId: string): Promise<ApprovalDecisionRecordInfo[]>;
 }
 
 /** The ports a unit of work may use; all of them see the same transaction. */
@@ -85,12 +86,12 @@ export type TransactionStores = NamespaceStore & TokenStore & MachineStore & Ses
 /** Atomic work across aggregates. */
 export interface UnitOfWork {
   /** Runs `work` in one transaction: committed when it returns, rolled back when it throws (and rethrown). */
-  transaction<T>(work: (tx: TransactionStores) => T): T;
+  transaction<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T>;
 }
 
 /** Everything one hub database provides. */
 export interface HubStore extends TransactionStores, WebSessionTable, ApprovalDecisionStore, NotifyStore, UnitOfWork {
   /** Where the data lives (a file path, or a URL without credentials). */
   readonly path: string;
-  close(): void;
+  close(): Promise<void>;
 }

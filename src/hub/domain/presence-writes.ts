@@ -24,10 +24,11 @@ export interface PresenceWrites {
   cancelOffline(machineId: string): void;
   pendingOffline(machineId: string): OfflineMark | undefined;
   /**
-   * Saves what is pending in one transaction, unless backing off after a failure. Returns the
-   * records it marked offline (to publish); on failure keeps everything for the next attempt.
+   * Saves what is pending in one transaction, unless backing off after a failure or a flush is
+   * still running. Resolves to the records it marked offline (to publish); on failure keeps
+   * everything for the next attempt. Never rejects.
    */
-  flush(): MachineRecord[];
+  flush(): Promise<MachineRecord[]>;
   readonly pending: number;
 }
 
@@ -49,14 +50,18 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
   const offline = new Map<string, OfflineMark>();
   const backoff = createBackoff({ initialMs: initialRetryMs, maxMs, now: () => now().getTime() });
   let retryAt = 0;
+  /** The flush under way: a flush asked for meanwhile runs after it (what it saves is not pending any more). */
+  let running: Promise<MachineRecord[]> | undefined;
 
-  function save(): MachineRecord[] {
-    return store.transaction((tx) => {
-      tx.saveLastAlive([...alive].filter(([id]) => !offline.has(id)).map(([id, lastAlive]) => ({ id, lastAlive })));
+  /** Saves these entries (a copy of what was pending when the flush began). */
+  function save(aliveNow: Map<string, Date>, offlineNow: Map<string, OfflineMark>): Promise<MachineRecord[]> {
+    return store.transaction(async (tx) => {
+      await tx.saveLastAlive([...aliveNow].filter(([id]) => !offlineNow.has(id)).map(([id, lastAlive]) => ({ id, lastAlive })));
       const saved: MachineRecord[] = [];
-      for (const [id, mark] of offline) {
-        const m = tx.getMachine(id);
-        if (!m || !m.online || isConnected(id)) continue;
+      for (const [id, mark] of offlineNow) {
+        const m = await tx.getMachine(id);
+        // Checked after the read: the machine may have come back while the flush waited.
+        if (!m || !m.online || isConnected(id) || offline.get(id) !== mark) continue;
         m.online = false;
         m.onlineSince = mark.at;
         m.lastAlive = mark.lastAlive;
@@ -65,7 +70,7 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
           m.runnerState = state;
           m.runnerStateVersion++;
         }
-        tx.saveMachine(m);
+        await tx.saveMachine(m);
         saved.push(m);
       }
       return saved;
@@ -86,28 +91,37 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
       return offline.get(machineId);
     },
     flush() {
-      if (alive.size === 0 && offline.size === 0) return [];
-      const t = now().getTime();
-      if (t < retryAt) return [];
-      try {
-        const saved = save();
-        alive.clear();
-        offline.clear();
-        if (backoff.attempt > 0) log.info({ failedAttempts: backoff.attempt }, 'presence writes saved again');
-        backoff.reset();
-        retryAt = 0;
-        return saved;
-      } catch (err) {
-        const delay = backoff.failed();
-        retryAt = t + delay;
-        const fields = { err, attempt: backoff.attempt, retryInMs: delay, lastAlive: alive.size, offlineMarks: offline.size };
-        if (isHapiError(err) && err.kind === 'Unavailable') log.warn(fields, 'could not save presence (last-alive times, offline marks); retrying');
-        else log.error(fields, 'unexpected store error saving presence; retrying');
-        return [];
-      }
+      if (running) return running.then(() => this.flush());
+      running = flushOnce().finally(() => (running = undefined));
+      return running;
     },
     get pending() {
       return alive.size + offline.size;
     },
   };
+
+  async function flushOnce(): Promise<MachineRecord[]> {
+    if (alive.size === 0 && offline.size === 0) return [];
+    const t = now().getTime();
+    if (t < retryAt) return [];
+    const aliveNow = new Map(alive);
+    const offlineNow = new Map(offline);
+    try {
+      const saved = await save(aliveNow, offlineNow);
+      // Only what was saved: entries that changed meanwhile wait for the next flush.
+      for (const [id, at] of aliveNow) if (alive.get(id) === at) alive.delete(id);
+      for (const [id, mark] of offlineNow) if (offline.get(id) === mark) offline.delete(id);
+      if (backoff.attempt > 0) log.info({ failedAttempts: backoff.attempt }, 'presence writes saved again');
+      backoff.reset();
+      retryAt = 0;
+      return saved;
+    } catch (err) {
+      const delay = backoff.failed();
+      retryAt = t + delay;
+      const fields = { err, attempt: backoff.attempt, retryInMs: delay, lastAlive: alive.size, offlineMarks: offline.size };
+      if (isHapiError(err) && err.kind === 'Unavailable') log.warn(fields, 'could not save presence (last-alive times, offline marks); retrying');
+      else log.error(fields, 'unexpected store error saving presence; retrying');
+      return [];
+    }
+  }
 }

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbortedError, PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
 import type { HubStore } from './ports.js';
 import { aliveIntervalFor, createPresence, sweepIntervalFor } from './presence.js';
-import { caller, hello, log, memoryStore, recorder, recordingSink, T0 } from './test-support.js';
+import { caller, hello, log, memoryStore, recorder, recordingSink, settle, T0 } from './test-support.js';
 
 const TIMEOUT = 1_000;
 const after = (ms: number) => new Date(T0.getTime() + ms);
@@ -10,22 +10,23 @@ const after = (ms: number) => new Date(T0.getTime() + ms);
 describe('presence', () => {
   let store: HubStore;
   let rec: ReturnType<typeof recorder>;
-  let presence: ReturnType<typeof createPresence>;
-  beforeEach(() => {
+  let presence: Awaited<ReturnType<typeof createPresence>>;
+  beforeEach(async () => {
     vi.useFakeTimers({ now: T0 });
     store = memoryStore();
     rec = recorder();
-    presence = createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
+    presence = await createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
   });
-  afterEach(() => {
+  afterEach(async () => {
     presence.close();
+    await settle();
     store.close();
     vi.useRealTimers();
   });
 
   const machineEvents = () => rec.events.flatMap((e) => (e.event.type === 'machine' ? [{ id: e.event.machine.id, online: e.event.machine.online }] : []));
 
-  it('derives the alive interval and the sweep period from the timeout', () => {
+  it('derives the alive interval and the sweep period from the timeout', async () => {
     expect(aliveIntervalFor(45_000)).toBe(20_000);
     expect(aliveIntervalFor(900)).toBe(400);
     expect(aliveIntervalFor(10)).toBe(50);
@@ -34,25 +35,27 @@ describe('presence', () => {
     expect(sweepIntervalFor(100)).toBe(50);
   });
 
-  it('marks every stored machine offline when it starts: nobody is connected yet', () => {
-    const { conn } = presence.connect(caller(), hello('m1'), recordingSink());
+  it('marks every stored machine offline when it starts: nobody is connected yet', async () => {
+    const { conn } = await presence.connect(caller(), hello('m1'), recordingSink());
     presence.close();
-    store.saveMachine({ ...store.getMachine('m1')!, online: true });
-    presence = createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
-    expect(store.getMachine('m1')?.online).toBe(false);
+    await settle();
+    await store.saveMachine({ ...(await store.getMachine('m1'))!, online: true });
+    presence = await createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
+    expect((await store.getMachine('m1'))?.online).toBe(false);
     expect(conn.detached).toBe(true);
   });
 
-  it('connect creates the machine online, or brings it back online with the reported values', () => {
-    const first = presence.connect(caller(), hello('m1'), recordingSink());
+  it('connect creates the machine online, or brings it back online with the reported values', async () => {
+    const first = await presence.connect(caller(), hello('m1'), recordingSink());
     expect(first.machine).toMatchObject({ namespace: 'default', online: true, metadataVersion: 1, runnerStateVersion: 1, lastAlive: T0, onlineSince: T0 });
-    expect(store.getMachine('m1')).toEqual(first.machine);
+    expect(await store.getMachine('m1')).toEqual(first.machine);
     presence.detach(first.conn, 'test');
-    expect(store.getMachine('m1')).toMatchObject({ online: false, runnerState: { status: 'lost', lostAt: T0, pid: 42 }, runnerStateVersion: 2 });
+    await settle();
+    expect(await store.getMachine('m1')).toMatchObject({ online: false, runnerState: { status: 'lost', lostAt: T0, pid: 42 }, runnerStateVersion: 2 });
 
-    vi.advanceTimersByTime(50);
+    await vi.advanceTimersByTimeAsync(50);
     const h = hello('m1');
-    const again = presence.connect(caller(), { ...h, runnerState: { ...h.runnerState, pid: 43 } }, recordingSink());
+    const again = await presence.connect(caller(), { ...h, runnerState: { ...h.runnerState, pid: 43 } }, recordingSink());
     // Lost (version 2), then the hello's state (version 3).
     expect(again.machine).toMatchObject({ online: true, metadataVersion: 1, runnerStateVersion: 3, onlineSince: after(50) });
     expect(again.machine.runnerState).toMatchObject({ status: 'running', pid: 43 });
@@ -63,86 +66,91 @@ describe('presence', () => {
     ]);
   });
 
-  it('refuses a machine id of another namespace', () => {
-    presence.connect(caller('team'), hello('m1'), recordingSink());
-    expect(() => presence.connect(caller('other'), hello('m1'), recordingSink())).toThrow(PermissionDeniedError);
-    expect(store.getMachine('m1')?.namespace).toBe('team');
-    expect(store.listMachines('other')).toEqual([]);
+  it('refuses a machine id of another namespace', async () => {
+    await presence.connect(caller('team'), hello('m1'), recordingSink());
+    await expect(presence.connect(caller('other'), hello('m1'), recordingSink())).rejects.toThrow(PermissionDeniedError);
+    expect((await store.getMachine('m1'))?.namespace).toBe('team');
+    expect(await store.listMachines('other')).toEqual([]);
   });
 
-  it('keeps a machine online while alive messages come, and takes it offline after the timeout', () => {
+  it('keeps a machine online while alive messages come, and takes it offline after the timeout', async () => {
     const sink = recordingSink();
-    const { conn } = presence.connect(caller(), hello('m1'), sink);
+    const { conn } = await presence.connect(caller(), hello('m1'), sink);
     for (let i = 0; i < 5; i++) {
-      vi.advanceTimersByTime(800);
+      await vi.advanceTimersByTimeAsync(800);
       presence.alive(conn);
     }
     expect(sink.closedWith).toBeUndefined();
     // The sweeper wrote the last alive time; alive itself only touches memory.
-    vi.advanceTimersByTime(200);
-    expect(store.getMachine('m1')?.lastAlive).toEqual(after(4_000));
-    expect(presence.withLastAlive(store.getMachine('m1')!).lastAlive).toEqual(after(4_000));
+    await vi.advanceTimersByTimeAsync(200);
+    expect((await store.getMachine('m1'))?.lastAlive).toEqual(after(4_000));
+    expect(presence.withLastAlive((await store.getMachine('m1'))!).lastAlive).toEqual(after(4_000));
 
-    vi.advanceTimersByTime(1_000);
+    await vi.advanceTimersByTimeAsync(1_000);
     expect(sink.closedWith).toBeInstanceOf(UnavailableError);
     expect(conn.detached).toBe(true);
     expect(presence.get('m1')).toBeUndefined();
-    expect(store.getMachine('m1')).toMatchObject({ online: false, lastAlive: after(4_000) });
+    expect(await store.getMachine('m1')).toMatchObject({ online: false, lastAlive: after(4_000) });
     expect(machineEvents().at(-1)).toEqual({ id: 'm1', online: false });
   });
 
   it('detach takes the machine offline at once, fails its pending calls, and is idempotent', async () => {
-    const { conn } = presence.connect(caller(), hello('m1'), recordingSink());
+    const { conn } = await presence.connect(caller(), hello('m1'), recordingSink());
     presence.alive(conn);
     const call = conn.pending.request({ method: 'status' }, 10_000, () => {});
-    vi.advanceTimersByTime(30);
+    await vi.advanceTimersByTimeAsync(30);
     presence.detach(conn, 'runner closed the stream');
+    await settle();
     await expect(call).rejects.toThrow(/disconnected before answering/);
-    expect(store.getMachine('m1')).toMatchObject({ online: false, onlineSince: after(30), lastAlive: T0 });
+    expect(await store.getMachine('m1')).toMatchObject({ online: false, onlineSince: after(30), lastAlive: T0 });
     const events = rec.events.length;
     presence.detach(conn, 'again');
+    await settle();
     expect(rec.events).toHaveLength(events);
     expect(presence.size).toBe(0);
   });
 
-  it('a stream from another install with the same machine id is refused while the first is online; the same install replaces', () => {
-    const first = presence.connect(caller(), hello('m1', { installFingerprint: 'aaa' }), recordingSink());
+  it('a stream from another install with the same machine id is refused while the first is online; the same install replaces', async () => {
+    const first = await presence.connect(caller(), hello('m1', { installFingerprint: 'aaa' }), recordingSink());
     const other = hello('m1', { installFingerprint: 'bbb' });
-    expect(() => presence.connect(caller(), other, recordingSink())).toThrow(/already online from another install.*hapi runner reset-machine-id/);
+    await expect(presence.connect(caller(), other, recordingSink())).rejects.toThrow(/already online from another install.*hapi runner reset-machine-id/);
     expect(presence.get('m1')).toBe(first.conn);
     expect(first.conn.detached).toBe(false);
     // A restart of the same install, or a runner that sends no fingerprint, replaces it.
-    const restart = presence.connect(caller(), hello('m1', { installFingerprint: 'aaa' }), recordingSink());
+    const restart = await presence.connect(caller(), hello('m1', { installFingerprint: 'aaa' }), recordingSink());
     expect(first.conn.detached).toBe(true);
-    const legacy = presence.connect(caller(), hello('m1'), recordingSink());
+    const legacy = await presence.connect(caller(), hello('m1'), recordingSink());
     expect(restart.conn.detached).toBe(true);
     presence.detach(legacy.conn, 'gone');
+    await settle();
     // Once the first is offline, the other install may connect.
-    expect(presence.connect(caller(), other, recordingSink()).conn.installFingerprint).toBe('bbb');
+    expect((await presence.connect(caller(), other, recordingSink())).conn.installFingerprint).toBe('bbb');
   });
 
   it('a newer stream replaces the older: the old one is closed, its calls fail, its end changes nothing', async () => {
     const oldSink = recordingSink();
-    const old = presence.connect(caller(), hello('m1'), oldSink).conn;
+    const old = (await presence.connect(caller(), hello('m1'), oldSink)).conn;
     const call = old.pending.request({ method: 'status' }, 10_000, () => {});
-    const fresh = presence.connect(caller(), hello('m1'), recordingSink()).conn;
+    const fresh = (await presence.connect(caller(), hello('m1'), recordingSink())).conn;
     expect(oldSink.closedWith).toBeInstanceOf(AbortedError);
     await expect(call).rejects.toThrow(/reconnected before answering/);
     presence.detach(old, 'stream ended');
+    await settle();
     expect(presence.get('m1')).toBe(fresh);
-    expect(store.getMachine('m1')?.online).toBe(true);
+    expect((await store.getMachine('m1'))?.online).toBe(true);
     expect(presence.size).toBe(1);
   });
 
-  it('close ends every stream with Unavailable and stops the sweeper', () => {
+  it('close ends every stream with Unavailable and stops the sweeper', async () => {
     const a = recordingSink();
     const b = recordingSink();
-    presence.connect(caller(), hello('m1'), a);
-    presence.connect(caller(), hello('m2'), b);
+    await presence.connect(caller(), hello('m1'), a);
+    await presence.connect(caller(), hello('m2'), b);
     presence.close();
+    await settle();
     expect(a.closedWith).toBeInstanceOf(UnavailableError);
     expect(b.closedWith).toBeInstanceOf(UnavailableError);
-    expect(store.listMachines('default').map((m) => m.online)).toEqual([false, false]);
+    expect((await store.listMachines('default')).map((m) => m.online)).toEqual([false, false]);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

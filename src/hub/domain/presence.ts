@@ -63,7 +63,7 @@ export interface Presence {
    * (a restart or reconnect). PermissionDenied when the machine id belongs to another
    * namespace; FailedPrecondition when another install with this machine id is online.
    */
-  connect(caller: Caller, hello: HelloInfo, sink: RunnerSink): { conn: Connection; machine: MachineRecord };
+  connect(caller: Caller, hello: HelloInfo, sink: RunnerSink): Promise<{ conn: Connection; machine: MachineRecord }>;
   /** An alive message arrived on this stream. */
   alive(conn: Connection): void;
   /** The stream ended (either side): the machine goes offline unless a newer stream replaced it. Idempotent; never throws. */
@@ -103,12 +103,15 @@ function overlay(m: MachineRecord, mark: { at: Date; lastAlive: Date } | undefin
   return { ...m, online: false, onlineSince: mark.at, lastAlive: mark.lastAlive, runnerState, runnerStateVersion };
 }
 
-export function createPresence(opts: PresenceOptions): Presence {
+/**
+ * Starts presence on a hub that just started: nobody is connected to it yet, so every machine
+ * is marked offline first.
+ */
+export async function createPresence(opts: PresenceOptions): Promise<Presence> {
   const { store, publish, log, now, aliveTimeoutMs } = opts;
   const connections = new Map<string, Conn>();
 
-  // Nobody is connected to a hub that just started.
-  const wentOffline = store.markAllOffline(now());
+  const wentOffline = await store.markAllOffline(now());
   if (wentOffline > 0) log.info({ machines: wentOffline }, 'marked machines offline until their runners reconnect');
 
   const sweeper = setInterval(sweep, sweepIntervalFor(aliveTimeoutMs));
@@ -122,8 +125,10 @@ export function createPresence(opts: PresenceOptions): Presence {
   });
 
   /** Saves pending presence writes (unless backing off) and publishes the machines marked offline. */
-  function flush(): void {
-    for (const m of writes.flush()) publish(m.namespace, { type: 'machine', machine: m });
+  function flush(): Promise<void> {
+    return writes.flush().then((saved) => {
+      for (const m of saved) publish(m.namespace, { type: 'machine', machine: m });
+    });
   }
 
   /** Ends a stream's part: what it still waits for fails with `err`. False if it had ended already. */
@@ -141,16 +146,16 @@ export function createPresence(opts: PresenceOptions): Presence {
     connections.delete(conn.machineId);
     const mark = { at: now(), lastAlive: conn.lastAlive };
     writes.offline(conn.machineId, mark);
-    flush();
-    if (writes.pendingOffline(conn.machineId)) {
+    void flush().then(async () => {
+      if (writes.pendingOffline(conn.machineId) !== mark) return;
       // Not saved yet (the store is busy): watchers hear it now, the store when a retry succeeds.
       try {
-        const m = store.getMachine(conn.machineId);
-        if (m?.online) publish(m.namespace, { type: 'machine', machine: overlay(m, mark) });
+        const m = await store.getMachine(conn.machineId);
+        if (m?.online && writes.pendingOffline(conn.machineId) === mark) publish(m.namespace, { type: 'machine', machine: overlay(m, mark) });
       } catch (err) {
         log.warn({ err, machineId: conn.machineId }, 'could not read the machine to publish it offline');
       }
-    }
+    });
     log.info({ machineId: conn.machineId, namespace: conn.namespace, reason }, 'machine offline');
   }
 
@@ -167,7 +172,7 @@ export function createPresence(opts: PresenceOptions): Presence {
         conn.sink.close(new UnavailableError(`no alive message for ${aliveTimeoutMs} ms`));
       }
     }
-    flush();
+    void flush();
   }
 
   /**
@@ -186,14 +191,14 @@ export function createPresence(opts: PresenceOptions): Presence {
     );
   }
 
-  function online(caller: Caller, hello: HelloInfo, t: Date): MachineRecord {
-    return store.transaction((tx) => {
-      const existing = tx.getMachine(hello.machineId);
+  function online(caller: Caller, hello: HelloInfo, t: Date): Promise<MachineRecord> {
+    return store.transaction(async (tx) => {
+      const existing = await tx.getMachine(hello.machineId);
       if (existing && existing.namespace !== caller.namespace) {
         throw new PermissionDeniedError(`machine ${hello.machineId} belongs to another namespace`);
       }
       if (!existing) {
-        tx.ensureNamespace(caller.namespace);
+        await tx.ensureNamespace(caller.namespace);
         const m: MachineRecord = {
           id: hello.machineId,
           namespace: caller.namespace,
@@ -205,7 +210,7 @@ export function createPresence(opts: PresenceOptions): Presence {
           lastAlive: t,
           onlineSince: t,
         };
-        tx.insertMachine(m);
+        await tx.insertMachine(m);
         return m;
       }
       const m = existing;
@@ -214,17 +219,21 @@ export function createPresence(opts: PresenceOptions): Presence {
       if (!m.online) m.onlineSince = t;
       m.online = true;
       m.lastAlive = t;
-      tx.saveMachine(m);
+      await tx.saveMachine(m);
       return m;
     });
   }
 
   return {
-    connect(caller, hello, sink) {
+    async connect(caller, hello, sink) {
       const t = now();
       refuseAnotherInstall(connections.get(hello.machineId), hello);
-      const machine = online(caller, hello, t);
+      // Cancelled before the write: a flush running meanwhile must not mark it offline after it.
       writes.cancelOffline(hello.machineId);
+      const machine = await online(caller, hello, t);
+      writes.cancelOffline(hello.machineId);
+      // Another stream may have connected while this one was being recorded.
+      refuseAnotherInstall(connections.get(hello.machineId), hello);
       const previous = connections.get(hello.machineId);
       const conn: Conn = {
         machineId: hello.machineId,

@@ -4,8 +4,8 @@ import { createPendingRequests } from './relay.js';
 import { log, T0 } from './test-support.js';
 
 describe('pending relayed requests', () => {
-  beforeEach(() => vi.useFakeTimers({ now: T0 }));
-  afterEach(() => vi.useRealTimers());
+  beforeEach(async () => vi.useFakeTimers({ now: T0 }));
+  afterEach(async () => vi.useRealTimers());
 
   const setup = () => {
     const sent: { requestId: string; deadline: Date }[] = [];

@@ -46,10 +46,10 @@ export interface AttentionEvent {
 
 export interface ActivityBook {
   /** A runner's report: entries of sessions this machine does not have live are ignored. */
-  record(namespace: string, machineId: string, entries: SessionActivityInfo[]): void;
+  record(namespace: string, machineId: string, entries: SessionActivityInfo[]): Promise<void>;
   of(machineId: string, sessionId: string): SessionActivity | undefined;
   /** A decision went through: the request clears from every view now, not at the runner's next report. */
-  settled(namespace: string, machineId: string, sessionId: string, requestId: string): void;
+  settled(namespace: string, machineId: string, sessionId: string, requestId: string): Promise<void>;
   /** The session ended (told as `exited` when the hub knew its activity). */
   forget(namespace: string, machineId: string, sessionId: string): void;
   /** Subscribes to attention events; returns the unsubscribe. */
@@ -92,15 +92,15 @@ export function createActivityBook(opts: {
     }
   }
 
-  function publishSession(namespace: string, machineId: string, sessionId: string): void {
-    const session = opts.store.getSession(machineId, sessionId);
+  async function publishSession(namespace: string, machineId: string, sessionId: string): Promise<void> {
+    const session = await opts.store.getSession(machineId, sessionId);
     if (session) opts.publish(namespace, { type: 'session', session });
   }
 
   return {
-    record(namespace, machineId, entries) {
+    async record(namespace, machineId, entries) {
       for (const e of entries) {
-        const session = opts.store.getSession(machineId, e.sessionId);
+        const session = await opts.store.getSession(machineId, e.sessionId);
         if (!session || session.namespace !== namespace || session.state === 'ended') continue;
         const k = key(machineId, e.sessionId);
         const prev = held.get(k);
@@ -111,7 +111,7 @@ export function createActivityBook(opts: {
       }
     },
     of: (machineId, sessionId) => held.get(key(machineId, sessionId)),
-    settled(namespace, machineId, sessionId, requestId) {
+    async settled(namespace, machineId, sessionId, requestId) {
       const k = key(machineId, sessionId);
       const prev = held.get(k);
       if (!prev?.activity || !prev.activity.requests.some((r) => r.id === requestId)) return;
@@ -125,7 +125,7 @@ export function createActivityBook(opts: {
       };
       held.set(k, { ...prev, activity });
       tell(namespace, machineId, sessionId, prev.activity, activity);
-      publishSession(namespace, machineId, sessionId);
+      await publishSession(namespace, machineId, sessionId);
     },
     forget(namespace, machineId, sessionId) {
       const k = key(machineId, sessionId);

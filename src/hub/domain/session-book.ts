@@ -12,11 +12,11 @@ export type SessionEventKind = 'started' | 'ended' | 'adopted';
 
 export interface SessionBook {
   /** Records the session as reported; returns what is stored. */
-  upsert(namespace: string, machineId: string, session: SessionInfo): HubSession;
+  upsert(namespace: string, machineId: string, session: SessionInfo): Promise<HubSession>;
   /** At hello: `reported` is what the machine runs now; its other live sessions are ended at `at`. */
-  reconcile(namespace: string, machineId: string, reported: SessionInfo[], at: Date): void;
+  reconcile(namespace: string, machineId: string, reported: SessionInfo[], at: Date): Promise<void>;
   /** A session event from the runner; an `ended` event ends the session whatever state it carries. */
-  event(namespace: string, machineId: string, kind: SessionEventKind, session: SessionInfo, at: Date): void;
+  event(namespace: string, machineId: string, kind: SessionEventKind, session: SessionInfo, at: Date): Promise<void>;
 }
 
 export interface SessionBookOptions {
@@ -61,15 +61,15 @@ export function sameSession(a: HubSession, b: HubSession): boolean {
 export function createSessionBook(opts: SessionBookOptions): SessionBook {
   const { store, publish } = opts;
 
-  function upsert(namespace: string, machineId: string, s: SessionInfo): HubSession {
+  async function upsert(namespace: string, machineId: string, s: SessionInfo): Promise<HubSession> {
     const next: HubSession = { ...s, machineId, namespace };
     // Local to the runner's machine: meaningless to the hub's clients.
     delete (next as Partial<SessionInfo>).logPath;
     delete (next as Partial<SessionInfo>).processStartTime;
-    const prev = store.getSession(machineId, s.id);
+    const prev = await store.getSession(machineId, s.id);
     // An unchanged report (every hello repeats each live session) is neither saved nor published.
     if (prev && sameSession(prev, next)) return prev;
-    store.upsertSession(next);
+    await store.upsertSession(next);
     publish(namespace, { type: 'session', session: next });
     return next;
   }
@@ -77,19 +77,19 @@ export function createSessionBook(opts: SessionBookOptions): SessionBook {
   return {
     upsert,
 
-    reconcile(namespace, machineId, reported, at) {
+    async reconcile(namespace, machineId, reported, at) {
       const ids = new Set(reported.map((s) => s.id));
-      for (const s of reported) upsert(namespace, machineId, s);
-      for (const s of store.liveSessionsOf(machineId)) {
+      for (const s of reported) await upsert(namespace, machineId, s);
+      for (const s of await store.liveSessionsOf(machineId)) {
         if (ids.has(s.id)) continue;
-        upsert(namespace, machineId, { ...s, state: 'ended', endedAt: s.endedAt ?? at });
+        await upsert(namespace, machineId, { ...s, state: 'ended', endedAt: s.endedAt ?? at });
       }
     },
 
-    event(namespace, machineId, kind, session, at) {
+    async event(namespace, machineId, kind, session, at) {
       if (!session.id) return;
       const s = kind === 'ended' && session.state !== 'ended' ? { ...session, state: 'ended' as const, endedAt: session.endedAt ?? at } : session;
-      upsert(namespace, machineId, s);
+      await upsert(namespace, machineId, s);
     },
   };
 }

@@ -56,3 +56,12 @@ export function recorder() {
   const events: { namespace: string; event: HubEvent }[] = [];
   return { events, publish: (namespace: string, event: HubEvent) => void events.push({ namespace, event }) };
 }
+
+/**
+ * Lets work that is already under way finish: the SQLite store answers with resolved promises,
+ * so a few turns of the microtask queue complete a chain of store calls (no timer involved, so
+ * it works under fake timers too).
+ */
+export async function settle(turns = 50): Promise<void> {
+  for (let i = 0; i < turns; i++) await Promise.resolve();
+}

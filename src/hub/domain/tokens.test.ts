@@ -11,62 +11,62 @@ function setup() {
 }
 
 describe('tokens', () => {
-  it('creates the owner token once, in the default namespace, storing only its hash', () => {
+  it('creates the owner token once, in the default namespace, storing only its hash', async () => {
     const { store, tokens } = setup();
-    const first = tokens.bootstrapOwnerToken()!;
+    const first = (await tokens.bootstrapOwnerToken())!;
     expect(first.token).toMatch(/^hapi_[A-Za-z0-9_-]{43}$/);
     expect(first.namespace).toBe('default');
-    expect(tokens.bootstrapOwnerToken()).toBeUndefined();
-    expect(store.findTokenByHash(hashToken(first.token))).toMatchObject({ id: first.tokenId, owner: true, createdAt: T0 });
-    expect(tokens.authenticate(first.token)).toEqual({ namespace: 'default', owner: true, tokenId: first.tokenId, scope: 'full' });
+    expect(await tokens.bootstrapOwnerToken()).toBeUndefined();
+    expect(await store.findTokenByHash(hashToken(first.token))).toMatchObject({ id: first.tokenId, owner: true, createdAt: T0 });
+    expect(await tokens.authenticate(first.token)).toEqual({ namespace: 'default', owner: true, tokenId: first.tokenId, scope: 'full' });
   });
 
-  it('refuses a missing or unknown token without detail, and caches a known one by hash', () => {
+  it('refuses a missing or unknown token without detail, and caches a known one by hash', async () => {
     const { store, tokens } = setup();
-    expect(() => tokens.authenticate(undefined)).toThrow(UnauthenticatedError);
-    expect(() => tokens.authenticate('')).toThrow(UnauthenticatedError);
-    expect(() => tokens.authenticate('hapi_nope')).toThrow(UnauthenticatedError);
-    const { token } = tokens.bootstrapOwnerToken()!;
+    await expect(tokens.authenticate(undefined)).rejects.toThrow(UnauthenticatedError);
+    await expect(tokens.authenticate('')).rejects.toThrow(UnauthenticatedError);
+    await expect(tokens.authenticate('hapi_nope')).rejects.toThrow(UnauthenticatedError);
+    const { token } = (await tokens.bootstrapOwnerToken())!;
     const lookup = vi.spyOn(store, 'findTokenByHash');
-    tokens.authenticate(token);
-    tokens.authenticate(token);
+    await tokens.authenticate(token);
+    await tokens.authenticate(token);
     expect(lookup).toHaveBeenCalledTimes(1);
   });
 
-  it('lets only the owner create, list and revoke; checks namespace and label', () => {
+  it('lets only the owner create, list and revoke; checks namespace and label', async () => {
     const { tokens, advance } = setup();
-    const owner = tokens.authenticate(tokens.bootstrapOwnerToken()!.token);
+    const owner = await tokens.authenticate((await tokens.bootstrapOwnerToken())!.token);
     advance(1);
-    expect(() => tokens.create(caller(), 'team', '')).toThrow(PermissionDeniedError);
-    expect(() => tokens.list(caller())).toThrow(PermissionDeniedError);
-    expect(() => tokens.revoke(caller(), 'tok_x')).toThrow(PermissionDeniedError);
-    expect(() => tokens.create(owner, 'Bad Name', '')).toThrow(InvalidArgumentError);
-    expect(() => tokens.create(owner, 'team', 'x'.repeat(201))).toThrow(InvalidArgumentError);
-    const t = tokens.create(owner, 'team', 'ci');
-    expect(tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'full' });
-    expect(tokens.authenticateTokenId(t.tokenId)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'full' });
-    expect(tokens.list(owner).map((r) => r.label)).toEqual(['owner', 'ci']);
+    await expect(tokens.create(caller(), 'team', '')).rejects.toThrow(PermissionDeniedError);
+    await expect(tokens.list(caller())).rejects.toThrow(PermissionDeniedError);
+    await expect(tokens.revoke(caller(), 'tok_x')).rejects.toThrow(PermissionDeniedError);
+    await expect(tokens.create(owner, 'Bad Name', '')).rejects.toThrow(InvalidArgumentError);
+    await expect(tokens.create(owner, 'team', 'x'.repeat(201))).rejects.toThrow(InvalidArgumentError);
+    const t = await tokens.create(owner, 'team', 'ci');
+    expect(await tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'full' });
+    expect(await tokens.authenticateTokenId(t.tokenId)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'full' });
+    expect((await tokens.list(owner)).map((r) => r.label)).toEqual(['owner', 'ci']);
   });
 
-  it('makes read-only tokens on request: the scope is stored, listed and carried by every caller of the token', () => {
+  it('makes read-only tokens on request: the scope is stored, listed and carried by every caller of the token', async () => {
     const { tokens, advance } = setup();
-    const owner = tokens.authenticate(tokens.bootstrapOwnerToken()!.token);
+    const owner = await tokens.authenticate((await tokens.bootstrapOwnerToken())!.token);
     advance(1);
-    expect(() => tokens.create(owner, 'team', '', 'admin' as never)).toThrow(InvalidArgumentError);
-    const t = tokens.create(owner, 'team', 'viewer', 'read-only');
+    await expect(tokens.create(owner, 'team', '', 'admin' as never)).rejects.toThrow(InvalidArgumentError);
+    const t = await tokens.create(owner, 'team', 'viewer', 'read-only');
     expect(t.scope).toBe('read-only');
-    expect(tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'read-only' });
-    expect(tokens.authenticateTokenId(t.tokenId).scope).toBe('read-only');
-    expect(tokens.list(owner).map((r) => [r.label, r.scope])).toEqual([['owner', 'full'], ['viewer', 'read-only']]);
+    expect(await tokens.authenticate(t.token)).toEqual({ namespace: 'team', owner: false, tokenId: t.tokenId, scope: 'read-only' });
+    expect((await tokens.authenticateTokenId(t.tokenId)).scope).toBe('read-only');
+    expect((await tokens.list(owner)).map((r) => [r.label, r.scope])).toEqual([['owner', 'full'], ['viewer', 'read-only']]);
     // A read-only caller is not the owner: it manages no tokens.
-    expect(() => tokens.list(tokens.authenticate(t.token))).toThrow(PermissionDeniedError);
+    await expect(tokens.list(await tokens.authenticate(t.token))).rejects.toThrow(PermissionDeniedError);
   });
 
-  it('revocation takes effect at once: cache dropped, watchers told once, revokedAt from the clock', () => {
+  it('revocation takes effect at once: cache dropped, watchers told once, revokedAt from the clock', async () => {
     const { store, tokens, advance } = setup();
-    const owner = tokens.authenticate(tokens.bootstrapOwnerToken()!.token);
-    const t = tokens.create(owner, 'team', '');
-    tokens.authenticate(t.token);
+    const owner = await tokens.authenticate((await tokens.bootstrapOwnerToken())!.token);
+    const t = await tokens.create(owner, 'team', '');
+    await tokens.authenticate(t.token);
     const a = vi.fn();
     const b = vi.fn();
     const c = vi.fn();
@@ -75,15 +75,15 @@ describe('tokens', () => {
     tokens.watch('tok_other', c);
     unwatchB();
     advance(5_000);
-    tokens.revoke(owner, t.tokenId);
+    await tokens.revoke(owner, t.tokenId);
     expect(a).toHaveBeenCalledTimes(1);
     expect(b).not.toHaveBeenCalled();
     expect(c).not.toHaveBeenCalled();
-    expect(store.getToken(t.tokenId)?.revokedAt).toEqual(new Date(T0.getTime() + 5_000));
-    expect(() => tokens.authenticate(t.token)).toThrow(UnauthenticatedError);
-    expect(() => tokens.authenticateTokenId(t.tokenId)).toThrow(UnauthenticatedError);
-    expect(() => tokens.revoke(owner, t.tokenId)).toThrow(NotFoundError);
-    expect(() => tokens.revoke(owner, 'tok_unknown')).toThrow(NotFoundError);
+    expect((await store.getToken(t.tokenId))?.revokedAt).toEqual(new Date(T0.getTime() + 5_000));
+    await expect(tokens.authenticate(t.token)).rejects.toThrow(UnauthenticatedError);
+    await expect(tokens.authenticateTokenId(t.tokenId)).rejects.toThrow(UnauthenticatedError);
+    await expect(tokens.revoke(owner, t.tokenId)).rejects.toThrow(NotFoundError);
+    await expect(tokens.revoke(owner, 'tok_unknown')).rejects.toThrow(NotFoundError);
     expect(a).toHaveBeenCalledTimes(1);
   });
 });

@@ -21,15 +21,15 @@ export interface IssuedToken {
 
 export interface Tokens {
   /** Resolves a bearer token; UnauthenticatedError (no detail) for anything else. */
-  authenticate(token: string | undefined): Caller;
+  authenticate(token: string | undefined): Promise<Caller>;
   /** The caller of a token by its id (a stored web sign-in); UnauthenticatedError once revoked. */
-  authenticateTokenId(tokenId: string): Caller;
+  authenticateTokenId(tokenId: string): Promise<Caller>;
   /** Creates the first owner token when none exists; returns its secret, or undefined. */
-  bootstrapOwnerToken(): IssuedToken | undefined;
+  bootstrapOwnerToken(): Promise<IssuedToken | undefined>;
   /** A token for `namespace`, `full` unless `scope` says otherwise. */
-  create(caller: Caller, namespace: string, label: string, scope?: TokenScope): IssuedToken;
-  list(caller: Caller): TokenRecord[];
-  revoke(caller: Caller, tokenId: string): void;
+  create(caller: Caller, namespace: string, label: string, scope?: TokenScope): Promise<IssuedToken>;
+  list(caller: Caller): Promise<TokenRecord[]>;
+  revoke(caller: Caller, tokenId: string): Promise<void>;
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
   watch(tokenId: string, onRevoked: () => void): () => void;
 }
@@ -69,64 +69,64 @@ export function createTokens(opts: TokensOptions): Tokens {
     if (!caller.owner) throw new PermissionDeniedError('only the owner token can manage tokens');
   }
 
-  function insert(namespace: string, label: string, owner: boolean, scope: TokenScope): IssuedToken {
+  async function insert(namespace: string, label: string, owner: boolean, scope: TokenScope): Promise<IssuedToken> {
     const token = newToken();
     const rec: TokenRecord = { id: newTokenId(), namespace, label, owner, scope, createdAt: now() };
-    store.transaction((tx) => {
-      tx.ensureNamespace(namespace);
-      tx.insertToken(rec, hashToken(token));
+    await store.transaction(async (tx) => {
+      await tx.ensureNamespace(namespace);
+      await tx.insertToken(rec, hashToken(token));
     });
     return { tokenId: rec.id, token, namespace, scope };
   }
 
   return {
-    authenticate(token) {
+    async authenticate(token) {
       if (!token) throw new UnauthenticatedError();
       const hash = hashToken(token);
       const cached = cache.get(hash);
       if (cached) return cached;
-      const rec = store.findTokenByHash(hash);
+      const rec = await store.findTokenByHash(hash);
       if (!rec || rec.revokedAt) throw new UnauthenticatedError();
       const caller = callerOf(rec);
       cache.set(hash, caller);
       return caller;
     },
 
-    authenticateTokenId(tokenId) {
-      const rec = store.getToken(tokenId);
+    async authenticateTokenId(tokenId) {
+      const rec = await store.getToken(tokenId);
       if (!rec || rec.revokedAt) throw new UnauthenticatedError();
       return callerOf(rec);
     },
 
-    bootstrapOwnerToken() {
-      if (store.countOwnerTokens() > 0) return undefined;
-      const t = insert(DEFAULT_NAMESPACE, 'owner', true, 'full');
+    async bootstrapOwnerToken() {
+      if ((await store.countOwnerTokens()) > 0) return undefined;
+      const t = await insert(DEFAULT_NAMESPACE, 'owner', true, 'full');
       log.info({ tokenId: t.tokenId }, 'created the owner token');
       return t;
     },
 
-    create(caller, namespace, label, scope = 'full') {
+    async create(caller, namespace, label, scope = 'full') {
       requireOwner(caller);
       if (!NAMESPACE_PATTERN.test(namespace)) {
         throw new InvalidArgumentError(`namespace must match ${NAMESPACE_PATTERN.source}, got ${JSON.stringify(namespace)}`);
       }
       if (label.length > 200) throw new InvalidArgumentError('label must be at most 200 characters');
       if (!TOKEN_SCOPES.includes(scope)) throw new InvalidArgumentError(`scope must be one of ${TOKEN_SCOPES.join(', ')}`);
-      const t = insert(namespace, label, false, scope);
+      const t = await insert(namespace, label, false, scope);
       log.info({ tokenId: t.tokenId, namespace, scope }, 'token created');
       return t;
     },
 
-    list(caller) {
+    async list(caller) {
       requireOwner(caller);
       return store.listTokens();
     },
 
-    revoke(caller, tokenId) {
+    async revoke(caller, tokenId) {
       requireOwner(caller);
-      const rec = store.getToken(tokenId);
+      const rec = await store.getToken(tokenId);
       if (!rec || rec.revokedAt) throw new NotFoundError(`token ${tokenId} not found`);
-      store.revokeToken(tokenId, now());
+      await store.revokeToken(tokenId, now());
       for (const [hash, c] of cache) if (c.tokenId === tokenId) cache.delete(hash);
       const cbs = watchers.get(tokenId);
       watchers.delete(tokenId);

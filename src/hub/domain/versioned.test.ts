@@ -9,7 +9,7 @@ function machine(): MachineRecord {
 }
 
 describe('versioned updates', () => {
-  it('applies an update made from the current version and moves the version by one', () => {
+  it('applies an update made from the current version and moves the version by one', async () => {
     const m = machine();
     const metadata = { ...m.metadata, displayName: 'new' };
     expect(applyVersionedUpdate(m, 'metadata', 3, metadata)).toEqual({ applied: true, version: 4 });
@@ -19,7 +19,7 @@ describe('versioned updates', () => {
     expect(m).toMatchObject({ runnerState: state, runnerStateVersion: 8, metadataVersion: 4 });
   });
 
-  it('answers a stale version with the current value and leaves the record alone', () => {
+  it('answers a stale version with the current value and leaves the record alone', async () => {
     const m = machine();
     const before = structuredClone(m);
     expect(applyVersionedUpdate(m, 'metadata', 2, { ...m.metadata, displayName: 'stale' })).toEqual({
@@ -35,7 +35,7 @@ describe('versioned updates', () => {
     expect(m).toEqual(before);
   });
 
-  it('takes a reported value, moving the version only when it differs', () => {
+  it('takes a reported value, moving the version only when it differs', async () => {
     const m = machine();
     expect(applyReported(m, 'metadata', structuredClone(m.metadata))).toBe(false);
     expect(m.metadataVersion).toBe(3);

@@ -3,17 +3,17 @@
  * snapshot, then every later change in its namespace that its filter asks for. A watcher that
  * falls too far behind is failed (bounded queue) rather than buffered without end.
  */
-import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
+import { createAsyncQueue, QueueOverflowError, type AsyncQueue } from '../../shared/async-queue.js';
 import type { HubEvent, WatchFilter } from './types.js';
 
 export interface WatchFeed {
   /** Delivers a change to the namespace's watchers whose filter matches. */
   publish(namespace: string, event: HubEvent): void;
   /**
-   * `snapshot()` (which may throw, e.g. for an unknown machine), then live changes, until the
-   * signal aborts or the feed closes. Once closed, a new watch ends at once.
+   * `snapshot()` (which may reject, e.g. for an unknown machine: the iteration then fails), then
+   * live changes, until the signal aborts or the feed closes. Once closed, a new watch ends at once.
    */
-  watch(namespace: string, filter: WatchFilter, snapshot: () => HubEvent[], signal?: AbortSignal): AsyncIterable<HubEvent>;
+  watch(namespace: string, filter: WatchFilter, snapshot: () => Promise<HubEvent[]>, signal?: AbortSignal): AsyncIterable<HubEvent>;
   /** Open watchers. */
   readonly size: number;
   /** Ends every watcher (after what it has buffered). */
@@ -24,6 +24,10 @@ interface Watcher {
   namespace: string;
   filter: WatchFilter;
   queue: AsyncQueue<HubEvent>;
+  /** Changes published while the snapshot is read; delivered after it. */
+  held?: HubEvent[];
+  /** The feed closed while the snapshot was read: end after delivering it. */
+  endAfterSnapshot?: boolean;
 }
 
 function wants(filter: WatchFilter, event: HubEvent): boolean {
@@ -39,7 +43,12 @@ export function createWatchFeed(opts: { limit?: number } = {}): WatchFeed {
 
   return {
     publish(namespace, event) {
-      for (const w of watchers) if (w.namespace === namespace && wants(w.filter, event)) w.queue.push(event);
+      for (const w of watchers) {
+        if (w.namespace !== namespace || !wants(w.filter, event)) continue;
+        if (!w.held) w.queue.push(event);
+        else if (w.held.length < limit) w.held.push(event);
+        else w.queue.fail(new QueueOverflowError(limit));
+      }
     },
 
     watch(namespace, filter, snapshot, signal) {
@@ -48,16 +57,32 @@ export function createWatchFeed(opts: { limit?: number } = {}): WatchFeed {
         queue.end();
         return queue;
       }
-      // Snapshot and subscription happen in one synchronous step (the store is synchronous),
-      // so no change can fall between them or be delivered twice.
-      for (const e of snapshot()) queue.push(e);
-      const w: Watcher = { namespace, filter, queue };
+      // Subscribed before the snapshot is read, changes meanwhile held and delivered after it:
+      // none falls between the two. One may arrive twice (in the snapshot and after it); events
+      // carry whole records, so the later one is simply the newer state.
+      const w: Watcher = { namespace, filter, queue, held: [] };
       watchers.add(w);
       const cleanup = () => watchers.delete(w);
       signal?.addEventListener('abort', cleanup, { once: true });
+      // Read now, as the watch starts (not when iterated); once read, the snapshot and what was
+      // held go into the queue, and later changes straight after them.
+      const ready = snapshot().then(
+        (events) => {
+          for (const e of events) queue.push(e);
+          for (const e of w.held ?? []) queue.push(e);
+          w.held = undefined;
+          if (w.endAfterSnapshot) queue.end();
+        },
+        (err: unknown) => {
+          cleanup();
+          throw err;
+        },
+      );
+      ready.catch(() => undefined);
       return {
         async *[Symbol.asyncIterator]() {
           try {
+            await ready;
             yield* queue;
           } finally {
             cleanup();
@@ -73,7 +98,10 @@ export function createWatchFeed(opts: { limit?: number } = {}): WatchFeed {
     close() {
       if (closed) return;
       closed = true;
-      for (const w of watchers) w.queue.end();
+      for (const w of watchers) {
+        if (w.held) w.endAfterSnapshot = true;
+        else w.queue.end();
+      }
       watchers.clear();
     },
   };

@@ -19,7 +19,7 @@ export function authMiddleware(core: HubCore) {
   return async function* auth<Req, Res>(call: ServerMiddlewareCall<Req, Res, CallerContext>, context: CallContext) {
     let caller: Caller;
     try {
-      caller = core.authenticate(bearerToken(context.metadata.get('authorization')));
+      caller = await core.authenticate(bearerToken(context.metadata.get('authorization')));
     } catch {
       throw new ServerError(Status.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
     }

@@ -29,7 +29,7 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
       return { namespace, owner, tokenId, scope: tokenScopeToProto(scope), serverTime: new Date() };
     },
     async listMachines(_req, ctx: Ctx) {
-      return { machines: core.listMachines(ctx.caller).map(machineToProto) };
+      return { machines: (await core.listMachines(ctx.caller)).map(machineToProto) };
     },
     async *watchMachines(_req, ctx: Ctx) {
       for await (const e of core.watch(ctx.caller, { machines: true }, ctx.signal)) {
@@ -37,7 +37,7 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
       }
     },
     async listSessions(req, ctx: Ctx) {
-      const sessions = core.listSessions(ctx.caller, { machineId: req.machineId || undefined, includeEnded: req.includeEnded });
+      const sessions = await core.listSessions(ctx.caller, { machineId: req.machineId || undefined, includeEnded: req.includeEnded });
       return { sessions: sessions.map((s) => sessionToProto({ ...s, ...core.sessionActivity(s) })) };
     },
     async *watchSessions(req, ctx: Ctx) {
@@ -113,7 +113,7 @@ export function createHubService(core: HubCore): HubServiceImplementation<Caller
       return { record: decisionRecordToProto(record) };
     },
     async listApprovalDecisions(req, ctx: Ctx) {
-      return { records: core.listApprovalDecisions(ctx.caller, req.machineId, req.sessionId).map(decisionRecordToProto) };
+      return { records: (await core.listApprovalDecisions(ctx.caller, req.machineId, req.sessionId)).map(decisionRecordToProto) };
     },
     async sendInput(req, ctx: Ctx) {
       if (!req.machineId) throw new InvalidArgumentError('machine_id is required');
@@ -134,15 +134,15 @@ export function createTokenService(core: HubCore, signInBase: () => string): Tok
       return { url: signInUrl(base, link.code), code: link.code, expiresAt: link.expiresAt };
     },
     async createToken(req, ctx: Ctx) {
-      const t = core.createToken(ctx.caller, req.namespace, req.label, tokenScopeFromProto(req.scope));
+      const t = await core.createToken(ctx.caller, req.namespace, req.label, tokenScopeFromProto(req.scope));
       return { ...t, scope: tokenScopeToProto(t.scope) };
     },
     async listTokens(_req, ctx: Ctx) {
-      return { tokens: core.listTokens(ctx.caller).map(tokenToProto) };
+      return { tokens: (await core.listTokens(ctx.caller)).map(tokenToProto) };
     },
     async revokeToken(req, ctx: Ctx) {
       if (!req.tokenId) throw new InvalidArgumentError('token_id is required');
-      core.revokeToken(ctx.caller, req.tokenId);
+      await core.revokeToken(ctx.caller, req.tokenId);
       return {};
     },
   };

@@ -68,7 +68,7 @@ export function runnerBoundToProto(m: RunnerBound): ConnectResponse {
   }
 }
 
-function dispatch(link: MachineLink, req: ConnectRequest, log: Logger): void {
+function dispatch(link: MachineLink, req: ConnectRequest, log: Logger): void | Promise<void> {
   const msg = req.message;
   switch (msg?.$case) {
     case 'alive':
@@ -142,7 +142,7 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
           out.end();
         },
       };
-      const link = core.attachMachine(
+      const link = await core.attachMachine(
         context.caller,
         {
           machineId: hello.machineId,
@@ -166,7 +166,8 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
             const r = await it.next();
             if (r.done) break;
             try {
-              dispatch(link, r.value, log);
+              // One message at a time: a stream's updates are stored in the order they came.
+              await dispatch(link, r.value, log);
             } catch (err) {
               if (!isHapiError(err)) throw err;
               if (err.kind === 'Unavailable') {
@@ -208,7 +209,7 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
       // Input and resizes are small; a runner that stops reading its attach stream is dropped.
       const out = createAsyncQueue<AttachStreamResponse>({ limit: OUTBOUND_LIMIT });
       let closeError: HapiError | undefined;
-      const feed = core.acceptAttachStream(context.caller, open, {
+      const feed = await core.acceptAttachStream(context.caller, open, {
         send: (m) => void out.push(attachStreamMessageToProto(m)),
         close(err) {
           closeError ??= err;

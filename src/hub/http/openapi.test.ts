@@ -12,16 +12,16 @@ import { createOpsHandler } from './ops.js';
 import { bearerAuthenticator, createHubHttpHandler, machineJson, sessionJson } from './rest.js';
 import { REST_SCHEMAS } from './rest-docs.js';
 
-function setup() {
+async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'hapi-openapi-'));
   const store = openHubStore(join(dir, 'hub.db'));
-  const core = createHubCore({ store, log: silentLogger(), aliveTimeoutMs: 10_000, spawnDeadlineMs: 1_000, rpcDeadlineMs: 1_000 });
+  const core = await createHubCore({ store, log: silentLogger(), aliveTimeoutMs: 10_000, spawnDeadlineMs: 1_000, rpcDeadlineMs: 1_000 });
   const rest = createHubHttpHandler({ hub: core, authenticate: bearerAuthenticator(core) });
   const ops = createOpsHandler({ core, store, notReady: () => undefined, metrics: createHubMetrics(), metricsOpen: false, restRoutes: rest.routes, version: 'test' });
   const done = () => {
     core.close();
     try {
-      store.close();
+      void store.close().catch(() => undefined);
     } catch {
       // closed by the test
     }
@@ -31,8 +31,8 @@ function setup() {
 }
 
 describe('OpenAPI document of the REST view', () => {
-  it('documents every route of the REST and operations tables, and documents nothing else', () => {
-    const { rest, ops, done } = setup();
+  it('documents every route of the REST and operations tables, and documents nothing else', async () => {
+    const { rest, ops, done } = await setup();
     try {
       expect(undocumentedRoutes(rest.routes)).toEqual([]);
       expect(undocumentedRoutes(ops.routes)).toEqual([]);
@@ -64,9 +64,9 @@ describe('OpenAPI document of the REST view', () => {
   });
 
   it('/readyz answers 503 with the reason when the store does not answer', async () => {
-    const { store, ops, done } = setup();
+    const { store, ops, done } = await setup();
     try {
-      store.close();
+      await store.close();
       const { createServer } = await import('node:http');
       const server = createServer((req, res) => void ops.handle(req, res));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

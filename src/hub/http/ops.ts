@@ -139,7 +139,7 @@ export function createOpsHandler(o: OpsOptions): OpsHandler {
     if (!o.metricsOpen) {
       let owner: boolean;
       try {
-        owner = o.core.authenticate(bearerToken(req.headers.authorization)).owner;
+        owner = (await o.core.authenticate(bearerToken(req.headers.authorization))).owner;
       } catch {
         throw new UnauthenticatedError('metrics need the owner token as a bearer token (or HAPI_HUB_METRICS_OPEN=1 on the hub)');
       }

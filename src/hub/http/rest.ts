@@ -66,10 +66,10 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
 }
 
 /** Authenticates `Authorization: Bearer <token>` against the hub's tokens. */
-export function bearerAuthenticator(hub: HubCore): (req: IncomingMessage) => Caller {
-  return (req) => {
+export function bearerAuthenticator(hub: HubCore): (req: IncomingMessage) => Promise<Caller> {
+  return async (req) => {
     try {
-      return hub.authenticate(bearerToken(req.headers.authorization));
+      return await hub.authenticate(bearerToken(req.headers.authorization));
     } catch {
       throw new UnauthenticatedError();
     }
@@ -220,13 +220,13 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
       doc: REST_DOCS.whoami,
       handler: ({ caller }) => [200, { namespace: caller.namespace, owner: caller.owner, scope: tokenScopeJson(caller.scope) }],
     },
-    { method: 'GET', path: '/api/v1/machines', doc: REST_DOCS.machines, handler: ({ caller }) => [200, { machines: hub.listMachines(caller).map(machineJson) }] },
+    { method: 'GET', path: '/api/v1/machines', doc: REST_DOCS.machines, handler: async ({ caller }) => [200, { machines: (await hub.listMachines(caller)).map(machineJson) }] },
     {
       method: 'GET',
       path: '/api/v1/sessions',
       doc: REST_DOCS.sessions,
-      handler: ({ caller, url }) => {
-        const sessions = hub.listSessions(caller, {
+      handler: async ({ caller, url }) => {
+        const sessions = await hub.listSessions(caller, {
           machineId: url.searchParams.get('machineId') || undefined,
           includeEnded: parseBool(url.searchParams.get('includeEnded'), 'includeEnded'),
         });
@@ -267,13 +267,13 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         return [200, { status: 'stopping' }];
       },
     },
-    { method: 'GET', path: '/api/v1/push/key', doc: REST_DOCS.pushKey, handler: () => [200, { publicKey: hub.push.publicKey() }] },
+    { method: 'GET', path: '/api/v1/push/key', doc: REST_DOCS.pushKey, handler: async () => [200, { publicKey: await hub.push.publicKey() }] },
     {
       method: 'POST',
       path: '/api/v1/push/subscriptions',
       doc: REST_DOCS.pushSubscribe,
       handler: async ({ req, caller }) => {
-        hub.push.subscribe(caller, parsePushSubscription(await readJson(req)));
+        await hub.push.subscribe(caller, parsePushSubscription(await readJson(req)));
         return [200, { subscribed: true }];
       },
     },
@@ -285,15 +285,15 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         const body = await readJson(req);
         const endpoint = optString(body, 'endpoint', 2048);
         if (!endpoint) throw new InvalidArgumentError('endpoint is required');
-        return [200, { deleted: hub.push.unsubscribe(caller, endpoint) }];
+        return [200, { deleted: await hub.push.unsubscribe(caller, endpoint) }];
       },
     },
-    { method: 'GET', path: '/api/v1/notifications/settings', doc: REST_DOCS.notifySettings, handler: ({ caller }) => [200, hub.getNotifySettings(caller)] },
+    { method: 'GET', path: '/api/v1/notifications/settings', doc: REST_DOCS.notifySettings, handler: async ({ caller }) => [200, await hub.getNotifySettings(caller)] },
     {
       method: 'POST',
       path: '/api/v1/notifications/settings',
       doc: REST_DOCS.setNotifySettings,
-      handler: async ({ req, caller }) => [200, hub.setNotifySettings(caller, { notifyOnExit: requiredBool(await readJson(req), 'notifyOnExit') })],
+      handler: async ({ req, caller }) => [200, await hub.setNotifySettings(caller, { notifyOnExit: requiredBool(await readJson(req), 'notifyOnExit') })],
     },
     {
       method: 'POST',
@@ -301,7 +301,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
       doc: REST_DOCS.muteSession,
       handler: async ({ req, params, caller }) => {
         const muted = requiredBool(await readJson(req), 'muted');
-        hub.muteSession(caller, params.machineId!, params.sessionId!, muted);
+        await hub.muteSession(caller, params.machineId!, params.sessionId!, muted);
         return [200, { muted }];
       },
     },
@@ -324,7 +324,7 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
       method: 'GET',
       path: '/api/v1/machines/:machineId/sessions/:sessionId/approvals',
       doc: REST_DOCS.listApprovals,
-      handler: ({ params, caller }) => [200, { decisions: hub.listApprovalDecisions(caller, params.machineId!, params.sessionId!).map(decisionRecordJson) }],
+      handler: async ({ params, caller }) => [200, { decisions: (await hub.listApprovalDecisions(caller, params.machineId!, params.sessionId!)).map(decisionRecordJson) }],
     },
   ]);
 

@@ -67,8 +67,7 @@ export interface HubNotifications {
 
 /** Names and the last lines of the screen (the runner's live screen, else its last reported line). */
 export async function describeSession(core: HubCore, store: HubStore, e: ActivityEvent): Promise<NotificationContext> {
-  const machine = store.getMachine(e.machineId);
-  const session = store.getSession(e.machineId, e.sessionId);
+  const [machine, session] = await Promise.all([store.getMachine(e.machineId), store.getSession(e.machineId, e.sessionId)]);
   const machineName = machine && machine.namespace === e.namespace ? machine.metadata.displayName || machine.metadata.hostname || e.machineId : e.machineId;
   const sessionName = session ? `${basename(session.directory) || session.directory} (${session.agent || 'agent'})` : e.sessionId;
   let screen: string[] = [];
@@ -89,7 +88,13 @@ export async function describeSession(core: HubCore, store: HubStore, e: Activit
   return { machineName, sessionName, screen };
 }
 
-export function startHubNotifications(o: HubNotificationsOptions): HubNotifications {
+/**
+ * Starts notifications once the hub's VAPID key pair exists (made on its first start and kept
+ * in the store; hubs starting together on one database agree on one pair).
+ */
+export async function startHubNotifications(o: HubNotificationsOptions): Promise<HubNotifications> {
+  // Before the Telegram poller starts: nothing is left running when the store cannot answer.
+  await o.core.push.vapidKeys();
   const log = o.log.child({ c: 'notify' });
   const channels: NotificationChannel[] = [...(o.channels ?? [])];
   let poller: TelegramPoller | undefined;
@@ -101,8 +106,6 @@ export function startHubNotifications(o: HubNotificationsOptions): HubNotificati
     if (o.decide) poller = startTelegramPoller({ api, onCallback: channel.onCallback, log });
     log.info({ users: telegram.users.size, buttons: o.decide !== undefined, open: o.config.publicUrl !== undefined }, 'Telegram notifications enabled');
   }
-  // VAPID keys are made on the hub's first start and kept in its store.
-  o.core.push.vapidKeys();
   const publicUrl = o.config.publicUrl;
   channels.push(
     createWebPushChannel({
@@ -117,8 +120,10 @@ export function startHubNotifications(o: HubNotificationsOptions): HubNotificati
     source: o.source,
     channels,
     isBeingViewed: (_namespace, machineId, sessionId) => o.core.isSessionViewed(machineId, sessionId),
+    // Read when a notification is about to go, not cached: another hub on the same database
+    // may have changed them.
     isMuted: (namespace, machineId, sessionId) => o.store.isSessionMuted(namespace, machineId, sessionId),
-    notifyOnExit: (namespace) => o.store.getNotifySettings(namespace).notifyOnExit,
+    notifyOnExit: async (namespace) => (await o.store.getNotifySettings(namespace)).notifyOnExit,
     describe: (e) => describeSession(o.core, o.store, e),
     coalesceMs: o.config.notifyCoalesceMs,
     onError: (err, where) => log.warn({ err, where }, 'a notification was not sent'),

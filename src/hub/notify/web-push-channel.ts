@@ -60,7 +60,8 @@ export function pushPayload(n: Notification, canDecide: boolean): PushPayload {
 
 export interface WebPushChannelOptions {
   store: NotifyStore;
-  vapid: () => VapidKeys;
+  /** The hub's key pair (made once at start; a promise already resolved after that). */
+  vapid: () => Promise<VapidKeys>;
   /** VAPID subject: an https URL (HAPI_HUB_PUBLIC_URL) or a mailto: address. */
   subject: string;
   log: Logger;
@@ -74,8 +75,8 @@ const VAPID_VALID_S = 2 * 60 * 60;
 export function createWebPushChannel(o: WebPushChannelOptions): NotificationChannel {
   /** The Authorization header per push service origin (the JWT's audience), reused while fresh. */
   const vapidHeaders = new Map<string, { headers: Record<string, string>; until: number; publicKey: string }>();
-  function vapidFor(endpoint: string): Record<string, string> {
-    const keys = o.vapid();
+  async function vapidFor(endpoint: string): Promise<Record<string, string>> {
+    const keys = await o.vapid();
     const audience = new URL(endpoint).origin;
     const cached = vapidHeaders.get(audience);
     if (cached && cached.until > Date.now() && cached.publicKey === keys.publicKey) return cached.headers;
@@ -90,7 +91,7 @@ export function createWebPushChannel(o: WebPushChannelOptions): NotificationChan
     // The Topic header lets the push service replace an undelivered message of the same session.
     const topic = createHash('sha256').update(`${n.machineId}\0${n.sessionId}`).digest('base64url').slice(0, 32);
     const req = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, payload, {
-      headers: vapidFor(sub.endpoint),
+      headers: await vapidFor(sub.endpoint),
       TTL: TTL_S,
       urgency: n.state === 'needs_approval' ? 'high' : 'normal',
       topic,
@@ -105,7 +106,7 @@ export function createWebPushChannel(o: WebPushChannelOptions): NotificationChan
     });
     await res.arrayBuffer().catch(() => undefined);
     if (res.status === 404 || res.status === 410) {
-      o.store.deletePushSubscription(sub.endpoint);
+      await o.store.deletePushSubscription(sub.endpoint);
       o.log.info({ status: res.status }, 'a push subscription expired; deleted');
       return;
     }
@@ -115,7 +116,7 @@ export function createWebPushChannel(o: WebPushChannelOptions): NotificationChan
   return {
     name: 'web-push',
     async send(n) {
-      const subs = o.store.listPushSubscriptions(n.namespace);
+      const subs = await o.store.listPushSubscriptions(n.namespace);
       const results = await Promise.allSettled(subs.map((s) => deliver(s, n)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0 && failed.length === results.length) throw failed[0]!.reason;

@@ -1,6 +1,6 @@
 /**
  * The contract of the hub's store ports (src/hub/domain/ports.ts), as one vitest suite that
- * every adapter runs: `describeHubStore('sqlite', openSqlite)` today, a PostgreSQL adapter later.
+ * every adapter runs: `describeHubStore('sqlite', ...)` and `describeHubStore('postgres', ...)`.
  * It checks only what the domain relies on, never how an adapter stores it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,9 +10,9 @@ import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '.
 /** A fresh, empty store; `reopen` closes it and opens the same data again. */
 export interface StoreHarness {
   store: HubStore;
-  reopen(): HubStore;
+  reopen(): Promise<HubStore>;
   /** Closes the store and removes its data. */
-  dispose(): void;
+  dispose(): Promise<void>;
 }
 
 const T0 = new Date('2025-01-02T03:04:05.678Z');
@@ -57,85 +57,85 @@ function webSession(key: string, o: Partial<WebSessionRecord> = {}): WebSessionR
 }
 
 /** Runs the store contract against one adapter. */
-export function describeHubStore(name: string, open: () => StoreHarness): void {
+export function describeHubStore(name: string, open: () => Promise<StoreHarness>): void {
   describe(`hub store contract: ${name}`, () => {
     let h: StoreHarness;
     let store: HubStore;
-    beforeEach(() => {
-      h = open();
+    beforeEach(async () => {
+      h = await open();
       store = h.store;
-      store.ensureNamespace('default');
+      await store.ensureNamespace('default');
     });
     afterEach(() => h.dispose());
 
     describe('namespaces and tokens', () => {
-      it('ensureNamespace is idempotent, and a token needs its namespace', () => {
-        store.ensureNamespace('default');
-        expect(() => store.insertToken(token('tok_x', { namespace: 'nowhere' }), 'hx')).toThrow();
-        store.ensureNamespace('nowhere');
-        store.insertToken(token('tok_x', { namespace: 'nowhere' }), 'hx');
-        expect(store.getToken('tok_x')?.namespace).toBe('nowhere');
+      it('ensureNamespace is idempotent, and a token needs its namespace', async () => {
+        await store.ensureNamespace('default');
+        await expect(store.insertToken(token('tok_x', { namespace: 'nowhere' }), 'hx')).rejects.toThrow();
+        await store.ensureNamespace('nowhere');
+        await store.insertToken(token('tok_x', { namespace: 'nowhere' }), 'hx');
+        expect((await store.getToken('tok_x'))?.namespace).toBe('nowhere');
       });
 
-      it('finds a token by the hash of its secret and by id, with every field', () => {
+      it('finds a token by the hash of its secret and by id, with every field', async () => {
         const rec = token('tok_a', { owner: true, label: 'the owner' });
-        store.insertToken(rec, 'hash-a');
-        expect(store.findTokenByHash('hash-a')).toEqual(rec);
-        expect(store.getToken('tok_a')).toEqual(rec);
+        await store.insertToken(rec, 'hash-a');
+        expect(await store.findTokenByHash('hash-a')).toEqual(rec);
+        expect(await store.getToken('tok_a')).toEqual(rec);
         const reader = token('tok_r', { scope: 'read-only' });
-        store.insertToken(reader, 'hash-r');
-        expect(store.findTokenByHash('hash-r')).toEqual(reader);
-        expect(store.listTokens().map((t) => [t.id, t.scope])).toEqual([['tok_a', 'full'], ['tok_r', 'read-only']]);
-        expect(store.findTokenByHash('hash-b')).toBeUndefined();
-        expect(store.getToken('tok_b')).toBeUndefined();
+        await store.insertToken(reader, 'hash-r');
+        expect(await store.findTokenByHash('hash-r')).toEqual(reader);
+        expect((await store.listTokens()).map((t) => [t.id, t.scope])).toEqual([['tok_a', 'full'], ['tok_r', 'read-only']]);
+        expect(await store.findTokenByHash('hash-b')).toBeUndefined();
+        expect(await store.getToken('tok_b')).toBeUndefined();
         // A hash names one token only.
-        expect(() => store.insertToken(token('tok_b'), 'hash-a')).toThrow();
+        await expect(store.insertToken(token('tok_b'), 'hash-a')).rejects.toThrow();
       });
 
-      it('revokes once; a revoked token is still found (with revokedAt) but no longer listed or counted', () => {
-        store.insertToken(token('tok_o', { owner: true }), 'ho');
-        store.insertToken(token('tok_b', { createdAt: at(2) }), 'hb');
-        store.insertToken(token('tok_a', { createdAt: at(2) }), 'ha');
-        store.insertToken(token('tok_c', { createdAt: at(1) }), 'hc');
-        expect(store.listTokens().map((t) => t.id)).toEqual(['tok_o', 'tok_c', 'tok_a', 'tok_b']);
-        expect(store.countOwnerTokens()).toBe(1);
+      it('revokes once; a revoked token is still found (with revokedAt) but no longer listed or counted', async () => {
+        await store.insertToken(token('tok_o', { owner: true }), 'ho');
+        await store.insertToken(token('tok_b', { createdAt: at(2) }), 'hb');
+        await store.insertToken(token('tok_a', { createdAt: at(2) }), 'ha');
+        await store.insertToken(token('tok_c', { createdAt: at(1) }), 'hc');
+        expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_o', 'tok_c', 'tok_a', 'tok_b']);
+        expect(await store.countOwnerTokens()).toBe(1);
 
-        expect(store.revokeToken('tok_o', at(10))).toBe(true);
-        expect(store.revokeToken('tok_o', at(20))).toBe(false);
-        expect(store.revokeToken('tok_unknown', at(20))).toBe(false);
-        expect(store.findTokenByHash('ho')?.revokedAt).toEqual(at(10));
-        expect(store.getToken('tok_o')?.revokedAt).toEqual(at(10));
-        expect(store.listTokens().map((t) => t.id)).toEqual(['tok_c', 'tok_a', 'tok_b']);
-        expect(store.countOwnerTokens()).toBe(0);
+        expect(await store.revokeToken('tok_o', at(10))).toBe(true);
+        expect(await store.revokeToken('tok_o', at(20))).toBe(false);
+        expect(await store.revokeToken('tok_unknown', at(20))).toBe(false);
+        expect((await store.findTokenByHash('ho'))?.revokedAt).toEqual(at(10));
+        expect((await store.getToken('tok_o'))?.revokedAt).toEqual(at(10));
+        expect((await store.listTokens()).map((t) => t.id)).toEqual(['tok_c', 'tok_a', 'tok_b']);
+        expect(await store.countOwnerTokens()).toBe(0);
       });
     });
 
     describe('machines', () => {
-      it('inserts and reads back every field, and keeps namespaces apart', () => {
+      it('inserts and reads back every field, and keeps namespaces apart', async () => {
         const m = machine('m1');
-        store.insertMachine(m);
-        expect(store.getMachine('m1')).toEqual(m);
-        expect(store.getMachine('m2')).toBeUndefined();
+        await store.insertMachine(m);
+        expect(await store.getMachine('m1')).toEqual(m);
+        expect(await store.getMachine('m2')).toBeUndefined();
         const bare = machine('m3', { runnerState: { ...m.runnerState, startedAt: undefined }, lastAlive: undefined, onlineSince: undefined });
-        store.insertMachine(bare);
-        expect(store.getMachine('m3')).toEqual(bare);
-        store.ensureNamespace('team');
-        store.insertMachine(machine('m2', { namespace: 'team' }));
-        expect(store.listMachines('team').map((x) => x.id)).toEqual(['m2']);
-        expect(store.listMachines('nowhere')).toEqual([]);
-        expect(() => store.insertMachine(machine('m1'))).toThrow();
+        await store.insertMachine(bare);
+        expect(await store.getMachine('m3')).toEqual(bare);
+        await store.ensureNamespace('team');
+        await store.insertMachine(machine('m2', { namespace: 'team' }));
+        expect((await store.listMachines('team')).map((x) => x.id)).toEqual(['m2']);
+        expect(await store.listMachines('nowhere')).toEqual([]);
+        await expect(store.insertMachine(machine('m1'))).rejects.toThrow();
       });
 
-      it('lists online machines first, then by id', () => {
-        store.insertMachine(machine('b', { online: false }));
-        store.insertMachine(machine('c'));
-        store.insertMachine(machine('a', { online: false }));
-        store.insertMachine(machine('d'));
-        expect(store.listMachines('default').map((m) => m.id)).toEqual(['c', 'd', 'a', 'b']);
+      it('lists online machines first, then by id', async () => {
+        await store.insertMachine(machine('b', { online: false }));
+        await store.insertMachine(machine('c'));
+        await store.insertMachine(machine('a', { online: false }));
+        await store.insertMachine(machine('d'));
+        expect((await store.listMachines('default')).map((m) => m.id)).toEqual(['c', 'd', 'a', 'b']);
       });
 
-      it('saveMachine saves every field', () => {
-        store.insertMachine(machine('m1'));
+      it('saveMachine saves every field', async () => {
+        await store.insertMachine(machine('m1'));
         const next = machine('m1', {
           metadata: { ...machine('m1').metadata, displayName: 'renamed', agents: [] },
           metadataVersion: 5,
@@ -145,46 +145,46 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
           lastAlive: at(100),
           onlineSince: at(200),
         });
-        store.saveMachine(next);
-        expect(store.getMachine('m1')).toEqual(next);
+        await store.saveMachine(next);
+        expect(await store.getMachine('m1')).toEqual(next);
       });
 
-      it('saveLastAlive changes only last-alive times, in one batch', () => {
-        store.insertMachine(machine('m1'));
-        store.insertMachine(machine('m2'));
-        store.saveLastAlive([]);
-        store.saveLastAlive([
+      it('saveLastAlive changes only last-alive times, in one batch', async () => {
+        await store.insertMachine(machine('m1'));
+        await store.insertMachine(machine('m2'));
+        await store.saveLastAlive([]);
+        await store.saveLastAlive([
           { id: 'm1', lastAlive: at(1_000) },
           { id: 'm2', lastAlive: at(2_000) },
           { id: 'unknown', lastAlive: at(3_000) },
         ]);
-        expect(store.getMachine('m1')).toEqual(machine('m1', { lastAlive: at(1_000) }));
-        expect(store.getMachine('m2')?.lastAlive).toEqual(at(2_000));
+        expect(await store.getMachine('m1')).toEqual(machine('m1', { lastAlive: at(1_000) }));
+        expect((await store.getMachine('m2'))?.lastAlive).toEqual(at(2_000));
       });
 
-      it('markAllOffline marks online machines offline since then, a running runner lost, and counts them', () => {
-        store.insertMachine(machine('m1'));
+      it('markAllOffline marks online machines offline since then, a running runner lost, and counts them', async () => {
+        await store.insertMachine(machine('m1'));
         const stopping = { status: 'shutting-down' as const, pid: 7, shutdownReason: 'cli', lastSpawnError: '', httpPort: 0 };
-        store.insertMachine(machine('m2', { runnerState: stopping }));
-        store.insertMachine(machine('m3', { online: false, onlineSince: at(-5) }));
-        expect(store.markAllOffline(at(50))).toBe(2);
-        expect(store.getMachine('m1')).toMatchObject({ online: false, onlineSince: at(50), lastAlive: T0 });
-        expect(store.getMachine('m1')).toMatchObject({ runnerState: { status: 'lost', lostAt: at(50), pid: 4242, startedAt: T0 }, runnerStateVersion: 2 });
-        expect(store.getMachine('m2')).toMatchObject({ runnerState: stopping, runnerStateVersion: 1 });
-        expect(store.getMachine('m3')).toMatchObject({ online: false, onlineSince: at(-5), runnerState: { status: 'running' } });
-        expect(store.markAllOffline(at(60))).toBe(0);
+        await store.insertMachine(machine('m2', { runnerState: stopping }));
+        await store.insertMachine(machine('m3', { online: false, onlineSince: at(-5) }));
+        expect(await store.markAllOffline(at(50))).toBe(2);
+        expect(await store.getMachine('m1')).toMatchObject({ online: false, onlineSince: at(50), lastAlive: T0 });
+        expect(await store.getMachine('m1')).toMatchObject({ runnerState: { status: 'lost', lostAt: at(50), pid: 4242, startedAt: T0 }, runnerStateVersion: 2 });
+        expect(await store.getMachine('m2')).toMatchObject({ runnerState: stopping, runnerStateVersion: 1 });
+        expect(await store.getMachine('m3')).toMatchObject({ online: false, onlineSince: at(-5), runnerState: { status: 'running' } });
+        expect(await store.markAllOffline(at(60))).toBe(0);
       });
     });
 
     describe('sessions', () => {
-      beforeEach(() => {
-        store.ensureNamespace('team');
-        store.insertMachine(machine('m1'));
-        store.insertMachine(machine('m2'));
-        store.insertMachine(machine('t1', { namespace: 'team' }));
+      beforeEach(async () => {
+        await store.ensureNamespace('team');
+        await store.insertMachine(machine('m1'));
+        await store.insertMachine(machine('m2'));
+        await store.insertMachine(machine('t1', { namespace: 'team' }));
       });
 
-      it('upserts by (machine id, session id) and reads back every field', () => {
+      it('upserts by (machine id, session id) and reads back every field', async () => {
         const full = session('m1', 's1', {
           state: 'ended',
           endedAt: at(9),
@@ -194,103 +194,103 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
           requestId: 'req-1',
           startedBy: 'terminal',
         });
-        store.upsertSession(full);
-        expect(store.getSession('m1', 's1')).toEqual(full);
-        expect(store.getSession('m2', 's1')).toBeUndefined();
+        await store.upsertSession(full);
+        expect(await store.getSession('m1', 's1')).toEqual(full);
+        expect(await store.getSession('m2', 's1')).toBeUndefined();
         // Same id on another machine is another session.
-        store.upsertSession(session('m2', 's1'));
-        expect(store.getSession('m2', 's1')).toEqual(session('m2', 's1'));
+        await store.upsertSession(session('m2', 's1'));
+        expect(await store.getSession('m2', 's1')).toEqual(session('m2', 's1'));
         // Replaces every field, optional ones included.
         const back = session('m1', 's1', { pid: 200, state: 'running' });
-        store.upsertSession(back);
-        expect(store.getSession('m1', 's1')).toEqual(back);
+        await store.upsertSession(back);
+        expect(await store.getSession('m1', 's1')).toEqual(back);
       });
 
-      it('lists a namespace newest first, without ended ones unless asked, optionally for one machine', () => {
-        store.upsertSession(session('m1', 'old', { startedAt: at(1) }));
-        store.upsertSession(session('m2', 'new', { startedAt: at(3) }));
-        store.upsertSession(session('m1', 'done', { startedAt: at(2), state: 'ended', endedAt: at(4) }));
-        store.upsertSession(session('m1', 'starting', { startedAt: at(0), state: 'starting' }));
-        store.upsertSession(session('t1', 'theirs', { namespace: 'team', startedAt: at(5) }));
-        const ids = (o: { machineId?: string; includeEnded?: boolean }) => store.listSessions('default', o).map((s) => s.id);
-        expect(ids({})).toEqual(['new', 'old', 'starting']);
-        expect(ids({ includeEnded: true })).toEqual(['new', 'done', 'old', 'starting']);
-        expect(ids({ machineId: 'm1' })).toEqual(['old', 'starting']);
-        expect(ids({ machineId: 'm1', includeEnded: true })).toEqual(['done', 'old', 'starting']);
+      it('lists a namespace newest first, without ended ones unless asked, optionally for one machine', async () => {
+        await store.upsertSession(session('m1', 'old', { startedAt: at(1) }));
+        await store.upsertSession(session('m2', 'new', { startedAt: at(3) }));
+        await store.upsertSession(session('m1', 'done', { startedAt: at(2), state: 'ended', endedAt: at(4) }));
+        await store.upsertSession(session('m1', 'starting', { startedAt: at(0), state: 'starting' }));
+        await store.upsertSession(session('t1', 'theirs', { namespace: 'team', startedAt: at(5) }));
+        const ids = async (o: { machineId?: string; includeEnded?: boolean }) => (await store.listSessions('default', o)).map((s) => s.id);
+        expect(await ids({})).toEqual(['new', 'old', 'starting']);
+        expect(await ids({ includeEnded: true })).toEqual(['new', 'done', 'old', 'starting']);
+        expect(await ids({ machineId: 'm1' })).toEqual(['old', 'starting']);
+        expect(await ids({ machineId: 'm1', includeEnded: true })).toEqual(['done', 'old', 'starting']);
         // Another namespace's machine lists nothing here.
-        expect(ids({ machineId: 't1', includeEnded: true })).toEqual([]);
-        expect(store.listSessions('team', {}).map((s) => s.id)).toEqual(['theirs']);
+        expect(await ids({ machineId: 't1', includeEnded: true })).toEqual([]);
+        expect((await store.listSessions('team', {})).map((s) => s.id)).toEqual(['theirs']);
       });
 
-      it('liveSessionsOf returns the starting and running sessions of one machine', () => {
-        store.upsertSession(session('m1', 'a'));
-        store.upsertSession(session('m1', 'b', { state: 'starting' }));
-        store.upsertSession(session('m1', 'c', { state: 'ended', endedAt: at(1) }));
-        store.upsertSession(session('m2', 'd'));
-        expect(store.liveSessionsOf('m1').map((s) => s.id).sort()).toEqual(['a', 'b']);
-        expect(store.liveSessionsOf('nowhere')).toEqual([]);
+      it('liveSessionsOf returns the starting and running sessions of one machine', async () => {
+        await store.upsertSession(session('m1', 'a'));
+        await store.upsertSession(session('m1', 'b', { state: 'starting' }));
+        await store.upsertSession(session('m1', 'c', { state: 'ended', endedAt: at(1) }));
+        await store.upsertSession(session('m2', 'd'));
+        expect((await store.liveSessionsOf('m1')).map((s) => s.id).sort()).toEqual(['a', 'b']);
+        expect(await store.liveSessionsOf('nowhere')).toEqual([]);
       });
     });
 
     describe('web sign-in sessions', () => {
-      it('inserts (replacing the same key), lists, touches and deletes', () => {
-        expect(store.listWebSessions()).toEqual([]);
-        store.insertWebSession(webSession('k1'));
-        store.insertWebSession(webSession('k2', { kind: 'telegram', subject: '12345' }));
-        store.insertWebSession(webSession('k1', { csrfToken: 'other' }));
-        const byKey = () => Object.fromEntries(store.listWebSessions().map((w) => [w.key, w]));
-        expect(byKey()).toEqual({ k1: webSession('k1', { csrfToken: 'other' }), k2: webSession('k2', { kind: 'telegram', subject: '12345' }) });
-        store.touchWebSession('k2', 9_000);
-        store.touchWebSession('unknown', 9_000);
-        expect(byKey().k2!.lastSeenAt).toBe(9_000);
-        store.deleteWebSessions([]);
-        store.deleteWebSessions(['k1', 'k2', 'unknown']);
-        expect(store.listWebSessions()).toEqual([]);
+      it('inserts (replacing the same key), lists, touches and deletes', async () => {
+        expect(await store.listWebSessions()).toEqual([]);
+        await store.insertWebSession(webSession('k1'));
+        await store.insertWebSession(webSession('k2', { kind: 'telegram', subject: '12345' }));
+        await store.insertWebSession(webSession('k1', { csrfToken: 'other' }));
+        const byKey = async () => Object.fromEntries((await store.listWebSessions()).map((w) => [w.key, w]));
+        expect(await byKey()).toEqual({ k1: webSession('k1', { csrfToken: 'other' }), k2: webSession('k2', { kind: 'telegram', subject: '12345' }) });
+        await store.touchWebSession('k2', 9_000);
+        await store.touchWebSession('unknown', 9_000);
+        expect((await byKey()).k2!.lastSeenAt).toBe(9_000);
+        await store.deleteWebSessions([]);
+        await store.deleteWebSessions(['k1', 'k2', 'unknown']);
+        expect(await store.listWebSessions()).toEqual([]);
       });
     });
 
     describe('notification settings', () => {
-      it('mutes and unmutes a session of one namespace only, kept across a reopen', () => {
-        expect(store.isSessionMuted('a', 'm1', 's1')).toBe(false);
-        store.setSessionMuted('a', 'm1', 's1', true, T0);
-        store.setSessionMuted('a', 'm1', 's1', true, at(5));
-        expect(store.isSessionMuted('a', 'm1', 's1')).toBe(true);
-        expect(store.isSessionMuted('b', 'm1', 's1')).toBe(false);
-        store = h.reopen();
-        expect(store.listMutedSessions('a')).toEqual([{ machineId: 'm1', sessionId: 's1' }]);
-        expect(store.listMutedSessions('b')).toEqual([]);
-        store.setSessionMuted('a', 'm1', 's1', false, at(10));
-        expect(store.isSessionMuted('a', 'm1', 's1')).toBe(false);
+      it('mutes and unmutes a session of one namespace only, kept across a reopen', async () => {
+        expect(await store.isSessionMuted('a', 'm1', 's1')).toBe(false);
+        await store.setSessionMuted('a', 'm1', 's1', true, T0);
+        await store.setSessionMuted('a', 'm1', 's1', true, at(5));
+        expect(await store.isSessionMuted('a', 'm1', 's1')).toBe(true);
+        expect(await store.isSessionMuted('b', 'm1', 's1')).toBe(false);
+        store = await h.reopen();
+        expect(await store.listMutedSessions('a')).toEqual([{ machineId: 'm1', sessionId: 's1' }]);
+        expect(await store.listMutedSessions('b')).toEqual([]);
+        await store.setSessionMuted('a', 'm1', 's1', false, at(10));
+        expect(await store.isSessionMuted('a', 'm1', 's1')).toBe(false);
       });
 
-      it('keeps one VAPID key pair (the first saved) and push subscriptions per namespace', () => {
-        expect(store.getVapidKeys()).toBeUndefined();
-        expect(store.saveVapidKeys({ publicKey: 'pub1', privateKey: 'priv1' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
-        expect(store.saveVapidKeys({ publicKey: 'pub2', privateKey: 'priv2' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
+      it('keeps one VAPID key pair (the first saved) and push subscriptions per namespace', async () => {
+        expect(await store.getVapidKeys()).toBeUndefined();
+        expect(await store.saveVapidKeys({ publicKey: 'pub1', privateKey: 'priv1' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
+        expect(await store.saveVapidKeys({ publicKey: 'pub2', privateKey: 'priv2' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
         const sub = { endpoint: 'https://push.example/1', p256dh: 'k', auth: 'a', namespace: 'a', tokenId: 't', canDecide: true, createdAt: T0 };
-        store.savePushSubscription(sub);
-        store.savePushSubscription({ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false });
-        store.savePushSubscription({ ...sub, auth: 'a2' });
-        store = h.reopen();
-        expect(store.getVapidKeys()).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
-        expect(store.listPushSubscriptions('a')).toEqual([{ ...sub, auth: 'a2' }]);
-        expect(store.listPushSubscriptions('b')).toEqual([{ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false }]);
-        expect(store.deletePushSubscription('https://push.example/2', 'a')).toBe(false);
-        expect(store.deletePushSubscription('https://push.example/2')).toBe(true);
-        expect(store.listPushSubscriptions('b')).toEqual([]);
+        await store.savePushSubscription(sub);
+        await store.savePushSubscription({ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false });
+        await store.savePushSubscription({ ...sub, auth: 'a2' });
+        store = await h.reopen();
+        expect(await store.getVapidKeys()).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
+        expect(await store.listPushSubscriptions('a')).toEqual([{ ...sub, auth: 'a2' }]);
+        expect(await store.listPushSubscriptions('b')).toEqual([{ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false }]);
+        expect(await store.deletePushSubscription('https://push.example/2', 'a')).toBe(false);
+        expect(await store.deletePushSubscription('https://push.example/2')).toBe(true);
+        expect(await store.listPushSubscriptions('b')).toEqual([]);
       });
 
-      it('keeps per-namespace preferences, off by default', () => {
-        expect(store.getNotifySettings('a')).toEqual({ notifyOnExit: false });
-        store.setNotifySettings('a', { notifyOnExit: true });
-        store = h.reopen();
-        expect(store.getNotifySettings('a')).toEqual({ notifyOnExit: true });
-        expect(store.getNotifySettings('b')).toEqual({ notifyOnExit: false });
+      it('keeps per-namespace preferences, off by default', async () => {
+        expect(await store.getNotifySettings('a')).toEqual({ notifyOnExit: false });
+        await store.setNotifySettings('a', { notifyOnExit: true });
+        store = await h.reopen();
+        expect(await store.getNotifySettings('a')).toEqual({ notifyOnExit: true });
+        expect(await store.getNotifySettings('b')).toEqual({ notifyOnExit: false });
       });
     });
 
     describe('approval decisions', () => {
-      it('appends and lists a session\'s decisions oldest first, every field kept, sessions apart', () => {
+      it('appends and lists a session\'s decisions oldest first, every field kept, sessions apart', async () => {
         const request = { id: 'r1', tool: 'Bash', command: 'ls', file: '', description: 'list', choices: ['allow', 'deny'] as ('allow' | 'deny')[], requestedAt: new Date(1_000), atTerminal: false };
         const rec = (id: string, decision: 'allow' | 'deny', at: number) => ({
           machineId: 'm1',
@@ -303,59 +303,59 @@ export function describeHubStore(name: string, open: () => StoreHarness): void {
           origin: 'page' as const,
           decidedAt: new Date(at),
         });
-        expect(store.listDecisions('m1', 's1')).toEqual([]);
-        store.insertDecision({ ...rec('r1', 'allow', 2_000), namespace: 'default' });
-        store.insertDecision({ ...rec('r2', 'deny', 3_000), namespace: 'default' });
-        store.insertDecision({ ...rec('r3', 'allow', 4_000), sessionId: 's2', namespace: 'default' });
-        expect(store.listDecisions('m1', 's1')).toEqual([rec('r1', 'allow', 2_000), rec('r2', 'deny', 3_000)]);
-        expect(store.listDecisions('m1', 's2')).toHaveLength(1);
+        expect(await store.listDecisions('m1', 's1')).toEqual([]);
+        await store.insertDecision({ ...rec('r1', 'allow', 2_000), namespace: 'default' });
+        await store.insertDecision({ ...rec('r2', 'deny', 3_000), namespace: 'default' });
+        await store.insertDecision({ ...rec('r3', 'allow', 4_000), sessionId: 's2', namespace: 'default' });
+        expect(await store.listDecisions('m1', 's1')).toEqual([rec('r1', 'allow', 2_000), rec('r2', 'deny', 3_000)]);
+        expect(await store.listDecisions('m1', 's2')).toHaveLength(1);
       });
     });
 
     describe('transactions', () => {
-      it('commits when the work returns, and returns its value', () => {
-        const v = store.transaction((tx) => {
-          tx.ensureNamespace('team');
-          tx.insertMachine(machine('m1', { namespace: 'team' }));
+      it('commits when the work returns, and returns its value', async () => {
+        const v = await store.transaction(async (tx) => {
+          await tx.ensureNamespace('team');
+          await tx.insertMachine(machine('m1', { namespace: 'team' }));
           return 42;
         });
         expect(v).toBe(42);
-        expect(store.getMachine('m1')?.namespace).toBe('team');
+        expect((await store.getMachine('m1'))?.namespace).toBe('team');
       });
 
-      it('rolls back every aggregate when the work throws, and rethrows', () => {
-        store.insertMachine(machine('m1'));
+      it('rolls back every aggregate when the work throws, and rethrows', async () => {
+        await store.insertMachine(machine('m1'));
         const boom = new Error('boom');
-        expect(() =>
-          store.transaction((tx) => {
-            tx.ensureNamespace('team');
-            tx.insertToken(token('tok_t', { namespace: 'team' }), 'ht');
-            tx.saveMachine(machine('m1', { metadataVersion: 2 }));
-            tx.upsertSession(session('m1', 's1'));
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.ensureNamespace('team');
+            await tx.insertToken(token('tok_t', { namespace: 'team' }), 'ht');
+            await tx.saveMachine(machine('m1', { metadataVersion: 2 }));
+            await tx.upsertSession(session('m1', 's1'));
             // Reads inside the work see its own writes.
-            expect(tx.getMachine('m1')?.metadataVersion).toBe(2);
+            expect((await tx.getMachine('m1'))?.metadataVersion).toBe(2);
             throw boom;
           }),
-        ).toThrow(boom);
-        expect(store.getToken('tok_t')).toBeUndefined();
-        expect(store.getMachine('m1')?.metadataVersion).toBe(1);
-        expect(store.getSession('m1', 's1')).toBeUndefined();
-        expect(() => store.insertToken(token('tok_t', { namespace: 'team' }), 'ht')).toThrow();
+        ).rejects.toBe(boom);
+        expect(await store.getToken('tok_t')).toBeUndefined();
+        expect((await store.getMachine('m1'))?.metadataVersion).toBe(1);
+        expect(await store.getSession('m1', 's1')).toBeUndefined();
+        await expect(store.insertToken(token('tok_t', { namespace: 'team' }), 'ht')).rejects.toThrow();
       });
     });
 
-    it('keeps everything across a reopen', () => {
-      store.insertToken(token('tok_a'), 'ha');
-      store.insertToken(token('tok_r', { scope: 'read-only' }), 'hr');
-      store.insertMachine(machine('m1'));
-      store.upsertSession(session('m1', 's1'));
-      store.insertWebSession(webSession('k1'));
-      store = h.reopen();
-      expect(store.findTokenByHash('ha')).toEqual(token('tok_a'));
-      expect(store.getToken('tok_r')).toEqual(token('tok_r', { scope: 'read-only' }));
-      expect(store.getMachine('m1')).toEqual(machine('m1'));
-      expect(store.getSession('m1', 's1')).toEqual(session('m1', 's1'));
-      expect(store.listWebSessions()).toEqual([webSession('k1')]);
+    it('keeps everything across a reopen', async () => {
+      await store.insertToken(token('tok_a'), 'ha');
+      await store.insertToken(token('tok_r', { scope: 'read-only' }), 'hr');
+      await store.insertMachine(machine('m1'));
+      await store.upsertSession(session('m1', 's1'));
+      await store.insertWebSession(webSession('k1'));
+      store = await h.reopen();
+      expect(await store.findTokenByHash('ha')).toEqual(token('tok_a'));
+      expect(await store.getToken('tok_r')).toEqual(token('tok_r', { scope: 'read-only' }));
+      expect(await store.getMachine('m1')).toEqual(machine('m1'));
+      expect(await store.getSession('m1', 's1')).toEqual(session('m1', 's1'));
+      expect(await store.listWebSessions()).toEqual([webSession('k1')]);
     });
   });
 }

@@ -31,13 +31,16 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
   const log = opts.log?.child({ c: 'web' });
   const telegram = config.telegram;
   if (telegram) log?.info({ users: telegram.users.size, maxAgeMs: telegram.maxAgeMs }, 'Telegram sign-in enabled');
-  return (rest, core, store) => {
+  return async (rest, core, store) => {
+    // Sign-ins live in the hub database: a hub restart signs nobody out.
+    const persistence = await tablePersistence(store, (err) => log?.warn({ err }, 'could not save a web sign-in change'));
+    // Notifications go where the page is: their Open buttons and sign-ins lead here.
+    const notifications = await startHubNotifications({ core, store, config, log: log ?? silentLogger(), ...attentionOf(core) });
     const web = createWebLayer({
       verifyToken: (token) => core.authenticate(token),
       verifyTokenId: (tokenId) => core.authenticateTokenId(tokenId),
       redeemSignInLink: (code) => core.redeemSignInLink(code),
-      // Sign-ins live in the hub database: a hub restart signs nobody out.
-      sessions: { persistence: tablePersistence(store) },
+      sessions: { persistence },
       telegram,
       allowedOrigins: config.allowedOrigins,
       frameAncestors: config.frameAncestors,
@@ -46,8 +49,6 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
       logger: log,
       attach: (caller, machineId, sessionId) => attachBackend(core, caller, machineId, sessionId),
     });
-    // Notifications go where the page is: their Open buttons and sign-ins lead here.
-    const notifications = startHubNotifications({ core, store, config, log: log ?? silentLogger(), ...attentionOf(core) });
     return Object.assign(web.handler(rest), {
       upgrade: web.upgrade,
       close() {

@@ -1,3 +1,4 @@
+import { settle } from '../domain/test-support.js';
 import { describe, expect, it } from 'vitest';
 import { openHubStore } from '../store/sqlite/sqlite-store.js';
 import { createRateLimiter } from '../../shared/rate-limit.js';
@@ -12,7 +13,7 @@ function clock(start = 1_000_000) {
 }
 
 describe('web session store', () => {
-  it('creates unguessable cookies and CSRF tokens, and finds sessions only by their exact cookie', () => {
+  it('creates unguessable cookies and CSRF tokens, and finds sessions only by their exact cookie', async () => {
     const store = createWebSessionStore();
     const a = store.create(token('ta'));
     const b = store.create(token('tb'));
@@ -30,7 +31,7 @@ describe('web session store', () => {
     expect(store.get('')).toBeUndefined();
   });
 
-  it('ends a session after the idle timeout, and use keeps it alive', () => {
+  it('ends a session after the idle timeout, and use keeps it alive', async () => {
     const c = clock();
     const store = createWebSessionStore({ idleTimeoutMs: 1000, maxLifetimeMs: 10_000, now: c.now });
     const { cookie } = store.create(token('t'));
@@ -43,7 +44,7 @@ describe('web session store', () => {
     expect(store.size()).toBe(0);
   });
 
-  it('ends a session after its maximum lifetime however much it is used', () => {
+  it('ends a session after its maximum lifetime however much it is used', async () => {
     const c = clock();
     const store = createWebSessionStore({ idleTimeoutMs: 1000, maxLifetimeMs: 2500, now: c.now });
     const { cookie } = store.create(token('t'));
@@ -55,7 +56,7 @@ describe('web session store', () => {
     expect(store.get(cookie)).toBeUndefined();
   });
 
-  it('drops the least recently used session when full, and reports every end', () => {
+  it('drops the least recently used session when full, and reports every end', async () => {
     const ended: string[] = [];
     const store = createWebSessionStore({ maxSessions: 2 });
     store.onEnd((key) => ended.push(key));
@@ -73,7 +74,7 @@ describe('web session store', () => {
 });
 
 describe('sign-ins per credential', () => {
-  it('ends the oldest sign-in of a credential past its own cap, and no other', () => {
+  it('ends the oldest sign-in of a credential past its own cap, and no other', async () => {
     const store = createWebSessionStore({ maxSessionsPerCredential: 3 });
     const owner = store.create(token('owner'));
     const mine = [1, 2, 3, 4, 5].map(() => store.create(token('team')));
@@ -86,7 +87,7 @@ describe('sign-ins per credential', () => {
     expect(credentialKey({ kind: 'telegram', userId: 7 })).not.toBe(credentialKey(token('7')));
   });
 
-  it('when the pool is full, a new sign-in pushes out the credential holding the most, not a smaller one', () => {
+  it('when the pool is full, a new sign-in pushes out the credential holding the most, not a smaller one', async () => {
     const store = createWebSessionStore({ maxSessions: 10, maxSessionsPerCredential: 8 });
     const owner = store.create(token('owner'));
     const other = store.create(token('other'));
@@ -99,7 +100,7 @@ describe('sign-ins per credential', () => {
     expect([store.get(owner.cookie), store.get(other.cookie), store.get(again.cookie)].every(Boolean)).toBe(true);
   });
 
-  it('one namespace signing in as fast as the limits allow for days never signs the owner out', () => {
+  it('one namespace signing in as fast as the limits allow for days never signs the owner out', async () => {
     // The eviction of issue 10 item 6, with the hub's default caps and sign-in limits over a
     // simulated week: the owner, signed in once and using the page daily, stays signed in.
     const c = clock();
@@ -124,8 +125,8 @@ describe('sign-ins per credential', () => {
 });
 
 describe('web sessions in the hub database', () => {
-  function open(db: ReturnType<typeof openHubStore>, opts: Partial<WebSessionStoreOptions> = {}) {
-    return createWebSessionStore({ ...opts, persistence: tablePersistence(db) });
+  async function open(db: ReturnType<typeof openHubStore>, opts: Partial<WebSessionStoreOptions> = {}) {
+    return createWebSessionStore({ ...opts, persistence: await tablePersistence(db) });
   }
 
   it('survive a restart, with neither the cookie nor a token secret stored', async () => {
@@ -136,18 +137,19 @@ describe('web sessions in the hub database', () => {
     try {
       const path = join(dir, 'hub.db');
       let db = openHubStore(path);
-      const first = open(db);
+      const first = await open(db);
       const a = first.create(token('tok-a'));
       const t = first.create({ kind: 'telegram', userId: 1001 });
       const gone = first.create(token('tok-gone'));
       first.delete(gone.session.key);
-      db.close();
+      await settle();
+      await db.close();
       const raw = readFileSync(path).toString('latin1') + readFileSync(`${path}-wal`, { flag: 'a+' }).toString('latin1');
       expect(raw).not.toContain(a.cookie);
       expect(raw).not.toContain(t.cookie);
 
       db = openHubStore(path);
-      const second = open(db);
+      const second = await open(db);
       expect(second.size()).toBe(2);
       expect(second.get(a.cookie)).toMatchObject({ credential: token('tok-a'), csrfToken: a.session.csrfToken });
       expect(second.get(t.cookie)?.credential).toEqual({ kind: 'telegram', userId: 1001 });
@@ -158,29 +160,32 @@ describe('web sessions in the hub database', () => {
     }
   });
 
-  it('drops expired sessions at load, writes last-seen through at most once a minute, and deletes ended ones', () => {
+  it('drops expired sessions at load, writes last-seen through at most once a minute, and deletes ended ones', async () => {
     const db = openHubStore(':memory:');
     const c = clock();
     const opts = { idleTimeoutMs: 10 * 60_000, maxLifetimeMs: 60 * 60_000, now: c.now };
-    const first = open(db, opts);
+    const first = await open(db, opts);
     const a = first.create(token('a'));
     const b = first.create(token('b'));
-    const seen = () => new Map(db.listWebSessions().map((r) => [r.key, r.lastSeenAt]));
+    const seen = async () => (await settle(), new Map((await db.listWebSessions()).map((r) => [r.key, r.lastSeenAt])));
     c.advance(30_000);
     first.get(a.cookie);
-    expect(seen().get(a.session.key)).toBe(1_000_000); // not yet: under a minute
+    expect((await seen()).get(a.session.key)).toBe(1_000_000); // not yet: under a minute
     c.advance(31_000);
     first.get(a.cookie);
-    expect(seen().get(a.session.key)).toBe(1_061_000);
+    expect((await seen()).get(a.session.key)).toBe(1_061_000);
 
     // b idles past the timeout while the hub is down; a does not.
     c.advance(9 * 60_000 + 30_000);
-    const second = open(db, opts);
+    await settle();
+    const second = await open(db, opts);
     expect(second.get(a.cookie)).toBeDefined();
     expect(second.get(b.cookie)).toBeUndefined();
-    expect(db.listWebSessions().map((r) => r.key)).toEqual([a.session.key]);
+    await settle();
+    expect((await db.listWebSessions()).map((r) => r.key)).toEqual([a.session.key]);
     second.delete(a.session.key);
-    expect(db.listWebSessions()).toEqual([]);
+    await settle();
+    expect(await db.listWebSessions()).toEqual([]);
     db.close();
   });
 });

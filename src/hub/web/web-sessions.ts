@@ -32,12 +32,22 @@ export interface WebSessionPersistence {
   delete(keys: string[]): void;
 }
 
-/** Persistence over a database table; rows that do not parse are dropped. */
-export function tablePersistence(table: WebSessionTable): WebSessionPersistence {
+/**
+ * Persistence over a database table, its rows read once here; rows that do not parse are
+ * dropped. Writes go through in the order they were made (one at a time: a delete never
+ * overtakes the insert it follows) without making a sign-in wait; one that fails goes to
+ * `onError` (memory stays the truth for this hub's life; the table is for its next start).
+ */
+export async function tablePersistence(table: WebSessionTable, onError: (err: unknown) => void = () => undefined): Promise<WebSessionPersistence> {
+  const rows = await table.listWebSessions();
+  let last: Promise<void> = Promise.resolve();
+  const write = (fn: () => Promise<void>) => {
+    last = last.then(fn).catch(onError);
+  };
   return {
     load() {
       const out: WebSession[] = [];
-      for (const r of table.listWebSessions()) {
+      for (const r of rows) {
         const userId = Number(r.subject);
         const credential: Credential | undefined =
           r.kind === 'token' ? { kind: 'token', tokenId: r.subject } : Number.isSafeInteger(userId) ? { kind: 'telegram', userId } : undefined;
@@ -47,10 +57,11 @@ export function tablePersistence(table: WebSessionTable): WebSessionPersistence 
     },
     insert(s) {
       const subject = s.credential.kind === 'token' ? s.credential.tokenId : String(s.credential.userId);
-      table.insertWebSession({ key: s.key, csrfToken: s.csrfToken, kind: s.credential.kind, subject, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt });
+      const row = { key: s.key, csrfToken: s.csrfToken, kind: s.credential.kind, subject, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt };
+      write(() => table.insertWebSession(row));
     },
-    touch: (key, lastSeenAt) => table.touchWebSession(key, lastSeenAt),
-    delete: (keys) => table.deleteWebSessions(keys),
+    touch: (key, lastSeenAt) => write(() => table.touchWebSession(key, lastSeenAt)),
+    delete: (keys) => write(() => table.deleteWebSessions(keys)),
   };
 }
 

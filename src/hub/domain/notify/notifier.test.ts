@@ -158,6 +158,59 @@ describe('notifier', () => {
     expect(on.sent.map((n) => n.state)).toEqual(['exited']);
   });
 
+  it('reads the mute and the exit setting from the store when the window closes, not before', async () => {
+    // Another hub on the same database may change them while a window is open.
+    const c = manualClock();
+    let listener: ((e: ActivityEvent) => void) | undefined;
+    const sent: string[] = [];
+    const outcomes: NotifyOutcome[] = [];
+    const errors: string[] = [];
+    const stored = { muted: false, exit: false, down: false };
+    const read = async <T>(v: T): Promise<T> => {
+      await new Promise((r) => setImmediate(r));
+      if (stored.down) throw new Error('database unavailable');
+      return v;
+    };
+    const n = createNotifier({
+      source: { subscribe: (l) => ((listener = l), () => (listener = undefined)) },
+      channels: [{ name: 'test', send: async (x) => void sent.push(`${x.sessionId}:${x.state}`) }],
+      isBeingViewed: () => false,
+      isMuted: () => read(stored.muted),
+      notifyOnExit: () => read(stored.exit),
+      describe: () => ({ machineName: 'm', sessionName: 's', screen: [] }),
+      clock: c.clock,
+      onError: (_err, where) => errors.push(where),
+      onOutcome: (o) => outcomes.push(o),
+    });
+    const emit = (sessionId: string, state: ActivityStateName) => listener!({ namespace: 'ns', machineId: 'm1', sessionId, state, requests: [], at: new Date() });
+    emit('s1', 'waiting_for_input');
+    stored.muted = true;
+    c.advance(2000);
+    await n.idle();
+    expect(outcomes).toEqual(['muted']);
+    stored.muted = false;
+    emit('s2', 'working');
+    emit('s2', 'exited');
+    stored.exit = true;
+    c.advance(2000);
+    await n.idle();
+    expect(sent).toEqual(['s2:exited']);
+    emit('s3', 'working');
+    emit('s3', 'exited');
+    stored.exit = false;
+    c.advance(2000);
+    await n.idle();
+    expect(outcomes.at(-1)).toBe('not-notable');
+    stored.down = true;
+    emit('s4', 'waiting_for_input');
+    c.advance(2000);
+    await n.idle();
+    expect(sent).toEqual(['s2:exited']);
+    expect(outcomes.at(-1)).toBe('failed');
+    expect(errors).toEqual(['settings']);
+    n.close();
+  });
+
   it('keeps sessions and namespaces apart', async () => {
     const t = setup();
     t.emit('waiting_for_input', [], 's1', 'a');

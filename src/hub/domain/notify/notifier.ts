@@ -11,6 +11,9 @@
  *   notification is never later than `coalesceMs`;
  * - none while someone is viewing that session (`isBeingViewed`), none for a muted session;
  * - an exit only when the namespace asked for it (`notifyOnExit`);
+ * - the mute and the namespace's settings are read from the store when a window closes, not
+ *   kept: another hub on the same database may have changed them (a failed read sends nothing
+ *   and is reported, outcome `failed`);
  * - rate-limited per namespace (a runaway agent in a loop cannot flood a phone).
  *
  * Channels (Telegram, Web Push) get each notification in parallel; a failing one is logged and
@@ -45,10 +48,10 @@ export interface NotifierOptions {
   channels: NotificationChannel[];
   /** Someone has the session's terminal open right now (the hub's viewers). */
   isBeingViewed(namespace: string, machineId: string, sessionId: string): boolean;
-  /** The session is muted (stored per session). */
-  isMuted(namespace: string, machineId: string, sessionId: string): boolean;
-  /** The namespace wants a notification when a session exits (stored per namespace). */
-  notifyOnExit(namespace: string): boolean;
+  /** The session is muted (stored per session; asked when a window closes). */
+  isMuted(namespace: string, machineId: string, sessionId: string): Promise<boolean> | boolean;
+  /** The namespace wants a notification when a session exits (stored per namespace; asked when a window closes). */
+  notifyOnExit(namespace: string): Promise<boolean> | boolean;
   /** Names and screen lines, looked up at send time. */
   describe(e: ActivityEvent): Promise<NotificationContext> | NotificationContext;
   coalesceMs?: number;
@@ -90,11 +93,12 @@ export function createNotifier(o: NotifierOptions): Notifier {
   let closed = false;
 
   const keyOf = (e: ActivityEvent) => `${e.namespace}\0${e.machineId}\0${e.sessionId}`;
+  /** Possibly worth a message; an exit is, when its namespace asks for exits (judged at send time). */
   const notable = (e: ActivityEvent) =>
     e.state === 'waiting_for_input' ||
     // Requests all left to a person's own terminal: someone is at the desk already.
     (e.state === 'needs_approval' && (e.requests.length === 0 || e.requests.some((r) => !r.atTerminal))) ||
-    (e.state === 'exited' && o.notifyOnExit(e.namespace));
+    e.state === 'exited';
   /** Worth a message compared with what this session last said. */
   const news = (entry: SessionEntry, e: ActivityEvent) =>
     notable(e) && (e.state !== entry.lastState || (e.state === 'needs_approval' && e.requests.some((r) => !entry.requests.has(r.id))));
@@ -131,12 +135,13 @@ export function createNotifier(o: NotifierOptions): Notifier {
     entry.cancel = undefined;
     entry.latest = undefined;
     if (e.state === 'exited') entries.delete(key);
+    // Judged in order before anything is awaited: an event arriving meanwhile compares with this one.
     const outcome = judge(entry, e);
-    if (outcome !== 'sent') {
-      o.onOutcome?.(outcome, e);
-      return;
-    }
-    const p = send(e).finally(() => inFlight.delete(p));
+    const p = (async () => {
+      const final = outcome === 'sent' ? await stored(e) : outcome;
+      if (final !== 'sent') o.onOutcome?.(final, e);
+      else await send(e);
+    })().finally(() => inFlight.delete(p));
     inFlight.add(p);
   }
 
@@ -147,7 +152,18 @@ export function createNotifier(o: NotifierOptions): Notifier {
     }
     if (!news(entry, e)) return 'unchanged';
     settle(entry, e);
-    if (o.isMuted(e.namespace, e.machineId, e.sessionId)) return 'muted';
+    return 'sent';
+  }
+
+  /** What the stored settings, the viewers and the rate limit say, asked now. */
+  async function stored(e: ActivityEvent): Promise<NotifyOutcome> {
+    try {
+      if (e.state === 'exited' && !(await o.notifyOnExit(e.namespace))) return 'not-notable';
+      if (await o.isMuted(e.namespace, e.machineId, e.sessionId)) return 'muted';
+    } catch (err) {
+      o.onError?.(err, 'settings');
+      return 'failed';
+    }
     if (o.isBeingViewed(e.namespace, e.machineId, e.sessionId)) return 'viewed';
     if (limiter.take(e.namespace) > 0) return 'rate-limited';
     return 'sent';

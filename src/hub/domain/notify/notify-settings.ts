@@ -16,33 +16,33 @@ export interface NotifySettingsView extends NamespaceNotifySettings {
 }
 
 export interface NotifySettings {
-  get(caller: Caller): NotifySettingsView;
-  set(caller: Caller, settings: NamespaceNotifySettings): NotifySettingsView;
+  get(caller: Caller): Promise<NotifySettingsView>;
+  set(caller: Caller, settings: NamespaceNotifySettings): Promise<NotifySettingsView>;
   /** Mutes or unmutes one session of the caller's namespace. */
-  mute(caller: Caller, machineId: string, sessionId: string, muted: boolean): void;
+  mute(caller: Caller, machineId: string, sessionId: string, muted: boolean): Promise<void>;
 }
 
 export function createNotifySettings(o: { store: NotifyStore & Pick<SessionStore, 'getSession'>; now: () => Date }): NotifySettings {
-  const view = (namespace: string): NotifySettingsView => ({
-    ...o.store.getNotifySettings(namespace),
-    mutedSessions: o.store.listMutedSessions(namespace),
-  });
+  const view = async (namespace: string): Promise<NotifySettingsView> => {
+    const [settings, mutedSessions] = await Promise.all([o.store.getNotifySettings(namespace), o.store.listMutedSessions(namespace)]);
+    return { ...settings, mutedSessions };
+  };
   return {
-    get(caller) {
+    async get(caller) {
       requireScope(caller, 'list');
       return view(caller.namespace);
     },
-    set(caller, settings) {
+    async set(caller, settings) {
       requireScope(caller, 'notify-settings');
-      o.store.setNotifySettings(caller.namespace, settings);
+      await o.store.setNotifySettings(caller.namespace, settings);
       return view(caller.namespace);
     },
-    mute(caller, machineId, sessionId, muted) {
+    async mute(caller, machineId, sessionId, muted) {
       requireScope(caller, 'notify-settings');
       if (!machineId || !sessionId) throw new InvalidArgumentError('machine id and session id are required');
-      const s = o.store.getSession(machineId, sessionId);
+      const s = await o.store.getSession(machineId, sessionId);
       if (!s || s.namespace !== caller.namespace) throw new NotFoundError(`session ${sessionId} not found on machine ${machineId}`);
-      o.store.setSessionMuted(caller.namespace, machineId, sessionId, muted, o.now());
+      await o.store.setSessionMuted(caller.namespace, machineId, sessionId, muted, o.now());
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The notifier's stored settings (a store port, implemented by every hub store): per-session
- * mutes and per-namespace preferences. Reads are synchronous and cheap (the notifier asks on
- * every send).
+ * mutes and per-namespace preferences, the hub's VAPID key pair and browsers' push
+ * subscriptions. Async like every port (src/hub/domain/ports.ts). The notifier reads a
+ * session's mute and its namespace's settings when it is about to send, never from a copy: with
+ * several hubs on one database, another hub may have changed them a moment ago.
  */
 
 /** A namespace's notification preferences. */
@@ -34,18 +36,21 @@ export interface PushSubscriptionRecord {
 }
 
 export interface NotifyStore {
-  isSessionMuted(namespace: string, machineId: string, sessionId: string): boolean;
-  setSessionMuted(namespace: string, machineId: string, sessionId: string, muted: boolean, at: Date): void;
+  isSessionMuted(namespace: string, machineId: string, sessionId: string): Promise<boolean>;
+  setSessionMuted(namespace: string, machineId: string, sessionId: string, muted: boolean, at: Date): Promise<void>;
   /** The namespace's muted sessions. */
-  listMutedSessions(namespace: string): { machineId: string; sessionId: string }[];
-  getNotifySettings(namespace: string): NamespaceNotifySettings;
-  setNotifySettings(namespace: string, settings: NamespaceNotifySettings): void;
-  getVapidKeys(): VapidKeys | undefined;
-  /** Saves the key pair unless one exists; returns the one kept (the first writer wins). */
-  saveVapidKeys(keys: VapidKeys): VapidKeys;
+  listMutedSessions(namespace: string): Promise<{ machineId: string; sessionId: string }[]>;
+  getNotifySettings(namespace: string): Promise<NamespaceNotifySettings>;
+  setNotifySettings(namespace: string, settings: NamespaceNotifySettings): Promise<void>;
+  getVapidKeys(): Promise<VapidKeys | undefined>;
+  /**
+   * Saves the key pair unless one exists; returns the one kept. The first writer wins, also
+   * when several hubs on one database save theirs at the same moment: all get the winner's.
+   */
+  saveVapidKeys(keys: VapidKeys): Promise<VapidKeys>;
   /** Adds or replaces (same endpoint) a subscription. */
-  savePushSubscription(sub: PushSubscriptionRecord): void;
+  savePushSubscription(sub: PushSubscriptionRecord): Promise<void>;
   /** Deletes a subscription; `namespace` restricts it to that namespace's (undefined: any, for expired ones). */
-  deletePushSubscription(endpoint: string, namespace?: string): boolean;
-  listPushSubscriptions(namespace: string): PushSubscriptionRecord[];
+  deletePushSubscription(endpoint: string, namespace?: string): Promise<boolean>;
+  listPushSubscriptions(namespace: string): Promise<PushSubscriptionRecord[]>;
 }

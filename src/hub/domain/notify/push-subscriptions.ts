@@ -24,12 +24,15 @@ export interface PushSubscriptionInput {
 
 export interface PushSubscriptions {
   /** The hub's VAPID public key (applicationServerKey), created on first use. */
-  publicKey(): string;
-  /** The key pair, created on first use (the hub calls it at start). */
-  vapidKeys(): VapidKeys;
-  subscribe(caller: Caller, sub: PushSubscriptionInput): void;
+  publicKey(): Promise<string>;
+  /**
+   * The key pair, created on first use (the hub asks at start) and kept in the store; hubs
+   * sharing a database all get the one that was saved first. Held once read: it never changes.
+   */
+  vapidKeys(): Promise<VapidKeys>;
+  subscribe(caller: Caller, sub: PushSubscriptionInput): Promise<void>;
   /** Removes the caller's namespace's subscription; false when it had none such. */
-  unsubscribe(caller: Caller, endpoint: string): boolean;
+  unsubscribe(caller: Caller, endpoint: string): Promise<boolean>;
 }
 
 /** A fresh P-256 key pair as VAPID wants it: the public key uncompressed, both base64url. */
@@ -63,20 +66,32 @@ export function checkPushSubscription(sub: PushSubscriptionInput, allowLoopbackH
 }
 
 export function createPushSubscriptions(o: { store: NotifyStore; now: () => Date; allowLoopbackHttp: boolean }): PushSubscriptions {
-  const vapidKeys = () => o.store.getVapidKeys() ?? o.store.saveVapidKeys(generateVapidKeys());
+  // The pair is written once (the first writer wins, the store's saveVapidKeys) and never
+  // changed afterwards, so the one read is kept; a failed read is not, the next call retries.
+  let keys: Promise<VapidKeys> | undefined;
+  const vapidKeys = (): Promise<VapidKeys> => {
+    if (!keys) {
+      const p = (async () => (await o.store.getVapidKeys()) ?? (await o.store.saveVapidKeys(generateVapidKeys())))();
+      p.catch(() => {
+        if (keys === p) keys = undefined;
+      });
+      keys = p;
+    }
+    return keys;
+  };
   return {
     vapidKeys,
-    publicKey: () => vapidKeys().publicKey,
-    subscribe(caller, sub) {
+    publicKey: async () => (await vapidKeys()).publicKey,
+    async subscribe(caller, sub) {
       requireScope(caller, 'list');
       checkPushSubscription(sub, o.allowLoopbackHttp);
-      const existing = o.store.listPushSubscriptions(caller.namespace);
+      const existing = await o.store.listPushSubscriptions(caller.namespace);
       if (existing.length >= MAX_PUSH_SUBSCRIPTIONS_PER_NAMESPACE && !existing.some((s) => s.endpoint === sub.endpoint)) {
         throw new ResourceExhaustedError(`namespace ${caller.namespace} has ${existing.length} push subscriptions; remove some first`);
       }
       // An endpoint is one browser's: subscribing it again (another sign-in) moves it over.
-      o.store.deletePushSubscription(sub.endpoint);
-      o.store.savePushSubscription({
+      await o.store.deletePushSubscription(sub.endpoint);
+      await o.store.savePushSubscription({
         endpoint: sub.endpoint,
         p256dh: sub.keys.p256dh,
         auth: sub.keys.auth,
@@ -87,7 +102,7 @@ export function createPushSubscriptions(o: { store: NotifyStore; now: () => Date
         createdAt: o.now(),
       });
     },
-    unsubscribe(caller, endpoint) {
+    async unsubscribe(caller, endpoint) {
       requireScope(caller, 'list');
       return o.store.deletePushSubscription(endpoint, caller.namespace);
     },

@@ -2,12 +2,15 @@
  * The notifier's tables (NotifyStore, src/hub/domain/notify/notify-store.ts) on the hub's
  * SQLite database: `notify_mutes` (one row per muted session) and `notify_settings` (one row
  * per namespace that changed a default), `push_vapid` (the hub's one VAPID key pair) and
- * `push_subscriptions`. Schema: migrations.ts, "notifications".
+ * `push_subscriptions`. Schema: migrations.ts, "notifications". The VAPID key pair row is
+ * inserted only when none exists (INSERT OR IGNORE), then read back: the first writer wins.
  */
 import type Database from 'better-sqlite3';
 import { DEFAULT_NAMESPACE_NOTIFY_SETTINGS, type NotifyStore, type PushSubscriptionRecord, type VapidKeys } from '../../domain/notify/notify-store.js';
+import type { Synchronous } from './sqlite-store.js';
 
-export function sqliteNotifyTables(db: Database.Database): NotifyStore {
+/** The NotifyStore port's queries, answered synchronously (sqlite-store.ts makes them async). */
+export function sqliteNotifyTables(db: Database.Database): Synchronous<NotifyStore> {
   const q = {
     muted: db.prepare('SELECT 1 FROM notify_mutes WHERE namespace = ? AND machine_id = ? AND session_id = ?'),
     mute: db.prepare('INSERT OR IGNORE INTO notify_mutes (namespace, machine_id, session_id, muted_at) VALUES (?, ?, ?, ?)'),

@@ -8,18 +8,18 @@ import { describeHubStore } from '../store-suite.js';
 import { migrate, migrateTo } from './migrations.js';
 import { openHubStore } from './sqlite-store.js';
 
-describeHubStore('sqlite', () => {
+describeHubStore('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hapi-store-'));
   const path = join(dir, 'hub.db');
   let store: HubStore = openHubStore(path);
   return {
     store,
-    reopen() {
-      store.close();
+    async reopen() {
+      await store.close();
       return (store = openHubStore(path));
     },
-    dispose() {
-      store.close();
+    async dispose() {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

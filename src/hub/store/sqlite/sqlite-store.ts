@@ -1,8 +1,10 @@
 /**
  * The hub's store ports (src/hub/domain/ports.ts) over SQLite (better-sqlite3, WAL):
  * namespaces, tokens (sha256 hashes only), machines with versioned metadata and runner state,
- * sessions and web sign-ins. Schema: migrations.ts. Synchronous by design: better-sqlite3
- * calls are microseconds and keep the hub's state transitions atomic without locks.
+ * sessions and web sign-ins. Schema: migrations.ts. better-sqlite3 is synchronous (calls take
+ * microseconds): the ports answer with promises already resolved. A transaction's work is
+ * async, so while one is open every other call waits its turn (one connection: a call made
+ * meanwhile would otherwise join, and roll back with, someone else's transaction).
  */
 import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../../contract/activity-types.js';
 import Database from 'better-sqlite3';
@@ -10,7 +12,8 @@ import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../../../shared/atomic-file.js';
 import { errnoCode, UnavailableError } from '../../../shared/errors.js';
-import type { HubStore } from '../../domain/ports.js';
+import type { ApprovalDecisionStore, HubStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
+import type { NotifyStore } from '../../domain/notify/notify-store.js';
 import type { MachineRecord } from '../../domain/types.js';
 import { migrate } from './migrations.js';
 import { sqliteNotifyTables } from './notify-tables.js';
@@ -64,20 +67,52 @@ function storeError(err: unknown): unknown {
   return err;
 }
 
-/** Maps store errors (storeError) on every port method, once, at the adapter's boundary. */
-function mapStoreErrors(store: HubStore): HubStore {
-  const mapped = { ...store } as Record<string, unknown>;
-  for (const [name, value] of Object.entries(store)) {
-    if (typeof value !== 'function' || name === 'close') continue;
-    mapped[name] = (...args: unknown[]) => {
-      try {
-        return (value as (...a: unknown[]) => unknown)(...args);
-      } catch (err) {
-        throw storeError(err);
-      }
-    };
+/** Ports as better-sqlite3 answers them: the same methods, returning values directly. */
+export type Synchronous<P> = {
+  [K in keyof P]: P[K] extends (...a: infer A) => Promise<infer R> ? (...a: A) => R : never;
+};
+
+/** Every port but the unit of work and the store's own life. */
+type AllPorts = TransactionStores & WebSessionTable & ApprovalDecisionStore & NotifyStore;
+type SyncPorts = Synchronous<AllPorts>;
+
+/**
+ * The async ports over the synchronous ones, mapping store errors (storeError) once, here.
+ * `gate` wraps each call (the transaction queue); the ports handed to a transaction's work
+ * call straight through.
+ */
+function asyncPorts(sync: SyncPorts, gate: <T>(fn: () => T) => Promise<T>): AllPorts {
+  const ports = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(sync)) {
+    ports[name] = (...args: unknown[]) =>
+      gate(() => {
+        try {
+          return (fn as (...a: unknown[]) => unknown)(...args);
+        } catch (err) {
+          throw storeError(err);
+        }
+      });
   }
-  return mapped as unknown as HubStore;
+  return ports as unknown as AllPorts;
+}
+
+/** One transaction at a time; calls from outside wait while one is open. */
+function createTurns() {
+  let open = false;
+  const waiting: Array<() => void> = [];
+  return {
+    get open() {
+      return open;
+    },
+    async acquire(): Promise<void> {
+      while (open) await new Promise<void>((r) => waiting.push(r));
+      open = true;
+    },
+    release(): void {
+      open = false;
+      waiting.shift()?.();
+    },
+  };
 }
 
 /** Opens (creating and migrating as needed) the database at `path`, or `:memory:`. */
@@ -173,9 +208,8 @@ export function openHubStore(path: string): HubStore {
     for (const e of entries) q.saveLastAlive.run(e.lastAlive.getTime(), e.id);
   });
 
-  const store: HubStore = {
+  const sync: SyncPorts = {
     ...sqliteNotifyTables(db),
-    path,
     ensureNamespace(name) {
       q.ensureNs.run(name, Date.now());
     },
@@ -297,17 +331,60 @@ export function openHubStore(path: string): HubStore {
     listDecisions(machineId, sessionId) {
       return (q.decisions.all(machineId, sessionId) as DecisionRow[]).map(decisionFromRow);
     },
-    transaction(work) {
-      // One connection: the transaction's ports are the store itself. IMMEDIATE takes the
-      // write lock up front (waiting up to the busy timeout) rather than failing at once with
-      // SQLITE_BUSY_SNAPSHOT when a read turns into a write after another process wrote.
-      return db.transaction(() => work(store)).immediate();
+  };
+
+  const turns = createTurns();
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const direct = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+  const txPorts = asyncPorts(sync, direct);
+  const queued = async <T>(fn: () => T): Promise<T> => {
+    await turns.acquire();
+    try {
+      return fn();
+    } finally {
+      turns.release();
+    }
+  };
+  const ports = asyncPorts(sync, (fn) => (turns.open ? queued(fn) : direct(fn)));
+
+  return {
+    ...ports,
+    path,
+    async transaction(work) {
+      await turns.acquire();
+      try {
+        // IMMEDIATE takes the write lock up front (waiting up to the busy timeout) rather than
+        // failing at once with SQLITE_BUSY_SNAPSHOT when a read turns into a write after
+        // another process wrote.
+        try {
+          begin.run();
+        } catch (err) {
+          throw storeError(err);
+        }
+        try {
+          const value = await work(txPorts);
+          commit.run();
+          return value;
+        } catch (err) {
+          if (db.inTransaction) rollback.run();
+          throw storeError(err);
+        }
+      } finally {
+        turns.release();
+      }
     },
-    close() {
+    async close() {
       db.close();
     },
   };
-  return mapStoreErrors(store);
 }
 
 interface DecisionRow {
