@@ -52,7 +52,8 @@ const LAZY = {
 const lazyByPath = new Map(Object.entries(LAZY).map(([name, path]) => [new URL(`../${path}`, import.meta.url).pathname, name]));
 
 /** Packages loaded from node_modules at run time instead of bundled (all CommonJS). */
-const EXTERNAL = ['better-sqlite3', '@grpc/proto-loader', 'node-pty'];
+// pg is loaded only by a hub on PostgreSQL (src/hub/store/postgres), from node_modules like better-sqlite3.
+const EXTERNAL = ['better-sqlite3', '@grpc/proto-loader', 'node-pty', 'pg'];
 
 const common = {
   bundle: true,
@@ -104,7 +105,7 @@ const main = await build({
   format: 'cjs',
   plugins: [lazyImports],
 });
-const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino|pino-pretty|node-pty|@xterm|prom-client|tdigest|bintrees)\//.test(p) || /^src\/hub\//.test(p));
+const heavy = Object.keys(main.metafile.inputs).filter((p) => /node_modules\/(@grpc\/grpc-js|better-sqlite3|pino|pino-pretty|node-pty|@xterm|prom-client|tdigest|bintrees|pg|pg-[a-z-]+)\//.test(p) || /^src\/hub\//.test(p));
 if (heavy.length > 0) throw new Error(`dist/hapi.cjs must stay small but contains ${heavy.slice(0, 5).join(', ')}`);
 chmodSync(new URL('hapi.cjs', dist), 0o755);
 

@@ -1,5 +1,5 @@
 /**
- * Starts the hub: SQLite store, HubCore, the gRPC server (MachineService for runners,
+ * Starts the hub: its store (SQLite, or PostgreSQL with HAPI_HUB_DATABASE_URL), HubCore, the gRPC server (MachineService for runners,
  * HubService + TokenService for clients, health and reflection) and the REST/JSON view on its
  * own HTTP port. `close()` stops in reverse order and always finishes: long-lived streams are
  * ended first, then the gRPC server is force-closed after a grace period.
@@ -92,6 +92,16 @@ export const HUB_GRPC_OPTIONS = {
 
 const SERVICE_NAMES = ['hapi.hub.v1.MachineService', 'hapi.hub.v1.HubService', 'hapi.hub.v1.TokenService'];
 
+/**
+ * SQLite at `dbPath`, or PostgreSQL when HAPI_HUB_DATABASE_URL is set: that adapter (and pg) is
+ * imported only then, so a SQLite hub never loads it.
+ */
+async function openStore(config: HubConfig, dbPath: string, log: Logger): Promise<HubStore> {
+  if (!config.databaseUrl) return openHubStore(dbPath);
+  const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
+  return openPostgresStore(config.databaseUrl, { onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
+}
+
 function hostForUrl(host: string): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return h.includes(':') ? `[${h}]` : h;
@@ -103,7 +113,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   routeGrpcLogs(opts.log);
   const dbPath = config.dbPath ?? paths.hubDb;
   const metrics = createHubMetrics();
-  const store = instrumentStore(openHubStore(dbPath), metrics.observeStore);
+  const store = instrumentStore(await openStore(config, dbPath, log), metrics.observeStore);
   const core = await createHubCore({
     onRelay: metrics.observeRelay,
     store,
@@ -148,7 +158,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     grpcPort = await server.listen(`${bindHost}:${config.grpcPort}`, credentials);
   } catch (err) {
     core.close();
-    store.close();
+    await store.close();
     throw new UnavailableError(
       `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`,
     );
@@ -191,7 +201,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   } catch (err) {
     server.forceShutdown();
     core.close();
-    store.close();
+    await store.close();
     throw new UnavailableError(
       `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`,
     );
@@ -246,12 +256,12 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         ]);
         clearTimeout(timer);
         http.closeAllConnections();
-        store.close();
+        await store.close();
         log.info({ pendingTimers: pendingTimers() }, 'hub stopped');
       })();
       return closing;
     },
   };
-  log.info({ grpcPort, httpPort, host: config.host, db: dbPath, tls }, 'hub listening');
+  log.info({ grpcPort, httpPort, host: config.host, db: store.path, tls }, 'hub listening');
   return hub;
 }

@@ -303,6 +303,11 @@ export interface HubConfig {
   tlsKey?: string;
   /** HAPI_HUB_DB; defaults to $HAPI_HOME/hub.db. */
   dbPath?: string;
+  /**
+   * HAPI_HUB_DATABASE_URL (postgres://user:password@host:port/database?...): the hub keeps its
+   * data in PostgreSQL instead of SQLite. Unset: SQLite at dbPath.
+   */
+  databaseUrl?: string;
   /** Machine goes offline after this long without an alive message. */
   aliveTimeoutMs: number;
   /** Deadline of relayed spawns; longer than the runner's report timeout. */
@@ -347,6 +352,22 @@ export function parsePublicUrl(raw: string | undefined): string | undefined {
   return url.origin;
 }
 
+/** HAPI_HUB_DATABASE_URL, checked: a postgres:// or postgresql:// URL with a host. */
+function databaseUrl(env: Env): string | undefined {
+  const raw = envOptional(env, 'HAPI_HUB_DATABASE_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('HAPI_HUB_DATABASE_URL must be a URL like postgres://user:password@host:5432/hapi');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`HAPI_HUB_DATABASE_URL must start with postgres:// or postgresql://, got ${url.protocol}//`);
+  }
+  return raw;
+}
+
 export function hubConfig(env: Env = process.env): HubConfig {
   const tlsCert = envOptional(env, 'HAPI_HUB_TLS_CERT');
   const tlsKey = envOptional(env, 'HAPI_HUB_TLS_KEY');
@@ -361,6 +382,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     tlsCert,
     tlsKey,
     dbPath: envOptional(env, 'HAPI_HUB_DB'),
+    databaseUrl: databaseUrl(env),
     aliveTimeoutMs: envInt(env, 'HAPI_HUB_ALIVE_TIMEOUT_MS', 45_000, { min: 100 }),
     spawnDeadlineMs: envInt(env, 'HAPI_HUB_SPAWN_DEADLINE_MS', reportTimeout + 15_000, { min: 100 }),
     rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),

@@ -33,6 +33,12 @@ export interface TokenStore {
   revokeToken(id: string, at: Date): Promise<boolean>;
   /** Owner tokens that are not revoked. */
   countOwnerTokens(): Promise<number>;
+  /**
+   * Inserts this owner token unless a live (not revoked) owner token exists; true when it did.
+   * Atomic in the database (a unique index on the live owner), so of several hubs starting at
+   * once on one database exactly one creates it.
+   */
+  insertOwnerTokenOnce(rec: TokenRecord, hash: string): Promise<boolean>;
 }
 
 /** Machines with their versioned metadata and runner state. */

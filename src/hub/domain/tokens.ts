@@ -100,9 +100,17 @@ export function createTokens(opts: TokensOptions): Tokens {
 
     async bootstrapOwnerToken() {
       if ((await store.countOwnerTokens()) > 0) return undefined;
-      const t = await insert(DEFAULT_NAMESPACE, 'owner', true, 'full');
-      log.info({ tokenId: t.tokenId }, 'created the owner token');
-      return t;
+      // Another hub on the same database may be doing the same right now: the store inserts
+      // only if no live owner token exists, and exactly one of us gets true.
+      const token = newToken();
+      const rec: TokenRecord = { id: newTokenId(), namespace: DEFAULT_NAMESPACE, label: 'owner', owner: true, scope: 'full', createdAt: now() };
+      const created = await store.transaction(async (tx) => {
+        await tx.ensureNamespace(DEFAULT_NAMESPACE);
+        return tx.insertOwnerTokenOnce(rec, hashToken(token));
+      });
+      if (!created) return undefined;
+      log.info({ tokenId: rec.id }, 'created the owner token');
+      return { tokenId: rec.id, token, namespace: DEFAULT_NAMESPACE, scope: 'full' };
     },
 
     async create(caller, namespace, label, scope = 'full') {

@@ -138,6 +138,14 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX push_subscriptions_namespace ON push_subscriptions(namespace, created_at);
     `,
   },
+  {
+    version: 6,
+    name: 'one live owner token',
+    // The owner token made on first start exists once, even when two hubs start together.
+    sql: `
+      CREATE UNIQUE INDEX tokens_one_live_owner ON tokens(owner) WHERE owner = 1 AND revoked_at IS NULL;
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the schema version. */

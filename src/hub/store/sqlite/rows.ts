@@ -2,6 +2,7 @@
  * SQLite rows <-> domain records. Times are stored as epoch milliseconds, JSON columns as text.
  */
 import type { MachineMetadataInfo, RunnerStateInfo } from '../../../contract/types.js';
+import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../../contract/activity-types.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../../domain/types.js';
 
 export function ms(d: Date | undefined): number | null {
@@ -111,5 +112,50 @@ export function webSessionFromRow(r: Record<string, unknown>): WebSessionRecord 
     subject: String(r.subject),
     createdAt: Number(r.created_at),
     lastSeenAt: Number(r.last_seen_at),
+  };
+}
+
+/** An approval_decisions row as read; `request` is the request as JSON, its time in epoch ms. */
+export interface DecisionRow {
+  machine_id: string;
+  session_id: string;
+  request: string;
+  decision: string;
+  message: string;
+  token_id: string;
+  decided_by: string;
+  origin: string;
+  decided_at: number;
+}
+
+export function decisionFromRow(r: DecisionRow): ApprovalDecisionRecordInfo {
+  const request = JSON.parse(r.request) as ApprovalRequestInfo & { requestedAt: number };
+  return {
+    machineId: r.machine_id,
+    sessionId: r.session_id,
+    request: { ...request, requestedAt: new Date(request.requestedAt) },
+    decision: r.decision as ApprovalDecisionRecordInfo['decision'],
+    message: r.message,
+    tokenId: r.token_id,
+    decidedBy: r.decided_by,
+    origin: r.origin as ApprovalDecisionRecordInfo['origin'],
+    decidedAt: new Date(r.decided_at),
+  };
+}
+
+/** The row to insert for a decision (both adapters bind from it). */
+export function decisionToRow(d: ApprovalDecisionRecordInfo & { namespace: string }) {
+  return {
+    namespace: d.namespace,
+    machine_id: d.machineId,
+    session_id: d.sessionId,
+    request_id: d.request.id,
+    request: JSON.stringify({ ...d.request, requestedAt: d.request.requestedAt.getTime() }),
+    decision: d.decision,
+    message: d.message,
+    token_id: d.tokenId,
+    decided_by: d.decidedBy,
+    origin: d.origin,
+    decided_at: d.decidedAt.getTime(),
   };
 }

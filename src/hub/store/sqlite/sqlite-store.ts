@@ -6,24 +6,27 @@
  * async, so while one is open every other call waits its turn (one connection: a call made
  * meanwhile would otherwise join, and roll back with, someone else's transaction).
  */
-import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../../contract/activity-types.js';
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../../../shared/atomic-file.js';
-import { errnoCode, UnavailableError } from '../../../shared/errors.js';
+import { errnoCode } from '../../../shared/errors.js';
+import { storeError } from '../store-errors.js';
 import type { ApprovalDecisionStore, HubStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
 import type { NotifyStore } from '../../domain/notify/notify-store.js';
 import type { MachineRecord } from '../../domain/types.js';
 import { migrate } from './migrations.js';
 import { sqliteNotifyTables } from './notify-tables.js';
 import {
+  decisionFromRow,
+  decisionToRow,
   machineFromRow,
   ms,
   runnerStateToJson,
   sessionFromRow,
   tokenFromRow,
   webSessionFromRow,
+  type DecisionRow,
   type MachineRow,
   type SessionRow,
   type TokenRow,
@@ -53,19 +56,6 @@ function makeDbFilesPrivate(path: string): void {
  * enough that a long lock turns into quick UNAVAILABLE answers instead of a frozen hub.
  */
 export const BUSY_TIMEOUT_MS = 500;
-
-/**
- * SQLITE_BUSY / SQLITE_LOCKED (and their extended codes) mean another connection holds a lock
- * the statement needs: the domain's UnavailableError, so a call answers UNAVAILABLE (HTTP 503)
- * and background writes retry. Anything else is passed on as it is.
- */
-function storeError(err: unknown): unknown {
-  const code = err instanceof Database.SqliteError ? err.code : undefined;
-  if (code?.startsWith('SQLITE_BUSY') || code?.startsWith('SQLITE_LOCKED')) {
-    return new UnavailableError('the hub database is busy (another process holds its lock); retry shortly', { sqliteCode: code }, { cause: err });
-  }
-  return err;
-}
 
 /** Ports as better-sqlite3 answers them: the same methods, returning values directly. */
 export type Synchronous<P> = {
@@ -133,6 +123,10 @@ export function openHubStore(path: string): HubStore {
     ensureNs: db.prepare('INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)'),
     insertToken: db.prepare(
       'INSERT INTO tokens (id, namespace, hash, label, owner, scope, created_at) VALUES (@id, @namespace, @hash, @label, @owner, @scope, @created_at)',
+    ),
+    insertOwnerOnce: db.prepare(
+      `INSERT INTO tokens (id, namespace, hash, label, owner, scope, created_at) VALUES (@id, @namespace, @hash, @label, 1, 'full', @created_at)
+       ON CONFLICT DO NOTHING`,
     ),
     tokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     tokenById: db.prepare('SELECT * FROM tokens WHERE id = ?'),
@@ -224,6 +218,10 @@ export function openHubStore(path: string): HubStore {
         created_at: rec.createdAt.getTime(),
       });
     },
+    insertOwnerTokenOnce(rec, hash) {
+      const row = { id: rec.id, namespace: rec.namespace, hash, label: rec.label, created_at: rec.createdAt.getTime() };
+      return q.insertOwnerOnce.run(row).changes > 0;
+    },
     findTokenByHash(hash) {
       const row = q.tokenByHash.get(hash) as TokenRow | undefined;
       return row ? tokenFromRow(row) : undefined;
@@ -314,19 +312,7 @@ export function openHubStore(path: string): HubStore {
       deleteWebSessions(keys);
     },
     insertDecision(d) {
-      q.insertDecision.run({
-        namespace: d.namespace,
-        machine_id: d.machineId,
-        session_id: d.sessionId,
-        request_id: d.request.id,
-        request: JSON.stringify({ ...d.request, requestedAt: d.request.requestedAt.getTime() }),
-        decision: d.decision,
-        message: d.message,
-        token_id: d.tokenId,
-        decided_by: d.decidedBy,
-        origin: d.origin,
-        decided_at: d.decidedAt.getTime(),
-      });
+      q.insertDecision.run(decisionToRow(d));
     },
     listDecisions(machineId, sessionId) {
       return (q.decisions.all(machineId, sessionId) as DecisionRow[]).map(decisionFromRow);
@@ -384,32 +370,5 @@ export function openHubStore(path: string): HubStore {
     async close() {
       db.close();
     },
-  };
-}
-
-interface DecisionRow {
-  machine_id: string;
-  session_id: string;
-  request: string;
-  decision: string;
-  message: string;
-  token_id: string;
-  decided_by: string;
-  origin: string;
-  decided_at: number;
-}
-
-function decisionFromRow(r: DecisionRow): ApprovalDecisionRecordInfo {
-  const request = JSON.parse(r.request) as ApprovalRequestInfo & { requestedAt: number };
-  return {
-    machineId: r.machine_id,
-    sessionId: r.session_id,
-    request: { ...request, requestedAt: new Date(request.requestedAt) },
-    decision: r.decision as ApprovalDecisionRecordInfo['decision'],
-    message: r.message,
-    tokenId: r.token_id,
-    decidedBy: r.decided_by,
-    origin: r.origin as ApprovalDecisionRecordInfo['origin'],
-    decidedAt: new Date(r.decided_at),
   };
 }

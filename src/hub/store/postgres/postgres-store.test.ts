@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPgCluster, type PgCluster } from '../../../../test/pg-cluster.js';
+import { isHapiError } from '../../../shared/errors.js';
+import { silentLogger } from '../../../shared/logger.js';
+import type { HubStore } from '../../domain/ports.js';
+import { createTokens } from '../../domain/tokens.js';
+import { describeHubStore } from '../store-suite.js';
+import { LATEST_VERSION } from './migrations.js';
+import { openPostgresStore, redactDatabaseUrl } from './postgres-store.js';
+
+// One throwaway cluster for this file, a fresh database per test (tests/pg-cluster.ts).
+let cluster: PgCluster | undefined;
+const ready = startPgCluster().then((c) => (cluster = c));
+beforeAll(async () => {
+  await ready;
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** vitest decides what to skip before beforeAll runs: wait for the cluster at collection time. */
+const available = await ready.then(Boolean);
+
+describe.skipIf(!available)('postgres store', () => {
+  describeHubStore('postgres', async () => {
+    const url = await cluster!.createDatabase();
+    let store: HubStore = await openPostgresStore(url);
+    return {
+      store,
+      async reopen() {
+        await store.close();
+        return (store = await openPostgresStore(url));
+      },
+      async dispose() {
+        await store.close();
+      },
+    };
+  });
+
+  it('applies the migrations exactly once when several hubs start at once on an empty database', async () => {
+    const url = await cluster!.createDatabase();
+    const stores = await Promise.all(Array.from({ length: 6 }, () => openPostgresStore(url)));
+    try {
+      const rows = (await stores[0]!.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows;
+      expect(rows.map((r) => r.version)).toEqual(Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+      // Every store works.
+      for (const [i, s] of stores.entries()) await s.ensureNamespace(`ns${i}`);
+      expect(Number((await stores[0]!.pool.query('SELECT COUNT(*) AS n FROM namespaces')).rows[0].n)).toBe(6);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('creates the owner token exactly once when several hubs start together', async () => {
+    const url = await cluster!.createDatabase();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(url)));
+    try {
+      const log = silentLogger();
+      const made = await Promise.all(stores.map((store) => createTokens({ store, log, now: () => new Date() }).bootstrapOwnerToken()));
+      const created = made.filter((t) => t !== undefined);
+      expect(created).toHaveLength(1);
+      expect(await stores[0]!.countOwnerTokens()).toBe(1);
+      // The one that was created authenticates on every hub.
+      for (const store of stores) {
+        expect(await createTokens({ store, log, now: () => new Date() }).authenticate(created[0]!.token)).toMatchObject({ owner: true });
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('answers UNAVAILABLE when PostgreSQL cannot be reached, and never shows the password', async () => {
+    const port = cluster!.port;
+    const gone = `postgres://hapi:secret@127.0.0.1:1/nothing`;
+    const err = await openPostgresStore(gone).catch((e: unknown) => e);
+    expect(isHapiError(err) && err.kind).toBe('Unavailable');
+    expect(redactDatabaseUrl(`postgres://hapi:secret@127.0.0.1:${port}/db`)).toBe(`postgres://hapi:***@127.0.0.1:${port}/db`);
+    // A store whose PostgreSQL goes away mid-life: its calls reject Unavailable, not a raw driver error.
+    const own = await startPgCluster();
+    if (!own) return;
+    const store = await openPostgresStore(own.url);
+    try {
+      await store.ensureNamespace('default');
+      await own.stop();
+      for (const call of [() => store.listMachines('default'), () => store.transaction(async (tx) => tx.getMachine('m1'))]) {
+        const failed = await call().catch((e: unknown) => e);
+        expect(isHapiError(failed) && failed.kind).toBe('Unavailable');
+      }
+    } finally {
+      await own.stop();
+      await store.close();
+    }
+  });
+});
