@@ -81,9 +81,9 @@ describe('presence', () => {
       presence.alive(conn);
     }
     expect(sink.closedWith).toBeUndefined();
-    // The sweeper wrote the last alive time; alive itself only touches memory.
+    // Alive messages only touch memory: the store keeps the connect time, reads show memory's.
     await vi.advanceTimersByTimeAsync(200);
-    expect((await store.getMachine('m1'))?.lastAlive).toEqual(after(4_000));
+    expect((await store.getMachine('m1'))?.lastAlive).toEqual(T0);
     expect(presence.withLastAlive((await store.getMachine('m1'))!).lastAlive).toEqual(after(4_000));
 
     await vi.advanceTimersByTimeAsync(1_000);
@@ -92,6 +92,34 @@ describe('presence', () => {
     expect(presence.get('m1')).toBeUndefined();
     expect(await store.getMachine('m1')).toMatchObject({ online: false, lastAlive: after(4_000) });
     expect(machineEvents().at(-1)).toEqual({ id: 'm1', online: false });
+  });
+
+  it('writes nothing to the database per alive message: the machine once per connect, and its offline mark at the end', async () => {
+    const writes: string[] = [];
+    for (const name of ['insertMachine', 'saveMachine', 'saveLastAlive', 'markAllOffline', 'ensureNamespace', 'upsertSession'] as const) {
+      const real = (store[name] as (...a: unknown[]) => Promise<unknown>).bind(store);
+      (store as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => (writes.push(name), real(...a));
+    }
+    // The ports handed to a transaction are the adapter's own: count the transactions too.
+    const transaction = store.transaction.bind(store);
+    store.transaction = (work) => (writes.push('transaction'), transaction(work));
+    const { conn } = await presence.connect(caller(), hello('m1'), recordingSink());
+    expect(writes).toEqual(['transaction']);
+    writes.length = 0;
+    for (let i = 0; i < 50; i++) {
+      await vi.advanceTimersByTimeAsync(150);
+      presence.alive(conn);
+    }
+    expect(writes).toEqual([]);
+    expect(presence.withLastAlive((await store.getMachine('m1'))!)).toMatchObject({ online: true, lastAlive: after(7_500) });
+    presence.detach(conn, 'runner closed the stream');
+    await settle();
+    expect(writes).toEqual(['transaction']);
+    expect(await store.getMachine('m1')).toMatchObject({ online: false, lastAlive: after(7_500) });
+    // A reconnect writes the machine once more.
+    writes.length = 0;
+    await presence.connect(caller(), hello('m1'), recordingSink());
+    expect(writes).toEqual(['transaction']);
   });
 
   it('detach takes the machine offline at once, fails its pending calls, and is idempotent', async () => {

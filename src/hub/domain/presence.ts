@@ -4,9 +4,10 @@
  * finds no alive message within the timeout. A newer stream for the same machine replaces the
  * older one (the runner reconnected before the old stream was noticed dead).
  *
- * Alive messages only touch memory; the sweeper writes last-alive times in one batch, so a
- * busy hub does not write to the database per alive message. Those writes and offline marks
- * are retried with backoff while the store is unavailable (presence-writes.ts); meanwhile
+ * Alive messages only touch memory, never the database: an online machine's last-alive time
+ * is the one in memory (withLastAlive); the store gets it with the offline mark when the stream
+ * ends, and the machine's record is written once per connect. A hub that dies loses nothing
+ * that matters: the next start marks every machine offline. Offline marks are retried with backoff while the store is unavailable (presence-writes.ts); meanwhile
  * reads show the machine offline from memory.
  */
 import type { Logger } from 'pino';
@@ -91,7 +92,6 @@ export interface PresenceOptions {
 
 interface Conn extends Connection {
   lastAlive: Date;
-  aliveDirty: boolean;
   detached: boolean;
 }
 
@@ -162,10 +162,6 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
   function sweep(): void {
     const t = now().getTime();
     for (const conn of connections.values()) {
-      if (conn.aliveDirty) {
-        conn.aliveDirty = false;
-        writes.alive(conn.machineId, conn.lastAlive);
-      }
       if (t - conn.lastAlive.getTime() > aliveTimeoutMs) {
         log.info({ machineId: conn.machineId, lastAlive: conn.lastAlive }, 'no alive message in time: machine offline');
         detach(conn, 'alive timeout');
@@ -247,7 +243,6 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
         capabilities: hello.capabilities,
         attaches: createAttachStreams(),
         lastAlive: t,
-        aliveDirty: false,
         detached: false,
       };
       connections.set(hello.machineId, conn);
@@ -264,7 +259,6 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
     alive(conn) {
       const c = conn as Conn;
       c.lastAlive = now();
-      c.aliveDirty = true;
     },
 
     detach: (conn, reason) => detach(conn as Conn, reason),
