@@ -81,6 +81,15 @@ describe('configuration', () => {
     expect(() => hubConfig({ HAPI_HUB_TLS_CERT: '/c.pem' })).toThrow(/must be set together/);
     expect(hubConfig({}).spawnDeadlineMs).toBeGreaterThan(runnerConfig({}).sessionReportTimeoutMs);
   });
+
+  it('HAPI_HUB_DATABASE_URL selects PostgreSQL: a postgres:// or postgresql:// URL, nothing else', () => {
+    expect(hubConfig({}).databaseUrl).toBeUndefined();
+    expect(hubConfig({ HAPI_HUB_DATABASE_URL: ' ' }).databaseUrl).toBeUndefined();
+    expect(hubConfig({ HAPI_HUB_DATABASE_URL: 'postgres://u:p@db:5432/hapi' }).databaseUrl).toBe('postgres://u:p@db:5432/hapi');
+    expect(hubConfig({ HAPI_HUB_DATABASE_URL: 'postgresql://db/hapi?sslmode=require' }).databaseUrl).toBe('postgresql://db/hapi?sslmode=require');
+    expect(() => hubConfig({ HAPI_HUB_DATABASE_URL: 'mysql://db/hapi' })).toThrow(/HAPI_HUB_DATABASE_URL must start with postgres:\/\//);
+    expect(() => hubConfig({ HAPI_HUB_DATABASE_URL: 'not a url' })).toThrow(/HAPI_HUB_DATABASE_URL must be a URL/);
+  });
 });
 
 describe('HAPI_DETACH_KEY', () => {
