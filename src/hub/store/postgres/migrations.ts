@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL schema as versioned migrations, mirroring src/hub/store/sqlite/migrations.ts
  * version for version (same tables and columns: times as epoch milliseconds in BIGINT, flags
- * as 0/1 INTEGER, JSON as TEXT, so both adapters share rows.ts). Recorded in
+ * as 0/1 INTEGER, JSON as TEXT, so both adapters share ../rows.ts). Recorded in
  * `schema_migrations`; each runs once, in a transaction. Add a migration, never edit one that
  * has shipped, and add it to both files.
  *

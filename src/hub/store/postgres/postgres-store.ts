@@ -1,7 +1,7 @@
 /**
  * The hub's store ports (src/hub/domain/ports.ts) over PostgreSQL (node-postgres, a Pool), for
  * hubs that outgrow one process (README, "Hub on PostgreSQL"). The same tables and rows as the
- * SQLite adapter (rows.ts); schema: migrations.ts, applied under an advisory lock at open.
+ * SQLite adapter (../rows.ts); schema: migrations.ts, applied under an advisory lock at open.
  * Transactions run on one pooled client in READ COMMITTED (PostgreSQL's default); errors are
  * mapped in one place (../store-errors.ts). Loaded with a dynamic import only when
  * HAPI_HUB_DATABASE_URL is set, so neither pg nor this code reaches a SQLite hub or the CLI.
@@ -23,7 +23,7 @@ import {
   type MachineRow,
   type SessionRow,
   type TokenRow,
-} from '../sqlite/rows.js';
+} from '../rows.js';
 import { migrate } from './migrations.js';
 
 /** Something that runs a query: the pool, or the client of one transaction. */

@@ -30,7 +30,7 @@ import {
   type MachineRow,
   type SessionRow,
   type TokenRow,
-} from './rows.js';
+} from '../rows.js';
 
 /**
  * The database and its -wal, -shm and -journal files hold tokens' hashes and sign-ins: 0600,

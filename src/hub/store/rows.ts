@@ -1,9 +1,10 @@
 /**
- * SQLite rows <-> domain records. Times are stored as epoch milliseconds, JSON columns as text.
+ * Database rows <-> domain records, for both adapters (SQLite and PostgreSQL keep the same
+ * columns): times as epoch milliseconds, flags as 0/1, JSON columns as text.
  */
-import type { MachineMetadataInfo, RunnerStateInfo } from '../../../contract/types.js';
-import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../../contract/activity-types.js';
-import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../../domain/types.js';
+import type { MachineMetadataInfo, RunnerStateInfo } from '../../contract/types.js';
+import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../contract/activity-types.js';
+import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../domain/types.js';
 
 export function ms(d: Date | undefined): number | null {
   return d ? d.getTime() : null;
