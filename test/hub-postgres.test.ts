@@ -75,7 +75,7 @@ describe.skipIf(!cluster)('hub on PostgreSQL (HAPI_HUB_DATABASE_URL)', () => {
       const grpcPort = new URL(h.grpcUrl).port;
       h = await startHubProcess(th, { ...env, HAPI_HUB_GRPC_PORT: grpcPort }, owner);
       hubs.push(h);
-      expect(h.stdout()).not.toContain('owner token');
+      expect(h.stdout()).not.toContain('shown once');
       c = h.clients();
       await waitMachine(c, machineId, (m) => m.online, 20_000);
       expect((await c.hub.listSessions({ machineId, includeEnded: false })).sessions.map((x) => x.id)).toContain(s.id);
