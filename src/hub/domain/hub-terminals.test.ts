@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { UnavailableError } from '../../shared/errors.js';
 import type { AttachStreamFeed } from './attach-streams.js';
@@ -120,7 +120,8 @@ describe('terminals through the hub (domain)', () => {
     expect(down).toEqual([{ kind: 'input', data: Buffer.from('k') }]);
     r.link.detach('runner died');
     const next = await runner();
-    await new Promise((res) => setTimeout(res, 400));
+    // The relay retries on its own backoff: wait until it asked the new link, however long that takes.
+    await vi.waitFor(() => expect(next.opens()).not.toHaveLength(0), { timeout: 10_000, interval: 20 });
     expect(next.opens()[0]!.hello).toEqual({ mode: 'interactive', size: undefined, lastOffset: 13 });
     const feed2 = await next.accept();
     feed2.event(output(12, 'cd'));
@@ -132,16 +133,18 @@ describe('terminals through the hub (domain)', () => {
   it('while resuming keeps the newest resize (and the input) for the next upstream, resize first', async () => {
     const r = await runner();
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive', size: { cols: 48, rows: 43 } });
-    r.accept();
+    await settle();
+    await r.accept();
     await relay.opened;
     r.link.detach('runner died');
     relay.send({ kind: 'resize', size: { cols: 48, rows: 40 } });
     relay.send({ kind: 'input', data: Buffer.from('k') });
     relay.send({ kind: 'resize', size: { cols: 48, rows: 43 } });
     const next = await runner();
-    await new Promise((res) => setTimeout(res, 400));
+    // The relay retries on its own backoff: wait until it asked the new link, however long that takes.
+    await vi.waitFor(() => expect(next.opens()).not.toHaveLength(0), { timeout: 10_000, interval: 20 });
     const down: ViewerMessage[] = [];
-    next.accept(down);
+    await next.accept(down);
     await relay.ready();
     expect(down).toEqual([
       { kind: 'resize', size: { cols: 48, rows: 43 } },
@@ -161,7 +164,7 @@ describe('terminals through the hub (domain)', () => {
   });
 
   it('a viewer coming back with an offset while the machine has no link yet (the hub restarted) is held until it has, with its input; one without is refused', async () => {
-    const r = runner();
+    const r = await runner();
     r.link.detach('the hub restarted; the runner is not back yet');
     // A fresh attach is refused at once: nothing to resume.
     const fresh = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
@@ -172,12 +175,12 @@ describe('terminals through the hub (domain)', () => {
     void relay.ready().then(() => (ready = true));
     await new Promise((res) => setTimeout(res, 300));
     expect(ready).toBe(false);
-    const next = runner();
-    await new Promise((res) => setTimeout(res, 400));
+    const next = await runner();
+    await vi.waitFor(() => expect(next.opens()).not.toHaveLength(0), { timeout: 10_000, interval: 20 });
     // The first upstream it gets imposes the viewer's size and resumes from its offset.
     expect(next.opens()[0]!.hello).toEqual({ mode: 'interactive', size: { cols: 48, rows: 43 }, lastOffset: 20 });
     const down: ViewerMessage[] = [];
-    const feed = next.accept(down);
+    const feed = await next.accept(down);
     await relay.opened;
     await relay.ready();
     expect(down).toEqual([{ kind: 'input', data: Buffer.from('typed meanwhile') }]);
@@ -187,7 +190,7 @@ describe('terminals through the hub (domain)', () => {
   });
 
   it('a viewer coming back with an offset to a machine that never links again ends UNAVAILABLE after the resume time', async () => {
-    const r = runner();
+    const r = await runner();
     r.link.detach('gone');
     const relay = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only', lastOffset: 5 });
     await expect(relay.opened).rejects.toBeInstanceOf(UnavailableError);
