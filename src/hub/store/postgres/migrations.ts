@@ -110,6 +110,42 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
+    version: 5,
+    name: 'notifications',
+    // The notifier's settings (src/hub/domain/notify): muted sessions, per-namespace preferences,
+    // Web Push keys and subscriptions (the private key is as secret as the tokens' hashes).
+    // Mutes outlive their session's row on purpose: a session id is only reused by a resume.
+    sql: `
+      CREATE TABLE notify_mutes (
+        namespace TEXT NOT NULL,
+        machine_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        muted_at BIGINT NOT NULL,
+        PRIMARY KEY (namespace, machine_id, session_id)
+      );
+      CREATE TABLE notify_settings (
+        namespace TEXT PRIMARY KEY,
+        notify_on_exit INTEGER NOT NULL DEFAULT 0 CHECK (notify_on_exit IN (0, 1))
+      );
+      -- The hub's VAPID key pair for Web Push, made on first start; one row, whichever hub wins.
+      CREATE TABLE push_vapid (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        public_key TEXT NOT NULL,
+        private_key TEXT NOT NULL
+      );
+      CREATE TABLE push_subscriptions (
+        endpoint TEXT PRIMARY KEY,
+        p256dh TEXT NOT NULL,
+        auth TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        can_decide INTEGER NOT NULL CHECK (can_decide IN (0, 1)),
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX push_subscriptions_namespace ON push_subscriptions(namespace, created_at);
+    `,
+  },
+  {
     version: 6,
     name: 'one live owner token',
     // The owner token made on first start exists once, even when two hubs start together.

@@ -3,6 +3,7 @@ import { startPgCluster, type PgCluster } from '../../../../test/pg-cluster.js';
 import { isHapiError } from '../../../shared/errors.js';
 import { silentLogger } from '../../../shared/logger.js';
 import type { HubStore } from '../../domain/ports.js';
+import { createPushSubscriptions } from '../../domain/notify/push-subscriptions.js';
 import { createTokens } from '../../domain/tokens.js';
 import { describeHubStore } from '../store-suite.js';
 import { LATEST_VERSION } from './migrations.js';
@@ -64,6 +65,21 @@ describe.skipIf(!available)('postgres store', () => {
       for (const store of stores) {
         expect(await createTokens({ store, log, now: () => new Date() }).authenticate(created[0]!.token)).toMatchObject({ owner: true });
       }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('makes the VAPID key pair exactly once when several hubs start together', async () => {
+    const url = await cluster!.createDatabase();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(url)));
+    try {
+      // Each hub makes its own pair and saves it unless one exists: one wins, all use it.
+      const keys = await Promise.all(stores.map((store) => createPushSubscriptions({ store, now: () => new Date(), allowLoopbackHttp: false }).vapidKeys()));
+      expect(new Set(keys.map((k) => k.publicKey)).size).toBe(1);
+      expect(new Set(keys.map((k) => k.privateKey)).size).toBe(1);
+      expect(Number((await stores[0]!.pool.query('SELECT COUNT(*) AS n FROM push_vapid')).rows[0].n)).toBe(1);
+      expect(await stores[4]!.getVapidKeys()).toEqual(keys[0]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

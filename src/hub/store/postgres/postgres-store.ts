@@ -25,6 +25,7 @@ import {
   type TokenRow,
 } from '../rows.js';
 import { migrate } from './migrations.js';
+import { postgresNotifyTables } from './notify-tables.js';
 
 /** Something that runs a query: the pool, or the client of one transaction. */
 type Queryable = Pick<pg.Pool, 'query'>;
@@ -256,7 +257,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => undefined);
     throw storeError(err);
   }
-  const ports = mapErrors(portsOver(pool));
+  const ports = mapErrors({ ...postgresNotifyTables(pool), ...portsOver(pool) });
   return {
     ...ports,
     pool,
