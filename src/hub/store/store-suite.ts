@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HubStore } from '../domain/ports.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../domain/types.js';
+import { describeNotifyAndApprovals } from './store-suite-notify.js';
 
 /** A fresh, empty store; `reopen` closes it and opens the same data again. */
 export interface StoreHarness {
@@ -249,68 +250,7 @@ export function describeHubStore(name: string, open: () => Promise<StoreHarness>
       });
     });
 
-    describe('notification settings', () => {
-      it('mutes and unmutes a session of one namespace only, kept across a reopen', async () => {
-        expect(await store.isSessionMuted('a', 'm1', 's1')).toBe(false);
-        await store.setSessionMuted('a', 'm1', 's1', true, T0);
-        await store.setSessionMuted('a', 'm1', 's1', true, at(5));
-        expect(await store.isSessionMuted('a', 'm1', 's1')).toBe(true);
-        expect(await store.isSessionMuted('b', 'm1', 's1')).toBe(false);
-        store = await h.reopen();
-        expect(await store.listMutedSessions('a')).toEqual([{ machineId: 'm1', sessionId: 's1' }]);
-        expect(await store.listMutedSessions('b')).toEqual([]);
-        await store.setSessionMuted('a', 'm1', 's1', false, at(10));
-        expect(await store.isSessionMuted('a', 'm1', 's1')).toBe(false);
-      });
-
-      it('keeps one VAPID key pair (the first saved) and push subscriptions per namespace', async () => {
-        expect(await store.getVapidKeys()).toBeUndefined();
-        expect(await store.saveVapidKeys({ publicKey: 'pub1', privateKey: 'priv1' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
-        expect(await store.saveVapidKeys({ publicKey: 'pub2', privateKey: 'priv2' })).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
-        const sub = { endpoint: 'https://push.example/1', p256dh: 'k', auth: 'a', namespace: 'a', tokenId: 't', canDecide: true, createdAt: T0 };
-        await store.savePushSubscription(sub);
-        await store.savePushSubscription({ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false });
-        await store.savePushSubscription({ ...sub, auth: 'a2' });
-        store = await h.reopen();
-        expect(await store.getVapidKeys()).toEqual({ publicKey: 'pub1', privateKey: 'priv1' });
-        expect(await store.listPushSubscriptions('a')).toEqual([{ ...sub, auth: 'a2' }]);
-        expect(await store.listPushSubscriptions('b')).toEqual([{ ...sub, endpoint: 'https://push.example/2', namespace: 'b', canDecide: false }]);
-        expect(await store.deletePushSubscription('https://push.example/2', 'a')).toBe(false);
-        expect(await store.deletePushSubscription('https://push.example/2')).toBe(true);
-        expect(await store.listPushSubscriptions('b')).toEqual([]);
-      });
-
-      it('keeps per-namespace preferences, off by default', async () => {
-        expect(await store.getNotifySettings('a')).toEqual({ notifyOnExit: false });
-        await store.setNotifySettings('a', { notifyOnExit: true });
-        store = await h.reopen();
-        expect(await store.getNotifySettings('a')).toEqual({ notifyOnExit: true });
-        expect(await store.getNotifySettings('b')).toEqual({ notifyOnExit: false });
-      });
-    });
-
-    describe('approval decisions', () => {
-      it('appends and lists a session\'s decisions oldest first, every field kept, sessions apart', async () => {
-        const request = { id: 'r1', tool: 'Bash', command: 'ls', file: '', description: 'list', choices: ['allow', 'deny'] as ('allow' | 'deny')[], requestedAt: new Date(1_000), atTerminal: false };
-        const rec = (id: string, decision: 'allow' | 'deny', at: number) => ({
-          machineId: 'm1',
-          sessionId: 's1',
-          request: { ...request, id },
-          decision,
-          message: decision === 'deny' ? 'no' : '',
-          tokenId: 't1',
-          decidedBy: 'phone',
-          origin: 'page' as const,
-          decidedAt: new Date(at),
-        });
-        expect(await store.listDecisions('m1', 's1')).toEqual([]);
-        await store.insertDecision({ ...rec('r1', 'allow', 2_000), namespace: 'default' });
-        await store.insertDecision({ ...rec('r2', 'deny', 3_000), namespace: 'default' });
-        await store.insertDecision({ ...rec('r3', 'allow', 4_000), sessionId: 's2', namespace: 'default' });
-        expect(await store.listDecisions('m1', 's1')).toEqual([rec('r1', 'allow', 2_000), rec('r2', 'deny', 3_000)]);
-        expect(await store.listDecisions('m1', 's2')).toHaveLength(1);
-      });
-    });
+    describeNotifyAndApprovals({ store: () => store, reopen: async () => (store = await h.reopen()) });
 
     describe('transactions', () => {
       it('commits when the work returns, and returns its value', async () => {

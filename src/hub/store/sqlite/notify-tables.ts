@@ -7,7 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { DEFAULT_NAMESPACE_NOTIFY_SETTINGS, type NotifyStore, type PushSubscriptionRecord, type VapidKeys } from '../../domain/notify/notify-store.js';
-import type { Synchronous } from './sqlite-store.js';
+import type { Synchronous } from './sync-gate.js';
 
 /** The NotifyStore port's queries, answered synchronously (sqlite-store.ts makes them async). */
 export function sqliteNotifyTables(db: Database.Database): Synchronous<NotifyStore> {
