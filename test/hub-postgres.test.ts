@@ -1,7 +1,8 @@
 // A real hub (dist/hapi.cjs) on PostgreSQL (a throwaway cluster, test/pg-cluster.ts) with a
 // real runner: machines and sessions listed, spawn and stop through the hub, the data kept
-// across a hub restart (no second owner token), and no database write per alive message
-// (the machine's row keeps its xmin, i.e. no new row version, while alive messages flow).
+// across a hub restart (no second owner token, the same VAPID key pair, a mute kept), and no
+// database write per alive message (the machine's row keeps its xmin, i.e. no new row
+// version, while alive messages flow).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -70,6 +71,22 @@ describe.skipIf(!cluster)('hub on PostgreSQL (HAPI_HUB_DATABASE_URL)', () => {
       expect((await c.hub.listSessions({ machineId, includeEnded: false })).sessions.map((x) => x.id)).toContain(s.id);
       expect((await db.query('SELECT state FROM sessions WHERE machine_id = $1 AND id = $2', [machineId, s.id])).rows).toEqual([{ state: 'running' }]);
 
+      // Notification data lives in the database too: the VAPID key pair made at the first start
+      // and a session's mute.
+      const rest = async (path: string, body?: unknown) => {
+        const res = await fetch(`${h.httpUrl}${path}`, {
+          method: body === undefined ? 'GET' : 'POST',
+          headers: { authorization: `Bearer ${owner}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        expect(res.status, path).toBe(200);
+        return (await res.json()) as Record<string, unknown>;
+      };
+      const pushKey = (await rest('/api/v1/push/key')).publicKey;
+      expect(pushKey).toMatch(/^[A-Za-z0-9_-]{80,}$/);
+      await rest(`/api/v1/machines/${machineId}/sessions/${s.id}/mute`, { muted: true });
+      expect((await db.query('SELECT public_key FROM push_vapid')).rows).toEqual([{ public_key: pushKey }]);
+
       // A restart on the same database: the same owner token, no new one printed, the runner back.
       expect(await h.stop('SIGTERM')).toBe(0);
       const grpcPort = new URL(h.grpcUrl).port;
@@ -79,6 +96,8 @@ describe.skipIf(!cluster)('hub on PostgreSQL (HAPI_HUB_DATABASE_URL)', () => {
       c = h.clients();
       await waitMachine(c, machineId, (m) => m.online, 20_000);
       expect((await c.hub.listSessions({ machineId, includeEnded: false })).sessions.map((x) => x.id)).toContain(s.id);
+      expect((await rest('/api/v1/push/key')).publicKey).toBe(pushKey);
+      expect((await rest('/api/v1/notifications/settings')).mutedSessions).toEqual([{ machineId, sessionId: s.id }]);
 
       expect((await c.hub.stopSession({ machineId, sessionId: s.id })).result).toBe(StopSessionResult.STOP_SESSION_RESULT_STOPPED);
       await waitFor(async () => {
