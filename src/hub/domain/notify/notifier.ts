@@ -139,9 +139,13 @@ export function createNotifier(o: NotifierOptions): Notifier {
     const outcome = judge(entry, e);
     const p = (async () => {
       const final = outcome === 'sent' ? await stored(e) : outcome;
+      // Closed while the settings were being read: the hub is going away.
+      if (closed) return;
       if (final !== 'sent') o.onOutcome?.(final, e);
       else await send(e);
-    })().finally(() => inFlight.delete(p));
+    })()
+      .catch((err: unknown) => o.onError?.(err, 'notifier'))
+      .finally(() => inFlight.delete(p));
     inFlight.add(p);
   }
 
