@@ -4,6 +4,7 @@
  * own HTTP port. `close()` stops in reverse order and always finishes: long-lived streams are
  * ended first, then the gRPC server is force-closed after a grace period.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -23,6 +24,7 @@ import type { HapiPaths } from '../shared/paths.js';
 import { createHubCore, type HubCore } from './domain/hub-core.js';
 import { publicHubUrl } from './public-url.js';
 import type { HubStore } from './domain/ports.js';
+import type { ChangeBus } from './cluster/change-bus.js';
 import { openHubStore } from './store/sqlite/sqlite-store.js';
 import { authMiddleware } from './grpc/auth.js';
 import { createHubService, createTokenService } from './grpc/hub-service.js';
@@ -102,6 +104,16 @@ async function openStore(config: HubConfig, dbPath: string, log: Logger): Promis
   return openPostgresStore(config.databaseUrl, { onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
 }
 
+/**
+ * The change bus between replicas, on PostgreSQL only (LISTEN/NOTIFY; loaded, like the store,
+ * only then). A SQLite hub is alone: its watchers are fed in process.
+ */
+async function openChangeBus(config: HubConfig, log: Logger): Promise<ChangeBus | undefined> {
+  if (!config.databaseUrl) return undefined;
+  const { createPgChangeBus } = await import('./store/postgres/pg-change-bus.js');
+  return createPgChangeBus({ url: config.databaseUrl, replicaId: randomUUID(), log, retryMs: config.listenRetryMs });
+}
+
 function hostForUrl(host: string): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return h.includes(':') ? `[${h}]` : h;
@@ -114,7 +126,9 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   const dbPath = config.dbPath ?? paths.hubDb;
   const metrics = createHubMetrics();
   const store = instrumentStore(await openStore(config, dbPath, log), metrics.observeStore);
+  const bus = await openChangeBus(config, opts.log);
   const core = await createHubCore({
+    bus,
     onRelay: metrics.observeRelay,
     store,
     log: opts.log,
@@ -158,6 +172,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     grpcPort = await server.listen(`${bindHost}:${config.grpcPort}`, credentials);
   } catch (err) {
     core.close();
+    await bus?.close();
     await store.close();
     throw new UnavailableError(
       `cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`,
@@ -201,6 +216,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   } catch (err) {
     server.forceShutdown();
     core.close();
+    await bus?.close();
     await store.close();
     throw new UnavailableError(
       `cannot listen for HTTP on ${config.host}:${config.httpPort}: ${(err as Error).message}`,
@@ -256,6 +272,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         ]);
         clearTimeout(timer);
         http.closeAllConnections();
+        await bus?.close();
         await store.close();
         log.info({ pendingTimers: pendingTimers() }, 'hub stopped');
       })();

@@ -308,6 +308,11 @@ export interface HubConfig {
    * data in PostgreSQL instead of SQLite. Unset: SQLite at dbPath.
    */
   databaseUrl?: string;
+  /**
+   * HAPI_HUB_LISTEN_RETRY_MS (PostgreSQL only): first delay before the change listener reconnects
+   * after losing its connection (doubling up to 10 s); it then resyncs its watchers in full.
+   */
+  listenRetryMs: number;
   /** Machine goes offline after this long without an alive message. */
   aliveTimeoutMs: number;
   /** Deadline of relayed spawns; longer than the runner's report timeout. */
@@ -383,6 +388,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     tlsKey,
     dbPath: envOptional(env, 'HAPI_HUB_DB'),
     databaseUrl: databaseUrl(env),
+    listenRetryMs: envInt(env, 'HAPI_HUB_LISTEN_RETRY_MS', 500, { min: 10, max: 60_000 }),
     aliveTimeoutMs: envInt(env, 'HAPI_HUB_ALIVE_TIMEOUT_MS', 45_000, { min: 100 }),
     spawnDeadlineMs: envInt(env, 'HAPI_HUB_SPAWN_DEADLINE_MS', reportTimeout + 15_000, { min: 100 }),
     rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),

@@ -23,6 +23,7 @@ import type { HubStore } from './ports.js';
 import type { NotifySettingsView } from './notify/notify-settings.js';
 import type { PushSubscriptions } from './notify/push-subscriptions.js';
 import type { NamespaceNotifySettings } from './notify/notify-store.js';
+import type { ChangeBus } from '../cluster/change-bus.js';
 import type { AttentionEvent, SessionActivity } from './session-activity.js';
 import type { ApprovalDecisionRecordInfo, DecisionOriginName } from '../../contract/activity-types.js';
 import type { SessionEventKind } from './session-book.js';
@@ -48,6 +49,11 @@ export interface HubCoreOptions {
   pushAllowLoopbackHttp?: boolean;
   /** Injectable clock (tests). */
   now?: () => Date;
+  /**
+   * The change bus between hub replicas (PostgreSQL only): watchers here also hear changes made
+   * on other replicas, and token revocations reach every replica. None: a single hub.
+   */
+  bus?: ChangeBus;
   /**
    * Told when a relayed call settles: its method, `ok` or the error kind in snake case
    * (`unavailable`, `deadline_exceeded`, ...), and how long it took (metrics).

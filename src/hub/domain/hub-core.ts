@@ -31,6 +31,7 @@ import type { Caller, HubEvent, MachineRecord, RunnerBound } from './types.js';
 import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from './versioned.js';
 import { createWatchFeed } from './watch-feed.js';
 import type { HubCore, HubCoreOptions } from './hub-core-api.js';
+import { createClusterFeed, type ClusterFeed } from '../cluster/cluster-feed.js';
 
 export type { HelloInfo, RunnerBound, RunnerSink, WatchFilter } from './types.js';
 
@@ -42,11 +43,17 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   const log = opts.log.child({ c: 'hub-core' });
   const now = opts.now ?? (() => new Date());
   const feed = createWatchFeed();
-  const publish = feed.publish;
-  const tokens = createTokens({ store, log, now });
+  // With replicas (a change bus), what is published here is also announced to the others.
+  let cluster: ClusterFeed | undefined;
+  const publish = (namespace: string, event: HubEvent) => (cluster ? cluster.publish(namespace, event) : feed.publish(namespace, event));
+  const tokens = createTokens({ store, log, now, onRevoked: (tokenId) => cluster?.tokenRevoked(tokenId) });
   const presence = await createPresence({ store, publish, log, now, aliveTimeoutMs });
   const notifySettings = createNotifySettings({ store, now });
   const push = createPushSubscriptions({ store, now, allowLoopbackHttp: opts.pushAllowLoopbackHttp ?? false });
+  if (opts.bus) {
+    cluster = createClusterFeed({ feed, bus: opts.bus, store, withLastAlive: presence.withLastAlive, tokensChanged: tokens.recheck, log, now });
+    await cluster.start();
+  }
   const sessions = createSessionBook({ store, publish });
   const terminals = createHubTerminals({
     presence,

@@ -32,12 +32,20 @@ export interface Tokens {
   revoke(caller: Caller, tokenId: string): Promise<void>;
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
   watch(tokenId: string, onRevoked: () => void): () => void;
+  /**
+   * Another replica revoked `tokenId` (or, with no id, may have revoked any: after its bus
+   * reconnected): what this one cached of such tokens is read again, and streams of a revoked
+   * one end, as if revoked here.
+   */
+  recheck(tokenId?: string): Promise<void>;
 }
 
 export interface TokensOptions {
   store: TokenStore & UnitOfWork;
   log: Logger;
   now: () => Date;
+  /** Told after a revocation here (replicas: announced to the others). */
+  onRevoked?: (tokenId: string) => void;
 }
 
 /** What is stored of a token: its SHA-256, never the secret. */
@@ -64,6 +72,15 @@ export function createTokens(opts: TokensOptions): Tokens {
   /** token hash -> caller; a revoked token is removed. */
   const cache = new Map<string, Caller>();
   const watchers = new Map<string, Set<() => void>>();
+
+  /** Drops the token from the cache and ends its streams; returns how many there were. */
+  function forget(tokenId: string): number {
+    for (const [hash, c] of cache) if (c.tokenId === tokenId) cache.delete(hash);
+    const cbs = watchers.get(tokenId);
+    watchers.delete(tokenId);
+    for (const cb of cbs ?? []) cb();
+    return cbs?.size ?? 0;
+  }
 
   function requireOwner(caller: Caller): void {
     if (!caller.owner) throw new PermissionDeniedError('only the owner token can manage tokens');
@@ -135,11 +152,19 @@ export function createTokens(opts: TokensOptions): Tokens {
       const rec = await store.getToken(tokenId);
       if (!rec || rec.revokedAt) throw new NotFoundError(`token ${tokenId} not found`);
       await store.revokeToken(tokenId, now());
-      for (const [hash, c] of cache) if (c.tokenId === tokenId) cache.delete(hash);
-      const cbs = watchers.get(tokenId);
-      watchers.delete(tokenId);
-      log.info({ tokenId, openStreams: cbs?.size ?? 0 }, 'token revoked');
-      for (const cb of cbs ?? []) cb();
+      const open = forget(tokenId);
+      log.info({ tokenId, openStreams: open }, 'token revoked');
+      opts.onRevoked?.(tokenId);
+    },
+
+    async recheck(tokenId) {
+      const ids = tokenId ? [tokenId] : [...new Set([...[...cache.values()].map((c) => c.tokenId), ...watchers.keys()])];
+      for (const id of ids) {
+        const rec = await store.getToken(id);
+        if (rec && !rec.revokedAt) continue;
+        const open = forget(id);
+        log.info({ tokenId: id, openStreams: open }, 'token revoked on another replica');
+      }
     },
 
     watch(tokenId, onRevoked) {

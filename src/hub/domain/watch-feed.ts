@@ -16,6 +16,8 @@ export interface WatchFeed {
   watch(namespace: string, filter: WatchFilter, snapshot: () => Promise<HubEvent[]>, signal?: AbortSignal): AsyncIterable<HubEvent>;
   /** Open watchers. */
   readonly size: number;
+  /** Namespaces with at least one open watcher (what a full resync reads again). */
+  namespaces(): Set<string>;
   /** Ends every watcher (after what it has buffered). */
   close(): void;
 }
@@ -93,6 +95,10 @@ export function createWatchFeed(opts: { limit?: number } = {}): WatchFeed {
 
     get size() {
       return watchers.size;
+    },
+
+    namespaces() {
+      return new Set([...watchers].map((w) => w.namespace));
     },
 
     close() {
