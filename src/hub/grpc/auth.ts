@@ -5,6 +5,7 @@
  */
 import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc';
 import { bearerToken } from '../../shared/http/bearer.js';
+import { isHapiError } from '../../shared/errors.js';
 import type { Caller } from '../domain/types.js';
 import type { HubCore } from '../domain/hub-core.js';
 
@@ -20,7 +21,10 @@ export function authMiddleware(core: HubCore) {
     let caller: Caller;
     try {
       caller = await core.authenticate(bearerToken(context.metadata.get('authorization')));
-    } catch {
+    } catch (err) {
+      // The token could not be looked up (the database is busy or away): UNAVAILABLE, retried
+      // by runners and clients, not a token error that would tell them to give up.
+      if (isHapiError(err) && err.kind === 'Unavailable') throw err;
       throw new ServerError(Status.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
     }
     const controller = new AbortController();

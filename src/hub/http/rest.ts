@@ -29,7 +29,7 @@ import { sessionToProto } from '../../contract/common.js';
 import { machineToProto, tokenScopeJson } from '../../contract/hub.js';
 import { machineToJson, sessionToJson } from '../../contract/json.js';
 import type { SpawnSpec } from '../../contract/types.js';
-import { InvalidArgumentError, UnauthenticatedError } from '../../shared/errors.js';
+import { InvalidArgumentError, isHapiError, UnauthenticatedError } from '../../shared/errors.js';
 import { bearerToken } from '../../shared/http/bearer.js';
 import { readJsonObject } from '../../shared/http/body.js';
 import { jsonHandler, type HttpHandler, type JsonReply } from '../../shared/http/reply.js';
@@ -70,7 +70,9 @@ export function bearerAuthenticator(hub: HubCore): (req: IncomingMessage) => Pro
   return async (req) => {
     try {
       return await hub.authenticate(bearerToken(req.headers.authorization));
-    } catch {
+    } catch (err) {
+      // A lookup the database could not answer is a 503, not a bad token.
+      if (isHapiError(err) && err.kind === 'Unavailable') throw err;
       throw new UnauthenticatedError();
     }
   };

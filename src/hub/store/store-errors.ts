@@ -23,8 +23,8 @@ export function storeError(err: unknown): unknown {
   if (typeof code === 'string' && PG_RETRYABLE.test(code)) {
     return new UnavailableError(`the hub database cannot serve this now (PostgreSQL ${code}); retry shortly`, { sqlState: code }, { cause: err });
   }
-  // node-postgres reports a lost connection without a code.
-  if ((typeof code === 'string' && NET_RETRYABLE.has(code)) || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message)) {
+  // node-postgres reports a lost connection, and a pool with no connection free in time, without a code.
+  if ((typeof code === 'string' && NET_RETRYABLE.has(code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(err.message)) {
     return new UnavailableError('the hub database is unreachable; retry shortly', undefined, { cause: err });
   }
   return err;
