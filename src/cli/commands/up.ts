@@ -85,7 +85,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
     else out(`the runner has not registered with this hub yet; check \`${hapi} runner status\` and its log (\`${hapi} runner logs\`)`);
     out('');
     // The QR code's link is one of the hub's own (sign-in-links.ts), at the public address.
-    const link = hub.core.createSignInLink(owner);
+    const link = await hub.core.createSignInLink(owner);
     await printSignInLink(out, signInUrl(hub.publicUrl, link.code));
     out(`open ${hub.publicUrl}/ in a browser, or run:`);
     out(`  ${hapi} machines`);

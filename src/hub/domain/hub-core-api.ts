@@ -103,7 +103,7 @@ export interface HubCore {
   /** Calls `onRevoked` when the token is revoked; returns an unsubscribe function. */
   watchToken(tokenId: string, onRevoked: () => void): () => void;
   /** A one-time sign-in link for the caller's own token (sign-in-links.ts). */
-  createSignInLink(caller: Caller): SignInLink;
+  createSignInLink(caller: Caller): Promise<SignInLink>;
   /** A one-time sign-in link for the owner token (the hub's start lines, `hapi up`); undefined when there is none. */
   ownerSignInLink(): Promise<SignInLink | undefined>;
   /** Uses up a sign-in link's code: its token's caller. UnauthenticatedError: unknown, used, expired, or its token revoked. */

@@ -61,7 +61,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     viewerBufferBytes: opts.viewerBufferBytes ?? 4 * 1024 * 1024,
     attachResumeMs: opts.attachResumeMs ?? 30_000,
   });
-  const signInLinks = createSignInLinks({ now: () => now().getTime() });
+  const signInLinks = createSignInLinks({ store, now: () => now().getTime() });
   const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
   const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
   let closed = false;
@@ -151,7 +151,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       return owner && signInLinks.issue(owner.id);
     },
     async redeemSignInLink(code) {
-      const tokenId = signInLinks.redeem(code);
+      const tokenId = await signInLinks.redeem(code);
       if (!tokenId) throw new UnauthenticatedError('this sign-in link is invalid, used already or expired: ask for a new one (restart the hub, or `hapi hub token owner`)');
       return tokens.authenticateTokenId(tokenId);
     },

@@ -96,8 +96,28 @@ export interface UnitOfWork {
 }
 
 /** Everything one hub database provides. */
-export interface HubStore extends TransactionStores, WebSessionTable, ApprovalDecisionStore, NotifyStore, UnitOfWork {
+export interface HubStore extends TransactionStores, WebSessionTable, ApprovalDecisionStore, NotifyStore, OneTimeCodeStore, UnitOfWork {
   /** Where the data lives (a file path, or a URL without credentials). */
   readonly path: string;
   close(): Promise<void>;
+}
+
+/** What a one-time code stands for. */
+export type OneTimeCodeKind = 'sign-in-link' | 'attach-ticket';
+
+/**
+ * Short-lived secrets redeemed once (sign-in links, attach tickets), kept in the database so
+ * that with several hub replicas a code made on one is redeemed on any, and only once.
+ * Only the code's hash is stored, never the code.
+ */
+export interface OneTimeCodeStore {
+  /** Stores a code until `expiresAt` (epoch ms); expired codes are deleted along the way. */
+  insertOneTimeCode(code: { kind: OneTimeCodeKind; hash: string; payload: string; expiresAt: number }): Promise<void>;
+  /**
+   * Deletes the code and returns its payload when it exists and has not expired at `now`;
+   * undefined otherwise. Atomic: of callers racing (on any replica) exactly one gets it.
+   */
+  takeOneTimeCode(kind: OneTimeCodeKind, hash: string, now: number): Promise<string | undefined>;
+  /** Codes of this kind not expired at `now`. */
+  countOneTimeCodes(kind: OneTimeCodeKind, now: number): Promise<number>;
 }

@@ -130,7 +130,7 @@ export function createTokenService(core: HubCore, signInBase: () => string): Tok
     async createSignInLink(_req, ctx: Ctx) {
       const base = signInBase();
       if (!base) throw new UnavailableError('the hub is still starting: ask again');
-      const link = core.createSignInLink(ctx.caller);
+      const link = await core.createSignInLink(ctx.caller);
       return { url: signInUrl(base, link.code), code: link.code, expiresAt: link.expiresAt };
     },
     async createToken(req, ctx: Ctx) {

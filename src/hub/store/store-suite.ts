@@ -252,6 +252,27 @@ export function describeHubStore(name: string, open: () => Promise<StoreHarness>
 
     describeNotifyAndApprovals({ store: () => store, reopen: async () => (store = await h.reopen()) });
 
+    describe('one-time codes', () => {
+      it('are taken once, only before they expire, by kind; expired ones are purged', async () => {
+        const t = Date.now();
+        await store.insertOneTimeCode({ kind: 'sign-in-link', hash: 'h1', payload: 'tok_a', expiresAt: t + 60_000 });
+        await store.insertOneTimeCode({ kind: 'attach-ticket', hash: 'h2', payload: '{"k":1}', expiresAt: t + 60_000 });
+        await store.insertOneTimeCode({ kind: 'sign-in-link', hash: 'h3', payload: 'tok_b', expiresAt: t + 1_000 });
+        expect(await store.countOneTimeCodes('sign-in-link', t)).toBe(2);
+        expect(await store.countOneTimeCodes('sign-in-link', t + 1_000)).toBe(1);
+        // The kind must match: a ticket is no sign-in link.
+        expect(await store.takeOneTimeCode('sign-in-link', 'h2', t)).toBeUndefined();
+        // Taken at most once, even by callers racing for it.
+        const raced = await Promise.all(Array.from({ length: 5 }, () => store.takeOneTimeCode('sign-in-link', 'h1', t)));
+        expect(raced.filter((x) => x !== undefined)).toEqual(['tok_a']);
+        expect(await store.takeOneTimeCode('attach-ticket', 'h2', t)).toBe('{"k":1}');
+        // Expired: never given, and gone.
+        expect(await store.takeOneTimeCode('sign-in-link', 'h3', t + 1_000)).toBeUndefined();
+        expect(await store.countOneTimeCodes('sign-in-link', t)).toBe(0);
+        await expect(store.insertOneTimeCode({ kind: 'nope' as never, hash: 'h4', payload: '', expiresAt: t })).rejects.toThrow();
+      });
+    });
+
     describe('transactions', () => {
       it('commits when the work returns, and returns its value', async () => {
         const v = await store.transaction(async (tx) => {

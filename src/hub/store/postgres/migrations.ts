@@ -153,7 +153,25 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE UNIQUE INDEX tokens_one_live_owner ON tokens(owner) WHERE owner = 1 AND revoked_at IS NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'one-time codes',
+    // Sign-in links and attach tickets by the hash of their code, until they expire; a code is
+    // taken (deleted) when redeemed. 7 is the replica registry's (issue 15).
+    sql: `
+      CREATE TABLE one_time_codes (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('sign-in-link', 'attach-ticket')),
+        payload TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX one_time_codes_expiry ON one_time_codes(expires_at);
+    `,
+  },
 ];
+
+/** Every migration's version, in order (numbers are agreed across branches, so one may be missing for a while). */
+export const MIGRATION_VERSIONS: readonly number[] = MIGRATIONS.map((m) => m.version);
 
 /** The newest schema version. */
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -7,7 +7,8 @@
  * HAPI_HUB_DATABASE_URL is set, so neither pg nor this code reaches a SQLite hub or the CLI.
  */
 import pg from 'pg';
-import type { ApprovalDecisionStore, HubStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
+import type { ApprovalDecisionStore, HubStore, OneTimeCodeStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
+import { oneTimeCodesOver } from './one-time-codes.js';
 import type { MachineRecord } from '../../domain/types.js';
 import { storeError } from '../store-errors.js';
 import {
@@ -62,10 +63,11 @@ function machineParams(m: MachineRecord): unknown[] {
 }
 
 /** The ports over one Queryable (the pool, or a transaction's client). */
-function portsOver(db: Queryable): TransactionStores & WebSessionTable & ApprovalDecisionStore {
+function portsOver(db: Queryable): TransactionStores & WebSessionTable & ApprovalDecisionStore & OneTimeCodeStore {
   const rows = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => (await db.query<R>(sql, params)).rows;
   const run = async (sql: string, params: unknown[] = []) => (await db.query(sql, params)).rowCount ?? 0;
   return {
+    ...oneTimeCodesOver(db),
     async ensureNamespace(name) {
       await run('INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [name, Date.now()]);
     },

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { HubStore } from '../../domain/ports.js';
 import { describeHubStore } from '../store-suite.js';
-import { migrate, migrateTo } from './migrations.js';
+import { migrate, migrateTo, MIGRATION_VERSIONS } from './migrations.js';
 import { openHubStore } from './sqlite-store.js';
 
 describeHubStore('sqlite', async () => {
@@ -31,7 +31,8 @@ describe('sqlite migrations', () => {
     const version = migrate(db);
     expect(migrate(db)).toBe(version);
     const rows = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[];
-    expect(rows.map((r) => r.version)).toEqual(Array.from({ length: version }, (_, i) => i + 1));
+    expect(rows.map((r) => r.version)).toEqual(MIGRATION_VERSIONS);
+    expect(version).toBe(MIGRATION_VERSIONS.at(-1));
     db.close();
   });
 

@@ -9,14 +9,15 @@ import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../../../shared/atomic-file.js';
 import { errnoCode } from '../../../shared/errors.js';
 import type { NotifyStore } from '../../domain/notify/notify-store.js';
-import type { ApprovalDecisionStore, HubStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
+import type { ApprovalDecisionStore, HubStore, OneTimeCodeStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
 import { sqliteCoreTables } from './core-tables.js';
 import { migrate } from './migrations.js';
 import { sqliteNotifyTables } from './notify-tables.js';
+import { oneTimeCodesSync } from './one-time-codes.js';
 import { gateTransactions } from './sync-gate.js';
 
 /** Every port but the unit of work and the store's own life. */
-type AllPorts = TransactionStores & WebSessionTable & ApprovalDecisionStore & NotifyStore;
+type AllPorts = TransactionStores & WebSessionTable & ApprovalDecisionStore & NotifyStore & OneTimeCodeStore;
 
 /**
  * The database and its -wal, -shm and -journal files hold tokens' hashes and sign-ins: 0600,
@@ -57,7 +58,7 @@ export function openHubStore(path: string): HubStore {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(db);
 
-  const { ports, transaction } = gateTransactions<AllPorts>(db, { ...sqliteCoreTables(db), ...sqliteNotifyTables(db) });
+  const { ports, transaction } = gateTransactions<AllPorts>(db, { ...sqliteCoreTables(db), ...sqliteNotifyTables(db), ...oneTimeCodesSync(db) });
   return {
     ...ports,
     path,
