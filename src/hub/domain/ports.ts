@@ -73,6 +73,8 @@ export interface SessionStore {
 /** Web sign-in sessions (the web page's cookie sessions), so a hub restart signs nobody out. */
 export interface WebSessionTable {
   listWebSessions(): Promise<WebSessionRecord[]>;
+  /** The row with this key (with several replicas the table, not a replica's memory, is the truth). */
+  getWebSession(key: string): Promise<WebSessionRecord | undefined>;
   /** Inserts the row, replacing one with the same key. */
   insertWebSession(row: WebSessionRecord): Promise<void>;
   touchWebSession(key: string, lastSeenAt: number): Promise<void>;

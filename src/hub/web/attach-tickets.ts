@@ -5,6 +5,7 @@
  * asked for it and to one machine and session; only its hash is kept.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { OneTimeCodeStore } from '../domain/ports.js';
 
 export const ATTACH_TICKET_TTL_MS = 30_000;
 /** Tickets kept at most (the oldest go first); a page asks for one per (re)connect. */
@@ -19,17 +20,39 @@ export interface AttachTicket {
 }
 
 export interface AttachTickets {
-  issue(sessionKey: string, machineId: string, sessionId: string): { ticket: string; expiresAt: number };
+  issue(sessionKey: string, machineId: string, sessionId: string): Promise<{ ticket: string; expiresAt: number }>;
   /** The ticket's sign-in key when it is valid for this machine and session; it is used up either way. */
-  redeem(ticket: string, machineId: string, sessionId: string): string | undefined;
+  redeem(ticket: string, machineId: string, sessionId: string): Promise<string | undefined>;
 }
 
 const hash = (t: string) => createHash('sha256').update(t).digest('base64url');
 
+/**
+ * Tickets in the hub database (one_time_codes): with several replicas the page asks one replica
+ * for a ticket and its WebSocket may reach another; either way a ticket is used once.
+ */
+export function createSharedAttachTickets(store: OneTimeCodeStore, now: () => number = Date.now): AttachTickets {
+  return {
+    async issue(sessionKey, machineId, sessionId) {
+      const ticket = randomBytes(32).toString('base64url');
+      const expiresAt = now() + ATTACH_TICKET_TTL_MS;
+      await store.insertOneTimeCode({ kind: 'attach-ticket', hash: hash(ticket), payload: JSON.stringify({ sessionKey, machineId, sessionId }), expiresAt });
+      return { ticket, expiresAt };
+    },
+    async redeem(ticket, machineId, sessionId) {
+      const payload = await store.takeOneTimeCode('attach-ticket', hash(ticket), now());
+      if (!payload) return undefined;
+      const found = JSON.parse(payload) as Omit<AttachTicket, 'expiresAt'>;
+      return found.machineId === machineId && found.sessionId === sessionId ? found.sessionKey : undefined;
+    },
+  };
+}
+
+/** Tickets in this process's memory (a web layer without a hub database: its unit tests). */
 export function createAttachTickets(now: () => number = Date.now): AttachTickets {
   const tickets = new Map<string, AttachTicket>();
   return {
-    issue(sessionKey, machineId, sessionId) {
+    async issue(sessionKey, machineId, sessionId) {
       const t = now();
       for (const [k, v] of tickets) {
         if (v.expiresAt > t && tickets.size < MAX_TICKETS) break;
@@ -40,7 +63,7 @@ export function createAttachTickets(now: () => number = Date.now): AttachTickets
       tickets.set(hash(ticket), { sessionKey, machineId, sessionId, expiresAt });
       return { ticket, expiresAt };
     },
-    redeem(ticket, machineId, sessionId) {
+    async redeem(ticket, machineId, sessionId) {
       const key = hash(ticket);
       const found = tickets.get(key);
       tickets.delete(key);

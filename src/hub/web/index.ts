@@ -19,6 +19,8 @@ import { attentionOf, startHubNotifications } from '../notify/hub-notify.js';
 export interface WebPageOptions {
   config: WebConfig;
   log?: Logger;
+  /** Several hub replicas may share the database (PostgreSQL): sign-ins are read from it on every request. */
+  shared?: boolean;
 }
 
 /**
@@ -33,7 +35,9 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
   if (telegram) log?.info({ users: telegram.users.size, maxAgeMs: telegram.maxAgeMs }, 'Telegram sign-in enabled');
   return async (rest, core, store) => {
     // Sign-ins live in the hub database: a hub restart signs nobody out.
-    const persistence = await tablePersistence(store, (err) => log?.warn({ err }, 'could not save a web sign-in change'));
+    // With several replicas (PostgreSQL) the table is the truth on every request: a sign-in or
+    // sign-out may have happened on another replica.
+    const persistence = await tablePersistence(store, (err) => log?.warn({ err }, 'could not save a web sign-in change'), { shared: opts.shared });
     // Notifications go where the page is: their Open buttons and sign-ins lead here.
     const notifications = await startHubNotifications({ core, store, config, log: log ?? silentLogger(), ...attentionOf(core) });
     const web = createWebLayer({
@@ -41,6 +45,7 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
       verifyTokenId: (tokenId) => core.authenticateTokenId(tokenId),
       redeemSignInLink: (code) => core.redeemSignInLink(code),
       sessions: { persistence },
+      oneTimeCodes: store,
       telegram,
       allowedOrigins: config.allowedOrigins,
       frameAncestors: config.frameAncestors,

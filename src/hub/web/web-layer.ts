@@ -28,10 +28,11 @@ import {
 import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData } from './telegram.js';
 import { createSignInGuard, type SignInLimits } from './sign-in-limits.js';
-import { createAttachTickets } from './attach-tickets.js';
+import { createAttachTickets, createSharedAttachTickets } from './attach-tickets.js';
+import type { OneTimeCodeStore } from '../domain/ports.js';
 import type { AttachBackend } from './attach-socket.js';
 import { createAttachUpgrade, pathOf } from './attach-upgrade.js';
-import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
+import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionCookieValid, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
 
 /**
  * Who a request acts for: one namespace, whether with the owner token, the id of the token
@@ -66,6 +67,8 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   /** Origins allowed to make state-changing requests (HAPI_WEB_ORIGINS); empty: the request's own host. */
   allowedOrigins?: readonly string[];
   sessions?: Partial<WebSessionStoreOptions>;
+  /** Where attach tickets wait (the hub database: a ticket from one replica works on any, once); in memory when undefined. */
+  oneTimeCodes?: OneTimeCodeStore;
   /** Sign-in rate limits (default DEFAULT_SIGN_IN_LIMITS); their clock is sessions.now. */
   signInLimits?: Partial<SignInLimits>;
   /** HAPI_WEB_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the client; none by default. */
@@ -115,7 +118,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const openResponses = new Map<string, Set<ServerResponse>>();
   const headers = securityHeaders(opts.frameAncestors ?? []);
   const cookieMaxAgeS = Math.floor((opts.sessions?.maxLifetimeMs ?? DEFAULT_SESSION_OPTIONS.maxLifetimeMs) / 1000);
-  const tickets = createAttachTickets(opts.sessions?.now);
+  const tickets = opts.oneTimeCodes ? createSharedAttachTickets(opts.oneTimeCodes, opts.sessions?.now) : createAttachTickets(opts.sessions?.now);
 
   sessions.onEnd((id) => {
     for (const res of openResponses.get(id) ?? []) res.destroy();
@@ -135,8 +138,15 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   }
 
   /** The session of the request's cookie and its current caller; ends the session if its credential no longer holds. */
+  /** The cookie's sign-in; with replicas, as the table has it now (made or ended on any replica). */
+  async function currentSession(req: IncomingMessage): Promise<WebSession | undefined> {
+    const cookie = sessionIdOf(req);
+    if (cookie && sessionCookieValid(cookie)) await sessions.refresh(sessionKey(cookie));
+    return sessions.get(cookie);
+  }
+
   async function sessionOf(req: IncomingMessage): Promise<{ session: WebSession; caller: C } | undefined> {
-    const session = sessions.get(sessionIdOf(req));
+    const session = await currentSession(req);
     if (!session) return undefined;
     try {
       return { session, caller: await resolveCredential(session.credential) };
@@ -221,9 +231,9 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     startSession(req, res, credential, telegramCaller(namespace, user.id), body.embedded === true);
   }
 
-  function logout(req: IncomingMessage, res: ServerResponse): void {
+  async function logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireOrigin(req);
-    const session = sessions.get(sessionIdOf(req));
+    const session = await currentSession(req);
     if (session) {
       const refused = checkCsrfToken(req, session.csrfToken);
       if (refused) throw new PermissionDeniedError(refused);
@@ -269,7 +279,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     const machineId = typeof body.machineId === 'string' ? body.machineId : '';
     const sessionId = typeof body.sessionId === 'string' ? body.sessionId : '';
     if (!machineId || !sessionId || machineId.length > 200 || sessionId.length > 200) throw new InvalidArgumentError('machineId and sessionId are required');
-    const { ticket, expiresAt } = tickets.issue(current.session.key, machineId, sessionId);
+    const { ticket, expiresAt } = await tickets.issue(current.session.key, machineId, sessionId);
     sendJson(res, 200, { ticket, expiresAt: new Date(expiresAt).toISOString() });
   }
 
@@ -277,7 +287,8 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   async function upgradeCaller(req: IncomingMessage, machineId: string, sessionId: string): Promise<C> {
     const ticket = new URL(req.url ?? '/', 'http://hub').searchParams.get('ticket');
     if (ticket) {
-      const key = tickets.redeem(ticket, machineId, sessionId);
+      const key = await tickets.redeem(ticket, machineId, sessionId);
+      if (key !== undefined) await sessions.refresh(key);
       const session = key === undefined ? undefined : sessions.getByKey(key);
       if (!session) throw new UnauthenticatedError('invalid or used attach ticket');
       return resolveCredential(session.credential);

@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { WebSessionTable } from '../domain/ports.js';
+import type { WebSessionRecord } from '../domain/types.js';
 
 /** What the session was signed in with. */
 export type Credential = { kind: 'token'; tokenId: string } | { kind: 'telegram'; userId: number };
@@ -30,6 +31,11 @@ export interface WebSessionPersistence {
   insert(session: WebSession): void;
   touch(key: string, lastSeenAt: number): void;
   delete(keys: string[]): void;
+  /**
+   * With several hub replicas on one database: the row as it is now (after this replica's own
+   * writes went through), since a sign-in or sign-out may have happened on another replica.
+   */
+  fetch?(key: string): Promise<WebSession | undefined>;
 }
 
 /**
@@ -38,7 +44,19 @@ export interface WebSessionPersistence {
  * overtakes the insert it follows) without making a sign-in wait; one that fails goes to
  * `onError` (memory stays the truth for this hub's life; the table is for its next start).
  */
-export async function tablePersistence(table: WebSessionTable, onError: (err: unknown) => void = () => undefined): Promise<WebSessionPersistence> {
+/** A stored row as a session; undefined when it does not parse. */
+function fromRecord(r: WebSessionRecord): WebSession | undefined {
+  const userId = Number(r.subject);
+  const credential: Credential | undefined =
+    r.kind === 'token' ? { kind: 'token', tokenId: r.subject } : Number.isSafeInteger(userId) ? { kind: 'telegram', userId } : undefined;
+  return credential && { key: r.key, csrfToken: r.csrfToken, credential, createdAt: r.createdAt, lastSeenAt: r.lastSeenAt };
+}
+
+export async function tablePersistence(
+  table: WebSessionTable,
+  onError: (err: unknown) => void = () => undefined,
+  opts: { shared?: boolean } = {},
+): Promise<WebSessionPersistence> {
   const rows = await table.listWebSessions();
   let last: Promise<void> = Promise.resolve();
   const write = (fn: () => Promise<void>) => {
@@ -46,15 +64,17 @@ export async function tablePersistence(table: WebSessionTable, onError: (err: un
   };
   return {
     load() {
-      const out: WebSession[] = [];
-      for (const r of rows) {
-        const userId = Number(r.subject);
-        const credential: Credential | undefined =
-          r.kind === 'token' ? { kind: 'token', tokenId: r.subject } : Number.isSafeInteger(userId) ? { kind: 'telegram', userId } : undefined;
-        if (credential) out.push({ key: r.key, csrfToken: r.csrfToken, credential, createdAt: r.createdAt, lastSeenAt: r.lastSeenAt });
-      }
-      return out;
+      return rows.map(fromRecord).filter((s): s is WebSession => s !== undefined);
     },
+    // Shared (replicas): read after this replica's own queued writes, so a sign-in made here a
+    // moment ago is found and not taken for a sign-out elsewhere.
+    fetch: opts.shared
+      ? async (key) => {
+          await last;
+          const r = await table.getWebSession(key);
+          return r && fromRecord(r);
+        }
+      : undefined,
     insert(s) {
       const subject = s.credential.kind === 'token' ? s.credential.tokenId : String(s.credential.userId);
       const row = { key: s.key, csrfToken: s.csrfToken, kind: s.credential.kind, subject, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt };
@@ -94,6 +114,12 @@ export interface WebSessionStore {
   /** Called with the key whenever a session ends (sign-out, expiry, eviction). */
   onEnd(listener: (key: string) => void): void;
   size(): number;
+  /**
+   * With shared persistence (several replicas): makes memory agree with the table for this key
+   * before it is used: a sign-in made on another replica is taken in, one ended there ends here
+   * too (its listeners told). Nothing to do otherwise.
+   */
+  refresh(key: string): Promise<void>;
 }
 
 /** A last-seen time is written through at most this often per session. */
@@ -117,6 +143,11 @@ export function randomId(): string {
 }
 
 const ID_RE = /^[A-Za-z0-9_-]{43}$/;
+
+/** A cookie value of the form this store makes (anything else is never looked up). */
+export function sessionCookieValid(cookie: string): boolean {
+  return ID_RE.test(cookie);
+}
 
 /** The store key of a cookie value. */
 export function sessionKey(cookie: string): string {
@@ -227,6 +258,19 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
     },
     size() {
       return sessions.size;
+    },
+    async refresh(key) {
+      if (!persistence?.fetch) return;
+      const stored = await persistence.fetch(key);
+      if (!stored) {
+        if (!sessions.delete(key)) return;
+        persistedSeen.delete(key);
+        for (const listener of listeners) listener(key);
+        return;
+      }
+      if (sessions.has(key)) return;
+      sessions.set(key, stored);
+      persistedSeen.set(key, stored.lastSeenAt);
     },
   };
 }

@@ -193,6 +193,10 @@ function portsOver(db: Queryable): TransactionStores & WebSessionTable & Approva
     async listWebSessions() {
       return (await rows('SELECT * FROM web_sessions')).map(webSessionFromRow);
     },
+    async getWebSession(key) {
+      const [row] = await rows('SELECT * FROM web_sessions WHERE key = $1', [key]);
+      return row && webSessionFromRow(row);
+    },
     async insertWebSession(w) {
       await run(
         `INSERT INTO web_sessions (key, csrf_token, kind, subject, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)

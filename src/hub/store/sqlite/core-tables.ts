@@ -73,6 +73,7 @@ export function sqliteCoreTables(db: Database.Database): Synchronous<Transaction
     ),
     liveOf: db.prepare("SELECT * FROM sessions WHERE machine_id = ? AND state != 'ended'"),
     webSessions: db.prepare('SELECT * FROM web_sessions'),
+    webSession: db.prepare('SELECT * FROM web_sessions WHERE key = ?'),
     insertWebSession: db.prepare(
       `INSERT OR REPLACE INTO web_sessions (key, csrf_token, kind, subject, created_at, last_seen_at)
        VALUES (@key, @csrf_token, @kind, @subject, @created_at, @last_seen_at)`,
@@ -199,6 +200,10 @@ export function sqliteCoreTables(db: Database.Database): Synchronous<Transaction
     },
     listWebSessions() {
       return (q.webSessions.all() as Record<string, unknown>[]).map(webSessionFromRow);
+    },
+    getWebSession(key) {
+      const row = q.webSession.get(key) as Record<string, unknown> | undefined;
+      return row && webSessionFromRow(row);
     },
     insertWebSession(w) {
       q.insertWebSession.run({

@@ -1,0 +1,94 @@
+// What a single hub kept in its own memory, shared by hub replicas on one PostgreSQL (issue 15):
+// a one-time sign-in link made on A is redeemed on B, once; a web sign-in made on A works on B
+// (no stale table read at start) and a sign-out on B ends it on A; an attach ticket asked for on
+// A is taken on B, once. Three (or two) real hubs on one throwaway PostgreSQL (test/cluster-harness.ts).
+import { request } from 'node:http';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanupAllHomes } from './harness.js';
+import { startHubCluster, type HubCluster, type Replica } from './cluster-harness.js';
+import { startPgCluster } from './pg-cluster.js';
+
+const pgc = await startPgCluster();
+let cluster: HubCluster | undefined;
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+  await cleanupAllHomes();
+});
+afterAll(async () => {
+  await pgc?.stop();
+});
+
+async function post(r: Replica, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${r.httpUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: r.httpUrl, ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined, cookie: res.headers.get('set-cookie')?.split(';')[0] };
+}
+
+async function session(r: Replica, cookie: string) {
+  const res = await fetch(`${r.httpUrl}/auth/session`, { headers: { cookie } });
+  return { status: res.status, json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined };
+}
+
+/** A WebSocket upgrade request, as a browser sends it; resolves with the status (101 or a refusal). */
+function upgrade(r: Replica, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${r.httpUrl}${path}`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', origin: r.httpUrl, 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 101);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe.skipIf(!pgc)('hub replicas: state a single hub kept in memory', () => {
+  it('a sign-in link made on A is redeemed on B, once: C and A refuse it afterwards', async () => {
+    cluster = await startHubCluster(pgc!, { replicas: 3 });
+    const [a, b, c] = cluster.replicas as [Replica, Replica, Replica];
+    const link = await a.clients().tokens.createSignInLink({});
+    expect((await post(b, '/auth/login', { code: link.code })).status).toBe(200);
+    expect((await post(c, '/auth/login', { code: link.code })).status).toBe(401);
+    expect((await post(a, '/auth/login', { code: link.code })).status).toBe(401);
+  });
+
+  it('a web sign-in made on A works on B; signing out on B ends it on A; an attach ticket from A is taken on B once', async () => {
+    cluster = await startHubCluster(pgc!, { replicas: 2 });
+    const [a, b] = cluster.replicas as [Replica, Replica];
+    const signedIn = await post(a, '/auth/login', { token: cluster.ownerToken });
+    expect(signedIn.status).toBe(200);
+    const cookie = signedIn.cookie!;
+    const csrf = String(signedIn.json!.csrfToken);
+    // B started before this sign-in: it knows it from the table, not from what it read at start.
+    expect((await session(b, cookie)).json).toMatchObject({ owner: true, namespace: 'default' });
+    const machines = await fetch(`${b.httpUrl}/api/v1/machines`, { headers: { cookie } });
+    expect(machines.status).toBe(200);
+
+    // An attach ticket asked for on A; the WebSocket may reach B. Taken once (the session need
+    // not exist for the ticket to be used up: the upgrade then fails on the session, not here).
+    const t = await post(a, '/api/v1/attach-tickets', { machineId: 'm-none', sessionId: 's-none' }, { cookie, 'x-csrf-token': csrf });
+    expect(t.status, JSON.stringify(t.json)).toBe(200);
+    const ticket = String(t.json!.ticket);
+    const db = await cluster.db();
+    const rows = async () => Number((await db.query("SELECT COUNT(*) AS n FROM one_time_codes WHERE kind = 'attach-ticket'")).rows[0].n);
+    expect(await rows()).toBe(1);
+    await upgrade(b, `/api/v1/machines/m-none/sessions/s-none/attach?ticket=${encodeURIComponent(ticket)}`);
+    expect(await rows()).toBe(0);
+
+    // Sign out on B (which never saw the sign-in happen): A no longer accepts the cookie.
+    expect((await post(b, '/auth/logout', {}, { cookie, 'x-csrf-token': csrf })).status).toBe(200);
+    expect((await session(a, cookie)).status).toBe(401);
+    expect((await session(b, cookie)).status).toBe(401);
+  });
+});
