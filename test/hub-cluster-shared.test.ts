@@ -7,6 +7,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupAllHomes } from './harness.js';
 import { startHubCluster, type HubCluster, type Replica } from './cluster-harness.js';
 import { startPgCluster } from './pg-cluster.js';
+import { startFakeTelegram } from './fake-telegram.js';
+import { waitFor } from './harness.js';
 
 const pgc = await startPgCluster();
 let cluster: HubCluster | undefined;
@@ -90,5 +92,34 @@ describe.skipIf(!pgc)('hub replicas: state a single hub kept in memory', () => {
     expect((await post(b, '/auth/logout', {}, { cookie, 'x-csrf-token': csrf })).status).toBe(200);
     expect((await session(a, cookie)).status).toBe(401);
     expect((await session(b, cookie)).status).toBe(401);
+  });
+
+  it('one replica at a time polls Telegram (an advisory lock); another takes over when it is killed', async () => {
+    const tg = await startFakeTelegram();
+    try {
+      cluster = await startHubCluster(pgc!, { replicas: 3, env: { HAPI_TELEGRAM_BOT_TOKEN: '123456:AAE-test-token-of-the-fake-bot_0123456', HAPI_TELEGRAM_USERS: '42:default', HAPI_TELEGRAM_API_URL: tg.url } });
+      const db = await cluster.db();
+      const holder = async () => {
+        const rows = (await db.query<{ application_name: string }>("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'hapi lock telegram-poller %'")).rows;
+        return rows.map((r) => Number(r.application_name.split(' ').pop()));
+      };
+      const first = await waitFor(async () => (await holder()).length === 1 && (await holder())[0], 20_000, 'a replica to hold the poller lock');
+      await waitFor(() => tg.callsOf('getUpdates').length >= 1, 20_000, 'the first getUpdates');
+      // Every replica is up and has tried the lock (they try at start): still one long poll,
+      // held open for 25 s by Telegram (here the fake); three pollers would have made three.
+      await waitFor(async () => (await holder()).length === 1, 5_000, 'one lock holder');
+      expect(tg.callsOf('getUpdates')).toHaveLength(1);
+      const leader = cluster.replicas.find((r) => r.proc.pid === first)!;
+      expect(leader).toBeDefined();
+      const before = tg.callsOf('getUpdates').length;
+      await leader.stop('SIGKILL');
+      // Another replica takes the lock and polls (retries every 5 s).
+      const next = await waitFor(async () => (await holder()).find((pid) => pid !== first), 30_000, 'another replica to take the poller lock');
+      expect(cluster.replicas.some((r) => r.proc.pid === next && r !== leader)).toBe(true);
+      await waitFor(() => tg.callsOf('getUpdates').length > before, 20_000, 'the new poller to call getUpdates');
+      expect(await holder()).toEqual([next]);
+    } finally {
+      await tg.close();
+    }
   });
 });

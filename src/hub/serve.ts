@@ -45,7 +45,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   const log = opts.log ?? hubLogger('hub', env);
   const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   // Read before the hub starts, so a bad web setting stops it with the variable's name.
-  const wrapHttpHandler = opts.wrapHttpHandler ?? webPage({ config: webConfig(env), log, shared: config.databaseUrl !== undefined });
+  const wrapHttpHandler = opts.wrapHttpHandler ?? webPage({ config: webConfig(env), log, databaseUrl: config.databaseUrl });
   const hub = await startHub({ config, paths, log, wrapHttpHandler });
   const state: HubStateFile = { pid: process.pid, grpcUrl: hub.grpcUrl, httpUrl: hub.httpUrl, startedAt: new Date().toISOString() };
   writeJsonAtomic(paths.hubStateFile, state);

@@ -15,6 +15,7 @@ import { createNotifier, type Notifier, type NotifierOptions } from '../domain/n
 import { createTelegramApi } from './telegram-api.js';
 import { createTelegramChannel } from './telegram-channel.js';
 import { startTelegramPoller, type TelegramPoller } from './telegram-poller.js';
+import { runAsSingleton, type SingletonLock } from '../cluster/singleton.js';
 import { createWebPushChannel } from './web-push-channel.js';
 
 /** How long a notification waits for the session's screen before going with its last line. */
@@ -58,6 +59,11 @@ export interface HubNotificationsOptions {
   channels?: NotificationChannel[];
   /** Notifier overrides (clock, limits, outcomes for benchmarks). */
   notifier?: Partial<NotifierOptions>;
+  /**
+   * With several hub replicas: the lock that lets one replica at a time poll Telegram (one
+   * getUpdates per bot). Undefined: this hub polls (it is alone).
+   */
+  pollerLock?: SingletonLock;
 }
 
 export interface HubNotifications {
@@ -103,7 +109,11 @@ export async function startHubNotifications(o: HubNotificationsOptions): Promise
     const api = createTelegramApi({ apiUrl: telegram.apiUrl, botToken: telegram.botToken });
     const channel = createTelegramChannel({ api, users: telegram.users, publicUrl: o.config.publicUrl, decide: o.decide, log });
     channels.push(channel);
-    if (o.decide) poller = startTelegramPoller({ api, onCallback: channel.onCallback, log });
+    const decide = o.decide;
+    if (decide) {
+      const start = () => startTelegramPoller({ api, onCallback: channel.onCallback, log });
+      poller = o.pollerLock ? runAsSingleton({ lock: o.pollerLock, start, what: 'the Telegram update poller', log }) : start();
+    }
     log.info({ users: telegram.users.size, buttons: o.decide !== undefined, open: o.config.publicUrl !== undefined }, 'Telegram notifications enabled');
   }
   const publicUrl = o.config.publicUrl;

@@ -19,8 +19,11 @@ import { attentionOf, startHubNotifications } from '../notify/hub-notify.js';
 export interface WebPageOptions {
   config: WebConfig;
   log?: Logger;
-  /** Several hub replicas may share the database (PostgreSQL): sign-ins are read from it on every request. */
-  shared?: boolean;
+  /**
+   * HAPI_HUB_DATABASE_URL: several hub replicas may share the database, so sign-ins are read
+   * from it on every request and one replica at a time polls Telegram.
+   */
+  databaseUrl?: string;
 }
 
 /**
@@ -37,9 +40,10 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
     // Sign-ins live in the hub database: a hub restart signs nobody out.
     // With several replicas (PostgreSQL) the table is the truth on every request: a sign-in or
     // sign-out may have happened on another replica.
-    const persistence = await tablePersistence(store, (err) => log?.warn({ err }, 'could not save a web sign-in change'), { shared: opts.shared });
+    const persistence = await tablePersistence(store, (err) => log?.warn({ err }, 'could not save a web sign-in change'), { shared: opts.databaseUrl !== undefined });
     // Notifications go where the page is: their Open buttons and sign-ins lead here.
-    const notifications = await startHubNotifications({ core, store, config, log: log ?? silentLogger(), ...attentionOf(core) });
+    const pollerLock = opts.databaseUrl ? (await import('../store/postgres/pg-singleton-lock.js')).createPgSingletonLock(opts.databaseUrl, 'telegram-poller') : undefined;
+    const notifications = await startHubNotifications({ core, store, config, log: log ?? silentLogger(), ...attentionOf(core), pollerLock });
     const web = createWebLayer({
       verifyToken: (token) => core.authenticate(token),
       verifyTokenId: (tokenId) => core.authenticateTokenId(tokenId),
