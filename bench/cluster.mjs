@@ -61,23 +61,38 @@ async function simRunners({ url, token, prefix, count, perChannel }) {
   const target = new URL(url).host;
   const metadata = Metadata({ authorization: `Bearer ${token}` });
   let channel;
-  let welcomed = 0;
   const queues = [];
+  const welcomedOnce = new Set();
+  let retries = 0;
+  const channels = [];
   for (let i = 0; i < count; i++) {
-    if (i % perChannel === 0) channel = createChannel(target, ChannelCredentials.createInsecure());
+    if (i % perChannel === 0) channels.push((channel = createChannel(target, ChannelCredentials.createInsecure())));
     const client = createClient(MachineServiceDefinition, channel);
-    const q = queue();
-    queues.push(q);
-    q.push(hello(`${prefix}-${i}`));
+    queues.push(undefined);
+    // Like a real runner: a refused or broken stream is opened again after a capped, jittered backoff.
     (async () => {
-      for await (const msg of client.connect(q, { metadata })) {
-        if (msg.message?.$case === 'welcome') {
-          if (++welcomed === count) process.send({ type: 'ready' });
-        } else if (msg.message?.$case === 'rpcRequest') {
-          q.push({ message: { $case: 'rpcResponse', value: { requestId: msg.message.value.requestId, result: { $case: 'getStatus', value: { pid: process.pid, cliVersion: 'bench', sessionCount: 0, startedAt: new Date() } } } } });
+      for (let attempt = 0; ; attempt++) {
+        const q = queue();
+        queues[i] = q;
+        q.push(hello(`${prefix}-${i}`));
+        try {
+          for await (const msg of client.connect(q, { metadata })) {
+            if (msg.message?.$case === 'welcome') {
+              attempt = 0;
+              welcomedOnce.add(i);
+              if (welcomedOnce.size === count) process.send({ type: 'ready', retries });
+            } else if (msg.message?.$case === 'rpcRequest') {
+              q.push({ message: { $case: 'rpcResponse', value: { requestId: msg.message.value.requestId, result: { $case: 'getStatus', value: { pid: process.pid, cliVersion: 'bench', sessionCount: 0, startedAt: new Date() } } } } });
+            }
+          }
+        } catch {
+          retries++;
         }
+        q.end();
+        const cap = Math.min(30_000, 500 * 2 ** attempt);
+        await new Promise((r) => setTimeout(r, cap / 2 + Math.random() * (cap / 2)));
       }
-    })().catch((err) => process.send({ type: 'error', message: String(err) }));
+    })();
   }
   let timer;
   let sent = 0;
@@ -88,7 +103,7 @@ async function simRunners({ url, token, prefix, count, perChannel }) {
     const batch = Math.max(1, Math.round((count * tick) / aliveMs));
     timer = setInterval(() => {
       for (let k = 0; k < batch; k++) {
-        queues[next++ % count].push({ message: { $case: 'alive', value: { time: new Date() } } });
+        queues[next++ % count]?.push({ message: { $case: 'alive', value: { time: new Date() } } });
         sent++;
       }
     }, tick);
@@ -162,8 +177,9 @@ async function main() {
     const per = Math.ceil(STREAMS / REPLICAS);
     const sims = replicas.map((r, k) => child(['--sim-runners', JSON.stringify({ url: r.url, token, prefix: `r${k}`, count: Math.min(per, STREAMS - k * per), perChannel: 10 })]));
     kids.push(...sims.map((s) => s.proc));
-    await Promise.all(sims.map((s) => s.next('ready')));
+    const ready = await Promise.all(sims.map((s) => s.next('ready', 600_000)));
     const connectS = (Date.now() - t0) / 1000;
+    const retried = ready.reduce((n, m) => n + m.retries, 0);
     // Let the connect burst settle before measuring: PostgreSQL's backends report their commit
     // counts to pg_stat_database up to 10 s late.
     await new Promise((r) => setTimeout(r, 12_000));
@@ -211,7 +227,7 @@ async function main() {
       }
       if (k === 0) {
         const online = (await hub.listMachines({})).machines.filter((m) => m.online).length;
-        console.log(`\n## ${REPLICAS} replicas, ${STREAMS} runner streams (10 per TCP connection): ${online} online, connected in ${connectS.toFixed(1)} s`);
+        console.log(`\n## ${REPLICAS} replicas, ${STREAMS} runner streams (10 per TCP connection): ${online} online, all connected in ${connectS.toFixed(1)} s (${retried} refused or broken connects retried, as runners do)`);
       }
       ch.close();
     }
