@@ -162,10 +162,12 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
    * Signs in: sets the cookie and answers with the CSRF token. `embedded` (a Telegram Web iframe,
    * where the cookie never comes back) also hands the page the session id for the session header.
    */
-  function startSession(req: IncomingMessage, res: ServerResponse, credential: Credential, caller: WebCaller, embedded = false): void {
+  async function startSession(req: IncomingMessage, res: ServerResponse, credential: Credential, caller: WebCaller, embedded = false): Promise<void> {
     const previous = sessionIdOf(req);
     if (previous) sessions.delete(sessionKey(previous));
     const { session, cookie } = sessions.create(credential);
+    // Replicas: stored before it is answered, so the page's next request may reach any replica.
+    await sessions.saved();
     res.setHeader('Set-Cookie', sessionCookie(cookie, { secure: isSecureRequest(req), maxAgeS: cookieMaxAgeS }));
     log.info({ namespace: caller.namespace, owner: caller.owner, scope: caller.scope, via: credential.kind }, 'web sign-in');
     sendJson(res, 200, {
@@ -210,7 +212,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     }
     const credential: Credential = { kind: 'token', tokenId: caller.tokenId };
     guard.checkCredential(credentialKey(credential));
-    startSession(req, res, credential, caller);
+    await startSession(req, res, credential, caller);
   }
 
   async function telegramLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -228,7 +230,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
     }
     const credential: Credential = { kind: 'telegram', userId: user.id };
     guard.checkCredential(credentialKey(credential));
-    startSession(req, res, credential, telegramCaller(namespace, user.id), body.embedded === true);
+    await startSession(req, res, credential, telegramCaller(namespace, user.id), body.embedded === true);
   }
 
   async function logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -238,6 +240,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       const refused = checkCsrfToken(req, session.csrfToken);
       if (refused) throw new PermissionDeniedError(refused);
       sessions.delete(session.key);
+      await sessions.saved();
     }
     res.setHeader('Set-Cookie', sessionCookie('', { secure: isSecureRequest(req), maxAgeS: 0 }));
     sendJson(res, 200, { success: true });

@@ -36,6 +36,8 @@ export interface WebSessionPersistence {
    * writes went through), since a sign-in or sign-out may have happened on another replica.
    */
   fetch?(key: string): Promise<WebSession | undefined>;
+  /** Shared: resolves once the writes asked for so far went through (before a sign-in or sign-out is answered). */
+  settled?(): Promise<void>;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function tablePersistence(
           return r && fromRecord(r);
         }
       : undefined,
+    settled: opts.shared ? () => last : undefined,
     insert(s) {
       const subject = s.credential.kind === 'token' ? s.credential.tokenId : String(s.credential.userId);
       const row = { key: s.key, csrfToken: s.csrfToken, kind: s.credential.kind, subject, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt };
@@ -120,6 +123,8 @@ export interface WebSessionStore {
    * too (its listeners told). Nothing to do otherwise.
    */
   refresh(key: string): Promise<void>;
+  /** With shared persistence: resolves once this store's writes so far are in the table (another replica sees them). */
+  saved(): Promise<void>;
 }
 
 /** A last-seen time is written through at most this often per session. */
@@ -259,6 +264,7 @@ export function createWebSessionStore(options: Partial<WebSessionStoreOptions> =
     size() {
       return sessions.size;
     },
+    saved: () => persistence?.settled?.() ?? Promise.resolve(),
     async refresh(key) {
       if (!persistence?.fetch) return;
       const stored = await persistence.fetch(key);
