@@ -85,8 +85,9 @@ describe.skipIf(!pgc)('hub replicas: state a single hub kept in memory', () => {
     const db = await cluster.db();
     const rows = async () => Number((await db.query("SELECT COUNT(*) AS n FROM one_time_codes WHERE kind = 'attach-ticket'")).rows[0].n);
     expect(await rows()).toBe(1);
-    await upgrade(b, `/api/v1/machines/m-none/sessions/s-none/attach?ticket=${encodeURIComponent(ticket)}`);
-    expect(await rows()).toBe(0);
+    // The socket is upgraded first and the ticket taken right after (attach-upgrade.ts).
+    expect(await upgrade(b, `/api/v1/machines/m-none/sessions/s-none/attach?ticket=${encodeURIComponent(ticket)}`)).toBe(101);
+    await waitFor(async () => (await rows()) === 0, 10_000, 'the ticket to be taken on B');
 
     // Sign out on B (which never saw the sign-in happen): A no longer accepts the cookie.
     expect((await post(b, '/auth/logout', {}, { cookie, 'x-csrf-token': csrf })).status).toBe(200);
