@@ -31,6 +31,7 @@ import type { Caller, HubEvent, MachineRecord, RunnerBound } from './types.js';
 import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from './versioned.js';
 import { createWatchFeed } from './watch-feed.js';
 import type { HubCore, HubCoreOptions } from './hub-core-api.js';
+import { createReplicaStreams } from '../cluster/replica-streams.js';
 
 export type { HelloInfo, RunnerBound, RunnerSink, WatchFilter } from './types.js';
 
@@ -44,7 +45,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   const feed = createWatchFeed();
   const publish = feed.publish;
   const tokens = createTokens({ store, log, now });
-  const presence = await createPresence({ store, publish, log, now, aliveTimeoutMs });
+  const presence = await createPresence({ store, publish, log, now, aliveTimeoutMs, ownership: opts.cluster && { replicaId: opts.cluster.replicaId } });
   const notifySettings = createNotifySettings({ store, now });
   const push = createPushSubscriptions({ store, now, allowLoopbackHttp: opts.pushAllowLoopbackHttp ?? false });
   const sessions = createSessionBook({ store, publish });
@@ -57,6 +58,9 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   const signInLinks = createSignInLinks({ now: () => now().getTime() });
   const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
   const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
+  // Fencing, forwarded calls, draining (several replicas; src/hub/cluster/replica-streams.ts).
+  const replicaStreams = createReplicaStreams({ store, presence, publish, log, now, clustered: !!opts.cluster });
+  const fenced = replicaStreams.fenced;
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -75,14 +79,17 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
 
   /** The one versioned update of a machine's value, answered on the runner's stream. */
   async function updateVersioned<K extends VersionedKind>(conn: Connection, kind: K, expectedVersion: number, value: VersionedValues[K]): Promise<void> {
-    const m = conn.detached ? undefined : await store.getMachine(conn.machineId);
-    if (!m) return;
-    const outcome = applyVersionedUpdate(m, kind, expectedVersion, value);
-    if (outcome.applied) {
-      await store.saveMachine(m);
-      publish(m.namespace, { type: 'machine', machine: m });
-    }
-    conn.sink.send({ type: 'update-result', kind, outcome } as RunnerBound);
+    if (conn.detached) return;
+    const done = await fenced(conn, async (tx) => {
+      const m = await tx.getMachine(conn.machineId);
+      if (!m) return undefined;
+      const outcome = applyVersionedUpdate(m, kind, expectedVersion, value);
+      if (outcome.applied) await tx.saveMachine(m);
+      return { m, outcome };
+    });
+    if (!done) return;
+    if (done.outcome.applied) publish(done.m.namespace, { type: 'machine', machine: done.m });
+    conn.sink.send({ type: 'update-result', kind, outcome: done.outcome } as RunnerBound);
   }
 
   /** Which action each relayed call is, for the scope check. */
@@ -102,7 +109,15 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     const started = performance.now();
     const observe = (outcome: string) => opts.onRelay?.(call.method, outcome, (performance.now() - started) / 1000);
     try {
-      if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);
+      if (!conn || conn.detached) {
+        // Another replica may hold the machine's stream: it runs the call.
+        const forwarded = await opts.cluster?.forward(caller.namespace, machineId, call, deadlineMs, signal);
+        if (forwarded) {
+          observe('ok');
+          return forwarded;
+        }
+        throw new UnavailableError(`machine ${machineId} is offline`);
+      }
       const result = await conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
       observe('ok');
       return result;
@@ -185,7 +200,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     },
 
     async attachMachine(caller, hello, sink) {
-      if (closed) throw new UnavailableError('hub is shutting down');
+      if (closed || replicaStreams.draining) throw new UnavailableError('hub is shutting down');
       // Registering a machine and answering for it is a write: a read-only token only looks.
       requireScope(caller, 'connect-runner');
       if (!hello.machineId) throw new InvalidArgumentError('hello.machine_id is required');
@@ -224,7 +239,8 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
         async sessionEvent(kind, session) {
           if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
           if (kind === 'ended') activity.forget(conn.namespace, conn.machineId, session.id);
-          await sessions.event(conn.namespace, conn.machineId, kind, session, now());
+          if (!opts.cluster) return sessions.event(conn.namespace, conn.machineId, kind, session, now());
+          await fenced(conn, (tx) => createSessionBook({ store: tx, publish }).event(conn.namespace, conn.machineId, kind, session, now()));
         },
         async sessionActivity(entries) {
           if (!conn.detached) await activity.record(conn.namespace, conn.machineId, entries);
@@ -320,6 +336,11 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     decideApproval: approvals.decide,
     listApprovalDecisions: approvals.list,
     onAttention: activity.onAttention,
+
+    relayForPeer: replicaStreams.relayForPeer,
+    machineChanged: replicaStreams.machineChanged,
+    drain: replicaStreams.drain,
+    dropStreams: replicaStreams.dropStreams,
 
     stats() {
       return {

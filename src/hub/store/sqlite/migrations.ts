@@ -146,6 +146,27 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE UNIQUE INDEX tokens_one_live_owner ON tokens(owner) WHERE owner = 1 AND revoked_at IS NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'hub replicas and machine ownership',
+    // Kept in step with PostgreSQL's migration 7; a hub on SQLite runs alone and never uses
+    // these. Replicas register with a heartbeat (src/hub/cluster/replica-registry.ts; times from the
+    // database's clock, so hosts' clocks never disagree). A machine's owner is the replica
+    // holding its runner's stream; owner_epoch rises on every connect (one UPDATE ... RETURNING)
+    // and fences a stale owner: writes for the machine check it under the row's lock.
+    sql: `
+      CREATE TABLE hub_replicas (
+        id TEXT PRIMARY KEY,
+        peer_addr TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      );
+      ALTER TABLE machines ADD COLUMN owner_replica TEXT;
+      ALTER TABLE machines ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX machines_owner ON machines(owner_replica) WHERE online = 1;
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the schema version. */
