@@ -12,6 +12,7 @@ import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, isAlive, waitFor, type 
 import { simRunner, startHubProcess, waitMachine, type HubProcess, type SimRunner } from './hub-helpers.js';
 import { startPgCluster } from './pg-cluster.js';
 import { machineIdOf } from './runner-calls.js';
+import { hubViewer, input, TUI_AGENT, type Tracked } from './hub-viewer.js';
 
 const cluster = await startPgCluster();
 const SECRET = 'test-cluster-secret-0123456789abcdef';
@@ -19,7 +20,10 @@ const homes: TestHome[] = [];
 const hubs: HubProcess[] = [];
 const sims: SimRunner[] = [];
 
+const tracked: Tracked = { homes, hubs, closers: [] };
+
 afterEach(async () => {
+  for (const close of tracked.closers.splice(0)) close();
   for (const s of sims.splice(0)) s.cancel();
   for (const h of hubs.splice(0)) await h.stop('SIGKILL').catch(() => undefined);
   for (const th of homes.splice(0)) await th.cleanup();
@@ -218,6 +222,49 @@ describe.skipIf(!cluster)('several hub replicas on PostgreSQL', () => {
     expect(await stopped).toBe(0);
     expect(owner.stderr() + owner.stdout()).not.toMatch(/drain timed out/);
     await waitMachine(other.clients(), machineId, (m) => m.online, 10_000);
+    await rt.cli(['runner', 'stop']);
+  });
+
+  it('a viewer on one replica attaches to a session whose runner is on another, and keeps its stream when that replica dies', async () => {
+    const url = await cluster!.createDatabase();
+    const a = await startReplica(url);
+    const b = await startReplica(url, a.ownerToken);
+    const c = await startReplica(url, a.ownerToken);
+    const rt = createTestHome({ HAPI_API_URL: `${a.grpcUrl},${c.grpcUrl}`, CLI_API_TOKEN: a.ownerToken, HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${TUI_AGENT}` });
+    homes.push(rt);
+    expect((await rt.cli(['runner', 'start'])).code).toBe(0);
+    const machineId = await machineIdOf(rt.home);
+    const cb = b.clients();
+    await waitMachine(cb, machineId, (m) => m.online, 20_000);
+    await withDb(url, async (db) => expect((await ownerOf(db, machineId))?.owner_replica).toBe(a.replicaId));
+    const spawned = await cb.hub.spawnSession({ machineId, spec: { directory: rt.home, agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [] } });
+    const sessionId = spawned.outcome?.result?.$case === 'session' ? spawned.outcome.result.value.id : '';
+    expect(sessionId).toBeTruthy();
+
+    // The screen, read on B, comes from A.
+    await waitFor(async () => (await cb.hub.getSessionScreen({ machineId, sessionId }).catch(() => undefined))?.screen?.screen?.text.includes('fixture tui'), 20_000, 'the agent on the screen');
+    // The viewer is on B; the session's runner on A: the attach goes B -> A (peer) -> runner.
+    const v = hubViewer(tracked, () => cb, machineId, sessionId);
+    await waitFor(() => v.current().messages[0]?.kind?.$case === 'snapshot', 20_000, 'the snapshot through B');
+    v.send(input('a'));
+    await waitFor(() => v.text().includes('got "a"'), 15_000, 'the echo through two replicas');
+
+    // A dies; the runner moves to C; B's relay resumes through C on the same viewer stream.
+    a.proc.kill('SIGKILL');
+    await waitFor(
+      () => withDb(url, async (db) => {
+        const o = await ownerOf(db, machineId);
+        return o?.online === 1 && o.owner_replica === c.replicaId;
+      }),
+      20_000,
+      'the runner on C',
+    );
+    await waitFor(async () => {
+      v.send(input('b'));
+      return waitFor(() => v.text().includes('got "b"'), 2_000, 'echo').then(() => true, () => false);
+    }, 30_000, 'the echo through C on the same viewer stream');
+    expect(v.streams).toHaveLength(1);
+    expect(v.current().done).toBe(false);
     await rt.cli(['runner', 'stop']);
   });
 });

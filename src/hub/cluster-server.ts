@@ -40,6 +40,7 @@ export function clusterHooks(): HubCoreCluster & { bind(c: HubCluster): void } {
   return {
     replicaId,
     forward: (...args) => (cluster ? cluster.forward(...args) : Promise.resolve(undefined)),
+    openUpstream: (...args) => (cluster ? cluster.openUpstream(...args) : Promise.resolve(undefined)),
     bind(c) {
       cluster = c;
     },

@@ -7,6 +7,8 @@
  * is alive.
  */
 import type { RelayCall, RelayResult } from '../../contract/types.js';
+import type { AttachHello } from '../../contract/session-types.js';
+import type { Upstream, UpstreamHandlers } from '../domain/attach-streams.js';
 
 /** One replica as registered. */
 export interface ReplicaRecord {
@@ -56,7 +58,21 @@ export interface PeerRelay {
   deadline: Date;
 }
 
+/** A viewer's attach forwarded to the machine's owner. */
+export interface PeerAttachOpen {
+  namespace: string;
+  machineId: string;
+  sessionId: string;
+  epoch: number;
+  hello: AttachHello;
+}
+
 export interface PeerDialer {
+  /**
+   * Opens a viewer's upstream through the replica at `peerAddr` (PeerService.Attach): resolves
+   * once the session answered (its snapshot or first output), rejects with why it could not open.
+   */
+  attach(peerAddr: string, open: PeerAttachOpen, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream>;
   /** Runs the call on the replica at `peerAddr`; rejects with its HapiError (FailedPrecondition STALE_OWNER: read the owner again). */
   relay(peerAddr: string, r: PeerRelay, signal?: AbortSignal): Promise<RelayResult>;
   close(): void;

@@ -14,6 +14,8 @@ import type { MachineStore, MachineOwnershipStore, UnitOfWork } from '../domain/
 import type { MachineRecord } from '../domain/types.js';
 import { lostRunnerState } from '../domain/versioned.js';
 import type { ClusterStore, PeerDialer, ReplicaRecord } from './cluster-ports.js';
+import type { AttachHello } from '../../contract/session-types.js';
+import type { Upstream, UpstreamHandlers } from '../domain/attach-streams.js';
 
 /** How often a replica heartbeats. */
 export const HEARTBEAT_MS = 5_000;
@@ -53,6 +55,8 @@ export interface HubCluster {
    * (offline, or this replica is the recorded owner): the caller answers as a single hub would.
    */
   forward(namespace: string, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult | undefined>;
+  /** A viewer's upstream through the live replica owning the machine; undefined when none does. */
+  openUpstream(namespace: string, machineId: string, sessionId: string, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream | undefined>;
   replicas(): Promise<ReplicaRecord[]>;
   /** Stops the heartbeat and removes this replica's row. */
   close(): Promise<void>;
@@ -144,6 +148,12 @@ export function createHubCluster(opts: HubClusterOptions): HubCluster {
           throw err;
         }
       }
+    },
+
+    async openUpstream(namespace, machineId, sessionId, hello, handlers, signal) {
+      const owner = await store.ownerOf(machineId, deadAfterMs);
+      if (!owner || owner.replicaId === replicaId || !owner.alive || !owner.peerAddr) return undefined;
+      return dialer.attach(owner.peerAddr, { namespace, machineId, sessionId, epoch: owner.epoch, hello }, handlers, signal);
     },
 
     replicas: () => store.replicas(deadAfterMs),

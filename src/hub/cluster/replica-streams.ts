@@ -6,7 +6,11 @@
  * writes go straight to the store as before.
  */
 import type { Logger } from 'pino';
-import { AbortedError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { AbortedError, FailedPreconditionError, NotFoundError, UnavailableError } from '../../shared/errors.js';
+import { ATTACH_STREAM_CAPABILITY } from '../../contract/machine-link.js';
+import type { AttachHello } from '../../contract/session-types.js';
+import type { Upstream, UpstreamHandlers } from '../domain/attach-streams.js';
+import { ATTACH_OPEN_TIMEOUT_MS } from '../domain/hub-terminals.js';
 import type { RelayCall, RelayResult } from '../../contract/types.js';
 import type { HubStore, TransactionStores } from '../domain/ports.js';
 import type { Connection, Presence } from '../domain/presence.js';
@@ -30,6 +34,7 @@ export interface ReplicaStreams {
    */
   fenced<T>(conn: Connection, work: (tx: TransactionStores) => Promise<T>): Promise<T>;
   relayForPeer(namespace: string, machineId: string, epoch: number, call: RelayCall, deadline: Date, signal?: AbortSignal): Promise<RelayResult>;
+  attachForPeer(namespace: string, machineId: string, sessionId: string, epoch: number, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream>;
   machineChanged(m: MachineRecord): void;
   drain(reason: string, timeoutMs: number): Promise<void>;
   /** Set by drain(): new runner streams are refused (Unavailable), so they go elsewhere. */
@@ -45,6 +50,15 @@ export function staleOwner(machineId: string, mine: number, asked: number): Abor
 export function createReplicaStreams(opts: ReplicaStreamsOptions): ReplicaStreams {
   const { store, presence, publish, log, now } = opts;
   let draining = false;
+
+  /** This replica's stream of the machine, for a call another replica forwarded. */
+  function held(namespace: string, machineId: string, epoch: number): Connection {
+    const conn = presence.get(machineId);
+    if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is not connected to this hub replica`);
+    if (conn.namespace !== namespace) throw new NotFoundError(`machine ${machineId} not found`);
+    if (epoch !== 0 && conn.epoch !== epoch) throw staleOwner(machineId, conn.epoch, epoch);
+    return conn;
+  }
   return {
     get draining() {
       return draining;
@@ -65,12 +79,17 @@ export function createReplicaStreams(opts: ReplicaStreamsOptions): ReplicaStream
     },
 
     async relayForPeer(namespace, machineId, epoch, call, deadline, signal) {
-      const conn = presence.get(machineId);
-      if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is not connected to this hub replica`);
-      if (conn.namespace !== namespace) throw new NotFoundError(`machine ${machineId} not found`);
-      if (epoch !== 0 && conn.epoch !== epoch) throw staleOwner(machineId, conn.epoch, epoch);
+      const conn = held(namespace, machineId, epoch);
       const deadlineMs = Math.max(1, deadline.getTime() - now().getTime());
       return conn.pending.request(call, deadlineMs, (requestId, d) => conn.sink.send({ type: 'rpc', requestId, deadline: d, call }), signal);
+    },
+
+    async attachForPeer(namespace, machineId, sessionId, epoch, hello, handlers, signal) {
+      const conn = held(namespace, machineId, epoch);
+      if (!conn.capabilities.includes(ATTACH_STREAM_CAPABILITY)) {
+        throw new FailedPreconditionError(`the runner of machine ${machineId} is too old to attach through the hub; update hapi there`);
+      }
+      return conn.attaches.request(handlers, (attachId) => conn.sink.send({ type: 'open-attach', attachId, sessionId, hello }), ATTACH_OPEN_TIMEOUT_MS, signal);
     },
 
     machineChanged: (m) => publish(m.namespace, { type: 'machine', machine: m }),

@@ -27,7 +27,7 @@ import type { AttentionEvent, SessionActivity } from './session-activity.js';
 import type { ApprovalDecisionRecordInfo, DecisionOriginName } from '../../contract/activity-types.js';
 import type { SessionEventKind } from './session-book.js';
 import type { TokenScope } from './scopes.js';
-import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
+import type { AttachStreamFeed, AttachStreamSink, Upstream, UpstreamHandlers } from './attach-streams.js';
 import type { AttachStreamOpenInfo } from './hub-terminals.js';
 import type { ViewerRelay } from './viewer-relay.js';
 import type { IssuedToken } from './tokens.js';
@@ -67,6 +67,8 @@ export interface HubCoreCluster {
   readonly replicaId: string;
   /** The call run by the live replica owning the machine; undefined when no other does. */
   forward(namespace: string, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult | undefined>;
+  /** A viewer's upstream through the live replica owning the machine; undefined when no other does. */
+  openUpstream(namespace: string, machineId: string, sessionId: string, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream | undefined>;
 }
 
 /** The hub's handle on an attached runner stream; the transport feeds it what arrives. */
@@ -173,6 +175,12 @@ export interface HubCore {
    * stream's owner epoch.
    */
   relayForPeer(namespace: string, machineId: string, epoch: number, call: RelayCall, deadline: Date, signal?: AbortSignal): Promise<RelayResult>;
+  /**
+   * A viewer attached on another replica (PeerService.Attach; that replica checked the caller
+   * and narrowed the hello): an upstream through this replica's stream of the machine. Errors
+   * as relayForPeer.
+   */
+  attachForPeer(namespace: string, machineId: string, sessionId: string, epoch: number, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream>;
   /** A machine changed elsewhere (the cluster marked a dead replica's machine offline): tell this replica's watchers. */
   machineChanged(machine: MachineRecord): void;
   /**

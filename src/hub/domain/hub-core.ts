@@ -54,6 +54,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     log,
     viewerBufferBytes: opts.viewerBufferBytes ?? 4 * 1024 * 1024,
     attachResumeMs: opts.attachResumeMs ?? 30_000,
+    remoteUpstream: opts.cluster?.openUpstream,
   });
   const signInLinks = createSignInLinks({ now: () => now().getTime() });
   const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
@@ -301,7 +302,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       allowed.catch(() => undefined);
       const mode = hello.mode === 'interactive' && allows(caller.scope, 'type') ? 'interactive' : 'read-only';
       // Through the hub is never a person's own terminal on that machine.
-      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined }, allowed);
+      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined }, allowed, caller.namespace);
     },
 
     async acceptAttachStream(caller, open, sink) {
@@ -338,6 +339,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     onAttention: activity.onAttention,
 
     relayForPeer: replicaStreams.relayForPeer,
+    attachForPeer: replicaStreams.attachForPeer,
     machineChanged: replicaStreams.machineChanged,
     drain: replicaStreams.drain,
     dropStreams: replicaStreams.dropStreams,

@@ -8,6 +8,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ChannelCredentials, createChannel, createClient, Metadata, ServerError, Status, type CallContext, type Channel, type ServerMiddlewareCall } from 'nice-grpc';
 import {
   CLUSTER_SECRET_HEADER,
+  peerAttachEventFromProto,
+  peerAttachEventToProto,
+  peerAttachMessageFromProto,
+  peerAttachMessageToProto,
+  peerAttachOpenFromProto,
+  peerAttachOpenToProto,
+  PEER_ATTACH_OPENED,
+  type PeerAttachRequest,
+  type PeerAttachResponse,
   PeerServiceDefinition,
   peerRelayFromProto,
   peerRelayToProto,
@@ -15,13 +24,18 @@ import {
   peerResultToProto,
   type PeerServiceImplementation,
 } from '../../contract/peer.js';
-import { fromClientError } from '../../shared/grpc-errors.js';
-import { DeadlineExceededError } from '../../shared/errors.js';
+import { fromClientError, toServerError } from '../../shared/grpc-errors.js';
+import { AbortedError, DeadlineExceededError, HapiError, isHapiError, UnavailableError } from '../../shared/errors.js';
+import { createAsyncQueue } from '../../shared/async-queue.js';
+import type { Upstream } from '../domain/attach-streams.js';
 import type { HubCore } from '../domain/hub-core.js';
 import type { PeerDialer } from '../cluster/cluster-ports.js';
 
 /** The one message for every refused peer call: it says nothing about why. */
 export const PEER_UNAUTHENTICATED = 'missing or invalid cluster secret';
+
+/** Messages buffered toward the calling replica before the pipe is considered stuck. */
+const OUTBOUND_LIMIT = 10_000;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -45,6 +59,54 @@ export function createPeerService(core: HubCore): PeerServiceImplementation {
       const r = peerRelayFromProto(req);
       return peerResultToProto(await core.relayForPeer(r.namespace, r.machineId, r.epoch, r.call, r.deadline, context.signal));
     },
+
+    async *attach(requests, context) {
+      const it = requests[Symbol.asyncIterator]();
+      const first = await it.next();
+      const open = peerAttachOpenFromProto(first.done ? undefined : first.value);
+      // The calling replica reads as fast as this comes (its viewer relay keeps the buffer).
+      const out = createAsyncQueue<PeerAttachResponse>({ limit: OUTBOUND_LIMIT });
+      let endError: HapiError | undefined;
+      const upstream = await core.attachForPeer(
+        open.namespace,
+        open.machineId,
+        open.sessionId,
+        open.epoch,
+        open.hello,
+        {
+          event: (e) => void out.push(peerAttachEventToProto(e)),
+          end(err) {
+            endError ??= err;
+            out.end();
+          },
+        },
+        context.signal,
+      );
+      yield PEER_ATTACH_OPENED;
+      void (async () => {
+        try {
+          for (;;) {
+            const r = await it.next();
+            if (r.done) break;
+            upstream.send(peerAttachMessageFromProto(r.value));
+          }
+        } catch (err) {
+          endError ??= isHapiError(err) ? err : new UnavailableError('the calling replica went away');
+        } finally {
+          // The viewer went (or its replica did): the runner's attach stream ends with it.
+          upstream.close();
+          out.end();
+        }
+      })();
+      try {
+        yield* out;
+      } catch (err) {
+        endError ??= new HapiError('ResourceExhausted', String((err as Error).message));
+      } finally {
+        upstream.close();
+      }
+      if (endError) throw toServerError(endError);
+    },
   };
 }
 
@@ -64,6 +126,51 @@ export function createPeerDialer(secret: string): PeerDialer {
     return createClient(PeerServiceDefinition, ch);
   };
   return {
+    attach(addr, open, handlers, signal) {
+      const abort = new AbortController();
+      const onAbort = () => abort.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const queue = createAsyncQueue<PeerAttachRequest>();
+      queue.push(peerAttachOpenToProto(open));
+      const responses = clientFor(addr).attach(queue, { metadata, signal: abort.signal });
+      let closed = false;
+      const upstream: Upstream = {
+        send: (m) => void (closed || queue.push(peerAttachMessageToProto(m))),
+        close() {
+          if (closed) return;
+          closed = true;
+          queue.end();
+          abort.abort();
+          signal.removeEventListener('abort', onAbort);
+        },
+      };
+      return new Promise<Upstream>((resolve, reject) => {
+        let opened = false;
+        void (async () => {
+          try {
+            for await (const r of responses) {
+              const e = peerAttachEventFromProto(r);
+              if (e === 'opened') {
+                opened = true;
+                resolve(upstream);
+              } else if (opened) handlers.event(e);
+            }
+            if (!opened) reject(new UnavailableError(`the hub replica at ${addr} ended the attach before it opened`));
+            else if (!closed) handlers.end();
+          } catch (err) {
+            const e = fromClientError(err);
+            const why = isHapiError(e) ? e : new UnavailableError(`the attach through the hub replica at ${addr} failed`);
+            if (!opened) reject(closed ? new AbortedError('the viewer went away') : why);
+            else if (!closed) handlers.end(why);
+          } finally {
+            closed = true;
+            queue.end();
+            signal.removeEventListener('abort', onAbort);
+          }
+        })();
+      });
+    },
+
     async relay(addr, r, signal) {
       let timeout: AbortSignal | undefined;
       try {

@@ -7,11 +7,59 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
+import {
+  AttachHello,
+  AttachRequest as AttachRequest1,
+  AttachResponse as AttachResponse2,
+} from "../../../session/v1/session.js";
 import { RpcRequest, RpcResponse } from "../../v1/machine.js";
 
 export const protobufPackage = "hapi.hub.peer.v1";
 
 export const protobufFileName = "hapi/hub/peer/v1/peer.proto";
+
+/** What the calling replica sends on Attach. */
+export interface AttachRequest {
+  message?:
+    | //
+    /** First, exactly once. */
+    { $case: "open"; value: AttachOpen }
+    | //
+    /** Later: the viewer's input, resize or ack (a hello is INVALID_ARGUMENT). */
+    { $case: "request"; value: AttachRequest1 }
+    | undefined;
+}
+
+/** Which session to attach to, for whom. */
+export interface AttachOpen {
+  /** The viewer's namespace on the calling replica (checked there); the machine must be in it. */
+  namespace: string;
+  machineId: string;
+  sessionId: string;
+  /** The owner epoch read; 0 = not checked (as RelayRequest.epoch). */
+  epoch: number;
+  /** The viewer's hello, as narrowed by the calling replica (read-only when its token may not type). */
+  hello?: AttachHello | undefined;
+}
+
+/** What the owner sends back on Attach. */
+export interface AttachResponse {
+  message?:
+    | //
+    /**
+     * First, exactly once: the runner's attach stream is open (a resumed viewer may get no
+     * output until it types, so the caller cannot wait for one).
+     */
+    { $case: "opened"; value: AttachOpened }
+    | //
+    /** Then the session's answers: snapshot, output, exited. */
+    { $case: "response"; value: AttachResponse2 }
+    | undefined;
+}
+
+/** See AttachResponse.opened. */
+export interface AttachOpened {
+}
 
 /** One relayed call for the machine's owner. */
 export interface RelayRequest {
@@ -35,6 +83,403 @@ export interface RelayResponse {
   /** Never `error`: failures end the call with their gRPC status instead. */
   result?: RpcResponse | undefined;
 }
+
+function createBaseAttachRequest(): AttachRequest {
+  return { message: undefined };
+}
+
+export const AttachRequest: MessageFns<AttachRequest> = {
+  encode(message: AttachRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.message?.$case) {
+      case "open":
+        AttachOpen.encode(message.message.value, writer.uint32(10).fork()).join();
+        break;
+      case "request":
+        AttachRequest1.encode(message.message.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = { $case: "open", value: AttachOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = { $case: "request", value: AttachRequest1.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachRequest {
+    return {
+      message: isSet(object.open)
+        ? { $case: "open", value: AttachOpen.fromJSON(object.open) }
+        : isSet(object.request)
+        ? { $case: "request", value: AttachRequest1.fromJSON(object.request) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AttachRequest): unknown {
+    const obj: any = {};
+    if (message.message?.$case === "open") {
+      obj.open = AttachOpen.toJSON(message.message.value);
+    } else if (message.message?.$case === "request") {
+      obj.request = AttachRequest1.toJSON(message.message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachRequest>): AttachRequest {
+    return AttachRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachRequest>): AttachRequest {
+    const message = createBaseAttachRequest();
+    switch (object.message?.$case) {
+      case "open": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "open", value: AttachOpen.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "request": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "request", value: AttachRequest1.fromPartial(object.message.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAttachOpen(): AttachOpen {
+  return { namespace: "", machineId: "", sessionId: "", epoch: 0, hello: undefined };
+}
+
+export const AttachOpen: MessageFns<AttachOpen> = {
+  encode(message: AttachOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.machineId !== "") {
+      writer.uint32(18).string(message.machineId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(32).int64(message.epoch);
+    }
+    if (message.hello !== undefined) {
+      AttachHello.encode(message.hello, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.machineId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.hello = AttachHello.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachOpen {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      machineId: isSet(object.machineId)
+        ? globalThis.String(object.machineId)
+        : isSet(object.machine_id)
+        ? globalThis.String(object.machine_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      hello: isSet(object.hello) ? AttachHello.fromJSON(object.hello) : undefined,
+    };
+  },
+
+  toJSON(message: AttachOpen): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.machineId !== "") {
+      obj.machineId = message.machineId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.hello !== undefined) {
+      obj.hello = AttachHello.toJSON(message.hello);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachOpen>): AttachOpen {
+    return AttachOpen.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachOpen>): AttachOpen {
+    const message = createBaseAttachOpen();
+    message.namespace = object.namespace ?? "";
+    message.machineId = object.machineId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.epoch = object.epoch ?? 0;
+    message.hello = (object.hello !== undefined && object.hello !== null)
+      ? AttachHello.fromPartial(object.hello)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAttachResponse(): AttachResponse {
+  return { message: undefined };
+}
+
+export const AttachResponse: MessageFns<AttachResponse> = {
+  encode(message: AttachResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.message?.$case) {
+      case "opened":
+        AttachOpened.encode(message.message.value, writer.uint32(10).fork()).join();
+        break;
+      case "response":
+        AttachResponse2.encode(message.message.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.message = { $case: "opened", value: AttachOpened.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = { $case: "response", value: AttachResponse2.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachResponse {
+    return {
+      message: isSet(object.opened)
+        ? { $case: "opened", value: AttachOpened.fromJSON(object.opened) }
+        : isSet(object.response)
+        ? { $case: "response", value: AttachResponse2.fromJSON(object.response) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AttachResponse): unknown {
+    const obj: any = {};
+    if (message.message?.$case === "opened") {
+      obj.opened = AttachOpened.toJSON(message.message.value);
+    } else if (message.message?.$case === "response") {
+      obj.response = AttachResponse2.toJSON(message.message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachResponse>): AttachResponse {
+    return AttachResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachResponse>): AttachResponse {
+    const message = createBaseAttachResponse();
+    switch (object.message?.$case) {
+      case "opened": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "opened", value: AttachOpened.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "response": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "response", value: AttachResponse2.fromPartial(object.message.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAttachOpened(): AttachOpened {
+  return {};
+}
+
+export const AttachOpened: MessageFns<AttachOpened> = {
+  encode(_: AttachOpened, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachOpened {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachOpened();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AttachOpened {
+    return {};
+  },
+
+  toJSON(_: AttachOpened): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachOpened>): AttachOpened {
+    return AttachOpened.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<AttachOpened>): AttachOpened {
+    const message = createBaseAttachOpened();
+    return message;
+  },
+};
 
 function createBaseRelayRequest(): RelayRequest {
   return { namespace: "", machineId: "", epoch: 0, call: undefined };
@@ -252,6 +697,25 @@ export const PeerServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * A viewer attached on the calling replica (HubService.AttachSession or the web page's
+     * WebSocket) to a session of a machine whose runner stream this replica holds. The first
+     * message must be `open` (INVALID_ARGUMENT otherwise); this replica asks its runner for an
+     * attach stream (MachineService.AttachStream) exactly as for a viewer of its own, says
+     * `opened` once it is open, and pipes it: the session's answers (snapshot, output, exited) come back as `response`, and the viewer's
+     * later messages (`request`: input, resize, ack; never a hello) go down to the runner. The
+     * calling replica keeps the viewer's buffer and resumes with its last offset when this stream
+     * ends (the runner moved): this side holds no state beyond the pipe. Errors as for Relay, plus
+     * the runner's own (NOT_FOUND for an unknown session).
+     */
+    attach: {
+      name: "Attach",
+      requestType: AttachRequest as typeof AttachRequest,
+      requestStream: true,
+      responseType: AttachResponse as typeof AttachResponse,
+      responseStream: true,
+      options: {},
+    },
   },
 } as const;
 
@@ -267,6 +731,21 @@ export interface PeerServiceImplementation<CallContextExt = {}> {
    * own status (DEADLINE_EXCEEDED past the deadline, ...).
    */
   relay(request: RelayRequest, context: CallContext & CallContextExt): Promise<DeepPartial<RelayResponse>>;
+  /**
+   * A viewer attached on the calling replica (HubService.AttachSession or the web page's
+   * WebSocket) to a session of a machine whose runner stream this replica holds. The first
+   * message must be `open` (INVALID_ARGUMENT otherwise); this replica asks its runner for an
+   * attach stream (MachineService.AttachStream) exactly as for a viewer of its own, says
+   * `opened` once it is open, and pipes it: the session's answers (snapshot, output, exited) come back as `response`, and the viewer's
+   * later messages (`request`: input, resize, ack; never a hello) go down to the runner. The
+   * calling replica keeps the viewer's buffer and resumes with its last offset when this stream
+   * ends (the runner moved): this side holds no state beyond the pipe. Errors as for Relay, plus
+   * the runner's own (NOT_FOUND for an unknown session).
+   */
+  attach(
+    request: AsyncIterable<AttachRequest>,
+    context: CallContext & CallContextExt,
+  ): ServerStreamingMethodResult<DeepPartial<AttachResponse>>;
 }
 
 export interface PeerServiceClient<CallOptionsExt = {}> {
@@ -281,6 +760,21 @@ export interface PeerServiceClient<CallOptionsExt = {}> {
    * own status (DEADLINE_EXCEEDED past the deadline, ...).
    */
   relay(request: DeepPartial<RelayRequest>, options?: CallOptions & CallOptionsExt): Promise<RelayResponse>;
+  /**
+   * A viewer attached on the calling replica (HubService.AttachSession or the web page's
+   * WebSocket) to a session of a machine whose runner stream this replica holds. The first
+   * message must be `open` (INVALID_ARGUMENT otherwise); this replica asks its runner for an
+   * attach stream (MachineService.AttachStream) exactly as for a viewer of its own, says
+   * `opened` once it is open, and pipes it: the session's answers (snapshot, output, exited) come back as `response`, and the viewer's
+   * later messages (`request`: input, resize, ack; never a hello) go down to the runner. The
+   * calling replica keeps the viewer's buffer and resumes with its last offset when this stream
+   * ends (the runner moved): this side holds no state beyond the pipe. Errors as for Relay, plus
+   * the runner's own (NOT_FOUND for an unknown session).
+   */
+  attach(
+    request: AsyncIterable<DeepPartial<AttachRequest>>,
+    options?: CallOptions & CallOptionsExt,
+  ): AsyncIterable<AttachResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
@@ -306,6 +800,8 @@ function longToNumber(int64: { toString(): string }): number {
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
 }
+
+export type ServerStreamingMethodResult<Response> = { [Symbol.asyncIterator](): AsyncIterator<Response, void> };
 
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
