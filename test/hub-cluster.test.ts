@@ -68,10 +68,10 @@ describe.skipIf(!cluster)('several hub replicas on PostgreSQL', () => {
     homes.push(th);
     const url = await cluster!.createDatabase();
     const noSecret = await th.cli(['hub'], { env: { HAPI_HUB_DATABASE_URL: url, HAPI_HUB_PEER_ADDR: '127.0.0.1:0', HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0' } });
-    expect(noSecret.code).not.toBe(0);
+    expect(noSecret.code).toBe(2);
     expect(noSecret.stderr).toMatch(/HAPI_HUB_CLUSTER_SECRET is required with HAPI_HUB_PEER_ADDR/);
     const noDb = await th.cli(['hub'], { env: { HAPI_HUB_PEER_ADDR: '127.0.0.1:0', HAPI_HUB_CLUSTER_SECRET: SECRET, HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0' } });
-    expect(noDb.code).not.toBe(0);
+    expect(noDb.code).toBe(2);
     expect(noDb.stderr).toMatch(/HAPI_HUB_PEER_ADDR needs HAPI_HUB_DATABASE_URL/);
   });
 
