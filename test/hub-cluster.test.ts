@@ -267,4 +267,26 @@ describe.skipIf(!cluster)('several hub replicas on PostgreSQL', () => {
     expect(v.current().done).toBe(false);
     await rt.cli(['runner', 'stop']);
   });
+
+  it("a replica starting leaves the other replicas' machines online; a dead replica's machines go offline after its missed heartbeats", async () => {
+    const url = await cluster!.createDatabase();
+    const a = await startReplica(url);
+    const b = await startReplica(url, a.ownerToken);
+    const sim = simRunner({ url: a.grpcUrl, token: a.ownerToken, machineId: 'orphan-to-be' });
+    sims.push(sim);
+    await sim.welcome;
+    // A replica starting now must not mark A's machine offline (a single hub marks all offline at start).
+    const c = await startReplica(url, a.ownerToken);
+    await withDb(url, async (db) => expect(await ownerOf(db, 'orphan-to-be')).toMatchObject({ owner_replica: a.replicaId, online: 1 }));
+    expect((await c.clients().hub.listMachines({})).machines.find((m) => m.id === 'orphan-to-be')?.online).toBe(true);
+
+    // A dies and its runner never comes back: after 3 missed heartbeats (15 s) a live replica marks it offline.
+    a.proc.kill('SIGKILL');
+    await waitMachine(b.clients(), 'orphan-to-be', (m) => !m.online, 40_000);
+    await withDb(url, async (db) => {
+      expect((await ownerOf(db, 'orphan-to-be'))?.online).toBe(0);
+      const { rows } = await db.query<{ id: string }>('SELECT id FROM hub_replicas ORDER BY id');
+      expect(rows.map((r) => r.id)).toContain(a.replicaId);
+    });
+  });
 });
