@@ -173,6 +173,15 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX machines_owner ON machines(owner_replica) WHERE online = 1;
     `,
   },
+  {
+    version: 9,
+    name: 'decision origins telegram and push',
+    // As SQLite's 9 (8 belongs to the replicas' shared state): the origin's CHECK is widened.
+    sql: `
+      ALTER TABLE approval_decisions DROP CONSTRAINT approval_decisions_origin_check;
+      ALTER TABLE approval_decisions ADD CONSTRAINT approval_decisions_origin_check CHECK (origin IN ('page', 'cli', 'api', 'telegram', 'push'));
+    `,
+  },
 ];
 
 /** The newest schema version. */

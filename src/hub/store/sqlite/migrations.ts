@@ -167,6 +167,32 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX machines_owner ON machines(owner_replica) WHERE online = 1;
     `,
   },
+  {
+    version: 9,
+    name: 'decision origins telegram and push',
+    // SQLite cannot change a CHECK: the table is rebuilt with the wider one, rows and seq kept.
+    // (8 belongs to the replicas' shared state.)
+    sql: `
+      CREATE TABLE approval_decisions_v9 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL,
+        machine_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny', 'allow_session')),
+        message TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('page', 'cli', 'api', 'telegram', 'push')),
+        decided_at INTEGER NOT NULL
+      );
+      INSERT INTO approval_decisions_v9 SELECT * FROM approval_decisions;
+      DROP TABLE approval_decisions;
+      ALTER TABLE approval_decisions_v9 RENAME TO approval_decisions;
+      CREATE INDEX approval_decisions_session ON approval_decisions(machine_id, session_id, seq);
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the schema version. */
