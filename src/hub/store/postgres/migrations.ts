@@ -174,9 +174,9 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
-    version: 9,
+    version: 8,
     name: 'decision origins telegram and push',
-    // As SQLite's 9 (8 belongs to the replicas' shared state): the origin's CHECK is widened.
+    // As SQLite's 8: the origin's CHECK is widened.
     sql: `
       ALTER TABLE approval_decisions DROP CONSTRAINT approval_decisions_origin_check;
       ALTER TABLE approval_decisions ADD CONSTRAINT approval_decisions_origin_check CHECK (origin IN ('page', 'cli', 'api', 'telegram', 'push'));

@@ -168,12 +168,11 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
-    version: 9,
+    version: 8,
     name: 'decision origins telegram and push',
     // SQLite cannot change a CHECK: the table is rebuilt with the wider one, rows and seq kept.
-    // (8 belongs to the replicas' shared state.)
     sql: `
-      CREATE TABLE approval_decisions_v9 (
+      CREATE TABLE approval_decisions_v8 (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         namespace TEXT NOT NULL,
         machine_id TEXT NOT NULL,
@@ -187,9 +186,9 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         origin TEXT NOT NULL CHECK (origin IN ('page', 'cli', 'api', 'telegram', 'push')),
         decided_at INTEGER NOT NULL
       );
-      INSERT INTO approval_decisions_v9 SELECT * FROM approval_decisions;
+      INSERT INTO approval_decisions_v8 SELECT * FROM approval_decisions;
       DROP TABLE approval_decisions;
-      ALTER TABLE approval_decisions_v9 RENAME TO approval_decisions;
+      ALTER TABLE approval_decisions_v8 RENAME TO approval_decisions;
       CREATE INDEX approval_decisions_session ON approval_decisions(machine_id, session_id, seq);
     `,
   },

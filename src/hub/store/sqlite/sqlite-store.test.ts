@@ -48,9 +48,9 @@ describe('sqlite migrations', () => {
     db.close();
   });
 
-  it('version 9: decisions recorded before keep their rows and seq; Telegram and push origins are taken, others not', () => {
+  it('version 8: decisions recorded before keep their rows and seq; Telegram and push origins are taken, others not', () => {
     const db = new Database(':memory:');
-    migrateTo(db, 8);
+    migrateTo(db, 7);
     const insert = (seq: number | null, origin: string) =>
       db.prepare("INSERT INTO approval_decisions VALUES (?, 'default', 'm1', 's1', 'r', '{}', 'allow', '', 't', 'who', ?, 1)").run(seq, origin);
     insert(7, 'page');
