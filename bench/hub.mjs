@@ -98,6 +98,8 @@ async function echoServer() {
         if (req.message?.$case === 'rpcResponse') yield { message: { $case: 'rpcRequest', value: { requestId: req.message.value.requestId, method: { $case: 'getStatus', value: {} } } } };
       }
     },
+    // Not used by the echo; nice-grpc wants every method of the service implemented.
+    async *attachStream() {},
   });
   const port = await server.listen('127.0.0.1:0');
   process.send({ type: 'port', port });

@@ -51,8 +51,9 @@ describe('approvals through the hub (default timeout)', () => {
     const second = (await watchedState(rig, id, ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL)).activity!.requests[0]!;
     // A decision for another id is refused and the pending request stays.
     expect(await code(owner.hub.decideApproval({ machineId, sessionId: id, requestId: req.id, decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, message: '', origin: 0 }))).toBe('FAILED_PRECONDITION');
-    const denied = await rest(rig.hub.httpUrl, rig.hub.ownerToken, `/api/v1/machines/${machineId}/sessions/${id}/approvals/${second.id}`, { method: 'POST', body: { decision: 'deny', message: 'not the build dir' } });
+    const denied = await rest(rig.hub.httpUrl, rig.hub.ownerToken, `/api/v1/machines/${machineId}/sessions/${id}/approvals/${second.id}`, { method: 'POST', body: { decision: 'deny', message: 'not the build dir', origin: 'push' } });
     expect(denied.status, denied.text).toBe(200);
+    // "push" is the page's service worker's word (its sign-in): a token's request is API.
     expect(denied.json.decision).toMatchObject({ decision: 'deny', origin: 'api', message: 'not the build dir', request: { command: 'rm -rf build' } });
     await screenShows(rig, id, /DENIED: not the build dir/);
 

@@ -155,6 +155,8 @@ describe('the hub’s WebSocket attach endpoint', () => {
       return false;
     }, 30_000, 'the viewer back with the output it missed');
     expect(v2.texts.filter((x) => x.type === 'snapshot')).toHaveLength(0);
+    // Without a snapshot, `attached` is how a page learns the hub took the resume (it is live).
+    expect(v2.texts.filter((x) => x.type === 'attached')).toHaveLength(1);
     expect(v2.outputs[0]!.offset).toBe(v1.held());
     const both = [...v1.outputs, ...v2.outputs];
     expect(contiguous(both)).toBe(true);

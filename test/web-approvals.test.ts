@@ -1,7 +1,7 @@
 // Approvals on the web page, in Debian's chromium against the real hub, runner and the hook
 // fixture agent: a permission request shows as "needs you" at the top of the page, Approve in
 // the browser lets the agent go on, Deny tells it no (from the terminal view), and the history
-// shows both decisions made from the page.
+// shows both decisions made from the page, and one from a Web Push notification's action.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,12 +62,31 @@ describe('approvals on the web page', () => {
     await term.getByRole('button', { name: 'Deny Bash rm -rf /tmp/x' }).click();
     await screenShows(rig, id, /DENIED: Denied from hapi\./);
     await watchedState(rig, id, ActivityState.ACTIVITY_STATE_WAITING_FOR_INPUT, (s) => s.activity!.requests.length === 0);
+
+    // A Web Push notification's Approve: the service worker posts as web/public/sw.js does, with
+    // this browser's sign-in, and says "push"; the decision is recorded as made from a notification.
+    await type(rig, id, 'ask npm test');
+    const pending = (await watchedState(rig, id, ActivityState.ACTIVITY_STATE_NEEDS_APPROVAL)).activity!.requests[0]!;
+    const status = await page.evaluate(async (d) => {
+      const { csrfToken } = (await (await fetch('/auth/session', { credentials: 'same-origin' })).json()) as { csrfToken: string };
+      const res = await fetch(`/api/v1/machines/${d.machineId}/sessions/${d.sessionId}/approvals/${d.requestId}`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+        body: JSON.stringify({ decision: 'allow', origin: 'push' }),
+      });
+      return res.status;
+    }, { machineId: rig.machineId, sessionId: id, requestId: pending.id });
+    expect(status).toBe(200);
+    await screenShows(rig, id, /ALLOWED npm test/);
+
     const history = term.locator('.decision-history');
-    await history.locator('summary', { hasText: 'Decisions (2)' }).waitFor();
+    await history.locator('summary', { hasText: 'Decisions (3)' }).waitFor();
     await history.locator('summary').click();
     expect(await history.locator('li').allTextContents()).toEqual([
       expect.stringMatching(/^approved Bash ls -la by .+ from the page/),
       expect.stringMatching(/^denied Bash rm -rf \/tmp\/x by .+ from the page/),
+      expect.stringMatching(/^approved Bash npm test by .+ from a notification/),
     ]);
     expect(errors).toEqual([]);
   }, 120_000);

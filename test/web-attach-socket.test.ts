@@ -75,10 +75,11 @@ function fakeClock() {
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
-function setup(mode: 'interactive' | 'read-only' = 'interactive') {
+function setup(mode: 'interactive' | 'read-only' = 'interactive', size = { cols: 48, rows: 20 }) {
   const sockets: FakeSocket[] = [];
   const shown: string[] = [];
   const states: AttachState[] = [];
+  const details: string[] = [];
   const problems: string[] = [];
   const exits: unknown[] = [];
   const time = fakeClock();
@@ -86,7 +87,7 @@ function setup(mode: 'interactive' | 'read-only' = 'interactive') {
   const client = createAttachSocket({
     url: () => `ws://hub/attach?n=${sockets.length}`,
     mode,
-    size: () => ({ cols: 48, rows: 20 }),
+    size: () => ({ ...size }),
     createSocket: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -97,12 +98,15 @@ function setup(mode: 'interactive' | 'read-only' = 'interactive') {
     handlers: {
       snapshot: (s) => shown.push(`[snapshot@${s.offset}]${s.screen}`),
       output: (b) => shown.push(decoder.decode(b)),
-      state: (s) => states.push(s),
+      state: (s, why) => {
+        states.push(s);
+        details.push(why);
+      },
       problem: (p) => problems.push(`${p.code}: ${p.message}`),
       exited: (e) => exits.push(e),
     },
   });
-  return { client, sockets, shown, states, problems, exits, time, last: () => sockets[sockets.length - 1]! };
+  return { client, sockets, shown, states, details, problems, exits, time, size, last: () => sockets[sockets.length - 1]! };
 }
 
 describe('attach socket', () => {
@@ -194,12 +198,76 @@ describe('attach socket', () => {
     t.last().open();
     t.last().text({ type: 'error', code: 'NOT_FOUND', message: 'no session abc' });
     t.last().drop(4404, 'unknown session');
-    expect(t.problems).toEqual(['NOT_FOUND: no session abc', 'CLOSE_4404: unknown session']);
+    expect(t.problems).toEqual(['NOT_FOUND: no session abc']);
     expect(t.states.at(-1)).toBe('ended');
     expect(t.time.pending()).toEqual([]);
     t.time.advance(60_000);
     await flush();
     expect(t.sockets).toHaveLength(1);
+  });
+
+  it('a passing refusal (machine offline, then 1011) is the reconnect\'s reason, not a problem', async () => {
+    const t = setup();
+    await flush();
+    t.last().open();
+    t.last().text({ type: 'snapshot', screen: '', cols: 48, rows: 20, cursor: { x: 0, y: 0 }, offset: '7' });
+    t.last().drop(1006);
+    t.time.advance(t.time.pending()[0]!);
+    await flush();
+    t.last().open();
+    // Open is not attached: live only once the hub says so, which a refusal never does.
+    expect(t.states.at(-1)).toBe('reconnecting');
+    t.last().text({ type: 'error', code: 'UNAVAILABLE', message: 'machine m is offline' });
+    t.last().drop(1011, 'UNAVAILABLE');
+    expect(t.problems).toEqual([]);
+    expect(t.states.slice(-3)).toEqual(['live', 'reconnecting', 'reconnecting']);
+    expect(t.states.at(-1)).toBe('reconnecting');
+    expect(t.details.at(-1)).toBe('machine m is offline');
+    // The next drop without an error frame says only how it closed.
+    t.time.advance(t.time.pending()[0]!);
+    await flush();
+    t.last().open();
+    t.last().drop(1006);
+    expect(t.details.at(-1)).toBe('connection closed (1006)');
+    // The machine is back: an idle terminal resumes without a frame of output, and is live.
+    t.time.advance(t.time.pending()[0]!);
+    await flush();
+    t.last().open();
+    t.last().text({ type: 'attached' });
+    expect(t.states.at(-1)).toBe('live');
+  });
+
+  it('a reconnect sends its size only when the window changed since it last told the session', async () => {
+    const t = setup();
+    await flush();
+    t.last().open();
+    t.last().text({ type: 'snapshot', screen: '', cols: 48, rows: 20, cursor: { x: 0, y: 0 }, offset: '5' });
+    t.last().drop(1012);
+    t.time.advance(t.time.pending()[0]!);
+    await flush();
+    t.last().open();
+    expect(t.last().hello()).toEqual({ type: 'hello', mode: 'interactive', lastOffset: '5' });
+    // Resized while the link was down (the resize could not be sent): the next hello carries it.
+    t.last().drop(1006);
+    t.size.rows = 18;
+    t.client.resize(48, 18);
+    t.time.advance(t.time.pending()[0]!);
+    await flush();
+    t.last().open();
+    expect(t.last().hello()).toEqual({ type: 'hello', mode: 'interactive', cols: 48, rows: 18, lastOffset: '5' });
+    // Resized while connected (sent then): a later reconnect has nothing to change.
+    t.size.rows = 22;
+    t.client.resize(48, 22);
+    t.last().drop(1006);
+    t.time.advance(t.time.pending()[0]!);
+    await flush();
+    t.last().open();
+    expect(t.last().hello()).toEqual({ type: 'hello', mode: 'interactive', lastOffset: '5' });
+    // A manual reconnect is a fresh attach: it says its size.
+    t.client.reconnect();
+    await flush();
+    t.last().open();
+    expect(t.last().hello()).toEqual({ type: 'hello', mode: 'interactive', cols: 48, rows: 22, lastOffset: '5' });
   });
 
   it('reports the exit and stays ended after 1000', async () => {

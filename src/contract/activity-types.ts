@@ -63,7 +63,7 @@ export interface ApprovalOutcome {
 }
 
 /** Where a decision was made (hapi.hub.v1.DecisionOrigin). */
-export type DecisionOriginName = 'page' | 'cli' | 'api';
+export type DecisionOriginName = 'page' | 'cli' | 'api' | 'telegram' | 'push';
 
 /** A decision as the hub records it (hapi.hub.v1.ApprovalDecisionRecord). */
 export interface ApprovalDecisionRecordInfo {

@@ -99,10 +99,15 @@ const decisionOrigin = /* @__PURE__ */ enumConverters<DecisionOriginName, ProtoD
   page: ProtoDecisionOrigin.DECISION_ORIGIN_PAGE,
   cli: ProtoDecisionOrigin.DECISION_ORIGIN_CLI,
   api: ProtoDecisionOrigin.DECISION_ORIGIN_API,
+  telegram: ProtoDecisionOrigin.DECISION_ORIGIN_TELEGRAM,
+  push: ProtoDecisionOrigin.DECISION_ORIGIN_PUSH,
 }, decisionOriginToJSON);
 export const decisionOriginToProto = decisionOrigin.toProto;
 
-/** Where a caller says it decides from: CLI or API (UNSPECIFIED is API). PAGE only from the page's own requests. */
+/**
+ * Where a caller says it decides from: CLI or API (UNSPECIFIED is API). PAGE only from the page's
+ * own requests, TELEGRAM and PUSH only from the hub's own notification channels.
+ */
 export function callerOriginFromProto(o: ProtoDecisionOrigin): DecisionOriginName {
   return o === ProtoDecisionOrigin.DECISION_ORIGIN_CLI ? 'cli' : 'api';
 }

@@ -53,6 +53,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   out(`hub HTTP listening on ${hub.httpUrl}  (REST: ${hub.httpUrl}/api/v1/machines)`);
   out(`hub web page for people and phones: ${hub.publicUrl}/`);
   out(`hub database: ${hub.store.path}`);
+  if (hub.peer) out(`hub peer service listening on ${hub.peer.listen}  (replica ${hub.peer.replicaId}; the other replicas dial ${hub.peer.advertise})`);
   for (const line of await ownerLines(hub, paths)) out(line);
   return {
     hub,

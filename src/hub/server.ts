@@ -36,6 +36,8 @@ import { createOpsHandler } from './http/ops.js';
 import { createHubMetrics } from './metrics/hub-metrics.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { CLI_VERSION } from '../shared/version.js';
+import type { ClusterStore } from './cluster/cluster-ports.js';
+import { clusterHooks, DRAIN_TIMEOUT_MS, startClusterServer, type ClusterServer } from './cluster-server.js';
 
 export interface RunningHub {
   core: HubCore;
@@ -51,6 +53,8 @@ export interface RunningHub {
   publicUrl: string;
   /** Set when this start created the owner token (printed once). */
   createdOwnerToken?: string;
+  /** One of several replicas: its id and peer addresses (cluster-server.ts). */
+  peer?: { replicaId: string; listen: string; advertise: string };
   /** Stops everything; resolves when done. Idempotent. */
   close(reason?: string): Promise<void>;
 }
@@ -98,10 +102,13 @@ const SERVICE_NAMES = ['hapi.hub.v1.MachineService', 'hapi.hub.v1.HubService', '
  * SQLite at `dbPath`, or PostgreSQL when HAPI_HUB_DATABASE_URL is set: that adapter (and pg) is
  * imported only then, so a SQLite hub never loads it.
  */
-async function openStore(config: HubConfig, dbPath: string, log: Logger): Promise<HubStore> {
-  if (!config.databaseUrl) return openHubStore(dbPath);
+async function openStore(config: HubConfig, dbPath: string, log: Logger): Promise<{ store: HubStore; clusterStore?: ClusterStore }> {
+  if (!config.databaseUrl) return { store: openHubStore(dbPath) };
   const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
-  return openPostgresStore(config.databaseUrl, { onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
+  const store = await openPostgresStore(config.databaseUrl, { onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
+  if (!config.cluster) return { store };
+  const { createPostgresClusterStore } = await import('./store/postgres/cluster-store.js');
+  return { store, clusterStore: createPostgresClusterStore(store.pool) };
 }
 
 /**
@@ -125,10 +132,14 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   routeGrpcLogs(opts.log);
   const dbPath = config.dbPath ?? paths.hubDb;
   const metrics = createHubMetrics();
-  const store = instrumentStore(await openStore(config, dbPath, log), metrics.observeStore);
+  const opened = await openStore(config, dbPath, log);
+  const store = instrumentStore(opened.store, metrics.observeStore);
   const bus = await openChangeBus(config, opts.log);
+  // One of several replicas (HAPI_HUB_PEER_ADDR on PostgreSQL): cluster-server.ts.
+  const hooks = config.cluster && opened.clusterStore ? clusterHooks() : undefined;
   const core = await createHubCore({
     bus,
+    cluster: hooks,
     onRelay: metrics.observeRelay,
     store,
     log: opts.log,
@@ -154,6 +165,17 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     return undefined;
   });
 
+  let peers: ClusterServer | undefined;
+  if (hooks) {
+    try {
+      peers = await startClusterServer({ config: config.cluster!, hooks, core, store, clusterStore: opened.clusterStore!, log: opts.log });
+    } catch (err) {
+      core.close();
+      await store.close();
+      throw err;
+    }
+  }
+
   const server: Server = createServer(HUB_GRPC_OPTIONS);
   const errors = errorMappingMiddleware(opts.log);
   const authed = server.with(errors).with(authMiddleware(core));
@@ -172,6 +194,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     grpcPort = await server.listen(`${bindHost}:${config.grpcPort}`, credentials);
   } catch (err) {
     core.close();
+    await peers?.close();
     await bus?.close();
     await store.close();
     throw new UnavailableError(
@@ -216,6 +239,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   } catch (err) {
     server.forceShutdown();
     core.close();
+    await peers?.close();
     await bus?.close();
     await store.close();
     throw new UnavailableError(
@@ -248,10 +272,13 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     httpUrl: `${scheme}://${urlHost}:${httpPort}`,
     publicUrl: signInBase,
     createdOwnerToken,
+    peer: peers && { replicaId: peers.replicaId, listen: peers.listen, advertise: peers.advertise },
     close(reason = 'shutdown') {
       closing ??= (async () => {
         shuttingDown = true;
         log.info({ reason }, 'hub shutting down');
+        // A replica first sends its runners to the others (Drain), so a rolling restart loses nothing.
+        if (peers) await core.drain(`hub replica shutting down (${reason})`, DRAIN_TIMEOUT_MS);
         // Reverse order of start: stop accepting HTTP, end long-lived streams, then gRPC.
         http.close();
         handler.close?.();
@@ -272,6 +299,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         ]);
         clearTimeout(timer);
         http.closeAllConnections();
+        await peers?.close();
         await bus?.close();
         await store.close();
         log.info({ pendingTimers: pendingTimers() }, 'hub stopped');

@@ -127,7 +127,11 @@ export async function runRunner(opts: RunnerOptions): Promise<number> {
     logPath,
     logWrites: logWriteHealth(rootLog) ?? { failing: false, droppedLines: 0 },
     hubLink: hubLink?.status() ?? { state: 'not-configured' },
-    sessionCount: sessions?.list().length ?? 0,
+    // Counted only when read: it checks each session's process in /proc, and the hub link reads
+    // the status for its pid and port after every relayed call and session event.
+    get sessionCount() {
+      return sessions?.list().length ?? 0;
+    },
     hapiHome: paths.home,
     workspaceRoots,
     ready: readiness.phase() === 'ready',

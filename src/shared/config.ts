@@ -4,6 +4,7 @@
  * parsed lazily so that, e.g., a bad hub setting does not break `hapi runner status`.
  */
 import { ConfigError } from './errors.js';
+import { clusterConfig, type ClusterConfig } from './config-cluster.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -246,16 +247,28 @@ export const DEFAULT_HUB_HTTP_PORT = 3738;
 
 /** Where the runner's hub link points and with which token. */
 export interface HubLinkConfig {
-  /** HAPI_API_URL, e.g. http://127.0.0.1:3737 (https:// for TLS). */
+  /** HAPI_API_URL, e.g. http://127.0.0.1:3737 (https:// for TLS); the first of apiUrls. */
   apiUrl: string;
+  /**
+   * HAPI_API_URL as a comma-separated list (several hub replicas): the runner connects to one
+   * and moves to the next when it fails or drains.
+   */
+  apiUrls?: string[];
   /** CLI_API_TOKEN; undefined falls back to the token saved by `hapi auth login`. */
   token?: string;
 }
 
 export function hubLinkConfig(env: Env = process.env): HubLinkConfig {
-  const apiUrl = envString(env, 'HAPI_API_URL', `http://127.0.0.1:${DEFAULT_HUB_GRPC_PORT}`);
-  parseHubUrl(apiUrl);
-  return { apiUrl, token: envOptional(env, 'CLI_API_TOKEN') };
+  const apiUrls = hubUrls(envString(env, 'HAPI_API_URL', `http://127.0.0.1:${DEFAULT_HUB_GRPC_PORT}`));
+  return { apiUrl: apiUrls[0]!, apiUrls, token: envOptional(env, 'CLI_API_TOKEN') };
+}
+
+/** HAPI_API_URL split at commas (several hub replicas), each checked by parseHubUrl. */
+export function hubUrls(raw: string): string[] {
+  const urls = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  if (urls.length === 0) throw new ConfigError('HAPI_API_URL is empty');
+  for (const u of urls) parseHubUrl(u);
+  return urls;
 }
 
 export interface HubAddress {
@@ -338,6 +351,8 @@ export interface HubConfig {
    * every link the hub makes (printed URLs, sign-in links); unset: derived from where it listens.
    */
   publicUrl?: string;
+  /** One of several replicas (HAPI_HUB_PEER_ADDR, HAPI_HUB_CLUSTER_SECRET; config-cluster.ts); undefined: a single hub. */
+  cluster?: ClusterConfig;
 }
 
 /** HAPI_HUB_PUBLIC_URL: an http(s) origin (no path, query or fragment), without a trailing slash. */
@@ -399,5 +414,6 @@ export function hubConfig(env: Env = process.env): HubConfig {
     pushAllowLoopbackHttp: envBool(env, 'HAPI_PUSH_ALLOW_LOOPBACK_HTTP', false),
     logLevel: logLevel(env),
     publicUrl: parsePublicUrl(env.HAPI_HUB_PUBLIC_URL),
+    cluster: clusterConfig(env, databaseUrl(env)),
   };
 }

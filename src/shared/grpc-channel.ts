@@ -4,11 +4,12 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 /** A channel to a Unix domain socket. nice-grpc needs the triple-slash form `unix:///abs`. */
-export function createUdsChannel(socketPath: string): Channel {
+export function createUdsChannel(socketPath: string, extraOptions: Record<string, string | number> = {}): Channel {
   return createChannel(`unix://${socketPath}`, ChannelCredentials.createInsecure(), {
     'grpc.default_authority': 'localhost',
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 1000,
+    ...extraOptions,
   });
 }
 

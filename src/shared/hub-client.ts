@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ChannelCredentials, ClientError, createChannel, createClient, Metadata, Status, type Channel } from 'nice-grpc';
 import { HubServiceDefinition, TokenServiceDefinition, type HubServiceClient, type TokenServiceClient } from '../contract/hub.js';
-import { DEFAULT_HUB_GRPC_PORT, parseHubUrl, type Env } from './config.js';
+import { DEFAULT_HUB_GRPC_PORT, hubUrls, parseHubUrl, type Env } from './config.js';
 import { DeadlineExceededError, HapiError, UnauthenticatedError, UnavailableError } from './errors.js';
 import { fromClientError } from './grpc-errors.js';
 import { readJsonFile } from './atomic-file.js';
@@ -110,7 +110,9 @@ function envValue(env: Env, name: string): string | undefined {
  */
 export function resolveHubCredentials(paths: HapiPaths, env: Env = process.env): HubCredentials {
   const auth = readAuthFile(paths);
-  const url = envValue(env, 'HAPI_API_URL') ?? (auth?.hubUrl || undefined) ?? readLocalHub(paths)?.grpcUrl ?? DEFAULT_URL;
+  // A list (several hub replicas, for runners): a client command asks the first; any replica answers.
+  const listed = envValue(env, 'HAPI_API_URL');
+  const url = (listed && hubUrls(listed)[0]) ?? (auth?.hubUrl || undefined) ?? readLocalHub(paths)?.grpcUrl ?? DEFAULT_URL;
   parseHubUrl(url);
   const envToken = envValue(env, 'CLI_API_TOKEN');
   if (envToken) return { url, token: envToken, tokenSource: 'CLI_API_TOKEN' };

@@ -57,7 +57,7 @@ async function decide(d, decision) {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken || '' },
-      body: JSON.stringify({ decision }),
+      body: JSON.stringify({ decision, origin: 'push' }),
     });
     status = res.status;
     if (!res.ok) error = (await res.json().catch(() => ({}))).error || `HTTP ${res.status}`;

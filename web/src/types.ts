@@ -100,7 +100,7 @@ export interface DecisionRecord {
   decision: 'allow' | 'deny' | 'allow_session';
   message: string;
   decidedBy: string;
-  origin: 'page' | 'cli' | 'api';
+  origin: 'page' | 'cli' | 'api' | 'telegram' | 'push';
   decidedAt: string;
 }
 

@@ -28,7 +28,7 @@ import type { AttentionEvent, SessionActivity } from './session-activity.js';
 import type { ApprovalDecisionRecordInfo, DecisionOriginName } from '../../contract/activity-types.js';
 import type { SessionEventKind } from './session-book.js';
 import type { TokenScope } from './scopes.js';
-import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
+import type { AttachStreamFeed, AttachStreamSink, Upstream, UpstreamHandlers } from './attach-streams.js';
 import type { AttachStreamOpenInfo } from './hub-terminals.js';
 import type { ViewerRelay } from './viewer-relay.js';
 import type { IssuedToken } from './tokens.js';
@@ -59,6 +59,22 @@ export interface HubCoreOptions {
    * (`unavailable`, `deadline_exceeded`, ...), and how long it took (metrics).
    */
   onRelay?: (method: RelayCall['method'], outcome: string, seconds: number) => void;
+  /**
+   * Set on one of several replicas (src/hub/cluster/hub-cluster.ts): runner streams claim their
+   * machine with an owner epoch, writes for a machine are checked against it (a stale owner is
+   * fenced: the write refused, the stream dropped), and a call for a machine whose stream another
+   * replica holds is forwarded to it. Unset: a single hub, exactly as before.
+   */
+  cluster?: HubCoreCluster;
+}
+
+/** What the facade needs of the cluster (a subset of HubCluster). */
+export interface HubCoreCluster {
+  readonly replicaId: string;
+  /** The call run by the live replica owning the machine; undefined when no other does. */
+  forward(namespace: string, machineId: string, call: RelayCall, deadlineMs: number, signal?: AbortSignal): Promise<RelayResult | undefined>;
+  /** A viewer's upstream through the live replica owning the machine; undefined when no other does. */
+  openUpstream(namespace: string, machineId: string, sessionId: string, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream | undefined>;
 }
 
 /** The hub's handle on an attached runner stream; the transport feeds it what arrives. */
@@ -158,6 +174,28 @@ export interface HubCore {
    * namespace: the event notifications subscribe to. Returns the unsubscribe.
    */
   onAttention(listener: (e: AttentionEvent) => void): () => void;
+  /**
+   * A call forwarded by another replica (PeerService.Relay; that replica checked the caller):
+   * run down this replica's stream of the machine. Unavailable when this replica does not hold
+   * it; NotFound when it is not in `namespace`; Aborted when `epoch` (non-zero) is not the
+   * stream's owner epoch.
+   */
+  relayForPeer(namespace: string, machineId: string, epoch: number, call: RelayCall, deadline: Date, signal?: AbortSignal): Promise<RelayResult>;
+  /**
+   * A viewer attached on another replica (PeerService.Attach; that replica checked the caller
+   * and narrowed the hello): an upstream through this replica's stream of the machine. Errors
+   * as relayForPeer.
+   */
+  attachForPeer(namespace: string, machineId: string, sessionId: string, epoch: number, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream>;
+  /** A machine changed elsewhere (the cluster marked a dead replica's machine offline): tell this replica's watchers. */
+  machineChanged(machine: MachineRecord): void;
+  /**
+   * Draining (several replicas): every runner stream is asked to reconnect elsewhere (Drain);
+   * resolves once they all ended, or after `timeoutMs`.
+   */
+  drain(reason: string, timeoutMs: number): Promise<void>;
+  /** Ends every runner stream with Unavailable (their runners reconnect and claim again). */
+  dropStreams(reason: string): void;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
   /** Ends every runner stream and watcher and fails pending RPCs. */

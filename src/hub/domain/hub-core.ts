@@ -32,6 +32,7 @@ import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from '
 import { createWatchFeed } from './watch-feed.js';
 import type { HubCore, HubCoreOptions } from './hub-core-api.js';
 import { createClusterFeed, type ClusterFeed } from '../cluster/cluster-feed.js';
+import { createReplicaStreams } from '../cluster/replica-streams.js';
 
 export type { HelloInfo, RunnerBound, RunnerSink, WatchFilter } from './types.js';
 
@@ -47,7 +48,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   let cluster: ClusterFeed | undefined;
   const publish = (namespace: string, event: HubEvent) => (cluster ? cluster.publish(namespace, event) : feed.publish(namespace, event));
   const tokens = createTokens({ store, log, now, onRevoked: (tokenId) => cluster?.tokenRevoked(tokenId) });
-  const presence = await createPresence({ store, publish, log, now, aliveTimeoutMs });
+  const presence = await createPresence({ store, publish, log, now, aliveTimeoutMs, ownership: opts.cluster && { replicaId: opts.cluster.replicaId } });
   const notifySettings = createNotifySettings({ store, now });
   const push = createPushSubscriptions({ store, now, allowLoopbackHttp: opts.pushAllowLoopbackHttp ?? false });
   if (opts.bus) {
@@ -60,10 +61,14 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     log,
     viewerBufferBytes: opts.viewerBufferBytes ?? 4 * 1024 * 1024,
     attachResumeMs: opts.attachResumeMs ?? 30_000,
+    remoteUpstream: opts.cluster?.openUpstream,
   });
   const signInLinks = createSignInLinks({ store, now: () => now().getTime() });
   const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
   const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
+  // Fencing, forwarded calls, draining (several replicas; src/hub/cluster/replica-streams.ts).
+  const replicaStreams = createReplicaStreams({ store, presence, publish, log, now, clustered: !!opts.cluster });
+  const fenced = replicaStreams.fenced;
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -82,14 +87,17 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
 
   /** The one versioned update of a machine's value, answered on the runner's stream. */
   async function updateVersioned<K extends VersionedKind>(conn: Connection, kind: K, expectedVersion: number, value: VersionedValues[K]): Promise<void> {
-    const m = conn.detached ? undefined : await store.getMachine(conn.machineId);
-    if (!m) return;
-    const outcome = applyVersionedUpdate(m, kind, expectedVersion, value);
-    if (outcome.applied) {
-      await store.saveMachine(m);
-      publish(m.namespace, { type: 'machine', machine: m });
-    }
-    conn.sink.send({ type: 'update-result', kind, outcome } as RunnerBound);
+    if (conn.detached) return;
+    const done = await fenced(conn, async (tx) => {
+      const m = await tx.getMachine(conn.machineId);
+      if (!m) return undefined;
+      const outcome = applyVersionedUpdate(m, kind, expectedVersion, value);
+      if (outcome.applied) await tx.saveMachine(m);
+      return { m, outcome };
+    });
+    if (!done) return;
+    if (done.outcome.applied) publish(done.m.namespace, { type: 'machine', machine: done.m });
+    conn.sink.send({ type: 'update-result', kind, outcome: done.outcome } as RunnerBound);
   }
 
   /** Which action each relayed call is, for the scope check. */
@@ -109,7 +117,15 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     const started = performance.now();
     const observe = (outcome: string) => opts.onRelay?.(call.method, outcome, (performance.now() - started) / 1000);
     try {
-      if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);
+      if (!conn || conn.detached) {
+        // Another replica may hold the machine's stream: it runs the call.
+        const forwarded = await opts.cluster?.forward(caller.namespace, machineId, call, deadlineMs, signal);
+        if (forwarded) {
+          observe('ok');
+          return forwarded;
+        }
+        throw new UnavailableError(`machine ${machineId} is offline`);
+      }
       const result = await conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
       observe('ok');
       return result;
@@ -192,7 +208,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     },
 
     async attachMachine(caller, hello, sink) {
-      if (closed) throw new UnavailableError('hub is shutting down');
+      if (closed || replicaStreams.draining) throw new UnavailableError('hub is shutting down');
       // Registering a machine and answering for it is a write: a read-only token only looks.
       requireScope(caller, 'connect-runner');
       if (!hello.machineId) throw new InvalidArgumentError('hello.machine_id is required');
@@ -231,7 +247,8 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
         async sessionEvent(kind, session) {
           if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
           if (kind === 'ended') activity.forget(conn.namespace, conn.machineId, session.id);
-          await sessions.event(conn.namespace, conn.machineId, kind, session, now());
+          if (!opts.cluster) return sessions.event(conn.namespace, conn.machineId, kind, session, now());
+          await fenced(conn, (tx) => createSessionBook({ store: tx, publish }).event(conn.namespace, conn.machineId, kind, session, now()));
         },
         async sessionActivity(entries) {
           if (!conn.detached) await activity.record(conn.namespace, conn.machineId, entries);
@@ -292,7 +309,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       allowed.catch(() => undefined);
       const mode = hello.mode === 'interactive' && allows(caller.scope, 'type') ? 'interactive' : 'read-only';
       // Through the hub is never a person's own terminal on that machine.
-      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined }, allowed);
+      return terminals.attach(machineId, sessionId, { ...hello, mode, localTerminal: undefined }, allowed, caller.namespace);
     },
 
     async acceptAttachStream(caller, open, sink) {
@@ -327,6 +344,12 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     decideApproval: approvals.decide,
     listApprovalDecisions: approvals.list,
     onAttention: activity.onAttention,
+
+    relayForPeer: replicaStreams.relayForPeer,
+    attachForPeer: replicaStreams.attachForPeer,
+    machineChanged: replicaStreams.machineChanged,
+    drain: replicaStreams.drain,
+    dropStreams: replicaStreams.dropStreams,
 
     stats() {
       return {

@@ -8,7 +8,7 @@ import { ATTACH_STREAM_CAPABILITY } from '../../contract/machine-link.js';
 import type { AttachHello } from '../../contract/session-types.js';
 import { FailedPreconditionError, UnavailableError, type HapiError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { AttachStreamFeed, AttachStreamSink } from './attach-streams.js';
+import type { AttachStreamFeed, AttachStreamSink, Upstream, UpstreamHandlers } from './attach-streams.js';
 import type { Presence } from './presence.js';
 import { createViewerRelay, type ViewerRelay } from './viewer-relay.js';
 
@@ -20,6 +20,11 @@ export interface HubTerminalsOptions {
   log: Logger;
   viewerBufferBytes: number;
   attachResumeMs: number;
+  /**
+   * Several replicas: an upstream through the replica that holds the machine's stream, when this
+   * one does not (src/hub/cluster/); undefined when none does. The relay's buffer and resume stay here.
+   */
+  remoteUpstream?(namespace: string, machineId: string, sessionId: string, hello: AttachHello, handlers: UpstreamHandlers, signal: AbortSignal): Promise<Upstream | undefined>;
 }
 
 /** What an attach stream's first message names. */
@@ -35,7 +40,7 @@ export interface HubTerminals {
    * is that namespace check (a store read): nothing is asked of a runner before it resolves,
    * and the relay ends with its error when it rejects.
    */
-  attach(machineId: string, sessionId: string, hello: AttachHello, allowed?: Promise<void>): ViewerRelay;
+  attach(machineId: string, sessionId: string, hello: AttachHello, allowed?: Promise<void>, namespace?: string): ViewerRelay;
   /** A runner opened an attach stream on `namespace`'s link. FailedPrecondition: not the live link, or not asked for. */
   accept(namespace: string, open: AttachStreamOpenInfo, sink: AttachStreamSink): AttachStreamFeed;
   readonly viewers: number;
@@ -54,7 +59,7 @@ export function createHubTerminals(o: HubTerminalsOptions): HubTerminals {
   let closedWith: HapiError | undefined;
 
   return {
-    attach(machineId, sessionId, hello, allowed) {
+    attach(machineId, sessionId, hello, allowed, namespace) {
       const relay = createViewerRelay({
         hello,
         bufferBytes: o.viewerBufferBytes,
@@ -64,7 +69,11 @@ export function createHubTerminals(o: HubTerminalsOptions): HubTerminals {
           await allowed;
           if (closedWith) throw closedWith;
           const conn = o.presence.get(machineId);
-          if (!conn || conn.detached) throw new UnavailableError(`machine ${machineId} is offline`);
+          if (!conn || conn.detached) {
+            const remote = namespace !== undefined ? await o.remoteUpstream?.(namespace, machineId, sessionId, h, handlers, signal) : undefined;
+            if (remote) return remote;
+            throw new UnavailableError(`machine ${machineId} is offline`);
+          }
           if (!conn.capabilities.includes(ATTACH_STREAM_CAPABILITY)) {
             throw new FailedPreconditionError(`the runner of machine ${machineId} is too old to attach through the hub; update hapi there`);
           }

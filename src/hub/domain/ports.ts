@@ -59,6 +59,21 @@ export interface MachineStore {
   markAllOffline(at: Date): Promise<number>;
 }
 
+/**
+ * Which hub replica holds a machine's runner stream (several replicas on PostgreSQL: README,
+ * "Several hub replicas"), with an epoch that rises on every connect. A single hub never calls
+ * these; both adapters have them (migration 7) so the ports stay one set.
+ */
+export interface MachineOwnershipStore {
+  /** Makes `replicaId` the machine's owner with the next epoch (one atomic UPDATE ... RETURNING); the new epoch, or undefined for an unknown machine. */
+  claimMachine(machineId: string, replicaId: string): Promise<number | undefined>;
+  /**
+   * The machine's owner and epoch. In a transaction on PostgreSQL the row stays locked until it
+   * ends (FOR UPDATE), so a claim on another replica waits for the writes checked against it.
+   */
+  machineOwner(machineId: string): Promise<{ replicaId?: string; epoch: number } | undefined>;
+}
+
 /** Sessions as runners report them, keyed by (machine id, session id). */
 export interface SessionStore {
   /** Inserts or replaces the session (its machine must exist). */
@@ -89,7 +104,7 @@ export interface ApprovalDecisionStore {
 }
 
 /** The ports a unit of work may use; all of them see the same transaction. */
-export type TransactionStores = NamespaceStore & TokenStore & MachineStore & SessionStore;
+export type TransactionStores = NamespaceStore & TokenStore & MachineStore & SessionStore & MachineOwnershipStore;
 
 /** Atomic work across aggregates. */
 export interface UnitOfWork {

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { createBackoff } from '../../shared/backoff.js';
 import { isHapiError } from '../../shared/errors.js';
-import type { MachineStore, UnitOfWork } from './ports.js';
+import type { MachineOwnershipStore, MachineStore, UnitOfWork } from './ports.js';
 import type { MachineRecord } from './types.js';
 import { lostRunnerState } from './versioned.js';
 
@@ -15,6 +15,8 @@ import { lostRunnerState } from './versioned.js';
 export interface OfflineMark {
   at: Date;
   lastAlive: Date;
+  /** The stream's owner epoch (several replicas): saved only while the machine's epoch is still this one. */
+  epoch?: number;
 }
 
 export interface PresenceWrites {
@@ -33,7 +35,7 @@ export interface PresenceWrites {
 }
 
 export interface PresenceWritesOptions {
-  store: MachineStore & UnitOfWork;
+  store: MachineStore & MachineOwnershipStore & UnitOfWork;
   log: Logger;
   now: () => Date;
   /** True while the machine has an open stream (an offline mark is then stale). */
@@ -59,6 +61,11 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
       await tx.saveLastAlive([...aliveNow].filter(([id]) => !offlineNow.has(id)).map(([id, lastAlive]) => ({ id, lastAlive })));
       const saved: MachineRecord[] = [];
       for (const [id, mark] of offlineNow) {
+        if (mark.epoch !== undefined) {
+          // Another replica claimed the machine since (its runner moved there): not ours to mark.
+          const owner = await tx.machineOwner(id);
+          if (!owner || owner.epoch !== mark.epoch) continue;
+        }
         const m = await tx.getMachine(id);
         // Checked after the read: the machine may have come back while the flush waited.
         if (!m || !m.online || isConnected(id) || offline.get(id) !== mark) continue;

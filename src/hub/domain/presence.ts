@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { AbortedError, FailedPreconditionError, PermissionDeniedError, UnavailableError, type HapiError } from '../../shared/errors.js';
-import type { MachineStore, NamespaceStore, UnitOfWork } from './ports.js';
+import type { MachineOwnershipStore, MachineStore, NamespaceStore, TransactionStores, UnitOfWork } from './ports.js';
 import { randomUUID } from 'node:crypto';
 import { createAttachStreams, type AttachStreams } from './attach-streams.js';
 import { createPendingRequests, type PendingRequests } from './relay.js';
@@ -53,6 +53,8 @@ export interface Connection {
   /** Attach streams asked for on this stream; they end with it. */
   readonly attaches: AttachStreams;
   readonly lastAlive: Date;
+  /** The owner epoch this stream claimed (several replicas; 0 for a single hub): writes for the machine are checked against it. */
+  readonly epoch: number;
   /** Set once the stream ended or was replaced; nothing it sends counts any more. */
   readonly detached: boolean;
 }
@@ -71,6 +73,8 @@ export interface Presence {
   detach(conn: Connection, reason: string): void;
   /** The current stream of an online machine. */
   get(machineId: string): Connection | undefined;
+  /** Every open stream (draining, giving them up). */
+  all(): Connection[];
   /** The record with what memory knows better: the last-alive time when online, an offline mark not saved yet. */
   withLastAlive(m: MachineRecord): MachineRecord;
   readonly size: number;
@@ -83,7 +87,14 @@ export interface Presence {
 }
 
 export interface PresenceOptions {
-  store: MachineStore & NamespaceStore & UnitOfWork;
+  store: MachineStore & NamespaceStore & MachineOwnershipStore & UnitOfWork;
+  /**
+   * Set on one of several replicas (src/hub/cluster/): each connect claims the machine for this
+   * replica with the next owner epoch, in the transaction that marks it online; an offline mark
+   * is saved only while the epoch is still this stream's; and the start marks nothing offline
+   * (the other replicas' machines are online; the registry reaps a dead replica's).
+   */
+  ownership?: { replicaId: string };
   publish(namespace: string, event: HubEvent): void;
   log: Logger;
   now: () => Date;
@@ -111,7 +122,7 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
   const { store, publish, log, now, aliveTimeoutMs } = opts;
   const connections = new Map<string, Conn>();
 
-  const wentOffline = await store.markAllOffline(now());
+  const wentOffline = opts.ownership ? 0 : await store.markAllOffline(now());
   if (wentOffline > 0) log.info({ machines: wentOffline }, 'marked machines offline until their runners reconnect');
 
   const sweeper = setInterval(sweep, sweepIntervalFor(aliveTimeoutMs));
@@ -144,7 +155,7 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
     if (!end(conn, new UnavailableError(`machine ${conn.machineId} disconnected before answering`))) return;
     if (connections.get(conn.machineId) !== conn) return;
     connections.delete(conn.machineId);
-    const mark = { at: now(), lastAlive: conn.lastAlive };
+    const mark = { at: now(), lastAlive: conn.lastAlive, epoch: opts.ownership ? conn.epoch : undefined };
     writes.offline(conn.machineId, mark);
     void flush().then(async () => {
       if (writes.pendingOffline(conn.machineId) !== mark) return;
@@ -187,37 +198,45 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
     );
   }
 
-  function online(caller: Caller, hello: HelloInfo, t: Date): Promise<MachineRecord> {
+  function online(caller: Caller, hello: HelloInfo, t: Date): Promise<{ machine: MachineRecord; epoch: number }> {
     return store.transaction(async (tx) => {
-      const existing = await tx.getMachine(hello.machineId);
-      if (existing && existing.namespace !== caller.namespace) {
-        throw new PermissionDeniedError(`machine ${hello.machineId} belongs to another namespace`);
-      }
-      if (!existing) {
-        await tx.ensureNamespace(caller.namespace);
-        const m: MachineRecord = {
-          id: hello.machineId,
-          namespace: caller.namespace,
-          metadata: hello.metadata,
-          metadataVersion: 1,
-          runnerState: hello.runnerState,
-          runnerStateVersion: 1,
-          online: true,
-          lastAlive: t,
-          onlineSince: t,
-        };
-        await tx.insertMachine(m);
-        return m;
-      }
-      const m = existing;
-      applyReported(m, 'metadata', hello.metadata);
-      applyReported(m, 'runner-state', hello.runnerState);
-      if (!m.online) m.onlineSince = t;
-      m.online = true;
-      m.lastAlive = t;
-      await tx.saveMachine(m);
-      return m;
+      const machine = await record(tx, caller, hello, t);
+      // Claimed with the online mark, in one transaction: never online without an owner.
+      const epoch = opts.ownership ? ((await tx.claimMachine(hello.machineId, opts.ownership.replicaId)) ?? 0) : 0;
+      return { machine, epoch };
     });
+  }
+
+  /** Creates the machine on first contact, or takes the hello's values; marks it online. */
+  async function record(tx: TransactionStores, caller: Caller, hello: HelloInfo, t: Date): Promise<MachineRecord> {
+    const existing = await tx.getMachine(hello.machineId);
+    if (existing && existing.namespace !== caller.namespace) {
+      throw new PermissionDeniedError(`machine ${hello.machineId} belongs to another namespace`);
+    }
+    if (!existing) {
+      await tx.ensureNamespace(caller.namespace);
+      const m: MachineRecord = {
+        id: hello.machineId,
+        namespace: caller.namespace,
+        metadata: hello.metadata,
+        metadataVersion: 1,
+        runnerState: hello.runnerState,
+        runnerStateVersion: 1,
+        online: true,
+        lastAlive: t,
+        onlineSince: t,
+      };
+      await tx.insertMachine(m);
+      return m;
+    }
+    const m = existing;
+    applyReported(m, 'metadata', hello.metadata);
+    applyReported(m, 'runner-state', hello.runnerState);
+    if (!m.online) m.onlineSince = t;
+    m.online = true;
+    m.lastAlive = t;
+    await tx.saveMachine(m);
+    return m;
   }
 
   return {
@@ -226,7 +245,7 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
       refuseAnotherInstall(connections.get(hello.machineId), hello);
       // Cancelled before the write: a flush running meanwhile must not mark it offline after it.
       writes.cancelOffline(hello.machineId);
-      const machine = await online(caller, hello, t);
+      const { machine, epoch } = await online(caller, hello, t);
       writes.cancelOffline(hello.machineId);
       // Another stream may have connected while this one was being recorded.
       refuseAnotherInstall(connections.get(hello.machineId), hello);
@@ -243,6 +262,7 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
         capabilities: hello.capabilities,
         attaches: createAttachStreams(),
         lastAlive: t,
+        epoch,
         detached: false,
       };
       connections.set(hello.machineId, conn);
@@ -266,6 +286,8 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
     get(machineId) {
       return connections.get(machineId);
     },
+
+    all: () => [...connections.values()],
 
     withLastAlive(m) {
       const conn = connections.get(m.id);

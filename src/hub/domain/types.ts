@@ -75,7 +75,9 @@ export type RunnerBound =
   | { type: 'update-result'; kind: 'metadata'; outcome: UpdateOutcome<MachineMetadataInfo> }
   | { type: 'update-result'; kind: 'runner-state'; outcome: UpdateOutcome<RunnerStateInfo> }
   | { type: 'rpc'; requestId: string; deadline: Date; call: RelayCall }
-  | { type: 'open-attach'; attachId: string; sessionId: string; hello: AttachHello };
+  | { type: 'open-attach'; attachId: string; sessionId: string; hello: AttachHello }
+  /** This replica is draining: connect to another (machine.proto, Drain). */
+  | { type: 'drain'; reason: string };
 
 /** The transport side of one runner stream. */
 export interface RunnerSink {

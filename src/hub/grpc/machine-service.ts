@@ -65,6 +65,8 @@ export function runnerBoundToProto(m: RunnerBound): ConnectResponse {
     }
     case 'rpc':
       return { message: { $case: 'rpcRequest', value: relayCallToProto(m.requestId, m.deadline, m.call) } };
+    case 'drain':
+      return { message: { $case: 'drain', value: { reason: m.reason } } };
   }
 }
 

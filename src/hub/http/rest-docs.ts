@@ -226,7 +226,7 @@ export const REST_DOCS = {
       properties: {
         decision: { type: 'string', enum: ['allow', 'deny', 'allow_session'] },
         message: { type: 'string', description: 'shown to the agent on deny' },
-        origin: { type: 'string', enum: ['cli', 'api'], description: 'where the decision was made (default api)' },
+        origin: { type: 'string', enum: ['cli', 'api', 'push'], description: 'where the decision was made (default api; "push" only from the page\'s sign-in: a Web Push notification\'s action)' },
       },
     },
     responses: {

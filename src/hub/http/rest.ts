@@ -316,7 +316,9 @@ export function createHubHttpHandler(opts: HubHttpOptions): HubHttpHandler {
         const decision = body.decision;
         if (decision !== 'allow' && decision !== 'deny' && decision !== 'allow_session') throw new InvalidArgumentError('decision must be "allow", "deny" or "allow_session"');
         if (body.message !== undefined && typeof body.message !== 'string') throw new InvalidArgumentError('message must be a string');
-        const origin = fromPage ? 'page' : body.origin === 'cli' ? 'cli' : 'api';
+        // The page's sign-in decides from the page, or from a Web Push notification (its service
+        // worker says so); anything else says CLI or is API.
+        const origin = fromPage ? (body.origin === 'push' ? 'push' : 'page') : body.origin === 'cli' ? 'cli' : 'api';
         const call = { requestId: params.requestId!, decision, message: clipActivityText((body.message as string | undefined) ?? '') } as const;
         const record = await hub.decideApproval(caller, params.machineId!, params.sessionId!, call, origin, requestSignal(req, res));
         return [200, { decision: decisionRecordJson(record) }];

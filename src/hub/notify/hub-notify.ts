@@ -29,7 +29,7 @@ const SCREEN_LINES = 12;
  */
 interface AttentionHooks {
   onAttention?(listener: (e: ActivityEvent) => void): () => void;
-  decideApproval?(caller: Caller, machineId: string, sessionId: string, call: { requestId: string; decision: 'allow' | 'deny'; message: string }, origin: 'api'): Promise<unknown>;
+  decideApproval?(caller: Caller, machineId: string, sessionId: string, call: { requestId: string; decision: 'allow' | 'deny'; message: string }, origin: 'telegram' | 'push'): Promise<unknown>;
 }
 
 /** The hub's attention events as the notifier's source, and its approvals as the buttons' decide. */
@@ -43,7 +43,7 @@ export function attentionOf(core: HubCore): { source: ActivitySource; decide?: D
     async decide(d) {
       // The caller a Telegram sign-in gets (web-layer.ts): the mapped namespace, scope full.
       const caller: Caller = { namespace: d.namespace, owner: false, tokenId: d.who, scope: 'full' };
-      await decideApproval(caller, d.machineId, d.sessionId, { requestId: d.requestId, decision: d.allow ? 'allow' : 'deny', message: '' }, 'api');
+      await decideApproval(caller, d.machineId, d.sessionId, { requestId: d.requestId, decision: d.allow ? 'allow' : 'deny', message: '' }, d.via);
     },
   };
 }

@@ -58,7 +58,7 @@ export function describeNotifyAndApprovals(t: SuiteStore): void {
   describe('approval decisions', () => {
     it('appends and lists a session\'s decisions oldest first, every field kept, sessions apart', async () => {
       const request = { id: 'r1', tool: 'Bash', command: 'ls', file: '', description: 'list', choices: ['allow', 'deny'] as ('allow' | 'deny')[], requestedAt: new Date(1_000), atTerminal: false };
-      const rec = (id: string, decision: 'allow' | 'deny', at: number) => ({
+      const rec = (id: string, decision: 'allow' | 'deny', at: number, origin: 'page' | 'telegram' | 'push' = 'page') => ({
         machineId: 'm1',
         sessionId: 's1',
         request: { ...request, id },
@@ -66,14 +66,15 @@ export function describeNotifyAndApprovals(t: SuiteStore): void {
         message: decision === 'deny' ? 'no' : '',
         tokenId: 't1',
         decidedBy: 'phone',
-        origin: 'page' as const,
+        origin,
         decidedAt: new Date(at),
       });
       expect(await t.store().listDecisions('m1', 's1')).toEqual([]);
       await t.store().insertDecision({ ...rec('r1', 'allow', 2_000), namespace: 'default' });
-      await t.store().insertDecision({ ...rec('r2', 'deny', 3_000), namespace: 'default' });
+      await t.store().insertDecision({ ...rec('r2', 'deny', 3_000, 'telegram'), namespace: 'default' });
+      await t.store().insertDecision({ ...rec('r4', 'allow', 3_500, 'push'), namespace: 'default' });
       await t.store().insertDecision({ ...rec('r3', 'allow', 4_000), sessionId: 's2', namespace: 'default' });
-      expect(await t.store().listDecisions('m1', 's1')).toEqual([rec('r1', 'allow', 2_000), rec('r2', 'deny', 3_000)]);
+      expect(await t.store().listDecisions('m1', 's1')).toEqual([rec('r1', 'allow', 2_000), rec('r2', 'deny', 3_000, 'telegram'), rec('r4', 'allow', 3_500, 'push')]);
       expect(await t.store().listDecisions('m1', 's2')).toHaveLength(1);
     });
   });

@@ -1,7 +1,7 @@
 /**
  * One WebSocket viewer of a session's terminal (the protocol in the README, "Attaching from a
- * browser"): a hello text frame, then binary input or JSON input/resize frames up; snapshot,
- * exited and error text frames and binary output frames (8-byte big-endian offset, then the
+ * browser"): a hello text frame, then binary input or JSON input/resize frames up; attached,
+ * snapshot, exited and error text frames and binary output frames (8-byte big-endian offset, then the
  * bytes) down. It drives a viewer relay of the hub's domain (viewer-relay.ts).
  *
  * The socket's own send buffer is bounded too: when `bufferedAmount` passes the limit, what
@@ -156,6 +156,12 @@ export function serveAttachSocket(ws: WebSocket, backend: AttachBackend, o: Atta
       hello = parseHello(data);
       relay = backend.attach(hello);
       void pump(relay);
+      // The page is live once the session's terminal answered, not when its socket opened: a
+      // resumed idle terminal sends nothing, and a machine not back yet refuses after the open.
+      relay.opened.then(
+        () => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'attached' })),
+        () => undefined,
+      );
       return;
     }
     if (!relay) return;

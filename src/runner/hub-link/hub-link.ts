@@ -7,7 +7,7 @@
  * runner's service facade (RunnerControl), and the versioned state updates through the state
  * publisher.
  */
-import { ClientError, createClient, Metadata, Status, type Channel } from 'nice-grpc';
+import { ClientError, Metadata, Status, type Channel } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
 import { clipText } from '../../contract/limits.js';
@@ -19,8 +19,8 @@ import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
 import { createBackoff, type BackoffOptions } from '../../shared/backoff.js';
 import type { HubLinkConfig } from '../../shared/config.js';
 import { isHapiError } from '../../shared/errors.js';
-import { AttachStreamPassthroughDefinition } from '../../contract/attach-passthrough.js';
-import { createHubChannel, readAuthFile, SEPARATE_CONNECTION } from '../../shared/hub-client.js';
+import { readAuthFile } from '../../shared/hub-client.js';
+import { createHubAddresses } from './hub-addresses.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import type { SessionEvent } from '../domain.js';
 import type { RunnerControl } from '../runner-control.js';
@@ -99,7 +99,9 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   const { control } = opts;
   const token = opts.config.token ?? readAuthFile(opts.paths)?.token;
   const saved = opts.config.token ? undefined : readAuthFile(opts.paths);
-  const hubUrl = saved?.hubUrl || opts.config.apiUrl;
+  // Several hub replicas: HAPI_API_URL lists them; the link uses one and moves on when it fails or drains.
+  const hubUrls = saved?.hubUrl ? [saved.hubUrl] : opts.config.apiUrls?.length ? opts.config.apiUrls : [opts.config.apiUrl];
+  let hubUrl = hubUrls[0]!;
 
   if (!token) {
     log.info('no hub token (CLI_API_TOKEN or `hapi auth login`): not connecting to a hub');
@@ -116,11 +118,14 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   const backoffOptions = { ...HUB_LINK_BACKOFF, ...opts.backoff, now: clock.now };
   const backoff = createBackoff(backoffOptions);
   const stopLoop = new AbortController();
-  const channel = (opts.createChannel ?? createHubChannel)(hubUrl);
-  const client = createClient(MachineServiceDefinition, channel);
-  // Attach streams travel on a connection of their own: terminal output never queues in front
-  // of alive messages and relayed calls on the link's connection.
-  const attachChannel = opts.createChannel ? channel : createHubChannel(hubUrl, SEPARATE_CONNECTION);
+  const addresses = createHubAddresses(hubUrls, opts.createChannel);
+  /** The next address for the next attempt (one address: the same one). */
+  const moveOn = () => {
+    addresses.moveOn();
+    hubUrl = addresses.url;
+  };
+  /** Set by the hub's Drain: the next attempt goes to another address at once, without backoff. */
+  let drained = false;
   const callMetadata = Metadata({ authorization: `Bearer ${token}` });
   const counters = opts.counters ?? NO_COUNTERS;
   const relay = createRelayHandler({ control, log, clock, counters });
@@ -132,7 +137,14 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     },
   });
 
-  const attaches = createAttachOpener({ control, client: createClient(AttachStreamPassthroughDefinition, attachChannel), metadata: callMetadata, machineId, log });
+  // Attach streams go to the hub this link is connected to (their link id is that hub's).
+  const attaches = createAttachOpener({
+    control,
+    client: { attachStream: (requests, options) => addresses.attachClient().attachStream(requests, options) },
+    metadata: callMetadata,
+    machineId,
+    log,
+  });
   /** Welcome.link_id of the current stream: attach streams name it. */
   let linkId: string | undefined;
 
@@ -192,12 +204,22 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     if (m?.$case === 'rpcRequest') void answer(m.value);
     else if (m?.$case === 'updateResult') publisher.onUpdateResult(m.value);
     else if (m?.$case === 'openAttach' && linkId) attaches.open(linkId, openAttachFromProto(m.value));
+    else if (m?.$case === 'drain') {
+      log.info({ hubUrl, reason: m.value.reason }, 'the hub is draining: moving to another hub address');
+      drained = true;
+      // Ending our side ends the stream; the loop reconnects (to the next address) at once.
+      out?.end();
+      streamAbort?.abort();
+    }
   }
+  /** Aborts the current stream (Drain). */
+  let streamAbort: AbortController | undefined;
 
   /** One stream, from hello until it ends. Resolves normally when closed by us. */
   async function runStream(): Promise<void> {
     const queue = createAsyncQueue<ConnectRequest>({ limit: 10_000 });
     const abort = new AbortController();
+    streamAbort = abort;
     const onStop = () => abort.abort();
     stopLoop.signal.addEventListener('abort', onStop, { once: true });
     let aliveTimer: NodeJS.Timeout | undefined;
@@ -223,7 +245,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         log,
       );
       queue.push(hello);
-      const responses = client.connect(queue, { metadata: callMetadata, signal: abort.signal });
+      const responses = addresses.client().connect(queue, { metadata: callMetadata, signal: abort.signal });
       let welcomed = false;
       for await (const msg of responses) {
         if (welcomed) {
@@ -296,10 +318,18 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         await runStream();
       } catch (err) {
         if (stopLoop.signal.aborted || closing) break;
+        if (drained) {
+          drained = false;
+          moveOn();
+          state = 'reconnecting';
+          continue;
+        }
         refused = err instanceof ClientError && err.code === Status.FAILED_PRECONDITION;
         lastError = describe(err);
         counters.count('hubLinkFailures');
         log.warn({ hubUrl, err: lastError }, (state as HubLinkStateName) === 'connected' ? 'lost the hub link' : 'cannot connect to the hub');
+        // Several addresses: the next attempt tries the next one.
+        moveOn();
       }
       if (stopLoop.signal.aborted || closing) break;
       state = 'reconnecting';
@@ -339,8 +369,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       }
       stopLoop.abort();
       await loop;
-      channel.close();
-      if (attachChannel !== channel) attachChannel.close();
+      addresses.close();
       log.info({ reason }, 'hub link closed');
     },
   };

@@ -77,6 +77,16 @@ export function attachTerminalEncoded(socket: string, messages: AsyncIterable<Vi
   return attachWith(socket, messages, signal, SessionAttachPassthroughDefinition, (bytes: Uint8Array) => bytes);
 }
 
+/**
+ * The attach channel's HTTP/2 receive window (stream and connection; one connection per attach).
+ * HTTP/2's default 64 KiB is about one output message of the session: it could send the next
+ * only after this process read the last and its WINDOW_UPDATE went back, a round trip through
+ * both event loops per message. A window of several messages lets them flow while the runner
+ * forwards; it bounds what one attach buffers here.
+ */
+export const ATTACH_WINDOW_BYTES = 1024 * 1024;
+const ATTACH_CHANNEL_OPTIONS = { 'grpc-node.flow_control_window': ATTACH_WINDOW_BYTES };
+
 async function* attachWith<R, T>(
   socket: string,
   messages: AsyncIterable<ViewerMessage>,
@@ -84,7 +94,7 @@ async function* attachWith<R, T>(
   definition: typeof SessionServiceDefinition | typeof SessionAttachPassthroughDefinition,
   convert: (r: R) => T,
 ): AsyncIterable<T> {
-  const channel = createUdsChannel(socket);
+  const channel = createUdsChannel(socket, ATTACH_CHANNEL_OPTIONS);
   const client = createClient(definition as typeof SessionServiceDefinition, channel);
   async function* requests() {
     for await (const m of messages) yield viewerMessageToProto(m);

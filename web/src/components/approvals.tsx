@@ -101,6 +101,8 @@ export function ApprovalPanel(props: { session: Session; machineId: string; read
 }
 
 const DECIDED: Record<DecisionRecord['decision'], string> = { allow: 'approved', allow_session: 'approved for the session', deny: 'denied' };
+/** Where it was decided, as a phrase ("by alice from Telegram"). */
+const ORIGIN: Record<DecisionRecord['origin'], string> = { page: 'the page', cli: 'the CLI', api: 'the API', telegram: 'Telegram', push: 'a notification' };
 
 /** The session's recorded decisions (who, from where, when, what), loaded when opened. */
 export function DecisionHistory(props: { machineId: string; sessionId: string; now: number; refresh?: unknown }) {
@@ -115,7 +117,7 @@ export function DecisionHistory(props: { machineId: string; sessionId: string; n
       <ul>
         {records.map((d) => (
           <li key={`${d.request.id}-${d.decidedAt}`} title={localTime(d.decidedAt)}>
-            {DECIDED[d.decision]} <strong>{d.request.tool}</strong> <code>{d.request.command || d.request.file}</code> by {d.decidedBy} from the {d.origin},{' '}
+            {DECIDED[d.decision]} <strong>{d.request.tool}</strong> <code>{d.request.command || d.request.file}</code> by {d.decidedBy} from {ORIGIN[d.origin] ?? d.origin},{' '}
             {ago(d.decidedAt, props.now)}
             {d.message && <> ("{d.message}")</>}
           </li>

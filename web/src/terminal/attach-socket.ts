@@ -23,7 +23,10 @@ export interface SocketLike {
 
 export type AttachMode = 'interactive' | 'read-only';
 
-/** `connecting` (first time), `live`, `reconnecting` (after a drop), `ended` (exited or refused: no retry). */
+/**
+ * `connecting` (first time), `live` (the hub attached the session's terminal: an `attached`,
+ * snapshot or output frame came), `reconnecting` (after a drop), `ended` (exited or refused: no retry).
+ */
 export type AttachState = 'connecting' | 'live' | 'reconnecting' | 'ended';
 
 export interface Snapshot {
@@ -51,6 +54,7 @@ export interface AttachHandlers {
   /** Bytes that follow what the view already shows: never a duplicate, never out of order. */
   output(bytes: Uint8Array): void;
   exited?(e: ExitInfo): void;
+  /** Why the page stopped for good (a refusal, a close it does not retry); passing drops are `state` details. */
   problem?(p: AttachProblem): void;
   state?(state: AttachState, detail: string): void;
   viewers?(n: number): void;
@@ -66,7 +70,11 @@ export interface AttachSocketOptions {
   /** The socket URL for the next connection (async: it may fetch a one-time ticket first). */
   url: () => string | Promise<string>;
   mode: AttachMode;
-  /** The terminal's current size, sent in every hello. */
+  /**
+   * The terminal's current size: sent in the first hello, in a hello after a mode switch or a
+   * manual reconnect, and in a reconnect's hello only when it differs from the size last sent
+   * (a dropped link is no reason to resize the session another viewer may have resized since).
+   */
   size: () => { cols: number; rows: number };
   handlers: AttachHandlers;
   createSocket: (url: string) => SocketLike;
@@ -146,6 +154,12 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
   let closed = false;
   /** Bumped per connection, so a late event of an old socket is ignored. */
   let generation = 0;
+  /** The size last told to the session (hello or resize), as "COLSxROWS". */
+  let sentSize: string | undefined;
+  /** The next hello is an automatic reconnect after a drop (it resizes only if the window did). */
+  let resuming = false;
+  /** The error frame of this connection, explained by the close that follows it. */
+  let lastError: AttachProblem | undefined;
 
   const setState = (next: AttachState, detail = '') => {
     state = next;
@@ -154,8 +168,13 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
 
   function scheduleRetry(detail: string): void {
     failures += 1;
+    resuming = true;
     setState('reconnecting', detail);
     retryTimer = clock.setTimeout(connect, backoffDelay(failures, backoff, random));
+  }
+
+  function markLive(): void {
+    if (state !== 'live' && socket) setState('live');
   }
 
   function onText(text: string): void {
@@ -166,10 +185,13 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
       return;
     }
     switch (msg.type) {
+      case 'attached':
+        return markLive();
       case 'snapshot': {
         const offset = parseOffset(msg.offset);
         if (offset === undefined) return;
         held = offset;
+        markLive();
         const cursor = (msg.cursor ?? {}) as { x?: number; y?: number };
         h.snapshot({
           screen: typeof msg.screen === 'string' ? msg.screen : '',
@@ -187,7 +209,9 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
         });
         return;
       case 'error':
-        h.problem?.({ code: String(msg.code ?? 'UNKNOWN'), message: String(msg.message ?? '') });
+        // Always followed by a close, which tells whether it is for good (a problem to show) or
+        // passing (the machine is back in a moment: the reconnect's reason, not a banner).
+        lastError = { code: String(msg.code ?? 'UNKNOWN'), message: String(msg.message ?? '') };
         return;
       case 'state':
         if (typeof msg.viewers === 'number') h.viewers?.(msg.viewers);
@@ -210,6 +234,7 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
     }
     if (start < held) bytes = bytes.subarray(Number(held - start));
     held = end;
+    markLive();
     h.output(bytes);
   }
 
@@ -231,11 +256,15 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
     ws.onopen = () => {
       if (gen !== generation) return;
       openedAt = clock.now();
+      lastError = undefined;
       const { cols, rows } = o.size();
-      ws.send(JSON.stringify({ type: 'hello', mode, cols, rows, ...(held !== undefined ? { lastOffset: held.toString() } : {}) }));
-      // A refusal comes as an error frame and a close; until then the link is up (a resume of an
-      // idle terminal brings no frame at all).
-      setState('live');
+      const size = `${cols}x${rows}`;
+      const withSize = !resuming || held === undefined || size !== sentSize;
+      if (withSize && mode === 'interactive') sentSize = size;
+      resuming = false;
+      ws.send(JSON.stringify({ type: 'hello', mode, ...(withSize ? { cols, rows } : {}), ...(held !== undefined ? { lastOffset: held.toString() } : {}) }));
+      // Live once the hub says so (`attached`, or a first snapshot or output): a machine that is
+      // not back yet after a hub restart refuses only after this open.
     };
     ws.onmessage = (ev) => {
       if (gen !== generation) return;
@@ -254,18 +283,21 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
       // A connection that stayed up a while was healthy: the next drop starts the backoff over.
       if (openedAt > 0 && clock.now() - openedAt >= backoff.healthyMs) failures = 0;
       openedAt = 0;
+      const error = lastError;
+      lastError = undefined;
       if (RETRY_CLOSE_CODES.has(ev.code) || ev.code === 4000) {
-        scheduleRetry(ev.reason || `connection closed (${ev.code})`);
+        scheduleRetry(error?.message || ev.reason || `connection closed (${ev.code})`);
         return;
       }
       const meaning = CLOSE_MEANING[ev.code] ?? `closed (${ev.code})`;
-      if (ev.code !== 1000) h.problem?.({ code: `CLOSE_${ev.code}`, message: ev.reason || meaning });
-      setState('ended', ev.reason || meaning);
+      if (ev.code !== 1000) h.problem?.(error ?? { code: `CLOSE_${ev.code}`, message: ev.reason || meaning });
+      setState('ended', error?.message || ev.reason || meaning);
     };
   }
 
+  /** Open and past its hello: the hub keeps what is typed until the terminal is attached. */
   function sendable(): SocketLike | undefined {
-    return socket && socket.readyState === OPEN && state === 'live' && mode === 'interactive' ? socket : undefined;
+    return socket && socket.readyState === OPEN && mode === 'interactive' ? socket : undefined;
   }
 
   function restart(): void {
@@ -275,6 +307,7 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
     generation += 1;
     old?.close(1000, 'reattach');
     failures = 0;
+    resuming = false;
     setState(held === undefined ? 'connecting' : 'reconnecting', '');
     void connect();
   }
@@ -296,7 +329,9 @@ export function createAttachSocket(o: AttachSocketOptions): AttachSocket {
       return true;
     },
     resize(cols, rows) {
-      if (socket?.readyState === OPEN && mode === 'interactive') socket.send(JSON.stringify({ type: 'resize', cols, rows }));
+      if (socket?.readyState !== OPEN || mode !== 'interactive') return;
+      socket.send(JSON.stringify({ type: 'resize', cols, rows }));
+      sentSize = `${cols}x${rows}`;
     },
     setMode(next) {
       if (next === mode) return;

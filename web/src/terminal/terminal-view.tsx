@@ -102,17 +102,27 @@ export function TerminalView(props: TerminalViewProps) {
       </div>
       {props.session && <ApprovalPanel session={props.session} machineId={props.machineId} readOnly={props.scopeReadOnly} />}
       <DecisionHistory machineId={props.machineId} sessionId={props.sessionId} now={Date.now()} refresh={props.session?.activity?.requests?.length} />
-      {link.problem && (
-        <p class="error term-problem" role="alert">
-          {link.problem.message || link.problem.code}
-        </p>
-      )}
-      {ended && (
-        <p class="notice term-exit" role="status">
-          The session ended{link.exit?.exitSignal ? ` (${link.exit.exitSignal})` : link.exit?.exitCode != null ? ` (exit ${link.exit.exitCode})` : ''}.
-        </p>
-      )}
-      <div class={`term-host${readOnly ? ' read-only' : ''}`} ref={host} />
+      {/* Notices float over the terminal: one that took layout space would shrink the terminal, and
+          the refit would resize the session (a reconnect once came back 3 rows short). */}
+      <div class="term-stage">
+        <div class={`term-host${readOnly ? ' read-only' : ''}`} ref={host} />
+        {link.problem ? (
+          <p class="error term-notice term-problem" role="alert">
+            {link.problem.message || link.problem.code}
+          </p>
+        ) : ended ? (
+          <p class="notice term-notice term-exit" role="status">
+            The session ended{link.exit?.exitSignal ? ` (${link.exit.exitSignal})` : link.exit?.exitCode != null ? ` (exit ${link.exit.exitCode})` : ''}.
+          </p>
+        ) : (
+          link.state === 'reconnecting' &&
+          link.detail && (
+            <p class="notice term-notice term-reconnecting" role="status">
+              Reconnecting: {link.detail}
+            </p>
+          )
+        )}
+      </div>
       {!readOnly && !ended && <KeyBar link={link} />}
       {!readOnly && !ended && <Composer link={link} />}
       {copied && (

@@ -103,6 +103,8 @@ export function useTerminal(host: { current: HTMLElement | null }, machineId: st
         exited: (e) => setExit(e),
         problem: (p) => setProblem(p),
         state(next, why) {
+          // A problem is why the view ended; connecting again (the Reconnect button) clears it.
+          if (next !== 'ended') setProblem(undefined);
           setState(next);
           setDetail(why);
         },

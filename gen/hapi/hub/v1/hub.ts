@@ -89,6 +89,16 @@ export enum DecisionOrigin {
   DECISION_ORIGIN_CLI = 2,
   /** DECISION_ORIGIN_API - Any other client of HubService or the REST view. */
   DECISION_ORIGIN_API = 3,
+  /**
+   * DECISION_ORIGIN_TELEGRAM - A Telegram message's Approve / Deny button (the hub's own Telegram bot). Recorded by the hub
+   * only: a DecideApprovalRequest that names it is recorded as API.
+   */
+  DECISION_ORIGIN_TELEGRAM = 4,
+  /**
+   * DECISION_ORIGIN_PUSH - A Web Push notification's Approve / Deny action (the page's service worker, with the browser's
+   * sign-in). Recorded by the hub only: a DecideApprovalRequest that names it is recorded as API.
+   */
+  DECISION_ORIGIN_PUSH = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -106,6 +116,12 @@ export function decisionOriginFromJSON(object: any): DecisionOrigin {
     case 3:
     case "DECISION_ORIGIN_API":
       return DecisionOrigin.DECISION_ORIGIN_API;
+    case 4:
+    case "DECISION_ORIGIN_TELEGRAM":
+      return DecisionOrigin.DECISION_ORIGIN_TELEGRAM;
+    case 5:
+    case "DECISION_ORIGIN_PUSH":
+      return DecisionOrigin.DECISION_ORIGIN_PUSH;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -123,6 +139,10 @@ export function decisionOriginToJSON(object: DecisionOrigin): string {
       return "DECISION_ORIGIN_CLI";
     case DecisionOrigin.DECISION_ORIGIN_API:
       return "DECISION_ORIGIN_API";
+    case DecisionOrigin.DECISION_ORIGIN_TELEGRAM:
+      return "DECISION_ORIGIN_TELEGRAM";
+    case DecisionOrigin.DECISION_ORIGIN_PUSH:
+      return "DECISION_ORIGIN_PUSH";
     case DecisionOrigin.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

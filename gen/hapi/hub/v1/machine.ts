@@ -145,7 +145,21 @@ export interface ConnectResponse {
    * Asks the runner to open an AttachStream for a viewer. Only sent to runners that announced
    * the "attach-stream" capability in their hello.
    */
-  { $case: "openAttach"; value: OpenAttach } | undefined;
+  { $case: "openAttach"; value: OpenAttach } | //
+  /**
+   * This hub replica is draining (it got SIGTERM and exits soon): the runner ends this stream
+   * and connects at once to another of its hub addresses (HAPI_API_URL lists them, comma
+   * separated), skipping this one for its next attempt, instead of waiting for the stream to
+   * break. A runner with one address reconnects to it (a load balancer in front picks another
+   * replica). Older runners ignore it and reconnect when the stream ends.
+   */
+  { $case: "drain"; value: Drain } | undefined;
+}
+
+/** See ConnectResponse.drain. */
+export interface Drain {
+  /** Why, for the runner's log ("hub replica shutting down"). */
+  reason: string;
 }
 
 /**
@@ -648,6 +662,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "openAttach":
         OpenAttach.encode(message.message.value, writer.uint32(34).fork()).join();
         break;
+      case "drain":
+        Drain.encode(message.message.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -697,6 +714,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.message = { $case: "openAttach", value: OpenAttach.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = { $case: "drain", value: Drain.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -725,6 +750,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         ? { $case: "openAttach", value: OpenAttach.fromJSON(object.openAttach) }
         : isSet(object.open_attach)
         ? { $case: "openAttach", value: OpenAttach.fromJSON(object.open_attach) }
+        : isSet(object.drain)
+        ? { $case: "drain", value: Drain.fromJSON(object.drain) }
         : undefined,
     };
   },
@@ -739,6 +766,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.rpcRequest = RpcRequest.toJSON(message.message.value);
     } else if (message.message?.$case === "openAttach") {
       obj.openAttach = OpenAttach.toJSON(message.message.value);
+    } else if (message.message?.$case === "drain") {
+      obj.drain = Drain.toJSON(message.message.value);
     }
     return obj;
   },
@@ -773,7 +802,80 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         }
         break;
       }
+      case "drain": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "drain", value: Drain.fromPartial(object.message.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseDrain(): Drain {
+  return { reason: "" };
+}
+
+export const Drain: MessageFns<Drain> = {
+  encode(message: Drain, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Drain {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrain();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Drain {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: Drain): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Drain>): Drain {
+    return Drain.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Drain>): Drain {
+    const message = createBaseDrain();
+    message.reason = object.reason ?? "";
     return message;
   },
 };

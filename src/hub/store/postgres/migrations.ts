@@ -154,10 +154,39 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
+    version: 7,
+    name: 'hub replicas and machine ownership',
+    // Replicas register with a heartbeat (src/hub/cluster/replica-registry.ts; times from the
+    // database's clock, so hosts' clocks never disagree). A machine's owner is the replica
+    // holding its runner's stream; owner_epoch rises on every connect (one UPDATE ... RETURNING)
+    // and fences a stale owner: writes for the machine check it under the row's lock.
+    sql: `
+      CREATE TABLE hub_replicas (
+        id TEXT PRIMARY KEY,
+        peer_addr TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL
+      );
+      ALTER TABLE machines ADD COLUMN owner_replica TEXT;
+      ALTER TABLE machines ADD COLUMN owner_epoch BIGINT NOT NULL DEFAULT 0;
+      CREATE INDEX machines_owner ON machines(owner_replica) WHERE online = 1;
+    `,
+  },
+  {
     version: 8,
+    name: 'decision origins telegram and push',
+    // As SQLite's 8: the origin's CHECK is widened.
+    sql: `
+      ALTER TABLE approval_decisions DROP CONSTRAINT approval_decisions_origin_check;
+      ALTER TABLE approval_decisions ADD CONSTRAINT approval_decisions_origin_check CHECK (origin IN ('page', 'cli', 'api', 'telegram', 'push'));
+    `,
+  },
+  {
+    version: 9,
     name: 'one-time codes',
     // Sign-in links and attach tickets by the hash of their code, until they expire; a code is
-    // taken (deleted) when redeemed. 7 is the replica registry's (issue 15).
+    // taken (deleted) when redeemed. 7 is the replica registry's, 8 the decision origins.
     sql: `
       CREATE TABLE one_time_codes (
         hash TEXT PRIMARY KEY,

@@ -1,6 +1,6 @@
 /**
  * One-time codes (src/hub/domain/ports.ts, OneTimeCodeStore) in PostgreSQL: table
- * `one_time_codes` (migration 8). Taking a code is one `DELETE ... RETURNING`: of replicas
+ * `one_time_codes` (migration 9). Taking a code is one `DELETE ... RETURNING`: of replicas
  * racing for the same code, exactly one deletes the row and gets its payload.
  */
 import type pg from 'pg';

@@ -146,6 +146,22 @@ function portsOver(db: Queryable): TransactionStores & WebSessionTable & Approva
       );
       return run('UPDATE machines SET online = 0, online_since = $1 WHERE online = 1', [at.getTime()]);
     },
+    async claimMachine(machineId, replicaId) {
+      const [row] = await rows<{ owner_epoch: number }>(
+        'UPDATE machines SET owner_replica = $2, owner_epoch = owner_epoch + 1 WHERE id = $1 RETURNING owner_epoch',
+        [machineId, replicaId],
+      );
+      return row?.owner_epoch;
+    },
+    async machineOwner(machineId) {
+      // FOR UPDATE: inside a transaction the row stays locked until it ends (a claim waits);
+      // outside one the lock ends with the statement.
+      const [row] = await rows<{ owner_replica: string | null; owner_epoch: number }>(
+        'SELECT owner_replica, owner_epoch FROM machines WHERE id = $1 FOR UPDATE',
+        [machineId],
+      );
+      return row && { replicaId: row.owner_replica ?? undefined, epoch: row.owner_epoch };
+    },
     async upsertSession(s) {
       await run(
         `INSERT INTO sessions (machine_id, id, namespace, pid, directory, agent, state, started_by, started_at, ended_at, exit_code, exit_signal, worktree, request_id, updated_at)

@@ -167,6 +167,19 @@ export function sqliteCoreTables(db: Database.Database): Synchronous<Transaction
         return q.allOffline.run(at.getTime()).changes;
       })();
     },
+    claimMachine(machineId, replicaId) {
+      const row = db.prepare('UPDATE machines SET owner_replica = ?, owner_epoch = owner_epoch + 1 WHERE id = ? RETURNING owner_epoch').get(replicaId, machineId) as
+        | { owner_epoch: number }
+        | undefined;
+      return row?.owner_epoch;
+    },
+    machineOwner(machineId) {
+      // One connection, transactions BEGIN IMMEDIATE: nothing else writes meanwhile.
+      const row = db.prepare('SELECT owner_replica, owner_epoch FROM machines WHERE id = ?').get(machineId) as
+        | { owner_replica: string | null; owner_epoch: number }
+        | undefined;
+      return row && { replicaId: row.owner_replica ?? undefined, epoch: row.owner_epoch };
+    },
     upsertSession(s) {
       q.upsertSession.run({
         machine_id: s.machineId,

@@ -147,10 +147,56 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
+    version: 7,
+    name: 'hub replicas and machine ownership',
+    // Kept in step with PostgreSQL's migration 7; a hub on SQLite runs alone and never uses
+    // these. Replicas register with a heartbeat (src/hub/cluster/replica-registry.ts; times from the
+    // database's clock, so hosts' clocks never disagree). A machine's owner is the replica
+    // holding its runner's stream; owner_epoch rises on every connect (one UPDATE ... RETURNING)
+    // and fences a stale owner: writes for the machine check it under the row's lock.
+    sql: `
+      CREATE TABLE hub_replicas (
+        id TEXT PRIMARY KEY,
+        peer_addr TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      );
+      ALTER TABLE machines ADD COLUMN owner_replica TEXT;
+      ALTER TABLE machines ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX machines_owner ON machines(owner_replica) WHERE online = 1;
+    `,
+  },
+  {
     version: 8,
+    name: 'decision origins telegram and push',
+    // SQLite cannot change a CHECK: the table is rebuilt with the wider one, rows and seq kept.
+    sql: `
+      CREATE TABLE approval_decisions_v8 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL,
+        machine_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allow', 'deny', 'allow_session')),
+        message TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('page', 'cli', 'api', 'telegram', 'push')),
+        decided_at INTEGER NOT NULL
+      );
+      INSERT INTO approval_decisions_v8 SELECT * FROM approval_decisions;
+      DROP TABLE approval_decisions;
+      ALTER TABLE approval_decisions_v8 RENAME TO approval_decisions;
+      CREATE INDEX approval_decisions_session ON approval_decisions(machine_id, session_id, seq);
+    `,
+  },
+  {
+    version: 9,
     name: 'one-time codes',
     // Sign-in links and attach tickets by the hash of their code, until they expire; a code is
-    // taken (deleted) when redeemed. 7 is the replica registry's (issue 15).
+    // taken (deleted) when redeemed. 7 is the replica registry's, 8 the decision origins.
     sql: `
       CREATE TABLE one_time_codes (
         hash TEXT PRIMARY KEY,

@@ -1,6 +1,6 @@
 /**
  * One-time codes (src/hub/domain/ports.ts, OneTimeCodeStore) in SQLite: table
- * `one_time_codes` (migration 8). A single hub needs no more than memory for them; the table
+ * `one_time_codes` (migration 9). A single hub needs no more than memory for them; the table
  * gives SQLite and PostgreSQL one behaviour and one contract suite.
  */
 import type Database from 'better-sqlite3';

@@ -48,4 +48,22 @@ describe('sqlite migrations', () => {
     expect(() => db.exec("UPDATE tokens SET scope = 'admin' WHERE id = 'tok_t'")).toThrow(/CHECK/);
     db.close();
   });
+
+  it('version 8: decisions recorded before keep their rows and seq; Telegram and push origins are taken, others not', () => {
+    const db = new Database(':memory:');
+    migrateTo(db, 7);
+    const insert = (seq: number | null, origin: string) =>
+      db.prepare("INSERT INTO approval_decisions VALUES (?, 'default', 'm1', 's1', 'r', '{}', 'allow', '', 't', 'who', ?, 1)").run(seq, origin);
+    insert(7, 'page');
+    insert(8, 'cli');
+    expect(() => insert(null, 'telegram')).toThrow(/CHECK/);
+    migrate(db);
+    insert(null, 'telegram');
+    insert(null, 'push');
+    expect(() => insert(null, 'fax')).toThrow(/CHECK/);
+    const rows = db.prepare('SELECT seq, origin FROM approval_decisions ORDER BY seq').all();
+    expect(rows).toEqual([{ seq: 7, origin: 'page' }, { seq: 8, origin: 'cli' }, { seq: 9, origin: 'telegram' }, { seq: 10, origin: 'push' }]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'approval_decisions'").all()).toEqual([{ name: 'approval_decisions_session' }]);
+    db.close();
+  });
 });
