@@ -101,6 +101,9 @@ function attach(session, viaRunner = false) {
           v.snapshots++;
           v.snapshotBytes = m.kind.value.screen.length;
           v.firstAt ||= performance.now() - t0;
+          // A viewer that fell behind gets a snapshot instead of its backlog; the last one may be
+          // all there is after the end of a flood (its visible rows are at its end).
+          v.tail = m.kind.value.screen.slice(-16384);
         } else if (m.kind?.$case === 'output') {
           v.bytes += m.kind.value.data.length;
           v.tail = (v.tail + Buffer.from(m.kind.value.data).toString('latin1')).slice(-256);

@@ -122,14 +122,39 @@ describe('screen feeder', () => {
     t.feeder.close();
   });
 
-  it('holds reading while a caller needs the model current, then resumes', async () => {
+  it('catches up for a caller that needs the model current without pausing reading', async () => {
     const t = setup({ ring: 64 * 1024, maxBacklog: 64 * 1024 * 1024 });
     for (let i = 0; i < 50; i++) t.feeder.append(lines(i * 100, 100));
-    const current = t.feeder.catchUp({ holdReading: true });
-    expect(t.flow).toEqual(['pause']);
+    const current = t.feeder.catchUp();
+    t.feeder.append(lines(5000, 10)); // reading goes on meanwhile
     await current;
-    expect(t.flow).toEqual(['pause', 'resume']);
-    expect(t.feeder.backlog).toBe(0);
+    expect(t.flow).toEqual([]);
+    expect(t.screen.offset).toBeGreaterThanOrEqual(lines(0, 5000).length);
+    t.feeder.close();
+  });
+
+  it('serves output the parser has not reached from the spool, then from the ring, without a gap', async () => {
+    const t = setup({ ring: 64 * 1024, maxBacklog: 64 * 1024 * 1024 });
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      chunks.push(lines(i * 50, 50));
+      t.feeder.append(chunks.at(-1)!); // one turn: the parser is still at 0, the ring far past it
+    }
+    const all = Buffer.concat(chunks);
+    expect(t.feeder.holds(0)).toBe(true);
+    const got: Buffer[] = [];
+    for (let at = 0; at < all.length; ) {
+      const piece = t.feeder.read(at, 10_000)!;
+      expect(piece.length).toBeGreaterThan(0);
+      got.push(piece);
+      at += piece.length;
+    }
+    expect(Buffer.concat(got).equals(all)).toBe(true);
+    // Once the parser read the spool it is let go: what the ring dropped is no longer held.
+    await t.feeder.catchUp();
+    expect(t.feeder.holds(0)).toBe(false);
+    expect(t.feeder.read(0, 10)).toBeUndefined();
+    expect(t.feeder.holds(all.length - 10)).toBe(true);
     t.feeder.close();
   });
 

@@ -7,8 +7,9 @@
  * every SHARE_MS, or whenever the output has been quiet for QUIET_MS), and what it has not
  * parsed yet waits in the ring or, once the ring would overwrite it, in the spool on disk. After
  * the burst it catches up at full speed. Whoever needs the model current (`catchUp`) gets it
- * parsed back to back; a snapshot that must be within a viewer's window also holds the PTY's
- * reading meanwhile, since the parser could never overtake a flood otherwise.
+ * parsed back to back, while reading goes on: nothing here ever pauses the agent for a viewer.
+ * What the parser has not reached stays readable (`read`, from the ring or the spool), so a
+ * viewer can take a snapshot of the model wherever it stands and replay what came after it.
  *
  * Bounds: the backlog never exceeds `maxBacklogBytes` (past it, reading pauses until the parser
  * is back under it, less RESUME_MARGIN); without a spool (0, or it cannot be written: a full
@@ -36,8 +37,17 @@ export interface ScreenFeeder {
   append(data: Uint8Array): void;
   /** Resizes the model once everything written so far is parsed. */
   resize(cols: number, rows: number): void;
-  /** Resolves once everything written so far is parsed; `holdReading` pauses the PTY meanwhile. */
-  catchUp(opts?: { holdReading?: boolean }): Promise<void>;
+  /** Resolves once everything written so far is parsed (reading goes on meanwhile). */
+  catchUp(): Promise<void>;
+  /** Resolves when the parser next made progress (or the feeder closed). */
+  progress(): Promise<void>;
+  /** True when `read(offset)` can serve: the offset is in the ring, or on the spool. */
+  holds(offset: number): boolean;
+  /**
+   * Up to `maxBytes` of output from `offset` (a copy), from the ring or, for output the ring
+   * dropped before the parser read it, from the spool; undefined when `offset` is not held.
+   */
+  read(offset: number, maxBytes: number): Buffer | undefined;
   /** Output written but not parsed yet (bytes). */
   readonly backlog: number;
   /** Bytes currently on the spool. */
@@ -76,13 +86,18 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const resizes: { offset: number; cols: number; rows: number }[] = [];
-  const waiters: { target: number; hold: boolean; resolve: () => void }[] = [];
-  let holding = false;
+  const waiters: { target: number; resolve: () => void }[] = [];
+  let progressWaiters: (() => void)[] = [];
   let pausedForBacklog = false;
   let sliceBuffer: Buffer | undefined;
 
   const limit = () => (spoolBroken ? MEMORY_BACKLOG_BYTES : o.maxBacklogBytes);
-  const spooledFrom = () => (spool && spool.end > spool.start ? spool.end : fed);
+  /**
+   * The first offset neither the spool nor the model holds: what the ring must not drop. From
+   * what the model has parsed (not from what it was handed): a snapshot stands for that offset,
+   * and a viewer replays from there.
+   */
+  const spooledFrom = () => (spool && spool.end > spool.start ? spool.end : Math.max(ring.start, screen.offset));
   function spoolFailed(err: unknown): void {
     if (!spoolBroken) o.onSpoolError?.(err);
     spoolBroken = true;
@@ -125,7 +140,6 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
         continue;
       }
       fed += data.length;
-      if (spool && fed >= spool.end) clearSpool();
       submit(data);
       if (!all) break;
     }
@@ -140,7 +154,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     }
   }
 
-  /** Before the ring drops bytes the model has not been handed: onto the spool, or to xterm. */
+  /** Before the ring drops bytes the model has not parsed: onto the spool, or (no spool) to xterm. */
   function keep(): void {
     if (!spoolBroken) {
       try {
@@ -161,14 +175,13 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     for (let i = waiters.length - 1; i >= 0; i--) {
       if (outstanding === 0 && fed >= waiters[i]!.target) waiters.splice(i, 1)[0]!.resolve();
     }
-    if (holding && !waiters.some((w) => w.hold)) {
-      holding = false;
-      if (!pausedForBacklog) o.resume();
-    }
     if (pausedForBacklog && ring.end - screen.offset <= Math.max(0, limit() - RESUME_MARGIN)) {
       pausedForBacklog = false;
-      if (!holding) o.resume();
+      o.resume();
     }
+    // The model parsed all the spool held: it is emptied (and written over from its start).
+    if (spool && spool.end > spool.start && screen.offset >= spool.end) clearSpool();
+    wakeProgress();
     if (outstanding === 0 && fed >= ring.end && spool) {
       // Caught up: the spool's disk space goes back until the next flood.
       try {
@@ -179,6 +192,15 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     }
     if (outstanding === 0 && !closed) setImmediate(pump);
   }
+
+  function wakeProgress(): void {
+    const woken = progressWaiters;
+    progressWaiters = [];
+    for (const w of woken) w();
+  }
+
+  /** The spool holds `offset` (it keeps everything from its start until the parser has read it all). */
+  const spoolHolds = (offset: number) => spool !== undefined && offset >= spool.start && offset < spool.end;
 
   function pump(): void {
     clearTimeout(timer);
@@ -196,7 +218,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
   }
 
   function appendPiece(data: Uint8Array): void {
-    // The ring is about to drop bytes the model was not handed and the spool does not hold.
+    // The ring is about to drop bytes the model has not parsed and the spool does not hold.
     if (ring.end + data.length - ring.capacity > spooledFrom()) keep();
     ring.append(data);
   }
@@ -209,7 +231,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       lastAppendAt = now();
       if (!pausedForBacklog && ring.end - screen.offset > limit()) {
         pausedForBacklog = true;
-        if (!holding) o.pause();
+        o.pause();
       }
       if (outstanding === 0 && !timer) pump();
     },
@@ -218,17 +240,34 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       resizes.push({ offset: ring.end, cols, rows });
       if (fed >= ring.end) queueResizes(fed);
     },
-    catchUp({ holdReading = false } = {}) {
+    catchUp() {
       const target = ring.end;
       if (outstanding === 0 && fed >= target) return Promise.resolve();
       return new Promise<void>((resolve) => {
-        waiters.push({ target, hold: holdReading, resolve });
-        if (holdReading && !holding) {
-          holding = true;
-          if (!pausedForBacklog) o.pause();
-        }
+        waiters.push({ target, resolve });
         if (outstanding === 0) pump();
       });
+    },
+    progress() {
+      if (closed) return Promise.resolve();
+      return new Promise<void>((resolve) => progressWaiters.push(resolve));
+    },
+    holds(offset) {
+      return (offset >= ring.start && offset <= ring.end) || spoolHolds(offset);
+    },
+    read(offset, maxBytes) {
+      if (offset >= ring.start) return ring.readFrom(offset, maxBytes);
+      if (!spoolHolds(offset)) return undefined;
+      try {
+        // Up to the spool's end at most: from there on the ring holds it (or nothing does, after a
+        // spool failure: the next read answers undefined).
+        return spool!.read(offset, maxBytes);
+      } catch (err) {
+        // What it held is lost to viewers too: they resync; the parser skips to the ring (hand).
+        spoolFailed(err);
+        spool?.clear();
+        return undefined;
+      }
     },
     get backlog() {
       return ring.end - screen.offset;
@@ -241,6 +280,9 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       clearTimeout(timer);
       spool?.close();
       for (const w of waiters.splice(0)) w.resolve();
+      // The model parsed all the spool held: it is emptied (and written over from its start).
+    if (spool && spool.end > spool.start && screen.offset >= spool.end) clearSpool();
+    wakeProgress();
     },
   };
 }

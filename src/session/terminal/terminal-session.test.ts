@@ -88,10 +88,62 @@ describe('terminal session', () => {
     const slow = t.terminal.attach({ mode: 'read-only' });
     await slow.next();
     for (let i = 0; i < 30; i++) t.emit('0123456789');
+    // The model parsed it all: the snapshot is of the present (one that lags is the next test's).
+    await t.terminal.screen();
     const event = await slow.next();
     expect(event?.kind === 'snapshot' && event.snapshot.offset).toBe(300);
     t.emit('!');
     expect(await slow.next()).toEqual({ kind: 'output', offset: 300, data: Buffer.from('!') });
+  });
+
+  it('a viewer that falls behind during a flood gets a snapshot where the model stands and everything after it, to the end; reading is never paused for it', async () => {
+    // A ring and a window far smaller than the flood; the parser only gets a share of the thread.
+    const ring = 64 * 1024;
+    const t = setup({ ring, window: 16 * 1024, parseBacklog: 64 * 1024 * 1024, coalesceMs: 0 });
+    const v = t.terminal.attach({ mode: 'read-only' });
+    expect((await v.next())?.kind).toBe('snapshot');
+    const sent: string[] = [];
+    let total = 0;
+    const received: { offset: number; data: Buffer }[] = [];
+    let next = 0;
+    let snapshots = 0;
+    let fromSpool = 0;
+    const take = (e: ViewerEvent | undefined) => {
+      if (e?.kind === 'snapshot') {
+        // Forward only: never a duplicate.
+        expect(e.snapshot.offset).toBeGreaterThan(next);
+        snapshots++;
+        next = e.snapshot.offset;
+      } else if (e?.kind === 'output') {
+        expect(e.offset).toBe(next);
+        if (e.offset < total - ring) fromSpool++;
+        received.push({ offset: e.offset, data: e.data });
+        next += e.data.length;
+      } else throw new Error(`unexpected ${JSON.stringify(e)}`);
+    };
+    // The stream must never go quiet while output exists: each event comes within a generous deadline.
+    const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the viewer got nothing at ${next} of ${total}`)), 20_000))]);
+    for (let burst = 0; burst < 40; burst++) {
+      for (let i = 0; i < 20; i++) {
+        const line = `flood ${String(burst * 20 + i).padStart(8, '0')} ${'x'.repeat(5000)}\r\n`;
+        sent.push(line);
+        total += line.length;
+        t.emit(line);
+      }
+      // One event per burst of 100 KB: the viewer falls further behind with every burst.
+      take(await within(v.next()));
+      await new Promise((r) => setImmediate(r));
+    }
+    while (next < total) take(await within(v.next()));
+    expect(next).toBe(total);
+    expect(t.flow).toEqual([]);
+    expect(fromSpool).toBeGreaterThan(0);
+    expect(snapshots).toBeGreaterThan(0);
+    // Every byte received is the byte sent at that offset.
+    const all = Buffer.from(sent.join(''));
+    for (const r of received) expect(r.data.equals(all.subarray(r.offset, r.offset + r.data.length))).toBe(true);
+    v.close();
+    t.terminal.dispose();
   });
 
   it('refuses input and resize from a read-only viewer, and a second hello', () => {

@@ -2,11 +2,16 @@
  * The terminal of one session: the agent's PTY, the ring of its raw output, the model of its
  * screen, and the viewers attached to it. Plain domain code over three small adapters.
  *
- * Flow control is pull-based: a viewer is only an offset into the ring. Output is appended
+ * Flow control is pull-based: a viewer is only an offset into the output. Output is appended
  * once for everybody; each viewer reads what comes after its offset when its transport asks
- * for more. A viewer that falls more than `windowBytes` behind (or out of the ring) skips its
- * backlog and gets a fresh snapshot. Nothing waits for a viewer, so the agent is never paused
- * and a stalled viewer costs nothing but its offset.
+ * for more. A viewer that falls more than `windowBytes` behind (or out of what is held) skips
+ * its backlog and gets a snapshot of the screen model. Nothing waits for a viewer, so the agent
+ * is never paused and a stalled viewer costs nothing but its offset.
+ *
+ * During a flood the model may lag far behind the output (screen-feeder.ts). A snapshot then
+ * stands for the offset the model has parsed, and the viewer replays what came after it from
+ * the ring or the spool: reading the PTY is never held for a snapshot, and a viewer's stream
+ * never goes quiet while output it has not got exists.
  */
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError } from '../../shared/errors.js';
 import type {
@@ -142,12 +147,22 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
   }
 
   /**
-   * The screen once the model parsed what was written so far. When the model lags further than
-   * the ring or half a viewer's window (a flood), the PTY's reading is held meanwhile: the parser
-   * could not overtake the flood otherwise, and the viewer would need another snapshot at once.
+   * What a viewer at `position` (undefined: it has nothing yet) that lags past its window or out
+   * of what is held gets next: a snapshot, or undefined to go on from `position` (or, when that
+   * is not held either, to ask again once the model moved on).
+   *
+   * When the model is close behind the output (half a window to parse at most) it catches up
+   * first, for a snapshot of the present. Otherwise (a flood: the parser gets a share of the
+   * thread only) the snapshot stands where the model is, and the viewer replays the rest; but a
+   * viewer whose own offset is still held goes on streaming from it unless the snapshot skips at
+   * least half a window: a snapshot of a full scrollback costs more than that much output.
    */
-  async function snapshotEvent(): Promise<ViewerEvent & { kind: 'snapshot' }> {
-    await feeder.catchUp({ holdReading: screen.offset < ring.start || ring.end - screen.offset > o.windowBytes / 2 });
+  async function resync(position: number | undefined): Promise<(ViewerEvent & { kind: 'snapshot' }) | undefined> {
+    if (ring.end - screen.offset <= o.windowBytes / 2) await feeder.catchUp();
+    const at = screen.offset;
+    const streamable = position !== undefined && feeder.holds(position);
+    if (!feeder.holds(at)) return undefined;
+    if (streamable && at - position < o.windowBytes / 2) return undefined;
     return { kind: 'snapshot', snapshot: screen.snapshot() };
   }
 
@@ -184,7 +199,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         }
       }
       // The offset of the next byte to send; undefined: send a snapshot first.
-      let position = hello.lastOffset !== undefined && hello.lastOffset >= ring.start && hello.lastOffset <= ring.end ? hello.lastOffset : undefined;
+      let position = hello.lastOffset !== undefined && feeder.holds(hello.lastOffset) ? hello.lastOffset : undefined;
       const close = () => {
         if (closed) return;
         closed = true;
@@ -196,12 +211,19 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         async next() {
           for (;;) {
             if (closed || exitSent) return undefined;
-            if (position === undefined || position < ring.start || ring.end - position > o.windowBytes) {
-              const event = await snapshotEvent();
-              // The parser may lag far behind a flood; then take the next one.
-              if (event.snapshot.offset < ring.start) continue;
-              position = event.snapshot.offset;
-              return event;
+            if (position === undefined || !feeder.holds(position) || ring.end - position > o.windowBytes) {
+              const event = await resync(position);
+              if (closed) continue;
+              if (event) {
+                position = event.snapshot.offset;
+                return event;
+              }
+              if (position === undefined || !feeder.holds(position)) {
+                // Neither this viewer's offset nor the model's is held (the model's slice in
+                // flight fell out of the ring): the model's next step settles it.
+                await Promise.race([feeder.progress(), changed, closedSignal]);
+                continue;
+              }
             }
             if (position < ring.end) {
               const wait = lastSentAt + coalesceMs - performance.now();
@@ -212,7 +234,9 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
                 continue;
               }
               held = false;
-              const data = ring.readFrom(position, MAX_CHUNK_BYTES)!;
+              const data = feeder.read(position, MAX_CHUNK_BYTES);
+              // The spool failed under this viewer: resync.
+              if (!data) continue;
               const event: ViewerEvent = { kind: 'output', offset: position, data };
               position += data.length;
               lastSentAt = performance.now();
