@@ -141,9 +141,9 @@ describe('runner-spawned sessions run in a terminal of their own', () => {
     // agent, a node program here, does not inherit it.
     const { pid } = await live.client.getInfo({});
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    expect(argv.slice(1, argv.findIndex((a) => a.endsWith('hapi.cjs')))).toEqual(['--max-semi-space-size=2']);
+    expect(argv.slice(1, argv.findIndex((a) => a.endsWith('hapi.cjs')))).toEqual(['--max-semi-space-size=2', '--expose-gc']);
     const agent = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').map(Number)[0]!;
-    expect(readFileSync(`/proc/${agent}/cmdline`, 'utf8')).not.toContain('semi-space');
+    expect(readFileSync(`/proc/${agent}/cmdline`, 'utf8')).not.toMatch(/semi-space|expose-gc/);
     const sent = await th.cli(['send', live.id, 'hello there', '--enter']);
     expect(sent.code, sent.stderr).toBe(0);
     // The fixture enabled bracketed paste, so the text arrives as one paste, then Enter.

@@ -71,6 +71,8 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
     openSpool: () => openOutputSpool(hapiPaths(o.env).sessionLogsDir, o.identity.id),
     onSpoolError: (err) => o.note(`the screen model parses in step with the output: its spool failed (${err instanceof Error ? err.message : String(err)})`),
     activity,
+    // Under --expose-gc (SESSION_NODE_FLAGS); a session started without it does without.
+    collectGarbage: (globalThis as { gc?: () => void }).gc,
   });
   personAtTerminal = () => terminal.personAtTerminal(o.terminalActiveMs);
   void terminal.exited.then(() => activity.exited());

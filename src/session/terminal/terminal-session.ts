@@ -27,6 +27,7 @@ import type {
 import type { OutputRing } from './output-ring.js';
 import type { OutputSpool } from './output-spool.js';
 import type { PtyHost } from './pty-host.js';
+import { createIdleCollector } from './idle-collector.js';
 import { createScreenFeeder } from './screen-feeder.js';
 import type { ScreenModel } from './screen-model.js';
 
@@ -39,6 +40,10 @@ const MAX_CHUNK_BYTES = 64 * 1024;
  * first output after anyone typed, goes at once: keystroke echo is never held.
  */
 export const COALESCE_MS = 4;
+
+/** Output after which a quiet spell is worth a full garbage collection (idle-collector.ts). */
+const GC_AFTER_BYTES = 16 * 1024 * 1024;
+const GC_QUIET_MS = 500;
 
 export interface Viewer {
   /** The next event for this viewer; waits for output. Undefined after `exited` or `close` (which also ends a wait). */
@@ -86,6 +91,8 @@ export interface TerminalSessionOptions {
   /** Hold for gathering output into fewer events (COALESCE_MS); 0 sends every read at once. */
   coalesceMs?: number;
   now?: () => Date;
+  /** A full garbage collection, run once the output is quiet after a flood (idle-collector.ts). */
+  collectGarbage?: () => void;
   /** Told of output and input (the activity guess), and asked for the activity GetInfo shows. */
   activity?: { output(): void; input(): void; current(): TerminalInfo['activity'] };
 }
@@ -127,8 +134,10 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     maxBacklogBytes: o.openSpool ? (o.maxBacklogBytes ?? 0) : 0,
     onSpoolError: o.onSpoolError,
   });
+  const collector = createIdleCollector({ gc: o.collectGarbage, settled: () => feeder.catchUp(), minBytes: GC_AFTER_BYTES, quietMs: GC_QUIET_MS });
   pty.onData((data) => {
     feeder.append(data);
+    collector.output(data.length);
     lastOutputAt = now();
     o.onOutput?.(data);
     o.activity?.output();
@@ -290,6 +299,9 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     },
     personAtTerminal: (windowMs) => localViewers > 0 && performance.now() - localInputAt <= windowMs,
     exited,
-    dispose: () => feeder.close(),
+    dispose() {
+      collector.close();
+      feeder.close();
+    },
   };
 }
