@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 /** A SessionService whose Attach echoes input as output and whose GetInfo fails on demand. */
-async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number } = {}) {
+async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number; outputBytes?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hapi-h2s-'));
   const socket = join(dir, 's.sock');
   const unexpected: string[] = [];
@@ -26,7 +26,8 @@ async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number } = {
     {
       async *attach(requests: AsyncIterable<AttachRequest>, context: { signal: AbortSignal }): AsyncIterable<AttachResponse> {
         context.signal.addEventListener('abort', () => cancelled.push(true));
-        for (let i = 0; i < (opts.outputs ?? 0); i++) yield { kind: { $case: 'output', value: { offset: i * 1024, data: Buffer.alloc(1024, i % 256) } } };
+        const size = opts.outputBytes ?? 1024;
+        for (let i = 0; i < (opts.outputs ?? 0); i++) yield { kind: { $case: 'output', value: { offset: i * size, data: Buffer.alloc(size, i % 256) } } };
         for await (const r of requests) {
           if (r.kind?.$case === 'input') yield { kind: { $case: 'output', value: { offset: 0, data: r.kind.value.data } } };
         }
@@ -65,6 +66,29 @@ describe('gRPC server on node:http2', () => {
     const bug = await serve({ failInfo: 'bug' });
     await expect(bug.client.getInfo({})).rejects.toMatchObject({ code: Status.INTERNAL, details: 'internal error' });
     expect(bug.unexpected).toEqual(['secret internals']);
+  });
+
+  it('waits for the peer to drain a long stream without gathering listeners on it', async () => {
+    // Each 64 KiB message fills the stream's buffer, so every write waits for 'drain'.
+    const s = await serve({ outputs: 200, outputBytes: 64 * 1024 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const inputs = (async function* () {
+      yield { kind: { $case: 'hello' as const, value: { mode: 1, cols: 80, rows: 24, lastOffset: undefined, localTerminal: false } } };
+      await new Promise(() => {}); // the client keeps its side open
+    })();
+    const abort = new AbortController();
+    let received = 0;
+    for await (const r of s.client.attach(inputs, { signal: abort.signal })) {
+      if (r.kind?.$case === 'output' && ++received === 200) break;
+    }
+    abort.abort();
+    expect(received).toBe(200);
+    // A leaked listener per message would have passed Node's limit (10) and warned.
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   });
 
   it('streams both ways with a grpc-js client, every message in order', async () => {

@@ -142,8 +142,25 @@ function finishEarly(stream: ServerHttp2Stream, code: Status, message: string): 
 async function write(stream: ServerHttp2Stream, type: MessageType, message: unknown): Promise<boolean> {
   if (stream.destroyed || stream.closed) return false;
   if (stream.write(grpcFrame(type.encode(message as never).finish()))) return true;
-  await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+  await drainOrClose(stream);
   return !stream.destroyed && !stream.closed;
+}
+
+/**
+ * Resolves on 'drain' or 'close', whichever comes first, and removes both listeners. (A race of
+ * two events.once() left the loser's listener behind: a viewer's stream waits for 'drain' after
+ * nearly every output message, so a long attach gathered one 'close' listener per message.)
+ */
+function drainOrClose(stream: ServerHttp2Stream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 async function single<T>(requests: AsyncIterable<T>): Promise<T> {
