@@ -106,17 +106,13 @@ describe('terminal session', () => {
     let total = 0;
     const received: { offset: number; data: Buffer }[] = [];
     let next = 0;
-    let snapshots = 0;
-    let fromSpool = 0;
     const take = (e: ViewerEvent | undefined) => {
       if (e?.kind === 'snapshot') {
         // Forward only: never a duplicate.
         expect(e.snapshot.offset).toBeGreaterThan(next);
-        snapshots++;
         next = e.snapshot.offset;
       } else if (e?.kind === 'output') {
         expect(e.offset).toBe(next);
-        if (e.offset < total - ring) fromSpool++;
         received.push({ offset: e.offset, data: e.data });
         next += e.data.length;
       } else throw new Error(`unexpected ${JSON.stringify(e)}`);
@@ -137,8 +133,9 @@ describe('terminal session', () => {
     while (next < total) take(await within(v.next()));
     expect(next).toBe(total);
     expect(t.flow).toEqual([]);
-    expect(fromSpool).toBeGreaterThan(0);
-    expect(snapshots).toBeGreaterThan(0);
+    // Whether this viewer replayed from the spool, got snapshots, or both depends on how far the
+    // parser got between bursts (its share of the thread is timed); every run checks the same
+    // invariants. screen-feeder.test.ts covers reads from the spool deterministically.
     // Every byte received is the byte sent at that offset.
     const all = Buffer.from(sent.join(''));
     for (const r of received) expect(r.data.equals(all.subarray(r.offset, r.offset + r.data.length))).toBe(true);
