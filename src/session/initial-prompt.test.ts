@@ -4,7 +4,7 @@ import { textChange, typeInitialPrompt, type ScreenSample } from './initial-prom
 const SPIN = ['⠋', '⠙', '⠹', '⠸'];
 
 /** Runs the typer against a screen scripted as a function of (simulated) time. */
-async function run(screenAt: (ms: number) => ScreenSample, opts: { maxWaitMs?: number; exitAt?: number } = {}) {
+async function run(screenAt: (ms: number) => ScreenSample, opts: { maxWaitMs?: number; exitAt?: number; runnableAt?: (ms: number) => boolean } = {}) {
   let clock = 0;
   const typed: { at: number; text: string }[] = [];
   const notes: string[] = [];
@@ -13,6 +13,7 @@ async function run(screenAt: (ms: number) => ScreenSample, opts: { maxWaitMs?: n
   const outcome = await typeInitialPrompt({
     prompt: 'fix the failing test',
     sample: async () => screenAt(clock),
+    agentRunnable: opts.runnableAt && (() => opts.runnableAt!(clock)),
     type: (text) => typed.push({ at: clock, text }),
     exited,
     maxWaitMs: opts.maxWaitMs ?? 10_000,
@@ -40,6 +41,20 @@ describe('typeInitialPrompt', () => {
     expect(r.typed).toHaveLength(1);
     expect(r.typed[0]!.at).toBeGreaterThanOrEqual(4_000);
     expect(r.typed[0]!.text).toBe('fix the failing test');
+  });
+
+  it('does not take a starved agent (runnable, its spinner stalled) for a quiet one', async () => {
+    // The spinner stops at 1 s: the agent waits for a CPU until 4 s, then draws its prompt at 4.5 s.
+    const r = await run(
+      (ms) => (ms < 1_000 ? screen(`${SPIN[Math.floor(ms / 80) % SPIN.length]} starting`) : ms < 4_500 ? screen('⠙ starting') : screen('ready\n> ', false, { x: 2, y: 1 })),
+      { runnableAt: (ms) => ms >= 1_000 && ms < 4_000 },
+    );
+    expect(r.outcome).toBe('quiet');
+    expect(r.typed).toHaveLength(1);
+    expect(r.typed[0]!.at).toBeGreaterThanOrEqual(5_500);
+    // Without the runnable check the stalled spinner would have been typed into at 2 s.
+    const blind = await run((ms) => (ms < 1_000 ? screen(`${SPIN[Math.floor(ms / 80) % SPIN.length]} starting`) : ms < 4_500 ? screen('⠙ starting') : screen('ready\n> ', false, { x: 2, y: 1 })));
+    expect(blind.typed[0]!.at).toBeLessThan(4_500);
   });
 
   it('types soon after the agent enabled bracketed paste, a small animation notwithstanding', async () => {

@@ -15,7 +15,10 @@
  *    MAX_QUIET_MS), and the screen is not blank. A running spinner changes the text at every
  *    frame, so it never counts as quiet, however small it is; its end does. The pause rule is
  *    for a busy machine, where a starved agent's spinner stutters: a stall has to be much
- *    longer than the stutter seen so far to count as the end.
+ *    longer than the stutter seen so far to count as the end. And a sample at which the agent's
+ *    process is runnable (Linux: state R in /proc, waiting for a CPU or on one) counts as a
+ *    change: an agent at its prompt sleeps, while a starved one stalls runnable for as long as
+ *    the machine keeps it waiting, which no pause rule can outwait.
  * 2. input-ready: the application enabled bracketed paste (CSI ? 2004 h: it reads keys and
  *    wants pastes marked, which programs do when their line editor or input box is up) and,
  *    for READY_MS, every change stayed inside one small region (one row, at most
@@ -43,6 +46,8 @@ export interface InitialPromptOptions {
   sample(): Promise<ScreenSample>;
   /** Types the text (a bracketed paste when enabled) and then Enter. */
   type(text: string): void;
+  /** True while the agent's process is runnable, not sleeping (see rule 1); absent: never. */
+  agentRunnable?: () => boolean;
   /** Resolves when the agent exited: nothing is typed after that. */
   exited: Promise<unknown>;
   /** Longest wait before typing anyway. */
@@ -144,7 +149,7 @@ export async function typeInitialPrompt(o: InitialPromptOptions): Promise<Prompt
       }
       if (!staysSmall(change)) lastLargeChangeAt = at;
     }
-    if (blank) lastChangeAt = at;
+    if (blank || o.agentRunnable?.()) lastChangeAt = at;
     previous = sample;
 
     const quietFor = Math.max(t.quietMs, Math.min(t.maxQuietMs, 3 * longestPause));

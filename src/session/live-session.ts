@@ -25,6 +25,7 @@ import { listenEarly, type EarlyListener } from './terminal/socket-handover.js';
 import type { TerminalServer } from './live-server.js';
 import { registerAgentHooks, type AgentHooks } from './activity/agent-hooks.js';
 import { typeInitialPrompt } from './initial-prompt.js';
+import { readProcRow } from '../shared/proc.js';
 
 /** Size of a runner-spawned terminal until a viewer sets one. */
 export const DEFAULT_COLS = 120;
@@ -169,6 +170,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
             o.note(`the prompt was not typed: ${err instanceof Error ? err.message : String(err)}`);
           }
         },
+        agentRunnable: () => readProcRow(pty.pid)?.runnable ?? false,
         exited: pty.exited,
         maxWaitMs: o.config.promptWaitMs,
         note: o.note,

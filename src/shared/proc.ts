@@ -83,6 +83,8 @@ export interface ProcRow {
   startTime: string;
   /** Exited but not reaped: it cannot be signalled into doing anything. */
   zombie: boolean;
+  /** Running or waiting for a CPU (state R): busy, not idle, whatever its output says. */
+  runnable: boolean;
 }
 
 /** Every process of /proc/<pid>/stat (Linux only; empty elsewhere). */
@@ -116,6 +118,7 @@ export function readProcRow(pid: number): ProcRow | undefined {
     pgid: Number(rest[2]),
     startTime: rest[19] ?? '',
     zombie: rest[0] === 'Z' || rest[0] === 'X',
+    runnable: rest[0] === 'R',
   };
 }
 
