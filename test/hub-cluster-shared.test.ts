@@ -1,7 +1,7 @@
 // What a single hub kept in its own memory, shared by hub replicas on one PostgreSQL (issue 15):
 // a one-time sign-in link made on A is redeemed on B, once; a web sign-in made on A works on B
 // (no stale table read at start) and a sign-out on B ends it on A; an attach ticket asked for on
-// A is taken on B, once. Three (or two) real hubs on one throwaway PostgreSQL (test/cluster-harness.ts).
+// A is taken on B, once; the sign-in rate limit's budget spent on A is spent on B. Three (or two) real hubs on one throwaway PostgreSQL (test/cluster-harness.ts).
 import { request } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupAllHomes } from './harness.js';
@@ -93,6 +93,35 @@ describe.skipIf(!pgc)('hub replicas: state a single hub kept in memory', () => {
     expect((await post(b, '/auth/logout', {}, { cookie, 'x-csrf-token': csrf })).status).toBe(200);
     expect((await session(a, cookie)).status).toBe(401);
     expect((await session(b, cookie)).status).toBe(401);
+  });
+
+  it('sign-in attempts from one address share one budget across replicas: spent on A, spent on B', async () => {
+    cluster = await startHubCluster(pgc!, { replicas: 2 });
+    const [a, b] = cluster.replicas as [Replica, Replica];
+    // The default limit per address: 20 at once, then one every 3 s (sign-in-limits.ts). Wrong
+    // tokens, alternating A and B, until one refuses: one shared budget refuses after about 20
+    // (plus what refilled while the attempts ran), one budget per replica only after 40.
+    const started = Date.now();
+    let answered = 0;
+    let refused: Awaited<ReturnType<typeof fetch>> | undefined;
+    for (let i = 0; i < 60 && !refused; i++) {
+      const r = i % 2 === 0 ? a : b;
+      const res = await fetch(`${r.httpUrl}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: r.httpUrl }, body: JSON.stringify({ token: 'hapi_wrong' }) });
+      if (res.status === 429) refused = res;
+      else {
+        expect(res.status).toBe(401);
+        answered++;
+      }
+      await res.arrayBuffer();
+    }
+    const refilled = Math.floor((Date.now() - started) / 3_000) + 1;
+    expect(refused, 'a replica refuses once the shared budget is spent').toBeDefined();
+    expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(answered).toBeGreaterThanOrEqual(20);
+    expect(answered).toBeLessThanOrEqual(20 + refilled);
+    // The budget lives in the database, one row per limiter key.
+    const db = await cluster.db();
+    expect((await db.query("SELECT key FROM rate_limits WHERE key LIKE 'sign-in/address/%'")).rows).toHaveLength(1);
   });
 
   it('one replica at a time polls Telegram (an advisory lock); another takes over when it is killed', async () => {

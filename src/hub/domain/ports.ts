@@ -116,7 +116,22 @@ export interface UnitOfWork {
 export interface HubStore extends TransactionStores, WebSessionTable, ApprovalDecisionStore, NotifyStore, OneTimeCodeStore, UnitOfWork {
   /** Where the data lives (a file path, or a URL without credentials). */
   readonly path: string;
+  /**
+   * Present only where several hubs share the database (PostgreSQL): rate limits counted in
+   * it, so every replica spends one budget. SQLite hubs are alone and count in memory.
+   */
+  takeSharedRateLimit?: SharedRateLimitStore['takeSharedRateLimit'];
   close(): Promise<void>;
+}
+
+/** A rate limit kept in a database shared by hub replicas (token bucket, as src/shared/rate-limit.ts). */
+export interface SharedRateLimitStore {
+  /**
+   * Takes one action for `key` at `now` under `limit` (`burst` at once, then one every
+   * `intervalMs`): 0 when allowed, otherwise ms until it would be. Refused tries cost nothing.
+   * Atomic across replicas: concurrent takes never grant more than the budget.
+   */
+  takeSharedRateLimit(key: string, limit: { burst: number; intervalMs: number }, now: number): Promise<number>;
 }
 
 /** What a one-time code stands for. */

@@ -50,6 +50,8 @@ export function webPage(opts: WebPageOptions): NonNullable<StartHubOptions['wrap
       redeemSignInLink: (code) => core.redeemSignInLink(code),
       sessions: { persistence },
       oneTimeCodes: store,
+      // Only a shared database has them: replicas spend one sign-in budget between them.
+      sharedRateLimits: store.takeSharedRateLimit ? { takeSharedRateLimit: store.takeSharedRateLimit.bind(store) } : undefined,
       telegram,
       allowedOrigins: config.allowedOrigins,
       frameAncestors: config.frameAncestors,

@@ -29,7 +29,7 @@ import { defaultWebRoot, loadStaticSite } from './static-files.js';
 import { verifyInitData } from './telegram.js';
 import { createSignInGuard, type SignInLimits } from './sign-in-limits.js';
 import { createAttachTickets, createSharedAttachTickets } from './attach-tickets.js';
-import type { OneTimeCodeStore } from '../domain/ports.js';
+import type { OneTimeCodeStore, SharedRateLimitStore } from '../domain/ports.js';
 import type { AttachBackend } from './attach-socket.js';
 import { createAttachUpgrade, pathOf } from './attach-upgrade.js';
 import { DEFAULT_SESSION_OPTIONS, createWebSessionStore, credentialKey, sessionCookieValid, sessionKey, type Credential, type WebSession, type WebSessionStoreOptions } from './web-sessions.js';
@@ -69,6 +69,8 @@ export interface WebLayerOptions<C extends WebCaller = WebCaller> {
   sessions?: Partial<WebSessionStoreOptions>;
   /** Where attach tickets wait (the hub database: a ticket from one replica works on any, once); in memory when undefined. */
   oneTimeCodes?: OneTimeCodeStore;
+  /** Sign-in rate limits counted where every replica counts (PostgreSQL); absent: in memory. */
+  sharedRateLimits?: SharedRateLimitStore;
   /** Sign-in rate limits (default DEFAULT_SIGN_IN_LIMITS); their clock is sessions.now. */
   signInLimits?: Partial<SignInLimits>;
   /** HAPI_WEB_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the client; none by default. */
@@ -113,7 +115,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
   const site = loadStaticSite(opts.webRoot ?? defaultWebRoot());
   if (!site.built) log.warn({ root: site.root }, 'web page not built (run `npm run build`); serving the API only');
   const sessions = createWebSessionStore(opts.sessions);
-  const guard = createSignInGuard({ limits: opts.signInLimits, trustedProxies: opts.trustedProxies, now: opts.sessions?.now });
+  const guard = createSignInGuard({ limits: opts.signInLimits, trustedProxies: opts.trustedProxies, now: opts.sessions?.now, shared: opts.sharedRateLimits });
   const originPolicy = { allowedOrigins: opts.allowedOrigins ?? [] };
   const openResponses = new Map<string, Set<ServerResponse>>();
   const headers = securityHeaders(opts.frameAncestors ?? []);
@@ -194,7 +196,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireOrigin(req);
-    guard.checkAddress(req);
+    await guard.checkAddress(req);
     const body = await readJson(req);
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     // Or a one-time sign-in link's code (the page found it in its URL's fragment).
@@ -211,13 +213,13 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       throw err;
     }
     const credential: Credential = { kind: 'token', tokenId: caller.tokenId };
-    guard.checkCredential(credentialKey(credential));
+    await guard.checkCredential(credentialKey(credential));
     await startSession(req, res, credential, caller);
   }
 
   async function telegramLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requireOrigin(req);
-    guard.checkAddress(req);
+    await guard.checkAddress(req);
     const body = await readJson(req);
     if (!opts.telegram) throw new NotFoundError('Telegram sign-in is not configured on this hub');
     const { user } = verifyInitData(typeof body.initData === 'string' ? body.initData : '', opts.telegram.botToken, {
@@ -229,7 +231,7 @@ export function createWebLayer<C extends WebCaller = WebCaller>(opts: WebLayerOp
       throw new PermissionDeniedError(`Telegram user ${user.id} is not allowed on this hub`);
     }
     const credential: Credential = { kind: 'telegram', userId: user.id };
-    guard.checkCredential(credentialKey(credential));
+    await guard.checkCredential(credentialKey(credential));
     await startSession(req, res, credential, telegramCaller(namespace, user.id), body.embedded === true);
   }
 

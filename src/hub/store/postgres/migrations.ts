@@ -197,6 +197,24 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX one_time_codes_expiry ON one_time_codes(expires_at);
     `,
   },
+  {
+    version: 10,
+    name: 'shared rate limits',
+    // Sign-in rate limits counted here, so a client behind a load balancer gets one budget, not
+    // one per replica (rate-limits.ts). One row per limiter key: `tat` is the token bucket's
+    // "theoretical arrival time" (GCRA), the moment the bucket is full again; a row whose tat has
+    // passed says nothing and is deleted. PostgreSQL only: a SQLite hub is the only one on its
+    // file and keeps its limiter in memory (src/shared/rate-limit.ts), which costs no write per
+    // sign-in attempt; SQLite has no migration 10.
+    sql: `
+      CREATE TABLE rate_limits (
+        key TEXT PRIMARY KEY,
+        tat BIGINT NOT NULL,
+        refused BOOLEAN NOT NULL DEFAULT FALSE
+      );
+      CREATE INDEX rate_limits_tat ON rate_limits(tat);
+    `,
+  },
 ];
 
 /** Every migration's version, in order (numbers are agreed across branches, so one may be missing for a while). */

@@ -86,6 +86,35 @@ describe.skipIf(!available)('postgres store', () => {
     }
   });
 
+  it('counts a shared rate limit once across stores: racing takes never grant more than the budget', async () => {
+    const url = await cluster!.createDatabase();
+    const stores = await Promise.all(Array.from({ length: 3 }, () => openPostgresStore(url)));
+    try {
+      const limit = { burst: 5, intervalMs: 1_000 };
+      const t = 1_000_000;
+      // 12 takes at one instant, spread over three stores (three replicas): exactly 5 granted.
+      const waits = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % 3]!.takeSharedRateLimit!('k', limit, t)));
+      expect(waits.filter((w) => w === 0)).toHaveLength(5);
+      // A refused take waits for the next token and costs nothing.
+      expect(waits.filter((w) => w > 0).every((w) => w === 1_000)).toBe(true);
+      expect(await stores[1]!.takeSharedRateLimit!('k', limit, t + 400)).toBe(600);
+      expect(await stores[2]!.takeSharedRateLimit!('k', limit, t + 1_000)).toBe(0);
+      expect(await stores[0]!.takeSharedRateLimit!('k', limit, t + 1_000)).toBe(1_000);
+      // Another key has its own budget; a bucket refills to the burst and no further.
+      expect(await stores[0]!.takeSharedRateLimit!('other', limit, t)).toBe(0);
+      const later = t + 60_000;
+      const again = [];
+      for (let i = 0; i < 6; i++) again.push(await stores[i % 3]!.takeSharedRateLimit!('k', limit, later));
+      expect(again).toEqual([0, 0, 0, 0, 0, 1_000]);
+      // A full bucket's row says nothing: it is swept (here by a store whose last sweep is a minute old).
+      await stores[1]!.takeSharedRateLimit!('third', limit, later + 120_000);
+      const keys = (await stores[0]!.pool.query<{ key: string }>('SELECT key FROM rate_limits ORDER BY key')).rows.map((r) => r.key);
+      expect(keys).toEqual(['third']);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('answers UNAVAILABLE when PostgreSQL cannot be reached, and never shows the password', async () => {
     const port = cluster!.port;
     const gone = `postgres://hapi:secret@127.0.0.1:1/nothing`;

@@ -9,6 +9,7 @@
 import pg from 'pg';
 import type { ApprovalDecisionStore, HubStore, OneTimeCodeStore, TransactionStores, WebSessionTable } from '../../domain/ports.js';
 import { oneTimeCodesOver } from './one-time-codes.js';
+import { sharedRateLimitsOver } from './rate-limits.js';
 import type { MachineRecord } from '../../domain/types.js';
 import { storeError } from '../store-errors.js';
 import {
@@ -279,7 +280,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => undefined);
     throw storeError(err);
   }
-  const ports = mapErrors({ ...postgresNotifyTables(pool), ...portsOver(pool) });
+  const ports = mapErrors({ ...postgresNotifyTables(pool), ...portsOver(pool), ...sharedRateLimitsOver(pool) });
   return {
     ...ports,
     pool,
