@@ -5,7 +5,9 @@
  * max(tat, now) - now <= (burst - 1) * interval, and then moves tat one interval on; a refused
  * action leaves tat alone (refused tries cost nothing). One INSERT ... ON CONFLICT DO UPDATE
  * ... RETURNING decides and records at once under the row's lock, so replicas racing on one
- * key never grant more than the budget.
+ * key never grant more than the budget. `now` is the calling replica's clock (the hub's
+ * injectable one, so tests can move time): replicas whose clocks differ by d ms may grant up to
+ * d / interval more between them, which NTP-synchronised hosts keep well under one.
  */
 import type pg from 'pg';
 import type { SharedRateLimitStore } from '../../domain/ports.js';
