@@ -39,6 +39,11 @@ export interface ReplicaStreams {
   drain(reason: string, timeoutMs: number): Promise<void>;
   /** Set by drain(): new runner streams are refused (Unavailable), so they go elsewhere. */
   readonly draining: boolean;
+  /**
+   * Throws Unavailable once drain() began: a call for a stream this replica holds is refused
+   * before it reaches the runner (never applied, safe to retry), so the stream's calls run down.
+   */
+  refuseWhileDraining(machineId: string): void;
   dropStreams(reason: string): void;
 }
 
@@ -58,6 +63,9 @@ export function createReplicaStreams(opts: ReplicaStreamsOptions): ReplicaStream
     if (conn.namespace !== namespace) throw new NotFoundError(`machine ${machineId} not found`);
     if (epoch !== 0 && conn.epoch !== epoch) throw staleOwner(machineId, conn.epoch, epoch);
     return conn;
+  }
+  function refuseWhileDraining(machineId: string): void {
+    if (draining) throw new UnavailableError(`this hub replica is shutting down and machine ${machineId} is moving to another one; the call was not sent: retry it`);
   }
   return {
     get draining() {
@@ -80,6 +88,7 @@ export function createReplicaStreams(opts: ReplicaStreamsOptions): ReplicaStream
 
     async relayForPeer(namespace, machineId, epoch, call, deadline, signal) {
       const conn = held(namespace, machineId, epoch);
+      refuseWhileDraining(machineId);
       const deadlineMs = Math.max(1, deadline.getTime() - now().getTime());
       return conn.pending.request(call, deadlineMs, (requestId, d) => conn.sink.send({ type: 'rpc', requestId, deadline: d, call }), signal);
     },
@@ -97,12 +106,26 @@ export function createReplicaStreams(opts: ReplicaStreamsOptions): ReplicaStream
     async drain(reason, timeoutMs) {
       draining = true;
       const before = presence.size;
-      for (const conn of presence.all()) conn.sink.send({ type: 'drain', reason });
       const until = Date.now() + timeoutMs;
-      // The runners end their streams themselves: wait for that (a poll, not a fixed sleep).
-      while (presence.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      // A runner told to leave drops its stream at once, and with it the answer to a call still
+      // in flight on it (a spawn whose session did start): each stream gets its Drain only once
+      // its calls are answered. New calls are refused meanwhile (`refuseWhileDraining`), so a
+      // stream's calls only run down. The runners end their streams themselves: wait for that
+      // (a poll, not a fixed sleep).
+      const told = new Set<Connection>();
+      for (;;) {
+        for (const conn of presence.all()) {
+          if (told.has(conn) || conn.pending.size > 0) continue;
+          told.add(conn);
+          conn.sink.send({ type: 'drain', reason });
+        }
+        if (presence.size === 0 || Date.now() >= until) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       log.info({ streams: before, left: presence.size }, presence.size === 0 ? 'drained: every runner left for another replica' : 'drain timed out; closing the streams left');
     },
+
+    refuseWhileDraining,
 
     dropStreams(reason) {
       for (const conn of presence.all()) {

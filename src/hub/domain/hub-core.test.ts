@@ -59,6 +59,28 @@ describe('hub core facade', () => {
     expect((await core.listSessions(caller(), {})).map((s) => s.id)).toEqual(['s9']);
   });
 
+  it('draining answers the calls already on a stream before telling its runner to leave, and refuses new ones unsent', async () => {
+    const sink = recordingSink();
+    const link = await core.attachMachine(caller(), hello('m1'), sink);
+    const status = core.getRunnerStatus(caller(), 'm1');
+    await settle();
+    const rpc = rpcOf(sink.sent);
+    const drained = core.drain('test', 5_000);
+    await vi.advanceTimersByTimeAsync(200);
+    // The status call is still in flight: no Drain yet (the runner would drop its answer).
+    expect(sink.sent.some((m) => m.type === 'drain')).toBe(false);
+    const before = sink.sent.length;
+    await expect(core.spawnSession(caller(), 'm1', { directory: '/w', approveCreateDirectory: false, agentArgs: [] })).rejects.toThrow(/shutting down.*not sent/);
+    expect(sink.sent.length).toBe(before);
+    link.rpcResult(rpc.requestId, { method: 'status', report: { pid: 42, cliVersion: '1', sessionCount: 0, startedAt: T0 } });
+    expect((await status).pid).toBe(42);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sink.sent.filter((m) => m.type === 'drain')).toEqual([{ type: 'drain', reason: 'test' }]);
+    link.detach('drained');
+    await vi.advanceTimersByTimeAsync(100);
+    await drained;
+  });
+
   it('fails fast for an offline machine, and hides another namespace\'s machines', async () => {
     const link = await core.attachMachine(caller(), hello('m1'), recordingSink());
     await expect(core.stopRunner(caller('team'), 'm1')).rejects.toBeInstanceOf(NotFoundError);

@@ -126,6 +126,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
         }
         throw new UnavailableError(`machine ${machineId} is offline`);
       }
+      replicaStreams.refuseWhileDraining(machineId);
       const result = await conn.pending.request(call, deadlineMs, (requestId, deadline) => conn.sink.send({ type: 'rpc', requestId, deadline, call }), signal);
       observe('ok');
       return result;
