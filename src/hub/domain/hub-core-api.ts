@@ -128,8 +128,12 @@ export interface HubCore {
   listMachines(caller: Caller): Promise<MachineRecord[]>;
   getMachine(caller: Caller, machineId: string): Promise<MachineRecord>;
   listSessions(caller: Caller, opts: { machineId?: string; includeEnded?: boolean }): Promise<HubSession[]>;
-  /** The last output time and last screen line its runner reported for a live session, if any. */
-  sessionActivity(session: Pick<HubSession, 'machineId' | 'id'>): SessionActivity | undefined;
+  /**
+   * The last output time, last screen line and agent activity its runner reported for a live
+   * session, if any. On a replica that does not hold the runner's stream: the activity the owner
+   * stored in the row (`sharedActivity`; no screen line, no output time).
+   */
+  sessionActivity(session: Pick<HubSession, 'machineId' | 'id'> & Partial<Pick<HubSession, 'state' | 'sharedActivity'>>): SessionActivity | undefined;
   /** Snapshot then live changes, until the signal aborts or the hub closes. */
   watch(caller: Caller, filter: WatchFilter, signal?: AbortSignal): AsyncIterable<HubEvent>;
   // runner streams

@@ -64,7 +64,17 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     remoteUpstream: opts.cluster?.openUpstream,
   });
   const signInLinks = createSignInLinks({ store, now: () => now().getTime() });
-  const activity = createActivityBook({ store, publish, now, onListenerError: (err) => log.error({ err }, 'an attention listener failed') });
+  // Several replicas: the owner stores each change of an agent's activity in the sessions row (one
+  // write per change, never per alive or screen line), so the others list it and the change bus's
+  // doorbell brings it to their watchers with the row they read anyway; no read waits on a peer.
+  const activity = createActivityBook({
+    store,
+    publish,
+    now,
+    share: opts.cluster ? (_ns, machineId, sessionId, a) => store.setSessionActivity(machineId, sessionId, a) : undefined,
+    onListenerError: (err) => log.error({ err }, 'an attention listener failed'),
+    onShareError: (err) => log.warn({ err }, 'could not store a session activity for the other replicas'),
+  });
   const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
   // Fencing, forwarded calls, draining (several replicas; src/hub/cluster/replica-streams.ts).
   const replicaStreams = createReplicaStreams({ store, presence, publish, log, now, clustered: !!opts.cluster });
@@ -186,7 +196,14 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       return store.listSessions(caller.namespace, o);
     },
 
-    sessionActivity: (s) => activity.of(s.machineId, s.id),
+    sessionActivity(s) {
+      // What this replica heard from its own stream of the machine is the freshest (screen line
+      // included); another replica's stream (or none: the owner died) is known by the row.
+      const conn = presence.get(s.machineId);
+      const held = !opts.cluster || (conn && !conn.detached) ? activity.of(s.machineId, s.id) : undefined;
+      if (held || !s.sharedActivity || s.state === 'ended') return held;
+      return { lastLine: '', activity: s.sharedActivity };
+    },
 
     watch(caller, filter, signal) {
       requireScope(caller, 'watch');
@@ -346,7 +363,13 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     listApprovalDecisions: approvals.list,
     onAttention: activity.onAttention,
 
-    relayForPeer: replicaStreams.relayForPeer,
+    async relayForPeer(namespace, machineId, epoch, call, deadline, signal) {
+      const r = await replicaStreams.relayForPeer(namespace, machineId, epoch, call, deadline, signal);
+      // A decision another replica forwarded: the request clears here, where the activity is kept
+      // (and so in the row every replica reads), not at the runner's next report.
+      if (call.method === 'decide-approval' && r.method === 'decide-approval') await activity.settled(namespace, machineId, call.sessionId, call.decision.requestId);
+      return r;
+    },
     attachForPeer: replicaStreams.attachForPeer,
     machineChanged: replicaStreams.machineChanged,
     drain: replicaStreams.drain,

@@ -11,7 +11,7 @@
  */
 import type { NotifyStore } from './notify/notify-store.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from './types.js';
-import type { ApprovalDecisionRecordInfo } from '../../contract/activity-types.js';
+import type { AgentActivityInfo, ApprovalDecisionRecordInfo } from '../../contract/activity-types.js';
 
 /** Namespaces exist once something (a token, a machine) belongs to them. */
 export interface NamespaceStore {
@@ -83,6 +83,12 @@ export interface SessionStore {
   listSessions(namespace: string, opts: { machineId?: string; includeEnded?: boolean }): Promise<HubSession[]>;
   /** Live (starting/running) sessions of a machine. */
   liveSessionsOf(machineId: string): Promise<HubSession[]>;
+  /**
+   * The agent's activity as the replica holding the runner's stream last heard it (undefined:
+   * none), read back as `sharedActivity` by every replica. Written once per change of it, never
+   * per alive; `upsertSession` leaves it as it is. A missing session is no error (nothing written).
+   */
+  setSessionActivity(machineId: string, id: string, activity: AgentActivityInfo | undefined): Promise<void>;
 }
 
 /** Web sign-in sessions (the web page's cookie sessions), so a hub restart signs nobody out. */

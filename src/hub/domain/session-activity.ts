@@ -59,8 +59,15 @@ export interface ActivityBook {
 export function createActivityBook(opts: {
   store: Pick<SessionStore, 'getSession'>;
   publish(namespace: string, event: HubEvent): void;
+  /**
+   * Several replicas: stores a session's changed activity for the others (the sessions row), before
+   * the change is published, so a replica that reads the row on the change bus's doorbell reads the
+   * new activity. Called once per change of the agent's activity, not per screen line.
+   */
+  share?(namespace: string, machineId: string, sessionId: string, activity: AgentActivityInfo | undefined): Promise<void>;
   now?: () => Date;
   onListenerError?: (err: unknown) => void;
+  onShareError?: (err: unknown) => void;
 }): ActivityBook {
   const now = opts.now ?? (() => new Date());
   const held = new Map<string, SessionActivity>();
@@ -92,6 +99,15 @@ export function createActivityBook(opts: {
     }
   }
 
+  /** The others keep what they had when the store refuses (logged): the next change writes again. */
+  async function share(namespace: string, machineId: string, sessionId: string, activity: AgentActivityInfo | undefined): Promise<void> {
+    try {
+      await opts.share?.(namespace, machineId, sessionId, activity);
+    } catch (err) {
+      opts.onShareError?.(err);
+    }
+  }
+
   async function publishSession(namespace: string, machineId: string, sessionId: string): Promise<void> {
     const session = await opts.store.getSession(machineId, sessionId);
     if (session) opts.publish(namespace, { type: 'session', session });
@@ -106,6 +122,7 @@ export function createActivityBook(opts: {
         const prev = held.get(k);
         if (prev && prev.lastLine === e.lastLine && prev.lastOutputAt?.getTime() === e.lastOutputAt?.getTime() && sameActivity(prev.activity, e.activity)) continue;
         held.set(k, { lastOutputAt: e.lastOutputAt, lastLine: e.lastLine, activity: e.activity });
+        if (!sameActivity(prev?.activity, e.activity)) await share(namespace, machineId, e.sessionId, e.activity);
         if (e.activity) tell(namespace, machineId, e.sessionId, prev?.activity, e.activity);
         opts.publish(namespace, { type: 'session', session });
       }
@@ -124,6 +141,7 @@ export function createActivityBook(opts: {
         since: requests.length > 0 ? prev.activity.since : now(),
       };
       held.set(k, { ...prev, activity });
+      await share(namespace, machineId, sessionId, activity);
       tell(namespace, machineId, sessionId, prev.activity, activity);
       await publishSession(namespace, machineId, sessionId);
     },

@@ -49,6 +49,8 @@ const FIELD_EQUALS: { [K in keyof Required<HubSession>]-?: (a: HubSession[K], b:
   worktree: (a, b) => a === b || (!!a && !!b && a.path === b.path && a.branch === b.branch && a.repository === b.repository),
   logPath: same,
   requestId: same,
+  // Not the runner's report: kept by its own write (setSessionActivity), which upserts leave alone.
+  sharedActivity: () => true,
 };
 
 /** True when the two records hold the same values, whatever their keys' order. */

@@ -7,6 +7,7 @@
 import type { HapiError } from '../../shared/errors.js';
 import type { MachineInfo, MachineMetadataInfo, RelayCall, RunnerStateInfo, SessionInfo } from '../../contract/types.js';
 import type { AttachHello } from '../../contract/session-types.js';
+import type { AgentActivityInfo } from '../../contract/activity-types.js';
 import type { TokenScope } from './scopes.js';
 
 export type { TokenScope } from './scopes.js';
@@ -29,6 +30,11 @@ export interface MachineRecord extends MachineInfo {
 export interface HubSession extends SessionInfo {
   machineId: string;
   namespace: string;
+  /**
+   * The agent's activity as stored by the replica holding the runner's stream (several replicas:
+   * SessionStore.setSessionActivity); how another replica knows it. Absent on a single hub.
+   */
+  sharedActivity?: AgentActivityInfo;
 }
 
 export interface TokenRecord {

@@ -3,7 +3,7 @@
  * columns): times as epoch milliseconds, flags as 0/1, JSON columns as text.
  */
 import type { MachineMetadataInfo, RunnerStateInfo } from '../../contract/types.js';
-import type { ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../contract/activity-types.js';
+import type { AgentActivityInfo, ApprovalDecisionRecordInfo, ApprovalRequestInfo } from '../../contract/activity-types.js';
 import type { HubSession, MachineRecord, TokenRecord, WebSessionRecord } from '../domain/types.js';
 
 export function ms(d: Date | undefined): number | null {
@@ -40,6 +40,8 @@ export interface SessionRow {
   exit_signal: string | null;
   worktree: string | null;
   request_id: string | null;
+  /** activityToStored's text (migration 11); absent before it. */
+  activity?: string | null;
 }
 
 export interface TokenRow {
@@ -90,7 +92,24 @@ export function sessionFromRow(r: SessionRow): HubSession {
     exitSignal: r.exit_signal ?? undefined,
     worktree: r.worktree ? (JSON.parse(r.worktree) as HubSession['worktree']) : undefined,
     requestId: r.request_id ?? undefined,
+    sharedActivity: r.activity ? activityFromStored(r.activity) : undefined,
   };
+}
+
+/** The sessions.activity column's text: the activity as JSON, dates as ISO strings. */
+export function activityToStored(a: AgentActivityInfo | undefined): string | null {
+  return a ? JSON.stringify(a) : null;
+}
+
+/** activityToStored's text back; undefined for text it cannot read (written by a newer replica, say). */
+export function activityFromStored(text: string): AgentActivityInfo | undefined {
+  try {
+    const a = JSON.parse(text) as AgentActivityInfo & { since: string; requests: (ApprovalRequestInfo & { requestedAt: string })[] };
+    if (typeof a?.state !== 'string' || !Array.isArray(a.requests)) return undefined;
+    return { ...a, since: new Date(a.since), requests: a.requests.map((r) => ({ ...r, requestedAt: new Date(r.requestedAt) })) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function tokenFromRow(r: TokenRow): TokenRecord {

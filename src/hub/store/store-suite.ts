@@ -231,6 +231,28 @@ export function describeHubStore(name: string, open: () => Promise<StoreHarness>
         expect((await store.liveSessionsOf('m1')).map((s) => s.id).sort()).toEqual(['a', 'b']);
         expect(await store.liveSessionsOf('nowhere')).toEqual([]);
       });
+
+      it('keeps a shared activity per session, read with the row, left alone by upserts, cleared with undefined', async () => {
+        const activity = {
+          state: 'needs_approval' as const,
+          guess: false,
+          message: 'asks',
+          source: 'claude-hooks',
+          since: at(2),
+          requests: [{ id: 'r1', tool: 'Bash', command: 'ls', file: '', description: 'Run ls', choices: ['allow' as const, 'deny' as const], requestedAt: at(1), atTerminal: false }],
+        };
+        await store.upsertSession(session('m1', 's1'));
+        await store.setSessionActivity('m1', 's1', activity);
+        expect((await store.getSession('m1', 's1'))?.sharedActivity).toEqual(activity);
+        expect((await store.listSessions('default', {}))[0]?.sharedActivity).toEqual(activity);
+        await store.upsertSession(session('m1', 's1', { pid: 7 }));
+        expect(await store.getSession('m1', 's1')).toMatchObject({ pid: 7, sharedActivity: activity });
+        await store.setSessionActivity('m1', 's1', undefined);
+        expect((await store.getSession('m1', 's1'))?.sharedActivity).toBeUndefined();
+        // A session that is not there: nothing written, no error.
+        await store.setSessionActivity('m1', 'nowhere', activity);
+        expect(await store.getSession('m1', 'nowhere')).toBeUndefined();
+      });
     });
 
     describe('web sign-in sessions', () => {

@@ -215,6 +215,15 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX rate_limits_tat ON rate_limits(tat);
     `,
   },
+  {
+    version: 11,
+    name: 'shared session activity',
+    // The agent's activity (working, waiting, needs_approval with its pending requests) as the
+    // replica holding the runner's stream last heard it, as activityJson text; NULL: none heard.
+    // Written once per change of the activity (never per alive or per screen line), so any
+    // replica lists and watches a session with it (session-activity.ts, `share`).
+    sql: `ALTER TABLE sessions ADD COLUMN activity TEXT;`,
+  },
 ];
 
 /** Every migration's version, in order (numbers are agreed across branches, so one may be missing for a while). */

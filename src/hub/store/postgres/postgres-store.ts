@@ -18,6 +18,7 @@ import {
   machineFromRow,
   ms,
   runnerStateToJson,
+  activityToStored,
   sessionFromRow,
   tokenFromRow,
   webSessionFromRow,
@@ -206,6 +207,9 @@ function portsOver(db: Queryable): TransactionStores & WebSessionTable & Approva
     },
     async liveSessionsOf(machineId) {
       return (await rows<SessionRow>("SELECT * FROM sessions WHERE machine_id = $1 AND state != 'ended'", [machineId])).map(sessionFromRow);
+    },
+    async setSessionActivity(machineId, id, activity) {
+      await run('UPDATE sessions SET activity = $1 WHERE machine_id = $2 AND id = $3', [activityToStored(activity), machineId, id]);
     },
     async listWebSessions() {
       return (await rows('SELECT * FROM web_sessions')).map(webSessionFromRow);

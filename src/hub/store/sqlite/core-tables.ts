@@ -13,6 +13,7 @@ import {
   machineFromRow,
   ms,
   runnerStateToJson,
+  activityToStored,
   sessionFromRow,
   tokenFromRow,
   webSessionFromRow,
@@ -67,6 +68,7 @@ export function sqliteCoreTables(db: Database.Database): Synchronous<Transaction
          request_id = excluded.request_id, updated_at = excluded.updated_at`,
     ),
     session: db.prepare('SELECT * FROM sessions WHERE machine_id = ? AND id = ?'),
+    sessionActivity: db.prepare('UPDATE sessions SET activity = ? WHERE machine_id = ? AND id = ?'),
     sessionsNs: db.prepare("SELECT * FROM sessions WHERE namespace = ? AND (? = 1 OR state != 'ended') ORDER BY started_at DESC, id"),
     sessionsMachine: db.prepare(
       "SELECT * FROM sessions WHERE namespace = ? AND machine_id = ? AND (? = 1 OR state != 'ended') ORDER BY started_at DESC, id",
@@ -210,6 +212,9 @@ export function sqliteCoreTables(db: Database.Database): Synchronous<Transaction
     },
     liveSessionsOf(machineId) {
       return (q.liveOf.all(machineId) as SessionRow[]).map(sessionFromRow);
+    },
+    setSessionActivity(machineId, id, activity) {
+      q.sessionActivity.run(activityToStored(activity), machineId, id);
     },
     listWebSessions() {
       return (q.webSessions.all() as Record<string, unknown>[]).map(webSessionFromRow);

@@ -206,6 +206,12 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
       CREATE INDEX one_time_codes_expiry ON one_time_codes(expires_at);
     `,
+  },  {
+    version: 11,
+    name: 'shared session activity',
+    // The same column as PostgreSQL's migration 11 (one set of store ports); a single SQLite hub
+    // keeps activity in memory and never writes it (hub-core.ts shares it only with replicas).
+    sql: `ALTER TABLE sessions ADD COLUMN activity TEXT;`,
   },
 ];
 
