@@ -1,10 +1,11 @@
 /**
  * What runners report of their live terminals (machine.proto, SessionActivity): when each agent
  * last wrote output, the last line of its screen, and what the agent is doing (working, waiting
- * for input, asking for approval: hapi.common.v1.AgentActivity). Held in memory only (it changes
- * every few seconds and a runner reports it all again on every new link), never stored; an entry
- * goes when its session ends. Each change is published as the session's event, and the views add
- * the activity to the session they send.
+ * for input, asking for approval: hapi.common.v1.AgentActivity). Held in memory (it changes
+ * every few seconds and a runner reports it all again on every new link); an entry goes when its
+ * session ends. With several replicas, each change of the agent's activity alone (not the screen
+ * line) is also stored (`share`) for the replicas that do not hold the stream. Each change is
+ * published as the session's event, and the views add the activity to the session they send.
  *
  * It is also where "a session needs you" starts: every change of a session's state, every new
  * approval request, and a session's end are told to the attention listeners (AttentionEvent),
