@@ -24,6 +24,8 @@ describe('hapi up: sign-in link and printed commands', () => {
     await waitFor(() => /Ctrl\+C stops/.test(out), 30_000, `hapi up to be ready:\n${out}`);
     const ownerToken = readFileSync(join(t.home, 'hub-owner-token'), 'utf8').trim();
     expect(out).toContain('sign in on a phone: scan this');
+    // One link, the QR code's: not a second one among the hub's start lines.
+    expect(out.match(/#sign-in=/g)).toHaveLength(1);
     expect(out).toMatch(/[▀▄█]{7}/);
     // The QR code's link, printed under it: the page, with a one-time code in the fragment.
     const link = /^\s+(http\S+\/#sign-in=\S+)$/m.exec(out)![1]!;

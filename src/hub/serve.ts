@@ -21,6 +21,8 @@ export interface ServeOptions {
   wrapHttpHandler?: StartHubOptions['wrapHttpHandler'];
   /** Where to print the human-readable start lines (stdout by default). */
   out?: (line: string) => void;
+  /** Print a one-time sign-in link among the start lines (default true; `hapi up` prints its own, as a QR code). */
+  signInLink?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
   out(`hub web page for people and phones: ${hub.publicUrl}/`);
   out(`hub database: ${hub.store.path}`);
   if (hub.peer) out(`hub peer service listening on ${hub.peer.listen}  (replica ${hub.peer.replicaId}; the other replicas dial ${hub.peer.advertise})`);
-  for (const line of await ownerLines(hub, paths)) out(line);
+  for (const line of await ownerLines(hub, paths, opts.signInLink ?? true)) out(line);
   return {
     hub,
     paths,
@@ -67,9 +69,9 @@ export async function startLocalHub(opts: ServeOptions = {}): Promise<{ hub: Run
 
 /**
  * What every start says about the owner token: the token itself on the start that made it;
- * afterwards where it is and how to show it; and a fresh one-time sign-in link for the page.
+ * afterwards where it is and how to show it; and, `withLink`, a fresh one-time sign-in link for the page.
  */
-export async function ownerLines(hub: RunningHub, paths: HapiPaths): Promise<string[]> {
+export async function ownerLines(hub: RunningHub, paths: HapiPaths, withLink: boolean): Promise<string[]> {
   const lines: string[] = [];
   if (hub.createdOwnerToken) {
     lines.push(`owner token (shown once; saved 0600 in ${paths.hubOwnerTokenFile}):`, `  ${hub.createdOwnerToken}`);
@@ -78,6 +80,7 @@ export async function ownerLines(hub: RunningHub, paths: HapiPaths): Promise<str
   } else {
     lines.push(`owner token: ${paths.hubOwnerTokenFile} is missing (the hub keeps only its hash); sign in with the link below`);
   }
+  if (!withLink) return lines;
   const link = await hub.core.ownerSignInLink();
   if (link) {
     const minutes = Math.round((link.expiresAt.getTime() - Date.now()) / 60_000);

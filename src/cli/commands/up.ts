@@ -50,7 +50,8 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   } else if (opts.tls === false && !isLoopbackHost(config.host)) {
     out(`warning: the hub listens on ${config.host} without TLS: use this only behind a proxy on this machine that terminates TLS`);
   }
-  const running = await startLocalHub({ env: hubEnv, log, out });
+  // One sign-in link, the QR code's below; not a second one among the hub's start lines.
+  const running = await startLocalHub({ env: hubEnv, log, out, signInLink: false });
   const { hub, paths } = running;
   let startedRunner = false;
   try {
