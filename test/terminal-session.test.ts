@@ -76,8 +76,14 @@ function hapiTerminal(th: TestHome, args: string[], o: { env?: NodeJS.ProcessEnv
   const env = { ...th.env, ...o.env };
   const cwd = o.cwd ?? th.home;
   if (!o.report) return terminal(process.execPath, [CLI, ...args], { ...o, env, cwd });
-  const script = '"$0" "$@"; echo "hapi-exit=$?"; stty -a';
-  return terminal('/bin/sh', ['-c', script, process.execPath, CLI, ...args], { ...o, env, cwd });
+  const script = '"$0" "$@"; echo "hapi-exit=$?"; stty -a; echo stty-done';
+  const t = terminal('/bin/sh', ['-c', script, process.execPath, CLI, ...args], { ...o, env, cwd });
+  // The PTY may report the shell's exit before its last output is read: exited once both are in.
+  const exited = t.exited.then(async (code) => {
+    await waitFor(() => t.raw().includes('stty-done'), 10_000, 'the shell to print stty -a');
+    return code;
+  });
+  return { ...t, exited };
 }
 
 const maskPid = (s: string) => s.replace(/pid=\d+/g, 'pid=N');
