@@ -46,6 +46,28 @@ export function acceptableSessions(log: Pick<Logger, 'warn'>, machineId: string,
 }
 
 /**
+ * The welcome is the first message on a runner's stream (the runner takes anything else first
+ * for a broken hello and drops the stream). The stream is the machine's as soon as presence
+ * has it, while the hello's sessions are still being recorded: a call relayed, an attach
+ * asked for or a Drain sent meanwhile waits here and follows the welcome, in order.
+ */
+function welcomeFirst(sink: RunnerSink): { sink: RunnerSink; welcome(w: RunnerBound): void } {
+  let waiting: RunnerBound[] | undefined = [];
+  return {
+    sink: {
+      send: (m) => (waiting ? void waiting.push(m) : sink.send(m)),
+      close: (err) => sink.close(err),
+    },
+    welcome(w) {
+      const after = waiting ?? [];
+      waiting = undefined;
+      sink.send(w);
+      for (const m of after) sink.send(m);
+    },
+  };
+}
+
+/**
  * Returns the hello's handler: it binds the stream to its machine (presence), records what the
  * runner runs now, welcomes it, and returns the machine's link. The caller refuses hellos while
  * the hub shuts down or drains.
@@ -77,7 +99,8 @@ export function createRunnerLinks(o: RunnerLinksOptions): (caller: Caller, hello
       throw new FailedPreconditionError(`unsupported protocol version ${hello.protocolVersion}; this hub speaks ${PROTOCOL_VERSION}`);
     }
     const reported = acceptableSessions(log, hello.machineId, hello.sessions, 'hello');
-    const { conn, machine } = await presence.connect(caller, hello, sink);
+    const stream = welcomeFirst(sink);
+    const { conn, machine } = await presence.connect(caller, hello, stream.sink);
     try {
       // What the runner has now is the truth for this machine.
       await sessions.reconcile(caller.namespace, hello.machineId, reported, conn.lastAlive);
@@ -86,7 +109,7 @@ export function createRunnerLinks(o: RunnerLinksOptions): (caller: Caller, hello
       presence.detach(conn, 'hello not recorded');
       throw err;
     }
-    sink.send({
+    stream.welcome({
       type: 'welcome',
       namespace: caller.namespace,
       metadataVersion: machine.metadataVersion,
