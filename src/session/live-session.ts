@@ -99,11 +99,14 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
     // The agent runs anyway: a session without a terminal socket is still a session.
     o.note(`cannot serve the session's terminal on ${o.socketPath}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  // Reading pauses while the log's disk is far behind (set once the PTY exists).
+  let pauseForLog = (_full: boolean) => {};
   const log = createSessionLog({
     fd: 1,
     path: sessionLogPath(hapiPaths(o.env).sessionLogsDir, o.sessionId),
     maxBytes: o.config.logMaxBytes,
     batch: true,
+    onPressure: (full) => pauseForLog(full),
     onError: (err) => o.note(`cannot write the session log: ${err instanceof Error ? err.message : String(err)}`),
   });
   let hooks: AgentHooks = { args: [], cleanup: () => undefined };
@@ -125,6 +128,7 @@ export async function startLiveAgent(o: LiveAgentOptions): Promise<LiveAgent | n
     o.config.ringBytes,
     (data) => log.write(data),
   );
+  pauseForLog = (full) => pty.pauseFor('log', full);
   yieldCpuToControl(o.config.cpuNice, o.note);
 
   let serving: Promise<TerminalServer | undefined> | undefined;

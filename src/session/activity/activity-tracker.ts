@@ -96,12 +96,27 @@ export function createActivityTracker(o: ActivityTrackerOptions): ActivityTracke
     if (differs) changed();
   }
 
+  /**
+   * Output restarts the quiet countdown. Output comes as thousands of reads a second during a
+   * burst: each only notes its time, and the one timer, when it fires early, waits out the rest.
+   */
+  let lastOutputAt = -Infinity;
   function armIdle(): void {
+    lastOutputAt = performance.now();
+    idleTimer ??= setTimeout(idleCheck, o.idleMs).unref();
+  }
+  function idleCheck(): void {
+    const quietFor = performance.now() - lastOutputAt;
+    if (quietFor < o.idleMs) {
+      idleTimer = setTimeout(idleCheck, o.idleMs - quietFor).unref();
+      return;
+    }
+    idleTimer = undefined;
+    if (!hooksSpoke) setBase('waiting_for_input', true, 'terminal', '');
+  }
+  function disarmIdle(): void {
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      if (!hooksSpoke) setBase('waiting_for_input', true, 'terminal', '');
-    }, o.idleMs);
-    idleTimer.unref();
+    idleTimer = undefined;
   }
 
   function settle(id: string, outcome: ApprovalOutcome): void {
@@ -138,7 +153,7 @@ export function createActivityTracker(o: ActivityTrackerOptions): ActivityTracke
     report(state, note, from, notification = false) {
       if (state !== 'working' && state !== 'waiting_for_input') throw new InvalidArgumentError('a hook reports working or waiting_for_input');
       hooksSpoke = true;
-      clearTimeout(idleTimer);
+      disarmIdle();
       // The agent moved on: whatever its terminal prompt asked has been answered there.
       const cleared = !notification && clearAtTerminal();
       const before = last;
@@ -148,7 +163,7 @@ export function createActivityTracker(o: ActivityTrackerOptions): ActivityTracke
     requestApproval(ask, signal) {
       if (!ask.tool) throw new InvalidArgumentError('tool is required');
       hooksSpoke = true;
-      clearTimeout(idleTimer);
+      disarmIdle();
       const request: ApprovalRequestInfo = {
         id: randomUUID(),
         tool: clipActivityText(ask.tool),
@@ -211,11 +226,11 @@ export function createActivityTracker(o: ActivityTrackerOptions): ActivityTracke
       for (const [id, p] of pending) if (p.resolve) settle(id, { requestId: id, decision: 'none', message: '', reason: 'exited' });
       pending.clear();
       ended = true;
-      clearTimeout(idleTimer);
+      disarmIdle();
       changed();
     },
     close() {
-      clearTimeout(idleTimer);
+      disarmIdle();
     },
   };
 }

@@ -68,4 +68,25 @@ describe('pty host', () => {
       expect(numbers.every((n, i) => n === i + 1)).toBe(true);
     }
   }, 30_000);
+
+  it('reads on only once every party that paused it (the listener, the log) resumed', async () => {
+    const pty = spawnPty({ command: '/bin/sh', args: ['-c', 'read x; seq 1 20000'], cwd: '/', env: { PATH: process.env.PATH }, cols: 80, rows: 24 });
+    const held = holdOutput(pty, 1 << 20, () => {});
+    let bytes = 0;
+    held.onData((d) => (bytes += d.length));
+    held.pause();
+    held.pauseFor('log', true);
+    held.write('go\r');
+    await new Promise((r) => setTimeout(r, 300));
+    const whilePaused = bytes;
+    // Far from the 108,894 bytes of the output: the kernel's buffer holds a few KB.
+    expect(whilePaused).toBeLessThan(30_000);
+    held.resume();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bytes - whilePaused).toBeLessThan(4096);
+    held.pauseFor('log', false);
+    await held.exited;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bytes).toBeGreaterThan(108_000);
+  });
 });

@@ -186,26 +186,43 @@ function isZombie(pid: number): boolean {
   }
 }
 
+/** A PTY whose reading several parties may pause, each for its own reason. */
+export interface HeldPty extends PtyHost {
+  /** Pauses (`on`) or stops pausing reading for `reason`; reading goes on once no reason is left. */
+  pauseFor(reason: string, on: boolean): void;
+}
+
 /**
  * Holds the PTY's output until a listener takes it, for the screen model and the viewers, which
  * load after the session reported itself. `tap` sees every byte at once (the session log). Past
  * `maxBytes` held, reading pauses: the agent waits a moment at its start, nothing is lost. The
  * returned host delivers the held output to its first listener, in order, then everything else.
+ * Its pause()/resume() are its listener's reason to pause; `pauseFor` adds others (the log's,
+ * when the disk falls behind).
  */
-export function holdOutput(pty: PtyHost, maxBytes: number, tap: (data: Buffer) => void): PtyHost {
+export function holdOutput(pty: PtyHost, maxBytes: number, tap: (data: Buffer) => void): HeldPty {
   let held: Buffer[] | undefined = [];
   let heldBytes = 0;
-  let paused = false;
   let listener: ((data: Buffer) => void) | undefined;
+  const reasons = new Set<string>();
+  let paused = false;
+  const pauseFor = (reason: string, on: boolean) => {
+    if (on) reasons.add(reason);
+    else reasons.delete(reason);
+    if (reasons.size > 0 && !paused) {
+      paused = true;
+      pty.pause();
+    } else if (reasons.size === 0 && paused) {
+      paused = false;
+      pty.resume();
+    }
+  };
   pty.onData((data) => {
     tap(data);
     if (listener) return listener(data);
     held!.push(data);
     heldBytes += data.length;
-    if (heldBytes >= maxBytes && !paused) {
-      paused = true;
-      pty.pause();
-    }
+    if (heldBytes >= maxBytes) pauseFor('held', true);
   });
   return {
     get pid() {
@@ -222,13 +239,14 @@ export function holdOutput(pty: PtyHost, maxBytes: number, tap: (data: Buffer) =
       for (const data of held!) l(data);
       held = undefined;
       listener = l;
-      if (paused) pty.resume();
+      pauseFor('held', false);
     },
     exited: pty.exited,
     write: (data) => pty.write(data),
     resize: (cols, rows) => pty.resize(cols, rows),
     kill: (signal) => pty.kill(signal),
-    pause: () => pty.pause(),
-    resume: () => pty.resume(),
+    pause: () => pauseFor('listener', true),
+    resume: () => pauseFor('listener', false),
+    pauseFor,
   };
 }

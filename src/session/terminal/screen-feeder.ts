@@ -25,8 +25,13 @@ import type { ScreenModel } from './screen-model.js';
 export const SLICE_BYTES = 256 * 1024;
 /** Output quiet this long counts as "the burst is over": the parser may run. */
 export const QUIET_MS = 2;
-/** During a burst the parser still gets one slice this often (about a tenth of the thread). */
-export const SHARE_MS = 50;
+/**
+ * During a burst the parser still gets one slice this often (about a hundredth of the thread),
+ * so the model moves on during a long flood. A larger share only slowed the flood: at a
+ * flood's rate the model falls behind either way, and output at a rate it can follow has
+ * quiet gaps (QUIET_MS) enough.
+ */
+export const SHARE_MS = 500;
 /** Backlog xterm may hold in memory when there is no spool. */
 export const MEMORY_BACKLOG_BYTES = 8 * 1024 * 1024;
 /** Hysteresis: reading resumes once the backlog is this far under its bound. */

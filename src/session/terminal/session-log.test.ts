@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BATCH_BYTES, createSessionLog } from './session-log.js';
+import { BATCH_BYTES, BATCH_MS, createSessionLog } from './session-log.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -66,20 +66,58 @@ describe('session log', () => {
 });
 
 describe('session log, batching', () => {
-  it('gathers reads into one write at the end of the turn, or at once when a batch is full, in order', async () => {
+  it('gathers reads into one write BATCH_MS later, or at once when a batch is full, in order, off the thread', async () => {
     const { path, fd } = logFile();
     const log = createSessionLog({ fd, path, maxBytes: 10 * BATCH_BYTES, batch: true });
     log.write(Buffer.from('one '));
     log.write(Buffer.from('two '));
-    expect(statSync(path).size).toBe(0);
     await new Promise((r) => setImmediate(r));
-    expect(readFileSync(path, 'utf8')).toBe('one two ');
+    log.write(Buffer.from('three '));
+    // Held across turns of the event loop: a flood's reads come one per turn.
+    expect(statSync(path).size).toBe(0);
+    expect(log.queued).toBe(14);
+    await new Promise((r) => setTimeout(r, BATCH_MS + 20));
+    await log.drained!();
+    expect(readFileSync(path, 'utf8')).toBe('one two three ');
     const big = Buffer.alloc(BATCH_BYTES - 2, 'x');
     log.write(big);
-    log.write(Buffer.from('yz!')); // does not fit: the batch goes first, this one is held
-    expect(statSync(path).size).toBe(8 + big.length);
+    log.write(Buffer.from('yz!')); // does not fit: the batch is queued, this one is held
+    expect(log.queued).toBe(big.length + 3);
+    await log.drained!();
+    expect(readFileSync(path, 'utf8')).toBe(`one two three ${big.toString()}yz!`);
+    expect(log.queued).toBe(0);
+  });
+
+  it('rotates between two writes, keeping the order across the rotation, and flush writes at once', async () => {
+    const { path, fd } = logFile();
+    const log = createSessionLog({ fd, path, maxBytes: 1000, batch: true });
+    const line = (n: number) => Buffer.from(`line ${String(n).padStart(4, '0')}\n`); // 10 bytes
+    for (let n = 0; n < 995; n++) {
+      log.write(line(n));
+      if (n % 37 === 0) await new Promise((r) => setTimeout(r, BATCH_MS + 2));
+    }
+    await log.drained!();
+    expect(log.rotations).toBeGreaterThanOrEqual(4);
+    const all = readFileSync(`${path}.1`, 'utf8') + readFileSync(path, 'utf8');
+    const numbers = [...all.matchAll(/line (\d{4})/g)].map((m) => Number(m[1]));
+    expect(numbers.at(-1)).toBe(994);
+    expect(numbers.every((n, i) => i === 0 || n === numbers[i - 1]! + 1)).toBe(true);
+    expect(statSync(`${path}.1`).size).toBeLessThan(1000 + BATCH_BYTES);
+    log.write(Buffer.from('sync'));
     log.flush();
-    expect(readFileSync(path, 'utf8')).toBe(`one two ${big.toString()}yz!`);
+    expect(readFileSync(path, 'utf8').endsWith('sync')).toBe(true);
+  });
+
+  it('asks for reading to pause while too much waits for the disk, and to resume once half is written', async () => {
+    const { path, fd } = logFile();
+    const pressure: boolean[] = [];
+    const log = createSessionLog({ fd, path, maxBytes: 1e9, batch: true, maxQueuedBytes: 4 * BATCH_BYTES, onPressure: (full) => pressure.push(full) });
+    // Full batches queue at once; the first write is on the pool, the rest wait behind it.
+    for (let i = 0; i < 6; i++) log.write(Buffer.alloc(BATCH_BYTES, 'a'));
+    expect(pressure).toEqual([true]);
+    await log.drained!();
+    expect(pressure).toEqual([true, false]);
+    expect(statSync(path).size).toBe(6 * BATCH_BYTES);
   });
 
   it('writes what it holds when the process exits', () => {

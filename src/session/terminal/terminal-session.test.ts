@@ -48,7 +48,7 @@ function setup(opts: { ring?: number; window?: number; parseBacklog?: number; co
     openSpool: opts.parseBacklog === undefined ? undefined : () => openOutputSpool(mkdtempSync(join(tmpdir(), 'hapi-spool-')), 's1'),
     coalesceMs: opts.coalesceMs,
     onOutput: (d) => logged.push(d.toString()),
-    now: () => new Date(5_000),
+    now: () => 5_000,
   });
   return { ...fake, terminal, logged };
 }

@@ -90,7 +90,8 @@ export interface TerminalSessionOptions {
   onOutput?: (data: Buffer) => void;
   /** Hold for gathering output into fewer events (COALESCE_MS); 0 sends every read at once. */
   coalesceMs?: number;
-  now?: () => Date;
+  /** Epoch ms (the time of the last output, in GetInfo). */
+  now?: () => number;
   /** A full garbage collection, run once the output is quiet after a flood (idle-collector.ts). */
   collectGarbage?: () => void;
   /** Told of output and input (the activity guess), and asked for the activity GetInfo shows. */
@@ -99,17 +100,21 @@ export interface TerminalSessionOptions {
 
 export function createTerminalSession(o: TerminalSessionOptions): TerminalSession {
   const { pty, screen, ring } = o;
-  const now = o.now ?? (() => new Date());
+  const now = o.now ?? Date.now;
   let viewers = 0;
-  let lastOutputAt: Date | undefined;
+  // Epoch ms of the last output (a Date is made only when GetInfo asks: reads come by thousands).
+  let lastOutputMs: number | undefined;
   let exitStatus: ExitStatus | undefined;
-  // Resolved (and replaced) whenever there is something new for viewers: output or the exit.
-  let wake: () => void = () => {};
-  let changed = new Promise<void>((r) => (wake = r));
+  // Resolved whenever there is something new for viewers (output or the exit), once someone
+  // waits for it: a burst's reads do not each make a promise nobody awaits.
+  let wake: (() => void) | undefined;
+  let changedPromise: Promise<void> | undefined;
+  const changed = () => (changedPromise ??= new Promise<void>((r) => (wake = r)));
   const notify = () => {
     const done = wake;
-    changed = new Promise<void>((r) => (wake = r));
-    done();
+    wake = undefined;
+    changedPromise = undefined;
+    done?.();
   };
 
   const coalesceMs = o.coalesceMs ?? COALESCE_MS;
@@ -138,7 +143,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
   pty.onData((data) => {
     feeder.append(data);
     collector.output(data.length);
-    lastOutputAt = now();
+    lastOutputMs = now();
     o.onOutput?.(data);
     o.activity?.output();
     notify();
@@ -202,7 +207,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         let due = false;
         const elapsed = new Promise<void>((r) => (timer = setTimeout(() => ((due = true), r()), ms)));
         try {
-          while (!due && !closed && !exitStatus && ring.end - from < MAX_CHUNK_BYTES && inputs === inputsAtLastSent) await Promise.race([changed, closedSignal, elapsed]);
+          while (!due && !closed && !exitStatus && ring.end - from < MAX_CHUNK_BYTES && inputs === inputsAtLastSent) await Promise.race([changed(), closedSignal, elapsed]);
         } finally {
           clearTimeout(timer);
         }
@@ -230,7 +235,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               if (position === undefined || !feeder.holds(position)) {
                 // Neither this viewer's offset nor the model's is held (the model's slice in
                 // flight fell out of the ring): the model's next step settles it.
-                await Promise.race([feeder.progress(), changed, closedSignal]);
+                await Promise.race([feeder.progress(), changed(), closedSignal]);
                 continue;
               }
             }
@@ -256,7 +261,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               exitSent = true;
               return { kind: 'exited', status: exitStatus };
             }
-            await Promise.race([changed, closedSignal]);
+            await Promise.race([changed(), closedSignal]);
           }
         },
         handle(message) {
@@ -295,7 +300,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     resize,
     info() {
       // The PTY's size: the screen model takes a resize once it parsed the output before it.
-      return { ...o.identity, cols: pty.cols, rows: pty.rows, viewers, lastOutputAt, exitStatus, outputOffset: ring.end, activity: o.activity?.current() };
+      return { ...o.identity, cols: pty.cols, rows: pty.rows, viewers, lastOutputAt: lastOutputMs === undefined ? undefined : new Date(lastOutputMs), exitStatus, outputOffset: ring.end, activity: o.activity?.current() };
     },
     personAtTerminal: (windowMs) => localViewers > 0 && performance.now() - localInputAt <= windowMs,
     exited,
