@@ -33,7 +33,6 @@ import { createAgentResolver, type ResolvedAgent } from '../runner/sessions/agen
 import { SESSION_PROMPT_ENV } from '../runner/sessions/spawner.js';
 import { checkPrompt } from '../contract/limits.js';
 import { createRunnerReporter, type RunnerReporter, type StartedReport } from './runner-reporter.js';
-import { withoutSessionTunables } from '../shared/node-flags.js';
 
 export interface SessionOptions {
   agent?: string;
@@ -58,9 +57,8 @@ function note(message: string): void {
 
 /** Runs the session to completion; resolves with the exit code for the process. */
 export async function runSession(opts: SessionOptions): Promise<number> {
-  // The runner hands a spawn's prompt over in the environment; the agent never sees it there,
-  // nor this process's malloc setting (node-flags.ts).
-  const { [SESSION_PROMPT_ENV]: promptFromRunner, ...env } = withoutSessionTunables(opts.env ?? process.env);
+  // The runner hands a spawn's prompt over in the environment; the agent never sees it there.
+  const { [SESSION_PROMPT_ENV]: promptFromRunner, ...env } = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   // live: the agent runs in a PTY this process owns; strict: a runner waits for the report.
   const live = opts.startingMode === 'remote';
