@@ -8,7 +8,8 @@
 import { ClientError, Status } from 'nice-grpc-common';
 import { createClient } from 'nice-grpc';
 import { SessionServiceDefinition } from '../../contract/session.js';
-import { SessionAttachPassthroughDefinition } from '../../contract/session-passthrough.js';
+import { SESSION_ATTACH_PATH, encodedViewerMessage } from '../../contract/session-passthrough.js';
+import { openBidiCall } from '../../shared/grpc-bidi-client.js';
 import type { ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { screenFromProto, sessionInputToProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import { UnavailableError } from '../../shared/errors.js';
@@ -72,9 +73,41 @@ export function attachTerminal(socket: string, messages: AsyncIterable<ViewerMes
   return attachWith(socket, messages, signal, SessionServiceDefinition, viewerEventFromProto);
 }
 
-/** The same, with the session's answers as it encoded them (AttachResponse bytes), for the hub's pass-through. */
-export function attachTerminalEncoded(socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<Uint8Array> {
-  return attachWith(socket, messages, signal, SessionAttachPassthroughDefinition, (bytes: Uint8Array) => bytes);
+/**
+ * The same, with the session's answers as it encoded them (AttachResponse bytes, views of what
+ * was read), for the hub's pass-through: on node:http2 (grpc-bidi-client.ts) rather than
+ * grpc-js, whose layers cost more per message than the pass-through itself. Reading pauses once
+ * ATTACH_WINDOW_BYTES wait here untaken, so the session sees a slow hub as a full window.
+ */
+export async function* attachTerminalEncoded(socket: string, messages: AsyncIterable<ViewerMessage>, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  if (signal.aborted) return;
+  const call = openBidiCall<ViewerMessage, Uint8Array>({
+    socketPath: socket,
+    path: SESSION_ATTACH_PATH,
+    encode: encodedViewerMessage,
+    decode: (bytes) => bytes,
+    windowBytes: ATTACH_WINDOW_BYTES,
+    highWaterBytes: ATTACH_WINDOW_BYTES,
+  });
+  const onAbort = () => call.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  void (async () => {
+    try {
+      for await (const m of messages) call.send(m);
+      call.end();
+    } catch {
+      call.cancel();
+    }
+  })();
+  try {
+    for await (const r of call.messages) yield r;
+  } catch (err) {
+    if (signal.aborted) return;
+    throw mapError(err, socket);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    call.cancel();
+  }
 }
 
 /**
@@ -91,11 +124,11 @@ async function* attachWith<R, T>(
   socket: string,
   messages: AsyncIterable<ViewerMessage>,
   signal: AbortSignal,
-  definition: typeof SessionServiceDefinition | typeof SessionAttachPassthroughDefinition,
+  definition: typeof SessionServiceDefinition,
   convert: (r: R) => T,
 ): AsyncIterable<T> {
   const channel = createUdsChannel(socket, ATTACH_CHANNEL_OPTIONS);
-  const client = createClient(definition as typeof SessionServiceDefinition, channel);
+  const client = createClient(definition, channel);
   async function* requests() {
     for await (const m of messages) yield viewerMessageToProto(m);
   }
