@@ -1,8 +1,8 @@
 /**
  * The runner as a client of one session's socket (hapi.session.v1.SessionService): GetInfo and
- * GetScreen as short unary calls on node:http2 (one connection per call, closed after it: the
+ * GetScreen as unary calls on node:http2 (on a kept connection per session, up to MAX_KEPT: the
  * runner may track thousands of sessions and must not hold a connection to each), and Attach as
- * a grpc-js bidi stream for the AttachSession proxy. Failures come back as the domain errors of
+ * a bidi stream (grpc-js for a local viewer, node:http2 for the hub's pass-through). Failures come back as the domain errors of
  * src/shared/errors.ts, so the error middleware passes a session's status code on unchanged.
  */
 import { ClientError, Status } from 'nice-grpc-common';
@@ -29,14 +29,61 @@ function mapError(err: unknown, socket: string): unknown {
   return fromClientError(err);
 }
 
-async function unary<T>(socket: string, fn: (client: ReturnType<typeof createUnaryClient<typeof SessionServiceDefinition>>['client']) => Promise<T>): Promise<T> {
-  const { client, channel } = createUnaryClient(SessionServiceDefinition, socket);
+type SessionUnaryClient = ReturnType<typeof createUnaryClient<typeof SessionServiceDefinition>>;
+
+/**
+ * Connections kept to sessions' sockets for the unary calls. The runner asks every live session
+ * for GetInfo every 2 s while linked to a hub (and GetScreen when its output moved): a new
+ * HTTP/2 connection each time cost both processes a connect, a SETTINGS exchange and a close
+ * per call, which on a loaded machine is control latency. A connection is kept while it is used
+ * and closed after KEEP_IDLE_MS without a call; at most MAX_KEPT are kept (the least recently
+ * used is closed first), so a runner tracking thousands of sessions holds no more than that.
+ * A connection that failed is dropped; the client reconnects by itself after its session closed.
+ */
+const KEEP_IDLE_MS = 10_000;
+export const MAX_KEPT = 256;
+const kept = new Map<string, { c: SessionUnaryClient; timer?: NodeJS.Timeout }>();
+
+function keptClient(socket: string): SessionUnaryClient {
+  let k = kept.get(socket);
+  if (k) {
+    // Most recently used last.
+    kept.delete(socket);
+    clearTimeout(k.timer);
+  } else {
+    k = { c: createUnaryClient(SessionServiceDefinition, socket) };
+    for (const [oldest, old] of kept) {
+      if (kept.size < MAX_KEPT) break;
+      dropKept(oldest, old);
+    }
+  }
+  const entry = k;
+  kept.set(socket, entry);
+  entry.timer = setTimeout(() => kept.get(socket) === entry && dropKept(socket, entry), KEEP_IDLE_MS);
+  entry.timer.unref();
+  return entry.c;
+}
+
+function dropKept(socket: string, entry: { c: SessionUnaryClient; timer?: NodeJS.Timeout }): void {
+  clearTimeout(entry.timer);
+  if (kept.get(socket) === entry) kept.delete(socket);
+  entry.c.channel.close();
+}
+
+/** Sockets with a kept connection (tests). */
+export function keptConnections(): number {
+  return kept.size;
+}
+
+async function unary<T>(socket: string, fn: (client: SessionUnaryClient['client']) => Promise<T>): Promise<T> {
+  const { client } = keptClient(socket);
   try {
     return await fn(client);
   } catch (err) {
-    throw mapError(err, socket);
-  } finally {
-    channel.close();
+    const mapped = mapError(err, socket);
+    const entry = kept.get(socket);
+    if (entry && mapped instanceof UnavailableError) dropKept(socket, entry);
+    throw mapped;
   }
 }
 

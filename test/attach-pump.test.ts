@@ -1,11 +1,15 @@
+// The runner's pump of a session's answers up its attach stream to the hub (attach-opener.ts on
+// attach-upstream.ts), against a real HTTP/2 peer: while the hub does not read, the runner holds
+// a bounded amount and stops reading the session; once it reads, every byte arrives in order at
+// its offset, contiguous output joined into fewer messages.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { once } from 'node:events';
-import { AttachStreamRequest } from '../../../gen/hapi/hub/v1/machine.js';
-import { AttachResponse } from '../../../gen/hapi/session/v1/session.js';
-import { createFrameReader } from '../../shared/grpc-wire.js';
-import { MAX_MESSAGE_BYTES, PENDING_BYTES, pumpAnswers } from './attach-opener.js';
-import { createAttachUpstreams } from './attach-upstream.js';
+import { AttachStreamRequest } from '../gen/hapi/hub/v1/machine.js';
+import { AttachResponse } from '../gen/hapi/session/v1/session.js';
+import { createFrameReader } from '../src/shared/grpc-wire.js';
+import { MAX_MESSAGE_BYTES, PENDING_BYTES, pumpAnswers } from '../src/runner/hub-link/attach-opener.js';
+import { createAttachUpstreams } from '../src/runner/hub-link/attach-upstream.js';
 
 const CHUNK = 8 * 1024;
 const CHUNKS = 2_000; // 16 MiB: far more than the runner may hold for a stream that does not read
