@@ -11,7 +11,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, isIP } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
-import { createFrameReader, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
+import { createFrameReader, drainOrClose, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
 import { hubTrustedCas } from './tls-trust.js';
 
 export interface BidiCallOptions<Req, Res> {
@@ -158,16 +158,7 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
       return done || stream.destroyed || !stream.writable ? true : stream.write(frame);
     },
     drained() {
-      return new Promise<void>((resolve) => {
-        if (done || stream.destroyed || !stream.writableNeedDrain) return resolve();
-        const fire = () => {
-          stream.off('drain', fire);
-          stream.off('close', fire);
-          resolve();
-        };
-        stream.on('drain', fire);
-        stream.on('close', fire);
-      });
+      return done || stream.destroyed || !stream.writableNeedDrain ? Promise.resolve() : drainOrClose(stream);
     },
     end() {
       if (!done && stream.writable) stream.end();
