@@ -26,8 +26,12 @@ import { grpcStatusOf } from '../../shared/grpc-errors.js';
 import type { RunnerControl } from '../runner-control.js';
 import type { AttachUpstreams, UpstreamCall } from './attach-upstream.js';
 
-/** Output joined into one message while the hub's stream is busy, at most (the hub takes up to 4 MiB). */
-export const MAX_MESSAGE_BYTES = 512 * 1024;
+/**
+ * Output joined into one message while the hub's stream is busy, at most: no more than a session
+ * itself sends at once (64 KiB), which is also the least a hub may keep for a viewer
+ * (HAPI_HUB_VIEWER_BUFFER_BYTES), so one joined message never makes a viewer look behind.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** What waits for the hub's stream before the session is no longer read. */
 export const PENDING_BYTES = 1024 * 1024;
 
