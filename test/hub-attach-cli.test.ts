@@ -9,7 +9,7 @@ import { TokenScope } from '../gen/hapi/hub/v1/hub.js';
 import { cleanupAllHomes, createTestHome, waitFor } from './harness.js';
 import { startHubProcess, type HubProcess } from './hub-helpers.js';
 import { hubSession, type Tracked } from './hub-viewer.js';
-import { hapiPtyTerminal, ttyNormal, type PtyTerminal } from './pty-terminal.js';
+import { hapiPtyTerminal, ttyNormal, type HapiPtyTerminal, type PtyTerminal } from './pty-terminal.js';
 
 const t: Tracked = { homes: [], hubs: [], closers: [] };
 afterEach(async () => {
@@ -30,10 +30,8 @@ const shown = (a: PtyTerminal, text: string, what = JSON.stringify(text), ms = 2
   waitFor(async () => (await a.screen()).includes(text), ms, what);
 
 /** After `sh` printed hapi's exit code: that code, and whether the terminal was given back as it was. */
-async function ended(a: PtyTerminal) {
-  // sh's last line: everything hapi and stty wrote has arrived.
-  await a.until('stty-done', 'hapi to exit');
-  await a.exited;
+async function ended(a: HapiPtyTerminal) {
+  await a.finished();
   const raw = a.raw();
   const at = raw.lastIndexOf('hapi-exit=');
   return { code: Number(/hapi-exit=(\d+)/.exec(raw.slice(at))?.[1]), restored: ttyNormal(raw.slice(at)) };

@@ -51,11 +51,28 @@ export function ptyTerminal(command: string, args: string[], o: { env: NodeJS.Pr
   };
 }
 
-/** `hapi <args>` in a terminal, through `sh`, which then prints hapi's exit code and `stty -a`. */
+/**
+ * `hapi <args>` in a terminal, through `sh`, which then prints hapi's exit code and `stty -a`,
+ * and waits for a line before it exits. What a child writes just before it exits may never be
+ * read (node-pty destroys the PTY's socket 200 ms after it reports the exit, drained or not): a
+ * loaded test process lost the shell's last line, and hapi's exit looked like a hang.
+ * `finished()` reads to the end first, then lets the shell go.
+ */
 export function hapiPtyTerminal(th: TestHome, args: string[], closers: (() => void)[], env: NodeJS.ProcessEnv = {}) {
-  const script = '"$0" "$@"; echo "hapi-exit=$?"; stty -a; echo stty-done';
-  return ptyTerminal('/bin/sh', ['-c', script, process.execPath, CLI, ...args], { env: { ...th.env, ...env }, cwd: th.home, closers });
+  const script = '"$0" "$@"; echo "hapi-exit=$?"; stty -a; echo stty-done; read -r _';
+  const t = ptyTerminal('/bin/sh', ['-c', script, process.execPath, CLI, ...args], { env: { ...th.env, ...env }, cwd: th.home, closers });
+  return {
+    ...t,
+    /** Waits until hapi exited and the shell printed everything, then ends the shell. */
+    async finished(what = 'hapi to exit'): Promise<void> {
+      await t.until('stty-done', what);
+      t.pty.write('\n');
+      await t.exited;
+    },
+  };
 }
+
+export type HapiPtyTerminal = ReturnType<typeof hapiPtyTerminal>;
 
 /** Canonical mode, echo and output processing on: the terminal was given back as it was. */
 export const ttyNormal = (stty: string) => /(^|\s)icanon(\s|$)/m.test(stty) && /(^|\s)echo(\s|$)/m.test(stty) && /(^|\s)opost(\s|$)/m.test(stty);

@@ -76,14 +76,18 @@ function hapiTerminal(th: TestHome, args: string[], o: { env?: NodeJS.ProcessEnv
   const env = { ...th.env, ...o.env };
   const cwd = o.cwd ?? th.home;
   if (!o.report) return terminal(process.execPath, [CLI, ...args], { ...o, env, cwd });
-  const script = '"$0" "$@"; echo "hapi-exit=$?"; stty -a; echo stty-done';
+  // The shell waits for a line before it exits, sent once its last line has been read: what a
+  // child writes just before it exits may never be read (node-pty destroys the PTY's socket
+  // 200 ms after it reports the exit), and a loaded test process lost the stty output that way.
+  const script = '"$0" "$@"; echo "hapi-exit=$?"; stty -a; echo stty-done; read -r _';
   const t = terminal('/bin/sh', ['-c', script, process.execPath, CLI, ...args], { ...o, env, cwd });
-  // The PTY may report the shell's exit before its last output is read: exited once both are in.
-  const exited = t.exited.then(async (code) => {
-    await waitFor(() => t.raw().includes('stty-done'), 10_000, 'the shell to print stty -a');
-    return code;
+  let released = false;
+  t.pty.onData(() => {
+    if (released || !t.raw().includes('stty-done')) return;
+    released = true;
+    t.pty.write('\n');
   });
-  return { ...t, exited };
+  return t;
 }
 
 const maskPid = (s: string) => s.replace(/pid=\d+/g, 'pid=N');

@@ -29,6 +29,27 @@ describe('hub core facade', () => {
     await expect(core.attachMachine(caller(), hello('m2', { protocolVersion: 99 }), recordingSink())).rejects.toThrow(/protocol version/);
   });
 
+  it('sends the welcome first: a call relayed while the hello is still being recorded follows it', async () => {
+    // The store is slow to record the hello's sessions (a busy PostgreSQL): the stream is the
+    // machine's meanwhile, so a call finds it; the runner takes anything before the welcome for
+    // a broken hello and drops the stream (a rolling restart saw "disconnected before answering").
+    let release!: () => void;
+    const recorded = new Promise<void>((r) => (release = r));
+    const liveSessionsOf = store.liveSessionsOf.bind(store);
+    store.liveSessionsOf = async (machineId) => (await recorded, liveSessionsOf(machineId));
+    const sink = recordingSink();
+    const attached = core.attachMachine(caller(), hello('m1'), sink);
+    await settle();
+    const status = core.getRunnerStatus(caller(), 'm1');
+    await settle();
+    expect(sink.sent).toEqual([]);
+    release();
+    const link = await attached;
+    expect(sink.sent.map((m) => m.type)).toEqual(['welcome', 'rpc']);
+    link.rpcResult(rpcOf(sink.sent).requestId, { method: 'status', report: { pid: 42, cliVersion: '1', sessionCount: 0, startedAt: T0 } });
+    expect((await status).pid).toBe(42);
+  });
+
   it('answers both versioned updates on the stream: applied, or the current value for a stale version', async () => {
     const sink = recordingSink();
     const link = await core.attachMachine(caller(), hello('m1'), sink);

@@ -9,15 +9,14 @@
  * - relay.ts: requests relayed down a stream, with deadlines;
  * - session-book.ts and watch-feed.ts: sessions and the change feed for watchers;
  * - scopes.ts: what a token's scope allows, asked here before every call (the one place);
+ * - runner-links.ts: a runner's hello and what its stream reports afterwards (MachineService);
  * - hub-terminals.ts: viewers attached to sessions through the hub, and runner-opened attach streams.
  * The interface it implements is declared in hub-core-api.ts.
  */
-import {
-  FailedPreconditionError, HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnauthenticatedError, UnavailableError,
-} from '../../shared/errors.js';
-import { PROTOCOL_VERSION, type RelayCall, type RelayResult, type SessionInfo } from '../../contract/types.js';
-import { checkSessionId, checkSpawnSpec, quoteValue, sessionProblem } from '../../contract/limits.js';
-import { aliveIntervalFor, createPresence, type Connection } from './presence.js';
+import { HapiError, InvalidArgumentError, isHapiError, NotFoundError, UnauthenticatedError, UnavailableError } from '../../shared/errors.js';
+import type { RelayCall, RelayResult } from '../../contract/types.js';
+import { checkSessionId, checkSpawnSpec } from '../../contract/limits.js';
+import { createPresence } from './presence.js';
 import { createActivityBook } from './session-activity.js';
 import { createHubApprovals } from './hub-approvals.js';
 import { createSessionBook } from './session-book.js';
@@ -27,8 +26,8 @@ import { createNotifySettings } from './notify/notify-settings.js';
 import { createPushSubscriptions } from './notify/push-subscriptions.js';
 import { createTokens } from './tokens.js';
 import { createSignInLinks } from './sign-in-links.js';
-import type { Caller, HubEvent, MachineRecord, RunnerBound } from './types.js';
-import { applyVersionedUpdate, type VersionedKind, type VersionedValues } from './versioned.js';
+import type { Caller, HubEvent, MachineRecord } from './types.js';
+import { acceptableSessions, createRunnerLinks } from './runner-links.js';
 import { createWatchFeed } from './watch-feed.js';
 import type { HubCore, HubCoreOptions } from './hub-core-api.js';
 import { createClusterFeed, type ClusterFeed } from '../cluster/cluster-feed.js';
@@ -78,7 +77,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
   // Fencing, forwarded calls, draining (several replicas; src/hub/cluster/replica-streams.ts).
   const replicaStreams = createReplicaStreams({ store, presence, publish, log, now, clustered: !!opts.cluster });
-  const fenced = replicaStreams.fenced;
+  const attachRunner = createRunnerLinks({ presence, sessions, activity, publish, fenced: replicaStreams.fenced, log, now, aliveTimeoutMs, clustered: !!opts.cluster });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -93,21 +92,6 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
     // Another namespace's machine is indistinguishable from a missing one.
     if (!m || m.namespace !== caller.namespace) throw new NotFoundError(`machine ${machineId} not found`);
     return presence.withLastAlive(m);
-  }
-
-  /** The one versioned update of a machine's value, answered on the runner's stream. */
-  async function updateVersioned<K extends VersionedKind>(conn: Connection, kind: K, expectedVersion: number, value: VersionedValues[K]): Promise<void> {
-    if (conn.detached) return;
-    const done = await fenced(conn, async (tx) => {
-      const m = await tx.getMachine(conn.machineId);
-      if (!m) return undefined;
-      const outcome = applyVersionedUpdate(m, kind, expectedVersion, value);
-      if (outcome.applied) await tx.saveMachine(m);
-      return { m, outcome };
-    });
-    if (!done) return;
-    if (done.outcome.applied) publish(done.m.namespace, { type: 'machine', machine: done.m });
-    conn.sink.send({ type: 'update-result', kind, outcome: done.outcome } as RunnerBound);
   }
 
   /** Which action each relayed call is, for the scope check. */
@@ -145,18 +129,6 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       observe(isHapiError(err) ? err.kind.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase() : 'internal');
       throw err;
     }
-  }
-
-  /**
-   * What a runner reports is stored only when it follows the session rules (one id rule, bounded
-   * texts: src/contract/limits.ts); anything else is dropped and logged, never stored.
-   */
-  function acceptable(machineId: string, list: SessionInfo[], from: string): SessionInfo[] {
-    return list.filter((s) => {
-      const problem = sessionProblem(s);
-      if (problem) log.warn({ machineId, from, sessionId: quoteValue(s.id), problem }, 'dropped a session that breaks the session rules');
-      return !problem;
-    });
   }
 
   function unexpected(): never {
@@ -227,52 +199,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
 
     async attachMachine(caller, hello, sink) {
       if (closed || replicaStreams.draining) throw new UnavailableError('hub is shutting down');
-      // Registering a machine and answering for it is a write: a read-only token only looks.
-      requireScope(caller, 'connect-runner');
-      if (!hello.machineId) throw new InvalidArgumentError('hello.machine_id is required');
-      if (hello.machineId.length > 200) throw new InvalidArgumentError('hello.machine_id is too long');
-      if (hello.protocolVersion !== PROTOCOL_VERSION) {
-        throw new FailedPreconditionError(`unsupported protocol version ${hello.protocolVersion}; this hub speaks ${PROTOCOL_VERSION}`);
-      }
-      const reported = acceptable(hello.machineId, hello.sessions, 'hello');
-      const { conn, machine } = await presence.connect(caller, hello, sink);
-      try {
-        // What the runner has now is the truth for this machine.
-        await sessions.reconcile(caller.namespace, hello.machineId, reported, conn.lastAlive);
-      } catch (err) {
-        // Not recorded (e.g. the store is busy): refuse the stream; the runner's next hello retries.
-        presence.detach(conn, 'hello not recorded');
-        throw err;
-      }
-      sink.send({
-        type: 'welcome',
-        namespace: caller.namespace,
-        metadataVersion: machine.metadataVersion,
-        runnerStateVersion: machine.runnerStateVersion,
-        aliveIntervalMs: aliveIntervalFor(aliveTimeoutMs),
-        protocolVersion: PROTOCOL_VERSION,
-        linkId: conn.linkId,
-      });
-      log.info({ machineId: hello.machineId, namespace: caller.namespace, sessions: reported.length }, 'machine online');
-
-      return {
-        machineId: conn.machineId,
-        namespace: conn.namespace,
-        alive: () => presence.alive(conn),
-        updateMetadata: (expectedVersion, metadata) => updateVersioned(conn, 'metadata', expectedVersion, metadata),
-        updateRunnerState: (expectedVersion, state) => updateVersioned(conn, 'runner-state', expectedVersion, state),
-        rpcResult: (requestId, result) => conn.pending.answer(requestId, result),
-        async sessionEvent(kind, session) {
-          if (conn.detached || acceptable(conn.machineId, [session], 'session event').length === 0) return;
-          if (kind === 'ended') activity.forget(conn.namespace, conn.machineId, session.id);
-          if (!opts.cluster) return sessions.event(conn.namespace, conn.machineId, kind, session, now());
-          await fenced(conn, (tx) => createSessionBook({ store: tx, publish }).event(conn.namespace, conn.machineId, kind, session, now()));
-        },
-        async sessionActivity(entries) {
-          if (!conn.detached) await activity.record(conn.namespace, conn.machineId, entries);
-        },
-        detach: (reason) => presence.detach(conn, reason),
-      };
+      return attachRunner(caller, hello, sink);
     },
 
     async spawnSession(caller, machineId, spec, signal) {
@@ -282,7 +209,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       const r = await relay(caller, machineId, { method: 'spawn', spec }, opts.spawnDeadlineMs, signal);
       if (r.method !== 'spawn') unexpected();
       if (r.outcome.kind === 'session') {
-        if (acceptable(machineId, [r.outcome.session], 'spawn answer').length === 0) {
+        if (acceptableSessions(log, machineId, [r.outcome.session], 'spawn answer').length === 0) {
           throw new HapiError('Internal', 'the runner answered with a session that breaks the session rules');
         }
         try {
