@@ -197,6 +197,8 @@ await until(() => fv.snapshots > 0, 20_000, 'the snapshot');
 const cpu0 = cpuMs(hubPid);
 const floodGroups = { runner: pidsOf(runnerHome.home, /hapi\.cjs runner/), session: pidsOf(runnerHome.home, new RegExp(`--hapi-session-id ${floodSession}`)), bench: [process.pid] };
 const floodCpu0 = Object.fromEntries(Object.entries(floodGroups).map(([k, p]) => [k, cpuOf(p)]));
+// BENCH_PIDS_FILE=<file>: the hub's, the runner's and the flood session's pids, written as the flood starts (for perf record -p).
+if (process.env.BENCH_PIDS_FILE) writeFileSync(process.env.BENCH_PIDS_FILE, JSON.stringify({ hub: hubPid, ...floodGroups }));
 let t0 = process.hrtime.bigint();
 const bytes0 = fv.bytes;
 const frames0 = fv.frames;

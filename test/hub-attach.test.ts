@@ -2,13 +2,16 @@
 // real hub, a real runner and a real session running the fixture TUI: type and see the answer,
 // a read-only token that sees but cannot type, another namespace's session NOT_FOUND, and a
 // viewer that survives a kill -9 of the runner (the hub attaches again through the runner's next
-// link from the offset the viewer holds). `npm run build` first.
+// link from the offset the viewer holds); the hub's HTTP/2 receive windows. `npm run build` first.
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TokenScope } from '../gen/hapi/hub/v1/hub.js';
 import { AttachMode } from '../gen/hapi/session/v1/session.js';
-import { cleanupAllHomes, isAlive, waitFor } from './harness.js';
-import { waitMachine } from './hub-helpers.js';
+import { connect } from 'node:http2';
+import { once } from 'node:events';
+import { HUB_CONNECTION_WINDOW_BYTES, HUB_STREAM_WINDOW_BYTES } from '../src/hub/grpc/receive-windows.js';
+import { cleanupAllHomes, createTestHome, isAlive, waitFor } from './harness.js';
+import { startHubProcess, waitMachine } from './hub-helpers.js';
 import { hubSession, hubViewer, input, type Tracked } from './hub-viewer.js';
 
 const t: Tracked = { homes: [], hubs: [], closers: [] };
@@ -71,6 +74,23 @@ describe('terminals through the hub', () => {
     // The first viewer is still live.
     v.send(input('c'));
     await waitFor(() => v.text().includes('got "c"'), 10_000, 'the first viewer still live');
+  });
+
+  it("the hub's HTTP/2 receive windows are wider than Node's 64 KiB (set through grpc-js's internals: an upgrade must keep them)", async () => {
+    const hubHome = createTestHome();
+    t.homes.push(hubHome);
+    const h = await startHubProcess(hubHome);
+    t.hubs.push(h);
+    const session = connect(h.grpcUrl);
+    t.closers.push(() => session.destroy());
+    session.on('error', () => undefined);
+    const call = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    call.end(Buffer.from([0, 0, 0, 0, 0]));
+    call.resume();
+    await once(call, 'close');
+    // The windows come with the first call: the SETTINGS and the WINDOW_UPDATE are in by its end or just after.
+    await waitFor(() => session.remoteSettings.initialWindowSize === HUB_STREAM_WINDOW_BYTES, 10_000, 'the stream window');
+    expect(session.state.remoteWindowSize).toBeGreaterThan(HUB_CONNECTION_WINDOW_BYTES - 64 * 1024);
   });
 
   it('runner kill -9 then start: the viewer stays attached and gets what it missed, no gap and no duplicate', async () => {

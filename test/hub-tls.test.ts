@@ -1,7 +1,8 @@
 // Issue 14 item 4: reaching the hub from a phone. `hapi up --host 0.0.0.0` makes a private CA and
 // serves TLS on both ports, with a certificate a phone that trusts the CA accepts at the LAN
 // address; a runner of another HAPI_HOME reaches a TLS hub with only NODE_EXTRA_CA_CERTS (grpc-js
-// does not read it by itself), and without it is refused for the certificate. Real processes.
+// does not read it by itself), and without it is refused for the certificate, and attaches to its
+// sessions through the hub over TLS (the attach stream is its own connection). Real processes.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -12,8 +13,10 @@ import { ensurePrivateCa } from '../src/hub/tls/private-ca.js';
 import { hapiPaths } from '../src/shared/paths.js';
 import { cleanupAllHomes, createTestHome, waitFor, type TestHome } from './harness.js';
 import { startHubProcess } from './hub-helpers.js';
+import { TUI_AGENT, hubViewer, input, type Tracked } from './hub-viewer.js';
 
 const homes: TestHome[] = [];
+const tracked: Tracked = { homes, hubs: [], closers: [] };
 const home = (env: NodeJS.ProcessEnv = {}) => {
   const t = createTestHome(env);
   homes.push(t);
@@ -85,7 +88,7 @@ describe('hub over TLS from its private CA', () => {
     try {
       const url = hub.grpcUrl.replace('127.0.0.1', 'localhost');
       expect(url).toMatch(/^https:/);
-      const trusting = home({ HAPI_API_URL: url, CLI_API_TOKEN: hub.ownerToken, NODE_EXTRA_CA_CERTS: ca.caCert });
+      const trusting = home({ HAPI_API_URL: url, CLI_API_TOKEN: hub.ownerToken, NODE_EXTRA_CA_CERTS: ca.caCert, HAPI_AGENT_CLAUDE_COMMAND: `${process.execPath} ${TUI_AGENT}` });
       const refused = home({ HAPI_API_URL: url, CLI_API_TOKEN: hub.ownerToken });
       expect((await trusting.cli(['runner', 'start'])).code).toBe(0);
       expect((await refused.cli(['runner', 'start'])).code).toBe(0);
@@ -103,7 +106,17 @@ describe('hub over TLS from its private CA', () => {
       const machines = await trusting.cli(['machines', '--json'], { env: { HAPI_API_URL: url } });
       expect(machines.code, machines.stderr).toBe(0);
       expect(machines.stdout).toContain(`${pid}`);
+
+      // A terminal through the TLS hub: the runner opens its attach stream over TLS too.
+      const machineId = (await c.hub.listMachines({})).machines.find((m) => m.runnerState?.pid === pid)!.id;
+      const spawned = await c.hub.spawnSession({ machineId, spec: { directory: trusting.home, agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [] } });
+      const sessionId = spawned.outcome?.result?.$case === 'session' ? spawned.outcome.result.value.id : '';
+      const v = hubViewer(tracked, () => c, machineId, sessionId);
+      await waitFor(() => v.current().messages.some((m) => m.kind?.$case === 'snapshot'), 20_000, 'the snapshot through the TLS hub');
+      v.send(input('a'));
+      await waitFor(() => v.text().includes('got "a"'), 20_000, 'the echo through the TLS hub');
     } finally {
+      for (const close of tracked.closers.splice(0)) close();
       delete process.env.NODE_EXTRA_CA_CERTS;
       await hub.stop();
     }

@@ -2,34 +2,55 @@
  * The runner's pass-through of terminal output to the hub. AttachStreamRequest.response is the
  * session's own `hapi.session.v1.AttachResponse`, "unchanged and in order", so the runner has no
  * need to decode what a session sends and encode it again: it reads each answer as its encoded
- * bytes and wraps them as field 2 of an AttachStreamRequest (a tag and a length in front). That
- * saves, per output message, a decode, a copy of the output into a domain object, an encode and
- * the encoder's copy (bench/hub-attach.mjs, runner CPU per MB).
+ * bytes and wraps them as field 2 of an AttachStreamRequest (a tag and a length in front), in a
+ * gRPC frame of its own making (the runner writes attach streams on node:http2:
+ * runner/hub-link/attach-upstream.ts). That saves, per output message, a decode, a copy of the
+ * output into a domain object, an encode and the encoder's copy (bench/hub-attach.mjs, runner
+ * CPU per MB). Contiguous output waiting for the hub is joined first (attach-coalesce.ts).
  *
- * This file is the hub half (loaded by the hub link only); session-passthrough.ts the session half.
- * Both definitions are shaped as ts-proto's, so nice-grpc takes them as it takes the generated
- * ones; only the encoded side differs. The wire format is the contract's, byte for byte.
+ * This file is the hub half (loaded by the hub link only); session-passthrough.ts the session
+ * half. The wire format is the contract's, byte for byte.
  */
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { AttachStreamRequest, AttachStreamResponse } from '../../gen/hapi/hub/v1/machine.js';
-import { encodedBytes } from './session-passthrough.js';
 
-/** MachineService.AttachStream whose requests are sent as already encoded AttachStreamRequest bytes. */
-export const AttachStreamPassthroughDefinition = {
-  name: 'MachineService',
-  fullName: 'hapi.hub.v1.MachineService',
-  methods: {
-    attachStream: { name: 'AttachStream', requestType: encodedBytes, requestStream: true, responseType: AttachStreamResponse, responseStream: true, options: {} },
-  },
-} as const;
+/** MachineService.AttachStream's path, for a client that frames its messages itself. */
+export const ATTACH_STREAM_PATH = '/hapi.hub.v1.MachineService/AttachStream';
 
-/** AttachStreamRequest { response: <the session's encoded AttachResponse> }, without decoding it. */
-export function attachStreamResponseBytes(encodedResponse: Uint8Array): Uint8Array {
+/** One hub -> runner message of an attach stream (attachStreamMessageFromProto validates it). */
+export function decodeAttachStreamResponse(bytes: Uint8Array): AttachStreamResponse {
+  return AttachStreamResponse.decode(bytes);
+}
+
+export function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+/** Writes `n` (up to 2^53) as a varint at `pos`; returns the position after it. */
+export function writeVarint(out: Buffer, pos: number, n: number): number {
+  while (n >= 128) {
+    out[pos++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+/** gRPC frame (flag, length) of AttachStreamRequest { response: <the session's encoded AttachResponse> }. */
+export function responseFrame(encodedResponse: Uint8Array): Buffer {
+  const inner = encodedResponse.length;
   // Field 2, length-delimited: tag 0x12, then the length as a varint, then the bytes.
-  const header = new BinaryWriter().uint32((2 << 3) | 2).uint32(encodedResponse.length).finish();
-  const out = Buffer.allocUnsafe(header.length + encodedResponse.length);
-  out.set(header, 0);
-  out.set(encodedResponse, header.length);
+  const payload = 1 + varintLength(inner) + inner;
+  const out = Buffer.allocUnsafe(5 + payload);
+  out[0] = 0;
+  out.writeUInt32BE(payload, 1);
+  out[5] = 0x12;
+  const pos = writeVarint(out, 6, inner);
+  out.set(encodedResponse, pos);
   return out;
 }
 

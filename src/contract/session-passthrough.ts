@@ -1,28 +1,22 @@
 /**
  * The session half of the runner's pass-through of terminal output to the hub
- * (attach-passthrough.ts has the hub half): SessionService.Attach with the session's answers left
- * as the session encoded them (AttachResponse bytes), and a domain event encoded the same way.
- * Kept apart from the hub half so that a runner without a hub never loads the hub's contract.
+ * (attach-passthrough.ts has the hub half): the session's answers stay as the session encoded
+ * them (AttachResponse bytes; runner/terminals/session-link.ts reads them so), and a domain
+ * event is encoded the same way. Kept apart from the hub half so that a runner without a hub
+ * never loads the hub's contract.
  */
 import { AttachRequest, AttachResponse } from '../../gen/hapi/session/v1/session.js';
-import type { ViewerEvent } from './session-types.js';
+import type { ViewerEvent, ViewerMessage } from './session-types.js';
 import { viewerEventToProto } from './session.js';
+import { viewerMessageToProto } from './session-viewer.js';
 
-/** A message type whose encoded form is the value itself (already encoded bytes). */
-export const encodedBytes = {
-  encode: (bytes: Uint8Array) => ({ finish: () => bytes }),
-  decode: (bytes: Uint8Array) => bytes,
-  fromPartial: (bytes: Uint8Array) => bytes,
-};
+/** SessionService.Attach's path, for a client that reads the answers as they were encoded. */
+export const SESSION_ATTACH_PATH = '/hapi.session.v1.SessionService/Attach';
 
-/** SessionService.Attach with the session's answers left encoded (AttachResponse bytes). */
-export const SessionAttachPassthroughDefinition = {
-  name: 'SessionService',
-  fullName: 'hapi.session.v1.SessionService',
-  methods: {
-    attach: { name: 'Attach', requestType: AttachRequest, requestStream: true, responseType: encodedBytes, responseStream: true, options: {} },
-  },
-} as const;
+/** A viewer's message to a session, encoded (AttachRequest). */
+export function encodedViewerMessage(m: ViewerMessage): Uint8Array {
+  return AttachRequest.encode(viewerMessageToProto(m)).finish();
+}
 
 /** A domain event as the session would have encoded it (an ended session's kept screen and exit). */
 export function encodedViewerEvent(e: ViewerEvent): Uint8Array {

@@ -27,6 +27,7 @@ import type { HubStore } from './domain/ports.js';
 import type { ChangeBus } from './cluster/change-bus.js';
 import { openHubStore } from './store/sqlite/sqlite-store.js';
 import { authMiddleware } from './grpc/auth.js';
+import { receiveWindowInterceptor } from './grpc/receive-windows.js';
 import { createHubService, createTokenService } from './grpc/hub-service.js';
 import { createMachineService } from './grpc/machine-service.js';
 import { createHealthService, createReflectionServices } from './grpc/introspection.js';
@@ -94,6 +95,8 @@ export const HUB_GRPC_OPTIONS = {
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   'grpc.http2.max_ping_strikes': 2,
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  // Wider HTTP/2 receive windows than Node's 64 KiB (grpc/receive-windows.ts).
+  interceptors: [receiveWindowInterceptor],
 } as const;
 
 const SERVICE_NAMES = ['hapi.hub.v1.MachineService', 'hapi.hub.v1.HubService', 'hapi.hub.v1.TokenService'];

@@ -11,24 +11,40 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, isIP } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
-import { createFrameReader, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
+import { createFrameReader, drainOrClose, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
 import { hubTrustedCas } from './tls-trust.js';
 
 export interface BidiCallOptions<Req, Res> {
   /** The server: a Unix socket's path, or a URL (http://host:port, https://host:port). */
   socketPath?: string;
   url?: string;
+  /** Or a connection of the caller's (several calls on one); it stays open when the call ends. */
+  session?: ClientHttp2Session;
   /** Extra request headers (the hub's `authorization: Bearer <token>`). */
   headers?: Record<string, string>;
   /** `/package.Service/Method`. */
   path: string;
   encode(message: Req): Uint8Array;
   decode(bytes: Uint8Array): Res;
+  /**
+   * HTTP/2 receive window (stream and connection) for the server's messages; Node's default is
+   * 64 KiB, about one output message of a session, so each further one waits for a round trip.
+   */
+  windowBytes?: number;
+  /** Bytes of messages read but not taken before the stream is paused (besides HIGH_WATER_MESSAGES). */
+  highWaterBytes?: number;
 }
 
 export interface BidiCall<Req, Res> {
   /** Sends one message; ignored once the call has ended. */
   send(message: Req): void;
+  /**
+   * Sends a whole gRPC frame the caller built; false when the stream has more waiting than it
+   * wants (then wait for `drained()`). Ignored (true) once the call has ended.
+   */
+  write(frame: Uint8Array): boolean;
+  /** Resolves once the stream wants more, or the call ended. */
+  drained(): Promise<void>;
   /** Half-closes: no more messages from this side. */
   end(): void;
   /** Cancels the call and closes the connection. */
@@ -52,15 +68,33 @@ const HIGH_WATER_MESSAGES = 64;
 
 export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<Req, Res> {
   const socketPath = o.socketPath;
+  const settings = o.windowBytes ? { settings: { initialWindowSize: o.windowBytes } } : {};
+  const own = o.session === undefined;
   const session: ClientHttp2Session =
-    socketPath !== undefined
-      ? connect('http://localhost', { createConnection: () => netConnect(socketPath) })
+    o.session ??
+    (socketPath !== undefined
+      ? connect('http://localhost', { ...settings, createConnection: () => netConnect(socketPath) })
       : // Node's TLS reads NODE_EXTRA_CA_CERTS itself; this HAPI_HOME's private hub CA is added here.
-        connect(o.url ?? 'http://localhost', o.url?.startsWith('https:') ? tlsOptions(o.url) : {});
-  session.on('error', () => {
-    // Surfaces on the stream.
-  });
+        connect(o.url ?? 'http://localhost', { ...settings, ...(o.url?.startsWith('https:') ? tlsOptions(o.url) : {}) }));
+  if (own) {
+    session.on('error', () => {
+      // Surfaces on the stream.
+    });
+  }
+  const windowBytes = o.windowBytes;
+  if (windowBytes && own) {
+    session.once('connect', () => {
+      try {
+        session.setLocalWindowSize(windowBytes);
+      } catch {
+        // Closed meanwhile.
+      }
+    });
+  }
+  const highWaterBytes = o.highWaterBytes ?? Number.POSITIVE_INFINITY;
   const queue: Res[] = [];
+  const sizes: number[] = [];
+  let queuedBytes = 0;
   let failure: ClientError | undefined;
   let done = false;
   let wake: (() => void) | undefined;
@@ -73,7 +107,7 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
     if (done) return;
     done = true;
     failure = err;
-    session.close();
+    if (own) session.close();
     notify();
   };
 
@@ -85,6 +119,8 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
       if (done) return;
       try {
         queue.push(o.decode(payload));
+        sizes.push(payload.length);
+        queuedBytes += payload.length;
       } catch (err) {
         stream.close();
         finish(new ClientError(o.path, Status.INTERNAL, `bad message: ${(err as Error).message}`));
@@ -97,7 +133,7 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
   });
   stream.on('data', (chunk: Buffer) => {
     reader.push(chunk);
-    if (queue.length >= HIGH_WATER_MESSAGES) stream.pause();
+    if (queue.length >= HIGH_WATER_MESSAGES || queuedBytes >= highWaterBytes) stream.pause();
     notify();
   });
   // The server ended its side (its status came with the trailers): the call is over, even though
@@ -118,6 +154,12 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
     send(message) {
       if (!done && !stream.destroyed && stream.writable) stream.write(grpcFrame(o.encode(message)));
     },
+    write(frame) {
+      return done || stream.destroyed || !stream.writable ? true : stream.write(frame);
+    },
+    drained() {
+      return done || stream.destroyed || !stream.writableNeedDrain ? Promise.resolve() : drainOrClose(stream);
+    },
     end() {
       if (!done && stream.writable) stream.end();
     },
@@ -131,7 +173,8 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
         for (;;) {
           const next = queue.shift();
           if (next !== undefined) {
-            if (queue.length < HIGH_WATER_MESSAGES / 2 && stream.isPaused()) stream.resume();
+            queuedBytes -= sizes.shift()!;
+            if (queue.length < HIGH_WATER_MESSAGES / 2 && queuedBytes < highWaterBytes / 2 && stream.isPaused()) stream.resume();
             yield next;
             continue;
           }

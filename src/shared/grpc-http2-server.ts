@@ -16,7 +16,7 @@ import { ServerError, Status, type CallContext } from 'nice-grpc-common';
 import { isAbortError } from 'abort-controller-x';
 import { isHapiError } from './errors.js';
 import { toServerError } from './grpc-errors.js';
-import { createFrameReader, grpcFrame } from './grpc-wire.js';
+import { createFrameReader, drainOrClose, grpcFrame } from './grpc-wire.js';
 
 interface MessageType {
   decode(input: Uint8Array): unknown;
@@ -144,23 +144,6 @@ async function write(stream: ServerHttp2Stream, type: MessageType, message: unkn
   if (stream.write(grpcFrame(type.encode(message as never).finish()))) return true;
   await drainOrClose(stream);
   return !stream.destroyed && !stream.closed;
-}
-
-/**
- * Resolves on 'drain' or 'close', whichever comes first, and removes both listeners. (A race of
- * two events.once() left the loser's listener behind: a viewer's stream waits for 'drain' after
- * nearly every output message, so a long attach gathered one 'close' listener per message.)
- */
-function drainOrClose(stream: ServerHttp2Stream): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }
 
 async function single<T>(requests: AsyncIterable<T>): Promise<T> {

@@ -4,6 +4,7 @@
  * trailers. Uncompressed only.
  */
 import type { ClientHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { Status } from 'nice-grpc-common';
 
 /** One uncompressed gRPC message: flag byte 0, 4-byte big-endian length, the payload. */
@@ -96,4 +97,21 @@ export function createFrameReader(o: FrameReaderOptions): { push(chunk: Buffer):
       }
     },
   };
+}
+
+/**
+ * Resolves on 'drain' or 'close', whichever comes first, and removes both listeners. (A race of
+ * two events.once() left the loser's listener behind: a viewer's stream waits for 'drain' after
+ * nearly every output message, so a long attach gathered one 'close' listener per message.)
+ */
+export function drainOrClose(stream: Pick<Duplex, 'on' | 'off'>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }

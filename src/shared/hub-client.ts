@@ -27,12 +27,6 @@ export const HUB_CLIENT_CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 5_000,
 } as const;
 
-/**
- * Channel option that gives a channel a connection of its own: grpc-js otherwise shares one
- * connection among channels to the same target with the same options.
- */
-export const SEPARATE_CONNECTION = { 'grpc.use_local_subchannel_pool': 1 } as const;
-
 export function createHubChannel(url: string, extraOptions: Record<string, string | number> = {}): Channel {
   const addr = parseHubUrl(url);
   // grpc-js ignores NODE_EXTRA_CA_CERTS: the roots it should trust are handed over here.

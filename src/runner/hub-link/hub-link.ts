@@ -30,6 +30,7 @@ import { boundedHello, fitMessage, sessionEventMessage } from './outbound.js';
 import { createActivityReporter } from './activity-reporter.js';
 import { defaultMachineMetadata } from './machine-metadata.js';
 import { createAttachOpener } from './attach-opener.js';
+import { createAttachUpstreams } from './attach-upstream.js';
 import { NO_COUNTERS, type RunnerCounters } from '../runner-counters.js';
 import { createRelayHandler } from './relay-handler.js';
 import { createStatePublisher } from './state-publisher.js';
@@ -138,13 +139,8 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   });
 
   // Attach streams go to the hub this link is connected to (their link id is that hub's).
-  const attaches = createAttachOpener({
-    control,
-    client: { attachStream: (requests, options) => addresses.attachClient().attachStream(requests, options) },
-    metadata: callMetadata,
-    machineId,
-    log,
-  });
+  const upstreams = createAttachUpstreams(token);
+  const attaches = createAttachOpener({ control, upstreams, hubUrl: () => addresses.url, machineId, log });
   /** Welcome.link_id of the current stream: attach streams name it. */
   let linkId: string | undefined;
 
@@ -370,6 +366,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       stopLoop.abort();
       await loop;
       addresses.close();
+      upstreams.close();
       log.info({ reason }, 'hub link closed');
     },
   };
