@@ -113,10 +113,10 @@ interface PoolCounts {
 async function openStore(config: HubConfig, dbPath: string, log: Logger): Promise<{ store: HubStore; clusterStore?: ClusterStore; pool?: PoolCounts }> {
   if (!config.databaseUrl) return { store: openHubStore(dbPath) };
   const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
-  const store = await openPostgresStore(config.databaseUrl, { maxConnections: config.databasePoolMax, onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
+  const store = await openPostgresStore(config.databaseUrl, { maxConnections: config.databasePoolMax, leaseConnection: !!config.cluster, onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
   if (!config.cluster) return { store, pool: store.pool };
   const { createPostgresClusterStore } = await import('./store/postgres/cluster-store.js');
-  return { store, pool: store.pool, clusterStore: createPostgresClusterStore(store.pool) };
+  return { store, pool: store.pool, clusterStore: createPostgresClusterStore(store.pool, store.leasePool) };
 }
 
 /**
