@@ -335,7 +335,7 @@ export interface HubConfig {
    * Admission control of runner connects (src/hub/domain/connect-gate.ts). HAPI_HUB_CONNECT_CONCURRENCY:
    * connects in their database phase at once (default: the pool less two, kept for everything
    * else; 8 on SQLite); HAPI_HUB_CONNECT_QUEUE (default 1000): connects waiting for a turn, for at
-   * most 15 s; one more is refused with UNAVAILABLE and a retry hint (grpc-retry-pushback-ms).
+   * most 60 s; one more is refused with UNAVAILABLE and a retry hint (grpc-retry-pushback-ms).
    */
   connectConcurrency: number;
   connectQueue: number;
