@@ -49,6 +49,9 @@ async function simRunners({ urls, token, prefix, count, perChannel }) {
   for (let i = 0; i < count; i++) {
     queues.push(undefined);
     where.push(0);
+    // Like a runner (src/runner/hub-link/hub-addresses.ts, tryOrder): its first address, then the others in an order of its own.
+    const order = [0, ...urls.slice(1).map((_, k) => k + 1).sort(() => Math.random() - 0.5)];
+    let pos = 0;
     // Like a real runner: a refused or broken stream is opened again after a capped, jittered backoff.
     (async () => {
       for (let attempt = 0; ; attempt++) {
@@ -74,7 +77,8 @@ async function simRunners({ urls, token, prefix, count, perChannel }) {
           errors[code] = (errors[code] ?? 0) + 1;
         }
         // Like a runner with several hub addresses: the next one after a failure.
-        where[i] = (where[i] + 1) % urls.length;
+        pos = (pos + 1) % order.length;
+        where[i] = order[pos];
         q.end();
         // The runner's backoff (src/shared/backoff.ts: 0.5 s doubling to 30 s, equal jitter), and
         // at least a busy hub's retry hint (hub-link.ts).
