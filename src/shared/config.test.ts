@@ -93,7 +93,7 @@ describe('configuration', () => {
 
   it('sizes the PostgreSQL pool and the runner-connect admission from the environment, leaving two connections for the rest', () => {
     const pg = { HAPI_HUB_DATABASE_URL: 'postgres://db/hapi' };
-    expect(hubConfig(pg)).toMatchObject({ databasePoolMax: 10, connectConcurrency: 8, connectQueue: 1000 });
+    expect(hubConfig(pg)).toMatchObject({ databasePoolMax: 10, connectConcurrency: 8, connectQueue: 10000 });
     expect(hubConfig({ ...pg, HAPI_HUB_DATABASE_POOL_MAX: '30' })).toMatchObject({ databasePoolMax: 30, connectConcurrency: 28 });
     expect(hubConfig({ ...pg, HAPI_HUB_DATABASE_POOL_MAX: '2' }).connectConcurrency).toBe(1);
     expect(hubConfig({ ...pg, HAPI_HUB_CONNECT_CONCURRENCY: '3', HAPI_HUB_CONNECT_QUEUE: '0' })).toMatchObject({ connectConcurrency: 3, connectQueue: 0 });

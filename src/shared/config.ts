@@ -334,7 +334,7 @@ export interface HubConfig {
   /**
    * Admission control of runner connects (src/hub/domain/connect-gate.ts). HAPI_HUB_CONNECT_CONCURRENCY:
    * connects in their database phase at once (default: the pool less two, kept for everything
-   * else; 8 on SQLite); HAPI_HUB_CONNECT_QUEUE (default 1000): connects waiting for a turn, for at
+   * else; 8 on SQLite); HAPI_HUB_CONNECT_QUEUE (default 10000): connects waiting for a turn, for at
    * most 60 s; one more is refused with UNAVAILABLE and a retry hint (grpc-retry-pushback-ms).
    */
   connectConcurrency: number;
@@ -420,7 +420,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     listenRetryMs: envInt(env, 'HAPI_HUB_LISTEN_RETRY_MS', 500, { min: 10, max: 60_000 }),
     databasePoolMax: poolMax,
     connectConcurrency: envInt(env, 'HAPI_HUB_CONNECT_CONCURRENCY', databaseUrl(env) ? Math.max(1, poolMax - 2) : 8, { min: 1, max: 10_000 }),
-    connectQueue: envInt(env, 'HAPI_HUB_CONNECT_QUEUE', 1_000, { min: 0, max: 1_000_000 }),
+    connectQueue: envInt(env, 'HAPI_HUB_CONNECT_QUEUE', 10_000, { min: 0, max: 1_000_000 }),
     aliveTimeoutMs: envInt(env, 'HAPI_HUB_ALIVE_TIMEOUT_MS', 45_000, { min: 100 }),
     spawnDeadlineMs: envInt(env, 'HAPI_HUB_SPAWN_DEADLINE_MS', reportTimeout + 15_000, { min: 100 }),
     rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),

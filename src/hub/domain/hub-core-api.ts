@@ -76,7 +76,7 @@ export interface HubCoreOptions {
  * The wait is long: a busy hub that makes progress serves its queue in order (refusing a runner
  * that waited only sends it to the back); the limit is for a database that stopped answering.
  */
-export const DEFAULT_CONNECT_LIMITS: ConnectGateOptions = { concurrency: 8, queueMax: 1_000, maxWaitMs: 60_000 };
+export const DEFAULT_CONNECT_LIMITS: ConnectGateOptions = { concurrency: 8, queueMax: 10_000, maxWaitMs: 60_000 };
 
 /** What the facade needs of the cluster (a subset of HubCluster). */
 export interface HubCoreCluster {
