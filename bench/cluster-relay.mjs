@@ -13,33 +13,10 @@ import { ChannelCredentials, createChannel, createClient, createServer, Metadata
 import { HubServiceDefinition, MachineServiceDefinition } from '../dist/bench-support.mjs';
 import { CLI, fmt, summarize, tempHome } from './lib.mjs';
 import { startPg } from './fixtures/pg-cluster.mjs';
+import { queue } from './fixtures/runner-stream.mjs';
 
 const ROLE = process.argv[2];
 const SECRET = 'bench-cluster-secret-0123456789';
-
-function queue() {
-  const items = [];
-  let wake;
-  let done = false;
-  return {
-    push(x) {
-      items.push(x);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        while (items.length) yield items.shift();
-        if (done) return;
-        await new Promise((r) => (wake = r));
-        wake = undefined;
-      }
-    },
-  };
-}
 
 /** Child: one simulated runner stream on `url` answering getStatus. */
 async function simRunner({ url, token, machineId }) {

@@ -6,9 +6,11 @@ import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Status } from 'nice-grpc';
+import { createServer as createGrpcServer, Status } from 'nice-grpc';
 import { hubConfig } from '../src/shared/config.js';
-import { NotFoundError } from '../src/shared/errors.js';
+import { NotFoundError, UnavailableError } from '../src/shared/errors.js';
+import { errorMappingMiddleware } from '../src/shared/grpc-errors.js';
+import { MachineServiceDefinition } from '../src/contract/machine-link.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { hapiPaths } from '../src/shared/paths.js';
 import { connectHub } from '../src/shared/hub-client.js';
@@ -144,6 +146,26 @@ describe('hub link', () => {
     const home = tempHome();
     const { link: l } = link('http://127.0.0.1:1', undefined, home);
     expect(l.status()).toEqual({ state: 'not-configured' });
+  });
+
+  it("waits at least the retry hint of a hub too busy to take its connect (gRPC's retry pushback), above its own backoff", async () => {
+    // A hub whose admission control refuses every connect with a hint of 7 s (connect-gate.ts).
+    const server = createGrpcServer();
+    const refuse = async function* () {
+      throw new UnavailableError('hub is busy accepting runners; retry in 7000 ms', { retryAfterMs: 7_000 });
+    };
+    const impl = new Proxy({}, { get: (_t, name) => (name === 'connect' ? refuse : async () => Promise.reject(new Error('not used'))) });
+    server.with(errorMappingMiddleware({ error: () => undefined })).add(MachineServiceDefinition, impl as never);
+    const port = await server.listen('127.0.0.1:0');
+    cleanups.push(() => server.shutdown());
+    const sleeps: number[] = [];
+    // Records each delay and sleeps only briefly, so the test does not wait 7 s per attempt.
+    const clock: HubLinkClock = { now: realClock.now, sleep: (ms, signal) => (sleeps.push(ms), realClock.sleep(20, signal)) };
+    const { link: l } = link(`http://127.0.0.1:${port}`, 'some-token', tempHome(), fakeSessions(), clock);
+    await waitFor(() => sleeps.length >= 3, 10_000, 'three refused attempts');
+    // Its own backoff is capped at 200 ms here; the hint wins.
+    expect(sleeps.slice(0, 3).every((ms) => ms === 7_000)).toBe(true);
+    expect(l.status().lastError).toMatch(/busy accepting runners/);
   });
 
   it('connects from the first attempt once the hub appears, with a stable 0600 machine id', async () => {

@@ -96,6 +96,10 @@ describe('hub operations endpoints', () => {
     const text = await metrics(h);
     expect(sample(text, 'hapi_hub_machines_online')).toBe(1);
     expect(sample(text, 'hapi_hub_runner_streams', '{kind="connect"}')).toBe(1);
+    // The runner's connect went through admission control (connect-gate.ts); nothing waits now.
+    expect(sample(text, 'hapi_hub_runner_connects_total', '{outcome="admitted"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'hapi_hub_runner_connects_total', '{outcome="refused"}')).toBe(0);
+    expect(sample(text, 'hapi_hub_runner_connects', '{state="waiting"}')).toBe(0);
     expect(sample(text, 'hapi_hub_relayed_calls_total', '{method="spawn",outcome="ok"}')).toBe(2);
     expect(sample(text, 'hapi_hub_relayed_calls_total', '{method="spawn",outcome="invalid_argument"}')).toBe(1);
     expect(sample(text, 'hapi_hub_relayed_calls_total', '{method="stop-session",outcome="ok"}')).toBe(1);

@@ -22,6 +22,7 @@ import { UnavailableError } from '../shared/errors.js';
 import { pendingTimers } from '../shared/event-loop.js';
 import type { HapiPaths } from '../shared/paths.js';
 import { createHubCore, type HubCore } from './domain/hub-core.js';
+import { DEFAULT_CONNECT_LIMITS } from './domain/hub-core-api.js';
 import { publicHubUrl } from './public-url.js';
 import type { HubStore } from './domain/ports.js';
 import type { ChangeBus } from './cluster/change-bus.js';
@@ -101,17 +102,24 @@ export const HUB_GRPC_OPTIONS = {
 
 const SERVICE_NAMES = ['hapi.hub.v1.MachineService', 'hapi.hub.v1.HubService', 'hapi.hub.v1.TokenService'];
 
+/** What the metrics read of the PostgreSQL pool (pg.Pool's counts). */
+interface PoolCounts {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
 /**
  * SQLite at `dbPath`, or PostgreSQL when HAPI_HUB_DATABASE_URL is set: that adapter (and pg) is
  * imported only then, so a SQLite hub never loads it.
  */
-async function openStore(config: HubConfig, dbPath: string, log: Logger): Promise<{ store: HubStore; clusterStore?: ClusterStore }> {
+async function openStore(config: HubConfig, dbPath: string, log: Logger): Promise<{ store: HubStore; clusterStore?: ClusterStore; pool?: PoolCounts }> {
   if (!config.databaseUrl) return { store: openHubStore(dbPath) };
   const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
-  const store = await openPostgresStore(config.databaseUrl, { onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
-  if (!config.cluster) return { store };
+  const store = await openPostgresStore(config.databaseUrl, { maxConnections: config.databasePoolMax, leaseConnection: !!config.cluster, onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it') });
+  if (!config.cluster) return { store, pool: store.pool };
   const { createPostgresClusterStore } = await import('./store/postgres/cluster-store.js');
-  return { store, clusterStore: createPostgresClusterStore(store.pool) };
+  return { store, pool: store.pool, clusterStore: createPostgresClusterStore(store.pool, store.leasePool) };
 }
 
 /**
@@ -152,9 +160,11 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     viewerBufferBytes: config.viewerBufferBytes,
     attachResumeMs: config.attachResumeMs,
     pushAllowLoopbackHttp: config.pushAllowLoopbackHttp,
+    connectLimits: { ...DEFAULT_CONNECT_LIMITS, concurrency: config.connectConcurrency, queueMax: config.connectQueue },
   });
 
-  metrics.sampleFrom(() => core.stats());
+  const pool = opened.pool;
+  metrics.sampleFrom(() => ({ ...core.stats(), databasePool: pool && { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } }));
   let shuttingDown = false;
 
 

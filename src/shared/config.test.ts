@@ -90,6 +90,17 @@ describe('configuration', () => {
     expect(() => hubConfig({ HAPI_HUB_DATABASE_URL: 'mysql://db/hapi' })).toThrow(/HAPI_HUB_DATABASE_URL must start with postgres:\/\//);
     expect(() => hubConfig({ HAPI_HUB_DATABASE_URL: 'not a url' })).toThrow(/HAPI_HUB_DATABASE_URL must be a URL/);
   });
+
+  it('sizes the PostgreSQL pool and the runner-connect admission from the environment, leaving two connections for the rest', () => {
+    const pg = { HAPI_HUB_DATABASE_URL: 'postgres://db/hapi' };
+    expect(hubConfig(pg)).toMatchObject({ databasePoolMax: 10, connectConcurrency: 8, connectQueue: 10000 });
+    expect(hubConfig({ ...pg, HAPI_HUB_DATABASE_POOL_MAX: '30' })).toMatchObject({ databasePoolMax: 30, connectConcurrency: 28 });
+    expect(hubConfig({ ...pg, HAPI_HUB_DATABASE_POOL_MAX: '2' }).connectConcurrency).toBe(1);
+    expect(hubConfig({ ...pg, HAPI_HUB_CONNECT_CONCURRENCY: '3', HAPI_HUB_CONNECT_QUEUE: '0' })).toMatchObject({ connectConcurrency: 3, connectQueue: 0 });
+    expect(hubConfig({}).connectConcurrency).toBe(8);
+    expect(() => hubConfig({ ...pg, HAPI_HUB_DATABASE_POOL_MAX: '1' })).toThrow(/HAPI_HUB_DATABASE_POOL_MAX must be at least 2/);
+    expect(() => hubConfig({ HAPI_HUB_CONNECT_CONCURRENCY: '0' })).toThrow(/HAPI_HUB_CONNECT_CONCURRENCY must be at least 1/);
+  });
 });
 
 describe('HAPI_DETACH_KEY', () => {

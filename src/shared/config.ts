@@ -326,6 +326,19 @@ export interface HubConfig {
    * after losing its connection (doubling up to 10 s); it then resyncs its watchers in full.
    */
   listenRetryMs: number;
+  /**
+   * HAPI_HUB_DATABASE_POOL_MAX (PostgreSQL only; default 10): connections of the hub's pool. The
+   * change bus holds three more (its listener and two for announcements).
+   */
+  databasePoolMax: number;
+  /**
+   * Admission control of runner connects (src/hub/domain/connect-gate.ts). HAPI_HUB_CONNECT_CONCURRENCY:
+   * connects in their database phase at once (default: the pool less two, kept for everything
+   * else; 8 on SQLite); HAPI_HUB_CONNECT_QUEUE (default 10000): connects waiting for a turn, for at
+   * most 60 s; one more is refused with UNAVAILABLE and a retry hint (grpc-retry-pushback-ms).
+   */
+  connectConcurrency: number;
+  connectQueue: number;
   /** Machine goes offline after this long without an alive message. */
   aliveTimeoutMs: number;
   /** Deadline of relayed spawns; longer than the runner's report timeout. */
@@ -395,6 +408,7 @@ export function hubConfig(env: Env = process.env): HubConfig {
     throw new ConfigError('HAPI_HUB_TLS_CERT and HAPI_HUB_TLS_KEY must be set together');
   }
   const reportTimeout = sessionReportTimeoutMs(env);
+  const poolMax = envInt(env, 'HAPI_HUB_DATABASE_POOL_MAX', 10, { min: 2, max: 1_000 });
   return {
     host: envString(env, 'HAPI_HUB_HOST', '127.0.0.1'),
     grpcPort: envInt(env, 'HAPI_HUB_GRPC_PORT', DEFAULT_HUB_GRPC_PORT, { min: 0, max: 65535 }),
@@ -404,6 +418,9 @@ export function hubConfig(env: Env = process.env): HubConfig {
     dbPath: envOptional(env, 'HAPI_HUB_DB'),
     databaseUrl: databaseUrl(env),
     listenRetryMs: envInt(env, 'HAPI_HUB_LISTEN_RETRY_MS', 500, { min: 10, max: 60_000 }),
+    databasePoolMax: poolMax,
+    connectConcurrency: envInt(env, 'HAPI_HUB_CONNECT_CONCURRENCY', databaseUrl(env) ? Math.max(1, poolMax - 2) : 8, { min: 1, max: 10_000 }),
+    connectQueue: envInt(env, 'HAPI_HUB_CONNECT_QUEUE', 10_000, { min: 0, max: 1_000_000 }),
     aliveTimeoutMs: envInt(env, 'HAPI_HUB_ALIVE_TIMEOUT_MS', 45_000, { min: 100 }),
     spawnDeadlineMs: envInt(env, 'HAPI_HUB_SPAWN_DEADLINE_MS', reportTimeout + 15_000, { min: 100 }),
     rpcDeadlineMs: envInt(env, 'HAPI_HUB_RPC_DEADLINE_MS', 15_000, { min: 100 }),

@@ -29,6 +29,23 @@ export function grpcStatusOf(kind: ErrorKind): Status {
   return KIND_TO_STATUS[kind];
 }
 
+/** The trailer of gRPC's server pushback: milliseconds before the client should try again. */
+export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
+
+/** An UNAVAILABLE error's retry hint (`details.retryAfterMs`), if it has one. */
+export function retryHintOf(err: unknown): number | undefined {
+  if (!isHapiError(err) || err.kind !== 'Unavailable') return undefined;
+  const ms = err.details?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? Math.round(ms) : undefined;
+}
+
+/** The server's retry pushback from a call's trailer (ms), if any and valid. */
+export function retryPushbackOf(trailer: { get(key: string): string | Uint8Array | undefined } | undefined): number | undefined {
+  const raw = trailer?.get(RETRY_PUSHBACK_TRAILER);
+  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
 /** Domain error -> ServerError. Anything that is not a HapiError becomes a generic INTERNAL. */
 export function toServerError(err: unknown): ServerError {
   if (err instanceof ServerError) return err;
@@ -64,6 +81,9 @@ export function errorMappingMiddleware(log: Pick<Logger, 'error'> | UnexpectedEr
     } catch (err) {
       if (isAbortError(err) || err instanceof ServerError) throw err;
       if (!isHapiError(err)) log.error({ err, method: call.method.path }, 'unexpected error in gRPC handler');
+      const retryAfterMs = retryHintOf(err);
+      // gRPC's own retry pushback (A6-client-retries): when to try again, for a busy server.
+      if (retryAfterMs !== undefined) context.trailer.set(RETRY_PUSHBACK_TRAILER, String(retryAfterMs));
       throw toServerError(err);
     }
   };

@@ -71,7 +71,8 @@ export function createHubCluster(opts: HubClusterOptions): HubCluster {
   const startedAt = now();
   let timer: NodeJS.Timeout | undefined;
   let lastBeat = 0;
-  let ticking: Promise<void> | undefined;
+  let beating: Promise<void> | undefined;
+  let reaping: Promise<void> | undefined;
   let closed = false;
 
   async function beat(): Promise<void> {
@@ -104,9 +105,22 @@ export function createHubCluster(opts: HubClusterOptions): HubCluster {
     });
   }
 
-  async function tick(): Promise<void> {
+  async function heartbeat(): Promise<void> {
     try {
       await beat();
+    } catch (err) {
+      log.warn({ err }, 'cluster heartbeat failed; retrying at the next one');
+    }
+  }
+
+  /**
+   * Marks the machines of dead replicas offline. Apart from the heartbeat, never in its way:
+   * after a replica dies its thousands of machines are reaped here one short transaction each,
+   * while their runners reconnect, and a heartbeat waiting for that would lapse, and this
+   * replica would give up its own streams (a herd feeding itself).
+   */
+  async function housekeeping(): Promise<void> {
+    try {
       const orphans = await store.orphanedMachines(deadAfterMs);
       for (const o of orphans) {
         const m = await reap(o.machineId, o.epoch);
@@ -117,8 +131,14 @@ export function createHubCluster(opts: HubClusterOptions): HubCluster {
       }
       await store.forgetReplicas(FORGET_AFTER_MS);
     } catch (err) {
-      log.warn({ err }, 'cluster heartbeat failed; retrying at the next one');
+      log.warn({ err }, 'could not mark the machines of dead replicas offline; retrying at the next heartbeat');
     }
+  }
+
+  /** One heartbeat and one housekeeping at a time each: a slow database never stacks them up. */
+  function tick(): void {
+    beating ??= heartbeat().finally(() => (beating = undefined));
+    reaping ??= housekeeping().finally(() => (reaping = undefined));
   }
 
   return {
@@ -128,12 +148,9 @@ export function createHubCluster(opts: HubClusterOptions): HubCluster {
     async start() {
       await beat();
       log.info({ peerAddr: opts.peerAddr, heartbeatMs, deadAfterMs }, 'replica registered');
-      timer = setInterval(() => {
-        // One tick at a time: a slow database never stacks them up.
-        ticking ??= tick().finally(() => (ticking = undefined));
-      }, heartbeatMs);
+      timer = setInterval(tick, heartbeatMs);
       timer.unref();
-      ticking = tick().finally(() => (ticking = undefined));
+      tick();
     },
 
     async forward(namespace, machineId, call, deadlineMs, signal) {
@@ -162,7 +179,7 @@ export function createHubCluster(opts: HubClusterOptions): HubCluster {
       if (closed) return;
       closed = true;
       clearInterval(timer);
-      await ticking;
+      await Promise.all([beating, reaping]);
       dialer.close();
       try {
         await store.removeReplica(replicaId);

@@ -20,6 +20,7 @@ import type {
 } from '../../contract/types.js';
 import type { AttachHello, SessionInput } from '../../contract/session-types.js';
 import type { HubStore } from './ports.js';
+import type { ConnectGateOptions, ConnectGateStats } from './connect-gate.js';
 import type { NotifySettingsView } from './notify/notify-settings.js';
 import type { PushSubscriptions } from './notify/push-subscriptions.js';
 import type { NamespaceNotifySettings } from './notify/notify-store.js';
@@ -66,7 +67,16 @@ export interface HubCoreOptions {
    * replica holds is forwarded to it. Unset: a single hub, exactly as before.
    */
   cluster?: HubCoreCluster;
+  /** Admission control of runner connects (connect-gate.ts); default DEFAULT_CONNECT_LIMITS. */
+  connectLimits?: ConnectGateOptions;
 }
+
+/**
+ * Runner connects in their database phase at once, waiting, and the longest wait (HAPI_HUB_CONNECT_*).
+ * The wait is long: a busy hub that makes progress serves its queue in order (refusing a runner
+ * that waited only sends it to the back); the limit is for a database that stopped answering.
+ */
+export const DEFAULT_CONNECT_LIMITS: ConnectGateOptions = { concurrency: 8, queueMax: 10_000, maxWaitMs: 60_000 };
 
 /** What the facade needs of the cluster (a subset of HubCluster). */
 export interface HubCoreCluster {
@@ -103,6 +113,8 @@ export interface HubStats {
   watchers: number;
   pendingRpcs: number;
   viewers: number;
+  /** Runner connects in their database phase, waiting for it, admitted and refused (connect-gate.ts). */
+  connects: ConnectGateStats;
 }
 
 export interface HubCore {
@@ -137,7 +149,7 @@ export interface HubCore {
   /** Snapshot then live changes, until the signal aborts or the hub closes. */
   watch(caller: Caller, filter: WatchFilter, signal?: AbortSignal): AsyncIterable<HubEvent>;
   // runner streams
-  attachMachine(caller: Caller, hello: HelloInfo, sink: RunnerSink): Promise<MachineLink>;
+  attachMachine(caller: Caller, hello: HelloInfo, sink: RunnerSink, signal?: AbortSignal): Promise<MachineLink>;
   // relay
   spawnSession(caller: Caller, machineId: string, spec: SpawnSpec, signal?: AbortSignal): Promise<SpawnOutcome & { session?: HubSession }>;
   stopSession(caller: Caller, machineId: string, sessionId: string, signal?: AbortSignal): Promise<'stopped' | 'already-gone'>;

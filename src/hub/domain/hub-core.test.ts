@@ -119,11 +119,14 @@ describe('hub core facade', () => {
     const seen: HubEvent[] = [];
     for (let i = 0; i < 3; i++) seen.push((await it.next()).value as HubEvent);
     expect(seen.map((e) => (e.type === 'machine' ? `machine ${e.machine.id}` : `session ${e.session.id}`))).toEqual(['machine m1', 'machine m2', 'session s1']);
-    expect(core.stats()).toEqual({ connections: 2, machinesOnline: 2, attachStreams: 0, watchers: 1, pendingRpcs: 0, viewers: 0 });
+    expect(core.stats()).toEqual({
+      connections: 2, machinesOnline: 2, attachStreams: 0, watchers: 1, pendingRpcs: 0, viewers: 0,
+      connects: { active: 0, waiting: 0, admitted: 2, refused: 0 },
+    });
     core.close();
     expect(await it.next()).toMatchObject({ done: true });
     expect(sink.closedWith).toBeInstanceOf(UnavailableError);
-    expect(core.stats()).toEqual({ connections: 0, machinesOnline: 0, attachStreams: 0, watchers: 0, pendingRpcs: 0, viewers: 0 });
+    expect(core.stats()).toMatchObject({ connections: 0, machinesOnline: 0, attachStreams: 0, watchers: 0, pendingRpcs: 0, viewers: 0 });
   });
 
   it('a read-only caller lists, watches and asks for status; every write is PERMISSION_DENIED before anything reaches the runner', async () => {

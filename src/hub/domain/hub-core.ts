@@ -29,9 +29,10 @@ import { createSignInLinks } from './sign-in-links.js';
 import type { Caller, HubEvent, MachineRecord } from './types.js';
 import { acceptableSessions, createRunnerLinks } from './runner-links.js';
 import { createWatchFeed } from './watch-feed.js';
-import type { HubCore, HubCoreOptions } from './hub-core-api.js';
+import { DEFAULT_CONNECT_LIMITS, type HubCore, type HubCoreOptions } from './hub-core-api.js';
 import { createClusterFeed, type ClusterFeed } from '../cluster/cluster-feed.js';
 import { createReplicaStreams } from '../cluster/replica-streams.js';
+import { createConnectGate } from './connect-gate.js';
 
 export type { HelloInfo, RunnerBound, RunnerSink, WatchFilter } from './types.js';
 
@@ -77,7 +78,11 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
   const approvals = createHubApprovals({ store, activity, now, log, relay: (caller, machineId, call, signal) => relay(caller, machineId, call, opts.rpcDeadlineMs, signal) });
   // Fencing, forwarded calls, draining (several replicas; src/hub/cluster/replica-streams.ts).
   const replicaStreams = createReplicaStreams({ store, presence, publish, log, now, clustered: !!opts.cluster });
-  const attachRunner = createRunnerLinks({ presence, sessions, activity, publish, fenced: replicaStreams.fenced, log, now, aliveTimeoutMs, clustered: !!opts.cluster });
+  const connects = createConnectGate(opts.connectLimits ?? DEFAULT_CONNECT_LIMITS);
+  const attachRunner = createRunnerLinks({
+    presence, sessions, activity, publish, fenced: replicaStreams.fenced, log, now, aliveTimeoutMs, clustered: !!opts.cluster,
+    connects, refusing: () => closed || replicaStreams.draining,
+  });
   let closed = false;
 
   /** The caller's scope allows `action`, and the machine is one of its namespace's. */
@@ -197,9 +202,9 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       );
     },
 
-    async attachMachine(caller, hello, sink) {
+    async attachMachine(caller, hello, sink, signal) {
       if (closed || replicaStreams.draining) throw new UnavailableError('hub is shutting down');
-      return attachRunner(caller, hello, sink);
+      return attachRunner(caller, hello, sink, signal);
     },
 
     async spawnSession(caller, machineId, spec, signal) {
@@ -311,6 +316,7 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
         watchers: feed.size,
         pendingRpcs: presence.pendingRequests,
         viewers: terminals.viewers,
+        connects: connects.stats(),
       };
     },
 

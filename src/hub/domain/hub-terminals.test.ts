@@ -43,8 +43,9 @@ describe('terminals through the hub (domain)', () => {
     return out;
   }
 
-  it('knows which sessions are being viewed, until their last viewer leaves', () => {
-    runner();
+  it('knows which sessions are being viewed, until their last viewer leaves', async () => {
+    // Awaited: a connect still writing when the test ends would find the store closed.
+    await runner();
     expect(core.isSessionViewed('m1', 's1')).toBe(false);
     const a = core.attachSession(caller(), 'm1', 's1', { mode: 'interactive' });
     const b = core.attachSession(caller(), 'm1', 's1', { mode: 'read-only' });

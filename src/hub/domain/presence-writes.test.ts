@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UnavailableError } from '../../shared/errors.js';
 import type { HubStore } from './ports.js';
 import { createPresence, sweepIntervalFor } from './presence.js';
+import { OFFLINE_BATCH } from './presence-writes.js';
 import { caller, hello, log, memoryStore, recorder, recordingSink, settle, T0 } from './test-support.js';
 
 const TIMEOUT = 1_000;
@@ -66,6 +67,27 @@ describe('presence writes while the store is busy', () => {
     await vi.advanceTimersByTimeAsync(TIMEOUT / 2);
     expect((await store.getMachine('a'))!.online).toBe(true);
     expect(presence.withLastAlive((await store.getMachine('a'))!).online).toBe(true);
+    presence.close();
+  });
+
+  it('saves thousands of offline marks in short transactions of OFFLINE_BATCH, every one of them, and publishes them all', async () => {
+    const rec = recorder();
+    const presence = await createPresence({ store, publish: rec.publish, log, now: () => new Date(), aliveTimeoutMs: TIMEOUT });
+    const n = 2 * OFFLINE_BATCH + 50;
+    const conns = [];
+    for (let i = 0; i < n; i++) conns.push((await presence.connect(caller(), hello(`m${i}`), recordingSink())).conn);
+    const transaction = store.transaction.bind(store);
+    let transactions = 0;
+    store.transaction = (work) => (transactions++, transaction(work));
+    // A replica giving up every stream at once (its heartbeat lapsed): one flush per detach, run one after another.
+    for (const c of conns) presence.detach(c, 'gave up');
+    await vi.advanceTimersByTimeAsync(sweepIntervalFor(TIMEOUT));
+    const offline = (await store.listMachines('default')).filter((m) => !m.online);
+    expect(offline).toHaveLength(n);
+    expect(new Set(rec.events.filter((e) => e.event.type === 'machine' && !e.event.machine.online).map((e) => (e.event as { machine: { id: string } }).machine.id)).size).toBe(n);
+    // Not one transaction holding every row, nor one per machine.
+    expect(transactions).toBeGreaterThanOrEqual(Math.ceil(n / OFFLINE_BATCH));
+    expect(transactions).toBeLessThan(n / 10);
     presence.close();
   });
 });

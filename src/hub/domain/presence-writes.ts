@@ -34,6 +34,9 @@ export interface PresenceWrites {
   readonly pending: number;
 }
 
+/** Offline marks saved per transaction. */
+export const OFFLINE_BATCH = 100;
+
 export interface PresenceWritesOptions {
   store: MachineStore & MachineOwnershipStore & UnitOfWork;
   log: Logger;
@@ -111,13 +114,24 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
     if (alive.size === 0 && offline.size === 0) return [];
     const t = now().getTime();
     if (t < retryAt) return [];
-    const aliveNow = new Map(alive);
-    const offlineNow = new Map(offline);
+    const saved: MachineRecord[] = [];
     try {
-      const saved = await save(aliveNow, offlineNow);
-      // Only what was saved: entries that changed meanwhile wait for the next flush.
-      for (const [id, at] of aliveNow) if (alive.get(id) === at) alive.delete(id);
-      for (const [id, mark] of offlineNow) if (offline.get(id) === mark) offline.delete(id);
+      // Offline marks in short transactions of OFFLINE_BATCH each: a replica giving up thousands
+      // of streams at once must not hold their rows locked in one long transaction while their
+      // runners reconnect and claim them (each claim would wait for all of it).
+      const ids = [...offline.keys()];
+      for (let i = 0; i === 0 || i < ids.length; i += OFFLINE_BATCH) {
+        const aliveNow = i === 0 ? new Map(alive) : new Map<string, Date>();
+        const offlineNow = new Map<string, OfflineMark>();
+        for (const id of ids.slice(i, i + OFFLINE_BATCH)) {
+          const mark = offline.get(id);
+          if (mark) offlineNow.set(id, mark);
+        }
+        saved.push(...(await save(aliveNow, offlineNow)));
+        // Only what was saved: entries that changed meanwhile wait for the next flush.
+        for (const [id, at] of aliveNow) if (alive.get(id) === at) alive.delete(id);
+        for (const [id, mark] of offlineNow) if (offline.get(id) === mark) offline.delete(id);
+      }
       if (backoff.attempt > 0) log.info({ failedAttempts: backoff.attempt }, 'presence writes saved again');
       backoff.reset();
       retryAt = 0;
@@ -128,7 +142,8 @@ export function createPresenceWrites(opts: PresenceWritesOptions): PresenceWrite
       const fields = { err, attempt: backoff.attempt, retryInMs: delay, lastAlive: alive.size, offlineMarks: offline.size };
       if (isHapiError(err) && err.kind === 'Unavailable') log.warn(fields, 'could not save presence (last-alive times, offline marks); retrying');
       else log.error(fields, 'unexpected store error saving presence; retrying');
-      return [];
+      // Batches saved before the failure are published; the rest waits for the retry.
+      return saved;
     }
   }
 }

@@ -35,6 +35,21 @@ describe('presence', () => {
     expect(sweepIntervalFor(100)).toBe(50);
   });
 
+  it('makes sure of a namespace once, at its first new machine, not at every new machine of a herd', async () => {
+    const transaction = store.transaction.bind(store);
+    const ensured: string[] = [];
+    store.transaction = (work) =>
+      transaction((tx) => {
+        const ensure = tx.ensureNamespace.bind(tx);
+        return work({ ...tx, ensureNamespace: (name) => (ensured.push(name), ensure(name)) } as typeof tx);
+      });
+    for (const id of ['m1', 'm2', 'm3']) await presence.connect(caller(), hello(id), recordingSink());
+    await presence.connect(caller('team'), hello('t1'), recordingSink());
+    await presence.connect(caller('team'), hello('t2'), recordingSink());
+    expect(ensured).toEqual(['default', 'team']);
+    expect((await store.listMachines('team')).map((m) => m.id)).toEqual(['t1', 't2']);
+  });
+
   it('marks every stored machine offline when it starts: nobody is connected yet', async () => {
     const { conn } = await presence.connect(caller(), hello('m1'), recordingSink());
     presence.close();

@@ -121,6 +121,8 @@ function overlay(m: MachineRecord, mark: { at: Date; lastAlive: Date } | undefin
 export async function createPresence(opts: PresenceOptions): Promise<Presence> {
   const { store, publish, log, now, aliveTimeoutMs } = opts;
   const connections = new Map<string, Conn>();
+  /** Namespaces known to exist (a machine was recorded in one). */
+  const namespaces = new Set<string>();
 
   const wentOffline = opts.ownership ? 0 : await store.markAllOffline(now());
   if (wentOffline > 0) log.info({ machines: wentOffline }, 'marked machines offline until their runners reconnect');
@@ -198,13 +200,16 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
     );
   }
 
-  function online(caller: Caller, hello: HelloInfo, t: Date): Promise<{ machine: MachineRecord; epoch: number }> {
-    return store.transaction(async (tx) => {
+  async function online(caller: Caller, hello: HelloInfo, t: Date): Promise<{ machine: MachineRecord; epoch: number }> {
+    const done = await store.transaction(async (tx) => {
       const machine = await record(tx, caller, hello, t);
       // Claimed with the online mark, in one transaction: never online without an owner.
       const epoch = opts.ownership ? ((await tx.claimMachine(hello.machineId, opts.ownership.replicaId)) ?? 0) : 0;
       return { machine, epoch };
     });
+    // Committed: the namespace exists (namespaces are never deleted).
+    namespaces.add(caller.namespace);
+    return done;
   }
 
   /** Creates the machine on first contact, or takes the hello's values; marks it online. */
@@ -214,7 +219,8 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
       throw new PermissionDeniedError(`machine ${hello.machineId} belongs to another namespace`);
     }
     if (!existing) {
-      await tx.ensureNamespace(caller.namespace);
+      // Once per namespace and process: a herd of new machines does not ask again each time.
+      if (!namespaces.has(caller.namespace)) await tx.ensureNamespace(caller.namespace);
       const m: MachineRecord = {
         id: hello.machineId,
         namespace: caller.namespace,

@@ -7,7 +7,8 @@
  * of a machine (the relayed calls) stays in hub-core.ts.
  */
 import type { Logger } from 'pino';
-import { FailedPreconditionError, InvalidArgumentError } from '../../shared/errors.js';
+import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../../shared/errors.js';
+import type { ConnectGate } from './connect-gate.js';
 import { PROTOCOL_VERSION, type SessionInfo } from '../../contract/types.js';
 import { quoteValue, sessionProblem } from '../../contract/limits.js';
 import type { MachineLink } from './hub-core-api.js';
@@ -31,6 +32,10 @@ export interface RunnerLinksOptions {
   aliveTimeoutMs: number;
   /** One of several replicas: session events are written fenced, in a transaction of their own. */
   clustered: boolean;
+  /** Admission control: a hello's database part runs when the gate gives it a turn (connect-gate.ts). */
+  connects: ConnectGate;
+  /** True once the hub shuts down or drains: a hello whose turn comes then is refused. */
+  refusing(): boolean;
 }
 
 /**
@@ -72,7 +77,7 @@ function welcomeFirst(sink: RunnerSink): { sink: RunnerSink; welcome(w: RunnerBo
  * runner runs now, welcomes it, and returns the machine's link. The caller refuses hellos while
  * the hub shuts down or drains.
  */
-export function createRunnerLinks(o: RunnerLinksOptions): (caller: Caller, hello: HelloInfo, sink: RunnerSink) => Promise<MachineLink> {
+export function createRunnerLinks(o: RunnerLinksOptions): (caller: Caller, hello: HelloInfo, sink: RunnerSink, signal?: AbortSignal) => Promise<MachineLink> {
   const { presence, sessions, activity, publish, fenced, log, now } = o;
 
   /** The one versioned update of a machine's value, answered on the runner's stream. */
@@ -90,7 +95,7 @@ export function createRunnerLinks(o: RunnerLinksOptions): (caller: Caller, hello
     conn.sink.send({ type: 'update-result', kind, outcome: done.outcome } as RunnerBound);
   }
 
-  return async function attachMachine(caller, hello, sink) {
+  return async function attachMachine(caller, hello, sink, signal) {
     // Registering a machine and answering for it is a write: a read-only token only looks.
     requireScope(caller, 'connect-runner');
     if (!hello.machineId) throw new InvalidArgumentError('hello.machine_id is required');
@@ -100,15 +105,20 @@ export function createRunnerLinks(o: RunnerLinksOptions): (caller: Caller, hello
     }
     const reported = acceptableSessions(log, hello.machineId, hello.sessions, 'hello');
     const stream = welcomeFirst(sink);
-    const { conn, machine } = await presence.connect(caller, hello, stream.sink);
-    try {
-      // What the runner has now is the truth for this machine.
-      await sessions.reconcile(caller.namespace, hello.machineId, reported, conn.lastAlive);
-    } catch (err) {
-      // Not recorded (e.g. the store is busy): refuse the stream; the runner's next hello retries.
-      presence.detach(conn, 'hello not recorded');
-      throw err;
-    }
+    // The database part, a bounded number at once (connect-gate.ts: a herd of runners reconnecting).
+    const { conn, machine } = await o.connects.run(async () => {
+      if (o.refusing()) throw new UnavailableError('hub is shutting down');
+      const done = await presence.connect(caller, hello, stream.sink);
+      try {
+        // What the runner has now is the truth for this machine.
+        await sessions.reconcile(caller.namespace, hello.machineId, reported, done.conn.lastAlive);
+      } catch (err) {
+        // Not recorded (e.g. the store is busy): refuse the stream; the runner's next hello retries.
+        presence.detach(done.conn, 'hello not recorded');
+        throw err;
+      }
+      return done;
+    }, signal);
     stream.welcome({
       type: 'welcome',
       namespace: caller.namespace,

@@ -33,6 +33,40 @@ describe('tokens', () => {
     expect(lookup).toHaveBeenCalledTimes(1);
   });
 
+  it('looks a token up once for a herd of callers presenting it together, and not again once cached', async () => {
+    const { store, tokens } = setup();
+    const { token, tokenId } = (await tokens.bootstrapOwnerToken())!;
+    const lookup = vi.spyOn(store, 'findTokenByHash');
+    const callers = await Promise.all(Array.from({ length: 50 }, () => tokens.authenticate(token)));
+    expect(new Set(callers.map((c) => c.tokenId))).toEqual(new Set([tokenId]));
+    expect(lookup).toHaveBeenCalledTimes(1);
+    // Unknown tokens are not cached: each herd asks again, all its callers refused.
+    const refused = await Promise.allSettled(Array.from({ length: 5 }, () => tokens.authenticate('hapi_nope')));
+    expect(refused.every((r) => r.status === 'rejected' && r.reason instanceof UnauthenticatedError)).toBe(true);
+    expect(lookup).toHaveBeenCalledTimes(2);
+    await expect(tokens.authenticate('hapi_nope')).rejects.toThrow(UnauthenticatedError);
+    expect(lookup).toHaveBeenCalledTimes(3);
+  });
+
+  it('reads a token again when it was revoked while being looked up, so a revoked token is never cached', async () => {
+    const { store, tokens } = setup();
+    const owner = await tokens.authenticate((await tokens.bootstrapOwnerToken())!.token);
+    const t = await tokens.create(owner, 'team', 'ci');
+    const read = store.findTokenByHash.bind(store);
+    let first = true;
+    vi.spyOn(store, 'findTokenByHash').mockImplementation(async (hash) => {
+      const rec = await read(hash);
+      if (first) {
+        // The revocation lands after this read and before the lookup caches it.
+        first = false;
+        await tokens.revoke(owner, t.tokenId);
+      }
+      return rec;
+    });
+    await expect(tokens.authenticate(t.token)).rejects.toThrow(UnauthenticatedError);
+    await expect(tokens.authenticate(t.token)).rejects.toThrow(UnauthenticatedError);
+  });
+
   it('lets only the owner create, list and revoke; checks namespace and label', async () => {
     const { tokens, advance } = setup();
     const owner = await tokens.authenticate((await tokens.bootstrapOwnerToken())!.token);

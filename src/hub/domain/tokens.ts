@@ -71,10 +71,31 @@ export function createTokens(opts: TokensOptions): Tokens {
   const { store, log, now } = opts;
   /** token hash -> caller; a revoked token is removed. */
   const cache = new Map<string, Caller>();
+  /**
+   * token hash -> its lookup under way: a herd of runners reconnecting at once with one token
+   * (after a hub restart) costs the database one query, not one per stream.
+   */
+  const lookups = new Map<string, Promise<Caller>>();
+  /** Counts revocations seen here: a lookup that overlapped one reads again before it is cached. */
+  let revocations = 0;
   const watchers = new Map<string, Set<() => void>>();
+
+  async function lookup(hash: string): Promise<Caller> {
+    for (;;) {
+      const seen = revocations;
+      const rec = await store.findTokenByHash(hash);
+      if (!rec || rec.revokedAt) throw new UnauthenticatedError();
+      // A token revoked while it was being read may have been read before the revocation.
+      if (seen !== revocations) continue;
+      const caller = callerOf(rec);
+      cache.set(hash, caller);
+      return caller;
+    }
+  }
 
   /** Drops the token from the cache and ends its streams; returns how many there were. */
   function forget(tokenId: string): number {
+    revocations++;
     for (const [hash, c] of cache) if (c.tokenId === tokenId) cache.delete(hash);
     const cbs = watchers.get(tokenId);
     watchers.delete(tokenId);
@@ -102,11 +123,12 @@ export function createTokens(opts: TokensOptions): Tokens {
       const hash = hashToken(token);
       const cached = cache.get(hash);
       if (cached) return cached;
-      const rec = await store.findTokenByHash(hash);
-      if (!rec || rec.revokedAt) throw new UnauthenticatedError();
-      const caller = callerOf(rec);
-      cache.set(hash, caller);
-      return caller;
+      let pending = lookups.get(hash);
+      if (!pending) {
+        pending = lookup(hash).finally(() => lookups.delete(hash));
+        lookups.set(hash, pending);
+      }
+      return pending;
     },
 
     async authenticateTokenId(tokenId) {

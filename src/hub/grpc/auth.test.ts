@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createChannel, createClient, createServer, Metadata, Status, type Server } from 'nice-grpc';
 import { HubServiceDefinition } from '../../contract/hub.js';
 import { UnauthenticatedError, UnavailableError } from '../../shared/errors.js';
-import { errorMappingMiddleware } from '../../shared/grpc-errors.js';
+import { errorMappingMiddleware, retryPushbackOf } from '../../shared/grpc-errors.js';
 import type { HubCore } from '../domain/hub-core.js';
 import { authMiddleware } from './auth.js';
 
@@ -17,7 +17,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function callWith(failure: Error) {
+async function callWith(failure: Error, onTrailer?: (trailer: Metadata) => void) {
   const core = { authenticate: async () => Promise.reject(failure), watchToken: () => () => undefined } as unknown as HubCore;
   server = createServer();
   // Only WhoAmI is called; every other method exists (nice-grpc binds them all) and is never reached.
@@ -28,7 +28,7 @@ async function callWith(failure: Error) {
   const channel = createChannel(`127.0.0.1:${port}`);
   try {
     const client = createClient(HubServiceDefinition, channel);
-    return await client.whoAmI({}, { metadata: Metadata({ authorization: 'Bearer hapi_x' }) }).then(() => undefined, (err: unknown) => err);
+    return await client.whoAmI({}, { metadata: Metadata({ authorization: 'Bearer hapi_x' }), onTrailer }).then(() => undefined, (err: unknown) => err);
   } finally {
     channel.close();
   }
@@ -41,5 +41,14 @@ describe('auth middleware', () => {
 
   it('answers UNAVAILABLE when the token could not be looked up (the database is busy or away)', async () => {
     expect(await callWith(new UnavailableError('the hub database is unreachable; retry shortly'))).toMatchObject({ code: Status.UNAVAILABLE });
+  });
+
+  it("sends an UNAVAILABLE's retry hint as gRPC's retry pushback trailer, and only then", async () => {
+    let pushback: number | undefined = -1;
+    const busy = new UnavailableError('hub is busy accepting runners', { retryAfterMs: 2345 });
+    expect(await callWith(busy, (t) => (pushback = retryPushbackOf(t)))).toMatchObject({ code: Status.UNAVAILABLE });
+    expect(pushback).toBe(2345);
+    await callWith(new UnavailableError('the hub database is unreachable'), (t) => (pushback = retryPushbackOf(t)));
+    expect(pushback).toBeUndefined();
   });
 });

@@ -156,6 +156,7 @@ export function createMachineService(core: HubCore, log: Logger): MachineService
           installFingerprint: hello.installFingerprint,
         },
         sink,
+        context.signal,
       );
       const onAbort = () => {
         link.detach('stream cancelled');

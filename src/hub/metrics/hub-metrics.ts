@@ -19,6 +19,10 @@ export interface HubGaugeSample {
   /** Open watch feeds (WatchMachines/WatchSessions, REST event streams). */
   watchers: number;
   pendingRpcs: number;
+  /** Admission of runner connects (src/hub/domain/connect-gate.ts). */
+  connects?: { active: number; waiting: number; admitted: number; refused: number };
+  /** The PostgreSQL pool (none on SQLite): connections open, idle, and callers waiting for one. */
+  databasePool?: { total: number; idle: number; waiting: number };
 }
 
 export interface HubMetrics {
@@ -68,6 +72,43 @@ export function createHubMetrics(): HubMetrics {
   gauge('hapi_hub_attach_viewers', 'Viewers attached to session terminals through the hub', (s) => s.viewers);
   gauge('hapi_hub_watchers', 'Open watch feeds (gRPC watches and REST event streams)', (s) => s.watchers);
   gauge('hapi_hub_relayed_calls_pending', 'Relayed calls waiting for their runner\'s answer', (s) => s.pendingRpcs);
+  new Gauge({
+    name: 'hapi_hub_runner_connects',
+    help: 'Runner connects in their database phase (active) and waiting for a turn (waiting): admission control',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const c = sample().connects;
+      this.set({ state: 'active' }, c?.active ?? 0);
+      this.set({ state: 'waiting' }, c?.waiting ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hapi_hub_runner_connects_total',
+    help: 'Runner connects admitted to their database phase, and refused with a retry hint (queue full or waited too long)',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      // Read from the gate when scraped: the gate counts, this only reports.
+      const c = sample().connects;
+      this.reset();
+      this.inc({ outcome: 'admitted' }, c?.admitted ?? 0);
+      this.inc({ outcome: 'refused' }, c?.refused ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'hapi_hub_database_pool_connections',
+    help: 'PostgreSQL pool: connections open (total), idle, and calls waiting for one (waiting); absent on SQLite',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const p = sample().databasePool;
+      if (!p) return;
+      this.set({ state: 'total' }, p.total);
+      this.set({ state: 'idle' }, p.idle);
+      this.set({ state: 'waiting' }, p.waiting);
+    },
+  });
   const relayed = new Counter({
     name: 'hapi_hub_relayed_calls_total',
     help: 'Calls relayed to runners, by method and outcome (ok or the error kind)',

@@ -8,6 +8,7 @@
  * publisher.
  */
 import { ClientError, Metadata, Status, type Channel } from 'nice-grpc';
+import { retryPushbackOf } from '../../shared/grpc-errors.js';
 import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
 import { clipText } from '../../contract/limits.js';
@@ -210,6 +211,8 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   }
   /** Aborts the current stream (Drain). */
   let streamAbort: AbortController | undefined;
+  /** The hub's retry pushback on the last stream (a busy hub refusing a connect says when to come back). */
+  let pushbackMs: number | undefined;
 
   /** One stream, from hello until it ends. Resolves normally when closed by us. */
   async function runStream(): Promise<void> {
@@ -241,7 +244,8 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         log,
       );
       queue.push(hello);
-      const responses = addresses.client().connect(queue, { metadata: callMetadata, signal: abort.signal });
+      const onTrailer = (trailer: Metadata) => (pushbackMs = retryPushbackOf(trailer));
+      const responses = addresses.client().connect(queue, { metadata: callMetadata, signal: abort.signal, onTrailer });
       let welcomed = false;
       for await (const msg of responses) {
         if (welcomed) {
@@ -310,6 +314,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     // A stream that ends while closing is the end: close() half-closed it on purpose.
     while (!stopLoop.signal.aborted && !closing) {
       let refused = false;
+      pushbackMs = undefined;
       try {
         await runStream();
       } catch (err) {
@@ -331,7 +336,8 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       state = 'reconnecting';
       // Refused for a cause that retrying soon cannot fix (another install holds this machine
       // id): wait the longest delay rather than knock again and again.
-      const delay = refused ? Math.max(backoff.failed(), backoffOptions.maxMs) : backoff.failed();
+      // A busy hub's retry hint (already spread at random by the hub) is a floor under the backoff.
+      const delay = Math.max(refused ? Math.max(backoff.failed(), backoffOptions.maxMs) : backoff.failed(), pushbackMs ?? 0);
       log.debug({ delayMs: delay, attempt: backoff.attempt }, 'reconnecting to the hub');
       await clock.sleep(delay, stopLoop.signal);
     }

@@ -10,10 +10,14 @@ import { storeError } from '../store-errors.js';
 /** The database's now in epoch milliseconds. */
 const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
-export function createPostgresClusterStore(pool: Pick<pg.Pool, 'query'>): ClusterStore {
-  const q = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => {
+/**
+ * `leasePool`: where heartbeats go (a connection of their own, so a busy pool never delays the
+ * one write that keeps this replica alive in the others' eyes); default `pool`.
+ */
+export function createPostgresClusterStore(pool: Pick<pg.Pool, 'query'>, leasePool: Pick<pg.Pool, 'query'> = pool): ClusterStore {
+  const q = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], on = pool) => {
     try {
-      return await pool.query<R>(sql, params);
+      return await on.query<R>(sql, params);
     } catch (err) {
       throw storeError(err);
     }
@@ -24,6 +28,7 @@ export function createPostgresClusterStore(pool: Pick<pg.Pool, 'query'>): Cluste
         `INSERT INTO hub_replicas (id, peer_addr, version, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, ${DB_NOW})
          ON CONFLICT (id) DO UPDATE SET peer_addr = excluded.peer_addr, version = excluded.version, heartbeat_at = excluded.heartbeat_at`,
         [r.id, r.peerAddr, r.version, r.startedAt.getTime()],
+        leasePool,
       );
     },
     async removeReplica(id) {

@@ -8,6 +8,7 @@ import { createTokens } from '../../domain/tokens.js';
 import { describeHubStore } from '../store-suite.js';
 import { LATEST_VERSION, MIGRATION_VERSIONS } from './migrations.js';
 import { openPostgresStore, redactDatabaseUrl } from './postgres-store.js';
+import { createPostgresClusterStore } from './cluster-store.js';
 
 // One throwaway cluster for this file, a fresh database per test (tests/pg-cluster.ts).
 let cluster: PgCluster | undefined;
@@ -134,6 +135,23 @@ describe.skipIf(!available)('postgres store', () => {
       }
     } finally {
       await own.stop();
+      await store.close();
+    }
+  });
+
+  it("keeps a replica's heartbeat on a connection of its own: it is written while every pooled connection is busy", async () => {
+    const url = await cluster!.createDatabase();
+    const store = await openPostgresStore(url, { maxConnections: 2, leaseConnection: true });
+    const held = [await store.pool.connect(), await store.pool.connect()];
+    try {
+      const registry = createPostgresClusterStore(store.pool, store.leasePool);
+      // Through the exhausted pool this would wait for a connection and fail after its 10 s timeout.
+      await registry.heartbeat({ id: 'r1', peerAddr: '127.0.0.1:1', version: 'test', startedAt: new Date() });
+      const rows = (await held[0]!.query<{ id: string }>('SELECT id FROM hub_replicas')).rows;
+      expect(rows.map((r) => r.id)).toEqual(['r1']);
+      expect(store.pool.waitingCount).toBe(0);
+    } finally {
+      for (const c of held) c.release();
       await store.close();
     }
   });

@@ -268,26 +268,35 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Called on an error of an idle pooled connection (the pool replaces it). */
   onIdleError?: (err: Error) => void;
+  /**
+   * One more connection, kept apart for a replica's heartbeat (`leasePool`): the heartbeat
+   * decides whether the others think this replica dead, so it never queues behind the pool's work.
+   */
+  leaseConnection?: boolean;
 }
 
 /**
  * Connects to `url`, migrates (under the advisory lock) and returns the store. Rejects with
  * UnavailableError when PostgreSQL cannot be reached.
  */
-export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<HubStore & { readonly pool: pg.Pool }> {
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<HubStore & { readonly pool: pg.Pool; readonly leasePool?: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 10, types: TYPES, connectionTimeoutMillis: 10_000 });
+  const leasePool = opts.leaseConnection ? new pg.Pool({ connectionString: url, max: 1, types: TYPES, connectionTimeoutMillis: 10_000 }) : undefined;
   // An idle connection that dies (PostgreSQL restarted) must not crash the hub.
   pool.on('error', (err) => opts.onIdleError?.(err));
+  leasePool?.on('error', (err) => opts.onIdleError?.(err));
   try {
     await migrate(pool);
   } catch (err) {
     await pool.end().catch(() => undefined);
+    await leasePool?.end().catch(() => undefined);
     throw storeError(err);
   }
   const ports = mapErrors({ ...postgresNotifyTables(pool), ...portsOver(pool), ...sharedRateLimitsOver(pool) });
   return {
     ...ports,
     pool,
+    leasePool,
     path: redactDatabaseUrl(url),
     async transaction(work) {
       let client: pg.PoolClient;
@@ -312,6 +321,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     },
     async close() {
       await pool.end();
+      await leasePool?.end();
     },
   };
 }
