@@ -58,7 +58,8 @@ async function bareAgent() {
 async function liveSession(runner) {
   const r = await runner.spawnSession({ spec: { directory: h.home, agent: '', sessionId: '', approveCreateDirectory: false, requestId: '', agentArgs: [] } });
   const id = r.outcome.result.value.id;
-  const channel = createUdsChannel(join(h.home, 'sessions', `${id}.sock`));
+  // A viewer's HTTP/2 window as the runner and `hapi attach` take it (ATTACH_WINDOW_BYTES).
+  const channel = createUdsChannel(join(h.home, 'sessions', `${id}.sock`), { 'grpc-node.flow_control_window': 1024 * 1024 });
   closers.push(() => channel.close());
   const client = createClient(SessionServiceDefinition, channel);
   await until('the agent on the screen', async () => (await client.getScreen({})).text.includes('fixture tui'));

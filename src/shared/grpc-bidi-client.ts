@@ -14,6 +14,16 @@ import { ClientError, Status } from 'nice-grpc-common';
 import { createFrameReader, drainOrClose, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
 import { hubTrustedCas } from './tls-trust.js';
 
+/**
+ * An attach stream's HTTP/2 receive window (stream and connection; one connection per attach),
+ * for the runner reading a session and for `hapi attach`.
+ * HTTP/2's default 64 KiB is about one output message of the session: it could send the next
+ * only after the viewer read the last and its WINDOW_UPDATE went back, a round trip through
+ * both event loops per message. A window of several messages lets them flow while the viewer
+ * forwards or draws them; it bounds what one attach buffers at the viewer.
+ */
+export const ATTACH_WINDOW_BYTES = 1024 * 1024;
+
 export interface BidiCallOptions<Req, Res> {
   /** The server: a Unix socket's path, or a URL (http://host:port, https://host:port). */
   socketPath?: string;

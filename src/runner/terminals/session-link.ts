@@ -9,7 +9,7 @@ import { ClientError, Status } from 'nice-grpc-common';
 import { createClient } from 'nice-grpc';
 import { SessionServiceDefinition } from '../../contract/session.js';
 import { SESSION_ATTACH_PATH, encodedViewerMessage } from '../../contract/session-passthrough.js';
-import { openBidiCall } from '../../shared/grpc-bidi-client.js';
+import { ATTACH_WINDOW_BYTES, openBidiCall } from '../../shared/grpc-bidi-client.js';
 import type { ScreenText, SessionInput, TerminalInfo, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
 import { screenFromProto, sessionInputToProto, terminalInfoFromProto, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import { UnavailableError } from '../../shared/errors.js';
@@ -157,14 +157,6 @@ export async function* attachTerminalEncoded(socket: string, messages: AsyncIter
   }
 }
 
-/**
- * The attach channel's HTTP/2 receive window (stream and connection; one connection per attach).
- * HTTP/2's default 64 KiB is about one output message of the session: it could send the next
- * only after this process read the last and its WINDOW_UPDATE went back, a round trip through
- * both event loops per message. A window of several messages lets them flow while the runner
- * forwards; it bounds what one attach buffers here.
- */
-export const ATTACH_WINDOW_BYTES = 1024 * 1024;
 const ATTACH_CHANNEL_OPTIONS = { 'grpc-node.flow_control_window': ATTACH_WINDOW_BYTES };
 
 async function* attachWith<R, T>(

@@ -5,7 +5,7 @@
  */
 import { ATTACH_METHOD_PATH, attachCodec, viewerEventFromProto, viewerMessageToProto } from '../../contract/session-viewer.js';
 import type { AttachHello, ViewerEvent, ViewerMessage } from '../../contract/session-types.js';
-import { openBidiCall, type BidiCall } from '../../shared/grpc-bidi-client.js';
+import { ATTACH_WINDOW_BYTES, openBidiCall, type BidiCall } from '../../shared/grpc-bidi-client.js';
 import { fromClientError } from '../../shared/grpc-errors.js';
 
 /** One open Attach stream. */
@@ -48,7 +48,7 @@ export function attachStreamOf<Req>(call: BidiCall<Req, Parameters<typeof viewer
 export function createSessionSocketTransport(socketPath: string): AttachTransport {
   return {
     open(hello) {
-      const call = openBidiCall({ socketPath, path: ATTACH_METHOD_PATH, encode: attachCodec.encodeRequest, decode: attachCodec.decodeResponse });
+      const call = openBidiCall({ socketPath, path: ATTACH_METHOD_PATH, encode: attachCodec.encodeRequest, decode: attachCodec.decodeResponse, windowBytes: ATTACH_WINDOW_BYTES });
       // A terminal on the session's own machine: a person there answers the agent's prompts.
       call.send(viewerMessageToProto({ kind: 'hello', hello: { ...hello, localTerminal: true } }));
       return attachStreamOf(call, viewerMessageToProto);
