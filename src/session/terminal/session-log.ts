@@ -7,7 +7,7 @@
  * cannot be renamed and reopened instead: stdout and stderr of this process (its own notes)
  * point at it, and Node cannot re-point a descriptor. Truncating works because the runner
  * opened it with O_APPEND: the next write lands at the new end. So a flood costs at most twice
- * `maxBytes` of disk, never more. (A note of this process written between the copy and the
+ * `maxBytes` of disk (and a batch of BATCH_BYTES, when batching), never more. (A note of this process written between the copy and the
  * truncation of a rotation is lost with the truncated file.)
  */
 import { copyFile, copyFileSync, fstat, fstatSync, ftruncate, ftruncateSync, statSync, write, writeSync } from 'node:fs';
