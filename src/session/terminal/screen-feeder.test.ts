@@ -185,36 +185,4 @@ describe('output spool', () => {
     expect(spool.read(500, 3).toString()).toBe('new');
     spool.close();
   });
-
-  it('writes in the background: reads come from memory until written, then from the file, the same bytes', async () => {
-    const spool = openOutputSpool(mkdtempSync(join(tmpdir(), 'hapi-spool-')), 'y');
-    const a = Buffer.alloc(300_000, 'a');
-    const b = Buffer.alloc(300_000, 'b');
-    spool.append(1000, a);
-    spool.append(301_000, [b.subarray(0, 100), b.subarray(100)]);
-    // At once (in memory), a read stops where one append ends and the next begins.
-    expect(spool.read(300_990, 100).toString()).toBe('a'.repeat(10));
-    expect(spool.read(301_000, 5).toString()).toBe('bbbbb');
-    await new Promise((r) => setTimeout(r, 200));
-    // Written by now: from the file, across the two appends.
-    expect(spool.read(300_990, 20).toString()).toBe(`${'a'.repeat(10)}${'b'.repeat(10)}`);
-    expect(spool.failed).toBeUndefined();
-    spool.close();
-  });
-
-  it('never lets a write still on its way land on what was appended after a clear', async () => {
-    const spool = openOutputSpool(mkdtempSync(join(tmpdir(), 'hapi-spool-')), 'z');
-    for (let round = 0; round < 20; round++) {
-      const old = Buffer.alloc(2_000_000, 'o');
-      spool.append(spool.end, old);
-      spool.clear();
-      const fresh = Buffer.alloc(1000, String.fromCharCode(97 + (round % 26)));
-      const at = spool.end;
-      spool.append(at, fresh);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(spool.read(at, 1000).equals(fresh)).toBe(true);
-      spool.release();
-    }
-    spool.close();
-  });
 });

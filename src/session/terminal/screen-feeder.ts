@@ -164,8 +164,6 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     if (!spoolBroken) {
       try {
         spool ??= o.openSpool!();
-        // A write in the background failed: what the spool holds stays readable, no more goes there.
-        if (spool.failed) throw spool.failed;
         const from = spooledFrom();
         // Everything the ring holds past `from`, written straight from the ring (no copy): the
         // next such write is a ring later.
