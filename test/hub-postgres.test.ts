@@ -3,13 +3,15 @@
 // across a hub restart (no second owner token, the same VAPID key pair, a mute kept), and no
 // database write per alive message (the machine's row keeps its xmin, i.e. no new row
 // version, while alive messages flow).
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ChannelCredentials, createChannel } from 'nice-grpc';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SessionState, StopSessionResult } from '../gen/hapi/common/v1/common.js';
 import { cleanupAllHomes, createTestHome, FIXTURE_AGENT, isAlive, waitFor, type TestHome } from './harness.js';
-import { startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
+import { simRunner, startHubProcess, waitMachine, type HubProcess } from './hub-helpers.js';
 import { startPgCluster } from './pg-cluster.js';
 import { machineIdOf } from './runner-calls.js';
 
@@ -89,6 +91,9 @@ describe.skipIf(!cluster)('hub on PostgreSQL (HAPI_HUB_DATABASE_URL)', () => {
 
       // A restart on the same database: the same owner token, no new one printed, the runner back.
       expect(await h.stop('SIGTERM')).toBe(0);
+      // On its way out the hub saved the machine offline before it closed its pool.
+      expect((await db.query('SELECT online FROM machines WHERE id = $1', [machineId])).rows).toEqual([{ online: 0 }]);
+      expect(`${h.stdout()}${h.stderr()}`).not.toMatch(/could not|Cannot use a pool/);
       const grpcPort = new URL(h.grpcUrl).port;
       h = await startHubProcess(th, { ...env, HAPI_HUB_GRPC_PORT: grpcPort }, owner);
       hubs.push(h);
@@ -106,6 +111,31 @@ describe.skipIf(!cluster)('hub on PostgreSQL (HAPI_HUB_DATABASE_URL)', () => {
       }, 10_000, 'session ended on the hub');
       expect((await db.query('SELECT COUNT(*)::int AS n FROM tokens WHERE owner = 1')).rows).toEqual([{ n: 1 }]);
       await rt.cli(['runner', 'stop']);
+    } finally {
+      await db.end();
+    }
+  });
+  it('a hub stopped with many runner streams saves every machine offline before it closes its pool', async () => {
+    const url = await cluster!.createDatabase();
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      const th = createTestHome();
+      homes.push(th);
+      const h = await startHubProcess(th, { HAPI_HUB_DATABASE_URL: url });
+      hubs.push(h);
+      const channel = createChannel(new URL(h.grpcUrl).host, ChannelCredentials.createInsecure());
+      const runners = Array.from({ length: 300 }, () => simRunner({ url: h.grpcUrl, token: h.ownerToken, machineId: randomUUID() }, channel));
+      try {
+        await Promise.all(runners.map((r) => r.welcome));
+        expect((await db.query('SELECT COUNT(*)::int AS n FROM machines WHERE online = 1')).rows).toEqual([{ n: 300 }]);
+        expect(await h.stop('SIGTERM')).toBe(0);
+        expect((await db.query('SELECT COUNT(*)::int AS n FROM machines WHERE online = 1')).rows).toEqual([{ n: 0 }]);
+        expect(`${h.stdout()}${h.stderr()}`).not.toMatch(/could not|Cannot use a pool|not saved at shutdown/);
+      } finally {
+        for (const r of runners) r.cancel();
+        channel.close();
+      }
     } finally {
       await db.end();
     }

@@ -183,7 +183,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     try {
       peers = await startClusterServer({ config: config.cluster!, hooks, core, store, clusterStore: opened.clusterStore!, log: opts.log });
     } catch (err) {
-      core.close();
+      await core.close();
       await store.close();
       throw err;
     }
@@ -206,7 +206,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   try {
     grpcPort = await server.listen(`${bindHost}:${config.grpcPort}`, credentials);
   } catch (err) {
-    core.close();
+    await core.close();
     await peers?.close();
     await bus?.close();
     await store.close();
@@ -251,7 +251,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     });
   } catch (err) {
     server.forceShutdown();
-    core.close();
+    await core.close();
     await peers?.close();
     await bus?.close();
     await store.close();
@@ -296,7 +296,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         http.close();
         handler.close?.();
         health.close();
-        core.close();
+        await core.close();
         http.closeIdleConnections();
         const grace = opts.shutdownGraceMs ?? 3_000;
         let timer: NodeJS.Timeout | undefined;

@@ -214,6 +214,9 @@ export interface HubCore {
   dropStreams(reason: string): void;
   /** Counts for logs and benchmarks. */
   stats(): HubStats;
-  /** Ends every runner stream and watcher and fails pending RPCs. */
-  close(): void;
+  /**
+   * Ends every runner stream and watcher and fails pending RPCs; resolves once the machines'
+   * offline marks were saved (a few seconds at most): close the store after it.
+   */
+  close(): Promise<void>;
 }

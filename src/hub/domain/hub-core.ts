@@ -320,12 +320,12 @@ export async function createHubCore(opts: HubCoreOptions): Promise<HubCore> {
       };
     },
 
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
       terminals.close(new UnavailableError('hub is shutting down; attach again with your last offset'));
       feed.close();
-      presence.close();
+      await presence.close();
     },
   };
   return core;

@@ -82,9 +82,15 @@ export interface Presence {
   readonly attachStreams: number;
   /** Open streams' pending relayed requests. */
   readonly pendingRequests: number;
-  /** Stops the sweeper, detaches every stream and closes it with Unavailable. */
-  close(): void;
+  /**
+   * Stops the sweeper, detaches every stream and closes it with Unavailable; resolves once their
+   * offline marks were saved (or could not be, within CLOSE_FLUSH_MS), so the store may close then.
+   */
+  close(): Promise<void>;
 }
+
+/** How long closing waits for the streams' offline marks to be saved. */
+export const CLOSE_FLUSH_MS = 2_000;
 
 export interface PresenceOptions {
   store: MachineStore & NamespaceStore & MachineOwnershipStore & UnitOfWork;
@@ -153,14 +159,18 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
     return true;
   }
 
-  function detach(conn: Conn, reason: string): void {
+  let closing = false;
+  /** Detaches the stream; resolves once its offline mark was saved (or published unsaved). */
+  function detach(conn: Conn, reason: string): Promise<void> | undefined {
     if (!end(conn, new UnavailableError(`machine ${conn.machineId} disconnected before answering`))) return;
     if (connections.get(conn.machineId) !== conn) return;
     connections.delete(conn.machineId);
     const mark = { at: now(), lastAlive: conn.lastAlive, epoch: opts.ownership ? conn.epoch : undefined };
     writes.offline(conn.machineId, mark);
-    void flush().then(async () => {
-      if (writes.pendingOffline(conn.machineId) !== mark) return;
+    log.info({ machineId: conn.machineId, namespace: conn.namespace, reason }, 'machine offline');
+    return flush().then(async () => {
+      // Closing: nobody watches any more, and the store is about to close.
+      if (closing || writes.pendingOffline(conn.machineId) !== mark) return;
       // Not saved yet (the store is busy): watchers hear it now, the store when a retry succeeds.
       try {
         const m = await store.getMachine(conn.machineId);
@@ -169,7 +179,6 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
         log.warn({ err, machineId: conn.machineId }, 'could not read the machine to publish it offline');
       }
     });
-    log.info({ machineId: conn.machineId, namespace: conn.namespace, reason }, 'machine offline');
   }
 
   function sweep(): void {
@@ -287,7 +296,7 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
       c.lastAlive = now();
     },
 
-    detach: (conn, reason) => detach(conn as Conn, reason),
+    detach: (conn, reason) => void detach(conn as Conn, reason),
 
     get(machineId) {
       return connections.get(machineId);
@@ -316,12 +325,18 @@ export async function createPresence(opts: PresenceOptions): Promise<Presence> {
       return n;
     },
 
-    close() {
+    async close() {
       clearInterval(sweeper);
+      closing = true;
+      const saving: Promise<void>[] = [];
       for (const conn of [...connections.values()]) {
-        detach(conn, 'hub shutting down');
+        const saved = detach(conn, 'hub shutting down');
+        if (saved) saving.push(saved.catch(() => undefined));
         conn.sink.close(new UnavailableError('hub is shutting down'));
       }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(saving), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_FLUSH_MS)))]);
+      clearTimeout(timer);
       if (writes.pending > 0) log.warn({ pending: writes.pending }, 'presence writes not saved at shutdown; the next start marks every machine offline');
     },
   };
