@@ -10,48 +10,10 @@ import { readFileSync } from 'node:fs';
 import { ChannelCredentials, createChannel, createClient, createServer, Metadata } from 'nice-grpc';
 import { HubServiceDefinition, MachineServiceDefinition } from '../dist/bench-support.mjs';
 import { CLI, fmt, summarize, tempHome } from './lib.mjs';
+import { hello, queue } from './fixtures/runner-stream.mjs';
 import { spawn } from 'node:child_process';
 
 const ROLE = process.argv[2];
-
-/** An async queue good enough for request streams. */
-function queue() {
-  const items = [];
-  let wake;
-  let done = false;
-  return {
-    push(x) {
-      items.push(x);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        while (items.length) yield items.shift();
-        if (done) return;
-        await new Promise((r) => (wake = r));
-        wake = undefined;
-      }
-    },
-  };
-}
-
-const hello = (machineId) => ({
-  message: {
-    $case: 'hello',
-    value: {
-      machineId,
-      metadata: { hostname: machineId, platform: 'linux', arch: 'x64', cliVersion: 'bench', displayName: machineId, homeDir: '/home/b', agents: ['claude'] },
-      runnerState: { status: 1, pid: process.pid, startedAt: new Date(), shutdownReason: '', lastSpawnError: '', httpPort: 0 },
-      protocolVersion: 1,
-      capabilities: [],
-      sessions: [],
-    },
-  },
-});
 
 /** Child: open `count` runner streams (`perChannel` per TCP connection), answer getStatus, alive every 20 s. */
 async function simRunners({ url, token, prefix, count, perChannel, aliveMs }) {
