@@ -113,7 +113,18 @@ export function createSessionLog(o: SessionLogOptions): SessionLog {
     }
   }
 
-  if (!o.batch) return { write: writeNow, flush: () => {}, get size() { return size; }, get rotations() { return rotations; } };
+  if (!o.batch) {
+    return {
+      write: writeNow,
+      flush: () => {},
+      get size() {
+        return size;
+      },
+      get rotations() {
+        return rotations;
+      },
+    };
+  }
 
   // Batching: output gathers in `held`; full batches queue for writing on libuv's thread pool,
   // one write at a time and in order, so the thread that reads the PTY never waits for the disk.
