@@ -168,6 +168,128 @@ describe('screen feeder', () => {
   });
 });
 
+describe('screen feeder: plain lines skipped', () => {
+  /** A small PRNG, so a failing seed can be replayed. */
+  function random(seed: number): () => number {
+    let x = seed >>> 0 || 1;
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+  }
+
+  /**
+   * Output an agent might write: mostly plain lines (colours, UTF-8, wide characters, tabs, long
+   * lines that wrap, progress bars with lone CRs), now and then what a TUI does (cursor moves,
+   * erases, a scroll region, the alternate screen, a title, insert mode, saved cursors).
+   */
+  function output(rand: () => number, bytes: number): Buffer {
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const texts = ['ok', 'naïve café', '日本語のテキスト', '🎉 done', 'x'.repeat(97), 'a\tb\tc', 'progress 10%\rprogress 99%'];
+    const sgr = ['\x1b[0m', '\x1b[m', '\x1b[1;31m', '\x1b[38;5;208m', '\x1b[48;2;10;20;30m', '\x1b[4:3m', '\x1b[7m', '\x1b[27m'];
+    const tui = ['\x1b[5A', '\x1b[2K', '\x1b[3;8r', '\x1b[r', '\x1b[?1049h', '\x1b[?1049l', '\x1b]0;title\x07', '\x1b[4h', '\x1b[4l', '\x1b7', '\x1b8', '\x1b[10;3H', '\x1b[2J', '\x1b[S', '\x1bM', '\x07', '\x1b(0', '\x1b(B', '\x1b[?7l', '\x1b[?7h', '\x1b[20h', '\x1b[20l', '\x1b[?6h', '\x1b[?6l', '\x1b[H', '\x1b[H\x1b[2J'];
+    const out: string[] = [];
+    let length = 0;
+    for (let line = 0; length < bytes; line++) {
+      // Now and then a TUI moment, then a burst of plain lines long enough to be skipped.
+      const piece = rand() < 0.0004 ? pick(tui) : `${rand() < 0.3 ? pick(sgr) : ''}${line} ${pick(texts)}${rand() < 0.1 ? pick(sgr) : ''}${rand() < 0.02 ? '\n' : '\r\n'}`;
+      out.push(piece);
+      length += Buffer.byteLength(piece);
+    }
+    return Buffer.from(out.join(''));
+  }
+
+  it('leaves the model exactly as a full parse does, whatever the output, its chunks and the resizes (a seeded fuzz)', async () => {
+    let skippedAll = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const rand = random(seed);
+      const t = setup({ ring: 64 * 1024, maxBacklog: 64 * 1024 * 1024 });
+      const all = output(rand, 1024 * 1024);
+      const steps: (Buffer | { cols: number; rows: number })[] = [];
+      for (let at = 0; at < all.length; ) {
+        // Chunks cut anywhere: inside characters and escape sequences too.
+        const n = 1 + Math.floor(rand() * 20_000);
+        const chunk = all.subarray(at, at + n);
+        at += n;
+        t.feeder.append(chunk);
+        steps.push(chunk);
+        if (rand() < 0.01) {
+          const size = { cols: 20 + Math.floor(rand() * 60), rows: 5 + Math.floor(rand() * 20) };
+          t.feeder.resize(size.cols, size.rows);
+          steps.push(size);
+        }
+        // Now and then the parser gets to run between chunks (as between PTY reads).
+        if (rand() < 0.2) await new Promise((r) => setTimeout(r, rand() < 0.5 ? 0 : 25));
+      }
+      await t.feeder.catchUp();
+      const ref = await reference(steps);
+      const [got, want] = [t.screen.snapshot(), ref.snapshot()];
+      expect(got.ansi, `seed ${seed}`).toBe(want.ansi);
+      expect(got.cursor, `seed ${seed}`).toEqual(want.cursor);
+      expect(t.screen.text(), `seed ${seed}`).toBe(ref.text());
+      expect(t.errors, `seed ${seed}`).toEqual([]);
+      expect(t.screen.offset, `seed ${seed}`).toBe(all.length);
+      expect(t.errors, `seed ${seed}`).toEqual([]);
+      skippedAll += t.feeder.skipped;
+      t.feeder.close();
+    }
+    // The fuzz exercised skipping (else it proves nothing).
+    expect(skippedAll).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('passes over most of a flood of plain lines: no spool, little parsing, the model exact', async () => {
+    const t = setup({ ring: 1024 * 1024, maxBacklog: 64 * 1024 * 1024 });
+    const chunks: Buffer[] = [];
+    let maxSpooled = 0;
+    for (let i = 0; i < 400; i++) {
+      chunks.push(lines(i * 500, 500)); // 20 MB in all
+      t.feeder.append(chunks.at(-1)!);
+      maxSpooled = Math.max(maxSpooled, t.feeder.spooled);
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await t.feeder.catchUp();
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    expect(t.feeder.skipped / total).toBeGreaterThan(0.8);
+    expect(maxSpooled).toBe(0);
+    const ref = await reference(chunks);
+    expect(t.screen.snapshot().ansi).toBe(ref.snapshot().ansi);
+    t.feeder.close();
+  });
+
+  it('keeps enough lines when a run starts at the top of the screen, inside a scroll region, or after wide lines', async () => {
+    for (const start of ['\x1b[H\x1b[2J', '\x1b[H', '\x1b[2;9r\x1b[3;1H', '\x1b[5A', `${'w'.repeat(COLS * 3)}\r\n`]) {
+      const t = setup({ ring: 64 * 1024, maxBacklog: 64 * 1024 * 1024 });
+      const chunks = [lines(0, 700), Buffer.from(start), lines(700, 3000), Buffer.from('end')];
+      // The model parsed up to the run's start: the run is skipped from there.
+      t.feeder.append(chunks[0]!);
+      t.feeder.append(chunks[1]!);
+      await t.feeder.catchUp();
+      t.feeder.append(chunks[2]!);
+      t.feeder.append(chunks[3]!);
+      await t.feeder.catchUp();
+      expect(t.feeder.skipped, JSON.stringify(start)).toBeGreaterThan(0);
+      const ref = await reference(chunks);
+      expect(t.screen.snapshot().ansi, JSON.stringify(start)).toBe(ref.snapshot().ansi);
+      expect(t.screen.snapshot().cursor, JSON.stringify(start)).toEqual(ref.snapshot().cursor);
+      t.feeder.close();
+    }
+  });
+
+  it('does not skip where the parser is not at rest (inside an OSC string that spans plain-looking lines)', async () => {
+    const t = setup({ ring: 64 * 1024, maxBacklog: 64 * 1024 * 1024 });
+    // An OSC opened and never closed by BEL or ST until after thousands of lines: all of it is
+    // the OSC's string, not text; a skip would print it.
+    const chunks = [Buffer.from('before\r\n\x1b]2;'), lines(0, 3000), Buffer.from('\x07after\r\n')];
+    for (const c of chunks) t.feeder.append(c);
+    await t.feeder.catchUp();
+    const ref = await reference(chunks);
+    expect(t.screen.snapshot().ansi).toBe(ref.snapshot().ansi);
+    t.feeder.close();
+  });
+});
+
 describe('output spool', () => {
   it('holds one contiguous range, reads it back, and refuses a gap', () => {
     const spool = openOutputSpool(mkdtempSync(join(tmpdir(), 'hapi-spool-')), 'x');

@@ -16,10 +16,16 @@
  * disk) the backlog is held by xterm in memory, up to MEMORY_BACKLOG_BYTES, as before.
  * Resizes are applied at the output offset they happened at, so the model never parses output
  * with a size it was not written for.
+ *
+ * A flood of plain lines (a build log, `cat` of a big file) is mostly skipped: only its last
+ * lines decide what the model shows, scrollback included (plain-run.ts), so the parser takes
+ * those and passes over the rest, which then needs neither parsing nor the spool. A backlog of
+ * plain lines waits for PLAIN_QUIET_MS of quiet rather than QUIET_MS for the same reason.
  */
 import type { OutputRing } from './output-ring.js';
 import type { OutputSpool } from './output-spool.js';
 import type { ScreenModel } from './screen-model.js';
+import { createPlainRun, type PlainRun } from './plain-run.js';
 
 /** Bytes handed to the parser at once. */
 export const SLICE_BYTES = 256 * 1024;
@@ -32,6 +38,13 @@ export const QUIET_MS = 2;
  * quiet gaps (QUIET_MS) enough.
  */
 export const SHARE_MS = 500;
+/**
+ * A backlog of plain lines waits for this much quiet (instead of QUIET_MS) before the parser
+ * takes it slice by slice: while the output goes on, it is likely to be skipped, not parsed.
+ */
+export const PLAIN_QUIET_MS = 20;
+/** Output scanned for plain lines at once, at most (the rest on the next turn). */
+const SCAN_BYTES = 8 * 1024 * 1024;
 /** Backlog xterm may hold in memory when there is no spool. */
 export const MEMORY_BACKLOG_BYTES = 8 * 1024 * 1024;
 /** Hysteresis: reading resumes once the backlog is this far under its bound. */
@@ -57,6 +70,8 @@ export interface ScreenFeeder {
   readonly backlog: number;
   /** Bytes currently on the spool. */
   readonly spooled: number;
+  /** Output bytes passed over without parsing so far (plain lines a later part decided: plain-run.ts). */
+  readonly skipped: number;
   close(): void;
 }
 
@@ -95,6 +110,13 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
   let progressWaiters: (() => void)[] = [];
   let pausedForBacklog = false;
   let sliceBuffer: Buffer | undefined;
+  /** The run of plain lines the parser is in or before, scanned ahead of it (plain-run.ts). */
+  let run: PlainRun | undefined;
+  /** `fed` where the model was last found not at rest: no run starts there. */
+  let notAtRestAt = -1;
+  /** The end of the last skip handed to xterm: nothing before it is needed to parse on. */
+  let skippedTo = 0;
+  let skipped = 0;
 
   const limit = () => (spoolBroken ? MEMORY_BACKLOG_BYTES : o.maxBacklogBytes);
   /**
@@ -102,20 +124,97 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
    * what the model has parsed (not from what it was handed): a snapshot stands for that offset,
    * and a viewer replays from there.
    */
-  const spooledFrom = () => (spool && spool.end > spool.start ? spool.end : Math.max(ring.start, screen.offset));
+  const spooledFrom = () => Math.max(spool && spool.end > spool.start ? spool.end : Math.max(ring.start, screen.offset), skippedTo);
   function spoolFailed(err: unknown): void {
     if (!spoolBroken) o.onSpoolError?.(err);
     spoolBroken = true;
   }
 
   /** Hands `data` to xterm; `after` runs once xterm parsed it (and everything before it). */
-  function submit(data: Uint8Array, after?: () => void): void {
+  function submit(data: Uint8Array, after?: () => void, covers?: number): void {
     outstanding++;
-    screen.write(data, () => {
-      after?.();
-      outstanding--;
-      progressed();
-    });
+    screen.write(
+      data,
+      () => {
+        after?.();
+        outstanding--;
+        progressed();
+      },
+      covers,
+    );
+  }
+
+  /** Output from `offset` (ring or spool; a copy, or a view of `into`); undefined when not held. */
+  function readAt(offset: number, maxBytes: number, into?: Buffer): Buffer | undefined {
+    if (offset >= ring.start) return ring.readFrom(offset, maxBytes, into);
+    if (!spoolHolds(offset)) return undefined;
+    try {
+      // Up to the spool's end at most: from there on the ring holds it (or nothing does, after a
+      // spool failure: the next read answers undefined).
+      return spool!.read(offset, maxBytes, into);
+    } catch (err) {
+      // What it held is lost to viewers too: they resync; the parser skips to the ring (hand).
+      spoolFailed(err);
+      spool?.clear();
+      return undefined;
+    }
+  }
+
+  /**
+   * The run of plain lines from `fed` on, scanned as far as the output goes (up to the next
+   * resize, SCAN_BYTES at a time); undefined when the model is not at rest where it would start.
+   */
+  function plainRun(): PlainRun | undefined {
+    if (!run || fed < run.start || fed > run.end) {
+      run = undefined;
+      if (outstanding > 0 || fed === notAtRestAt) return undefined;
+      if (!screen.atRest()) {
+        notAtRestAt = fed;
+        return undefined;
+      }
+      run = createPlainRun(fed, screen.keepLines);
+    }
+    const stop = Math.min(ring.end, resizes.length > 0 ? resizes[0]!.offset : Infinity, run.end + SCAN_BYTES);
+    while (run.open && run.end < stop) {
+      const at = run.end;
+      if (at >= ring.start) {
+        // Straight from the ring (no copy): scanned before anything is appended again.
+        let left = stop - at;
+        for (const view of ring.viewsFrom(at)!) {
+          if (left <= 0 || !run.open) break;
+          run.scan(left < view.length ? view.subarray(0, left) : view);
+          left -= view.length;
+        }
+      } else {
+        const data = readAt(at, Math.min(SLICE_BYTES, stop - at), (sliceBuffer ??= Buffer.allocUnsafe(SLICE_BYTES)));
+        if (!data || data.length === 0) run.close();
+        else run.scan(data);
+      }
+    }
+    if (resizes.length > 0 && run.end >= resizes[0]!.offset) run.close();
+    return run;
+  }
+
+  /** Skips plain lines the model does not need to parse (plain-run.ts); true when it handed a skip. */
+  function fastForward(): boolean {
+    if (closed || outstanding > 0) return false;
+    const cut = plainRun()?.cut(fed);
+    if (!cut || !screen.atRest()) return false;
+    const parts: Buffer[] = [cut.residue];
+    for (let at = cut.skipTo; at < cut.to; ) {
+      const part = readAt(at, cut.to - at);
+      if (!part || part.length === 0) return false;
+      parts.push(part);
+      at += part.length;
+    }
+    const from = fed;
+    fed = skippedTo = cut.to;
+    skipped += cut.skipTo - from;
+    // What the spool held is before the skip's end: no one parses it now (a viewer reading it resyncs).
+    if (spool && spool.end > spool.start && spool.end <= cut.to) clearSpool();
+    submit(Buffer.concat(parts), undefined, cut.to - from);
+    queueResizes(fed);
+    return true;
   }
 
   /** Queues the resizes due at or before `offset` behind what xterm was handed. */
@@ -159,8 +258,13 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     }
   }
 
-  /** Before the ring drops bytes the model has not parsed: onto the spool, or (no spool) to xterm. */
-  function keep(): void {
+  /**
+   * Before the ring drops the bytes before `dropTo` the model has not parsed: skipped, onto the
+   * spool, or (no spool) to xterm.
+   */
+  function keep(dropTo: number): void {
+    // A skip may end before `dropTo` (at a resize, or the last whole line): the rest is kept as usual.
+    if (fastForward() && spooledFrom() >= dropTo) return;
     if (!spoolBroken) {
       try {
         spool ??= o.openSpool!();
@@ -214,17 +318,25 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     const t = now();
     const urgent = waiters.length > 0 || pausedForBacklog;
     const quietFor = t - lastAppendAt;
-    if (!urgent && quietFor < QUIET_MS && t - lastSliceAt < SHARE_MS) {
-      timer = setTimeout(pump, Math.max(1, Math.min(QUIET_MS - quietFor, SHARE_MS - (t - lastSliceAt))));
+    const quietMs = !urgent && plainBacklog() ? PLAIN_QUIET_MS : QUIET_MS;
+    if (!urgent && quietFor < quietMs && t - lastSliceAt < SHARE_MS) {
+      timer = setTimeout(pump, Math.max(1, Math.min(quietMs - quietFor, SHARE_MS - (t - lastSliceAt))));
       return;
     }
     lastSliceAt = t;
-    hand(false);
+    if (!fastForward()) hand(false);
+  }
+
+  /** True when everything the parser has not reached is plain lines so far. */
+  function plainBacklog(): boolean {
+    const r = plainRun();
+    return r !== undefined && r.open && r.end >= ring.end;
   }
 
   function appendPiece(data: Uint8Array): void {
     // The ring is about to drop bytes the model has not parsed and the spool does not hold.
-    if (ring.end + data.length - ring.capacity > spooledFrom()) keep();
+    const dropTo = ring.end + data.length - ring.capacity;
+    if (dropTo > spooledFrom()) keep(dropTo);
     ring.append(data);
   }
 
@@ -241,6 +353,8 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       if (outstanding === 0 && !timer) pump();
     },
     resize(cols, rows) {
+      // A run's line count is for the size it was scanned with.
+      run?.close();
       if (outstanding === 0 && fed >= ring.end && resizes.length === 0) return screen.resize(cols, rows);
       resizes.push({ offset: ring.end, cols, rows });
       if (fed >= ring.end) queueResizes(fed);
@@ -260,34 +374,22 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     holds(offset) {
       return (offset >= ring.start && offset <= ring.end) || spoolHolds(offset);
     },
-    read(offset, maxBytes) {
-      if (offset >= ring.start) return ring.readFrom(offset, maxBytes);
-      if (!spoolHolds(offset)) return undefined;
-      try {
-        // Up to the spool's end at most: from there on the ring holds it (or nothing does, after a
-        // spool failure: the next read answers undefined).
-        return spool!.read(offset, maxBytes);
-      } catch (err) {
-        // What it held is lost to viewers too: they resync; the parser skips to the ring (hand).
-        spoolFailed(err);
-        spool?.clear();
-        return undefined;
-      }
-    },
+    read: (offset, maxBytes) => readAt(offset, maxBytes),
     get backlog() {
       return ring.end - screen.offset;
     },
     get spooled() {
       return spool ? spool.end - spool.start : 0;
     },
+    get skipped() {
+      return skipped;
+    },
     close() {
       closed = true;
       clearTimeout(timer);
       spool?.close();
       for (const w of waiters.splice(0)) w.resolve();
-      // The model parsed all the spool held: it is emptied (and written over from its start).
-    if (spool && spool.end > spool.start && screen.offset >= spool.end) clearSpool();
-    wakeProgress();
+      wakeProgress();
     },
   };
 }

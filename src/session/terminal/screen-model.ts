@@ -35,9 +35,18 @@ export interface ScreenModel {
   readonly bracketedPaste: boolean;
   /**
    * Feeds output bytes; they count as parsed once xterm has processed them, and then `parsed`
-   * runs (in the order of the writes, before xterm parses the next one).
+   * runs (in the order of the writes, before xterm parses the next one). `covers`: the output
+   * bytes the data stands for, when that is not its length (a skip: plain-run.ts).
    */
-  write(data: Uint8Array, parsed?: () => void): void;
+  write(data: Uint8Array, parsed?: () => void, covers?: number): void;
+  /**
+   * True when the parser stands in its ground state (not inside an escape sequence or a
+   * character) with the cursor inside the scroll region: where a run of plain lines may be
+   * skipped (plain-run.ts). Reads xterm's internals: false, never wrong, if they change.
+   */
+  atRest(): boolean;
+  /** Lines a skip must keep to leave the model as a full parse does: scrollback + 2 x rows. */
+  readonly keepLines: number;
   resize(cols: number, rows: number): void;
   /** Resolves once everything written so far has been parsed. */
   flush(): Promise<void>;
@@ -47,11 +56,18 @@ export interface ScreenModel {
   dispose(): void;
 }
 
+/** The parts of xterm's core `atRest` reads (not public API; checked at every use). */
+interface XtermCore {
+  _inputHandler?: { _parser?: { currentState?: number; _parseStack?: { state?: number } }; _utf8Decoder?: { interim?: Uint8Array } };
+  buffer?: { y?: number; scrollTop?: number; scrollBottom?: number };
+}
+
 export function createScreenModel(opts: { cols: number; rows: number; scrollback: number }): ScreenModel {
   const term = new xtermHeadless.Terminal({ cols: opts.cols, rows: opts.rows, scrollback: opts.scrollback, allowProposedApi: true });
   const serializer = new xtermSerialize.SerializeAddon();
   term.loadAddon(serializer);
   let parsed = 0;
+  const core = (term as unknown as { _core?: XtermCore })._core;
 
   return {
     get offset() {
@@ -66,8 +82,8 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
     get bracketedPaste() {
       return term.modes.bracketedPasteMode;
     },
-    write(data, done) {
-      const length = data.length;
+    write(data, done, covers) {
+      const length = covers ?? data.length;
       term.write(data, () => {
         parsed += length;
         done?.();
@@ -75,6 +91,17 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
     },
     resize(cols, rows) {
       term.resize(cols, rows);
+    },
+    atRest() {
+      const parser = core?._inputHandler?._parser;
+      const interim = core?._inputHandler?._utf8Decoder?.interim;
+      const buffer = core?.buffer;
+      if (parser?.currentState !== 0 || parser._parseStack?.state !== 0 || !interim || interim[0] !== 0) return false;
+      const { y, scrollTop, scrollBottom } = buffer ?? {};
+      return typeof y === 'number' && typeof scrollTop === 'number' && typeof scrollBottom === 'number' && y >= scrollTop && y <= scrollBottom;
+    },
+    get keepLines() {
+      return opts.scrollback + 2 * term.rows;
     },
     flush() {
       return new Promise((resolve) => term.write('', resolve));
