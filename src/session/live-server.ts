@@ -15,7 +15,7 @@ import { createOutputRing } from './terminal/output-ring.js';
 import { openOutputSpool } from './terminal/output-spool.js';
 import type { PtyHost } from './terminal/pty-host.js';
 import { createScreenModel, type ScreenModel } from './terminal/screen-model.js';
-import { handoverPath, type EarlyListener } from './terminal/socket-handover.js';
+import type { EarlyListener } from './terminal/socket-handover.js';
 import { createTerminalSession, type TerminalSession } from './terminal/terminal-session.js';
 import { createSessionService } from './session-service.js';
 import { createActivityTracker } from './activity/activity-tracker.js';
@@ -85,11 +85,8 @@ export async function serveTerminal(o: TerminalServerOptions): Promise<TerminalS
   });
   let listening = false;
   try {
-    const privateName = o.early && handoverPath(o.socketPath, 's');
-    if (o.early && privateName) {
-      rmSync(privateName, { force: true });
-      await listenPrivately(privateName, () => server.listen(privateName));
-      o.early.handOver(privateName);
+    if (o.early) {
+      o.early.serve((socket) => server.accept(socket));
     } else {
       await prepareSocketPath(o.socketPath, o.env);
       await listenPrivately(o.socketPath, () => server.listen(o.socketPath));

@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 import { Status } from 'nice-grpc-common';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { FailedPreconditionError } from './errors.js';
 import { openBidiCall } from './grpc-bidi-client.js';
 import { createGrpcHttp2Server, type GrpcHttp2Server } from './grpc-http2-server.js';
 import { createFrameReader, grpcFrame } from './grpc-wire.js';
+import { listenEarly } from '../session/terminal/socket-handover.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -58,6 +59,25 @@ async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number; outp
 }
 
 describe('gRPC server on node:http2', () => {
+  it('serves connections another listener accepted and held paused (a session\'s early listener)', async () => {
+    const t = await serve();
+    const path = join(dirname(t.socket), 'early.sock');
+    const early = (await listenEarly(path, {}))!;
+    cleanups.push(() => early.close());
+    const channel = createChannel(`unix://${path}`);
+    cleanups.push(() => channel.close());
+    const client = createClient(SessionServiceDefinition, channel);
+    // Made before the server takes the listener's connections: held, then served.
+    const first = client.getScreen({ noWait: false });
+    await new Promise((r) => setTimeout(r, 100));
+    early.serve((socket) => t.server.accept(socket));
+    expect((await first).text).toBe('hello');
+    // A new connection, made after.
+    const later = createChannel(`unix://${path}`);
+    cleanups.push(() => later.close());
+    expect((await createClient(SessionServiceDefinition, later).getScreen({ noWait: false })).text).toBe('hello');
+  });
+
   it('answers unary calls from a grpc-js client, and maps errors to their status without leaking internals', async () => {
     const ok = await serve();
     expect(await ok.client.getScreen({ noWait: false })).toMatchObject({ text: 'hello', cols: 80, offset: 5 });

@@ -12,6 +12,7 @@
  */
 import { createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { ServerError, Status, type CallContext } from 'nice-grpc-common';
 import { isAbortError } from 'abort-controller-x';
 import { isHapiError } from './errors.js';
@@ -41,6 +42,8 @@ export interface GrpcHttp2ServerOptions {
 export interface GrpcHttp2Server {
   /** Listens on a Unix socket path. */
   listen(path: string): Promise<void>;
+  /** Serves a connection accepted by another listener (socket-handover.ts), paused or not, as its own. */
+  accept(socket: Socket): void;
   /** Stops accepting calls and resolves once the open ones ended. */
   shutdown(): Promise<void>;
   /** Ends every connection at once. */
@@ -120,6 +123,12 @@ export function createGrpcHttp2Server(definition: GrpcServiceDefinition, impleme
     async listen(path) {
       server.listen(path);
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+    },
+    accept(socket) {
+      server.emit('connection', socket);
+      // HTTP/2 reads from the socket's handle once it reads at all: a connection accepted
+      // paused (pauseOnConnect) starts now, into the session just set up.
+      socket.resume();
     },
     async shutdown() {
       server.close();

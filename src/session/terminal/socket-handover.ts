@@ -1,35 +1,31 @@
 /**
  * The session's socket listens from the first milliseconds, before the gRPC server exists.
  *
- * Loading grpc-js and the screen model costs a session some 60 ms; the runner's spawn waits for
- * the session's report, so they load after it. A viewer that connects right after the spawn
- * returns must still be served: a plain listener (node:net, nothing to load) holds the path
- * and keeps the connections it accepts, paused; once the gRPC server listens on a private
- * name in the same directory, that socket is renamed over the session's path (atomic: every
- * later connection reaches the server, none is refused), and the held connections are
- * forwarded to it byte for byte.
+ * Loading the gRPC server and the screen model costs a session some 60 ms; the runner's spawn
+ * waits for the session's report, so they load after it. A viewer that connects right after the
+ * spawn returns must still be served: a plain listener (node:net, nothing to load) holds the
+ * path and keeps the connections it accepts, paused. Once the server exists, the listener hands
+ * it the connections it held and every later one, for the session's life (the HTTP/2 server
+ * serves a connection accepted elsewhere as its own). Nothing is relayed byte by byte: the
+ * runner and `hapi` connect right after a spawn, and their attach streams (every output byte)
+ * used to pass through a pipe in this process for as long as they lasted.
  *
- * Both listeners bind to temporary names and are renamed into place: Node unlinks a Unix
- * socket's bound name when it closes, which must never be the session's path.
+ * The listener binds a temporary name and is renamed into place (atomic: a stale socket at
+ * the path is replaced, and Node's unlinking of the bound name when it closes never removes
+ * the session's path).
  */
 import { renameSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Env } from '../../shared/config.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../shared/paths.js';
 import { listenPrivately, prepareSocketPath } from '../../runner/control-socket.js';
 
-/** How long the early listener keeps accepting after the handover: connections in its backlog. */
-const BACKLOG_DRAIN_MS = 200;
-
 export interface EarlyListener {
   readonly path: string;
-  /**
-   * Moves the socket of the real server (listening at `servingPath`, see `handoverPath`) onto
-   * the session's path and forwards the connections held so far to it.
-   */
-  handOver(servingPath: string): void;
-  /** Stops listening (the path is left to the caller) and drops held connections. */
+  /** Hands the connections held so far, and every later one, to the server (`accept`). */
+  serve(accept: (socket: Socket) => void): void;
+  /** Stops listening (the path is left to the caller) and drops connections still held. */
   close(): void;
 }
 
@@ -53,24 +49,12 @@ export async function listenEarly(socketPath: string, env: Env): Promise<EarlyLi
   await prepareSocketPath(socketPath, env);
   rmSync(tmp, { force: true });
   const held = new Set<Socket>();
-  let target: string | undefined;
-  const forward = (client: Socket) => {
-    const upstream = connect(target!);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      held.delete(client);
-    };
-    for (const s of [client, upstream]) {
-      s.on('error', drop);
-      s.on('close', drop);
-    }
-    client.pipe(upstream).pipe(client);
-  };
+  let accept: ((socket: Socket) => void) | undefined;
   const server = createServer({ pauseOnConnect: true }, (client) => {
+    if (accept) return accept(client);
     held.add(client);
     client.on('error', () => held.delete(client));
-    if (target) forward(client);
+    client.on('close', () => held.delete(client));
   });
   await listenPrivately(tmp, () => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -88,19 +72,14 @@ export async function listenEarly(socketPath: string, env: Env): Promise<EarlyLi
   server.on('error', () => {
     // After listen, only accept errors (EMFILE...): that client is refused, the rest goes on.
   });
-  let drain: NodeJS.Timeout | undefined;
   return {
     path: socketPath,
-    handOver(servingPath) {
-      renameSync(servingPath, socketPath);
-      target = socketPath;
-      for (const client of held) forward(client);
-      // Nothing new reaches this listener once the path is renamed over; what connected just
-      // before is still in its backlog and is accepted (and forwarded) on the next loop turns.
-      drain = setTimeout(() => server.close(), BACKLOG_DRAIN_MS);
+    serve(serverAccept) {
+      accept = serverAccept;
+      for (const client of held) serverAccept(client);
+      held.clear();
     },
     close() {
-      clearTimeout(drain);
       server.close();
       for (const client of held) client.destroy();
       held.clear();
