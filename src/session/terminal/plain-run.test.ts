@@ -103,4 +103,23 @@ describe('plain run', () => {
     const cut = run.cut(0)!;
     expect(cut.residue.toString()).toBe('\x1b[0m');
   });
+
+  it('finds the same run four bytes at a time as byte by byte, at every alignment', () => {
+    const special = [0x00, 0x07, 0x08, 0x0b, 0x1a, 0x1b, 0x1f, 0x7f, 0x80, 0x9b, 0xc2, 0xff];
+    for (let seed = 1; seed <= 300; seed++) {
+      const text = Buffer.from(lines(40) + '\x1b[1;32mgreen\x1b[0m\r\n' + lines(40, 40));
+      const at = 30 + (seed * 7919) % (text.length - 40);
+      const broken = Buffer.concat([text.subarray(0, at), Buffer.from([special[seed % special.length]!]), text.subarray(at)]);
+      for (const shift of [0, 1, 2, 3]) {
+        // A view starting `shift` bytes into its memory: the words start at another offset.
+        const data = Buffer.concat([Buffer.alloc(shift), broken]).subarray(shift);
+        const whole = createPlainRun(0, 5);
+        whole.scan(data);
+        const bytewise = createPlainRun(0, 5);
+        for (let i = 0; i < data.length; i++) bytewise.scan(data.subarray(i, i + 1));
+        expect([whole.open, whole.end], `seed ${seed} shift ${shift}`).toEqual([bytewise.open, bytewise.end]);
+        expect(whole.cut(0), `seed ${seed} shift ${shift}`).toEqual(bytewise.cut(0));
+      }
+    }
+  });
 });
