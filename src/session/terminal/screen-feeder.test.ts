@@ -241,6 +241,12 @@ describe('screen feeder: plain lines skipped', () => {
 
   it('passes over most of a flood of plain lines: no spool, little parsing, the model exact', async () => {
     const t = setup({ ring: 1024 * 1024, maxBacklog: 64 * 1024 * 1024 });
+    let parsed = 0;
+    const write = t.screen.write.bind(t.screen);
+    t.screen.write = (data, done, covers) => {
+      parsed += data.length;
+      write(data, done, covers);
+    };
     const chunks: Buffer[] = [];
     let maxSpooled = 0;
     for (let i = 0; i < 400; i++) {
@@ -253,6 +259,8 @@ describe('screen feeder: plain lines skipped', () => {
     const total = chunks.reduce((n, c) => n + c.length, 0);
     expect(t.feeder.skipped / total).toBeGreaterThan(0.8);
     expect(maxSpooled).toBe(0);
+    // Parsed: about one skip's kept lines (scrollback + 2 x rows), not one per ring of output.
+    expect(parsed).toBeLessThan(3 * lines(0, t.screen.keepLines).length);
     const ref = await reference(chunks);
     expect(t.screen.snapshot().ansi).toBe(ref.snapshot().ansi);
     t.feeder.close();

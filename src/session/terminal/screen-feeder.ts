@@ -114,8 +114,12 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
   let run: PlainRun | undefined;
   /** `fed` where the model was last found not at rest: no run starts there. */
   let notAtRestAt = -1;
-  /** The end of the last skip handed to xterm: nothing before it is needed to parse on. */
+  /** The end of the last skip (handed to xterm or deferred): nothing before it is needed to parse on. */
   let skippedTo = 0;
+  /** A skip not handed to xterm yet (fastForward); the model stands at `fed`, before it. */
+  let deferred: { to: number; skipped: number; unit: Buffer } | undefined;
+  /** Output neither parsed nor stood for by a skip: what the backlog's bound is about. */
+  const unparsed = () => ring.end - Math.max(screen.offset, skippedTo);
   let skipped = 0;
 
   const limit = () => (spoolBroken ? MEMORY_BACKLOG_BYTES : o.maxBacklogBytes);
@@ -195,24 +199,45 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     return run;
   }
 
-  /** Skips plain lines the model does not need to parse (plain-run.ts); true when it handed a skip. */
-  function fastForward(): boolean {
+  /**
+   * Skips plain lines the model does not need to parse (plain-run.ts): hands xterm the skip's
+   * SGR residue and kept lines as one write, or, `defer`, only copies them out of the ring (the
+   * ring is about to drop them) to be parsed when the parser next runs, unless a later skip of
+   * the same run supersedes them first: during a flood of plain lines nothing is parsed until
+   * the parser gets its turn. True when it handed (or deferred) something.
+   */
+  function fastForward(defer = false): boolean {
     if (closed || outstanding > 0) return false;
     const cut = plainRun()?.cut(fed);
-    if (!cut || !screen.atRest()) return false;
-    const parts: Buffer[] = [cut.residue];
-    for (let at = cut.skipTo; at < cut.to; ) {
-      const part = readAt(at, cut.to - at);
-      if (!part || part.length === 0) return false;
-      parts.push(part);
-      at += part.length;
+    if (cut && screen.atRest()) {
+      const parts: Buffer[] = [cut.residue];
+      for (let at = cut.skipTo; at < cut.to; ) {
+        const part = readAt(at, cut.to - at);
+        if (!part || part.length === 0) break;
+        parts.push(part);
+        at += part.length;
+      }
+      if (parts.reduce((n, p) => n + p.length, 0) === cut.residue.length + cut.to - cut.skipTo) {
+        skippedTo = cut.to;
+        // What the spool held is before the skip's end: no one parses it now (a viewer reading it resyncs).
+        if (spool && spool.end > spool.start && spool.end <= cut.to) clearSpool();
+        deferred = { to: cut.to, skipped: cut.skipTo - fed, unit: Buffer.concat(parts) };
+        if (!defer) handDeferred();
+        return true;
+      }
     }
+    return handDeferred();
+  }
+
+  /** Hands xterm the deferred skip, if any: the model then goes on from its end. */
+  function handDeferred(): boolean {
+    if (!deferred) return false;
+    const { to, skipped: bytes, unit } = deferred;
+    deferred = undefined;
     const from = fed;
-    fed = skippedTo = cut.to;
-    skipped += cut.skipTo - from;
-    // What the spool held is before the skip's end: no one parses it now (a viewer reading it resyncs).
-    if (spool && spool.end > spool.start && spool.end <= cut.to) clearSpool();
-    submit(Buffer.concat(parts), undefined, cut.to - from);
+    fed = to;
+    skipped += bytes;
+    submit(unit, undefined, to - from);
     queueResizes(fed);
     return true;
   }
@@ -227,6 +252,8 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
 
   /** Hands the next slice (`all`: everything) up to the ring's end to xterm, in order. */
   function hand(all: boolean): void {
+    // The output before a deferred skip's end may be gone: the skip stands for it.
+    handDeferred();
     while (fed < ring.end) {
       queueResizes(fed);
       const stop = Math.min(ring.end, fed + SLICE_BYTES, resizes.length > 0 ? resizes[0]!.offset : Infinity);
@@ -264,7 +291,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
    */
   function keep(dropTo: number): void {
     // A skip may end before `dropTo` (at a resize, or the last whole line): the rest is kept as usual.
-    if (fastForward() && spooledFrom() >= dropTo) return;
+    if (fastForward(true) && spooledFrom() >= dropTo) return;
     if (!spoolBroken) {
       try {
         spool ??= o.openSpool!();
@@ -284,7 +311,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     for (let i = waiters.length - 1; i >= 0; i--) {
       if (outstanding === 0 && fed >= waiters[i]!.target) waiters.splice(i, 1)[0]!.resolve();
     }
-    if (pausedForBacklog && ring.end - screen.offset <= Math.max(0, limit() - RESUME_MARGIN)) {
+    if (pausedForBacklog && unparsed() <= Math.max(0, limit() - RESUME_MARGIN)) {
       pausedForBacklog = false;
       o.resume();
     }
@@ -346,7 +373,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       const piece = Math.max(1, Math.floor(ring.capacity / 2));
       for (let at = 0; at < data.length; at += piece) appendPiece(data.length <= piece ? data : data.subarray(at, at + piece));
       lastAppendAt = now();
-      if (!pausedForBacklog && ring.end - screen.offset > limit()) {
+      if (!pausedForBacklog && unparsed() > limit()) {
         pausedForBacklog = true;
         o.pause();
       }
