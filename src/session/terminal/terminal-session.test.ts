@@ -1,3 +1,5 @@
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { ViewerEvent } from '../../contract/session-types.js';
 import { mkdtempSync } from 'node:fs';
@@ -56,7 +58,37 @@ function setup(opts: { ring?: number; window?: number; parseBacklog?: number; co
 const outputText = (events: (ViewerEvent | undefined)[]) =>
   events.map((e) => (e?.kind === 'output' ? e.data.toString() : '')).join('');
 
+/** Heap in use after full collections (the test process gets `gc` from V8's flags). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) gc();
+  return getHeapStatistics().used_heap_size;
+}
+
 describe('terminal session', () => {
+  it('keeps nothing per event a viewer waits for: its memory does not grow with the output it is sent', async () => {
+    const t = setup({ ring: 64 * 1024, window: 32 * 1024, coalesceMs: 0 });
+    const v = t.terminal.attach({ mode: 'interactive' });
+    await v.next(); // the snapshot
+    const round = async (events: number) => {
+      for (let i = 0; i < events; i++) {
+        // The viewer waits first (as a stream does), then the agent writes.
+        const next = v.next();
+        await new Promise((r) => setImmediate(r));
+        t.emit('x');
+        await next;
+      }
+    };
+    await round(2_000); // warm up
+    const before = heapAfterGc();
+    await round(20_000);
+    const grown = heapAfterGc() - before;
+    // A wait that raced a promise pending for the viewer's life kept some 150 bytes per event (3 MB here).
+    expect(grown).toBeLessThan(1024 * 1024);
+    v.close();
+  }, 60_000);
+
   it('starts a new viewer with a snapshot, then streams output with offsets', async () => {
     const t = setup();
     t.emit('hello ');

@@ -195,8 +195,6 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
       let size = hello.mode === 'interactive' ? hello.size : undefined;
       let closed = false;
       let exitSent = false;
-      let wakeClosed: () => void = () => {};
-      const closedSignal = new Promise<void>((r) => (wakeClosed = r));
       // When this viewer's last output event went (monotonic ms), and the input count then.
       let lastSentAt = -Infinity;
       let inputsAtLastSent = inputs;
@@ -207,7 +205,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         let due = false;
         const elapsed = new Promise<void>((r) => (timer = setTimeout(() => ((due = true), r()), ms)));
         try {
-          while (!due && !closed && !exitStatus && ring.end - from < MAX_CHUNK_BYTES && inputs === inputsAtLastSent) await Promise.race([changed(), closedSignal, elapsed]);
+          while (!due && !closed && !exitStatus && ring.end - from < MAX_CHUNK_BYTES && inputs === inputsAtLastSent) await Promise.race([changed(), elapsed]);
         } finally {
           clearTimeout(timer);
         }
@@ -219,7 +217,10 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         closed = true;
         viewers--;
         if (local) localViewers--;
-        wakeClosed();
+        // Wakes this viewer's wait (and the others', which look again and wait on). Not a promise
+        // of its own to race against: every race on a promise that stays pending adds a
+        // reaction to it, and a viewer's waits come by the thousand per flood.
+        notify();
       };
       return {
         async next() {
@@ -235,7 +236,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               if (position === undefined || !feeder.holds(position)) {
                 // Neither this viewer's offset nor the model's is held (the model's slice in
                 // flight fell out of the ring): the model's next step settles it.
-                await Promise.race([feeder.progress(), changed(), closedSignal]);
+                await Promise.race([feeder.progress(), changed()]);
                 continue;
               }
             }
@@ -261,7 +262,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
               exitSent = true;
               return { kind: 'exited', status: exitStatus };
             }
-            await Promise.race([changed(), closedSignal]);
+            await changed();
           }
         },
         handle(message) {
