@@ -4,11 +4,31 @@ import { holdOutput, spawnPty } from './pty-host.js';
 function collect(cmd: string, opts: { cols?: number; rows?: number } = {}) {
   const pty = spawnPty({ command: '/bin/sh', args: ['-c', cmd], cwd: '/', env: { PATH: process.env.PATH, TERM: 'xterm-256color' }, cols: opts.cols ?? 120, rows: opts.rows ?? 40 });
   const chunks: Buffer[] = [];
-  pty.onData((d) => chunks.push(d));
+  // Copies: the data is a view of the PTY's one read buffer.
+  pty.onData((d) => chunks.push(Buffer.from(d)));
   return { pty, output: () => Buffer.concat(chunks) };
 }
 
 describe('pty host', () => {
+  it('reads the PTY into one buffer: every piece of output is a view of it, and none is lost', async () => {
+    const pty = spawnPty({ command: '/bin/sh', args: ['-c', 'seq 1 50000'], cwd: '/', env: { PATH: process.env.PATH }, cols: 80, rows: 24 });
+    const memories = new Set<ArrayBufferLike>();
+    const chunks: Buffer[] = [];
+    pty.onData((d) => {
+      memories.add(d.buffer);
+      chunks.push(Buffer.from(d));
+    });
+    await pty.exited;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(chunks.length).toBeGreaterThan(10);
+    // One buffer for all reads (no allocation per read); this fails when node's socket
+    // internals change under it (then it reads as before, allocating: see readIntoOneBuffer).
+    expect(memories.size).toBe(1);
+    const numbers = Buffer.concat(chunks).toString().trim().split(/\r?\n/).map(Number);
+    expect(numbers).toHaveLength(50000);
+    expect(numbers.every((n, i) => n === i + 1)).toBe(true);
+  });
+
   it('runs the command in a terminal of the given size and hands out raw bytes', async () => {
     const { pty, output } = collect('stty size; test -t 0 && echo tty; printf "\\303\\251\\n"; exit 3');
     expect(await pty.exited).toEqual({ exitCode: 3 });
@@ -37,12 +57,12 @@ describe('pty host', () => {
     // 200,000 numbered bytes: far more than the 4 KiB held before reading pauses.
     const pty = spawnPty({ command: '/bin/sh', args: ['-c', 'seq 1 35000; stty -echo'], cwd: '/', env: { PATH: process.env.PATH }, cols: 80, rows: 24 });
     const tapped: Buffer[] = [];
-    const held = holdOutput(pty, 4096, (d) => tapped.push(d));
+    const held = holdOutput(pty, 4096, (d) => tapped.push(Buffer.from(d)));
     await new Promise((r) => setTimeout(r, 300));
     // Paused: the tap (the session log) saw only a little of it so far.
     expect(Buffer.concat(tapped).length).toBeLessThan(100_000);
     const got: Buffer[] = [];
-    held.onData((d) => got.push(d));
+    held.onData((d) => got.push(Buffer.from(d)));
     await held.exited;
     await new Promise((r) => setTimeout(r, 50));
     const text = Buffer.concat(got).toString();
@@ -61,7 +81,7 @@ describe('pty host', () => {
       const held = holdOutput(pty, 1024, () => {});
       await new Promise((r) => setTimeout(r, 1000));
       const got: Buffer[] = [];
-      held.onData((d) => got.push(d));
+      held.onData((d) => got.push(Buffer.from(d)));
       await held.exited;
       const numbers = Buffer.concat(got).toString().trim().split(/\r?\n/).map(Number);
       expect(numbers).toHaveLength(1000);

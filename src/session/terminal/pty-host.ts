@@ -2,6 +2,12 @@
  * The adapter around node-pty: runs the agent in a pseudo-terminal and hands out its raw
  * output as bytes (node-pty decodes to strings unless told not to, which would split
  * multi-byte characters across chunks and break byte offsets).
+ *
+ * Every read of the PTY lands in one buffer (node's `onread` for sockets, set on the socket
+ * node-pty reads from): a flood comes as some 25,000 reads of 4 KiB per 100 MB, and each used to
+ * allocate 64 KiB for the read and 4 KiB for what it got, which left the session's malloc heap
+ * fragmented (tens of MB resident after a flood). Listeners get a view of that buffer, valid
+ * during the call only: whoever keeps output copies it (the ring, the log's batch do anyway).
  */
 import { closeSync, constants as fsConstants, openSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -17,6 +23,7 @@ export interface PtyHost {
   readonly pid: number;
   readonly cols: number;
   readonly rows: number;
+  /** Output as it is read: a view valid during the call only (the next read overwrites it). */
   onData(listener: (data: Buffer) => void): void;
   /** Resolves once the agent has exited and its last output was delivered. */
   readonly exited: Promise<PtyExit>;
@@ -43,8 +50,26 @@ const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).m
 export function spawnPty(o: PtyOptions): PtyHost {
   const env = Object.fromEntries(Object.entries(o.env).filter((e): e is [string, string] => e[1] !== undefined));
   const pty = nodePty.spawn(o.command, o.args, { name: env.TERM ?? 'xterm-256color', cols: o.cols, rows: o.rows, cwd: o.cwd, env, encoding: null });
+  const listeners: ((data: Buffer) => void)[] = [];
+  const emit = (data: Buffer) => {
+    for (const l of listeners) l(data);
+  };
+  // Reading into one buffer bypasses the socket's pause (nothing is pushed): a read that
+  // lands while paused answers false, which stops reading until resume().
+  let paused = false;
+  const pause = () => {
+    paused = true;
+    pty.pause();
+  };
+  const resume = () => {
+    paused = false;
+    pty.resume();
+  };
+  // Synchronously after the spawn: node-pty's socket starts reading on the next tick.
+  // With `encoding: null` node-pty emits Buffers, although its types say string.
+  if (!readIntoOneBuffer(pty, (data) => (emit(data), !paused))) pty.onData((data) => emit(data as unknown as Buffer));
   let exited = false;
-  const tail = keepTail(pty);
+  const tail = keepTail(pty, (l) => listeners.push(l), resume);
   const done = new Promise<PtyExit>((resolve) => {
     pty.onExit(({ exitCode, signal }) => {
       exited = true;
@@ -63,8 +88,7 @@ export function spawnPty(o: PtyOptions): PtyHost {
       return pty.rows;
     },
     onData(listener) {
-      // With `encoding: null` node-pty emits Buffers, although its types say string.
-      pty.onData((data) => listener(data as unknown as Buffer));
+      listeners.push(listener);
     },
     exited: done,
     write(data) {
@@ -79,14 +103,44 @@ export function spawnPty(o: PtyOptions): PtyHost {
     pause() {
       // Once the agent is gone its last output is read at once (keepTail).
       if (tail.agentGone() || exited) return;
-      pty.pause();
+      pause();
       tail.paused();
     },
     resume() {
       tail.resumed();
-      pty.resume();
+      resume();
     },
   };
+}
+
+/** The buffer every read of the PTY lands in: what libuv asks for per read of a stream. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** The parts of node's net.Socket `readIntoOneBuffer` sets (its `onread` option, after the fact). */
+interface SocketInternals {
+  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void };
+  [key: symbol]: unknown;
+}
+
+/**
+ * Makes node-pty's socket read into one buffer and hand each read to `deliver` (what net.Socket
+ * does for its `onread` option, which node-pty does not pass): no allocation per read, and no
+ * 'data' events any more. `deliver` answers false to stop reading (until the socket's resume). It sets the socket's own onread fields (found by their symbols'
+ * names) before its first read; false, and nothing changed, when they are not there (another
+ * Node): the PTY is then read as before.
+ */
+function readIntoOneBuffer(pty: nodePty.IPty, deliver: (data: Buffer) => boolean): boolean {
+  const socket = (pty as unknown as { _socket?: SocketInternals })._socket;
+  if (!socket || typeof socket._handle?.useUserBuffer !== 'function') return false;
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const kBuffer = symbols.find((s) => s.description === 'kBuffer');
+  const kBufferCb = symbols.find((s) => s.description === 'kBufferCb');
+  if (!kBuffer || !kBufferCb || socket[kBuffer] !== null || socket[kBufferCb] !== null) return false;
+  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  socket[kBuffer] = buffer;
+  socket[kBufferCb] = (nread: number) => deliver(buffer.subarray(0, nread));
+  socket._handle.useUserBuffer(buffer);
+  return true;
 }
 
 /** Quiet time after the agent's exit that counts as "its output is all read". */
@@ -114,7 +168,7 @@ interface Tail {
  * PAUSED_CHECK_MS while reading is paused) reading resumes for good, and the descriptor is
  * closed when the output has been quiet for TAIL_QUIET_MS, which ends the PTY as usual.
  */
-function keepTail(pty: nodePty.IPty): Tail {
+function keepTail(pty: nodePty.IPty, onData: (listener: () => void) => void, resume: () => void): Tail {
   let slave: number | undefined;
   const device = (pty as unknown as { _pty?: unknown })._pty;
   if (typeof device === 'string' && device.startsWith('/dev/')) {
@@ -151,12 +205,12 @@ function keepTail(pty: nodePty.IPty): Tail {
     if (gone || isRunning(pty.pid)) return;
     gone = true;
     stopWatching();
-    pty.resume();
+    resume();
     deadline = setTimeout(release, TAIL_MAX_MS);
     settle();
   }
   process.on('SIGCHLD', check);
-  pty.onData(() => gone && settle());
+  onData(() => gone && settle());
   return {
     agentGone: () => gone,
     paused() {
@@ -220,7 +274,8 @@ export function holdOutput(pty: PtyHost, maxBytes: number, tap: (data: Buffer) =
   pty.onData((data) => {
     tap(data);
     if (listener) return listener(data);
-    held!.push(data);
+    // A copy: the PTY's data is a view of its read buffer (spawnPty).
+    held!.push(Buffer.from(data));
     heldBytes += data.length;
     if (heldBytes >= maxBytes) pauseFor('held', true);
   });
