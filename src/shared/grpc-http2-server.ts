@@ -17,7 +17,7 @@ import { ServerError, Status, type CallContext } from 'nice-grpc-common';
 import { isAbortError } from 'abort-controller-x';
 import { isHapiError } from './errors.js';
 import { toServerError } from './grpc-errors.js';
-import { createFrameReader, drainOrClose, grpcFrame } from './grpc-wire.js';
+import { createFrameReader, drainOrClose, writeGrpcMessage } from './grpc-wire.js';
 
 interface MessageType {
   decode(input: Uint8Array): unknown;
@@ -150,7 +150,7 @@ function finishEarly(stream: ServerHttp2Stream, code: Status, message: string): 
 /** Writes one message, waiting while the peer's window is full; false once the stream is gone. */
 async function write(stream: ServerHttp2Stream, type: MessageType, message: unknown): Promise<boolean> {
   if (stream.destroyed || stream.closed) return false;
-  if (stream.write(grpcFrame(type.encode(message as never).finish()))) return true;
+  if (writeGrpcMessage(stream, type.encode(message as never).finish())) return true;
   await drainOrClose(stream);
   return !stream.destroyed && !stream.closed;
 }

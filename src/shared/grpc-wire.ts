@@ -4,7 +4,7 @@
  * trailers. Uncompressed only.
  */
 import type { ClientHttp2Stream } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { Status } from 'nice-grpc-common';
 
 /** One uncompressed gRPC message: flag byte 0, 4-byte big-endian length, the payload. */
@@ -13,6 +13,22 @@ export function grpcFrame(payload: Uint8Array): Buffer {
   out.writeUInt32BE(payload.length, 1);
   out.set(payload, 5);
   return out;
+}
+
+/**
+ * Writes one uncompressed gRPC message to a stream as its prefix and the payload itself, corked
+ * into one write: the payload is not copied (a viewer's output, 64 KiB a message, was copied
+ * into a new frame every time). Answers what `write` answers (false: wait for 'drain').
+ */
+export function writeGrpcMessage(stream: Writable, payload: Uint8Array): boolean {
+  const prefix = Buffer.allocUnsafe(5);
+  prefix[0] = 0;
+  prefix.writeUInt32BE(payload.length, 1);
+  stream.cork();
+  stream.write(prefix);
+  const ok = stream.write(payload);
+  stream.uncork();
+  return ok;
 }
 
 /** grpc-message is percent-encoded; a malformed one is shown as it came. */

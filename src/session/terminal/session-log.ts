@@ -55,6 +55,8 @@ export interface SessionLogOptions {
 
 /** The largest write of a batching log. */
 export const BATCH_BYTES = 64 * 1024;
+/** Written batches kept for reuse. */
+const SPARE_BATCHES = 4;
 /** How long a batching log holds output before writing it. */
 export const BATCH_MS = 10;
 /** Output a batching log lets wait for the disk before it asks for reading to pause. */
@@ -128,8 +130,16 @@ export function createSessionLog(o: SessionLogOptions): SessionLog {
 
   // Batching: output gathers in `held`; full batches queue for writing on libuv's thread pool,
   // one write at a time and in order, so the thread that reads the PTY never waits for the disk.
-  let held = Buffer.allocUnsafe(BATCH_BYTES);
+  let held: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
   let heldBytes = 0;
+  /**
+   * Batches written, for the next ones: a flood fills some 1,600 a 100 MB, and a new 64 KiB
+   * each time (malloc'd, freed after its write) fragmented the heap.
+   */
+  const spare: Buffer[] = [];
+  const recycle = (written: Buffer) => {
+    if (written.buffer.byteLength === BATCH_BYTES && spare.length < SPARE_BATCHES) spare.push(Buffer.from(written.buffer as ArrayBuffer));
+  };
   let flushTimer: NodeJS.Timeout | undefined;
   const queue: Buffer[] = [];
   let queuedBytes = 0;
@@ -180,7 +190,7 @@ export function createSessionLog(o: SessionLogOptions): SessionLog {
         n = data.length;
       } else settled(undefined);
       if (n < data.length) queue[0] = data.subarray(n);
-      else queue.shift();
+      else recycle(queue.shift()!);
       queuedBytes -= n;
       size += err ? 0 : n;
       if (pressed && queuedBytes <= maxQueued / 2) {
@@ -211,7 +221,7 @@ export function createSessionLog(o: SessionLogOptions): SessionLog {
     flushTimer = undefined;
     if (heldBytes === 0) return;
     enqueue(held.subarray(0, heldBytes));
-    held = Buffer.allocUnsafe(BATCH_BYTES);
+    held = spare.pop() ?? Buffer.allocUnsafe(BATCH_BYTES);
     heldBytes = 0;
   }
 
