@@ -144,6 +144,10 @@ describe('runner-spawned sessions run in a terminal of their own', () => {
     expect(argv.slice(1, argv.findIndex((a) => a.endsWith('hapi.cjs')))).toEqual(['--max-semi-space-size=2', '--expose-gc']);
     const agent = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').map(Number)[0]!;
     expect(readFileSync(`/proc/${agent}/cmdline`, 'utf8')).not.toMatch(/semi-space|expose-gc/);
+    // Its malloc tuning (node-flags.ts) is the session process's own too.
+    const environ = (p: number) => readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+    expect(environ(pid)).toContain('MALLOC_MMAP_THRESHOLD_=65536');
+    expect(environ(agent).filter((v) => /^(MALLOC_MMAP_THRESHOLD_|HAPI_SESSION_OWN_ENV)=/.test(v))).toEqual([]);
     const sent = await th.cli(['send', live.id, 'hello there', '--enter']);
     expect(sent.code, sent.stderr).toBe(0);
     // The fixture enabled bracketed paste, so the text arrives as one paste, then Enter.

@@ -16,6 +16,7 @@ import { existsSync, rmSync } from 'node:fs';
 import type { ExitStatus, ScreenText } from '../contract/session-types.js';
 import type { Env, SessionConfig } from '../shared/config.js';
 import { hapiPaths } from '../shared/paths.js';
+import { withoutSessionProcessEnv } from '../shared/node-flags.js';
 import { lookPath, type ResolvedAgent } from '../runner/sessions/agents.js';
 import { sessionLogPath } from '../runner/sessions/spawner.js';
 import { yieldCpuToControl } from './terminal/cpu-priority.js';
@@ -65,10 +66,13 @@ export interface LiveAgent {
 }
 
 /**
- * The terminal's environment: the session's, with a capable TERM and a UTF-8 locale. A session
+ * The terminal's environment: the session's (less what the session process runs with for
+ * itself), with a capable TERM and a UTF-8 locale. A session
  * started from a terminal keeps that terminal's TERM, COLORTERM and locale (it inherited them).
  */
-export function terminalEnv(env: Env, sessionId: string, startedBy: 'runner' | 'terminal' = 'runner'): Env {
+export function terminalEnv(sessionEnv: Env, sessionId: string, startedBy: 'runner' | 'terminal' = 'runner'): Env {
+  // What the session process runs with for itself (node-flags.ts) is not the agent's.
+  const env = withoutSessionProcessEnv(sessionEnv);
   if (startedBy === 'terminal') {
     return { ...env, TERM: env.TERM || 'xterm-256color', HAPI_SESSION_ID: sessionId, HAPI_SESSION_PID: String(process.pid) };
   }

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { attachConfig, sessionConfig, type Env } from '../shared/config.js';
 import { UnavailableError, errnoCode } from '../shared/errors.js';
 import { exitCodeOfStatus } from '../shared/exit-codes.js';
-import { SESSION_NODE_FLAGS } from '../shared/node-flags.js';
+import { SESSION_NODE_FLAGS, sessionProcessEnv } from '../shared/node-flags.js';
 import { hapiPaths, sessionSocketPathFor } from '../shared/paths.js';
 import { cliPath } from '../shared/version.js';
 import { createAgentResolver } from '../runner/sessions/agents.js';
@@ -110,7 +110,7 @@ function launch(argv: string[], o: { env: Env; cwd: string; logsDir: string; ses
   const fd = openSync(logPath, 'a', 0o600);
   try {
     // With the runner's node flags: a terminal session is the same process as a runner-spawned one.
-    const child = spawn(process.execPath, [...SESSION_NODE_FLAGS, cliPath(), ...argv], { cwd: o.cwd, detached: true, stdio: ['ignore', fd, fd], env: o.env });
+    const child = spawn(process.execPath, [...SESSION_NODE_FLAGS, cliPath(), ...argv], { cwd: o.cwd, detached: true, stdio: ['ignore', fd, fd], env: sessionProcessEnv(o.env) });
     const exited = new Promise<number>((resolve) => {
       child.once('exit', (code, signal) => resolve(signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1)));
       child.once('error', (err) => {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { AbortedError, errnoCode } from '../../shared/errors.js';
-import { SESSION_NODE_FLAGS } from '../../shared/node-flags.js';
+import { SESSION_NODE_FLAGS, sessionProcessEnv } from '../../shared/node-flags.js';
 import { processStartTime } from '../../shared/proc.js';
 
 /**
@@ -74,7 +74,7 @@ export async function launchSession(opts: LaunchOptions): Promise<LaunchedSessio
       cwd: opts.directory,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...(opts.env ?? process.env), [SESSION_PROMPT_ENV]: opts.prompt || undefined },
+      env: sessionProcessEnv({ ...(opts.env ?? process.env), [SESSION_PROMPT_ENV]: opts.prompt || undefined }),
     });
   } finally {
     // The child holds its own copy of the descriptor.
