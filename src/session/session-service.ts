@@ -53,7 +53,7 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
       }
     },
     async getScreen(request) {
-      return screenToProto(await terminal.screen({ noWait: request.noWait }));
+      return screenToProto(await terminal.screen({ noWait: request.noWait, textOnly: request.textOnly }));
     },
     async sendInput(request) {
       terminal.sendInput(sessionInputFromProto(request));

@@ -65,7 +65,8 @@ export function createRunnerTerminals(o: RunnerTerminalsOptions): RunnerTerminal
     socketFor: (id) => directory.socket(id),
     getInfo: getTerminalInfo,
     // The last line may lag a flood; waiting for the parser would slow the agent down.
-    getScreen: (socket, signal) => getTerminalScreen(socket, signal, { noWait: true }),
+    // The text is all a last line needs.
+    getScreen: (socket, signal) => getTerminalScreen(socket, signal, { noWait: true, textOnly: true }),
   });
   const ended: EndedSessions = createEndedSessions({ dir: o.endedDir, keepMs: o.keepMs, log: o.log });
   ended.load();

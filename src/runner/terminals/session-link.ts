@@ -92,9 +92,12 @@ export function getTerminalInfo(socket: string, signal: AbortSignal): Promise<Se
   return unary(socket, async (c) => terminalInfoFromProto(await c.getInfo({}, { signal })));
 }
 
-/** The visible screen of the session at `socket`; `noWait`: as parsed so far (GetScreenRequest.no_wait). */
-export function getTerminalScreen(socket: string, signal: AbortSignal, opts: { noWait?: boolean } = {}): Promise<ScreenText> {
-  return unary(socket, async (c) => screenFromProto(await c.getScreen({ noWait: opts.noWait ?? false }, { signal })));
+/**
+ * The visible screen of the session at `socket`; `noWait`: as parsed so far (GetScreenRequest.no_wait);
+ * `textOnly`: without the ANSI form (GetScreenRequest.text_only).
+ */
+export function getTerminalScreen(socket: string, signal: AbortSignal, opts: { noWait?: boolean; textOnly?: boolean } = {}): Promise<ScreenText> {
+  return unary(socket, async (c) => screenFromProto(await c.getScreen({ noWait: opts.noWait ?? false, textOnly: opts.textOnly ?? false }, { signal })));
 }
 
 /** SendInput to the session at `socket`. */

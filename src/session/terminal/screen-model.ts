@@ -31,6 +31,8 @@ export interface ScreenModel {
   readonly offset: number;
   readonly cols: number;
   readonly rows: number;
+  /** The cursor on the visible screen. */
+  readonly cursor: { x: number; y: number };
   /** True when the application enabled bracketed paste (CSI ? 2004 h). */
   readonly bracketedPaste: boolean;
   /**
@@ -78,6 +80,9 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
     },
     get rows() {
       return term.rows;
+    },
+    get cursor() {
+      return { x: term.buffer.active.cursorX, y: term.buffer.active.cursorY };
     },
     get bracketedPaste() {
       return term.modes.bracketedPasteMode;

@@ -241,6 +241,15 @@ describe('terminal session', () => {
     expect(await waiting).toBeUndefined();
   });
 
+  it('gives the screen without its ANSI form when only the text is asked for', async () => {
+    const t = setup();
+    t.emit('\x1b[31mred\x1b[0m line\r\nnext');
+    const full = await t.terminal.screen();
+    const text = await t.terminal.screen({ textOnly: true });
+    expect(full.ansi).toContain('\x1b[31m');
+    expect(text).toEqual({ ...full, ansi: '' });
+  });
+
   it('pauses reading while the screen model is too far behind, and resumes once it caught up', async () => {
     const t = setup({ ring: 4096, parseBacklog: 100 });
     for (let i = 0; i < 30; i++) t.emit('0123456789');

@@ -55,8 +55,11 @@ export interface Viewer {
 
 export interface TerminalSession {
   attach(hello: AttachHello): Viewer;
-  /** The visible screen; `noWait`: as parsed so far, at once (during a flood the model may lag: its offset says how far). */
-  screen(opts?: { noWait?: boolean }): Promise<ScreenText>;
+  /**
+   * The visible screen; `noWait`: as parsed so far, at once (during a flood the model may lag:
+   * its offset says how far); `textOnly`: without its ANSI form (empty), which costs the most.
+   */
+  screen(opts?: { noWait?: boolean; textOnly?: boolean }): Promise<ScreenText>;
   sendInput(input: SessionInput): void;
   resize(size: TerminalSize): void;
   info(): TerminalInfo;
@@ -288,8 +291,9 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
         close,
       };
     },
-    async screen({ noWait = false } = {}) {
+    async screen({ noWait = false, textOnly = false } = {}) {
       if (!noWait) await feeder.catchUp();
+      if (textOnly) return { ansi: '', cursor: screen.cursor, cols: screen.cols, rows: screen.rows, offset: screen.offset, text: screen.text() };
       return { ...screen.snapshot({ visibleOnly: true }), text: screen.text() };
     },
     sendInput(input) {

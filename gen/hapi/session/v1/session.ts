@@ -186,6 +186,11 @@ export interface GetScreenRequest {
    * agent, such as the runner's last-line reports).
    */
   noWait: boolean;
+  /**
+   * True: the response's ansi is empty (the rest as usual). For pollers that need the text only
+   * (the runner's last-line reports): the ANSI form is most of what a GetScreen costs.
+   */
+  textOnly: boolean;
 }
 
 /** GetScreenResponse is the visible screen. */
@@ -1416,13 +1421,16 @@ export const ExitStatus: MessageFns<ExitStatus> = {
 };
 
 function createBaseGetScreenRequest(): GetScreenRequest {
-  return { noWait: false };
+  return { noWait: false, textOnly: false };
 }
 
 export const GetScreenRequest: MessageFns<GetScreenRequest> = {
   encode(message: GetScreenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.noWait !== false) {
       writer.uint32(8).bool(message.noWait);
+    }
+    if (message.textOnly !== false) {
+      writer.uint32(16).bool(message.textOnly);
     }
     return writer;
   },
@@ -1448,6 +1456,14 @@ export const GetScreenRequest: MessageFns<GetScreenRequest> = {
             message.noWait = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.textOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1467,6 +1483,11 @@ export const GetScreenRequest: MessageFns<GetScreenRequest> = {
         : isSet(object.no_wait)
         ? globalThis.Boolean(object.no_wait)
         : false,
+      textOnly: isSet(object.textOnly)
+        ? globalThis.Boolean(object.textOnly)
+        : isSet(object.text_only)
+        ? globalThis.Boolean(object.text_only)
+        : false,
     };
   },
 
@@ -1474,6 +1495,9 @@ export const GetScreenRequest: MessageFns<GetScreenRequest> = {
     const obj: any = {};
     if (message.noWait !== false) {
       obj.noWait = message.noWait;
+    }
+    if (message.textOnly !== false) {
+      obj.textOnly = message.textOnly;
     }
     return obj;
   },
@@ -1484,6 +1508,7 @@ export const GetScreenRequest: MessageFns<GetScreenRequest> = {
   fromPartial(object: DeepPartial<GetScreenRequest>): GetScreenRequest {
     const message = createBaseGetScreenRequest();
     message.noWait = object.noWait ?? false;
+    message.textOnly = object.textOnly ?? false;
     return message;
   },
 };
