@@ -18,7 +18,7 @@ import {
 import { InvalidArgumentError } from '../shared/errors.js';
 import { activityStateFromProto, approvalRequestToProto, clientDecisionFromProto, decisionToProto } from '../contract/activity.js';
 import type { StreamTerminator } from '../shared/stream-terminator.js';
-import type { TerminalSession } from './terminal/terminal-session.js';
+import { MAX_CHUNK_BYTES, type TerminalSession } from './terminal/terminal-session.js';
 import type { ActivityTracker } from './activity/activity-tracker.js';
 
 export function createSessionService(terminal: TerminalSession, terminator: StreamTerminator, activity: ActivityTracker): SessionServiceImplementation {
@@ -45,7 +45,10 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
       const onAbort = () => viewer.close();
       signal.addEventListener('abort', onAbort);
       try {
-        for (let event = await viewer.next(); event; event = await viewer.next()) yield viewerEventToProto(event);
+        // Output is copied into one buffer for this viewer: a message is encoded (copied again)
+        // as soon as it is yielded, before the next one is asked for.
+        const into = Buffer.allocUnsafe(MAX_CHUNK_BYTES);
+        for (let event = await viewer.next(into); event; event = await viewer.next(into)) yield viewerEventToProto(event);
         if (failure) throw failure;
       } finally {
         signal.removeEventListener('abort', onAbort);

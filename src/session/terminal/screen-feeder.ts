@@ -65,7 +65,7 @@ export interface ScreenFeeder {
    * Up to `maxBytes` of output from `offset` (a copy), from the ring or, for output the ring
    * dropped before the parser read it, from the spool; undefined when `offset` is not held.
    */
-  read(offset: number, maxBytes: number): Buffer | undefined;
+  read(offset: number, maxBytes: number, into?: Buffer): Buffer | undefined;
   /** Output written but not parsed yet (bytes). */
   readonly backlog: number;
   /** Bytes currently on the spool. */
@@ -401,7 +401,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     holds(offset) {
       return (offset >= ring.start && offset <= ring.end) || spoolHolds(offset);
     },
-    read: (offset, maxBytes) => readAt(offset, maxBytes),
+    read: (offset, maxBytes, into) => readAt(offset, maxBytes, into),
     get backlog() {
       return ring.end - screen.offset;
     },

@@ -241,6 +241,22 @@ describe('terminal session', () => {
     expect(await waiting).toBeUndefined();
   });
 
+  it('copies output into the buffer a viewer passes, every event a view of it, offsets exact', async () => {
+    const t = setup({ ring: 64 * 1024, window: 32 * 1024, coalesceMs: 0 });
+    const v = t.terminal.attach({ mode: 'interactive' });
+    await v.next();
+    const into = Buffer.alloc(64 * 1024);
+    const got: string[] = [];
+    for (const text of ['one', 'two', 'three']) {
+      t.emit(text);
+      const e = await v.next(into);
+      expect(e?.kind === 'output' && e.data.buffer).toBe(into.buffer);
+      if (e?.kind === 'output') got.push(`${e.offset}:${e.data.toString()}`);
+    }
+    expect(got).toEqual(['0:one', '3:two', '6:three']);
+    v.close();
+  });
+
   it('gives the screen without its ANSI form when only the text is asked for', async () => {
     const t = setup();
     t.emit('\x1b[31mred\x1b[0m line\r\nnext');
