@@ -9,7 +9,9 @@
 //    idle, <= 80 MB after;
 // 4. snapshot size and time for a full 5,000-line scrollback.
 // Env: BENCH_ECHOES (300), BENCH_FLOOD_BYTES (100000000), BENCH_ROUNDS (5).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -53,6 +55,24 @@ async function bareAgent() {
   closers.push(b.kill);
   return b;
 }
+
+/**
+ * The fixture agent behind the least a session can do (bench/fixtures/pty-relay.mjs: its output
+ * relayed by another process to a Unix socket this process reads): the ceiling of any design.
+ */
+async function relayedAgent() {
+  const path = join(h.home, `relay-${relays++}.sock`);
+  const server = createServer();
+  await new Promise((r) => server.listen(path, r));
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'fixtures', 'pty-relay.mjs'), path, process.execPath, AGENT, '--no-alt', '--flood', String(FLOOD)], { stdio: 'ignore' });
+  const [socket] = await once(server, 'connection');
+  const b = { tail: '', pid: child.pid, send: (s) => socket.write(s), kill: () => (child.kill('SIGKILL'), server.close()) };
+  socket.on('data', (d) => (b.tail = (b.tail + d.toString('latin1', Math.max(0, d.length - 256))).slice(-256)));
+  closers.push(b.kill);
+  await until('the relayed agent', () => b.tail.includes('fixture tui'));
+  return b;
+}
+let relays = 0;
 
 /** A runner-spawned session running the fixture, with a SessionService client on its socket. */
 async function liveSession(runner) {
@@ -198,7 +218,7 @@ try {
   // whatever is measured next): the figure is the median of the rounds' ratios. CPU per MB of
   // the reading process (this one for the floor, the session process otherwise) does not depend
   // on what else the machine runs.
-  const rounds = { floor: [], none: [], one: [], oneViewerMs: [], noneParsedMs: [], floorCpu: [], noneCpu: [], oneCpu: [], viewerCpu: [] };
+  const rounds = { floor: [], relay: [], none: [], one: [], oneViewerMs: [], noneParsedMs: [], floorCpu: [], relayCpu: [], noneCpu: [], oneCpu: [], viewerCpu: [] };
   const cpuMs = (pid) => {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
@@ -214,6 +234,14 @@ try {
     rounds.floor.push(floodMs(b.tail));
     rounds.floorCpu.push((c.user + c.system) / 1000 / (FLOOD / MB));
     b.kill();
+
+    const relay = await relayedAgent();
+    const r0 = cpuMs(relay.pid);
+    relay.send('F');
+    await until('the relayed flood', () => relay.tail.includes('flood done in'), 600_000);
+    rounds.relayCpu.push((cpuMs(relay.pid) - r0) / (FLOOD / MB));
+    rounds.relay.push(floodMs(relay.tail));
+    relay.kill();
 
     const none = await liveSession(runner);
     const tn = performance.now();
@@ -256,6 +284,7 @@ try {
   const cpu = (key) => `${med(rounds[key]).toFixed(1)} ms CPU/MB`;
   console.log(`\n## output throughput (the agent writes ${FLOOD / MB} MB; ${ROUNDS} rounds, medians; agent's own write time; ratio: median of the rounds' ratios)`);
   console.log(`bare PTY floor       ${rate(floorMs)} MB/s  (${fmt(floorMs)}; reader ${cpu('floorCpu')}; rounds ${rounds.floor.map(rate).join(' ')} MB/s)`);
+  console.log(`bare relay           ${rate(med(rounds.relay))} MB/s  ratio ${ratio('relay')}x  (PTY -> node -> Unix socket -> this process, nothing else; relay ${cpu('relayCpu')}: the ceiling of any design with the viewer in another process)`);
   console.log(`session, no viewer   ${rate(med(rounds.none))} MB/s  ratio ${ratio('none')}x  (session ${cpu('noneCpu')}; screen model caught up after ${fmt(med(rounds.noneParsedMs))})`);
   console.log(`session, one viewer  ${rate(med(rounds.one))} MB/s  ratio ${ratio('one')}x  (goal >= 0.8x; session ${cpu('oneCpu')}, viewer ${cpu('viewerCpu')}; the viewer had it all after ${fmt(med(rounds.oneViewerMs))}, ${resyncs} resyncs in ${ROUNDS} rounds)`);
 
