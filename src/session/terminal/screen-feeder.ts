@@ -18,14 +18,14 @@
  * with a size it was not written for.
  *
  * A flood of plain lines (a build log, `cat` of a big file) is mostly skipped: only its last
- * lines decide what the model shows, scrollback included (plain-run.ts), so the parser takes
+ * lines decide what the model shows, scrollback included (plain-run.ts, found by plain-skipper.ts), so the parser takes
  * those and passes over the rest, which then needs neither parsing nor the spool. A backlog of
  * plain lines waits for PLAIN_QUIET_MS of quiet rather than QUIET_MS for the same reason.
  */
 import type { OutputRing } from './output-ring.js';
 import type { OutputSpool } from './output-spool.js';
 import type { ScreenModel } from './screen-model.js';
-import { createPlainRun, type PlainRun } from './plain-run.js';
+import { createPlainSkipper, type PlainSkip } from './plain-skipper.js';
 
 /** Bytes handed to the parser at once. */
 export const SLICE_BYTES = 256 * 1024;
@@ -43,8 +43,6 @@ export const SHARE_MS = 500;
  * takes it slice by slice: while the output goes on, it is likely to be skipped, not parsed.
  */
 export const PLAIN_QUIET_MS = 20;
-/** Output scanned for plain lines at once, at most (the rest on the next turn). */
-const SCAN_BYTES = 8 * 1024 * 1024;
 /** Backlog xterm may hold in memory when there is no spool. */
 export const MEMORY_BACKLOG_BYTES = 8 * 1024 * 1024;
 /** Hysteresis: reading resumes once the backlog is this far under its bound. */
@@ -110,14 +108,10 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
   let progressWaiters: (() => void)[] = [];
   let pausedForBacklog = false;
   let sliceBuffer: Buffer | undefined;
-  /** The run of plain lines the parser is in or before, scanned ahead of it (plain-run.ts). */
-  let run: PlainRun | undefined;
-  /** `fed` where the model was last found not at rest: no run starts there. */
-  let notAtRestAt = -1;
   /** The end of the last skip (handed to xterm or deferred): nothing before it is needed to parse on. */
   let skippedTo = 0;
   /** A skip not handed to xterm yet (fastForward); the model stands at `fed`, before it. */
-  let deferred: { to: number; skipped: number; unit: Buffer } | undefined;
+  let deferred: PlainSkip | undefined;
   /** Output neither parsed nor stood for by a skip: what the backlog's bound is about. */
   const unparsed = () => ring.end - Math.max(screen.offset, skippedTo);
   let skipped = 0;
@@ -164,40 +158,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     }
   }
 
-  /**
-   * The run of plain lines from `fed` on, scanned as far as the output goes (up to the next
-   * resize, SCAN_BYTES at a time); undefined when the model is not at rest where it would start.
-   */
-  function plainRun(): PlainRun | undefined {
-    if (!run || fed < run.start || fed > run.end) {
-      run = undefined;
-      if (outstanding > 0 || fed === notAtRestAt) return undefined;
-      if (!screen.atRest()) {
-        notAtRestAt = fed;
-        return undefined;
-      }
-      run = createPlainRun(fed, screen.keepLines);
-    }
-    const stop = Math.min(ring.end, resizes.length > 0 ? resizes[0]!.offset : Infinity, run.end + SCAN_BYTES);
-    while (run.open && run.end < stop) {
-      const at = run.end;
-      if (at >= ring.start) {
-        // Straight from the ring (no copy): scanned before anything is appended again.
-        let left = stop - at;
-        for (const view of ring.viewsFrom(at)!) {
-          if (left <= 0 || !run.open) break;
-          run.scan(left < view.length ? view.subarray(0, left) : view);
-          left -= view.length;
-        }
-      } else {
-        const data = readAt(at, Math.min(SLICE_BYTES, stop - at), (sliceBuffer ??= Buffer.allocUnsafe(SLICE_BYTES)));
-        if (!data || data.length === 0) run.close();
-        else run.scan(data);
-      }
-    }
-    if (resizes.length > 0 && run.end >= resizes[0]!.offset) run.close();
-    return run;
-  }
+  const skipper = createPlainSkipper({ ring, screen, read: readAt, nextResizeAt: () => resizes[0]?.offset });
 
   /**
    * Skips plain lines the model does not need to parse (plain-run.ts): hands xterm the skip's
@@ -208,25 +169,14 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
    */
   function fastForward(defer = false): boolean {
     if (closed || outstanding > 0) return false;
-    const cut = plainRun()?.cut(fed);
-    if (cut && screen.atRest()) {
-      const parts: Buffer[] = [cut.residue];
-      for (let at = cut.skipTo; at < cut.to; ) {
-        const part = readAt(at, cut.to - at);
-        if (!part || part.length === 0) break;
-        parts.push(part);
-        at += part.length;
-      }
-      if (parts.reduce((n, p) => n + p.length, 0) === cut.residue.length + cut.to - cut.skipTo) {
-        skippedTo = cut.to;
-        // What the spool held is before the skip's end: no one parses it now (a viewer reading it resyncs).
-        if (spool && spool.end > spool.start && spool.end <= cut.to) clearSpool();
-        deferred = { to: cut.to, skipped: cut.skipTo - fed, unit: Buffer.concat(parts) };
-        if (!defer) handDeferred();
-        return true;
-      }
-    }
-    return handDeferred();
+    const skip = skipper.take(fed);
+    if (!skip) return handDeferred();
+    skippedTo = skip.to;
+    // What the spool held is before the skip's end: no one parses it now (a viewer reading it resyncs).
+    if (spool && spool.end > spool.start && spool.end <= skip.to) clearSpool();
+    deferred = skip;
+    if (!defer) handDeferred();
+    return true;
   }
 
   /** Hands xterm the deferred skip, if any: the model then goes on from its end. */
@@ -345,19 +295,13 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
     const t = now();
     const urgent = waiters.length > 0 || pausedForBacklog;
     const quietFor = t - lastAppendAt;
-    const quietMs = !urgent && plainBacklog() ? PLAIN_QUIET_MS : QUIET_MS;
+    const quietMs = !urgent && skipper.plainBacklog(fed) ? PLAIN_QUIET_MS : QUIET_MS;
     if (!urgent && quietFor < quietMs && t - lastSliceAt < SHARE_MS) {
       timer = setTimeout(pump, Math.max(1, Math.min(quietMs - quietFor, SHARE_MS - (t - lastSliceAt))));
       return;
     }
     lastSliceAt = t;
     if (!fastForward()) hand(false);
-  }
-
-  /** True when everything the parser has not reached is plain lines so far. */
-  function plainBacklog(): boolean {
-    const r = plainRun();
-    return r !== undefined && r.open && r.end >= ring.end;
   }
 
   function appendPiece(data: Uint8Array): void {
@@ -380,8 +324,7 @@ export function createScreenFeeder(o: ScreenFeederOptions): ScreenFeeder {
       if (outstanding === 0 && !timer) pump();
     },
     resize(cols, rows) {
-      // A run's line count is for the size it was scanned with.
-      run?.close();
+      skipper.close();
       if (outstanding === 0 && fed >= ring.end && resizes.length === 0) return screen.resize(cols, rows);
       resizes.push({ offset: ring.end, cols, rows });
       if (fed >= ring.end) queueResizes(fed);
