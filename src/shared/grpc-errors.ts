@@ -88,3 +88,12 @@ export function errorMappingMiddleware(log: Pick<Logger, 'error'> | UnexpectedEr
     }
   };
 }
+
+/** A failed call as one line (a status's details, else the error's message), for status reports. */
+export function describeClientError(err: unknown): string {
+  if (err && typeof err === 'object' && 'details' in err && typeof (err as { details: unknown }).details === 'string') {
+    const e = err as { code?: number; details: string };
+    return e.details || `gRPC status ${e.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -19,3 +19,16 @@ export const realClock: HubLinkClock = {
       signal.addEventListener('abort', done, { once: true });
     }),
 };
+
+/**
+ * Waits for `p`, at most `ms`. The timer is cancelled as soon as `p` settles: a pending sleep
+ * would keep the process alive after shutdown (it once held every linked stop for 2 s).
+ */
+export async function waitAtMost(clock: HubLinkClock, p: Promise<unknown>, ms: number): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([p, clock.sleep(ms, done.signal)]);
+  } finally {
+    done.abort();
+  }
+}

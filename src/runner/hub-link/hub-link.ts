@@ -4,16 +4,16 @@
  * working while the hub is away. On every (re)connect it sends hello with the machine id,
  * metadata, runner state and the live sessions; then alive messages and session events.
  * This file is the stream; the hub's relayed calls go through the relay handler to the
- * runner's service facade (RunnerControl), and the versioned state updates through the state
- * publisher.
+ * runner's service facade (RunnerControl), the versioned state updates through the state
+ * publisher, and what the link sends on its own while connected is link-duties.ts.
  */
 import { ClientError, Metadata, Status, type Channel } from 'nice-grpc';
-import { retryPushbackOf } from '../../shared/grpc-errors.js';
+import { describeClientError, retryPushbackOf } from '../../shared/grpc-errors.js';
 import type { Logger } from 'pino';
 import { metadataToProto, runnerStateToProto } from '../../contract/common.js';
 import { clipText } from '../../contract/limits.js';
 import {
-  ATTACH_STREAM_CAPABILITY, MachineServiceDefinition, openAttachFromProto, type ConnectRequest, type ConnectResponse, sessionActivityMessage,
+  ATTACH_STREAM_CAPABILITY, MachineServiceDefinition, openAttachFromProto, type ConnectRequest, type ConnectResponse,
 } from '../../contract/machine-link.js';
 import { PROTOCOL_VERSION, type HubLinkStateName, type HubLinkStatus as HubLinkState, type MachineMetadataInfo, type SessionActivityInfo } from '../../contract/types.js';
 import { createAsyncQueue, type AsyncQueue } from '../../shared/async-queue.js';
@@ -25,10 +25,10 @@ import { createHubAddresses } from './hub-addresses.js';
 import type { HapiPaths } from '../../shared/paths.js';
 import type { SessionEvent } from '../domain.js';
 import type { RunnerControl } from '../runner-control.js';
-import { realClock, type HubLinkClock } from './clock.js';
+import { realClock, waitAtMost, type HubLinkClock } from './clock.js';
 import { installFingerprint, loadOrCreateMachineId } from './machine-id.js';
 import { boundedHello, fitMessage, sessionEventMessage } from './outbound.js';
-import { createActivityReporter } from './activity-reporter.js';
+import { createLinkDuties } from './link-duties.js';
 import { defaultMachineMetadata } from './machine-metadata.js';
 import { createAttachOpener } from './attach-opener.js';
 import { createAttachUpstreams } from './attach-upstream.js';
@@ -161,26 +161,16 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     if (fitted) out.push(fitted);
   };
 
-  /** Looks again at the agents (when the link was given a way to) and publishes them if they changed. */
-  function refreshAgents(): void {
-    if (!opts.agents) return;
-    try {
-      publisher.setMetadata({ ...publisher.metadata(), agents: opts.agents() });
-    } catch (err) {
-      // A settings.json being edited, say: keep publishing what was found last.
-      log.warn({ err }, 'cannot list the available agents; the hub keeps the previous list');
-    }
-  }
-
-  const activity = opts.sessionActivity
-    ? createActivityReporter({
-        source: opts.sessionActivity,
-        send: (entries) => send(sessionActivityMessage(entries)),
-        canSend: () => state === 'connected' && !closing,
-        log,
-      })
-    : undefined;
-  const reportActivity = (fresh: boolean, only?: string[]) => activity?.report(fresh, only);
+  const duties = createLinkDuties({
+    publisher,
+    send,
+    canSend: () => state === 'connected' && !closing,
+    log,
+    agents: opts.agents,
+    agentsRefreshMs: opts.agentsRefreshMs,
+    sessionActivity: opts.sessionActivity,
+    sessionActivityMs: opts.sessionActivityMs ?? SESSION_ACTIVITY_MS,
+  });
 
   function onSessionEvent(e: SessionEvent): void {
     // Until welcome (and while closing) events are dropped: the hello carries the live list and
@@ -221,15 +211,12 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     streamAbort = abort;
     const onStop = () => abort.abort();
     stopLoop.signal.addEventListener('abort', onStop, { once: true });
-    let aliveTimer: NodeJS.Timeout | undefined;
-    let agentsTimer: NodeJS.Timeout | undefined;
-    let activityTimer: NodeJS.Timeout | undefined;
     let unwatch: (() => void) | undefined;
     try {
       // Like any caller, the link waits here while the runner is still starting.
       const watch = await control.watchSessions(onSessionEvent, abort.signal);
       unwatch = watch.unsubscribe;
-      refreshAgents();
+      duties.refreshAgents();
       // As many live sessions as fit in one message; the rest follow the welcome as events.
       const { hello, later } = boundedHello(
         {
@@ -270,33 +257,16 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
         lastError = undefined;
         backoff.succeeded();
         publisher.attach(send, { runnerStateVersion: w.runnerStateVersion, metadataVersion: w.metadataVersion });
-        const every = opts.aliveIntervalMs ?? (w.aliveIntervalMs > 0 ? w.aliveIntervalMs : 20_000);
-        aliveTimer = setInterval(() => {
-          send({ message: { $case: 'alive', value: { time: new Date() } } });
-          // Also picks up state changes made outside the link (spawns over local control).
-          publisher.publishIfChanged();
-        }, every);
-        aliveTimer.unref();
-        if (opts.agents) {
-          agentsTimer = setInterval(refreshAgents, opts.agentsRefreshMs ?? 60_000);
-          agentsTimer.unref();
-        }
         for (const s of later) {
           const adopted = sessionEventMessage('adopted', s, log);
           if (adopted) send(adopted);
         }
-        if (opts.sessionActivity) {
-          void reportActivity(true);
-          activityTimer = setInterval(() => void reportActivity(false), opts.sessionActivityMs ?? SESSION_ACTIVITY_MS);
-          activityTimer.unref();
-        }
+        duties.start(opts.aliveIntervalMs ?? (w.aliveIntervalMs > 0 ? w.aliveIntervalMs : 20_000));
         log.info({ hubUrl, machineId, namespace }, 'connected to the hub');
       }
       if (!stopLoop.signal.aborted && !closing) throw new Error('hub closed the stream');
     } finally {
-      clearInterval(aliveTimer);
-      clearInterval(agentsTimer);
-      clearInterval(activityTimer);
+      duties.stop();
       unwatch?.();
       if (linkId) attaches.closeLink(linkId);
       linkId = undefined;
@@ -326,7 +296,7 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
           continue;
         }
         refused = err instanceof ClientError && err.code === Status.FAILED_PRECONDITION;
-        lastError = describe(err);
+        lastError = describeClientError(err);
         counters.count('hubLinkFailures');
         log.warn({ hubUrl, err: lastError }, (state as HubLinkStateName) === 'connected' ? 'lost the hub link' : 'cannot connect to the hub');
         // Several addresses: the next attempt tries the next one.
@@ -343,31 +313,18 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
     }
   })();
 
-  /**
-   * Waits for `p`, at most `ms`. The timer is cancelled as soon as `p` settles: a pending sleep
-   * would keep the process alive after shutdown (it once held every linked stop for 2 s).
-   */
-  async function within(p: Promise<unknown>, ms: number): Promise<void> {
-    const done = new AbortController();
-    try {
-      await Promise.race([p, clock.sleep(ms, done.signal)]);
-    } finally {
-      done.abort();
-    }
-  }
-
   return {
     status: () => ({ state, hubUrl, lastError, machineId, namespace, connectedSince }),
-    activityChanged: (sessionId) => void reportActivity(false, [sessionId]),
+    activityChanged: (sessionId) => duties.reportActivity(false, [sessionId]),
     async close(reason) {
       if (closing) return;
       closing = true;
       const acked = publisher.shuttingDown(reason);
       if (state === 'connected' && out) {
         // Wait (briefly) for the hub to take shutting-down, then half-close; the hub then ends the stream.
-        await within(acked, CLOSE_STEP_TIMEOUT_MS);
+        await waitAtMost(clock, acked, CLOSE_STEP_TIMEOUT_MS);
         out?.end();
-        await within(loop, CLOSE_STEP_TIMEOUT_MS);
+        await waitAtMost(clock, loop, CLOSE_STEP_TIMEOUT_MS);
       }
       stopLoop.abort();
       await loop;
@@ -376,12 +333,4 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
       log.info({ reason }, 'hub link closed');
     },
   };
-}
-
-function describe(err: unknown): string {
-  if (err && typeof err === 'object' && 'details' in err && typeof (err as { details: unknown }).details === 'string') {
-    const e = err as { code?: number; details: string };
-    return e.details || `gRPC status ${e.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
