@@ -24,6 +24,14 @@ describe('plain run', () => {
     expect(short.cut(0)).toBeUndefined();
   });
 
+  it('keeps the right lines when it holds more than it started with (its list of line ends grows)', () => {
+    const run = createPlainRun(0, 500);
+    const text = lines(3000);
+    for (let i = 0; i < text.length; i += 997) run.scan(bytes(text.slice(i, i + 997)));
+    const cut = run.cut(0)!;
+    expect(text.slice(cut.skipTo, cut.to)).toBe(lines(500, 2500));
+  });
+
   it('counts lines across chunk boundaries, CR LF split between chunks included', () => {
     const run = createPlainRun(100, 2);
     const text = lines(8);

@@ -86,22 +86,32 @@ export function createPlainRun(start: number, keepLines: number): PlainRun {
    * holds [sgrBase, sgrEnd). `lastReset`: where the last full reset starts (the run's start
    * counts as one: the model's attributes there are its own).
    */
-  let sgr = Buffer.allocUnsafe(4096);
+  let sgr = Buffer.alloc(0);
   let sgrBase = 0;
   let sgrEnd = 0;
   let lastReset = 0;
   /**
    * The last `keepLines + 1` line ends (just past a CR LF), in a circular list: the offset, and
-   * what of the SGR stream the output before it leaves in effect ([reset, sgrAt)).
+   * what of the SGR stream the output before it leaves in effect ([reset, sgrAt)). The list
+   * starts small and grows to its size as lines come: a TUI's output makes a run at nearly
+   * every turn, which ends at its first cursor move.
    */
   const size = keepLines + 1;
-  const lineEnds = new Float64Array(size);
-  const lineReset = new Float64Array(size);
-  const lineSgrAt = new Float64Array(size);
+  let cap = Math.min(size, 64);
+  let lineEnds = new Float64Array(cap);
+  let lineReset = new Float64Array(cap);
+  let lineSgrAt = new Float64Array(cap);
   let lines = 0;
+  const grown = (a: Float64Array, to: number) => {
+    const next = new Float64Array(to);
+    next.set(a);
+    return next;
+  };
+  /** Where line end `n` is kept (valid for the last `cap` of them; `cap` is `size` once lines passed it). */
+  const slot = (n: number) => n % cap;
 
   /** The SGR stream a cut may still need starts here: at the oldest line end a cut can choose. */
-  const neededFrom = () => (lines === 0 ? lastReset : lineReset[lines > keepLines ? (lines - keepLines - 1) % size : 0]!);
+  const neededFrom = () => (lines === 0 ? lastReset : lineReset[lines > keepLines ? slot(lines - keepLines - 1) : 0]!);
 
   /** Appends a whole SGR sequence; false when the run would have to keep too much of them. */
   function addSgr(): boolean {
@@ -112,7 +122,7 @@ export function createPlainRun(start: number, keepLines: number): PlainRun {
     if (sgrEnd + seqLength - sgrBase > sgr.length) {
       // Drop what no cut needs any more; grow when that is not enough.
       const kept = sgr.subarray(from - sgrBase, sgrEnd - sgrBase);
-      const next = kept.length + seqLength > sgr.length / 2 ? Buffer.allocUnsafe(sgr.length * 2) : sgr;
+      const next = kept.length + seqLength > sgr.length / 2 ? Buffer.allocUnsafe(Math.max(256, sgr.length * 2)) : sgr;
       kept.copy(next, 0);
       sgr = next;
       sgrBase = from;
@@ -164,7 +174,11 @@ export function createPlainRun(start: number, keepLines: number): PlainRun {
       }
       if (b === 0x0a) {
         if (i > 0 ? data[i - 1] === 0x0d : afterCr) {
-          const k = lines % size;
+          if (lines === cap && cap < size) {
+            cap = Math.min(size, cap * 2);
+            [lineEnds, lineReset, lineSgrAt] = [grown(lineEnds, cap), grown(lineReset, cap), grown(lineSgrAt, cap)];
+          }
+          const k = slot(lines);
           lineEnds[k] = base + i + 1;
           lineReset[k] = lastReset;
           lineSgrAt[k] = sgrEnd;
@@ -207,9 +221,9 @@ export function createPlainRun(start: number, keepLines: number): PlainRun {
     },
     cut(from) {
       if (lines <= keepLines) return undefined;
-      const k = (lines - 1 - keepLines) % size;
+      const k = slot(lines - 1 - keepLines);
       const skipTo = lineEnds[k]!;
-      const to = lineEnds[(lines - 1) % size]!;
+      const to = lineEnds[slot(lines - 1)]!;
       if (skipTo <= from || skipTo - from < to - skipTo) return undefined;
       const residue = Buffer.from(sgr.subarray(lineReset[k]! - sgrBase, lineSgrAt[k]! - sgrBase));
       return { skipTo, to, residue };
