@@ -9,10 +9,15 @@ import { Status } from 'nice-grpc-common';
 
 /** One uncompressed gRPC message: flag byte 0, 4-byte big-endian length, the payload. */
 export function grpcFrame(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + payload.length);
-  out.writeUInt32BE(payload.length, 1);
-  out.set(payload, 5);
-  return out;
+  return Buffer.concat([grpcPrefix(payload.length), payload]);
+}
+
+/** The 5 bytes before a message of `length` bytes: flag 0 (uncompressed), the length big-endian. */
+function grpcPrefix(length: number): Buffer {
+  const prefix = Buffer.allocUnsafe(5);
+  prefix[0] = 0;
+  prefix.writeUInt32BE(length, 1);
+  return prefix;
 }
 
 /**
@@ -21,11 +26,8 @@ export function grpcFrame(payload: Uint8Array): Buffer {
  * into a new frame every time). Answers what `write` answers (false: wait for 'drain').
  */
 export function writeGrpcMessage(stream: Writable, payload: Uint8Array): boolean {
-  const prefix = Buffer.allocUnsafe(5);
-  prefix[0] = 0;
-  prefix.writeUInt32BE(payload.length, 1);
   stream.cork();
-  stream.write(prefix);
+  stream.write(grpcPrefix(payload.length));
   const ok = stream.write(payload);
   stream.uncork();
   return ok;

@@ -31,8 +31,6 @@ export interface ScreenModel {
   readonly offset: number;
   readonly cols: number;
   readonly rows: number;
-  /** The cursor on the visible screen. */
-  readonly cursor: { x: number; y: number };
   /** True when the application enabled bracketed paste (CSI ? 2004 h). */
   readonly bracketedPaste: boolean;
   /**
@@ -52,7 +50,8 @@ export interface ScreenModel {
   resize(cols: number, rows: number): void;
   /** Resolves once everything written so far has been parsed. */
   flush(): Promise<void>;
-  snapshot(opts?: { visibleOnly?: boolean }): ScreenState;
+  /** The state; `withoutAnsi`: its `ansi` empty (serializing is most of what a snapshot costs). */
+  snapshot(opts?: { visibleOnly?: boolean; withoutAnsi?: boolean }): ScreenState;
   /** The visible rows as plain text, trailing spaces trimmed. */
   text(): string;
   dispose(): void;
@@ -81,9 +80,6 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
     get rows() {
       return term.rows;
     },
-    get cursor() {
-      return { x: term.buffer.active.cursorX, y: term.buffer.active.cursorY };
-    },
     get bracketedPaste() {
       return term.modes.bracketedPasteMode;
     },
@@ -111,7 +107,7 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
     flush() {
       return new Promise((resolve) => term.write('', resolve));
     },
-    snapshot({ visibleOnly = false } = {}) {
+    snapshot({ visibleOnly = false, withoutAnsi = false } = {}) {
       function visibleAnsi(): string {
         const out = serializer.serialize({ scrollback: 0, excludeModes: true });
         if (term.buffer.active.type !== 'alternate') return out;
@@ -122,7 +118,7 @@ export function createScreenModel(opts: { cols: number; rows: number; scrollback
       }
       const buffer = term.buffer.active;
       return {
-        ansi: visibleOnly ? visibleAnsi() : serializer.serialize(),
+        ansi: withoutAnsi ? '' : visibleOnly ? visibleAnsi() : serializer.serialize(),
         cursor: { x: buffer.cursorX, y: buffer.cursorY },
         cols: term.cols,
         rows: term.rows,

@@ -298,8 +298,7 @@ export function createTerminalSession(o: TerminalSessionOptions): TerminalSessio
     },
     async screen({ noWait = false, textOnly = false } = {}) {
       if (!noWait) await feeder.catchUp();
-      if (textOnly) return { ansi: '', cursor: screen.cursor, cols: screen.cols, rows: screen.rows, offset: screen.offset, text: screen.text() };
-      return { ...screen.snapshot({ visibleOnly: true }), text: screen.text() };
+      return { ...screen.snapshot({ visibleOnly: true, withoutAnsi: textOnly }), text: screen.text() };
     },
     sendInput(input) {
       if (exitStatus) throw new FailedPreconditionError('the agent has exited');
