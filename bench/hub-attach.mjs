@@ -116,20 +116,34 @@ function viewer(sessionId, mode = 'interactive') {
   return v;
 }
 
-/** Round trips of one key through `send`, waiting for `got "k"` in what `listen` hands over. */
+/**
+ * Round trips of one key through `send`, each ending the moment `got "k"` shows in what `listen`
+ * hands over (event-driven: a polling wait would add up to its own interval to every sample).
+ */
 async function echoes(send, listen, n = ECHOES) {
   const samples = [];
   let seen = '';
-  listen((chunk) => (seen = (seen + chunk).slice(-256)));
+  let want;
+  let arrived;
+  listen((chunk) => {
+    seen = (seen + chunk).slice(-256);
+    if (want !== undefined && seen.includes(want)) {
+      want = undefined;
+      arrived();
+    }
+  });
   for (let i = 0; i < n; i++) {
     const k = String.fromCharCode(97 + (i % 26));
     seen = '';
+    want = `got "${k}"`;
+    let timer;
+    const echoed = new Promise((resolve, reject) => {
+      arrived = resolve;
+      timer = setTimeout(() => reject(new Error(`no echo of key ${i}; last output seen: ${JSON.stringify(seen)}`)), 10_000);
+    });
     const t0 = process.hrtime.bigint();
     send(k);
-    await until(() => seen.includes(`got "${k}"`), 10_000, 'an echo').catch((err) => {
-      console.error(`no echo of key ${i}; last output seen: ${JSON.stringify(seen)}`);
-      throw err;
-    });
+    await echoed.finally(() => clearTimeout(timer));
     samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return summarize(samples);
