@@ -13,7 +13,8 @@
  * data} is read, without decoding anything else; an answer whose encoding this reader does not
  * expect is passed on as it came, unmerged.
  */
-import { responseFrame, varintLength, writeVarint } from './attach-passthrough.js';
+import { responseFrame } from './attach-passthrough.js';
+import { varintLength, writeVarint } from './varint.js';
 
 /** Reads a varint at `pos` (up to 2^53); undefined when truncated or too long. */
 function readVarint(b: Uint8Array, pos: number): { value: number; next: number } | undefined {

@@ -12,6 +12,7 @@
  * half. The wire format is the contract's, byte for byte.
  */
 import { AttachStreamRequest, AttachStreamResponse } from '../../gen/hapi/hub/v1/machine.js';
+import { varintLength, writeVarint } from './varint.js';
 
 /** MachineService.AttachStream's path, for a client that frames its messages itself. */
 export const ATTACH_STREAM_PATH = '/hapi.hub.v1.MachineService/AttachStream';
@@ -19,25 +20,6 @@ export const ATTACH_STREAM_PATH = '/hapi.hub.v1.MachineService/AttachStream';
 /** One hub -> runner message of an attach stream (attachStreamMessageFromProto validates it). */
 export function decodeAttachStreamResponse(bytes: Uint8Array): AttachStreamResponse {
   return AttachStreamResponse.decode(bytes);
-}
-
-export function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
-/** Writes `n` (up to 2^53) as a varint at `pos`; returns the position after it. */
-export function writeVarint(out: Buffer, pos: number, n: number): number {
-  while (n >= 128) {
-    out[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  return pos;
 }
 
 /** gRPC frame (flag, length) of AttachStreamRequest { response: <the session's encoded AttachResponse> }. */

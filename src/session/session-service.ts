@@ -16,14 +16,24 @@ import {
   type SessionServiceImplementation,
 } from '../contract/session.js';
 import { InvalidArgumentError } from '../shared/errors.js';
+import { EncodedMessage } from '../shared/grpc-wire.js';
+import { attachOutputParts } from '../contract/session-passthrough.js';
 import { activityStateFromProto, approvalRequestToProto, clientDecisionFromProto, decisionToProto } from '../contract/activity.js';
 import type { StreamTerminator } from '../shared/stream-terminator.js';
 import { MAX_CHUNK_BYTES, type TerminalSession } from './terminal/terminal-session.js';
 import type { ActivityTracker } from './activity/activity-tracker.js';
 
-export function createSessionService(terminal: TerminalSession, terminator: StreamTerminator, activity: ActivityTracker): SessionServiceImplementation {
+/**
+ * SessionService as the session's server (grpc-http2-server.ts) serves it: Attach may hand over
+ * an output message already encoded.
+ */
+export type SessionServiceHandlers = Omit<SessionServiceImplementation, 'attach'> & {
+  attach(requests: AsyncIterable<AttachRequest>, context: CallContext): AsyncIterable<AttachResponse | EncodedMessage>;
+};
+
+export function createSessionService(terminal: TerminalSession, terminator: StreamTerminator, activity: ActivityTracker): SessionServiceHandlers {
   return {
-    async *attach(requests: AsyncIterable<AttachRequest>, context: CallContext): AsyncIterable<AttachResponse> {
+    async *attach(requests: AsyncIterable<AttachRequest>, context: CallContext): AsyncIterable<AttachResponse | EncodedMessage> {
       const incoming = requests[Symbol.asyncIterator]();
       const first = await incoming.next();
       if (first.done) return;
@@ -45,10 +55,22 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
       const onAbort = () => viewer.close();
       signal.addEventListener('abort', onAbort);
       try {
-        // Output is copied into one buffer for this viewer: a message is encoded (copied again)
-        // as soon as it is yielded, before the next one is asked for.
-        const into = Buffer.allocUnsafe(MAX_CHUNK_BYTES);
-        for (let event = await viewer.next(into); event; event = await viewer.next(into)) yield viewerEventToProto(event);
+        // Output is copied out of the ring into a buffer of this viewer's, and written from it as
+        // it is (its message's fields in front: attachOutputParts). A buffer is used again once
+        // the stream is done with it; while the stream holds one, the next output goes to another
+        // (a few at most: the server waits for 'drain' once the stream's buffer is full).
+        const spare: Buffer[] = [];
+        for (;;) {
+          const into = spare.pop() ?? Buffer.allocUnsafe(MAX_CHUNK_BYTES);
+          const event = await viewer.next(into);
+          if (!event) break;
+          if (event.kind !== 'output') {
+            spare.push(into);
+            yield viewerEventToProto(event);
+            continue;
+          }
+          yield new EncodedMessage(attachOutputParts(event.offset, event.data), () => spare.push(into));
+        }
         if (failure) throw failure;
       } finally {
         signal.removeEventListener('abort', onAbort);

@@ -8,7 +8,8 @@ import { SessionServiceDefinition, type AttachRequest, type AttachResponse } fro
 import { FailedPreconditionError } from './errors.js';
 import { openBidiCall } from './grpc-bidi-client.js';
 import { createGrpcHttp2Server, type GrpcHttp2Server } from './grpc-http2-server.js';
-import { createFrameReader, grpcFrame } from './grpc-wire.js';
+import { EncodedMessage, createFrameReader, grpcFrame } from './grpc-wire.js';
+import { attachOutputParts } from '../contract/session-passthrough.js';
 import { listenEarly } from '../session/terminal/socket-handover.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -17,18 +18,30 @@ afterEach(async () => {
 });
 
 /** A SessionService whose Attach echoes input as output and whose GetInfo fails on demand. */
-async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number; outputBytes?: number } = {}) {
+async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number; outputBytes?: number; encoded?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hapi-h2s-'));
   const socket = join(dir, 's.sock');
   const unexpected: string[] = [];
   const cancelled: boolean[] = [];
+  const written = { count: 0, buffers: 0 };
   const server: GrpcHttp2Server = createGrpcHttp2Server(
     SessionServiceDefinition,
     {
       async *attach(requests: AsyncIterable<AttachRequest>, context: { signal: AbortSignal }): AsyncIterable<AttachResponse> {
         context.signal.addEventListener('abort', () => cancelled.push(true));
         const size = opts.outputBytes ?? 1024;
-        for (let i = 0; i < (opts.outputs ?? 0); i++) yield { kind: { $case: 'output', value: { offset: i * size, data: Buffer.alloc(size, i % 256) } } };
+        // Encoded: each output filled into a buffer used again once the stream is done with it
+        // (as the session does); one refilled too early would arrive with the next one's bytes.
+        const spare: Buffer[] = [];
+        for (let i = 0; i < (opts.outputs ?? 0); i++) {
+          if (!opts.encoded) {
+            yield { kind: { $case: 'output', value: { offset: i * size, data: Buffer.alloc(size, i % 256) } } };
+            continue;
+          }
+          const into = spare.pop() ?? (written.buffers++, Buffer.allocUnsafe(size));
+          into.fill(i % 256);
+          yield new EncodedMessage(attachOutputParts(i * size, into), () => (written.count++, spare.push(into))) as unknown as AttachResponse;
+        }
         for await (const r of requests) {
           if (r.kind?.$case === 'input') yield { kind: { $case: 'output', value: { offset: 0, data: r.kind.value.data } } };
         }
@@ -55,7 +68,7 @@ async function serve(opts: { failInfo?: 'domain' | 'bug'; outputs?: number; outp
   cleanups.push(() => server.forceShutdown());
   const channel: Channel = createChannel(`unix://${socket}`);
   cleanups.push(() => channel.close());
-  return { socket, server, unexpected, cancelled, client: createClient(SessionServiceDefinition, channel) };
+  return { socket, server, unexpected, cancelled, written, client: createClient(SessionServiceDefinition, channel) };
 }
 
 describe('gRPC server on node:http2', () => {
@@ -109,6 +122,32 @@ describe('gRPC server on node:http2', () => {
     // A leaked listener per message would have passed Node's limit (10) and warned.
     await new Promise((r) => setImmediate(r));
     expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+  });
+
+  it('writes a message handed over encoded as its parts, and says when it is done with them', async () => {
+    // Small messages: the stream takes several before it asks to wait, so they are in flight
+    // while the handler fills the next buffer (a buffer handed back early would show).
+    for (const size of [1024, 64 * 1024]) {
+      const n = size === 1024 ? 3000 : 200;
+      const s = await serve({ outputs: n, outputBytes: size, encoded: true });
+      const inputs = (async function* () {
+        yield { kind: { $case: 'hello' as const, value: { mode: 1, cols: 80, rows: 24, lastOffset: undefined, localTerminal: false } } };
+      })();
+      let received = 0;
+      const wrong: number[] = [];
+      for await (const r of s.client.attach(inputs)) {
+        if (r.kind?.$case !== 'output') continue;
+        const { offset, data } = r.kind.value;
+        const i = offset / size;
+        if (i !== received || data.length !== size || data.some((b) => b !== i % 256)) wrong.push(i);
+        received++;
+      }
+      expect(received).toBe(n);
+      expect(wrong).toEqual([]);
+      expect(s.written.count).toBe(n);
+      // Buffers came back and were used again: a few were in flight at once, not one per message.
+      expect(s.written.buffers).toBeLessThan(size === 1024 ? 64 : 10);
+    }
   });
 
   it('streams both ways with a grpc-js client, every message in order', async () => {

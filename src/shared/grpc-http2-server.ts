@@ -17,7 +17,7 @@ import { ServerError, Status, type CallContext } from 'nice-grpc-common';
 import { isAbortError } from 'abort-controller-x';
 import { isHapiError } from './errors.js';
 import { toServerError } from './grpc-errors.js';
-import { createFrameReader, drainOrClose, writeGrpcMessage } from './grpc-wire.js';
+import { EncodedMessage, createFrameReader, drainOrClose, writeGrpcMessage } from './grpc-wire.js';
 
 interface MessageType {
   decode(input: Uint8Array): unknown;
@@ -147,10 +147,14 @@ function finishEarly(stream: ServerHttp2Stream, code: Status, message: string): 
   stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) }, { endStream: true });
 }
 
-/** Writes one message, waiting while the peer's window is full; false once the stream is gone. */
+/**
+ * Writes one message (an EncodedMessage as it is), waiting while the peer's window is full;
+ * false once the stream is gone.
+ */
 async function write(stream: ServerHttp2Stream, type: MessageType, message: unknown): Promise<boolean> {
   if (stream.destroyed || stream.closed) return false;
-  if (writeGrpcMessage(stream, type.encode(message as never).finish())) return true;
+  const ok = message instanceof EncodedMessage ? writeGrpcMessage(stream, message.parts, message.written) : writeGrpcMessage(stream, type.encode(message as never).finish());
+  if (ok) return true;
   await drainOrClose(stream);
   return !stream.destroyed && !stream.closed;
 }

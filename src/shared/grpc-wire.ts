@@ -21,14 +21,36 @@ function grpcPrefix(length: number): Buffer {
 }
 
 /**
- * Writes one uncompressed gRPC message to a stream as its prefix and the payload itself, corked
- * into one write: the payload is not copied (a viewer's output, 64 KiB a message, was copied
- * into a new frame every time). Answers what `write` answers (false: wait for 'drain').
+ * A message a handler hands over already encoded, as parts written one after the other: a few
+ * bytes of fields, then a large payload it did not copy (a viewer's output: session-service.ts).
+ * `written` is called once the stream is done with the parts (the payload may be reused then),
+ * with an error when it was destroyed first.
  */
-export function writeGrpcMessage(stream: Writable, payload: Uint8Array): boolean {
+export class EncodedMessage {
+  constructor(
+    readonly parts: readonly Uint8Array[],
+    readonly written?: (err?: Error | null) => void,
+  ) {}
+}
+
+/**
+ * Writes one uncompressed gRPC message to a stream as its prefix and the payload itself (one
+ * buffer, or the parts of one), corked into one write: the payload is not copied (a viewer's
+ * output, 64 KiB a message, was copied into a new frame every time). Answers what `write`
+ * answers (false: wait for 'drain'); `written` as for EncodedMessage.
+ */
+export function writeGrpcMessage(stream: Writable, payload: Uint8Array | readonly Uint8Array[], written?: (err?: Error | null) => void): boolean {
+  const parts = payload instanceof Uint8Array ? [payload] : payload;
+  let length = 0;
+  let last = -1;
+  for (let i = 0; i < parts.length; i++) {
+    length += parts[i]!.length;
+    if (parts[i]!.length > 0) last = i;
+  }
   stream.cork();
-  stream.write(grpcPrefix(payload.length));
-  const ok = stream.write(payload);
+  // Empty parts are not written (a stream may not call back for them): `written` goes with the last write.
+  let ok = stream.write(grpcPrefix(length), last < 0 ? written : undefined);
+  for (let i = 0; i <= last; i++) if (parts[i]!.length > 0) ok = stream.write(parts[i]!, i === last ? written : undefined);
   stream.uncork();
   return ok;
 }
