@@ -6,7 +6,8 @@ import { createOutputCoalescer, outputFrame, outputOf } from './attach-coalesce.
 import { encodedViewerEvent } from './session-passthrough.js';
 
 /** The AttachStreamRequest in a gRPC frame, checking the frame's header. */
-function unframe(frame: Buffer): AttachStreamRequest {
+function unframe(parts: Uint8Array[]): AttachStreamRequest {
+  const frame = Buffer.concat(parts);
   expect(frame[0]).toBe(0);
   expect(frame.readUInt32BE(1)).toBe(frame.length - 5);
   return AttachStreamRequest.decode(frame.subarray(5));
@@ -19,8 +20,11 @@ describe('attach pass-through and coalescing', () => {
     for (const size of [0, 1, 127, 128, 65_536, 300_000]) {
       const data = Buffer.alloc(size, 0x61);
       const response: AttachResponse = { kind: { $case: 'output', value: { offset: 1_234_567_890_123, data } } };
-      const frame = responseFrame(AttachResponse.encode(response).finish());
-      expect(Buffer.from(frame.subarray(5))).toEqual(Buffer.from(AttachStreamRequest.encode({ message: { $case: 'response', value: response } }).finish()));
+      const encoded = AttachResponse.encode(response).finish();
+      const frame = responseFrame(encoded);
+      // The answer is not copied: it follows the frame's head as it is.
+      expect(frame[1]).toBe(encoded);
+      expect(Buffer.concat(frame).subarray(5)).toEqual(Buffer.from(AttachStreamRequest.encode({ message: { $case: 'response', value: response } }).finish()));
       expect(unframe(frame).message?.$case).toBe('response');
     }
   });
@@ -31,7 +35,10 @@ describe('attach pass-through and coalescing', () => {
       const data = Buffer.concat(parts);
       const response: AttachResponse = { kind: { $case: 'output', value: { offset, data } } };
       const frame = outputFrame(offset, parts, data.length);
-      expect(Buffer.from(frame.subarray(5))).toEqual(Buffer.from(AttachStreamRequest.encode({ message: { $case: 'response', value: response } }).finish()));
+      // The data is not copied: the parts themselves follow the frame's head (the empty one left out).
+      expect(frame.slice(1)).toEqual([parts[0], parts[1]]);
+      expect(frame[1]).toBe(parts[0]);
+      expect(Buffer.concat(frame).subarray(5)).toEqual(Buffer.from(AttachStreamRequest.encode({ message: { $case: 'response', value: response } }).finish()));
       const back = outputOf(AttachResponse.encode(response).finish());
       expect(back?.offset).toBe(offset);
       expect(Buffer.from(back!.data)).toEqual(data);
@@ -74,7 +81,7 @@ describe('attach pass-through and coalescing', () => {
     answers.push(encodedViewerEvent({ kind: 'exited', status: { exitCode: 0 } }));
     const max = 30_000;
     const c = createOutputCoalescer(max);
-    const frames: Buffer[] = [];
+    const frames: Uint8Array[][] = [];
     // Taken as a busy stream would: sometimes after one answer, sometimes after many.
     for (const a of answers) {
       c.push(a);

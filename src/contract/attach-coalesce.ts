@@ -60,29 +60,28 @@ export function outputOf(response: Uint8Array): { offset: number; data: Uint8Arr
   return { offset, data };
 }
 
-/** gRPC frame of AttachStreamRequest { response: { output: { offset, data: <the parts, joined> } } }. */
-export function outputFrame(offset: number, parts: Uint8Array[], bytes: number): Buffer {
+/**
+ * gRPC frame of AttachStreamRequest { response: { output: { offset, data: <the parts, joined> } } },
+ * as its parts: the frame's few bytes up to the data, then the parts themselves, not copied.
+ */
+export function outputFrame(offset: number, parts: Uint8Array[], bytes: number): Uint8Array[] {
   const output = (offset > 0 ? 1 + varintLength(offset) : 0) + 1 + varintLength(bytes) + bytes;
   const response = 1 + varintLength(output) + output;
   const payload = 1 + varintLength(response) + response;
-  const out = Buffer.allocUnsafe(5 + payload);
-  out[0] = 0;
-  out.writeUInt32BE(payload, 1);
-  out[5] = 0x12; // AttachStreamRequest.response
-  let pos = writeVarint(out, 6, response);
-  out[pos++] = 0x12; // AttachResponse.output
-  pos = writeVarint(out, pos, output);
+  const head = Buffer.allocUnsafe(5 + payload - bytes);
+  head[0] = 0;
+  head.writeUInt32BE(payload, 1);
+  head[5] = 0x12; // AttachStreamRequest.response
+  let pos = writeVarint(head, 6, response);
+  head[pos++] = 0x12; // AttachResponse.output
+  pos = writeVarint(head, pos, output);
   if (offset > 0) {
-    out[pos++] = 0x08; // AttachOutput.offset
-    pos = writeVarint(out, pos, offset);
+    head[pos++] = 0x08; // AttachOutput.offset
+    pos = writeVarint(head, pos, offset);
   }
-  out[pos++] = 0x12; // AttachOutput.data
-  pos = writeVarint(out, pos, bytes);
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
+  head[pos++] = 0x12; // AttachOutput.data
+  writeVarint(head, pos, bytes);
+  return [head, ...parts.filter((p) => p.length > 0)];
 }
 
 type Item = { kind: 'raw'; response: Uint8Array } | { kind: 'output'; offset: number; parts: Uint8Array[]; bytes: number };
@@ -90,8 +89,8 @@ type Item = { kind: 'raw'; response: Uint8Array } | { kind: 'output'; offset: nu
 export interface OutputCoalescer {
   /** One of the session's answers (its encoded AttachResponse), after those pushed before it. */
   push(response: Uint8Array): void;
-  /** The next frame to send, or undefined when nothing waits. */
-  take(): Buffer | undefined;
+  /** The next frame to send (its parts, to be written in order), or undefined when nothing waits. */
+  take(): Uint8Array[] | undefined;
   /** Bytes waiting, and messages. */
   readonly bytes: number;
   readonly length: number;

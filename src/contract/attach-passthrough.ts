@@ -22,18 +22,21 @@ export function decodeAttachStreamResponse(bytes: Uint8Array): AttachStreamRespo
   return AttachStreamResponse.decode(bytes);
 }
 
-/** gRPC frame (flag, length) of AttachStreamRequest { response: <the session's encoded AttachResponse> }. */
-export function responseFrame(encodedResponse: Uint8Array): Buffer {
+/**
+ * gRPC frame (flag, length) of AttachStreamRequest { response: <the session's encoded
+ * AttachResponse> }, as its parts: the frame's few bytes in front, then the answer itself, not
+ * copied (written one after the other: BidiCall.write).
+ */
+export function responseFrame(encodedResponse: Uint8Array): Uint8Array[] {
   const inner = encodedResponse.length;
   // Field 2, length-delimited: tag 0x12, then the length as a varint, then the bytes.
   const payload = 1 + varintLength(inner) + inner;
-  const out = Buffer.allocUnsafe(5 + payload);
-  out[0] = 0;
-  out.writeUInt32BE(payload, 1);
-  out[5] = 0x12;
-  const pos = writeVarint(out, 6, inner);
-  out.set(encodedResponse, pos);
-  return out;
+  const head = Buffer.allocUnsafe(5 + payload - inner);
+  head[0] = 0;
+  head.writeUInt32BE(payload, 1);
+  head[5] = 0x12;
+  writeVarint(head, 6, inner);
+  return [head, encodedResponse];
 }
 
 /** Any other AttachStreamRequest (open, error), encoded. */

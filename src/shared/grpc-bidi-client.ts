@@ -49,10 +49,11 @@ export interface BidiCall<Req, Res> {
   /** Sends one message; ignored once the call has ended. */
   send(message: Req): void;
   /**
-   * Sends a whole gRPC frame the caller built; false when the stream has more waiting than it
-   * wants (then wait for `drained()`). Ignored (true) once the call has ended.
+   * Sends a whole gRPC frame the caller built (one buffer, or its parts, written corked one after
+   * the other and not copied: they must not change until written); false when the stream has
+   * more waiting than it wants (then wait for `drained()`). Ignored (true) once the call has ended.
    */
-  write(frame: Uint8Array): boolean;
+  write(frame: Uint8Array | readonly Uint8Array[]): boolean;
   /** Resolves once the stream wants more, or the call ended. */
   drained(): Promise<void>;
   /** Half-closes: no more messages from this side. */
@@ -165,7 +166,13 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
       if (!done && !stream.destroyed && stream.writable) stream.write(grpcFrame(o.encode(message)));
     },
     write(frame) {
-      return done || stream.destroyed || !stream.writable ? true : stream.write(frame);
+      if (done || stream.destroyed || !stream.writable) return true;
+      if (frame instanceof Uint8Array) return stream.write(frame);
+      stream.cork();
+      let ok = true;
+      for (const part of frame) if (part.length > 0) ok = stream.write(part);
+      stream.uncork();
+      return ok;
     },
     drained() {
       return done || stream.destroyed || !stream.writableNeedDrain ? Promise.resolve() : drainOrClose(stream);
