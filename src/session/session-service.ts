@@ -23,6 +23,9 @@ import type { StreamTerminator } from '../shared/stream-terminator.js';
 import { MAX_CHUNK_BYTES, type TerminalSession } from './terminal/terminal-session.js';
 import type { ActivityTracker } from './activity/activity-tracker.js';
 
+/** A viewer's output buffers its stream may hold at once (each MAX_CHUNK_BYTES). */
+export const LENT_BUFFERS = 4;
+
 /**
  * SessionService as the session's server (grpc-http2-server.ts) serves it: Attach may hand over
  * an output message already encoded.
@@ -57,19 +60,30 @@ export function createSessionService(terminal: TerminalSession, terminator: Stre
       try {
         // Output is copied out of the ring into a buffer of this viewer's, and written from it as
         // it is (its message's fields in front: attachOutputParts). A buffer is used again once
-        // the stream is done with it; while the stream holds one, the next output goes to another
-        // (a few at most: the server waits for 'drain' once the stream's buffer is full).
+        // the stream is done with it. At most LENT_BUFFERS are in the stream at once: small
+        // messages queued behind a slow peer (a spinner's redraws, until the stream's buffer is
+        // full) each get a copy of their own size instead of a whole MAX_CHUNK_BYTES.
         const spare: Buffer[] = [];
+        let lent = 0;
+        const giveBack = (into: Buffer) => () => {
+          lent--;
+          spare.push(into);
+        };
         for (;;) {
-          const into = spare.pop() ?? Buffer.allocUnsafe(MAX_CHUNK_BYTES);
+          const into = spare.pop() ?? (lent < LENT_BUFFERS ? Buffer.allocUnsafe(MAX_CHUNK_BYTES) : undefined);
           const event = await viewer.next(into);
           if (!event) break;
           if (event.kind !== 'output') {
-            spare.push(into);
+            if (into) spare.push(into);
             yield viewerEventToProto(event);
             continue;
           }
-          yield new EncodedMessage(attachOutputParts(event.offset, event.data), () => spare.push(into));
+          if (!into) {
+            yield new EncodedMessage(attachOutputParts(event.offset, event.data));
+            continue;
+          }
+          lent++;
+          yield new EncodedMessage(attachOutputParts(event.offset, event.data), giveBack(into));
         }
         if (failure) throw failure;
       } finally {
