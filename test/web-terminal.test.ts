@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocket } from 'playwright-core';
-import { REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
+import { CLI, REPO_ROOT, cleanupAllHomes, createTestHome, isAlive, waitFor, type TestHome } from './harness.js';
+import { ptyTerminal } from './pty-terminal.js';
 import { startHubProcess, type HubProcess } from './hub-helpers.js';
 import { machineIdOf } from './runner-calls.js';
 
@@ -304,6 +305,48 @@ describe('the page terminal in a real browser, through the hub', () => {
     const after = await screenText(page);
     expect(after.match(/pasted "one"/g)).toHaveLength(1);
     expect(after.match(/pasted "two"/g)).toHaveLength(1);
+  });
+
+  it('a session started in a terminal at the desk is listed and driven from the phone, also once that terminal is closed', async () => {
+    const closers: (() => void)[] = [];
+    try {
+      const dir = join(machine.home, 'desk');
+      mkdirSync(dir, { recursive: true });
+      // `hapi --agent tui` in a terminal of its own: the session reports itself to the machine's runner.
+      const desk = ptyTerminal(process.execPath, [CLI, '--agent', 'tui'], { env: machine.env, cwd: dir, closers, cols: 100, rows: 30 });
+      await desk.until('fixture tui', 'the agent in the desk terminal');
+      const sessionId = await waitFor(async () => {
+        const res = await fetch(`${hub.httpUrl}/api/v1/sessions?machineId=${machineId}`, { headers: { authorization: `Bearer ${hub.ownerToken}` } });
+        const body = (await res.json()) as { sessions: { id: string; startedBy: string; directory: string }[] };
+        return body.sessions.find((x) => x.startedBy === 'STARTED_BY_TERMINAL' && x.directory === dir)?.id;
+      }, 20_000, 'the terminal session listed by the hub');
+
+      const page = await openPage();
+      await signIn(page);
+      await page.locator(`[data-session-id="${sessionId}"]`).getByText('by terminal').waitFor();
+      await openTerminal(page, sessionId);
+      // The phone types; the desk terminal, still attached, sees it too.
+      await page.getByLabel('Prompt', { exact: true }).fill('from the phone');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await waitForScreen(page, /pasted "from the phone"/, 'the paste from the phone');
+      await desk.until('pasted "from the phone"', 'the paste at the desk');
+      // The desk types; the phone sees it.
+      desk.pty.write('k');
+      await waitForScreen(page, /got "k"/, 'the key typed at the desk');
+
+      // The laptop is closed (its terminal hangs up): hapi leaves, the session runs on, and the
+      // phone goes on driving it.
+      desk.pty.kill('SIGHUP');
+      await desk.exited;
+      await page.getByLabel('Prompt', { exact: true }).fill('still here');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await waitForScreen(page, /pasted "still here"/, 'the paste after the desk left');
+      expect(await page.locator('.conn[data-state="live"]').count()).toBe(1);
+      const stopped = await fetch(`${hub.httpUrl}/api/v1/machines/${machineId}/sessions/${sessionId}/stop`, { method: 'POST', headers: { authorization: `Bearer ${hub.ownerToken}` } });
+      expect(stopped.status).toBe(200);
+    } finally {
+      for (const c of closers) c();
+    }
   });
 
   it('two browsers on one session see each other typing', async () => {
