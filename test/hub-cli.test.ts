@@ -104,6 +104,10 @@ describe('hub CLI', () => {
       expect(approved.code, approved.stderr).toBe(0);
       expect(statSync(missing).isDirectory()).toBe(true);
 
+      // The table names the machine as `hapi machines` does.
+      const name = new RegExp(`${id}\\s+(\\S+)\\s+online`).exec(table.stdout)![1]!;
+      const sessionTable = await hubTh.cli(['sessions'], { env: cliEnv });
+      expect(sessionTable.stdout).toMatch(new RegExp(`${s.id}\\s+${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+running`));
       const sessions = await hubTh.cli(['sessions', '--machine', id, '--json'], { env: cliEnv });
       expect(JSON.parse(sessions.stdout).sessions.map((x: { id: string }) => x.id)).toContain(s.id);
       const stopped = await hubTh.cli(['stop', '--machine', id, s.id, '--json'], { env: cliEnv });

@@ -108,16 +108,19 @@ export async function machines(opts: { json?: boolean }): Promise<void> {
 }
 
 export async function sessions(opts: { machine?: string; all?: boolean; json?: boolean }): Promise<void> {
-  const r = await withHub(creds(), async (c) => {
+  const { r, names } = await withHub(creds(), async (c) => {
     const machineId = opts.machine === undefined ? '' : (await resolveMachine(c.hub, opts.machine)).id;
-    return c.hub.listSessions({ machineId, includeEnded: !!opts.all }, { signal: timeout() });
+    const listed = c.hub.listSessions({ machineId, includeEnded: !!opts.all }, { signal: timeout() });
+    // The table names each session's machine as `hapi machines` does; --json keeps the ids alone.
+    const machines = opts.json ? undefined : await c.hub.listMachines({}, { signal: timeout() });
+    return { r: await listed, names: new Map(machines?.machines.map((m) => [m.id, m.metadata?.displayName || m.metadata?.hostname || m.id])) };
   });
   if (opts.json) return printJson({ sessions: r.sessions.map(sessionToCliJson) });
   if (r.sessions.length === 0) return void out('no sessions\n');
   out(
     table(
       ['ID', 'MACHINE', 'STATE', 'ACTIVITY', 'AGENT', 'PID', 'STARTED', 'DIRECTORY'],
-      r.sessions.map((s) => [s.id, s.machineId, sessionStateFromProto(s.state), activityLabel(readActivity(s.activity)), s.agent, String(s.pid), ago(s.startedAt), s.directory]),
+      r.sessions.map((s) => [s.id, names.get(s.machineId) ?? s.machineId, sessionStateFromProto(s.state), activityLabel(readActivity(s.activity)), s.agent, String(s.pid), ago(s.startedAt), s.directory]),
     ),
   );
 }
