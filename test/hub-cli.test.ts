@@ -125,7 +125,7 @@ describe('hub CLI', () => {
     }
   });
 
-  it('`hapi up` starts a hub and a runner connected to it, and Ctrl+C stops both', async () => {
+  it('`hapi up` starts a hub and a runner connected to it, and Ctrl+C (or its terminal closing) stops both', async () => {
     const th = home({ HAPI_HUB_GRPC_PORT: '0', HAPI_HUB_HTTP_PORT: '0', HAPI_API_URL: '' });
     const proc = th.spawnCli(['up']);
     let out = '';
@@ -154,6 +154,17 @@ describe('hub CLI', () => {
     } finally {
       c.close();
     }
+
+    // Its terminal closed (SIGHUP): both stop as well, rather than leave the runner behind.
+    const again = th.spawnCli(['up']);
+    let out2 = '';
+    again.stdout!.on('data', (d) => (out2 += d));
+    const exited2 = new Promise<number | null>((r) => again.on('exit', (code) => r(code)));
+    await waitFor(() => /Ctrl\+C stops/.test(out2), 30_000, `hapi up to be ready again:\n${out2}`);
+    const runnerPid2 = Number(/runner started \(pid (\d+)\)/.exec(out2)![1]);
+    again.kill('SIGHUP');
+    expect(await exited2).toBe(0);
+    expect(isAlive(runnerPid2)).toBe(false);
   });
 
   it('`hapi up` replaces a runner that runs without a hub, and its sessions are re-adopted', async () => {

@@ -1,8 +1,8 @@
 /**
  * `hapi up`: hapi on its embedded default. Starts a hub in this process (SQLite in HAPI_HOME),
  * makes sure this machine's runner runs and is connected to it with the owner token, prints
- * what to open or run next, and on Ctrl+C stops what it started (the hub, and the runner if it
- * started it). Sessions keep running.
+ * what to open or run next, and on Ctrl+C (or when its terminal closes) stops what it started
+ * (the hub, and the runner if it started it). Sessions keep running.
  *
  * `--host` picks the listen address. Off loopback the hub serves TLS, with a certificate from
  * its private CA unless HAPI_HUB_TLS_CERT/KEY name one (`--no-tls` for a proxy that terminates
@@ -33,6 +33,9 @@ export async function up(opts: UpOptions = {}): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => (resolveStop ? resolveStop(`signal ${sig}`) : early.push(sig));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Its terminal closed: stop as for Ctrl+C. Killed by the hangup, the hub went with it and the
+  // runner it started stayed, linked to a hub that no longer was.
+  process.on('SIGHUP', onSignal);
   const hubEnv: NodeJS.ProcessEnv = { ...process.env };
   if (opts.host !== undefined) hubEnv.HAPI_HUB_HOST = opts.host;
   const config = hubConfig(hubEnv);
@@ -108,6 +111,7 @@ export async function up(opts: UpOptions = {}): Promise<number> {
     await running.stop('hapi up stopped');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }
 
