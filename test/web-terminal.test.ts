@@ -198,6 +198,8 @@ describe('the page terminal in a real browser, through the hub', () => {
     expect(await page.getByLabel('Copied text').inputValue()).toMatch(/fixture tui pid=\d+/);
     await page.getByRole('button', { name: 'Close' }).click();
     await page.screenshot({ path: join(ARTIFACTS, 'web-terminal-phone.png') });
+    // The strip the rows leave under the last one has the terminal's background, not xterm's black.
+    expect(await page.locator('.term-host .xterm-viewport').evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(16, 19, 23)');
 
     // Back closes it; the list is still there, without a reload.
     await page.getByRole('button', { name: 'Back to sessions' }).click();
