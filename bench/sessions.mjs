@@ -139,11 +139,9 @@ try {
   const unused = async () => {
     throw new Error('not in this benchmark');
   };
+  // Every method of SessionService (nice-grpc refuses a service with one missing); only GetInfo is asked.
   const terminalService = {
-    attach: unused,
-    getScreen: unused,
-    sendInput: unused,
-    resize: unused,
+    ...Object.fromEntries(Object.keys(SessionServiceDefinition.methods).map((name) => [name, unused])),
     async getInfo() {
       infoCalls++;
       return { id: '', agent: 'claude', directory: h.home, cols: 120, rows: 40, startedBy: 'terminal', pid: 1, viewers: 1, lastOutputAt: new Date(), protocolVersion: 1, outputOffset: 0 };
