@@ -5,10 +5,10 @@
  * local push service in development works too). A subscription the push service says is gone
  * (404 / 410) is deleted. The payload is what the service worker (web/public/sw.js) shows:
  * title, body, the session to open, and for a request the Approve / Deny actions it posts back
- * with the request id (only to subscriptions of sign-ins that may decide).
+ * with the request id (only to subscriptions of sign-ins that may decide). `web-push` (with its
+ * ASN.1 and JWS code) is loaded with the first push, not with the hub: most hubs send none.
  */
 import { createHash } from 'node:crypto';
-import webpush from 'web-push';
 import type { Logger } from '../../shared/logger.js';
 import type { Notification, NotificationChannel } from '../domain/notify/activity-event.js';
 import type { NotifyStore, PushSubscriptionRecord, VapidKeys } from '../domain/notify/notify-store.js';
@@ -72,6 +72,10 @@ export interface WebPushChannelOptions {
 const VAPID_REUSE_MS = 60 * 60 * 1000;
 const VAPID_VALID_S = 2 * 60 * 60;
 
+type WebPush = typeof import('web-push');
+let webPushModule: Promise<WebPush> | undefined;
+const loadWebPush = (): Promise<WebPush> => (webPushModule ??= import('web-push').then((m) => ((m as { default?: WebPush }).default ?? m) as WebPush));
+
 export function createWebPushChannel(o: WebPushChannelOptions): NotificationChannel {
   /** The Authorization header per push service origin (the JWT's audience), reused while fresh. */
   const vapidHeaders = new Map<string, { headers: Record<string, string>; until: number; publicKey: string }>();
@@ -80,6 +84,7 @@ export function createWebPushChannel(o: WebPushChannelOptions): NotificationChan
     const audience = new URL(endpoint).origin;
     const cached = vapidHeaders.get(audience);
     if (cached && cached.until > Date.now() && cached.publicKey === keys.publicKey) return cached.headers;
+    const webpush = await loadWebPush();
     const headers = webpush.getVapidHeaders(audience, o.subject, keys.publicKey, keys.privateKey, 'aes128gcm', Math.floor(Date.now() / 1000) + VAPID_VALID_S) as Record<string, string>;
     if (vapidHeaders.size > 100) vapidHeaders.clear();
     vapidHeaders.set(audience, { headers, until: Date.now() + VAPID_REUSE_MS, publicKey: keys.publicKey });
@@ -90,6 +95,7 @@ export function createWebPushChannel(o: WebPushChannelOptions): NotificationChan
     const payload = JSON.stringify(pushPayload(n, sub.canDecide));
     // The Topic header lets the push service replace an undelivered message of the same session.
     const topic = createHash('sha256').update(`${n.machineId}\0${n.sessionId}`).digest('base64url').slice(0, 32);
+    const webpush = await loadWebPush();
     const req = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, payload, {
       headers: await vapidFor(sub.endpoint),
       TTL: TTL_S,

@@ -1,10 +1,11 @@
 /**
  * Serves the built web page (dist/web, made by scripts/build-web.mjs) from memory. The page is
- * a few small files read once at start; asset names carry a content hash, so they are cached
- * forever, while index.html is revalidated on every load.
+ * a few small files read once at start (source maps are read again when asked for); asset names
+ * carry a content hash, so they are cached forever, while index.html is revalidated on every load.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,7 +24,10 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 interface StaticFile {
-  body: Buffer;
+  /** Held in memory; undefined: read from `path` on each request (source maps). */
+  body?: Buffer;
+  path: string;
+  size: number;
   contentType: string;
   etag: string;
   cacheControl: string;
@@ -64,14 +68,18 @@ export function loadStaticSite(root: string): StaticSite {
   if (built) {
     for (const path of walk(root)) {
       const rel = relative(root, path).split(sep).join('/');
-      const body = readFileSync(path);
       const hashed = rel.startsWith('assets/');
-      files.set(`/${rel}`, {
-        body,
-        contentType: CONTENT_TYPES[extname(path)] ?? 'application/octet-stream',
-        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
-        cacheControl: hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
-      });
+      const common = { path, contentType: CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', cacheControl: hashed ? 'public, max-age=31536000, immutable' : 'no-cache' };
+      if (extname(path) === '.map') {
+        // Source maps (most of the page's bytes, fetched only by a browser's developer tools)
+        // stay on disk, not even read here: held in memory they were some 2 MB of every hub's
+        // resident memory. Their ETag is their size and time.
+        const st = statSync(path);
+        files.set(`/${rel}`, { ...common, size: st.size, etag: `"${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}"` });
+        continue;
+      }
+      const body = readFileSync(path);
+      files.set(`/${rel}`, { ...common, body, size: body.length, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
     }
     const index = files.get('/index.html')!;
     files.set('/', index);
@@ -93,8 +101,21 @@ export function loadStaticSite(root: string): StaticSite {
         res.writeHead(304, headers).end();
         return true;
       }
-      res.writeHead(200, { ...headers, 'Content-Length': String(file.body.length) });
-      res.end(req.method === 'HEAD' ? undefined : file.body);
+      if (req.method === 'HEAD' || file.body) {
+        res.writeHead(200, { ...headers, 'Content-Length': String(file.size) });
+        res.end(req.method === 'HEAD' ? undefined : file.body);
+        return true;
+      }
+      // From disk: the file as it was at start (its name carries its hash); gone since, a 404.
+      readFile(file.path).then(
+        (body) => {
+          res.writeHead(200, { ...headers, 'Content-Length': String(body.length) });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+        },
+      );
       return true;
     },
   };
