@@ -13,21 +13,8 @@
  * data} is read, without decoding anything else; an answer whose encoding this reader does not
  * expect is passed on as it came, unmerged.
  */
-import { responseFrame } from './attach-passthrough.js';
-import { varintLength, writeVarint } from './varint.js';
-
-/** Reads a varint at `pos` (up to 2^53); undefined when truncated or too long. */
-function readVarint(b: Uint8Array, pos: number): { value: number; next: number } | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = pos; i < b.length && i < pos + 8; i++) {
-    const byte = b[i]!;
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return { value, next: i + 1 };
-    scale *= 128;
-  }
-  return undefined;
-}
+import { responseFrame, responseFrameHead } from './attach-passthrough.js';
+import { attachOutputHead, readVarint } from './attach-wire.js';
 
 /**
  * The output of an encoded AttachResponse (`data` a view, not a copy), or undefined when it is
@@ -65,23 +52,8 @@ export function outputOf(response: Uint8Array): { offset: number; data: Uint8Arr
  * as its parts: the frame's few bytes up to the data, then the parts themselves, not copied.
  */
 export function outputFrame(offset: number, parts: Uint8Array[], bytes: number): Uint8Array[] {
-  const output = (offset > 0 ? 1 + varintLength(offset) : 0) + 1 + varintLength(bytes) + bytes;
-  const response = 1 + varintLength(output) + output;
-  const payload = 1 + varintLength(response) + response;
-  const head = Buffer.allocUnsafe(5 + payload - bytes);
-  head[0] = 0;
-  head.writeUInt32BE(payload, 1);
-  head[5] = 0x12; // AttachStreamRequest.response
-  let pos = writeVarint(head, 6, response);
-  head[pos++] = 0x12; // AttachResponse.output
-  pos = writeVarint(head, pos, output);
-  if (offset > 0) {
-    head[pos++] = 0x08; // AttachOutput.offset
-    pos = writeVarint(head, pos, offset);
-  }
-  head[pos++] = 0x12; // AttachOutput.data
-  writeVarint(head, pos, bytes);
-  return [head, ...parts.filter((p) => p.length > 0)];
+  const output = attachOutputHead(offset, bytes);
+  return [Buffer.concat([responseFrameHead(output.length + bytes), output]), ...parts.filter((p) => p.length > 0)];
 }
 
 type Item = { kind: 'raw'; response: Uint8Array } | { kind: 'output'; offset: number; parts: Uint8Array[]; bytes: number };

@@ -12,7 +12,7 @@
  * half. The wire format is the contract's, byte for byte.
  */
 import { AttachStreamRequest, AttachStreamResponse } from '../../gen/hapi/hub/v1/machine.js';
-import { varintLength, writeVarint } from './varint.js';
+import { varintLength, writeVarint } from './attach-wire.js';
 
 /** MachineService.AttachStream's path, for a client that frames its messages itself. */
 export const ATTACH_STREAM_PATH = '/hapi.hub.v1.MachineService/AttachStream';
@@ -23,20 +23,27 @@ export function decodeAttachStreamResponse(bytes: Uint8Array): AttachStreamRespo
 }
 
 /**
- * gRPC frame (flag, length) of AttachStreamRequest { response: <the session's encoded
- * AttachResponse> }, as its parts: the frame's few bytes in front, then the answer itself, not
- * copied (written one after the other: BidiCall.write).
+ * The gRPC frame's prefix (flag, length) and the field head of AttachStreamRequest { response },
+ * for a session's encoded AttachResponse of `responseLength` bytes that follows it.
  */
-export function responseFrame(encodedResponse: Uint8Array): Uint8Array[] {
-  const inner = encodedResponse.length;
+export function responseFrameHead(responseLength: number): Buffer {
   // Field 2, length-delimited: tag 0x12, then the length as a varint, then the bytes.
-  const payload = 1 + varintLength(inner) + inner;
-  const head = Buffer.allocUnsafe(5 + payload - inner);
+  const payload = 1 + varintLength(responseLength) + responseLength;
+  const head = Buffer.allocUnsafe(5 + payload - responseLength);
   head[0] = 0;
   head.writeUInt32BE(payload, 1);
   head[5] = 0x12;
-  writeVarint(head, 6, inner);
-  return [head, encodedResponse];
+  writeVarint(head, 6, responseLength);
+  return head;
+}
+
+/**
+ * gRPC frame of AttachStreamRequest { response: <the session's encoded AttachResponse> }, as its
+ * parts: the frame's few bytes in front, then the answer itself, not copied (written one after
+ * the other: BidiCall.write).
+ */
+export function responseFrame(encodedResponse: Uint8Array): Uint8Array[] {
+  return [responseFrameHead(encodedResponse.length), encodedResponse];
 }
 
 /** Any other AttachStreamRequest (open, error), encoded. */
