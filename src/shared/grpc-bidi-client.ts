@@ -11,7 +11,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, isIP } from 'node:net';
 import { ClientError, Status } from 'nice-grpc-common';
-import { createFrameReader, drainOrClose, grpcFrame, trackGrpcStatus } from './grpc-wire.js';
+import { createFrameReader, drainOrClose, grpcFrame, trackGrpcStatus, writeParts } from './grpc-wire.js';
 import { hubTrustedCas } from './tls-trust.js';
 
 /**
@@ -167,12 +167,7 @@ export function openBidiCall<Req, Res>(o: BidiCallOptions<Req, Res>): BidiCall<R
     },
     write(frame) {
       if (done || stream.destroyed || !stream.writable) return true;
-      if (frame instanceof Uint8Array) return stream.write(frame);
-      stream.cork();
-      let ok = true;
-      for (const part of frame) if (part.length > 0) ok = stream.write(part);
-      stream.uncork();
-      return ok;
+      return frame instanceof Uint8Array ? stream.write(frame) : writeParts(stream, frame);
     },
     drained() {
       return done || stream.destroyed || !stream.writableNeedDrain ? Promise.resolve() : drainOrClose(stream);

@@ -42,16 +42,24 @@ export class EncodedMessage {
 export function writeGrpcMessage(stream: Writable, payload: Uint8Array | readonly Uint8Array[], written?: (err?: Error | null) => void): boolean {
   const parts = payload instanceof Uint8Array ? [payload] : payload;
   let length = 0;
+  for (const p of parts) length += p.length;
+  return writeParts(stream, [grpcPrefix(length), ...parts], written);
+}
+
+/**
+ * Writes `parts` one after the other, corked into one write and not copied (they must not change
+ * until written). Empty parts are not written (a stream may not call back for them): `written`
+ * goes with the last write. Answers what the last `write` answers (false: wait for 'drain').
+ */
+export function writeParts(stream: Writable, parts: readonly Uint8Array[], written?: (err?: Error | null) => void): boolean {
   let last = -1;
-  for (let i = 0; i < parts.length; i++) {
-    length += parts[i]!.length;
-    if (parts[i]!.length > 0) last = i;
-  }
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.length > 0) last = i;
+  let ok = true;
   stream.cork();
-  // Empty parts are not written (a stream may not call back for them): `written` goes with the last write.
-  let ok = stream.write(grpcPrefix(length), last < 0 ? written : undefined);
   for (let i = 0; i <= last; i++) if (parts[i]!.length > 0) ok = stream.write(parts[i]!, i === last ? written : undefined);
   stream.uncork();
+  // Nothing to write: done at once.
+  if (last < 0 && written) process.nextTick(written);
   return ok;
 }
 
