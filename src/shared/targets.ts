@@ -30,12 +30,13 @@ export interface SessionChoice {
 /** At most this many candidates are named in an error; the rest are counted. */
 const LISTED = 10;
 
-function nameOf(m: MachineChoice): string {
+/** A machine's name as lists show it: its display name, else its hostname ('' when it has neither). */
+export function machineName(m: Pick<MachineChoice, 'metadata'>): string {
   return m.metadata?.displayName || m.metadata?.hostname || '';
 }
 
 function describeMachine(m: MachineChoice): string {
-  const name = nameOf(m);
+  const name = machineName(m);
   return `${m.id}${name ? ` (${name}, ${m.online ? 'online' : 'offline'})` : ` (${m.online ? 'online' : 'offline'})`}`;
 }
 

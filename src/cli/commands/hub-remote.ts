@@ -19,7 +19,7 @@ import { endedLine } from '../../session/attach/attach-command.js';
 import { createHubTransport } from '../../session/attach/hub-transport.js';
 import { attachTerminal } from '../../session/attach/terminal-viewer.js';
 import { table } from './hub-token.js';
-import { pickMachine, pickSession } from '../../shared/targets.js';
+import { machineName, pickMachine, pickSession } from '../../shared/targets.js';
 import { activityLabel, readActivity } from './activity-label.js';
 
 const creds = () => resolveHubCredentials(hapiPaths());
@@ -28,7 +28,7 @@ const out = (s: string) => process.stdout.write(s);
 
 /** A machine as messages name it: `<name> (<id>)`, or its id. */
 function machineLabel(m: Machine): string {
-  const name = m.metadata?.displayName || m.metadata?.hostname;
+  const name = machineName(m);
   return name ? `${name} (${m.id})` : m.id;
 }
 
@@ -96,7 +96,7 @@ export async function machines(opts: { json?: boolean }): Promise<void> {
       ['ID', 'NAME', 'STATUS', 'RUNNER', 'PLATFORM', 'CLI', 'LAST ALIVE'],
       r.machines.map((m) => [
         m.id,
-        m.metadata?.displayName || m.metadata?.hostname || '',
+        machineName(m),
         m.online ? 'online' : 'offline',
         runnerLabel(m),
         `${m.metadata?.platform ?? ''}/${m.metadata?.arch ?? ''}`,
@@ -113,7 +113,7 @@ export async function sessions(opts: { machine?: string; all?: boolean; json?: b
     const listed = c.hub.listSessions({ machineId, includeEnded: !!opts.all }, { signal: timeout() });
     // The table names each session's machine as `hapi machines` does; --json keeps the ids alone.
     const machines = opts.json ? undefined : await c.hub.listMachines({}, { signal: timeout() });
-    return { r: await listed, names: new Map(machines?.machines.map((m) => [m.id, m.metadata?.displayName || m.metadata?.hostname || m.id])) };
+    return { r: await listed, names: new Map(machines?.machines.map((m) => [m.id, machineName(m) || m.id])) };
   });
   if (opts.json) return printJson({ sessions: r.sessions.map(sessionToCliJson) });
   if (r.sessions.length === 0) return void out('no sessions\n');
