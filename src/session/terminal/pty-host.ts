@@ -125,9 +125,10 @@ interface SocketInternals {
 /**
  * Makes node-pty's socket read into one buffer and hand each read to `deliver` (what net.Socket
  * does for its `onread` option, which node-pty does not pass): no allocation per read, and no
- * 'data' events any more. `deliver` answers false to stop reading (until the socket's resume). It sets the socket's own onread fields (found by their symbols'
- * names) before its first read; false, and nothing changed, when they are not there (another
- * Node): the PTY is then read as before.
+ * 'data' events any more. `deliver` answers false to stop reading (until the socket's resume).
+ * It sets the socket's own onread fields (found by their symbols' names) before its first read;
+ * false, and nothing changed, when they are not there (another Node): the PTY is then read as
+ * before.
  */
 function readIntoOneBuffer(pty: nodePty.IPty, deliver: (data: Buffer) => boolean): boolean {
   const socket = (pty as unknown as { _socket?: SocketInternals })._socket;
